@@ -1,0 +1,70 @@
+/**
+ * The runner's `POST /v1/execute` contract. Field names follow the reference
+ * runner's request (snake_case on the wire) where it has one.
+ */
+
+export const HEADER_CONFIG_VERSION = 'x-ext-config-version';
+export const HEADER_SECRETS_VERSION = 'x-ext-secrets-version';
+export const HEADER_REQUEST_ID = 'x-request-id';
+
+/**
+ * An install's secrets as they travel from the server to a runner: one
+ * ciphertext per key, each bound (as AEAD context) to tenant, install and key,
+ * so a ciphertext copied to another install or key fails to decrypt.
+ */
+export interface SecretEnvelope {
+  /** Changes whenever any secret of the install changes. */
+  version: string;
+  algorithm: 'aes-256-gcm';
+  /** Which transit key encrypted the values (`local:<name>` or `vault:<mount>/<name>`). */
+  key_ref: string;
+  /** ISO time after which the runner refuses to decrypt (answers `expired`). */
+  expires_at: string | null;
+  ciphertexts: Record<string, string>;
+}
+
+export interface ExecuteContext {
+  request_id: string;
+  tenant_id: string;
+  extension_id: string;
+  install_id: string;
+  version_id: string;
+  /** `sha256:<hex>` of the component bytes. */
+  content_hash: string;
+}
+
+export interface ExecuteHttp {
+  method: string;
+  /** Path below the extension's mount point, starting with `/`. */
+  path: string;
+  /** Raw query string without the leading `?` (may be empty). */
+  query: string;
+  headers: Record<string, string>;
+  body_b64: string | null;
+}
+
+export interface ExecuteLimits {
+  timeout_ms?: number;
+  memory_mb?: number;
+}
+
+export interface ExecuteRequest {
+  context: ExecuteContext;
+  config: Record<string, unknown>;
+  config_version?: string;
+  providers: string[];
+  secret_envelope: SecretEnvelope | null;
+  http: ExecuteHttp;
+  limits?: ExecuteLimits;
+}
+
+export interface ExecuteResponse {
+  status: number;
+  headers: Record<string, string>;
+  body_b64: string | null;
+}
+
+/** The AEAD context that binds a secret's ciphertext to its owner. */
+export function secretAad(tenantId: string, installId: string, key: string): string {
+  return JSON.stringify(['alga-secret/v1', tenantId, installId, key]);
+}

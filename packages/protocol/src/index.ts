@@ -1,0 +1,3 @@
+export * from './capabilities.ts';
+export * from './errors.ts';
+export * from './execute.ts';
