@@ -1,0 +1,93 @@
+import type { ErrorBody } from '@alga-psa/protocol';
+
+/** A failed API call, with the server's stable error code when it sent one. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  readonly details: unknown;
+  constructor(status: number, message: string, code?: string, details?: unknown) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export interface ApiClientOptions {
+  serverUrl: string;
+  apiKey: string;
+}
+
+/** The server's management API, as the CLI and scripts use it. */
+export class ApiClient {
+  readonly #base: string;
+  readonly #apiKey: string;
+
+  constructor(options: ApiClientOptions) {
+    this.#base = options.serverUrl.replace(/\/+$/, '');
+    this.#apiKey = options.apiKey;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.#base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.#apiKey}`,
+          ...(body === undefined ? {} : { 'content-type': contentType }),
+        },
+        body: body === undefined ? undefined : contentType === 'application/json' ? JSON.stringify(body) : (body as BodyInit),
+      });
+    } catch (error) {
+      throw new ApiError(0, `Cannot reach the server at ${this.#base} (${(error as Error).cause ?? (error as Error).message}). Is it running?`);
+    }
+    const text = await response.text();
+    const parsed = text ? safeJson(text) : undefined;
+    if (!response.ok) {
+      const err = (parsed as ErrorBody | undefined)?.error;
+      throw new ApiError(response.status, err?.message ?? `${method} ${path} failed with HTTP ${response.status}`, err?.code, err?.details);
+    }
+    return parsed as T;
+  }
+
+  uploadBundle(contentHash: string, bytes: Uint8Array): Promise<{ contentHash: string; size: number }> {
+    return this.request('PUT', `/api/v1/bundles/${contentHash}`, bytes, 'application/octet-stream');
+  }
+
+  publishVersion(input: { manifest: unknown; contentHash: string; metadata?: unknown }): Promise<{ extensionId: string; version: string; contentHash: string }> {
+    return this.request('POST', '/api/v1/extensions/versions', input);
+  }
+
+  install(input: { extensionId: string; version?: string; grant?: string[] }): Promise<InstallView> {
+    return this.request('POST', '/api/v1/installs', input);
+  }
+
+  getInstall(extensionId: string): Promise<InstallView> {
+    return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}`);
+  }
+
+  setSecret(extensionId: string, key: string, value: string): Promise<unknown> {
+    return this.request('PUT', `/api/v1/installs/${encodeURIComponent(extensionId)}/secrets/${encodeURIComponent(key)}`, { value });
+  }
+
+  setConfig(extensionId: string, config: Record<string, unknown>): Promise<unknown> {
+    return this.request('PUT', `/api/v1/installs/${encodeURIComponent(extensionId)}/config`, { config });
+  }
+}
+
+export interface InstallView {
+  install: { id: string; extensionId: string; version: string };
+  config?: Record<string, unknown>;
+  secrets?: { key: string; set: boolean; version?: number | null }[];
+  missingSecrets?: string[];
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

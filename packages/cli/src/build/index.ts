@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_CAPABILITIES, WIT_VERSION, parseImportName, capabilityForInterface, type Capability } from '@alga-psa/protocol';
+import { loadManifest, type LoadedManifest } from './manifest.ts';
+import { entryShim, extensionWorld, interfacesFor } from './shim.ts';
+import { checkToolchain, type ToolchainVersions } from './toolchain.ts';
+
+export { checkToolchain, ToolchainError, TOOLCHAIN } from './toolchain.ts';
+export { loadManifest, ManifestError } from './manifest.ts';
+
+const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The WIT contract the runner hosts; shipped with the CLI. */
+export const WIT_DIR = path.resolve(cliRoot, '../../wit');
+
+const BUILD_WORLD = 'extension';
+
+/** Every WASI feature off: a guest's only door to the world is our WIT. */
+const DISABLED_FEATURES = ['random', 'stdio', 'clocks', 'http', 'fetch-event'] as const;
+
+export interface BuildMetadata {
+  name: string;
+  version: string;
+  contentHash: string;
+  size: number;
+  /** Hash of everything that went into the component; equal hash → same output. */
+  inputHash: string;
+  witPackage: string;
+  toolchain: ToolchainVersions;
+  imports: string[];
+  capabilities: Capability[];
+  builtAt: string;
+}
+
+export interface BuildResult {
+  metadata: BuildMetadata;
+  componentPath: string;
+  metadataPath: string;
+  /** True when the previous output was reused because no input changed. */
+  cached: boolean;
+  durationMs: number;
+}
+
+export interface BuildOptions {
+  /** Extension folder holding manifest.json and src/index.ts. */
+  dir: string;
+  /** Progress lines ("bundling…") for long steps. */
+  onProgress?: (message: string) => void;
+  /** Rebuild even when inputs did not change. */
+  force?: boolean;
+}
+
+export class BuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BuildError';
+  }
+}
+
+/**
+ * TypeScript entry → bundled ES module → componentize-js (no WASI) →
+ * dist/component.wasm + dist/metadata.json.
+ */
+export async function buildExtension(options: BuildOptions): Promise<BuildResult> {
+  const started = performance.now();
+  const progress = options.onProgress ?? (() => {});
+  const dir = path.resolve(options.dir);
+  const toolchain = checkToolchain();
+  const { manifest } = await loadManifest(dir);
+  const capabilities = [...new Set<Capability>([...DEFAULT_CAPABILITIES, ...(manifest.capabilities as Capability[])])];
+  const entry = path.join(dir, 'src/index.ts');
+  if (!existsSync(entry)) throw new BuildError(`No entry file: ${path.relative(process.cwd(), entry) || entry}. An extension's handler lives in src/index.ts.`);
+
+  const distDir = path.join(dir, 'dist');
+  const workDir = path.join(distDir, '.alga-build');
+  await mkdir(workDir, { recursive: true });
+  const shimPath = path.join(workDir, 'entry.js');
+  await writeFile(shimPath, entryShim(entry, capabilities));
+
+  progress('bundling');
+  const source = await bundle(shimPath, dir);
+  const wit = (await witSource()) + extensionWorld(BUILD_WORLD, interfacesFor(capabilities));
+  const witDir = path.join(workDir, 'wit');
+  await mkdir(witDir, { recursive: true });
+  await writeFile(path.join(witDir, 'alga-extension.wit'), wit);
+  const inputHash = sha256(JSON.stringify({ source, wit, toolchain: { ...toolchain, node: undefined }, features: DISABLED_FEATURES }));
+
+  const componentPath = path.join(distDir, 'component.wasm');
+  const metadataPath = path.join(distDir, 'metadata.json');
+  if (!options.force) {
+    const previous = await readPrevious(metadataPath, componentPath, inputHash);
+    if (previous) {
+      const metadata = { ...previous, name: manifest.name, version: manifest.version, capabilities };
+      await writeFile(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
+      return { metadata, componentPath, metadataPath, cached: true, durationMs: performance.now() - started };
+    }
+  }
+
+  progress('componentizing (StarlingMonkey + wizer; takes a few seconds)');
+  const { componentize } = await import('@bytecodealliance/componentize-js');
+  let result: { component: Uint8Array; imports: [string, string][] };
+  try {
+    result = (await componentize(source, {
+      witPath: witDir,
+      worldName: BUILD_WORLD,
+      disableFeatures: [...DISABLED_FEATURES],
+    })) as unknown as typeof result;
+  } catch (error) {
+    throw new BuildError(`componentize-js failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const imports = [...new Set(result.imports.map(([iface]) => iface))].sort();
+  checkImports(imports, capabilities, manifest);
+
+  const metadata: BuildMetadata = {
+    name: manifest.name,
+    version: manifest.version,
+    contentHash: `sha256:${sha256(result.component)}`,
+    size: result.component.byteLength,
+    inputHash,
+    witPackage: `alga:extension@${WIT_VERSION}`,
+    toolchain,
+    imports,
+    capabilities,
+    builtAt: new Date().toISOString(),
+  };
+  await writeAtomic(componentPath, result.component);
+  await writeAtomic(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
+  return { metadata, componentPath, metadataPath, cached: false, durationMs: performance.now() - started };
+}
+
+async function bundle(shimPath: string, projectDir: string): Promise<string> {
+  const esbuild = await import('esbuild');
+  try {
+    const out = await esbuild.build({
+      entryPoints: [shimPath],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'neutral',
+      target: 'es2022',
+      mainFields: ['module', 'main'],
+      conditions: ['import', 'default'],
+      external: ['alga:extension/*'],
+      absWorkingDir: projectDir,
+      // The SDK resolves from the project first, then from the CLI's own install.
+      nodePaths: [path.resolve(cliRoot, 'node_modules'), path.resolve(cliRoot, '../../node_modules')],
+      logLevel: 'silent',
+      legalComments: 'none',
+    });
+    return out.outputFiles[0]!.text;
+  } catch (error) {
+    const errors = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors;
+    const detail = errors
+      ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}` : e.text))
+      .join('\n  ');
+    throw new BuildError(`Bundling failed:\n  ${detail ?? String(error)}`);
+  }
+}
+
+/** Every import must belong to a capability the manifest declares. */
+function checkImports(imports: string[], capabilities: readonly Capability[], manifest: LoadedManifest['manifest']): void {
+  for (const name of imports) {
+    const parsed = parseImportName(name);
+    if (!parsed) {
+      throw new BuildError(`The component imports ${name}, which the runner does not provide. Only alga:extension@${WIT_VERSION} interfaces are available.`);
+    }
+    const capability = capabilityForInterface(parsed.iface);
+    if (!capability) throw new BuildError(`The component imports unknown interface alga:extension/${parsed.iface}.`);
+    if (!capabilities.includes(capability)) {
+      throw new BuildError(
+        `The component imports alga:extension/${parsed.iface} but ${manifest.name}'s manifest.json does not declare it; add "${capability}" to "capabilities".`,
+      );
+    }
+  }
+}
+
+async function witSource(): Promise<string> {
+  const files = (await readdir(WIT_DIR)).filter((f) => f.endsWith('.wit')).sort();
+  return (await Promise.all(files.map((f) => readFile(path.join(WIT_DIR, f), 'utf8')))).join('\n');
+}
+
+async function readPrevious(metadataPath: string, componentPath: string, inputHash: string): Promise<BuildMetadata | undefined> {
+  try {
+    const previous = JSON.parse(await readFile(metadataPath, 'utf8')) as BuildMetadata;
+    if (previous.inputHash !== inputHash) return undefined;
+    const bytes = await readFile(componentPath);
+    return `sha256:${sha256(bytes)}` === previous.contentHash ? previous : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
+}
+
+function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,24 @@
+import { Command, CommanderError } from 'commander';
+import { commands } from './commands/index.ts';
+import { ApiError } from './api/client.ts';
+
+const program = new Command()
+  .name('alga')
+  .description('Build, run and publish Alga extensions')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const register of commands) register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  // One line that says what is wrong and what to do; no stack for expected errors.
+  const expected = error instanceof Error && ['BuildError', 'ManifestError', 'ToolchainError', 'ApiError', 'CliError'].includes(error.name);
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`alga: ${message}${error instanceof ApiError && error.code ? ` [${error.code}]` : ''}`);
+  if (!expected && error instanceof Error && error.stack) console.error(error.stack);
+  process.exit(1);
+}

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createHandler, json, SecretError } from './index.ts';
+import { createMockHost } from './testing.ts';
+
+test('a handler reads context, config and a secret and answers JSON', async () => {
+  const host = createMockHost({ config: { greeting: 'hi' }, secrets: { api_token: 'tok' }, context: { tenantId: 't-1' } });
+  const handler = createHandler(async (request, ctx) =>
+    json({ path: request.path, q: request.query.get('x'), tenant: ctx.context.tenantId, greeting: ctx.config.get('greeting'), len: (await ctx.secrets.get('api_token')).length }),
+  );
+  const response = await host.invoke(handler, { path: '/hello?x=1' });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers['content-type'], 'application/json; charset=utf-8');
+  assert.deepEqual(response.json(), { path: '/hello', q: '1', tenant: 't-1', greeting: 'hi', len: 3 });
+});
+
+test('an unset secret rejects with code "missing" and a hint', async () => {
+  const host = createMockHost();
+  let caught: unknown;
+  await host.invoke(
+    createHandler(async (_request, ctx) => {
+      try {
+        await ctx.secrets.get('api_token');
+      } catch (error) {
+        caught = error;
+      }
+      return json({});
+    }),
+  );
+  assert.ok(caught instanceof SecretError);
+  assert.equal(caught.code, 'missing');
+  assert.match(caught.message, /alga secrets set/);
+});
+
+test('a denied secret rejects with code "denied"', async () => {
+  const host = createMockHost({ secrets: { api_token: 'x' }, denySecrets: true });
+  const response = await host.invoke(
+    createHandler(async (_r, ctx) => json({ code: await ctx.secrets.get('api_token').catch((e: SecretError) => e.code) })),
+  );
+  assert.deepEqual(response.json(), { code: 'denied' });
+});
+
+test('an uncaught error becomes a 500 and an error log line, not a trap', async () => {
+  const host = createMockHost();
+  const response = await host.invoke(
+    createHandler(() => {
+      throw new Error('boom');
+    }),
+  );
+  assert.equal(response.status, 500);
+  assert.deepEqual(response.json(), { error: 'internal_error' });
+  assert.equal(host.logs[0]?.level, 'error');
+  assert.match(host.logs[0]!.message, /boom/);
+});
+
+test('an out-of-range status is refused', async () => {
+  const host = createMockHost();
+  await assert.rejects(host.invoke(createHandler(() => ({ status: 42 }))), /100 to 599/);
+});

@@ -1,0 +1,28 @@
+export interface ExtensionResponse {
+  status?: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+export interface ResponseOptions {
+  status?: number;
+  headers?: Record<string, string>;
+}
+
+/** A JSON response (`content-type: application/json`). */
+export function json(data: unknown, options: ResponseOptions = {}): ExtensionResponse {
+  return {
+    status: options.status ?? 200,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...options.headers },
+    body: JSON.stringify(data),
+  };
+}
+
+/** A plain-text response. */
+export function text(body: string, options: ResponseOptions = {}): ExtensionResponse {
+  return {
+    status: options.status ?? 200,
+    headers: { 'content-type': 'text/plain; charset=utf-8', ...options.headers },
+    body,
+  };
+}

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import readline from 'node:readline';
+
+export interface ServiceProcess {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  /** Everything the process wrote, kept for assertions and failure reports. */
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartOptions {
+  name: string;
+  /** Script run with this same Node binary. */
+  script: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** A stdout line matching this means ready; group 1 is the URL. */
+  ready: RegExp;
+  timeoutMs?: number;
+  /** Also append output to this file. */
+  logFile?: string;
+}
+
+/**
+ * Spawns one of our services with the current (pinned) Node and waits for its
+ * "ready on <url>" line — the same contract a user sees, so tests exercise the
+ * real processes the way an operator starts them.
+ */
+export async function startService(options: StartOptions): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [options.script], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const chunks: string[] = [];
+  const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a', mode: 0o600 }) : undefined;
+  const capture = (data: Buffer) => {
+    chunks.push(data.toString('utf8'));
+    log?.write(data);
+  };
+  child.stdout!.on('data', capture);
+  child.stderr!.on('data', capture);
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${options.name} did not become ready within ${options.timeoutMs ?? 30_000} ms:\n${tail(chunks.join(''))}`));
+    }, options.timeoutMs ?? 30_000);
+    const lines = readline.createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      const match = options.ready.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        lines.close();
+        resolve(match[1]!);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${options.name} exited with code ${code} before it was ready:\n${tail(chunks.join(''))}`));
+    });
+  });
+
+  return {
+    name: options.name,
+    url,
+    child,
+    output: () => chunks.join(''),
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      log?.end();
+      return code;
+    },
+  };
+}
+
+export function tail(text: string, lines = 30): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
