@@ -1,0 +1,82 @@
+/**
+ * The runner's process configuration, read from the environment once at
+ * start-up. Every problem is reported at once, naming the variable.
+ */
+import { availableParallelism } from 'node:os';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface RunnerConfig {
+  host: string;
+  /** 0 picks an ephemeral port. */
+  port: number;
+  bundleDir: string;
+  transitKeyFile: string;
+  workers: number;
+  /** Executions allowed to wait when every worker is busy. */
+  queueLimit: number;
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  secretCacheTtlMs: number;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid runner configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): RunnerConfig {
+  const problems: string[] = [];
+
+  const text = (name: string, fallback?: string): string => {
+    const value = env[name]?.trim();
+    if (value) return value;
+    if (fallback === undefined) problems.push(`${name} is required.`);
+    return fallback ?? '';
+  };
+
+  const integer = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}.`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const workers = integer('RUNNER_WORKERS', Math.min(2, availableParallelism()), 1, 256);
+  const config: RunnerConfig = {
+    host: text('RUNNER_HOST', '127.0.0.1'),
+    port: integer('RUNNER_PORT', 8081, 0, 65535),
+    bundleDir: text('ALGA_BUNDLE_DIR'),
+    transitKeyFile: text('ALGA_TRANSIT_KEY_FILE'),
+    workers,
+    queueLimit: integer('RUNNER_QUEUE_LIMIT', workers * 8, 0),
+    defaultTimeoutMs: integer('RUNNER_DEFAULT_TIMEOUT_MS', 5000, 1),
+    maxTimeoutMs: integer('RUNNER_MAX_TIMEOUT_MS', 30000, 1),
+    secretCacheTtlMs: integer('RUNNER_SECRET_CACHE_TTL_MS', 60000, 1),
+    logLevel: 'info',
+  };
+
+  const level = env.LOG_LEVEL?.trim();
+  if (level) {
+    if ((LOG_LEVELS as readonly string[]).includes(level)) config.logLevel = level as LogLevel;
+    else problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}.`);
+  }
+  if (config.defaultTimeoutMs > config.maxTimeoutMs) {
+    problems.push(
+      `RUNNER_DEFAULT_TIMEOUT_MS (${config.defaultTimeoutMs}) must not exceed RUNNER_MAX_TIMEOUT_MS (${config.maxTimeoutMs}).`,
+    );
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

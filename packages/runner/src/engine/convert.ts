@@ -1,0 +1,48 @@
+/** Conversions between the protocol's execute messages and the WIT records. */
+import { AlgaError, type ExecuteRequest, type ExecuteResponse } from '@alga-psa/protocol';
+import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
+import { contextData } from '../providers/context/index.ts';
+
+/** Connection-level headers a guest cannot meaningfully set on a proxied response. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
+
+export function toWitRequest(request: ExecuteRequest): WitExecuteRequest {
+  const { http } = request;
+  return {
+    context: contextData(request.context),
+    http: {
+      method: http.method,
+      url: http.path + (http.query ? `?${http.query}` : ''),
+      headers: Object.entries(http.headers).map(([name, value]) => ({ name, value })),
+      body: http.body_b64 === null ? undefined : new Uint8Array(Buffer.from(http.body_b64, 'base64')),
+    },
+  };
+}
+
+export function toExecuteResponse(response: WitExecuteResponse): ExecuteResponse {
+  const { status } = response;
+  if (!Number.isInteger(status) || status < 100 || status > 599) {
+    throw new AlgaError('ALGA_EXECUTION_FAILED', `The extension answered with an invalid HTTP status ${status}.`);
+  }
+  const headers: Record<string, string> = {};
+  for (const { name, value } of response.headers) {
+    const key = name.toLowerCase();
+    if (HOP_BY_HOP.has(key)) continue;
+    // Repeated headers fold into one comma-separated value (RFC 9110 §5.3).
+    headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${value}` : value;
+  }
+  const body = response.body;
+  return {
+    status,
+    headers,
+    body_b64: body === undefined ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
+  };
+}

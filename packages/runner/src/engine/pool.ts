@@ -1,0 +1,276 @@
+/**
+ * A fixed set of worker threads running extension executions, with a bounded
+ * queue and a per-execution deadline.
+ *
+ * The deadline is enforced from the main thread because nothing inside the
+ * worker can interrupt a guest spinning in wasm: on expiry the worker is
+ * terminated (this works for pure-wasm loops and for a worker blocked in
+ * `Atomics.wait`) and replaced, so the pool keeps its size.
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { FastifyBaseLogger } from 'fastify';
+import { AlgaError } from '@alga-psa/protocol';
+import type { HostOutcome } from '../providers/index.ts';
+import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
+import type { LoadedComponent } from './loader.ts';
+import type { FailurePhase, FromWorker, HostCall, HostReply, ToWorker, WorkerInit } from './messages.ts';
+
+export interface PoolJob {
+  component: LoadedComponent;
+  request: WitExecuteRequest;
+  timeoutMs: number;
+  /** Answers one guest import call (runs on the main thread, may be async). */
+  onHostCall(call: HostCall): Promise<HostOutcome>;
+  /** Masks secrets in worker output logged while this job runs. */
+  redact?(text: string): string;
+}
+
+export interface WorkerPoolOptions {
+  size: number;
+  /** Executions allowed to wait for a worker; beyond it `run` rejects with 503. */
+  queueLimit: number;
+  logger: FastifyBaseLogger;
+}
+
+/** The guest trapped, threw or the worker died. `detail` is for the log only. */
+export class ExecutionFailure extends Error {
+  readonly phase: FailurePhase | 'worker';
+  readonly detail: string;
+  constructor(phase: FailurePhase | 'worker', detail: string) {
+    super('The extension failed while handling the request.');
+    this.name = 'ExecutionFailure';
+    this.phase = phase;
+    this.detail = detail;
+  }
+}
+
+interface Pending {
+  id: number;
+  job: PoolJob;
+  resolve(response: WitExecuteResponse): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+  slot?: Slot;
+}
+
+interface Slot {
+  worker: Worker;
+  port: MessagePort;
+  flag: Int32Array;
+  /** Content hashes whose glue and modules this worker already holds. */
+  loaded: Set<string>;
+  active?: Pending;
+  /** Set once the pool stops using this worker (deadline, crash, close). */
+  retired: boolean;
+}
+
+const WORKER_URL = new URL('./worker.ts', import.meta.url);
+
+export class WorkerPool {
+  readonly #options: WorkerPoolOptions;
+  readonly #slots: Slot[] = [];
+  readonly #queue: Pending[] = [];
+  #nextJobId = 0;
+  #closed = false;
+
+  constructor(options: WorkerPoolOptions) {
+    if (!Number.isInteger(options.size) || options.size < 1)
+      throw new RangeError('Worker pool size must be a positive integer.');
+    if (!Number.isInteger(options.queueLimit) || options.queueLimit < 0)
+      throw new RangeError('Queue limit must be a non-negative integer.');
+    this.#options = options;
+    for (let i = 0; i < options.size; i++) this.#slots.push(this.#spawn());
+  }
+
+  get stats(): { workers: number; busy: number; queued: number } {
+    return {
+      workers: this.#slots.length,
+      busy: this.#slots.filter((slot) => slot.active).length,
+      queued: this.#queue.length,
+    };
+  }
+
+  run(job: PoolJob): Promise<WitExecuteResponse> {
+    if (this.#closed) return Promise.reject(new AlgaError('ALGA_RUNNER_UNAVAILABLE', 'The runner is shutting down.'));
+    const idle = this.#slots.find((slot) => !slot.active);
+    if (!idle && this.#queue.length >= this.#options.queueLimit) {
+      return Promise.reject(new AlgaError('ALGA_RUNNER_UNAVAILABLE', 'All workers are busy; retry shortly.'));
+    }
+    return new Promise<WitExecuteResponse>((resolve, reject) => {
+      const pending: Pending = {
+        id: ++this.#nextJobId,
+        job,
+        resolve,
+        reject,
+        // The deadline covers queueing too: a caller waits at most timeoutMs.
+        timer: setTimeout(() => this.#expire(pending), job.timeoutMs),
+      };
+      if (idle) this.#dispatch(idle, pending);
+      else this.#queue.push(pending);
+    });
+  }
+
+  /** Drops a component from every worker (the loader evicted it). */
+  forget(contentHash: string): void {
+    if (this.#closed) return;
+    for (const slot of this.#slots) {
+      if (slot.loaded.delete(contentHash)) slot.worker.postMessage({ type: 'evict', contentHash } satisfies ToWorker);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const error = new AlgaError('ALGA_RUNNER_UNAVAILABLE', 'The runner is shutting down.');
+    for (const pending of this.#queue.splice(0)) this.#settle(pending, error);
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        if (slot.active) this.#settle(slot.active, error);
+        await this.#retire(slot);
+      }),
+    );
+  }
+
+  #spawn(): Slot {
+    const { port1, port2 } = new MessageChannel();
+    const signal = new SharedArrayBuffer(4);
+    const worker = new Worker(WORKER_URL, {
+      workerData: { port: port2, signal } satisfies WorkerInit,
+      transferList: [port2],
+      // Captured so stray output (jco glue diagnostics) goes through our logger, masked.
+      stdout: true,
+      stderr: true,
+    });
+    const slot: Slot = { worker, port: port1, flag: new Int32Array(signal), loaded: new Set(), retired: false };
+
+    worker.on('message', (message: FromWorker) => this.#onResult(slot, message));
+    port1.on('message', (call: HostCall) => void this.#onHostCall(slot, call));
+    for (const [stream, readable] of [
+      ['stdout', worker.stdout],
+      ['stderr', worker.stderr],
+    ] as const) {
+      readable.setEncoding('utf8');
+      readable.on('data', (chunk: string) => {
+        const redact = slot.active?.job.redact ?? (() => '[worker output outside an execution]');
+        this.#options.logger.debug({ source: 'engine', stream }, redact(chunk.slice(0, 8192)));
+      });
+    }
+    let crash: Error | undefined;
+    worker.on('error', (error) => {
+      crash = error;
+    });
+    worker.on('exit', (code) => {
+      if (slot.retired) return;
+      // An unexpected exit: fail its execution and put a fresh worker in its place.
+      slot.retired = true;
+      port1.close();
+      const outOfMemory = (crash as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+      this.#options.logger.error(
+        { source: 'engine', exit_code: code, out_of_memory: outOfMemory },
+        'worker exited unexpectedly',
+      );
+      if (slot.active) {
+        this.#settle(
+          slot.active,
+          outOfMemory
+            ? new AlgaError('ALGA_MEMORY_LIMIT')
+            : new ExecutionFailure(
+                'worker',
+                crash ? `${crash.name}: ${crash.message}` : `worker exited with code ${code}`,
+              ),
+        );
+      }
+      this.#replace(slot);
+    });
+    return slot;
+  }
+
+  #dispatch(slot: Slot, pending: Pending): void {
+    const { component, request } = pending.job;
+    pending.slot = slot;
+    slot.active = pending;
+    const message: ToWorker = { type: 'run', jobId: pending.id, contentHash: component.contentHash, request };
+    if (!slot.loaded.has(component.contentHash)) {
+      // Compiled modules are shared with the worker, not recompiled there.
+      message.load = { glue: component.glue, modules: component.modules };
+      slot.loaded.add(component.contentHash);
+    }
+    slot.worker.postMessage(message);
+  }
+
+  #onResult(slot: Slot, message: FromWorker): void {
+    const pending = slot.active;
+    if (!pending || pending.id !== message.jobId) return;
+    if (message.type === 'done') this.#settle(pending, undefined, message.response);
+    else this.#settle(pending, new ExecutionFailure(message.phase, message.detail));
+  }
+
+  async #onHostCall(slot: Slot, call: HostCall): Promise<void> {
+    const pending = slot.active;
+    if (!pending) return;
+    let outcome: HostOutcome;
+    try {
+      outcome = await pending.job.onHostCall(call);
+    } catch {
+      outcome = { kind: 'trap', message: 'The host failed while handling the call.' };
+    }
+    // The execution may have hit its deadline while the provider was working.
+    if (slot.retired || slot.active !== pending) return;
+    try {
+      slot.port.postMessage({ callId: call.callId, outcome } satisfies HostReply);
+    } catch {
+      slot.port.postMessage({
+        callId: call.callId,
+        outcome: { kind: 'trap', message: 'The host produced a value that cannot cross to the guest.' },
+      } satisfies HostReply);
+    }
+    Atomics.store(slot.flag, 0, 1);
+    Atomics.notify(slot.flag, 0);
+  }
+
+  #expire(pending: Pending): void {
+    const error = new AlgaError('ALGA_TIMEOUT');
+    const queued = this.#queue.indexOf(pending);
+    if (queued !== -1) {
+      this.#queue.splice(queued, 1);
+      pending.reject(error);
+      return;
+    }
+    const slot = pending.slot;
+    if (!slot || slot.active !== pending) return;
+    // Retire first so settling does not hand the next queued job to this worker.
+    void this.#retire(slot);
+    this.#settle(pending, error);
+    this.#replace(slot);
+  }
+
+  #settle(pending: Pending, error: Error | undefined, response?: WitExecuteResponse): void {
+    clearTimeout(pending.timer);
+    const slot = pending.slot;
+    if (slot && slot.active === pending) slot.active = undefined;
+    if (error) pending.reject(error);
+    else pending.resolve(response!);
+    if (slot && !slot.retired) this.#pump(slot);
+  }
+
+  #pump(slot: Slot): void {
+    if (slot.active || this.#closed) return;
+    const next = this.#queue.shift();
+    if (next) this.#dispatch(slot, next);
+  }
+
+  async #retire(slot: Slot): Promise<void> {
+    slot.retired = true;
+    slot.port.close();
+    await slot.worker.terminate();
+  }
+
+  #replace(old: Slot): void {
+    if (this.#closed) return;
+    const index = this.#slots.indexOf(old);
+    if (index === -1) return;
+    const fresh = this.#spawn();
+    this.#slots[index] = fresh;
+    this.#pump(fresh);
+  }
+}

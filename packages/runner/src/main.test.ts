@@ -1,0 +1,63 @@
+/** The runner as a process: start, readiness line, health, graceful shutdown. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { LocalKeyring } from '@alga-psa/transit';
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+describe('runner process', { timeout: 60_000 }, () => {
+  let dir: string;
+  let keyFile: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'alga-runner-main-'));
+    keyFile = path.join(dir, 'transit.key');
+    await LocalKeyring.open(keyFile, { create: true });
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints "Runner ready on http://host:port", serves /healthz and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [MAIN], {
+      env: {
+        ...process.env,
+        RUNNER_PORT: '0',
+        ALGA_BUNDLE_DIR: path.join(dir, 'bundles'),
+        ALGA_TRANSIT_KEY_FILE: keyFile,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const match = /^Runner ready on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+        if (match) resolve(match[1]!);
+      });
+      void exited.then((code) => reject(new Error(`runner exited early with ${code}`)));
+    });
+    const res = await fetch(`${url}/healthz`);
+    assert.deepEqual(await res.json(), { status: 'ok' });
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  it('exits 1 with a message naming the missing variables', async () => {
+    const child = spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(stderr, /ALGA_BUNDLE_DIR is required/);
+    assert.match(stderr, /ALGA_TRANSIT_KEY_FILE is required/);
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * The runner's capability providers, in ONE ordered list. Adding a capability
+ * means a new folder next to this file and one line below.
+ */
+import { WitErr, HostTrap, type ExecutionScope, type Provider } from './types.ts';
+import { WORLD_FUNCTIONS, WORLD_INTERFACES } from '../world.ts';
+import { createContextProvider } from './context/index.ts';
+import { createConfigProvider } from './config/index.ts';
+import { createSecretsProvider, type SecretCache } from './secrets/index.ts';
+import { createHttpProvider } from './http/index.ts';
+import { createStorageProvider } from './storage/index.ts';
+import { createLoggingProvider } from './logging/index.ts';
+import { createUiProxyProvider } from './ui-proxy/index.ts';
+import { createUserProvider } from './user/index.ts';
+import type { Decrypter } from '@alga-psa/transit';
+
+export * from './types.ts';
+export { SecretCache } from './secrets/index.ts';
+
+/** Process-lifetime dependencies the providers are built from. */
+export interface ProviderDeps {
+  decrypter: Decrypter;
+  secretCache: SecretCache;
+}
+
+export function createProviders(deps: ProviderDeps): Provider[] {
+  return [
+    createContextProvider(),
+    createConfigProvider(),
+    createSecretsProvider({ decrypter: deps.decrypter, cache: deps.secretCache }),
+    createHttpProvider(),
+    createStorageProvider(),
+    createLoggingProvider(),
+    createUiProxyProvider(),
+    createUserProvider(),
+  ];
+}
+
+/** What a host call produced, as it crosses back to the worker. */
+export type HostOutcome =
+  { kind: 'ok'; value: unknown } | { kind: 'err'; payload: string } | { kind: 'trap'; message: string };
+
+export type HostDispatcher = (
+  scope: ExecutionScope,
+  iface: string,
+  fn: string,
+  args: unknown[],
+) => Promise<HostOutcome>;
+
+/**
+ * Indexes the providers by interface (checking up front that the world is
+ * covered exactly once) and returns the function that answers a guest's call.
+ */
+export function createDispatcher(providers: readonly Provider[]): HostDispatcher {
+  const byIface = new Map<string, Provider>();
+  for (const provider of providers) {
+    if (byIface.has(provider.iface)) throw new Error(`Two providers implement alga:extension/${provider.iface}.`);
+    byIface.set(provider.iface, provider);
+  }
+  for (const iface of WORLD_INTERFACES) {
+    const provider = byIface.get(iface);
+    if (!provider) throw new Error(`No provider implements alga:extension/${iface}.`);
+    const absent = WORLD_FUNCTIONS[iface].filter((fn) => !Object.hasOwn(provider.functions, fn));
+    if (absent.length > 0) throw new Error(`Provider ${provider.name} lacks ${absent.join(', ')}.`);
+  }
+
+  return async (scope, iface, fn, args) => {
+    const provider = byIface.get(iface);
+    const impl = provider && Object.hasOwn(provider.functions, fn) ? provider.functions[fn] : undefined;
+    if (!provider || !impl) {
+      return { kind: 'trap', message: `The host does not implement alga:extension/${iface}.${fn}.` };
+    }
+    try {
+      const value = scope.granted.has(provider.capability)
+        ? await impl(scope, ...(args as never[]))
+        : await provider.denied(fn, scope);
+      if (value instanceof WitErr) return { kind: 'err', payload: value.payload };
+      return { kind: 'ok', value };
+    } catch (error) {
+      if (error instanceof HostTrap) return { kind: 'trap', message: error.message };
+      // Host detail stays in the runner's log; the guest only learns that the call failed.
+      scope.logger.error({ provider: provider.name, fn, err: error }, 'provider failed');
+      return { kind: 'trap', message: `The host failed while handling alga:extension/${iface}.${fn}.` };
+    }
+  };
+}

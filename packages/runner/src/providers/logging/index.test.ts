@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { testScope } from '../../testing/scope.ts';
+import { createDispatcher, createProviders, SecretCache } from '../index.ts';
+import { createLoggingProvider, MAX_GUEST_LOG_BYTES } from './index.ts';
+
+const noDecrypt = { decrypt: () => Promise.reject(new Error('unused')), ready: async () => {} };
+
+function guestLines(logs: Array<Record<string, unknown>>) {
+  return logs.filter((line) => line.source === 'guest');
+}
+
+describe('logging provider', () => {
+  const provider = createLoggingProvider();
+  const call = (fn: string, scope: ReturnType<typeof testScope>['scope'], message: string) =>
+    provider.functions[fn]!(scope, ...([message] as never[]));
+
+  it('writes guest lines at their level with the request ids and source guest', () => {
+    const t = testScope({ providers: ['cap:log.emit'] });
+    call('logInfo', t.scope, 'i');
+    call('logWarn', t.scope, 'w');
+    call('logError', t.scope, 'e');
+    const lines = guestLines(t.logs);
+    assert.deepEqual(
+      lines.map((line) => [line.level, line.msg]),
+      [
+        [30, 'i'],
+        [40, 'w'],
+        [50, 'e'],
+      ],
+    );
+    for (const key of ['request_id', 'tenant_id', 'extension_id', 'install_id']) assert.ok(lines[0]![key], key);
+  });
+
+  it('masks every secret decrypted in the execution: plain, base64, base64url and URL-encoded', () => {
+    const t = testScope({ providers: ['cap:log.emit'] });
+    const secret = 'a+b/c?d e>>>';
+    t.scope.secretValues.add(secret);
+    const b64 = Buffer.from(secret).toString('base64');
+    const message = [
+      secret,
+      b64,
+      b64.replace(/=+$/, ''),
+      Buffer.from(secret).toString('base64url'),
+      encodeURIComponent(secret),
+    ].join(' | ');
+    call('logInfo', t.scope, message);
+    assert.equal(guestLines(t.logs)[0]!.msg, Array(5).fill('[REDACTED]').join(' | '));
+  });
+
+  it('caps a message at 8 KiB and marks it truncated', () => {
+    const t = testScope({ providers: ['cap:log.emit'] });
+    call('logInfo', t.scope, 'x'.repeat(MAX_GUEST_LOG_BYTES + 100));
+    const line = guestLines(t.logs)[0]!;
+    assert.equal((line.msg as string).length, MAX_GUEST_LOG_BYTES);
+    assert.equal(line.truncated, true);
+  });
+
+  it('drops lines without cap:log.emit and reports the count once when the execution ends', async () => {
+    const dispatch = createDispatcher(
+      createProviders({ decrypter: noDecrypt, secretCache: new SecretCache({ ttlMs: 1000, maxEntries: 1 }) }),
+    );
+    const t = testScope({ providers: ['cap:context.read'] });
+    assert.deepEqual(await dispatch(t.scope, 'logging', 'logInfo', ['one']), { kind: 'ok', value: undefined });
+    await dispatch(t.scope, 'logging', 'logError', ['two']);
+    assert.equal(guestLines(t.logs).length, 0);
+    t.close();
+    const report = t.logs.filter((line) => line.provider === 'logging');
+    assert.equal(report.length, 1);
+    assert.equal(report[0]!.dropped, 2);
+  });
+});

@@ -1,0 +1,52 @@
+/**
+ * Builds a real extension component from inline guest JavaScript, for the
+ * runner's whole-engine tests. The CLI owns the production build pipeline;
+ * tests build directly with componentize-js so they do not depend on it.
+ *
+ * A build takes several seconds, so results are cached by the sha256 of the
+ * source under `node_modules/.cache/alga-test-components/`.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { componentize } from '@bytecodealliance/componentize-js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const WIT_DIR = path.join(REPO_ROOT, 'wit');
+const CACHE_DIR = path.join(REPO_ROOT, 'node_modules', '.cache', 'alga-test-components');
+
+// The cache key includes the WIT so a contract change rebuilds every fixture.
+async function cacheKey(jsSource: string): Promise<string> {
+  const wit = await readFile(path.join(WIT_DIR, 'alga-extension.wit'), 'utf8');
+  return createHash('sha256').update(jsSource).update('\0').update(wit).digest('hex');
+}
+
+export async function buildFixture(jsSource: string): Promise<Uint8Array> {
+  const file = path.join(CACHE_DIR, `${await cacheKey(jsSource)}.wasm`);
+  try {
+    return new Uint8Array(await readFile(file));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const work = await mkdtemp(path.join(tmpdir(), 'alga-fixture-'));
+  try {
+    const sourcePath = path.join(work, 'guest.js');
+    await writeFile(sourcePath, jsSource);
+    const { component } = await componentize({
+      sourcePath,
+      witPath: WIT_DIR,
+      worldName: 'runner',
+      // No WASI: the guest's only door to the world is our WIT.
+      disableFeatures: ['random', 'stdio', 'clocks', 'http', 'fetch-event'],
+    });
+    await mkdir(CACHE_DIR, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, component);
+    await rename(tmp, file);
+    return component;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

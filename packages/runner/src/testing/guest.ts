@@ -1,0 +1,76 @@
+/**
+ * The one guest component the engine tests run; behaviours are picked by
+ * path so a single build (~7 s, cached) covers them all.
+ */
+export const FIXTURE_GUEST = String.raw`
+import { getContext } from 'alga:extension/context@0.1.0';
+import { get as getConfig, getAll as getAllConfig } from 'alga:extension/config@0.1.0';
+import { get as getSecret, listKeys } from 'alga:extension/secrets@0.1.0';
+import { logInfo } from 'alga:extension/logging@0.1.0';
+import { fetch } from 'alga:extension/http@0.1.0';
+import { get as storageGet } from 'alga:extension/storage@0.1.0';
+import { callRoute } from 'alga:extension/ui-proxy@0.1.0';
+import { getUser } from 'alga:extension/user@0.1.0';
+
+// Module-level state: a fresh instance per request must always see 1.
+let counter = 0;
+
+function json(status, value) {
+  return {
+    status,
+    headers: [{ name: 'Content-Type', value: 'application/json' }, { name: 'X-Multi', value: 'a' }, { name: 'x-multi', value: 'b' }],
+    body: new TextEncoder().encode(JSON.stringify(value)),
+  };
+}
+
+function attempt(fn) {
+  try { return { ok: fn() }; } catch (e) { return { err: e.payload }; }
+}
+
+export async function handler(req) {
+  counter += 1;
+  const [path, query = ''] = req.http.url.split('?');
+  const params = Object.fromEntries(query.split('&').filter(Boolean).map((kv) => kv.split('=').map(decodeURIComponent)));
+  switch (path) {
+    case '/echo':
+      return json(200, {
+        counter,
+        context: getContext(),
+        method: req.http.method,
+        url: req.http.url,
+        headers: req.http.headers,
+        body: req.http.body ? new TextDecoder().decode(req.http.body) : null,
+      });
+    case '/loop':
+      while (true) {}
+    case '/throw':
+      throw new Error('guest exploded with internal detail');
+    case '/secret':
+      return json(200, attempt(() => getSecret(params.key)));
+    case '/list-keys':
+      return json(200, { keys: listKeys() });
+    case '/log-secret': {
+      const value = getSecret(params.key);
+      const b64 = btoa(value);
+      logInfo('plain=' + value + ' b64=' + b64 + ' b64url=' + b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') + ' url=' + encodeURIComponent(value));
+      return json(200, { logged: true });
+    }
+    case '/log':
+      logInfo(params.message ?? 'hello');
+      return json(200, { logged: true });
+    case '/config':
+      return json(200, { one: attempt(() => getConfig(params.key)), all: attempt(() => getAllConfig()) });
+    case '/stubs':
+      return json(200, {
+        http: attempt(() => fetch({ method: 'GET', url: 'https://example.com', headers: [], body: undefined })),
+        storage: attempt(() => storageGet('ns', 'k')),
+        uiProxy: attempt(() => callRoute('/x', undefined)),
+        user: attempt(() => getUser()),
+      });
+    case '/bad-status':
+      return { status: 42, headers: [], body: undefined };
+    default:
+      return json(404, { error: 'no such fixture path', path });
+  }
+}
+`;
