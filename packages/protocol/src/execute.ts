@@ -48,8 +48,15 @@ export interface ExecuteLimits {
   memory_mb?: number;
 }
 
+/** What the guest may reach through the http capability (from the manifest). */
+export interface ExecuteEgress {
+  /** Manifest `allowedHosts` entries: `host`, `host:port`, or `https://host[:port][/path-prefix]`. */
+  allowed_hosts: string[];
+}
+
 export interface ExecuteRequest {
   context: ExecuteContext;
+  egress?: ExecuteEgress;
   config: Record<string, unknown>;
   config_version?: string;
   providers: string[];
