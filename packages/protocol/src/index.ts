@@ -1,3 +1,4 @@
 export * from './capabilities.ts';
 export * from './errors.ts';
 export * from './execute.ts';
+export * from './manifest.ts';

@@ -1,0 +1,91 @@
+/**
+ * API keys: `alga_sk_<id>_<secret>`. The id is a lookup handle (shown in
+ * listings and audit rows); only sha256(secret) is stored. The tenant and role
+ * come from the key row alone, never from anything else in the request.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AlgaError } from '@alga-psa/protocol';
+import type { Db, Queryable } from '../db/index.ts';
+
+export type Role = 'admin' | 'viewer';
+
+export interface Principal {
+  tenantId: string;
+  role: Role;
+  keyId: string;
+  /** How audit rows name who acted. */
+  actor: string;
+}
+
+const KEY_RE = /^alga_sk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+export async function createApiKey(
+  db: Queryable,
+  options: { tenantId: string; role: Role; name?: string },
+): Promise<{ keyId: string; apiKey: string }> {
+  const keyId = randomBytes(8).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  await db.query(
+    'INSERT INTO api_keys (id, tenant_id, name, role, secret_sha256, prefix) VALUES ($1, $2, $3, $4, $5, $6)',
+    [
+      keyId,
+      options.tenantId,
+      options.name ?? `${options.role} key`,
+      options.role,
+      sha256Hex(secret),
+      `alga_sk_${keyId}`,
+    ],
+  );
+  return { keyId, apiKey: `alga_sk_${keyId}_${secret}` };
+}
+
+/** Creates a tenant and its first API key in one transaction. */
+export async function createTenantWithKey(
+  db: Db,
+  options: { name: string; role?: Role; keyName?: string },
+): Promise<{ tenantId: string; keyId: string; apiKey: string }> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ id: string }>('INSERT INTO tenants (name) VALUES ($1) RETURNING id', [
+      options.name,
+    ]);
+    const tenantId = rows[0]!.id;
+    const key = await createApiKey(tx, { tenantId, role: options.role ?? 'admin', name: options.keyName });
+    return { tenantId, ...key };
+  });
+}
+
+/** Resolves an Authorization header to a principal, or throws 401. */
+export async function authenticate(db: Queryable, authorization: string | undefined): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+  const parsed = match ? KEY_RE.exec(match[1]!) : null;
+  if (!parsed) {
+    throw new AlgaError('ALGA_UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer alga_sk_…".');
+  }
+  const [, keyId, secret] = parsed as unknown as [string, string, string];
+  const { rows } = await db.query<{ tenant_id: string; role: Role; secret_sha256: string; stale: boolean }>(
+    `SELECT tenant_id, role, secret_sha256,
+            (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
+       FROM api_keys WHERE id = $1 AND revoked_at IS NULL`,
+    [keyId],
+  );
+  const row = rows[0];
+  // Hash even when the id is unknown so both failures take the same time.
+  const presented = Buffer.from(sha256Hex(secret), 'hex');
+  const expected = Buffer.from(row?.secret_sha256 ?? '0'.repeat(64), 'hex');
+  if (!row || !timingSafeEqual(presented, expected)) {
+    throw new AlgaError('ALGA_UNAUTHENTICATED', 'The API key is not valid.');
+  }
+  // Throttled so a busy key does not turn every request into a write.
+  if (row.stale) await db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [keyId]);
+  return { tenantId: row.tenant_id, role: row.role, keyId, actor: `api_key:${keyId}` };
+}
+
+export function requireAdmin(principal: Principal): void {
+  if (principal.role !== 'admin') {
+    throw new AlgaError('ALGA_FORBIDDEN', 'This API key has the viewer role; use an admin key for changes.');
+  }
+}

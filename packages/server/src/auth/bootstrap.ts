@@ -1,0 +1,35 @@
+import { open } from 'node:fs/promises';
+import type { Db } from '../db/index.ts';
+import { createTenantWithKey } from './api-keys.ts';
+
+export interface BootstrapFile {
+  tenantId: string;
+  apiKey: string;
+  serverUrl?: string;
+}
+
+/**
+ * First start: no tenant exists yet, so create tenant "demo" with an admin key
+ * and hand the key over through a 0600 file (never stdout or logs). Returns
+ * undefined when tenants already exist: the key cannot be recovered later,
+ * only the hash is stored.
+ */
+export async function bootstrapTenant(db: Db, file: string): Promise<BootstrapFile | undefined> {
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tenants');
+  if ((rows[0]?.n ?? 0) > 0) return undefined;
+  const { tenantId, apiKey } = await createTenantWithKey(db, { name: 'demo', role: 'admin', keyName: 'bootstrap' });
+  const data: BootstrapFile = { tenantId, apiKey };
+  await writeBootstrapFile(file, data);
+  return data;
+}
+
+export async function writeBootstrapFile(file: string, data: BootstrapFile): Promise<void> {
+  const handle = await open(file, 'w', 0o600);
+  try {
+    // open() only applies the mode when it creates the file; enforce it on reuse too.
+    await handle.chmod(0o600);
+    await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
+  } finally {
+    await handle.close();
+  }
+}

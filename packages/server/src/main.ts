@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * Process entry: `node packages/server/src/main.ts`. Reads its settings from
+ * the environment (see README), prints exactly one stdout line once listening
+ * ("Server ready on http://host:port", which tests and scripts wait for), and
+ * logs everything else as JSON on stderr-bound pino output.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { DirectoryBundleStore } from '@alga-psa/bundle-store';
+import { LocalKeyring } from '@alga-psa/transit';
+import { bootstrapTenant, writeBootstrapFile } from './auth/bootstrap.ts';
+import { migrate, openDatabase } from './db/index.ts';
+import { createServer } from './server.ts';
+
+const env = process.env;
+const dataDir = path.resolve(env['ALGA_DATA_DIR'] ?? '.alga');
+const host = env['HOST'] ?? '127.0.0.1';
+const port = Number(env['PORT'] ?? 8080);
+const logLevel = (env['LOG_LEVEL'] ?? 'info') as 'info';
+
+async function main(): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const databaseUrl = env['DATABASE_URL'] || undefined;
+  const db = await openDatabase({ ...(databaseUrl ? { databaseUrl } : {}), dataDir });
+  await migrate(db);
+  const encrypter = await LocalKeyring.open(env['ALGA_TRANSIT_KEY_FILE'] ?? path.join(dataDir, 'transit-keys.json'), {
+    create: true,
+  });
+  const bundleStore = new DirectoryBundleStore(env['ALGA_BUNDLE_DIR'] ?? path.join(dataDir, 'bundles'));
+
+  const bootstrapFile = env['ALGA_BOOTSTRAP_FILE'];
+  const bootstrap = bootstrapFile ? await bootstrapTenant(db, bootstrapFile) : undefined;
+
+  const server = await createServer({
+    db,
+    encrypter,
+    bundleStore,
+    runnerUrl: env['ALGA_RUNNER_URL'] ?? 'http://127.0.0.1:8081',
+    logger: logLevel,
+    migrate: false,
+    ...(env['ALGA_EXECUTION_TIMEOUT_MS'] ? { executionTimeoutMs: Number(env['ALGA_EXECUTION_TIMEOUT_MS']) } : {}),
+  });
+  if (bootstrapFile && !bootstrap) {
+    server.app.log.info({ bootstrapFile }, 'tenants already exist; bootstrap file left unchanged');
+  }
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    server.app.log.info({ signal }, 'shutting down');
+    server
+      .close()
+      .then(() => db.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          server.app.log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  await server.app.listen({ host, port });
+  const address = server.app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const serverUrl = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  if (bootstrap && bootstrapFile) await writeBootstrapFile(bootstrapFile, { ...bootstrap, serverUrl });
+  process.stdout.write(`Server ready on ${serverUrl}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

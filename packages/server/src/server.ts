@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { BundleStore } from '@alga-psa/bundle-store';
+import type { Encrypter } from '@alga-psa/transit';
+import { migrate, openPglite, type Db } from './db/index.ts';
+import { registerAuth } from './auth/plugin.ts';
+import { registerErrorHandling } from './errors.ts';
+import { TtlCache, installCacheKey } from './gateway/cache.ts';
+import { gatewayRoutes, type InstallRuntime } from './gateway/index.ts';
+import { RunnerClient } from './gateway/runner-client.ts';
+import { bundleRoutes } from './routes/bundles.ts';
+import { extensionRoutes } from './routes/extensions.ts';
+import { healthRoutes } from './routes/health.ts';
+import { installRoutes } from './routes/installs.ts';
+import { secretRoutes } from './routes/secrets.ts';
+
+export interface ServerOptions {
+  /** Defaults to an in-memory PGlite database that `close()` also closes. */
+  db?: Db;
+  encrypter: Encrypter;
+  bundleStore: BundleStore;
+  /** Base URL of the runner (or its load balancer). Default http://127.0.0.1:8081. */
+  runnerUrl?: string;
+  /** Pino level, or false for no logs. Default 'info'. */
+  logger?: false | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** The runner's execution deadline per request (sent as limits.timeout_ms). Default 5000. */
+  executionTimeoutMs?: number;
+  /** How long the gateway waits for the runner. Default executionTimeoutMs + 5000; must be longer. */
+  runnerTimeoutMs?: number;
+  memoryMb?: number;
+  /** Apply pending migrations before serving. Default true. */
+  migrate?: boolean;
+  /** TTL of the gateway's per-install cache. Default 5000 ms. */
+  installCacheTtlMs?: number;
+}
+
+export interface AlgaServer {
+  app: FastifyInstance;
+  db: Db;
+  close(): Promise<void>;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Never log credentials, cookies or anything that looks like a secret value. */
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'body.value',
+  'body.secret',
+  'value',
+  'secret',
+  '*.value',
+  '*.secret',
+];
+
+export async function createServer(options: ServerOptions): Promise<AlgaServer> {
+  const ownsDb = !options.db;
+  const db = options.db ?? (await openPglite());
+  if (options.migrate ?? true) await migrate(db);
+
+  const executionTimeoutMs = options.executionTimeoutMs ?? 5_000;
+  const runnerTimeoutMs = options.runnerTimeoutMs ?? executionTimeoutMs + 5_000;
+  if (runnerTimeoutMs <= executionTimeoutMs) {
+    // Equal deadlines make a guest timeout surface as 502 or 504 at random.
+    throw new Error(
+      `runnerTimeoutMs (${runnerTimeoutMs}) must be longer than executionTimeoutMs (${executionTimeoutMs}).`,
+    );
+  }
+
+  const app = Fastify({
+    // Logs go to stderr: stdout carries only the "Server ready on …" line that scripts wait for.
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: options.logger ?? 'info',
+            redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
+            stream: process.stderr,
+          },
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 1024 * 1024,
+    // Reject unknown fields instead of silently stripping them, and never coerce types.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerErrorHandling(app);
+  healthRoutes(app, db);
+
+  const cache = new TtlCache<InstallRuntime | null>({ ttlMs: options.installCacheTtlMs ?? 5_000, max: 10_000 });
+  const invalidate = (tenantId: string, extensionId: string) => cache.delete(installCacheKey(tenantId, extensionId));
+  const runner = new RunnerClient({
+    runnerUrl: options.runnerUrl ?? 'http://127.0.0.1:8081',
+    timeoutMs: runnerTimeoutMs,
+  });
+
+  await app.register(async (api) => {
+    registerAuth(api, db);
+    bundleRoutes(api, options.bundleStore);
+    extensionRoutes(api, db, options.bundleStore);
+    installRoutes(api, { db, invalidate });
+    secretRoutes(api, { db, encrypter: options.encrypter, invalidate });
+  });
+  await app.register(async (gateway) => {
+    gatewayRoutes(gateway, {
+      db,
+      encrypter: options.encrypter,
+      runner,
+      cache,
+      executionTimeoutMs,
+      ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
+    });
+  });
+
+  return {
+    app,
+    db,
+    async close() {
+      await app.close();
+      await runner.close();
+      cache.clear();
+      if (ownsDb) await db.close();
+    },
+  };
+}

@@ -1,0 +1,137 @@
+/** Shared setup for the server's in-process tests. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { contentHashOf, DirectoryBundleStore } from '@alga-psa/bundle-store';
+import { LocalKeyring } from '@alga-psa/transit';
+import type { Manifest } from '@alga-psa/protocol';
+import type { Db } from '../db/index.ts';
+import { createServer, type AlgaServer, type ServerOptions } from '../server.ts';
+import { createTenantWithKey, createApiKey } from '../auth/api-keys.ts';
+
+/** Bytes that pass the component header check (the runner is faked in these tests). */
+export function fakeComponent(): Buffer {
+  return Buffer.concat([Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]), randomBytes(32)]);
+}
+
+export function coreModule(): Buffer {
+  return Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+}
+
+export function sampleManifest(overrides: Partial<Manifest> = {}): Manifest {
+  return {
+    name: 'hello-ext',
+    publisher: 'acme',
+    version: '1.0.0',
+    description: 'Says hello.',
+    runtime: 'wasm-js@1',
+    capabilities: ['cap:secrets.get', 'cap:http.fetch'],
+    api: {
+      endpoints: [
+        { method: 'GET', path: '/hello' },
+        { method: 'POST', path: '/items/:id' },
+      ],
+    },
+    allowedHosts: ['api.example.com'],
+    settings: [
+      { key: 'greeting', type: 'string', label: 'Greeting', default: 'Hello', required: true },
+      { key: 'retries', type: 'number', label: 'Retries', default: 3, min: 0, max: 10 },
+      {
+        key: 'mode',
+        type: 'select',
+        label: 'Mode',
+        default: 'fast',
+        options: [
+          { value: 'fast', label: 'Fast' },
+          { value: 'safe', label: 'Safe' },
+        ],
+      },
+      { key: 'api_token', type: 'string', label: 'API token', secret: true, required: true },
+      { key: 'webhook_secret', type: 'string', label: 'Webhook secret', secret: true },
+    ],
+    ...overrides,
+  };
+}
+
+export interface TestContext {
+  server: AlgaServer;
+  db: Db;
+  keyring: LocalKeyring;
+  /** `Authorization` header values. */
+  adminA: string;
+  viewerA: string;
+  adminB: string;
+  tenantA: string;
+  tenantB: string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(db: Db, options: Partial<ServerOptions> = {}): Promise<TestContext> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'alga-server-test-'));
+  const keyring = await LocalKeyring.open(path.join(dir, 'transit-keys.json'), { create: true });
+  const server = await createServer({
+    db,
+    encrypter: keyring,
+    bundleStore: new DirectoryBundleStore(path.join(dir, 'bundles')),
+    logger: false,
+    ...options,
+  });
+  const suffix = randomBytes(3).toString('hex');
+  const a = await createTenantWithKey(db, { name: `tenant-a-${suffix}`, role: 'admin' });
+  const b = await createTenantWithKey(db, { name: `tenant-b-${suffix}`, role: 'admin' });
+  const viewer = await createApiKey(db, { tenantId: a.tenantId, role: 'viewer' });
+  return {
+    server,
+    db,
+    keyring,
+    adminA: `Bearer ${a.apiKey}`,
+    viewerA: `Bearer ${viewer.apiKey}`,
+    adminB: `Bearer ${b.apiKey}`,
+    tenantA: a.tenantId,
+    tenantB: b.tenantId,
+    async close() {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Uploads a bundle and publishes `manifest` against it; returns the content hash. */
+export async function publish(
+  ctx: TestContext,
+  manifest: Manifest,
+  auth = ctx.adminA,
+  bytes = fakeComponent(),
+): Promise<string> {
+  const contentHash = contentHashOf(bytes);
+  const upload = await ctx.server.app.inject({
+    method: 'PUT',
+    url: `/api/v1/bundles/${contentHash}`,
+    headers: { authorization: auth, 'content-type': 'application/wasm' },
+    payload: bytes,
+  });
+  if (upload.statusCode >= 300) throw new Error(`upload failed: ${upload.statusCode} ${upload.body}`);
+  const published = await ctx.server.app.inject({
+    method: 'POST',
+    url: '/api/v1/extensions/versions',
+    headers: { authorization: auth },
+    payload: { manifest, contentHash },
+  });
+  if (published.statusCode >= 300) throw new Error(`publish failed: ${published.statusCode} ${published.body}`);
+  return contentHash;
+}
+
+export async function install(
+  ctx: TestContext,
+  extensionId: string,
+  auth = ctx.adminA,
+  extra: Record<string, unknown> = {},
+) {
+  return ctx.server.app.inject({
+    method: 'POST',
+    url: '/api/v1/installs',
+    headers: { authorization: auth },
+    payload: { extensionId, ...extra },
+  });
+}
