@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import readline from 'node:readline';
 
 export interface ServiceProcess {
   name: string;
@@ -38,12 +37,22 @@ export async function startService(options: StartOptions): Promise<ServiceProces
   });
   const chunks: string[] = [];
   const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a', mode: 0o600 }) : undefined;
-  const capture = (data: Buffer) => {
+  // Both streams are drained for the whole life of the child: a pipe left
+  // unread fills up and blocks the child's next synchronous log write.
+  let onStdoutLine: ((line: string) => void) | undefined;
+  let partial = '';
+  child.stdout!.on('data', (data: Buffer) => {
     chunks.push(data.toString('utf8'));
     log?.write(data);
-  };
-  child.stdout!.on('data', capture);
-  child.stderr!.on('data', capture);
+    if (!onStdoutLine) return;
+    const lines = (partial + data.toString('utf8')).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) onStdoutLine?.(line);
+  });
+  child.stderr!.on('data', (data: Buffer) => {
+    chunks.push(data.toString('utf8'));
+    log?.write(data);
+  });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
 
   const url = await new Promise<string>((resolve, reject) => {
@@ -51,15 +60,14 @@ export async function startService(options: StartOptions): Promise<ServiceProces
       child.kill('SIGKILL');
       reject(new Error(`${options.name} did not become ready within ${options.timeoutMs ?? 30_000} ms:\n${tail(chunks.join(''))}`));
     }, options.timeoutMs ?? 30_000);
-    const lines = readline.createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
+    onStdoutLine = (line) => {
       const match = options.ready.exec(line);
       if (match) {
         clearTimeout(timer);
-        lines.close();
+        onStdoutLine = undefined;
         resolve(match[1]!);
       }
-    });
+    };
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`${options.name} exited with code ${code} before it was ready:\n${tail(chunks.join(''))}`));

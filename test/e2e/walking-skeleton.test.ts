@@ -1,0 +1,150 @@
+/**
+ * The whole path on embedded defaults, with real processes: build a
+ * TypeScript extension, publish and install it through the server's API,
+ * set a secret, and call it through the gateway, which calls a runner.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '@alga-psa/cli';
+import { LocalKeyring } from '@alga-psa/transit';
+import { deployExtension, readBootstrap } from '../../scripts/lib/demo.ts';
+import { startService, type ServiceProcess } from '../../scripts/lib/processes.ts';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// A recognisable value: the test greps every log line and response for it.
+const CANARY = `canary-${randomBytes(16).toString('hex')}`;
+
+describe('walking skeleton: gateway → runner → component', () => {
+  let dataDir: string;
+  let runner: ServiceProcess;
+  let server: ServiceProcess;
+  let client: ApiClient;
+  let apiKey: string;
+  const responses: string[] = [];
+
+  const call = async (extPath: string, key = apiKey) => {
+    const response = await fetch(`${server.url}/api/ext/${extPath}`, { headers: { authorization: `Bearer ${key}` } });
+    const text = await response.text();
+    responses.push(text, JSON.stringify([...response.headers]));
+    return { status: response.status, text, json: () => JSON.parse(text) as Record<string, any> };
+  };
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'alga-e2e-'));
+    const keyFile = path.join(dataDir, 'transit-keys.json');
+    await LocalKeyring.open(keyFile, { create: true });
+    runner = await startService({
+      name: 'runner',
+      script: path.join(repo, 'packages/runner/src/main.ts'),
+      env: { RUNNER_PORT: '0', ALGA_BUNDLE_DIR: path.join(dataDir, 'bundles'), ALGA_TRANSIT_KEY_FILE: keyFile },
+      ready: /Runner ready on (http:\/\/\S+)/,
+    });
+    server = await startService({
+      name: 'server',
+      script: path.join(repo, 'packages/server/src/main.ts'),
+      env: {
+        PORT: '0',
+        ALGA_DATA_DIR: dataDir,
+        ALGA_RUNNER_URL: runner.url,
+        ALGA_BOOTSTRAP_FILE: path.join(dataDir, 'bootstrap.json'),
+        DATABASE_URL: '',
+        ALGA_EXECUTION_TIMEOUT_MS: '1500',
+      },
+      ready: /Server ready on (http:\/\/\S+)/,
+      timeoutMs: 60_000,
+    });
+    apiKey = (await readBootstrap(path.join(dataDir, 'bootstrap.json'))).apiKey;
+    client = new ApiClient({ serverUrl: server.url, apiKey });
+    await deployExtension(client, path.join(repo, 'samples/secrets-demo'));
+  });
+
+  after(async () => {
+    await server?.stop();
+    await runner?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('a wrong API key is refused with 401', async () => {
+    const response = await call('secrets-demo/hello', 'alga_sk_wrong_wrong');
+    assert.equal(response.status, 401);
+    assert.equal(response.json().error.code, 'ALGA_UNAUTHENTICATED');
+  });
+
+  test('an extension not installed for the tenant is a 404', async () => {
+    const response = await call('looper/ok');
+    assert.equal(response.status, 404);
+    assert.equal(response.json().error.code, 'ALGA_NOT_FOUND');
+  });
+
+  test('a secret that was never set reaches the guest as "missing"', async () => {
+    const response = await call('secrets-demo/hello');
+    assert.equal(response.status, 200);
+    const body = response.json();
+    assert.equal(body.message, 'Hello from secrets-demo');
+    assert.equal(body.secret.set, false);
+    assert.equal(body.secret.error, 'missing');
+  });
+
+  test('config and a set secret reach the guest; the answer proves it without the value', async () => {
+    await client.setConfig('secrets-demo', { greeting: 'Bonjour' });
+    await client.setSecret('secrets-demo', 'api_token', CANARY);
+    const response = await call('secrets-demo/hello');
+    assert.equal(response.status, 200);
+    const body = response.json();
+    assert.equal(body.message, 'Bonjour from secrets-demo');
+    assert.deepEqual(body.secret, {
+      set: true,
+      length: CANARY.length,
+      sha256Prefix: (await import('node:crypto')).createHash('sha256').update(CANARY).digest('hex').slice(0, 8),
+    });
+    assert.ok(!response.text.includes(CANARY));
+    // The sample logs the token on purpose; the runner must have masked it.
+    await waitFor(() => runner.output().includes('secrets-demo read api_token [REDACTED]'), 5_000, () => runner.output());
+  });
+
+  test('a guest that loops forever is stopped at its deadline and the runner keeps serving', async () => {
+    await deployExtension(client, path.join(repo, 'test/fixtures/looper'));
+    const started = performance.now();
+    const response = await call('looper/loop');
+    const elapsed = performance.now() - started;
+    assert.equal(response.status, 504);
+    assert.equal(response.json().error.code, 'ALGA_TIMEOUT');
+    assert.ok(elapsed < 10_000, `timed out after ${Math.round(elapsed)} ms`);
+    for (let i = 0; i < 3; i++) {
+      const ok = await call('looper/ok');
+      assert.equal(ok.status, 200);
+      // A fresh instance per request: module state never carries over.
+      assert.deepEqual(ok.json(), { ok: true, calls: 1 });
+    }
+  });
+
+  test('a route the manifest does not declare is a 404', async () => {
+    const response = await call('secrets-demo/not-declared');
+    assert.equal(response.status, 404);
+    assert.equal(response.json().error.code, 'ALGA_ROUTE_NOT_FOUND');
+  });
+
+  test('the secret value appears in no log line and no response', () => {
+    const encoded = [CANARY, Buffer.from(CANARY).toString('base64'), Buffer.from(CANARY).toString('hex')];
+    for (const [name, text] of [
+      ['runner output', runner.output()],
+      ['server output', server.output()],
+      ['responses', responses.join('\n')],
+    ] as const) {
+      for (const form of encoded) assert.ok(!text.includes(form), `${name} contains the secret (${form === CANARY ? 'plain' : 'encoded'})`);
+    }
+  });
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 5_000, explain?: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in time${explain ? `:\n${explain().slice(-3000)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
