@@ -26,13 +26,17 @@ export async function generateGuestBindings(): Promise<Record<string, string>> {
   };
   const files = await generateGuestTypes(witDir, { worldName: 'runner' });
   const header = '// Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.\n';
-  return Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, header + Buffer.from(bytes).toString('utf8')]));
+  return Object.fromEntries(
+    Object.entries(files).map(([name, bytes]) => [name, header + Buffer.from(bytes).toString('utf8')]),
+  );
 }
 
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   const nested = await Promise.all(
-    entries.map((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`])),
+    entries.map((e) =>
+      e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`],
+    ),
   );
   return nested.flat();
 }
@@ -41,9 +45,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const files = await generateGuestBindings();
   if (process.argv.includes('--check')) {
     const existing = (await listFiles(outDir)).sort();
-    const stale = Object.keys(files).sort().join() !== existing.join()
-      ? existing
-      : (await Promise.all(existing.map(async (f) => ((await readFile(path.join(outDir, f), 'utf8')) === files[f] ? null : f)))).filter(Boolean);
+    const stale =
+      Object.keys(files).sort().join() !== existing.join()
+        ? existing
+        : (
+            await Promise.all(
+              existing.map(async (f) => ((await readFile(path.join(outDir, f), 'utf8')) === files[f] ? null : f)),
+            )
+          ).filter(Boolean);
     if (stale.length > 0) {
       console.error(`Generated bindings are out of date (${stale.join(', ')}); run: npm run generate`);
       process.exit(1);

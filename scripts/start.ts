@@ -38,7 +38,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  say(`Data in ${path.relative(process.cwd(), dataDir) || dataDir}/ · logs in ${path.relative(process.cwd(), logDir)}/`);
+  say(
+    `Data in ${path.relative(process.cwd(), dataDir) || dataDir}/ · logs in ${path.relative(process.cwd(), logDir)}/`,
+  );
   const runner = await startService({
     name: 'runner',
     script: path.join(root, 'packages/runner/src/main.ts'),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ApiClient, buildExtension } from '@alga-psa/cli';
+import { buildExtension, type ApiClient } from '@alga-psa/cli';
 
 export interface BootstrapCredentials {
   tenantId: string;
@@ -23,7 +23,9 @@ export async function deployExtension(
 ): Promise<{ extensionId: string; cached: boolean }> {
   const build = await buildExtension({ dir, onProgress });
   const { metadata } = build;
-  onProgress(`${build.cached ? 'reused' : 'built'} ${metadata.name}@${metadata.version} (${metadata.contentHash.slice(0, 19)}…)`);
+  onProgress(
+    `${build.cached ? 'reused' : 'built'} ${metadata.name}@${metadata.version} (${metadata.contentHash.slice(0, 19)}…)`,
+  );
   const manifest = JSON.parse(await readFile(`${dir}/manifest.json`, 'utf8')) as unknown;
   await client.uploadBundle(metadata.contentHash, await readFile(build.componentPath));
   await client.publishVersion({ manifest, contentHash: metadata.contentHash, metadata });

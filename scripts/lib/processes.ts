@@ -58,7 +58,11 @@ export async function startService(options: StartOptions): Promise<ServiceProces
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${options.name} did not become ready within ${options.timeoutMs ?? 30_000} ms:\n${tail(chunks.join(''))}`));
+      reject(
+        new Error(
+          `${options.name} did not become ready within ${options.timeoutMs ?? 30_000} ms:\n${tail(chunks.join(''))}`,
+        ),
+      );
     }, options.timeoutMs ?? 30_000);
     onStdoutLine = (line) => {
       const match = options.ready.exec(line);

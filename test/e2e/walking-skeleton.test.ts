@@ -31,6 +31,7 @@ describe('walking skeleton: gateway → runner → component', () => {
     const response = await fetch(`${server.url}/api/ext/${extPath}`, { headers: { authorization: `Bearer ${key}` } });
     const text = await response.text();
     responses.push(text, JSON.stringify([...response.headers]));
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test reads arbitrary JSON shapes
     return { status: response.status, text, json: () => JSON.parse(text) as Record<string, any> };
   };
 
@@ -104,7 +105,11 @@ describe('walking skeleton: gateway → runner → component', () => {
     });
     assert.ok(!response.text.includes(CANARY));
     // The sample logs the token on purpose; the runner must have masked it.
-    await waitFor(() => runner.output().includes('secrets-demo read api_token [REDACTED]'), 5_000, () => runner.output());
+    await waitFor(
+      () => runner.output().includes('secrets-demo read api_token [REDACTED]'),
+      5_000,
+      () => runner.output(),
+    );
   });
 
   test('a guest that loops forever is stopped at its deadline and the runner keeps serving', async () => {
@@ -136,7 +141,8 @@ describe('walking skeleton: gateway → runner → component', () => {
       ['server output', server.output()],
       ['responses', responses.join('\n')],
     ] as const) {
-      for (const form of encoded) assert.ok(!text.includes(form), `${name} contains the secret (${form === CANARY ? 'plain' : 'encoded'})`);
+      for (const form of encoded)
+        assert.ok(!text.includes(form), `${name} contains the secret (${form === CANARY ? 'plain' : 'encoded'})`);
     }
   });
 });
@@ -144,7 +150,8 @@ describe('walking skeleton: gateway → runner → component', () => {
 async function waitFor(check: () => boolean, timeoutMs = 5_000, explain?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met in time${explain ? `:\n${explain().slice(-3000)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in time${explain ? `:\n${explain().slice(-3000)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

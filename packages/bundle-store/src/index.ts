@@ -24,7 +24,10 @@ export function contentHashOf(bytes: Uint8Array): string {
 
 export function parseContentHash(contentHash: string): string {
   const match = HASH_RE.exec(contentHash);
-  if (!match) throw new TypeError(`Content hash must look like sha256:<64 hex chars>, got ${JSON.stringify(contentHash.slice(0, 80))}.`);
+  if (!match)
+    throw new TypeError(
+      `Content hash must look like sha256:<64 hex chars>, got ${JSON.stringify(contentHash.slice(0, 80))}.`,
+    );
   return match[1]!;
 }
 

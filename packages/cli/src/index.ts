@@ -1,2 +1,12 @@
-export { buildExtension, BuildError, checkToolchain, ToolchainError, loadManifest, ManifestError, WIT_DIR, type BuildMetadata, type BuildResult } from './build/index.ts';
+export {
+  buildExtension,
+  BuildError,
+  checkToolchain,
+  ToolchainError,
+  loadManifest,
+  ManifestError,
+  WIT_DIR,
+  type BuildMetadata,
+  type BuildResult,
+} from './build/index.ts';
 export { ApiClient, ApiError, type InstallView } from './api/client.ts';

@@ -16,7 +16,9 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   // One line that says what is wrong and what to do; no stack for expected errors.
-  const expected = error instanceof Error && ['BuildError', 'ManifestError', 'ToolchainError', 'ApiError', 'CliError'].includes(error.name);
+  const expected =
+    error instanceof Error &&
+    ['BuildError', 'ManifestError', 'ToolchainError', 'ApiError', 'CliError'].includes(error.name);
   const message = error instanceof Error ? error.message : String(error);
   console.error(`alga: ${message}${error instanceof ApiError && error.code ? ` [${error.code}]` : ''}`);
   if (!expected && error instanceof Error && error.stack) console.error(error.stack);

@@ -20,7 +20,10 @@ export interface Logger {
  * narrowed by the types `alga build` generates from the manifest, so reading
  * an undeclared key is a compile error.
  */
-export interface Ctx<Config extends Record<string, unknown> = Record<string, unknown>, SecretKey extends string = string> {
+export interface Ctx<
+  Config extends Record<string, unknown> = Record<string, unknown>,
+  SecretKey extends string = string,
+> {
   readonly context: ContextData;
   readonly config: {
     get<K extends keyof Config & string>(key: K): Config[K] | undefined;

@@ -2,7 +2,8 @@
 export type SecretErrorCode = 'not-declared' | 'missing' | 'denied' | 'expired' | 'unavailable';
 
 const SECRET_HINTS: Record<SecretErrorCode, string> = {
-  'not-declared': 'add "cap:secrets.get" to "capabilities" in manifest.json and declare the key under "settings" with "secret": true',
+  'not-declared':
+    'add "cap:secrets.get" to "capabilities" in manifest.json and declare the key under "settings" with "secret": true',
   missing: 'the install has no value for this secret yet; set it in the extension settings or with `alga secrets set`',
   denied: 'the install was not granted "cap:secrets.get"; reinstall and grant it',
   expired: 'the secret envelope expired; retry the request',

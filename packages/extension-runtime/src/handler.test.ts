@@ -4,9 +4,19 @@ import { createHandler, json, SecretError } from './index.ts';
 import { createMockHost } from './testing.ts';
 
 test('a handler reads context, config and a secret and answers JSON', async () => {
-  const host = createMockHost({ config: { greeting: 'hi' }, secrets: { api_token: 'tok' }, context: { tenantId: 't-1' } });
+  const host = createMockHost({
+    config: { greeting: 'hi' },
+    secrets: { api_token: 'tok' },
+    context: { tenantId: 't-1' },
+  });
   const handler = createHandler(async (request, ctx) =>
-    json({ path: request.path, q: request.query.get('x'), tenant: ctx.context.tenantId, greeting: ctx.config.get('greeting'), len: (await ctx.secrets.get('api_token')).length }),
+    json({
+      path: request.path,
+      q: request.query.get('x'),
+      tenant: ctx.context.tenantId,
+      greeting: ctx.config.get('greeting'),
+      len: (await ctx.secrets.get('api_token')).length,
+    }),
   );
   const response = await host.invoke(handler, { path: '/hello?x=1' });
   assert.equal(response.status, 200);
@@ -35,7 +45,9 @@ test('an unset secret rejects with code "missing" and a hint', async () => {
 test('a denied secret rejects with code "denied"', async () => {
   const host = createMockHost({ secrets: { api_token: 'x' }, denySecrets: true });
   const response = await host.invoke(
-    createHandler(async (_r, ctx) => json({ code: await ctx.secrets.get('api_token').catch((e: SecretError) => e.code) })),
+    createHandler(async (_r, ctx) =>
+      json({ code: await ctx.secrets.get('api_token').catch((e: SecretError) => e.code) }),
+    ),
   );
   assert.deepEqual(response.json(), { code: 'denied' });
 });

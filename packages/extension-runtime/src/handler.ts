@@ -30,11 +30,15 @@ const decoder = new TextDecoder();
  *     return json({ ok: true });
  *   });
  */
-export function createHandler<Config extends Record<string, unknown> = Record<string, unknown>, SecretKey extends string = string>(
-  fn: Handler<Config, SecretKey>,
-): (request: ExecuteRequest) => Promise<ExecuteResponse> {
+export function createHandler<
+  Config extends Record<string, unknown> = Record<string, unknown>,
+  SecretKey extends string = string,
+>(fn: Handler<Config, SecretKey>): (request: ExecuteRequest) => Promise<ExecuteResponse> {
   return async (raw) => {
-    const context = host().context?.getContext() ?? { tenantId: raw.context.tenantId, extensionId: raw.context.extensionId };
+    const context = host().context?.getContext() ?? {
+      tenantId: raw.context.tenantId,
+      extensionId: raw.context.extensionId,
+    };
     const ctx = createCtx<Config, SecretKey>({ ...raw.context, ...context });
     let response: ExtensionResponse;
     try {

@@ -34,7 +34,12 @@ export interface MockHost {
 const witError = (payload: string) => Object.assign(new Error(payload), { payload });
 
 export function createMockHost(options: MockHostOptions = {}): MockHost {
-  const context: ContextData = { tenantId: 'tenant-test', extensionId: 'extension-test', installId: 'install-test', ...options.context };
+  const context: ContextData = {
+    tenantId: 'tenant-test',
+    extensionId: 'extension-test',
+    installId: 'install-test',
+    ...options.context,
+  };
   const config = options.config ?? {};
   const secrets = options.secrets ?? {};
   const logs: MockHost['logs'] = [];

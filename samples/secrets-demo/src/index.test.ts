@@ -20,7 +20,10 @@ test('answers with the greeting and proof of the secret, never the secret', asyn
 
 test('says the secret is missing when it was never set', async () => {
   const host = createMockHost();
-  const body = (await host.invoke(handler, { path: '/hello' })).json<{ message: string; secret: { set: boolean; error: string } }>();
+  const body = (await host.invoke(handler, { path: '/hello' })).json<{
+    message: string;
+    secret: { set: boolean; error: string };
+  }>();
   assert.equal(body.message, 'Hello from extension-test');
   assert.equal(body.secret.set, false);
   assert.equal(body.secret.error, 'missing');

@@ -38,16 +38,29 @@ export class ApiClient {
           authorization: `Bearer ${this.#apiKey}`,
           ...(body === undefined ? {} : { 'content-type': contentType }),
         },
-        body: body === undefined ? undefined : contentType === 'application/json' ? JSON.stringify(body) : (body as BodyInit),
+        body:
+          body === undefined
+            ? undefined
+            : contentType === 'application/json'
+              ? JSON.stringify(body)
+              : (body as BodyInit),
       });
     } catch (error) {
-      throw new ApiError(0, `Cannot reach the server at ${this.#base} (${(error as Error).cause ?? (error as Error).message}). Is it running?`);
+      throw new ApiError(
+        0,
+        `Cannot reach the server at ${this.#base} (${(error as Error).cause ?? (error as Error).message}). Is it running?`,
+      );
     }
     const text = await response.text();
     const parsed = text ? safeJson(text) : undefined;
     if (!response.ok) {
       const err = (parsed as ErrorBody | undefined)?.error;
-      throw new ApiError(response.status, err?.message ?? `${method} ${path} failed with HTTP ${response.status}`, err?.code, err?.details);
+      throw new ApiError(
+        response.status,
+        err?.message ?? `${method} ${path} failed with HTTP ${response.status}`,
+        err?.code,
+        err?.details,
+      );
     }
     return parsed as T;
   }
@@ -56,7 +69,11 @@ export class ApiClient {
     return this.request('PUT', `/api/v1/bundles/${contentHash}`, bytes, 'application/octet-stream');
   }
 
-  publishVersion(input: { manifest: unknown; contentHash: string; metadata?: unknown }): Promise<{ extensionId: string; version: string; contentHash: string }> {
+  publishVersion(input: {
+    manifest: unknown;
+    contentHash: string;
+    metadata?: unknown;
+  }): Promise<{ extensionId: string; version: string; contentHash: string }> {
     return this.request('POST', '/api/v1/extensions/versions', input);
   }
 
@@ -69,7 +86,11 @@ export class ApiClient {
   }
 
   setSecret(extensionId: string, key: string, value: string): Promise<unknown> {
-    return this.request('PUT', `/api/v1/installs/${encodeURIComponent(extensionId)}/secrets/${encodeURIComponent(key)}`, { value });
+    return this.request(
+      'PUT',
+      `/api/v1/installs/${encodeURIComponent(extensionId)}/secrets/${encodeURIComponent(key)}`,
+      { value },
+    );
   }
 
   setConfig(extensionId: string, config: Record<string, unknown>): Promise<unknown> {

@@ -19,7 +19,11 @@ test('builds a component whose imports are exactly the declared capabilities, th
   const progress: string[] = [];
   const first = await buildExtension({ dir, onProgress: (m) => progress.push(m) });
   assert.equal(first.cached, false);
-  assert.deepEqual(first.metadata.imports, ['alga:extension/config@0.1.0', 'alga:extension/context@0.1.0', 'alga:extension/logging@0.1.0']);
+  assert.deepEqual(first.metadata.imports, [
+    'alga:extension/config@0.1.0',
+    'alga:extension/context@0.1.0',
+    'alga:extension/logging@0.1.0',
+  ]);
   assert.match(first.metadata.contentHash, /^sha256:[0-9a-f]{64}$/);
   assert.equal(first.metadata.toolchain['componentize-js'], '0.23.0');
   assert.ok(progress.some((m) => m.startsWith('componentizing')));
@@ -38,7 +42,10 @@ test('a manifest error names the field', async () => {
   const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
   manifest.capabilities = ['cap:secrets.read'];
   await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
-  await assert.rejects(buildExtension({ dir }), (error: unknown) => error instanceof ManifestError && /capabilities/.test(error.message));
+  await assert.rejects(
+    buildExtension({ dir }),
+    (error: unknown) => error instanceof ManifestError && /capabilities/.test(error.message),
+  );
 });
 
 test('a missing manifest says how to create one', async () => {

@@ -3,7 +3,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CAPABILITIES, WIT_VERSION, parseImportName, capabilityForInterface, type Capability } from '@alga-psa/protocol';
+import {
+  DEFAULT_CAPABILITIES,
+  WIT_VERSION,
+  parseImportName,
+  capabilityForInterface,
+  type Capability,
+} from '@alga-psa/protocol';
 import { loadManifest, type LoadedManifest } from './manifest.ts';
 import { entryShim, extensionWorld, interfacesFor } from './shim.ts';
 import { checkToolchain, type ToolchainVersions } from './toolchain.ts';
@@ -71,7 +77,10 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   const { manifest } = await loadManifest(dir);
   const capabilities = [...new Set<Capability>([...DEFAULT_CAPABILITIES, ...(manifest.capabilities as Capability[])])];
   const entry = path.join(dir, 'src/index.ts');
-  if (!existsSync(entry)) throw new BuildError(`No entry file: ${path.relative(process.cwd(), entry) || entry}. An extension's handler lives in src/index.ts.`);
+  if (!existsSync(entry))
+    throw new BuildError(
+      `No entry file: ${path.relative(process.cwd(), entry) || entry}. An extension's handler lives in src/index.ts.`,
+    );
 
   const distDir = path.join(dir, 'dist');
   const workDir = path.join(distDir, '.alga-build');
@@ -85,7 +94,9 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   const witDir = path.join(workDir, 'wit');
   await mkdir(witDir, { recursive: true });
   await writeFile(path.join(witDir, 'alga-extension.wit'), wit);
-  const inputHash = sha256(JSON.stringify({ source, wit, toolchain: { ...toolchain, node: undefined }, features: DISABLED_FEATURES }));
+  const inputHash = sha256(
+    JSON.stringify({ source, wit, toolchain: { ...toolchain, node: undefined }, features: DISABLED_FEATURES }),
+  );
 
   const componentPath = path.join(distDir, 'component.wasm');
   const metadataPath = path.join(distDir, 'metadata.json');
@@ -100,9 +111,14 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
 
   progress('componentizing (StarlingMonkey + wizer; takes a few seconds)');
   const { componentize } = await import('@bytecodealliance/componentize-js');
+  // Kept on disk for debugging: the exact module that was componentized.
+  const sourcePath = path.join(workDir, 'bundle.js');
+  await writeFile(sourcePath, source);
   let result: { component: Uint8Array; imports: [string, string][] };
   try {
-    result = (await componentize(source, {
+    // componentize-js 0.23 types `imports` as [[iface, fn]][], but it returns [iface, fn] pairs.
+    result = (await componentize({
+      sourcePath,
       witPath: witDir,
       worldName: BUILD_WORLD,
       disableFeatures: [...DISABLED_FEATURES],
@@ -151,7 +167,8 @@ async function bundle(shimPath: string, projectDir: string): Promise<string> {
     });
     return out.outputFiles[0]!.text;
   } catch (error) {
-    const errors = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors;
+    const errors = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] })
+      .errors;
     const detail = errors
       ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}` : e.text))
       .join('\n  ');
@@ -160,11 +177,17 @@ async function bundle(shimPath: string, projectDir: string): Promise<string> {
 }
 
 /** Every import must belong to a capability the manifest declares. */
-function checkImports(imports: string[], capabilities: readonly Capability[], manifest: LoadedManifest['manifest']): void {
+function checkImports(
+  imports: string[],
+  capabilities: readonly Capability[],
+  manifest: LoadedManifest['manifest'],
+): void {
   for (const name of imports) {
     const parsed = parseImportName(name);
     if (!parsed) {
-      throw new BuildError(`The component imports ${name}, which the runner does not provide. Only alga:extension@${WIT_VERSION} interfaces are available.`);
+      throw new BuildError(
+        `The component imports ${name}, which the runner does not provide. Only alga:extension@${WIT_VERSION} interfaces are available.`,
+      );
     }
     const capability = capabilityForInterface(parsed.iface);
     if (!capability) throw new BuildError(`The component imports unknown interface alga:extension/${parsed.iface}.`);
@@ -181,7 +204,11 @@ async function witSource(): Promise<string> {
   return (await Promise.all(files.map((f) => readFile(path.join(WIT_DIR, f), 'utf8')))).join('\n');
 }
 
-async function readPrevious(metadataPath: string, componentPath: string, inputHash: string): Promise<BuildMetadata | undefined> {
+async function readPrevious(
+  metadataPath: string,
+  componentPath: string,
+  inputHash: string,
+): Promise<BuildMetadata | undefined> {
   try {
     const previous = JSON.parse(await readFile(metadataPath, 'utf8')) as BuildMetadata;
     if (previous.inputHash !== inputHash) return undefined;

@@ -21,7 +21,9 @@ export async function loadManifest(dir: string): Promise<LoadedManifest> {
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new ManifestError(`No manifest.json in ${dir}. Run this inside an extension folder, or create one with: alga new component <name>`);
+    throw new ManifestError(
+      `No manifest.json in ${dir}. Run this inside an extension folder, or create one with: alga new component <name>`,
+    );
   }
   let value: unknown;
   try {
@@ -31,7 +33,9 @@ export async function loadManifest(dir: string): Promise<LoadedManifest> {
   }
   const result = validateManifest(value);
   if (!result.ok) {
-    throw new ManifestError(`${file} is invalid:\n${result.errors.map((e) => `  ${e.path || '(root)'}: ${e.message}`).join('\n')}`);
+    throw new ManifestError(
+      `${file} is invalid:\n${result.errors.map((e) => `  ${e.path || '(root)'}: ${e.message}`).join('\n')}`,
+    );
   }
   return { path: file, manifest: result.manifest };
 }

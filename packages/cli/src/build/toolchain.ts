@@ -57,7 +57,10 @@ export function checkToolchain(): ToolchainVersions {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const componentize = installedVersion('@bytecodealliance/componentize-js', here);
   // preview2-shim must be the one componentize-js itself resolves.
-  const shim = installedVersion('@bytecodealliance/preview2-shim', packageDir('@bytecodealliance/componentize-js', here));
+  const shim = installedVersion(
+    '@bytecodealliance/preview2-shim',
+    packageDir('@bytecodealliance/componentize-js', here),
+  );
   const jco = installedVersion('@bytecodealliance/jco', here);
   const esbuild = installedVersion('esbuild', here);
   const problems: string[] = [];
@@ -67,7 +70,8 @@ export function checkToolchain(): ToolchainVersions {
   if (!shim.startsWith(TOOLCHAIN['@bytecodealliance/preview2-shim'])) {
     problems.push(`preview2-shim ${shim} (need 0.25.x; 0.26 breaks componentize-js builds)`);
   }
-  if (jco !== TOOLCHAIN['@bytecodealliance/jco']) problems.push(`jco ${jco} (need ${TOOLCHAIN['@bytecodealliance/jco']})`);
+  if (jco !== TOOLCHAIN['@bytecodealliance/jco'])
+    problems.push(`jco ${jco} (need ${TOOLCHAIN['@bytecodealliance/jco']})`);
   if (esbuild !== TOOLCHAIN.esbuild) problems.push(`esbuild ${esbuild} (need ${TOOLCHAIN.esbuild})`);
   if (problems.length > 0) {
     throw new ToolchainError(`Toolchain mismatch: ${problems.join('; ')}. Reinstall the pinned versions with: npm ci`);
