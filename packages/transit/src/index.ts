@@ -1,2 +1,3 @@
 export * from './types.ts';
 export { LocalKeyring } from './local-keyring.ts';
+export { VaultTransit, sanitizeVaultError, type VaultTransitOptions, type VaultKeyInfo } from './vault.ts';

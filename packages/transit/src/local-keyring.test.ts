@@ -26,7 +26,10 @@ test('creates the key file with mode 0600 and round-trips a value in its context
 test('a ciphertext does not decrypt under another context (owner binding)', async () => {
   const { keyring } = await freshKeyring();
   const ct = await keyring.encrypt(Buffer.from('s3cret'), 'tenant-a/install-1');
-  await assert.rejects(keyring.decrypt(ct, 'tenant-b/install-2'), (e: unknown) => e instanceof TransitError && e.reason === 'bad-ciphertext');
+  await assert.rejects(
+    keyring.decrypt(ct, 'tenant-b/install-2'),
+    (e: unknown) => e instanceof TransitError && e.reason === 'bad-ciphertext',
+  );
 });
 
 test('a bit-flipped ciphertext is refused', async () => {

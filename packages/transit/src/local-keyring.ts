@@ -6,8 +6,9 @@ import { TransitError, type Decrypter, type Encrypter } from './types.ts';
 /*
  * Hand-written rather than a library: this is Vault transit's ciphertext
  * format (`vault:v<N>:base64(nonce | ciphertext | tag)`) over node:crypto's
- * AES-256-GCM, a dozen lines that no package provides in this shape, and
- * keeping the format lets ciphertexts move between this keyring and Vault.
+ * AES-256-GCM, a dozen lines that no package provides in this shape. Sharing
+ * the format keeps key versions, rotation and log scrubbing uniform across
+ * backends; the keys differ, so moving data to Vault means decrypt + encrypt.
  */
 
 const NONCE_BYTES = 12;
@@ -119,7 +120,10 @@ export class LocalKeyring implements Encrypter, Decrypter {
     const data: KeyFile = {
       ...this.#data,
       latestVersion: next,
-      keys: { ...this.#data.keys, [String(next)]: { key: randomBytes(32).toString('base64'), createdAt: new Date().toISOString() } },
+      keys: {
+        ...this.#data.keys,
+        [String(next)]: { key: randomBytes(32).toString('base64'), createdAt: new Date().toISOString() },
+      },
     };
     await writeKeyFile(this.#file, data);
     this.#data = data;
