@@ -63,3 +63,6 @@ export class DirectoryBundleStore implements BundleStore {
     return bytes;
   }
 }
+
+export { S3BundleStore, type S3BundleStoreOptions } from './s3.ts';
+export { bundleStoreFromEnv } from './from-env.ts';
