@@ -1,26 +1,438 @@
 /**
  * `alga:extension/http`: outbound HTTP for the guest. Requires `cap:http.fetch`.
  *
- * NOT IMPLEMENTED YET in this runner version: the provider is registered so
- * every import of the world is supplied, and answers `not-allowed` whether or
- * not the capability was granted. The real backend (allow-listed hosts,
- * size and time limits) will live in this folder.
+ * Deny by default, in this order, before any byte leaves the runner:
+ * 1. the URL must be http(s), without credentials, at most 8 KiB (`invalid-url`);
+ * 2. it must match the manifest's `allowedHosts` (`egress.allowed_hosts`);
+ *    an empty or absent list allows nothing (`not-allowed`, and a warn line
+ *    naming the entry to add);
+ * 3. the execution must still have subrequests left (`not-allowed`);
+ * 4. every address the host resolves to must be public (`not-allowed`);
+ *    the connection then goes to that vetted address only (resolve, vet, pin).
+ *
+ * Redirects are followed by hand (at most 5), each hop checked again. Sizes
+ * and time are capped; errors on the wire are `transport`. Log lines name the
+ * origin and the error class, never headers, query strings or bodies.
  */
+import { lookup } from 'node:dns/promises';
 import { witErr, type ExecutionScope, type Provider } from '../types.ts';
+import { isIpLiteral, PrivateAllowList, vetAddress } from './address.ts';
+import { findAllowing, parseAllowList, parseRequestUrl, suggestEntry, type AllowList } from './policy.ts';
+import {
+  defaultConnector,
+  ResponseTooLargeError,
+  send,
+  type Connector,
+  type HttpHeader,
+  type RawResponse,
+} from './transport.ts';
 
-export function createHttpProvider(): Provider {
+export { PrivateAllowList } from './address.ts';
+export type { Connector } from './transport.ts';
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
+export const DEFAULT_MAX_REQUEST_BYTES = 5 * 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_SUBREQUESTS = 50;
+export const DEFAULT_MAX_REDIRECTS = 5;
+
+export interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+/** Resolves a hostname to every address it has (like `dns.lookup(host, {all: true})`). */
+export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
+
+export interface HttpProviderOptions {
+  /**
+   * CIDR ranges that may be reached although private or special-purpose
+   * (`RUNNER_HTTP_ALLOW_PRIVATE`, for local development). Default: none.
+   * Cloud metadata addresses stay refused regardless.
+   */
+  allowPrivate?: readonly string[] | PrivateAllowList;
+  /** Largest response body per call (default 5 MiB); beyond it the stream is aborted → `transport`. */
+  maxResponseBytes?: number;
+  /** Largest request body (default 5 MiB); beyond it → `not-allowed`. */
+  maxRequestBytes?: number;
+  /** Total time per call, redirects included (default 10 s); never beyond the execution's own limit. */
+  timeoutMs?: number;
+  /** Outbound requests per execution, each redirect hop included (default 50). */
+  maxSubrequests?: number;
+  /** Redirect hops followed per call (default 5). */
+  maxRedirects?: number;
+  /** DNS resolution (tests inject one). Default: `dns.lookup` with `all: true`. */
+  resolve?: Resolver;
+  /** Opens sockets to pinned addresses (tests wrap it to count connections). */
+  connector?: Connector;
+}
+
+/** The WIT `http-request` as jco hands it over. */
+interface WitHttpRequest {
+  method: string;
+  url: string;
+  headers: HttpHeader[];
+  body?: Uint8Array | null;
+}
+
+/** The WIT `http-response`. */
+export interface WitHttpResponse {
+  status: number;
+  headers: HttpHeader[];
+  body: Uint8Array | undefined;
+}
+
+/** Per-execution state (in `scope.memo`, never module-level). */
+interface HttpMemo {
+  subrequests: number;
+  allowList: AllowList;
+  /** Aborted when the execution ends, so no call outlives it. */
+  inflight: Set<AbortController>;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7E\x80-\xFF]*$/;
+const STANDARD_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
+const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and ones the runner sets itself. */
+const STRIPPED_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'expect',
+  'http2-settings',
+]);
+/** Dropped when a redirect leaves the origin. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+/** Dropped when a redirect turns the request into a body-less GET. */
+const BODY_HEADERS = new Set(['content-type', 'content-encoding', 'content-language', 'content-location']);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Vetted addresses tried in turn when one does not accept the connection. */
+const MAX_PINNED_ADDRESSES = 4;
+
+class Refusal {
+  readonly error: 'invalid-url' | 'not-allowed' | 'transport';
+  constructor(error: 'invalid-url' | 'not-allowed' | 'transport') {
+    this.error = error;
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new Error(`http provider: ${name} must be a non-negative integer.`);
+  return value;
+}
+
+const defaultResolve: Resolver = (hostname) => lookup(hostname, { all: true, verbatim: true });
+
+export function createHttpProvider(options: HttpProviderOptions = {}): Provider {
+  const allowPrivate =
+    options.allowPrivate instanceof PrivateAllowList
+      ? options.allowPrivate
+      : new PrivateAllowList(options.allowPrivate ?? []);
+  const maxResponseBytes = positive('maxResponseBytes', options.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES);
+  const maxRequestBytes = positive('maxRequestBytes', options.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES);
+  const timeoutMs = Math.max(1, positive('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS));
+  const maxSubrequests = positive('maxSubrequests', options.maxSubrequests, DEFAULT_MAX_SUBREQUESTS);
+  const maxRedirects = positive('maxRedirects', options.maxRedirects, DEFAULT_MAX_REDIRECTS);
+  const resolve = options.resolve ?? defaultResolve;
+  const connector = options.connector ?? defaultConnector(timeoutMs);
+
+  function memoFor(scope: ExecutionScope): HttpMemo {
+    const existing = scope.memo.get('http') as HttpMemo | undefined;
+    if (existing) return existing;
+    const memo: HttpMemo = {
+      subrequests: 0,
+      allowList: parseAllowList(scope.request.egress?.allowed_hosts),
+      inflight: new Set(),
+    };
+    scope.memo.set('http', memo);
+    if (memo.allowList.malformed.length > 0) {
+      scope.logger.warn(
+        { provider: 'http', entries: memo.allowList.malformed },
+        'http: ignoring malformed allowedHosts entries',
+      );
+    }
+    scope.defer(() => {
+      for (const controller of memo.inflight) controller.abort(new Error('The execution ended.'));
+      memo.inflight.clear();
+    });
+    return memo;
+  }
+
+  /** Validates method, headers and body; answers the pieces to send or a refusal. */
+  function prepare(
+    scope: ExecutionScope,
+    request: WitHttpRequest,
+  ): { method: string; headers: Array<[string, string]>; body: Uint8Array | undefined } | Refusal {
+    const log = scope.logger;
+    const rawMethod = typeof request.method === 'string' ? request.method : '';
+    if (!TOKEN.test(rawMethod)) {
+      log.warn({ provider: 'http' }, 'http.fetch refused: the method is not a valid HTTP token');
+      return new Refusal('transport');
+    }
+    const upper = rawMethod.toUpperCase();
+    if (REFUSED_METHODS.has(upper)) {
+      log.warn({ provider: 'http', method: upper }, `http.fetch refused: method ${upper} is not allowed`);
+      return new Refusal('not-allowed');
+    }
+    const method = STANDARD_METHODS.has(upper) ? upper : rawMethod;
+
+    const given = Array.isArray(request.headers) ? request.headers : [];
+    const connectionListed = new Set<string>();
+    for (const header of given) {
+      if (header && typeof header.name === 'string' && header.name.toLowerCase() === 'connection') {
+        for (const name of String(header.value).split(',')) connectionListed.add(name.trim().toLowerCase());
+      }
+    }
+    const headers: Array<[string, string]> = [];
+    const dropped = new Set<string>();
+    for (const header of given) {
+      const name = header && typeof header.name === 'string' ? header.name : '';
+      const value = header && typeof header.value === 'string' ? header.value : undefined;
+      // Names only: header values may carry the guest's credentials.
+      if (!TOKEN.test(name) || value === undefined || !HEADER_VALUE.test(value)) {
+        log.warn({ provider: 'http' }, 'http.fetch refused: a request header has an invalid name or value');
+        return new Refusal('transport');
+      }
+      const lower = name.toLowerCase();
+      if (STRIPPED_HEADERS.has(lower) || connectionListed.has(lower)) {
+        dropped.add(lower);
+        continue;
+      }
+      headers.push([lower, value]);
+    }
+    if (dropped.size > 0) {
+      log.debug({ provider: 'http', headers: [...dropped] }, 'http.fetch dropped hop-by-hop or host headers');
+    }
+
+    const body = request.body ?? undefined;
+    if (body !== undefined && !(body instanceof Uint8Array)) {
+      log.warn({ provider: 'http' }, 'http.fetch refused: the body is not a byte list');
+      return new Refusal('transport');
+    }
+    if (body && body.byteLength > maxRequestBytes) {
+      log.warn(
+        { provider: 'http', bytes: body.byteLength, limit: maxRequestBytes },
+        `http.fetch refused: the request body is larger than ${maxRequestBytes} bytes`,
+      );
+      return new Refusal('not-allowed');
+    }
+    return { method, headers, body };
+  }
+
+  /** Resolves `url`'s host and vets every address; the ones to pin, or a refusal. */
+  async function vetTarget(scope: ExecutionScope, url: URL, signal: AbortSignal): Promise<string[] | Refusal> {
+    const log = scope.logger;
+    const hostname = url.hostname;
+    let candidates: string[];
+    if (isIpLiteral(hostname)) {
+      candidates = [hostname];
+    } else {
+      try {
+        const resolved = await abortable(resolve(hostname.replace(/\.$/, '')), signal);
+        candidates = resolved.map((entry) => entry.address);
+      } catch (error) {
+        log.warn(
+          { provider: 'http', origin: url.origin, ...errorClass(error, signal) },
+          'http.fetch failed: the host name did not resolve',
+        );
+        return new Refusal('transport');
+      }
+      if (candidates.length === 0) {
+        log.warn({ provider: 'http', origin: url.origin }, 'http.fetch failed: the host name has no address');
+        return new Refusal('transport');
+      }
+    }
+    const verdicts = candidates.map((address) => vetAddress(address, allowPrivate));
+    const refused = verdicts.find((verdict) => !verdict.ok);
+    if (refused && !refused.ok) {
+      log.warn(
+        { provider: 'http', origin: url.origin, address: refused.address, reason: refused.reason },
+        `http.fetch refused: ${url.host} resolves to a private address (${refused.address}: ${refused.reason}); ` +
+          'outbound requests may only reach public addresses (operators can open ranges for local development with RUNNER_HTTP_ALLOW_PRIVATE)',
+      );
+      return new Refusal('not-allowed');
+    }
+    // Every address passed; connect to these only (at most four, in resolver order).
+    return [...new Set(verdicts.map((verdict) => verdict.address))].slice(0, MAX_PINNED_ADDRESSES);
+  }
+
+  async function fetch(scope: ExecutionScope, request: WitHttpRequest): Promise<WitHttpResponse | Refusal> {
+    const log = scope.logger;
+    const memo = memoFor(scope);
+    const checked = parseRequestUrl(request?.url);
+    if (!checked.ok) {
+      log.warn({ provider: 'http', reason: checked.reason }, `http.fetch refused: invalid URL (${checked.reason})`);
+      return new Refusal('invalid-url');
+    }
+    const prepared = prepare(scope, request);
+    if (prepared instanceof Refusal) return prepared;
+    let { method, headers, body } = prepared;
+    let url = checked.url;
+
+    // One clock for the whole call, redirects included, bounded by the execution's own limit.
+    const limit = scope.request.limits?.timeout_ms;
+    const budget = typeof limit === 'number' && limit > 0 ? Math.min(timeoutMs, limit) : timeoutMs;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new TimeoutError(budget)), budget);
+    memo.inflight.add(controller);
+    try {
+      for (let hop = 0; ; hop++) {
+        const redirected = hop > 0 ? { redirect_hop: hop } : {};
+        const entry = findAllowing(memo.allowList, url);
+        if (!entry) {
+          const suggestion = suggestEntry(url);
+          log.warn(
+            { provider: 'http', origin: url.origin, ...redirected, add: suggestion },
+            `http.fetch refused: ${url.origin} is not in allowedHosts${hop > 0 ? ' (redirect target)' : ''}; ` +
+              `add "${suggestion}" to allowedHosts in manifest.json`,
+          );
+          return new Refusal('not-allowed');
+        }
+        if (memo.subrequests >= maxSubrequests) {
+          log.warn(
+            { provider: 'http', origin: url.origin, limit: maxSubrequests },
+            `http.fetch refused: this execution already made ${maxSubrequests} outbound requests (the limit)`,
+          );
+          return new Refusal('not-allowed');
+        }
+        memo.subrequests += 1;
+
+        const addresses = await vetTarget(scope, url, controller.signal);
+        if (addresses instanceof Refusal) return addresses;
+
+        let response: RawResponse;
+        try {
+          const flat = headers.flat();
+          response = await send(
+            { url, addresses },
+            { method, headers: flat, body, signal: controller.signal, maxResponseBytes, timeoutMs: budget, connector },
+          );
+        } catch (error) {
+          log.warn(
+            { provider: 'http', origin: url.origin, ...redirected, ...errorClass(error, controller.signal) },
+            'http.fetch failed: transport error',
+          );
+          return new Refusal('transport');
+        }
+
+        const location = REDIRECTS.has(response.status)
+          ? response.headers.find((header) => header.name === 'location')?.value
+          : undefined;
+        if (location === undefined) {
+          log.debug(
+            {
+              provider: 'http',
+              origin: url.origin,
+              status: response.status,
+              bytes: response.body.byteLength,
+              hops: hop,
+            },
+            'http.fetch done',
+          );
+          return {
+            status: response.status,
+            headers: response.headers,
+            body: response.body.byteLength > 0 ? response.body : undefined,
+          };
+        }
+
+        if (hop >= maxRedirects) {
+          log.warn(
+            { provider: 'http', origin: url.origin, limit: maxRedirects },
+            `http.fetch failed: more than ${maxRedirects} redirects`,
+          );
+          return new Refusal('transport');
+        }
+        const target = URL.parse(location, url);
+        const next = target ? parseRequestUrl(target.href) : { ok: false as const, reason: 'the URL does not parse' };
+        if (!next.ok) {
+          log.warn(
+            { provider: 'http', origin: url.origin, reason: next.reason },
+            `http.fetch refused: redirect to an invalid URL (${next.reason})`,
+          );
+          return new Refusal('not-allowed');
+        }
+        if (
+          (response.status === 303 && method !== 'HEAD') ||
+          ((response.status === 301 || response.status === 302) && method === 'POST')
+        ) {
+          method = 'GET';
+          body = undefined;
+          headers = headers.filter(([name]) => !BODY_HEADERS.has(name));
+        }
+        if (next.url.origin !== url.origin) {
+          headers = headers.filter(([name]) => !CREDENTIAL_HEADERS.has(name));
+        }
+        url = next.url;
+      }
+    } finally {
+      clearTimeout(timer);
+      memo.inflight.delete(controller);
+    }
+  }
+
   return {
     name: 'http',
     iface: 'http',
     capability: 'cap:http.fetch',
     functions: {
-      fetch(scope: ExecutionScope) {
-        scope.logger.debug({ provider: 'http' }, 'http.fetch is not available in this runner version yet');
-        return witErr('not-allowed');
+      async fetch(scope: ExecutionScope, request: WitHttpRequest) {
+        const outcome = await fetch(scope, request);
+        return outcome instanceof Refusal ? witErr(outcome.error) : outcome;
       },
     },
-    denied() {
+    denied(_fn, scope) {
+      scope.logger.debug({ provider: 'http' }, 'http.fetch refused: cap:http.fetch was not granted');
       return witErr('not-allowed');
     },
   };
+}
+
+class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`The call took longer than ${ms} ms.`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** What a log line may say about an error: its class and code, never its message. */
+function errorClass(error: unknown, signal: AbortSignal): Record<string, unknown> {
+  if (error instanceof ResponseTooLargeError) return { error: error.name, reason: 'response too large' };
+  if (signal.aborted) {
+    return signal.reason instanceof TimeoutError
+      ? { error: 'TimeoutError', reason: 'time limit reached' }
+      : { error: 'AbortError', reason: 'execution ended' };
+  }
+  const name = error instanceof Error ? error.name : typeof error;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? { error: name, code } : { error: name };
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolvePromise, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolvePromise(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
 }
