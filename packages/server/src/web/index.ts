@@ -1,0 +1,50 @@
+/**
+ * The web UI: its JSON API under /ui/api (session cookie + CSRF), and the
+ * built React app at / . Registered by server.ts as one encapsulated plugin,
+ * so its cookie parser, CSRF hooks and error mapping touch no other route.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Encrypter } from '@alga-psa/transit';
+import type { Db } from '../db/index.ts';
+import { webApiRoutes } from './api-routes.ts';
+import { registerWebSecurity, type WebSecurityOptions } from './security.ts';
+import { sessionRoutes } from './session-routes.ts';
+import { DEFAULT_WEB_ROOT, registerStatic } from './static.ts';
+
+export interface WebUiOptions extends WebSecurityOptions {
+  /** The Vite build output. Default packages/web/dist. */
+  webRoot?: string;
+}
+
+export interface WebUiDeps {
+  db: Db;
+  encrypter: Encrypter;
+  invalidate(tenantId: string, extensionId: string): void;
+  options?: WebUiOptions;
+}
+
+export async function webUi(app: FastifyInstance, deps: WebUiDeps): Promise<void> {
+  const options = deps.options ?? {};
+  await app.register(async (api) => {
+    await registerWebSecurity(api, deps.db, options);
+    sessionRoutes(api, deps.db, options);
+    webApiRoutes(api, deps);
+  });
+  await app.register(async (pages) => registerStatic(pages, options.webRoot ?? DEFAULT_WEB_ROOT));
+}
+
+export type { WebSecurityOptions } from './security.ts';
+
+/** ALGA_WEB_ROOT, ALGA_UI_SECURE_COOKIES=true|false, ALGA_UI_ORIGINS=https://a.example,https://b.example */
+export function webOptionsFromEnv(env: NodeJS.ProcessEnv): WebUiOptions {
+  const secure = env['ALGA_UI_SECURE_COOKIES'];
+  const origins = env['ALGA_UI_ORIGINS']
+    ?.split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  return {
+    ...(env['ALGA_WEB_ROOT'] ? { webRoot: env['ALGA_WEB_ROOT'] } : {}),
+    ...(secure === 'true' || secure === 'false' ? { secureCookies: secure === 'true' } : {}),
+    ...(origins && origins.length > 0 ? { allowedOrigins: origins } : {}),
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * The web UI's API in-process: sessions, CSRF + Origin, RBAC, tenant
+ * isolation, one-transaction save, reset, and that no response carries a
+ * secret value or ciphertext.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createUser } from '../auth/session.ts';
+import { testEngines } from '../testing/databases.ts';
+import { install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
+
+const ORIGIN = 'http://localhost:80';
+const CANARY = 'canary-web-secret-4f1c9a';
+
+interface Browser {
+  cookies: Record<string, string>;
+  csrf: string;
+}
+
+for (const engine of testEngines()) {
+  describe(`web UI API (${engine.name})`, () => {
+    let ctx: TestContext;
+    let installId: string;
+    let otherTenantInstallId: string;
+    const bodies: string[] = [];
+
+    const request = async (
+      browser: Browser | undefined,
+      method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+      url: string,
+      payload?: unknown,
+      headers: Record<string, string> = {},
+    ) => {
+      const cookie = browser
+        ? Object.entries(browser.cookies)
+            .map(([k, v]) => `${k}=${v}`)
+            .join('; ')
+        : '';
+      const response = await ctx.server.app.inject({
+        method,
+        url,
+        headers: {
+          host: 'localhost',
+          ...(cookie ? { cookie } : {}),
+          ...(method !== 'GET' ? { origin: ORIGIN, 'x-csrf-token': browser?.csrf ?? '' } : {}),
+          ...headers,
+        },
+        ...(payload === undefined ? {} : { payload: payload as object }),
+      });
+      for (const set of response.cookies) if (browser) browser.cookies[set.name] = set.value;
+      bodies.push(response.body);
+      return response;
+    };
+
+    const signIn = async (email: string, password: string): Promise<Browser> => {
+      const browser: Browser = { cookies: {}, csrf: '' };
+      browser.csrf = (await request(browser, 'GET', '/ui/api/session')).json().csrfToken;
+      const response = await request(browser, 'POST', '/ui/api/session', { email, password });
+      assert.equal(response.statusCode, 200, response.body);
+      browser.csrf = response.json().csrfToken;
+      return browser;
+    };
+
+    before(async () => {
+      ctx = await startTestServer(await engine.open());
+      await publish(ctx, sampleManifest());
+      await publish(ctx, sampleManifest({ name: 'second-ext' }));
+      installId = (await install(ctx, 'hello-ext')).json().install.id;
+      otherTenantInstallId = (await install(ctx, 'hello-ext', ctx.adminB)).json().install.id;
+      await createUser(ctx.db, {
+        tenantId: ctx.tenantA,
+        email: 'admin@a.test',
+        role: 'admin',
+        password: 'admin-pass-1',
+      });
+      await createUser(ctx.db, {
+        tenantId: ctx.tenantA,
+        email: 'viewer@a.test',
+        role: 'viewer',
+        password: 'viewer-pass',
+      });
+    });
+    after(async () => {
+      await ctx.close();
+      await ctx.db.close();
+    });
+
+    test('a wrong password and an unknown email get the same 401', async () => {
+      const browser: Browser = { cookies: {}, csrf: '' };
+      browser.csrf = (await request(browser, 'GET', '/ui/api/session')).json().csrfToken;
+      const wrong = await request(browser, 'POST', '/ui/api/session', { email: 'admin@a.test', password: 'nope' });
+      const unknown = await request(browser, 'POST', '/ui/api/session', { email: 'who@a.test', password: 'nope' });
+      assert.equal(wrong.statusCode, 401);
+      assert.equal(unknown.statusCode, 401);
+      assert.equal(wrong.json().error.message, unknown.json().error.message);
+    });
+
+    test('the session cookie is HttpOnly and SameSite=Strict', async () => {
+      const browser: Browser = { cookies: {}, csrf: '' };
+      browser.csrf = (await request(browser, 'GET', '/ui/api/session')).json().csrfToken;
+      const response = await request(browser, 'POST', '/ui/api/session', {
+        email: 'admin@a.test',
+        password: 'admin-pass-1',
+      });
+      const session = response.cookies.find((c) => c.name === 'alga_session');
+      assert.ok(session);
+      assert.equal(session.httpOnly, true);
+      assert.equal(session.sameSite, 'Strict');
+    });
+
+    test('writes without a CSRF token, or from another origin, are refused with 403', async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const noToken = await request(admin, 'POST', `/ui/api/installs/${installId}/reset`, undefined, {
+        'x-csrf-token': '',
+      });
+      assert.equal(noToken.statusCode, 403);
+      assert.equal(noToken.json().error.details.reason, 'csrf');
+      const crossSite = await request(admin, 'POST', `/ui/api/installs/${installId}/reset`, undefined, {
+        origin: 'https://evil.example',
+      });
+      assert.equal(crossSite.statusCode, 403);
+      assert.equal(crossSite.json().error.details.reason, 'origin');
+    });
+
+    test('save validates everything first: one bad field means nothing is saved', async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const response = await request(admin, 'PUT', `/ui/api/installs/${installId}/settings`, {
+        config: { greeting: 'Hi', retries: 99, mode: 'fast' },
+        secrets: { set: { api_token: CANARY } },
+      });
+      assert.equal(response.statusCode, 400);
+      assert.deepEqual(
+        response.json().error.details.map((d: { field: string }) => d.field),
+        ['retries'],
+      );
+      const view = (await request(admin, 'GET', `/ui/api/installs/${installId}/settings`)).json();
+      assert.equal(view.config.greeting, 'Hello');
+      assert.equal(view.secrets.find((s: { key: string }) => s.key === 'api_token').set, false);
+    });
+
+    test('save writes config and secrets together and answers with metadata only', async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const response = await request(admin, 'PUT', `/ui/api/installs/${installId}/settings`, {
+        config: { greeting: 'Hi', retries: 5, mode: 'safe' },
+        secrets: { set: { api_token: CANARY } },
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      const view = response.json();
+      assert.deepEqual(view.config, { greeting: 'Hi', retries: 5, mode: 'safe' });
+      const token = view.secrets.find((s: { key: string }) => s.key === 'api_token');
+      assert.equal(token.set, true);
+      assert.equal(token.version, 1);
+      assert.equal(token.updatedBy, 'user:admin@a.test');
+      assert.equal(view.missingSecrets.length, 0);
+    });
+
+    test('a viewer reads settings but cannot save, reset or read logs', async () => {
+      const viewer = await signIn('viewer@a.test', 'viewer-pass');
+      const view = await request(viewer, 'GET', `/ui/api/installs/${installId}/settings`);
+      assert.equal(view.statusCode, 200);
+      assert.equal(view.json().canEdit, false);
+      for (const [method, url] of [
+        ['PUT', `/ui/api/installs/${installId}/settings`],
+        ['POST', `/ui/api/installs/${installId}/reset`],
+        ['DELETE', `/ui/api/installs/${installId}`],
+      ] as const) {
+        const response = await request(viewer, method, url, method === 'PUT' ? { config: {} } : undefined);
+        assert.equal(response.statusCode, 403, `${method} ${url}`);
+      }
+      assert.equal((await request(viewer, 'GET', `/ui/api/installs/${installId}/logs`)).statusCode, 403);
+    });
+
+    test("another tenant's install id answers exactly like a made-up one", async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const foreign = await request(admin, 'GET', `/ui/api/installs/${otherTenantInstallId}/settings`);
+      const madeUp = await request(admin, 'GET', '/ui/api/installs/00000000-0000-4000-8000-000000000000/settings');
+      const garbage = await request(admin, 'GET', '/ui/api/installs/not-a-uuid/settings');
+      assert.equal(foreign.statusCode, 404);
+      assert.equal(madeUp.statusCode, 404);
+      assert.equal(garbage.statusCode, 404);
+      assert.equal(foreign.json().error.message, madeUp.json().error.message);
+    });
+
+    test('reset restores manifest defaults and clears every secret', async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const response = await request(admin, 'POST', `/ui/api/installs/${installId}/reset`);
+      assert.equal(response.statusCode, 200, response.body);
+      const view = response.json();
+      assert.deepEqual(view.config, { greeting: 'Hello', retries: 3, mode: 'fast' });
+      assert.ok(view.secrets.every((s: { set: boolean }) => !s.set));
+    });
+
+    test('install needs consent to every requested capability', async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const consent = (await request(admin, 'GET', '/ui/api/extensions/second-ext/consent')).json();
+      const partial = await request(admin, 'POST', '/ui/api/installs', {
+        extensionId: 'second-ext',
+        version: consent.version,
+        consent: ['cap:http.fetch'],
+      });
+      assert.equal(partial.statusCode, 400);
+      const full = await request(admin, 'POST', '/ui/api/installs', {
+        extensionId: 'second-ext',
+        version: consent.version,
+        consent: consent.capabilities.map((c: { id: string }) => c.id),
+      });
+      assert.equal(full.statusCode, 201, full.body);
+      const list = (await request(admin, 'GET', '/ui/api/extensions')).json();
+      assert.ok(list.installed.some((i: { extensionId: string }) => i.extensionId === 'second-ext'));
+    });
+
+    test('logs say honestly when log storage is not there', async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const response = await request(admin, 'GET', `/ui/api/installs/${installId}/logs`);
+      assert.equal(response.statusCode, 200);
+      assert.equal(typeof response.json().available, 'boolean');
+    });
+
+    test('no response ever carried the secret value or a ciphertext', () => {
+      const all = bodies.join('\n');
+      assert.ok(!all.includes(CANARY));
+      assert.ok(!/vault:v\d+:/.test(all));
+    });
+  });
+}

@@ -1,0 +1,61 @@
+import { useCallback, useEffect, useState } from 'react';
+import { loadSession } from './api.ts';
+import { navigate, usePath } from './router.tsx';
+import type { User } from './types.ts';
+import { Layout } from './components/Layout.tsx';
+import { ErrorPage } from './components/ErrorPage.tsx';
+import { SignInPage } from './pages/SignInPage.tsx';
+import { ExtensionsPage } from './pages/ExtensionsPage.tsx';
+import { SettingsPage } from './pages/SettingsPage.tsx';
+
+export const EXTENSIONS_PATH = '/msp/settings/extensions';
+const SETTINGS_RE = /^\/msp\/settings\/extensions\/([^/]+)\/settings\/?$/;
+
+export function App() {
+  const path = usePath();
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [loadError, setLoadError] = useState<string | null>(null);
+
+  useEffect(() => {
+    loadSession().then(
+      (session) => setUser(session.user),
+      () => setLoadError('The server could not be reached. Check that it is running, then reload.'),
+    );
+  }, []);
+
+  const signedOut = useCallback(() => {
+    setUser(null);
+    navigate(`/signin?next=${encodeURIComponent(location.pathname)}`, { replace: true });
+  }, []);
+
+  useEffect(() => {
+    if (user === null && path !== '/signin') navigate('/signin', { replace: true });
+    if (user && (path === '/' || path === '/signin' || path === '/msp' || path === '/msp/')) {
+      const next = new URLSearchParams(location.search).get('next');
+      navigate(next?.startsWith('/msp/') ? next : EXTENSIONS_PATH, { replace: true });
+    }
+  }, [user, path]);
+
+  if (loadError) return <ErrorPage status={0} title="Cannot reach the server" message={loadError} />;
+  if (user === undefined) return <div className="boot" aria-busy="true" />;
+  if (user === null) return <SignInPage onSignedIn={setUser} />;
+
+  const settingsMatch = SETTINGS_RE.exec(path);
+  let page;
+  if (path.replace(/\/$/, '') === EXTENSIONS_PATH) page = <ExtensionsPage user={user} onSignedOut={signedOut} />;
+  else if (settingsMatch)
+    page = (
+      <SettingsPage
+        key={settingsMatch[1]}
+        installId={decodeURIComponent(settingsMatch[1]!)}
+        user={user}
+        onSignedOut={signedOut}
+      />
+    );
+  else page = <ErrorPage status={404} title="Page not found" message="There is nothing at this address." />;
+  return (
+    <Layout user={user} onSignedOut={() => setUser(null)}>
+      {page}
+    </Layout>
+  );
+}

@@ -1,0 +1,92 @@
+/**
+ * The one way the UI talks to the server. Every write carries the CSRF token
+ * the server issued for this session; cookies are same-origin and HttpOnly,
+ * so this code never sees the session itself.
+ */
+import type { FieldError, User } from './types.ts';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: unknown;
+  constructor(status: number, code: string, message: string, details: unknown) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+
+  /** Per-field messages from the server's validation (`details: [{field, message}]`). */
+  get fieldErrors(): FieldError[] {
+    return Array.isArray(this.details)
+      ? (this.details as unknown[]).filter(
+          (d): d is FieldError => typeof d === 'object' && d !== null && 'field' in d && 'message' in d,
+        )
+      : [];
+  }
+}
+
+let csrfToken = '';
+
+export interface SessionInfo {
+  user: User | null;
+  csrfToken: string;
+}
+
+export async function loadSession(): Promise<SessionInfo> {
+  const session = await request<SessionInfo>('GET', '/ui/api/session');
+  csrfToken = session.csrfToken;
+  return session;
+}
+
+function isCsrfFailure(error: unknown): boolean {
+  return (
+    error instanceof ApiError &&
+    error.status === 403 &&
+    (error.details as { reason?: string } | undefined)?.reason === 'csrf'
+  );
+}
+
+async function request<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
+  const response = await fetch(url, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  const json = text ? (JSON.parse(text) as unknown) : undefined;
+  if (!response.ok) {
+    const error = (json as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+    throw new ApiError(
+      response.status,
+      error?.code ?? 'UNKNOWN',
+      error?.message ?? `The server answered ${response.status}.`,
+      error?.details,
+    );
+  }
+  return json as T;
+}
+
+/** Writes retry once with a fresh token: a server restart invalidates the one we held. */
+export async function send<T>(method: 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<T> {
+  try {
+    return await request<T>(method, url, body);
+  } catch (error) {
+    if (!isCsrfFailure(error)) throw error;
+    await loadSession();
+    return request<T>(method, url, body);
+  }
+}
+
+export function get<T>(url: string): Promise<T> {
+  return request<T>('GET', url);
+}
+
+export function setCsrfToken(token: string): void {
+  csrfToken = token;
+}

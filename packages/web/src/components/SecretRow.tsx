@@ -1,0 +1,115 @@
+import { actorName, exactTime, timeAgo } from '../format.ts';
+import type { SecretMeta } from '../types.ts';
+
+/** What the person has staged for one secret; applied with the rest of the form on Save. */
+export type SecretChange = { mode: 'keep' } | { mode: 'replace'; value: string } | { mode: 'clear' };
+
+interface Props {
+  secret: SecretMeta;
+  change: SecretChange;
+  canEdit: boolean;
+  error?: string;
+  onChange: (change: SecretChange) => void;
+}
+
+function SecretState({ secret }: { secret: SecretMeta }) {
+  if (!secret.set) return <span className="secret-state secret-unset">Not set</span>;
+  return (
+    <span className="secret-state secret-set">
+      Set · version {secret.version} · updated{' '}
+      <time dateTime={secret.updatedAt ?? undefined} title={secret.updatedAt ? exactTime(secret.updatedAt) : undefined}>
+        {secret.updatedAt ? timeAgo(secret.updatedAt) : 'at an unknown time'}
+      </time>{' '}
+      by {actorName(secret.updatedBy)}
+    </span>
+  );
+}
+
+/**
+ * One secret: its state and, for admins, write-only replace / clear. The
+ * input is a password field that starts empty; the stored value is never
+ * fetched, so there is nothing to reveal.
+ */
+export function SecretRow({ secret, change, canEdit, error, onChange }: Props) {
+  const inputId = `secret-${secret.key}`;
+  const errorId = `${inputId}-error`;
+  return (
+    <li className={`secret${error ? ' has-error' : ''}`} data-secret={secret.key}>
+      <div className="secret-head">
+        <div>
+          <p className="secret-label">
+            {secret.label}
+            {secret.required && (
+              <span className="required" aria-hidden="true">
+                {' '}
+                *
+              </span>
+            )}
+            {secret.required && <span className="sr-only"> (required)</span>}
+            <code className="secret-key">{secret.key}</code>
+          </p>
+          {secret.description && <p className="field-hint">{secret.description}</p>}
+          <SecretState secret={secret} />
+          {change.mode === 'clear' && <p className="secret-pending">Will be cleared when you save.</p>}
+        </div>
+        {canEdit && change.mode === 'keep' && (
+          <div className="secret-actions">
+            <button
+              type="button"
+              className="btn btn-secondary btn-sm"
+              onClick={() => onChange({ mode: 'replace', value: '' })}
+            >
+              {secret.set ? 'Replace' : 'Set value'}
+              <span className="sr-only"> for {secret.label}</span>
+            </button>
+            {secret.set && (
+              <button
+                type="button"
+                className="btn btn-ghost btn-sm danger-text"
+                onClick={() => onChange({ mode: 'clear' })}
+              >
+                Clear<span className="sr-only"> {secret.label}</span>
+              </button>
+            )}
+          </div>
+        )}
+        {canEdit && change.mode === 'clear' && (
+          <div className="secret-actions">
+            <button type="button" className="btn btn-ghost btn-sm" onClick={() => onChange({ mode: 'keep' })}>
+              Undo
+            </button>
+          </div>
+        )}
+      </div>
+      {canEdit && change.mode === 'replace' && (
+        <div className="secret-editor">
+          <label className="field-label" htmlFor={inputId}>
+            New value for {secret.label}
+          </label>
+          <div className="secret-editor-row">
+            <input
+              id={inputId}
+              type="password"
+              autoComplete="new-password"
+              spellCheck={false}
+              value={change.value}
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? errorId : undefined}
+              onChange={(e) => onChange({ mode: 'replace', value: e.target.value })}
+              autoFocus
+            />
+            <button type="button" className="btn btn-ghost btn-sm" onClick={() => onChange({ mode: 'keep' })}>
+              Cancel
+            </button>
+          </div>
+          <p className="field-hint">Write-only: saved encrypted, never shown again.</p>
+        </div>
+      )}
+      {error && (
+        <p className="field-error" id={errorId}>
+          {error}
+        </p>
+      )}
+    </li>
+  );
+}

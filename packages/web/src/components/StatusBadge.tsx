@@ -1,0 +1,7 @@
+import type { InstallStatus } from '../types.ts';
+
+const TEXT: Record<InstallStatus, string> = { active: 'Active', 'needs-setup': 'Needs setup', disabled: 'Disabled' };
+
+export function StatusBadge({ status }: { status: InstallStatus }) {
+  return <span className={`badge badge-${status}`}>{TEXT[status]}</span>;
+}

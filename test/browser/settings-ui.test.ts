@@ -1,0 +1,377 @@
+/**
+ * The extension management and settings UI in a real browser (Debian's
+ * Chromium driven by playwright-core) against the real server and runner
+ * processes. Screenshots land in test-results/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { ApiClient } from '@alga-psa/cli';
+import { bootstrapTenant, createTenantWithKey, migrate, openPglite } from '@alga-psa/server';
+import { ensureServiceKeys } from '@alga-psa/service-auth';
+import { LocalKeyring } from '@alga-psa/transit';
+import { ensureChromium } from '../../scripts/ensure-chromium.ts';
+import { deployExtension } from '../../scripts/lib/demo.ts';
+import { startService, type ServiceProcess } from '../../scripts/lib/processes.ts';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const webDir = path.join(repo, 'packages/web');
+const fixtureDir = path.join(repo, 'test/browser/fixtures/settings-showcase');
+const shots = path.join(repo, 'test-results/screenshots');
+// A recognisable value: after it is saved, it must never come back to the browser.
+const CANARY = `canary-${randomBytes(12).toString('hex')}`;
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds packages/web when dist is missing or older than any source file. */
+async function ensureWebBuild(): Promise<void> {
+  const built = path.join(webDir, 'dist/index.html');
+  const sources = Math.max(
+    newestMtime(path.join(webDir, 'src')),
+    statSync(path.join(webDir, 'index.html')).mtimeMs,
+    statSync(path.join(webDir, 'vite.config.ts')).mtimeMs,
+  );
+  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
+  console.error('browser test: building packages/web (vite build)…');
+  const vite = path.join(repo, 'node_modules/vite/bin/vite.js');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: webDir, stdio: 'inherit' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`vite build exited with ${code}`))));
+  });
+}
+
+describe('web UI in a real browser', () => {
+  let dataDir: string;
+  let runner: ServiceProcess;
+  let server: ServiceProcess;
+  let context: BrowserContext;
+  let page: Page;
+  let attacker: Server;
+  let adminPassword: string;
+  let viewerPassword: string;
+  let installId: string;
+  let foreignInstallId: string;
+  /** Every response body the browser received, from the first page load on. */
+  const seen: { url: string; body: string }[] = [];
+
+  const settingsUrl = () => `${server.url}/msp/settings/extensions/${installId}/settings`;
+  const shot = async (name: string) => {
+    // From the top, so the sticky header is drawn where a person sees it.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  };
+
+  async function signIn(email: string, password: string): Promise<void> {
+    await page.goto(`${server.url}/signin`);
+    await page.locator('#email').fill(email);
+    await page.locator('#password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/msp\/settings\/extensions$/);
+  }
+
+  before(async () => {
+    await ensureChromium((line) => console.error(line));
+    await ensureWebBuild();
+    await mkdir(shots, { recursive: true });
+
+    dataDir = await mkdtemp(path.join(tmpdir(), 'alga-browser-'));
+    const keyFile = path.join(dataDir, 'transit-keys.json');
+    await LocalKeyring.open(keyFile, { create: true });
+    const serviceKeys = await ensureServiceKeys(path.join(dataDir, 'service-keys'));
+    // Seed before the server starts: the demo tenant (with its users, through
+    // the same bootstrap the server runs) and a second tenant whose install
+    // must stay invisible. PGlite allows one process at a time, hence before.
+    const seed = await openPglite(path.join(dataDir, 'pgdata'));
+    await migrate(seed);
+    const demo = (await bootstrapTenant(seed, path.join(dataDir, 'bootstrap.json')))!;
+    const other = await createTenantWithKey(seed, { name: 'other-tenant' });
+    await seed.close();
+    adminPassword = demo.adminPassword!;
+    viewerPassword = demo.viewerPassword!;
+
+    runner = await startService({
+      name: 'runner',
+      script: path.join(repo, 'packages/runner/src/main.ts'),
+      env: {
+        RUNNER_PORT: '0',
+        ALGA_BUNDLE_DIR: path.join(dataDir, 'bundles'),
+        ALGA_TRANSIT_KEY_FILE: keyFile,
+        ALGA_SERVICE_VERIFY_KEY_FILE: serviceKeys.publicKeyFile,
+      },
+      ready: /Runner ready on (http:\/\/\S+)/,
+    });
+    server = await startService({
+      name: 'server',
+      script: path.join(repo, 'packages/server/src/main.ts'),
+      env: {
+        PORT: '0',
+        ALGA_DATA_DIR: dataDir,
+        ALGA_RUNNER_URL: runner.url,
+        ALGA_SERVICE_SIGNING_KEY_FILE: serviceKeys.privateKeyFile,
+        DATABASE_URL: '',
+        LOG_LEVEL: 'warn',
+      },
+      ready: /Server ready on (http:\/\/\S+)/,
+      timeoutMs: 60_000,
+    });
+
+    const client = new ApiClient({ serverUrl: server.url, apiKey: demo.apiKey });
+    await deployExtension(client, fixtureDir);
+    installId = (await client.getInstall('settings-showcase')).install.id;
+    // A second extension on the same component, published but not installed: the install flow's subject.
+    const manifest = JSON.parse(await readFile(path.join(fixtureDir, 'manifest.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const metadata = JSON.parse(await readFile(path.join(fixtureDir, 'dist/metadata.json'), 'utf8')) as {
+      contentHash: string;
+    };
+    await client.publishVersion({
+      manifest: { ...manifest, name: 'ticket-notes', description: 'Adds private notes to tickets.' },
+      contentHash: metadata.contentHash,
+    });
+    const otherClient = new ApiClient({ serverUrl: server.url, apiKey: other.apiKey });
+    await otherClient.install({ extensionId: 'settings-showcase' });
+    foreignInstallId = (await otherClient.getInstall('settings-showcase')).install.id;
+
+    // Same site as the server (127.0.0.1), different origin: SameSite cookies
+    // ARE sent from here, so only the Origin and CSRF checks stand in the way.
+    attacker = createHttpServer((_request, response) => {
+      response.setHeader('content-type', 'text/html');
+      response.end(
+        `<form id="f" method="POST" action="${server.url}/ui/api/installs/${installId}/reset"></form>` +
+          '<script>document.getElementById("f").submit()</script>',
+      );
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+
+    const userDataDir = await mkdtemp(path.join(tmpdir(), 'alga-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 860 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    context.on('response', (response) => {
+      void response.text().then(
+        (body) => seen.push({ url: response.url(), body }),
+        () => undefined, // redirects and aborted requests have no body
+      );
+    });
+  });
+
+  after(async () => {
+    await context?.close();
+    attacker?.close();
+    await server?.stop();
+    await runner?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('an admin signs in and opens Settings from the extensions list', async () => {
+    await page.goto(`${server.url}/msp/settings/extensions`);
+    await page.waitForURL(/\/signin/);
+    await signIn('admin@demo.local', adminPassword);
+    const row = page.locator('tr[data-extension="settings-showcase"]');
+    await row.getByText('Needs setup').waitFor();
+    await page.locator('li[data-extension="ticket-notes"]').waitFor();
+    await shot('extensions-list');
+    await row.getByRole('link', { name: /Settings/ }).click();
+    await page.waitForURL(settingsUrl());
+    for (const heading of ['General', 'Sync', 'Notifications', 'Secrets']) {
+      await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+    }
+    assert.equal(await page.locator('#setting-display_name').inputValue(), 'Helpdesk sync');
+    assert.equal(await page.locator('#setting-sync_interval').inputValue(), '15');
+    assert.equal(await page.locator('#setting-region').inputValue(), 'eu');
+    await shot('settings');
+  });
+
+  test('a client-side error stops the save before it leaves the browser', async () => {
+    await page.locator('#setting-display_name').fill('');
+    await page.locator('#setting-sync_interval').fill('500');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('#setting-display_name-error').getByText('Display name is required.').waitFor();
+    await page.locator('#setting-sync_interval-error').getByText('Must be at most 120.').waitFor();
+    await page.getByText('Not saved: 2 fields need attention.').waitFor();
+    await shot('settings-client-error');
+  });
+
+  test('a server-side error is shown on its field and nothing is saved', async () => {
+    await page.locator('#setting-display_name').fill('Service desk');
+    await page.locator('#setting-sync_interval').fill('30');
+    // The manifest allows two channels; only the server checks the count.
+    await page.getByRole('checkbox', { name: 'SMS' }).check();
+    await page.getByRole('checkbox', { name: 'Slack' }).check();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('.field-error').getByText('allows at most 2 choices').waitFor();
+    await page.getByText('Nothing was saved').waitFor();
+    await shot('settings-server-error');
+    await page.reload();
+    assert.equal(await page.locator('#setting-display_name').inputValue(), 'Helpdesk sync');
+  });
+
+  test('every field type is edited, saved, and still there after a reload', async () => {
+    await page.locator('#setting-display_name').fill('Service desk');
+    await page.locator('#setting-signature').fill('Thanks,\nThe service desk');
+    await page.locator('#setting-sync_interval').fill('30');
+    await page.locator('#setting-auto_close').check();
+    await page.locator('#setting-region').selectOption('us');
+    await page.getByRole('checkbox', { name: 'Email' }).uncheck();
+    await page.getByRole('checkbox', { name: 'Slack' }).check();
+    await page.getByRole('checkbox', { name: 'Teams' }).check();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page
+      .getByRole('status')
+      .getByText(/^Saved\./)
+      .waitFor();
+    await page.reload();
+    await page.locator('#setting-display_name').waitFor();
+    assert.equal(await page.locator('#setting-display_name').inputValue(), 'Service desk');
+    assert.equal(await page.locator('#setting-signature').inputValue(), 'Thanks,\nThe service desk');
+    assert.equal(await page.locator('#setting-sync_interval').inputValue(), '30');
+    assert.equal(await page.locator('#setting-auto_close').isChecked(), true);
+    assert.equal(await page.locator('#setting-region').inputValue(), 'us');
+    assert.equal(await page.getByRole('checkbox', { name: 'Email' }).isChecked(), false);
+    assert.equal(await page.getByRole('checkbox', { name: 'Slack' }).isChecked(), true);
+    assert.equal(await page.getByRole('checkbox', { name: 'Teams' }).isChecked(), true);
+  });
+
+  test('a saved secret never comes back: not in the DOM, not in any response', async () => {
+    const secret = page.locator('li[data-secret="api_token"]');
+    await secret.getByText('Not set').waitFor();
+    await secret.getByRole('button', { name: /Set value/ }).click();
+    await page.locator('#secret-api_token').fill(CANARY);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await secret.getByText(/Set · version 1 · updated .* by admin@demo\.local/).waitFor();
+    assert.equal(await page.locator('#secret-api_token').count(), 0, 'the write-only input is gone after saving');
+    await page.reload();
+    await secret.getByText(/Set · version 1/).waitFor();
+    await shot('settings-secret-set');
+    const dom = await page.content();
+    assert.ok(!dom.includes(CANARY), 'the DOM holds the secret');
+    await page.goto(`${server.url}/msp/settings/extensions`);
+    await page.locator('tr[data-extension="settings-showcase"]').getByText('Active').waitFor();
+    await page.goto(settingsUrl());
+    await secret.getByText(/Set · version 1/).waitFor();
+    assert.ok(seen.length > 10, `only ${seen.length} responses recorded`);
+    for (const response of seen) {
+      assert.ok(!response.body.includes(CANARY), `${response.url} carried the secret`);
+      assert.ok(!/vault:v\d+:/.test(response.body), `${response.url} carried a ciphertext`);
+    }
+  });
+
+  test('a cross-site form POST to a settings route is refused', async () => {
+    const attackerPage = await context.newPage();
+    const refused = attackerPage.waitForResponse((r) => r.url().endsWith(`/ui/api/installs/${installId}/reset`));
+    await attackerPage.goto(`http://127.0.0.1:${(attacker.address() as { port: number }).port}/`);
+    const response = await refused;
+    assert.equal(response.status(), 403);
+    assert.match(await response.text(), /Cross-site requests are refused/);
+    await attackerPage.close();
+    await page.reload();
+    assert.equal(await page.locator('#setting-display_name').inputValue(), 'Service desk', 'settings were reset');
+  });
+
+  test('reset to defaults asks first, then restores defaults and clears the secrets', async () => {
+    await page.getByRole('button', { name: 'Reset to defaults' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Reset to defaults?' });
+    await dialog.waitFor();
+    await dialog.getByText('all 1 stored secret are cleared').waitFor();
+    await shot('settings-reset-dialog');
+    await dialog.getByRole('button', { name: 'Reset and clear secrets' }).click();
+    await page.getByText('Settings restored to their defaults and all secrets cleared.').waitFor();
+    assert.equal(await page.locator('#setting-display_name').inputValue(), 'Helpdesk sync');
+    assert.equal(await page.locator('#setting-sync_interval').inputValue(), '15');
+    assert.equal(await page.locator('#setting-region').inputValue(), 'eu');
+    assert.equal(await page.locator('#setting-auto_close').isChecked(), false);
+    assert.equal(await page.locator('li[data-secret="api_token"]').getByText('Not set').count(), 1);
+    assert.equal(await page.locator('li[data-secret="webhook_secret"]').getByText('Not set').count(), 1);
+  });
+
+  test('install asks for consent; disable, enable and uninstall work from the list', async () => {
+    await page.goto(`${server.url}/msp/settings/extensions`);
+    await page
+      .locator('li[data-extension="ticket-notes"]')
+      .getByRole('button', { name: /Install/ })
+      .click();
+    const consent = page.getByRole('dialog', { name: /Install ticket-notes/ });
+    await consent.getByText('Read the secrets you store for it').waitFor();
+    await shot('install-consent');
+    await consent.getByRole('button', { name: 'Allow and install' }).click();
+    await page.waitForURL(/\/msp\/settings\/extensions\/[0-9a-f-]+\/settings$/);
+    await page.getByRole('heading', { name: /ticket-notes/ }).waitFor();
+    await page.getByRole('link', { name: 'Extensions', exact: true }).click();
+    const row = page.locator('tr[data-extension="ticket-notes"]');
+    // The switch reflects the server's state, so it flips only once the write is done.
+    await row.getByRole('switch').click();
+    await row.getByText('Disabled').waitFor();
+    await row.getByRole('switch').click();
+    await row.getByText('Needs setup').waitFor();
+    await row.getByRole('button', { name: /Uninstall/ }).click();
+    const confirm = page.getByRole('dialog', { name: 'Uninstall ticket-notes?' });
+    await confirm.getByRole('button', { name: 'Uninstall' }).click();
+    await page.getByText('ticket-notes uninstalled.').waitFor();
+    assert.equal(await page.locator('tr[data-extension="ticket-notes"]').count(), 0);
+  });
+
+  test("another tenant's install id shows the 404 page", async () => {
+    await page.goto(`${server.url}/msp/settings/extensions/${foreignInstallId}/settings`);
+    await page.getByRole('heading', { name: 'Extension not found' }).waitFor();
+    await shot('not-found');
+  });
+
+  test('a viewer sees settings read-only and the server refuses a forced write', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/signin/);
+    await signIn('viewer@demo.local', viewerPassword);
+    await page.goto(settingsUrl());
+    await page.getByText('You have read-only access').waitFor();
+    for (const id of ['display_name', 'signature', 'sync_interval', 'auto_close', 'region']) {
+      assert.equal(await page.locator(`#setting-${id}`).isDisabled(), true, `${id} is editable`);
+    }
+    assert.equal(await page.getByRole('checkbox', { name: 'Email' }).isDisabled(), true);
+    assert.equal(await page.getByRole('button', { name: /Replace|Set value|Clear/ }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: /Save changes|Reset to defaults/ }).count(), 0);
+    assert.equal(await page.getByRole('heading', { name: 'Recent logs' }).count(), 0);
+    await shot('settings-viewer');
+    // A viewer with a valid session and CSRF token who forces the write anyway.
+    const status = await page.evaluate(async (url) => {
+      const { csrfToken } = (await (await fetch('/ui/api/session')).json()) as { csrfToken: string };
+      const response = await fetch(url, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+        body: JSON.stringify({ config: { display_name: 'hacked' } }),
+      });
+      return response.status;
+    }, `/ui/api/installs/${installId}/settings`);
+    assert.equal(status, 403);
+  });
+});
