@@ -12,3 +12,39 @@ export function formatBytes(bytes: number): string {
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
+
+/**
+ * Progress for long steps: one line per step, and on a terminal an elapsed
+ * counter that keeps ticking so a 10-second componentize does not look hung.
+ */
+export function progressReporter(): { step(message: string): void; done(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let started = 0;
+  let current = '';
+  const tty = process.stderr.isTTY;
+  const clear = () => {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+    if (tty && current) process.stderr.write(`\r  ${current}… ${formatMs(performance.now() - started)}\n`);
+  };
+  return {
+    step(message) {
+      clear();
+      current = message;
+      started = performance.now();
+      if (!tty) return status(`  ${message}…`);
+      process.stderr.write(`  ${message}…`);
+      timer = setInterval(() => process.stderr.write(`\r  ${message}… ${formatMs(performance.now() - started)}`), 500);
+      timer.unref();
+    },
+    done: () => {
+      clear();
+      current = '';
+    },
+  };
+}
+
+/** Prints a value as JSON for scripts (`--json`). */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+}

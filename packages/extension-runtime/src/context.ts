@@ -1,5 +1,9 @@
-import { ConfigError, SecretError } from './errors.ts';
+import { bodyReader, encodeValue, type BodyReader } from './body.ts';
+import { ConfigError, ProxyError, SecretError, UserError } from './errors.ts';
 import { host, witErrorCase } from './host.ts';
+import { createHttpClient, type HttpClient } from './http.ts';
+import { createStorage, type Storage } from './storage.ts';
+import type { CapabilityId, DeclaredCapability, DeclaredConfig, DeclaredSecretKey, IfDeclared } from './types.ts';
 
 export interface ContextData {
   requestId?: string;
@@ -15,32 +19,71 @@ export interface Logger {
   error(message: string): void;
 }
 
+/** The signed-in user a request runs for (UI-proxy calls); none for API-key calls. */
+export interface User {
+  tenantId: string;
+  clientName: string;
+  userId: string;
+  userEmail: string;
+  userName: string;
+  userType: string;
+}
+
+export interface UiProxy {
+  /**
+   * Calls a route the host exposes to extensions (`ui-proxy.call-route`).
+   * Strings go as UTF-8, bytes as they are, anything else as JSON.
+   */
+  call(route: string, payload?: unknown): Promise<BodyReader>;
+}
+
 /**
- * What a handler receives besides the request. `Config` and `SecretKey` are
- * narrowed by the types `alga build` generates from the manifest, so reading
- * an undeclared key is a compile error.
+ * What a handler receives besides the request. The type parameters default
+ * to the types `alga build` generates from the manifest (see
+ * {@link ExtensionTypes}), so reading an undeclared key or using an
+ * undeclared capability is a compile error.
  */
 export interface Ctx<
-  Config extends Record<string, unknown> = Record<string, unknown>,
-  SecretKey extends string = string,
+  Config extends Record<string, unknown> = DeclaredConfig,
+  SecretKey extends string = DeclaredSecretKey,
+  Caps extends CapabilityId = DeclaredCapability,
 > {
   readonly context: ContextData;
   readonly config: {
     get<K extends keyof Config & string>(key: K): Config[K] | undefined;
     all(): Partial<Config>;
   };
-  readonly secrets: {
-    /** Resolves to the secret's value; rejects with a SecretError that says why not. */
-    get(key: SecretKey): Promise<string>;
-    /** Names of the secrets that are set for this install (never values). */
-    keys(): string[];
-  };
+  readonly secrets: IfDeclared<
+    'cap:secrets.get',
+    Caps,
+    {
+      /** Resolves to the secret's value; rejects with a SecretError that says why not. */
+      get(key: SecretKey): Promise<string>;
+      /** Names of the secrets that are set for this install (never values). */
+      keys(): string[];
+    }
+  >;
+  readonly http: IfDeclared<'cap:http.fetch', Caps, HttpClient>;
+  readonly storage: IfDeclared<'cap:storage.kv', Caps, Storage>;
+  readonly uiProxy: IfDeclared<'cap:ui.proxy', Caps, UiProxy>;
+  /** The user the request runs for, or undefined when there is none (an API-key call). */
+  readonly user: IfDeclared<'cap:user.read', Caps, () => Promise<User | undefined>>;
   readonly log: Logger;
 }
 
-export function createCtx<Config extends Record<string, unknown>, SecretKey extends string>(
-  context: ContextData,
-): Ctx<Config, SecretKey> {
+/** The runtime object behind every `Ctx`: all members exist; types decide which an author may touch. */
+export interface RuntimeCtx {
+  readonly context: ContextData;
+  readonly config: { get(key: string): unknown; all(): Record<string, unknown> };
+  readonly secrets: { get(key: string): Promise<string>; keys(): string[] };
+  readonly http: HttpClient;
+  readonly storage: Storage;
+  readonly uiProxy: UiProxy;
+  readonly user: () => Promise<User | undefined>;
+  readonly log: Logger;
+}
+
+export function createCtx(context: ContextData): RuntimeCtx {
   let configCache: Record<string, unknown> | undefined;
   const loadConfig = (): Record<string, unknown> => {
     if (configCache) return configCache;
@@ -63,8 +106,8 @@ export function createCtx<Config extends Record<string, unknown>, SecretKey exte
   return {
     context,
     config: {
-      get: (key) => loadConfig()[key] as Config[typeof key] | undefined,
-      all: () => ({ ...loadConfig() }) as Partial<Config>,
+      get: (key) => loadConfig()[key],
+      all: () => ({ ...loadConfig() }),
     },
     secrets: {
       async get(key) {
@@ -81,6 +124,33 @@ export function createCtx<Config extends Record<string, unknown>, SecretKey exte
         }
       },
       keys: () => host().secrets?.listKeys() ?? [],
+    },
+    http: createHttpClient(),
+    storage: createStorage(),
+    uiProxy: {
+      async call(route, payload) {
+        const proxy = host().uiProxy;
+        if (!proxy) throw new ProxyError('not-declared', route);
+        try {
+          return bodyReader(proxy.callRoute(route, payload === undefined ? undefined : encodeValue(payload).bytes));
+        } catch (error) {
+          const code = witErrorCase(error);
+          throw new ProxyError(
+            code === 'route-not-found' || code === 'denied' || code === 'bad-request' ? code : 'internal',
+            route,
+          );
+        }
+      },
+    },
+    async user() {
+      const user = host().user;
+      if (!user) throw new UserError('not-declared');
+      try {
+        return user.getUser();
+      } catch (error) {
+        if (witErrorCase(error) === 'not-available') return undefined;
+        throw new UserError('not-allowed');
+      }
     },
     log: {
       info: (m) => emit('logInfo', m),

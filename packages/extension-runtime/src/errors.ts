@@ -1,3 +1,10 @@
+/**
+ * Every error the SDK raises carries a stable `code` and a message that says
+ * what the author can do about it. The codes mirror the WIT error variants,
+ * plus `not-declared` for a capability the manifest does not list (the
+ * component then has no import for it at all, so the SDK can tell).
+ */
+
 /** Why a secret could not be read. Each case says what the author can do about it. */
 export type SecretErrorCode = 'not-declared' | 'missing' | 'denied' | 'expired' | 'unavailable';
 
@@ -32,6 +39,101 @@ export class ConfigError extends Error {
         : `The install's config is unavailable (${code}).`,
     );
     this.name = 'ConfigError';
+    this.code = code;
+  }
+}
+
+/** Why an outbound HTTP call failed before a response arrived. */
+export type HttpErrorCode = 'not-declared' | 'not-allowed' | 'invalid-url' | 'transport' | 'internal';
+
+export class HttpError extends Error {
+  readonly code: HttpErrorCode;
+  readonly url: string;
+  /** For `not-allowed`: the `allowedHosts` entry that would allow this URL. */
+  readonly allowedHostsEntry: string | undefined;
+  constructor(code: HttpErrorCode, url: string) {
+    const entry = code === 'not-allowed' ? allowedHostsEntryFor(url) : undefined;
+    const hint: Record<HttpErrorCode, string> = {
+      'not-declared': 'add "cap:http.fetch" to "capabilities" in manifest.json',
+      'not-allowed': entry
+        ? `add "${entry}" to "allowedHosts" in manifest.json (private and metadata addresses stay refused)`
+        : 'the host is not in "allowedHosts" of manifest.json, or the call exceeded a limit',
+      'invalid-url': 'use an absolute http(s) URL without credentials',
+      transport: 'the remote host did not answer, or the response was too large or too slow; retry or check the host',
+      internal: 'the runner failed while making the call; retry later',
+    };
+    super(`HTTP ${code} for ${safeOrigin(url)}: ${hint[code]}.`);
+    this.name = 'HttpError';
+    this.code = code;
+    this.url = url;
+    this.allowedHostsEntry = entry;
+  }
+}
+
+/** The manifest entry that allows a URL: `host[:port]` for https, `http://host[:port]` for http. */
+export function allowedHostsEntryFor(url: string): string | undefined {
+  const parsed = URL.parse(url);
+  if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) return undefined;
+  return parsed.protocol === 'https:' ? parsed.host : `http://${parsed.host}`;
+}
+
+// Error messages may end up in logs: show the origin only, never a path or query that could carry a token.
+function safeOrigin(url: string): string {
+  const parsed = URL.parse(url);
+  return parsed && parsed.origin !== 'null' ? parsed.origin : 'an invalid URL';
+}
+
+export type StorageErrorCode = 'not-declared' | 'conflict' | 'missing' | 'denied' | 'internal';
+
+export class StorageError extends Error {
+  readonly code: StorageErrorCode;
+  readonly key: string;
+  constructor(code: StorageErrorCode, key: string) {
+    const hint: Record<StorageErrorCode, string> = {
+      'not-declared': 'add "cap:storage.kv" to "capabilities" in manifest.json',
+      conflict: 'the entry changed since you read it; read it again and retry the write',
+      missing: 'there is no entry with this key',
+      denied: 'the install was not granted "cap:storage.kv", or storage is not available on this runner',
+      internal: 'the storage backend failed; retry later',
+    };
+    super(`Storage ${code} for key "${key}": ${hint[code]}.`);
+    this.name = 'StorageError';
+    this.code = code;
+    this.key = key;
+  }
+}
+
+export type ProxyErrorCode = 'not-declared' | 'route-not-found' | 'denied' | 'bad-request' | 'internal';
+
+export class ProxyError extends Error {
+  readonly code: ProxyErrorCode;
+  readonly route: string;
+  constructor(code: ProxyErrorCode, route: string) {
+    const hint: Record<ProxyErrorCode, string> = {
+      'not-declared': 'add "cap:ui.proxy" to "capabilities" in manifest.json',
+      'route-not-found': 'the host has no UI-proxy route with this name',
+      denied: 'the install was not granted "cap:ui.proxy"',
+      'bad-request': 'the host refused the payload',
+      internal: 'the host failed while handling the call; retry later',
+    };
+    super(`UI proxy ${code} for route "${route}": ${hint[code]}.`);
+    this.name = 'ProxyError';
+    this.code = code;
+    this.route = route;
+  }
+}
+
+export type UserErrorCode = 'not-declared' | 'not-allowed';
+
+export class UserError extends Error {
+  readonly code: UserErrorCode;
+  constructor(code: UserErrorCode) {
+    super(
+      code === 'not-declared'
+        ? 'Reading the user needs "cap:user.read" in "capabilities" of manifest.json.'
+        : 'The install was not granted "cap:user.read".',
+    );
+    this.name = 'UserError';
     this.code = code;
   }
 }

@@ -1,5 +1,6 @@
 import type { ExecuteRequest, ExecuteResponse } from 'alga:extension/types@0.1.0';
 import { createCtx, type Ctx } from './context.ts';
+import type { CapabilityId, DeclaredCapability, DeclaredConfig, DeclaredSecretKey } from './types.ts';
 import { host } from './host.ts';
 import { json, type ExtensionResponse } from './response.ts';
 
@@ -14,10 +15,11 @@ export interface ExtensionRequest {
   json<T = unknown>(): T;
 }
 
-export type Handler<Config extends Record<string, unknown>, SecretKey extends string> = (
-  request: ExtensionRequest,
-  ctx: Ctx<Config, SecretKey>,
-) => ExtensionResponse | Promise<ExtensionResponse>;
+export type Handler<
+  Config extends Record<string, unknown> = DeclaredConfig,
+  SecretKey extends string = DeclaredSecretKey,
+  Caps extends CapabilityId = DeclaredCapability,
+> = (request: ExtensionRequest, ctx: Ctx<Config, SecretKey, Caps>) => ExtensionResponse | Promise<ExtensionResponse>;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -29,24 +31,30 @@ const decoder = new TextDecoder();
  *     const token = await ctx.secrets.get('api_token');
  *     return json({ ok: true });
  *   });
+ *
+ * The type parameters default to the types `alga build` generates from
+ * manifest.json (`.alga/types.d.ts`), so they rarely need spelling out.
  */
 export function createHandler<
-  Config extends Record<string, unknown> = Record<string, unknown>,
-  SecretKey extends string = string,
->(fn: Handler<Config, SecretKey>): (request: ExecuteRequest) => Promise<ExecuteResponse> {
+  Config extends Record<string, unknown> = DeclaredConfig,
+  SecretKey extends string = DeclaredSecretKey,
+  Caps extends CapabilityId = DeclaredCapability,
+>(fn: Handler<Config, SecretKey, Caps>): (request: ExecuteRequest) => Promise<ExecuteResponse> {
   return async (raw) => {
     const context = host().context?.getContext() ?? {
       tenantId: raw.context.tenantId,
       extensionId: raw.context.extensionId,
     };
-    const ctx = createCtx<Config, SecretKey>({ ...raw.context, ...context });
+    const runtime = createCtx({ ...raw.context, ...context });
+    // The runtime object has every member; the generated types decide which the author may use.
+    const ctx = runtime as unknown as Ctx<Config, SecretKey, Caps>;
     let response: ExtensionResponse;
     try {
       response = await fn(toRequest(raw), ctx);
     } catch (error) {
       // An uncaught error is the extension's bug: log it (the runner masks
       // secret values in log lines) and answer a generic 500.
-      ctx.log.error(`Unhandled error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      runtime.log.error(`Unhandled error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       response = json({ error: 'internal_error' }, { status: 500 });
     }
     return toExecuteResponse(response);

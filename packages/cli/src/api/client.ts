@@ -29,9 +29,14 @@ export class ApiClient {
     this.#apiKey = options.apiKey;
   }
 
+  get serverUrl(): string {
+    return this.#base;
+  }
+
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     let response: Response;
     try {
+      const streaming = body instanceof ReadableStream;
       response = await fetch(`${this.#base}${path}`, {
         method,
         headers: {
@@ -44,7 +49,9 @@ export class ApiClient {
             : contentType === 'application/json'
               ? JSON.stringify(body)
               : (body as BodyInit),
-      });
+        // Node's fetch needs this to send a stream body.
+        ...(streaming ? { duplex: 'half' } : {}),
+      } as RequestInit);
     } catch (error) {
       throw new ApiError(
         0,
@@ -77,6 +84,52 @@ export class ApiClient {
     return this.request('POST', '/api/v1/extensions/versions', input);
   }
 
+  /**
+   * `POST /api/v1/extensions/publish` with a bundle archive; `onProgress`
+   * hears how many bytes have been handed to the socket so far.
+   */
+  publishArchive(
+    archive: Uint8Array,
+    onProgress?: (sent: number, total: number) => void,
+  ): Promise<{ extensionId: string; version: string; contentHash: string }> {
+    const chunk = 64 * 1024;
+    let offset = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (offset >= archive.byteLength) {
+          controller.close();
+          return;
+        }
+        const next = archive.subarray(offset, offset + chunk);
+        offset += next.byteLength;
+        controller.enqueue(next);
+        onProgress?.(offset, archive.byteLength);
+      },
+    });
+    return this.request('POST', '/api/v1/extensions/publish', body, 'application/gzip');
+  }
+
+  listExtensions(): Promise<{
+    extensions: { id: string; latestVersion: string | null; versions: { version: string }[] }[];
+  }> {
+    return this.request('GET', '/api/v1/extensions');
+  }
+
+  listSecrets(extensionId: string): Promise<{
+    secrets: { key: string; set: boolean; version: number | null; updatedAt?: string | null }[];
+    missingSecrets?: string[];
+  }> {
+    return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}/secrets`);
+  }
+
+  logs(extensionId: string, query: { limit?: number; after?: string }): Promise<unknown> {
+    const params = new URLSearchParams();
+    if (query.limit) params.set('limit', String(query.limit));
+    if (query.after) params.set('after', query.after);
+    const q = params.toString();
+    return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}/logs${q ? `?${q}` : ''}`);
+  }
+
   install(input: { extensionId: string; version?: string; grant?: string[] }): Promise<InstallView> {
     return this.request('POST', '/api/v1/installs', input);
   }
@@ -99,7 +152,7 @@ export class ApiClient {
 }
 
 export interface InstallView {
-  install: { id: string; extensionId: string; version: string };
+  install: { id: string; extensionId: string; version: string; grantedCapabilities?: string[] };
   config?: Record<string, unknown>;
   secrets?: { key: string; set: boolean; version?: number | null }[];
   missingSecrets?: string[];

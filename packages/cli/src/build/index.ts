@@ -13,9 +13,13 @@ import {
 import { loadManifest, type LoadedManifest } from './manifest.ts';
 import { entryShim, extensionWorld, interfacesFor } from './shim.ts';
 import { checkToolchain, type ToolchainVersions } from './toolchain.ts';
+import { generateTypes, TYPES_FILE } from './types.ts';
+import { typeCheck, type TypeProblem } from './typecheck.ts';
 
 export { checkToolchain, ToolchainError, TOOLCHAIN } from './toolchain.ts';
 export { loadManifest, ManifestError } from './manifest.ts';
+export { generateTypes, TYPES_FILE } from './types.ts';
+export { bundledSdkDir, findPackageDir } from './typecheck.ts';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The WIT contract the runner hosts; shipped with the CLI. */
@@ -56,12 +60,17 @@ export interface BuildOptions {
   onProgress?: (message: string) => void;
   /** Rebuild even when inputs did not change. */
   force?: boolean;
+  /** Type-check the component's code against the manifest's types (default true). */
+  typeCheck?: boolean;
 }
 
 export class BuildError extends Error {
-  constructor(message: string) {
+  /** The type checker's findings when that is what failed. */
+  readonly problems: TypeProblem[];
+  constructor(message: string, problems: TypeProblem[] = []) {
     super(message);
     this.name = 'BuildError';
+    this.problems = problems;
   }
 }
 
@@ -82,6 +91,24 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
       `No entry file: ${path.relative(process.cwd(), entry) || entry}. An extension's handler lives in src/index.ts.`,
     );
 
+  // Types first: they are what makes an undeclared key or capability a compile error.
+  const typesPath = path.join(dir, TYPES_FILE);
+  await writeIfChanged(typesPath, generateTypes(manifest));
+  if (options.typeCheck ?? true) {
+    progress('type-checking');
+    const problems = await typeCheck(dir, [entry, typesPath]);
+    if (problems.length > 0) {
+      const lines = problems
+        .slice(0, 20)
+        .map((p) => `  ${p.where ? `${p.where} ` : ''}TS${p.code}: ${p.message}${p.hint ? `\n    → ${p.hint}` : ''}`);
+      if (problems.length > 20) lines.push(`  … and ${problems.length - 20} more`);
+      throw new BuildError(
+        `Type check failed with ${problems.length} error${problems.length === 1 ? '' : 's'}; fix them and build again:\n${lines.join('\n')}`,
+        problems,
+      );
+    }
+  }
+
   const distDir = path.join(dir, 'dist');
   const workDir = path.join(distDir, '.alga-build');
   await mkdir(workDir, { recursive: true });
@@ -89,7 +116,8 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   await writeFile(shimPath, entryShim(entry, capabilities));
 
   progress('bundling');
-  const source = await bundle(shimPath, dir);
+  const { source, witImports } = await bundle(shimPath, dir);
+  checkSourceImports(witImports, capabilities, dir);
   const wit = (await witSource()) + extensionWorld(BUILD_WORLD, interfacesFor(capabilities));
   const witDir = path.join(workDir, 'wit');
   await mkdir(witDir, { recursive: true });
@@ -146,7 +174,10 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   return { metadata, componentPath, metadataPath, cached: false, durationMs: performance.now() - started };
 }
 
-async function bundle(shimPath: string, projectDir: string): Promise<string> {
+async function bundle(
+  shimPath: string,
+  projectDir: string,
+): Promise<{ source: string; witImports: { from: string; path: string }[] }> {
   const esbuild = await import('esbuild');
   try {
     const out = await esbuild.build({
@@ -164,8 +195,15 @@ async function bundle(shimPath: string, projectDir: string): Promise<string> {
       nodePaths: [path.resolve(cliRoot, 'node_modules'), path.resolve(cliRoot, '../../node_modules')],
       logLevel: 'silent',
       legalComments: 'none',
+      metafile: true,
     });
-    return out.outputFiles[0]!.text;
+    // Which files import `alga:extension/*` directly (the generated shim aside).
+    const witImports = Object.entries(out.metafile.inputs).flatMap(([from, input]) =>
+      path.resolve(projectDir, from) === shimPath
+        ? []
+        : input.imports.filter((i) => i.path.startsWith('alga:')).map((i) => ({ from, path: i.path })),
+    );
+    return { source: out.outputFiles[0]!.text, witImports };
   } catch (error) {
     const errors = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] })
       .errors;
@@ -173,6 +211,33 @@ async function bundle(shimPath: string, projectDir: string): Promise<string> {
       ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}` : e.text))
       .join('\n  ');
     throw new BuildError(`Bundling failed:\n  ${detail ?? String(error)}`);
+  }
+}
+
+/**
+ * Code that imports `alga:extension/*` itself (instead of through the SDK)
+ * must stay within the declared capabilities; caught here, before
+ * componentize-js, so the message names the file and the manifest line.
+ */
+function checkSourceImports(
+  witImports: { from: string; path: string }[],
+  capabilities: readonly Capability[],
+  projectDir: string,
+): void {
+  for (const { from, path: spec } of witImports) {
+    const where = path.relative(projectDir, path.resolve(projectDir, from));
+    const parsed = parseImportName(spec);
+    const capability = parsed && capabilityForInterface(parsed.iface);
+    if (!parsed || !capability) {
+      throw new BuildError(
+        `${where} imports ${spec}, which the runner does not provide; only alga:extension@${WIT_VERSION} interfaces are available.`,
+      );
+    }
+    if (!capabilities.includes(capability)) {
+      throw new BuildError(
+        `${where} imports ${spec}, but manifest.json does not declare "${capability}"; add "${capability}" to "capabilities" in manifest.json.`,
+      );
+    }
   }
 }
 
@@ -217,6 +282,13 @@ async function readPrevious(
   } catch {
     return undefined;
   }
+}
+
+async function writeIfChanged(file: string, text: string): Promise<void> {
+  const previous = await readFile(file, 'utf8').catch(() => undefined);
+  if (previous === text) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, text);
 }
 
 async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {

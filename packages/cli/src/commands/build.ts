@@ -1,20 +1,32 @@
 import type { Command } from 'commander';
 import { buildExtension } from '../build/index.ts';
-import { formatBytes, formatMs, status } from '../output.ts';
+import { formatBytes, formatMs, progressReporter } from '../output.ts';
 
 export function register(program: Command): void {
   program
     .command('build')
-    .description('Bundle and componentize the extension in the current folder into dist/component.wasm')
+    .description('Type-check, bundle and componentize the extension into dist/component.wasm')
     .option('-C, --dir <dir>', 'extension folder', '.')
     .option('--force', 'rebuild even if nothing changed')
-    .action(async (opts: { dir: string; force?: boolean }) => {
-      const result = await buildExtension({ dir: opts.dir, force: opts.force, onProgress: (m) => status(`  ${m}…`) });
-      const { metadata } = result;
-      console.log(
-        `Built ${metadata.name}@${metadata.version}${result.cached ? ' (unchanged, reused)' : ''} in ${formatMs(result.durationMs)}`,
-      );
-      console.log(`  dist/component.wasm  ${formatBytes(metadata.size)}  ${metadata.contentHash}`);
-      console.log(`  dist/metadata.json   imports: ${metadata.imports.join(', ') || '(none)'}`);
+    .option('--no-typecheck', 'skip the type check (not recommended)')
+    .action(async (opts: { dir: string; force?: boolean; typecheck: boolean }) => {
+      const progress = progressReporter();
+      try {
+        const result = await buildExtension({
+          dir: opts.dir,
+          force: opts.force,
+          typeCheck: opts.typecheck,
+          onProgress: progress.step,
+        });
+        progress.done();
+        const { metadata } = result;
+        console.log(
+          `Built ${metadata.name}@${metadata.version}${result.cached ? ' (unchanged, reused)' : ''} in ${formatMs(result.durationMs)}`,
+        );
+        console.log(`  dist/component.wasm  ${formatBytes(metadata.size)}  ${metadata.contentHash}`);
+        console.log(`  dist/metadata.json   imports: ${metadata.imports.join(', ') || '(none)'}`);
+      } finally {
+        progress.done();
+      }
     });
 }

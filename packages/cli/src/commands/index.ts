@@ -1,5 +1,29 @@
 import type { Command } from 'commander';
+import { register as newComponent } from './new.ts';
 import { register as build } from './build.ts';
+import { register as dev } from './dev.ts';
+import { register as pack } from './pack.ts';
+import { register as login } from './login.ts';
+import { register as publish } from './publish.ts';
+import { register as install } from './install.ts';
+import { register as configGet } from './config-get.ts';
+import { register as configSet } from './config-set.ts';
+import { register as secretsSet } from './secrets-set.ts';
+import { register as secretsList } from './secrets-list.ts';
+import { register as logs } from './logs.ts';
 
-/** The command table: one file per command, registered in help order. */
-export const commands: ((program: Command) => void)[] = [build];
+/** The command table: one file per command, registered in help order (the order a new user meets them). */
+export const commands: ((program: Command) => void)[] = [
+  newComponent,
+  build,
+  dev,
+  pack,
+  login,
+  publish,
+  install,
+  configGet,
+  configSet,
+  secretsSet,
+  secretsList,
+  logs,
+];

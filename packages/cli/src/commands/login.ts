@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { ApiClient } from '../api/client.ts';
+import { writeCredentials } from '../lib/credentials.ts';
+import { CliError } from '../lib/errors.ts';
+import { readSecretValue } from '../lib/input.ts';
+
+export function register(program: Command): void {
+  program
+    .command('login')
+    .description('Save a server URL and API key to ~/.config/alga/credentials.json (mode 0600)')
+    .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:8080')
+    .action(async (opts: { server: string }) => {
+      // The key is a credential: from a pipe or a hidden prompt, never argv.
+      const apiKey = process.env['ALGA_API_KEY'] ?? (await readSecretValue('the API key'));
+      const client = new ApiClient({ serverUrl: opts.server, apiKey });
+      try {
+        await client.request('GET', '/api/v1/installs');
+      } catch (error) {
+        throw new CliError(`The server refused the key (${(error as Error).message}); nothing was saved.`);
+      }
+      const file = await writeCredentials({ serverUrl: opts.server, apiKey });
+      console.log(`Logged in to ${opts.server}; credentials saved to ${file} (mode 0600).`);
+    });
+}

@@ -1,0 +1,48 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { ApiError } from '../api/client.ts';
+import { apiClient } from '../lib/credentials.ts';
+import { packExtension } from '../pack/index.ts';
+import { formatBytes, progressReporter, status } from '../output.ts';
+
+export function register(program: Command): void {
+  program
+    .command('publish')
+    .description('Pack the extension and upload it to the server as a new version')
+    .option('-C, --dir <dir>', 'extension folder', '.')
+    .option('--server <url>', 'server URL (default: ALGA_SERVER_URL or the login file)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { dir: string; server?: string; json?: boolean }) => {
+      const client = await apiClient(opts);
+      const progress = progressReporter();
+      const packed = await packExtension({ dir: opts.dir, onProgress: progress.step }).finally(progress.done);
+      const archive = await readFile(packed.file);
+      let lastShown = -1;
+      const onProgress = (sent: number, total: number) => {
+        const percent = Math.floor((sent / total) * 100);
+        // Every 10%, so a slow link shows movement without flooding a log.
+        if (percent >= lastShown + 10 || sent === total) {
+          lastShown = percent;
+          status(`  uploading ${formatBytes(sent)} / ${formatBytes(total)} (${percent}%)`);
+        }
+      };
+      let result: { extensionId: string; version: string; contentHash: string };
+      try {
+        result = await client.publishArchive(archive, onProgress);
+      } catch (error) {
+        // A server from before the archive endpoint: the two-step API says the same thing.
+        if (!(error instanceof ApiError && error.status === 404 && error.code === 'ALGA_NOT_FOUND')) throw error;
+        status('  this server has no archive endpoint; uploading the component and manifest separately');
+        const { metadata } = packed.build;
+        await client.uploadBundle(metadata.contentHash, await readFile(packed.build.componentPath));
+        const manifest = JSON.parse(
+          await readFile(path.join(path.resolve(opts.dir), 'manifest.json'), 'utf8'),
+        ) as unknown;
+        result = await client.publishVersion({ manifest, contentHash: metadata.contentHash, metadata });
+      }
+      if (opts.json) return console.log(JSON.stringify({ ...result, archive: packed.sha256 }, null, 2));
+      console.log(`Published ${result.extensionId}@${result.version} (${result.contentHash}) to ${client.serverUrl}`);
+      console.log(`  install it with: alga install ${result.extensionId}`);
+    });
+}
