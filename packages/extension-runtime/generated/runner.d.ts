@@ -3,6 +3,7 @@
 /// <reference path="./interfaces/alga-extension-context.d.ts" />
 /// <reference path="./interfaces/alga-extension-http.d.ts" />
 /// <reference path="./interfaces/alga-extension-logging.d.ts" />
+/// <reference path="./interfaces/alga-extension-random.d.ts" />
 /// <reference path="./interfaces/alga-extension-secrets.d.ts" />
 /// <reference path="./interfaces/alga-extension-storage.d.ts" />
 /// <reference path="./interfaces/alga-extension-types.d.ts" />
@@ -15,6 +16,7 @@ declare module 'alga:extension/runner@0.1.0' {
   export type * as AlgaExtensionContext010 from 'alga:extension/context@0.1.0'; // import alga:extension/context@0.1.0
   export type * as AlgaExtensionHttp010 from 'alga:extension/http@0.1.0'; // import alga:extension/http@0.1.0
   export type * as AlgaExtensionLogging010 from 'alga:extension/logging@0.1.0'; // import alga:extension/logging@0.1.0
+  export type * as AlgaExtensionRandom010 from 'alga:extension/random@0.1.0'; // import alga:extension/random@0.1.0
   export type * as AlgaExtensionSecrets010 from 'alga:extension/secrets@0.1.0'; // import alga:extension/secrets@0.1.0
   export type * as AlgaExtensionStorage010 from 'alga:extension/storage@0.1.0'; // import alga:extension/storage@0.1.0
   export type * as AlgaExtensionTypes010 from 'alga:extension/types@0.1.0'; // import alga:extension/types@0.1.0

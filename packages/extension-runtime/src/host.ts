@@ -6,10 +6,12 @@ import type * as WitConfig from 'alga:extension/config@0.1.0';
 import type * as WitContext from 'alga:extension/context@0.1.0';
 import type * as WitHttp from 'alga:extension/http@0.1.0';
 import type * as WitLogging from 'alga:extension/logging@0.1.0';
+import type * as WitRandom from 'alga:extension/random@0.1.0';
 import type * as WitSecrets from 'alga:extension/secrets@0.1.0';
 import type * as WitStorage from 'alga:extension/storage@0.1.0';
 import type * as WitUiProxy from 'alga:extension/ui-proxy@0.1.0';
 import type * as WitUser from 'alga:extension/user@0.1.0';
+import { reseedRandomness } from './random.ts';
 
 /**
  * The seam between the SDK and the world it runs in. Inside a component the
@@ -21,6 +23,7 @@ import type * as WitUser from 'alga:extension/user@0.1.0';
 export interface Host {
   context?: typeof WitContext;
   config?: typeof WitConfig;
+  random?: typeof WitRandom;
   secrets?: typeof WitSecrets;
   logging?: typeof WitLogging;
   http?: typeof WitHttp;
@@ -33,8 +36,10 @@ export interface Host {
 // or one per test process under createMockHost().
 let current: Host = {};
 
+/** Called by the component's entry at the start of every request. */
 export function installHost(host: Host): void {
   current = host;
+  if (host.random) reseedRandomness(host.random);
 }
 
 export function host(): Host {

@@ -4,7 +4,7 @@
  * provider only when its capability was granted (deny by default).
  */
 export const CAPABILITIES = {
-  'cap:context.read': ['context', 'config'],
+  'cap:context.read': ['context', 'config', 'random'],
   'cap:secrets.get': ['secrets'],
   'cap:http.fetch': ['http'],
   'cap:storage.kv': ['storage'],

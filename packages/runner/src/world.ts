@@ -11,6 +11,7 @@ export const WIT_PACKAGE_PREFIX = 'alga:extension/';
 export const WORLD_FUNCTIONS = {
   context: ['getContext'],
   config: ['get', 'getAll'],
+  random: ['getRandomBytes'],
   secrets: ['get', 'listKeys'],
   http: ['fetch'],
   storage: ['get', 'put', 'delete', 'listEntries', 'listPage'],

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { entryShim, extensionWorld, interfacesFor } from './shim.ts';
 
 test('a capability set unlocks exactly its interfaces', () => {
-  assert.deepEqual(interfacesFor(['cap:context.read', 'cap:log.emit']), ['context', 'config', 'logging']);
+  assert.deepEqual(interfacesFor(['cap:context.read', 'cap:log.emit']), ['context', 'config', 'random', 'logging']);
   assert.deepEqual(interfacesFor(['cap:secrets.get', 'cap:ui.proxy']), ['secrets', 'ui-proxy']);
 });
 

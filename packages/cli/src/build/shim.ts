@@ -4,6 +4,7 @@ import { CAPABILITIES, WIT_VERSION, type Capability } from '@alga-psa/protocol';
 const HOST_KEYS: Record<string, string> = {
   context: 'context',
   config: 'config',
+  random: 'random',
   secrets: 'secrets',
   logging: 'logging',
   http: 'http',

@@ -1,0 +1,7 @@
+// Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
+declare module 'alga:extension/random@0.1.0' {
+  /**
+   * `len` bytes of cryptographically secure randomness (at most 65536).
+   */
+  export function getRandomBytes(len: number): Uint8Array;
+}

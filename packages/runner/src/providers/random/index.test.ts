@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { HostTrap } from '../types.ts';
+import { testScope } from '../../testing/scope.ts';
+import { createRandomProvider } from './index.ts';
+
+// HostFunction's argument list is the WIT's; tests pass a length as jco would.
+const getRandomBytes = (scope: ReturnType<typeof testScope>['scope'], len: number) =>
+  createRandomProvider().functions.getRandomBytes!(scope, ...([len] as never[]));
+
+test('answers the requested number of bytes, different on every call', async () => {
+  const scope = testScope({ providers: ['cap:context.read'] }).scope;
+  const a = (await getRandomBytes(scope, 16)) as Uint8Array;
+  const b = (await getRandomBytes(scope, 16)) as Uint8Array;
+  assert.equal(a.length, 16);
+  assert.notDeepEqual(a, b);
+});
+
+test('refuses lengths above the Web Crypto cap or that are not integers', () => {
+  const scope = testScope({ providers: ['cap:context.read'] }).scope;
+  assert.throws(() => getRandomBytes(scope, 65_537), HostTrap);
+  assert.throws(() => getRandomBytes(scope, 1.5), HostTrap);
+});
+
+test('without cap:context.read the call traps', () => {
+  assert.throws(() => createRandomProvider().denied('getRandomBytes', testScope({ providers: [] }).scope), HostTrap);
+});
