@@ -27,6 +27,19 @@ export const ERRORS = {
   ALGA_RUNNER_UNAVAILABLE: { status: 503, message: 'No runner is available.' },
   ALGA_TRANSIT_UNAVAILABLE: { status: 503, message: 'The secret transit backend is unavailable.' },
   ALGA_TIMEOUT: { status: 504, message: 'The extension did not answer before its deadline.' },
+  ALGA_INVALID_ARCHIVE: {
+    status: 422,
+    message: 'The bundle archive is malformed or holds an entry that is not allowed; rebuild it with `alga pack`.',
+  },
+  ALGA_IMPORT_NOT_ALLOWED: {
+    status: 422,
+    message: 'The component imports an interface that its manifest does not allow.',
+  },
+  ALGA_STORAGE_CONFLICT: {
+    status: 409,
+    message: 'The entry has a different revision than expected; read it again and retry.',
+  },
+  ALGA_STORAGE_QUOTA_EXCEEDED: { status: 413, message: "The write would exceed the install's storage quota." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -54,6 +54,18 @@ export interface ExecuteEgress {
   allowed_hosts: string[];
 }
 
+/**
+ * The user a request is made for, when the gateway knows one (a browser
+ * session). The tenant is the context's: a user record never names it.
+ */
+export interface ExecuteUser {
+  user_id: string;
+  user_email?: string;
+  user_name?: string;
+  user_type?: string;
+  client_name?: string;
+}
+
 export interface ExecuteRequest {
   context: ExecuteContext;
   egress?: ExecuteEgress;
@@ -63,6 +75,13 @@ export interface ExecuteRequest {
   secret_envelope: SecretEnvelope | null;
   http: ExecuteHttp;
   limits?: ExecuteLimits;
+  user?: ExecuteUser;
+  /**
+   * A short-lived `alga-server` service token (scope `storage logs`) for this
+   * request's tenant and install, which the runner presents when it calls the
+   * server on the guest's behalf. Never logged, never shown to the guest.
+   */
+  server_token?: string;
 }
 
 export interface ExecuteResponse {

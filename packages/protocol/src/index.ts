@@ -1,3 +1,4 @@
+export * from './bundle.ts';
 export * from './capabilities.ts';
 export * from './errors.ts';
 export * from './execute.ts';

@@ -20,6 +20,8 @@ export interface EndpointDefinition {
   /** Starts with `/`; `:name` segments match any one path segment. */
   path: string;
   handler?: string;
+  /** Also reachable from the extension's iframe UI through `/api/ext-proxy/:extensionId/*`. */
+  proxy?: boolean;
 }
 
 export interface SettingOption {

@@ -8,10 +8,14 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DirectoryBundleStore } from '@alga-psa/bundle-store';
-import { LocalKeyring } from '@alga-psa/transit';
+import { ensureServiceKeys, loadSigner } from '@alga-psa/service-auth';
 import { bootstrapTenant, writeBootstrapFile } from './auth/bootstrap.ts';
 import { migrate, openDatabase } from './db/index.ts';
 import { createServer } from './server.ts';
+import { transitFromEnv } from './transit.ts';
+import { verifierFromSigningKeyFile } from './service-keys.ts';
+import { rateLimitFromEnv } from './gateway/rate-limit.ts';
+import { webOptionsFromEnv } from './web/index.ts';
 
 const env = process.env;
 const dataDir = path.resolve(env['ALGA_DATA_DIR'] ?? '.alga');
@@ -24,10 +28,13 @@ async function main(): Promise<void> {
   const databaseUrl = env['DATABASE_URL'] || undefined;
   const db = await openDatabase({ ...(databaseUrl ? { databaseUrl } : {}), dataDir });
   await migrate(db);
-  const encrypter = await LocalKeyring.open(env['ALGA_TRANSIT_KEY_FILE'] ?? path.join(dataDir, 'transit-keys.json'), {
-    create: true,
-  });
+  // ALGA_TRANSIT=local|vault picks the backend; the server only ever holds its encrypt side.
+  const { encrypter } = await transitFromEnv(env, dataDir);
   const bundleStore = new DirectoryBundleStore(env['ALGA_BUNDLE_DIR'] ?? path.join(dataDir, 'bundles'));
+
+  // Created 0600 on first start, next to service-verify.pem for the runners.
+  const serviceSigningKeyFile =
+    env['ALGA_SERVICE_SIGNING_KEY_FILE'] || (await ensureServiceKeys(dataDir)).privateKeyFile;
 
   const bootstrapFile = env['ALGA_BOOTSTRAP_FILE'];
   const bootstrap = bootstrapFile ? await bootstrapTenant(db, bootstrapFile) : undefined;
@@ -39,6 +46,10 @@ async function main(): Promise<void> {
     runnerUrl: env['ALGA_RUNNER_URL'] ?? 'http://127.0.0.1:8081',
     logger: logLevel,
     migrate: false,
+    web: webOptionsFromEnv(env),
+    serviceSigner: await loadSigner(serviceSigningKeyFile),
+    serviceVerifier: await verifierFromSigningKeyFile(serviceSigningKeyFile),
+    ...(rateLimitFromEnv(env) === undefined ? {} : { gatewayRateLimit: rateLimitFromEnv(env)! }),
     ...(env['ALGA_EXECUTION_TIMEOUT_MS'] ? { executionTimeoutMs: Number(env['ALGA_EXECUTION_TIMEOUT_MS']) } : {}),
   });
   if (bootstrapFile && !bootstrap) {

@@ -7,20 +7,32 @@ import { registerAuth } from './auth/plugin.ts';
 import { registerErrorHandling } from './errors.ts';
 import { TtlCache, installCacheKey } from './gateway/cache.ts';
 import { gatewayRoutes, type InstallRuntime } from './gateway/index.ts';
-import { RunnerClient } from './gateway/runner-client.ts';
+import { ephemeralSigner, RunnerClient } from './gateway/runner-client.ts';
 import { bundleRoutes } from './routes/bundles.ts';
 import { extensionRoutes } from './routes/extensions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installRoutes } from './routes/installs.ts';
 import { secretRoutes } from './routes/secrets.ts';
+import { publishRoutes } from './routes/publish.ts';
+import { lifecycleRoutes } from './routes/lifecycle.ts';
+import { installConfigRoutes } from './routes/install-config.ts';
+import type { RateLimitOptions } from './gateway/rate-limit.ts';
+import type { ServiceTokenSigner, ServiceTokenVerifier } from '@alga-psa/service-auth';
+import type { BundleLimits } from '@alga-psa/protocol';
+import { installLogRoutes, runnerApi, runnerApiOptionsFrom, RUNNER_API_PREFIX } from './runner-api/index.ts';
+import { webUi, type WebUiOptions } from './web/index.ts';
 
 export interface ServerOptions {
   /** Defaults to an in-memory PGlite database that `close()` also closes. */
   db?: Db;
   encrypter: Encrypter;
   bundleStore: BundleStore;
-  /** Base URL of the runner (or its load balancer). Default http://127.0.0.1:8081. */
+  /** Runner base URL, or several separated by commas (round-robin, health-checked). Default http://127.0.0.1:8081. */
   runnerUrl?: string;
+  /** Signs the per-request runner and server tokens. Default: a key pair made up at start (tests). */
+  serviceSigner?: ServiceTokenSigner;
+  /** How often runners are probed on /readyz. Default 2000 ms. */
+  runnerHealthIntervalMs?: number;
   /** Pino level, or false for no logs. Default 'info'. */
   logger?: false | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** The runner's execution deadline per request (sent as limits.timeout_ms). Default 5000. */
@@ -32,6 +44,14 @@ export interface ServerOptions {
   migrate?: boolean;
   /** TTL of the gateway's per-install cache. Default 5000 ms. */
   installCacheTtlMs?: number;
+  /** Verifies `alga-server` service tokens on the runner-facing routes; without it they all answer 401. */
+  serviceVerifier?: ServiceTokenVerifier;
+  /** Per-install gateway rate limit; false turns it off. Default 50/s with a burst of 100. */
+  gatewayRateLimit?: RateLimitOptions | false;
+  /** Overrides of the bundle archive limits (sizes, entries, ratio) for POST /api/v1/extensions/publish. */
+  bundleLimits?: Partial<BundleLimits>;
+  /** The web UI (session cookies, CSRF, static files); see src/web/. */
+  web?: WebUiOptions;
 }
 
 export interface AlgaServer {
@@ -99,6 +119,9 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
   const runner = new RunnerClient({
     runnerUrl: options.runnerUrl ?? 'http://127.0.0.1:8081',
     timeoutMs: runnerTimeoutMs,
+    signer: options.serviceSigner ?? ephemeralSigner(),
+    logger: app.log,
+    ...(options.runnerHealthIntervalMs ? { healthIntervalMs: options.runnerHealthIntervalMs } : {}),
   });
 
   await app.register(async (api) => {
@@ -107,7 +130,19 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     extensionRoutes(api, db, options.bundleStore);
     installRoutes(api, { db, invalidate });
     secretRoutes(api, { db, encrypter: options.encrypter, invalidate });
+    publishRoutes(api, {
+      db,
+      bundles: options.bundleStore,
+      ...(options.bundleLimits ? { limits: options.bundleLimits } : {}),
+    });
+    lifecycleRoutes(api, { db, invalidate });
+    installLogRoutes(api, { db });
   });
+  await app.register(runnerApi, { prefix: RUNNER_API_PREFIX, db, ...runnerApiOptionsFrom(options) });
+  await app.register(async (internal) =>
+    installConfigRoutes(internal, { db, encrypter: options.encrypter, verifier: options.serviceVerifier }),
+  );
+  await app.register(async (ui) => webUi(ui, { db, encrypter: options.encrypter, invalidate, options: options.web }));
   await app.register(async (gateway) => {
     gatewayRoutes(gateway, {
       db,
@@ -116,6 +151,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       cache,
       executionTimeoutMs,
       ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
+      ...(options.gatewayRateLimit === undefined ? {} : { rateLimit: options.gatewayRateLimit }),
     });
   });
 

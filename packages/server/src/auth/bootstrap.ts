@@ -1,10 +1,14 @@
 import { open } from 'node:fs/promises';
 import type { Db } from '../db/index.ts';
 import { createTenantWithKey } from './api-keys.ts';
+import { createDemoUsers } from './session.ts';
 
 export interface BootstrapFile {
   tenantId: string;
   apiKey: string;
+  /** Web UI sign-in for admin@demo.local / viewer@demo.local (see session.ts). */
+  adminPassword?: string;
+  viewerPassword?: string;
   serverUrl?: string;
 }
 
@@ -18,7 +22,8 @@ export async function bootstrapTenant(db: Db, file: string): Promise<BootstrapFi
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tenants');
   if ((rows[0]?.n ?? 0) > 0) return undefined;
   const { tenantId, apiKey } = await createTenantWithKey(db, { name: 'demo', role: 'admin', keyName: 'bootstrap' });
-  const data: BootstrapFile = { tenantId, apiKey };
+  const { adminPassword, viewerPassword } = await createDemoUsers(db, tenantId);
+  const data: BootstrapFile = { tenantId, apiKey, adminPassword, viewerPassword };
   await writeBootstrapFile(file, data);
   return data;
 }

@@ -157,3 +157,19 @@ export async function audit(db: Queryable, entry: AuditEntry): Promise<void> {
     ],
   );
 }
+
+/**
+ * The install a runner's service token names. Keyed by (tenant, install id)
+ * from the verified token, so a token for one tenant never resolves another's.
+ */
+export async function findInstallById(
+  db: Queryable,
+  tenantId: string,
+  installId: string,
+): Promise<InstallRow | undefined> {
+  const { rows } = await db.query<{ extension_id: string }>(
+    'SELECT extension_id FROM installs WHERE id::text = $1 AND tenant_id::text = $2',
+    [installId, tenantId],
+  );
+  return rows[0] ? findInstall(db, tenantId, rows[0].extension_id) : undefined;
+}

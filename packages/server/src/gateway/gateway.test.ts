@@ -18,11 +18,19 @@ async function startFakeRunner() {
     status: 200,
     body: {
       status: 200,
-      headers: { 'content-type': 'text/plain', 'set-cookie': 'a=b', connection: 'close', 'x-guest': 'yes' },
+      headers: {
+        'content-type': 'text/plain',
+        'set-cookie': 'a=b',
+        connection: 'close',
+        'x-ext-guest': 'yes',
+        'x-powered-by': 'guest',
+      },
       body_b64: Buffer.from('hi from guest').toString('base64'),
     },
   });
   const server: Server = createHttpServer((request, response) => {
+    // The gateway's background health probe.
+    if (request.url === '/readyz') return void response.end('{"status":"ready"}');
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -112,13 +120,16 @@ for (const engine of testEngines()) {
       });
       assert.equal(response.statusCode, 200);
       assert.equal(response.body, 'hi from guest');
-      assert.equal(response.headers['x-guest'], 'yes');
+      assert.equal(response.headers['x-ext-guest'], 'yes');
+      assert.equal(response.headers['x-powered-by'], undefined, 'response headers are allowlisted');
       assert.equal(response.headers['set-cookie'], undefined);
       assert.equal(response.headers['x-request-id'], 'req-gw-1');
 
       assert.equal(runner.received.length, 1);
       const { headers, body } = runner.received[0]!;
-      assert.equal(headers['authorization'], undefined);
+      // Only the gateway's own service token, never the caller's API key.
+      assert.match(String(headers['authorization']), /^Bearer eyJ/);
+      assert.doesNotMatch(String(headers['authorization']), /alga_sk_/);
       assert.equal(headers['x-ext-config-version'], '2');
       assert.equal(headers['x-ext-secrets-version'], '1');
       assert.equal(body.context.tenant_id, ctx.tenantA);
@@ -139,6 +150,7 @@ for (const engine of testEngines()) {
         body_b64: Buffer.from('{"a":1}').toString('base64'),
       });
       assert.equal(body.limits?.timeout_ms, 2_000);
+      assert.deepEqual(body.egress, { allowed_hosts: ['api.example.com'] });
       const raw = JSON.stringify(runner.received[0]);
       assert.ok(!raw.includes(secretValue), 'plaintext secret reached the runner');
       assert.ok(!raw.includes('alga_sk_') && !raw.includes('session=abc'));

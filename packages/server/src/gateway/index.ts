@@ -1,11 +1,21 @@
 /**
  * The gateway: `/api/ext/:extensionId/*` → the runner. The walk, in order:
- * authenticate (tenant from the key), find the install for (tenant, extension),
- * match the route against the manifest, load config and secret envelope,
- * send the runner an ExecuteRequest, relay the guest's response.
+ * refuse an oversized body by its Content-Length, authenticate (tenant from
+ * the key), find the install for (tenant, extension), check read vs write
+ * permission, match the route against the manifest, take a rate-limit token,
+ * load config and secret envelope, send the runner an ExecuteRequest, relay
+ * the guest's response through the header allowlist.
+ *
+ * `/api/ext-proxy/:extensionId/*` is the same walk for the extension's iframe
+ * UI, limited to endpoints the manifest marks `"proxy": true`; the guest sees
+ * `x-alga-entry: ui-proxy` so it can tell the two doors apart.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AlgaError, type ExecuteRequest, type Manifest, type SecretEnvelope } from '@alga-psa/protocol';
+import type { Principal } from '../auth/api-keys.ts';
+import { loadEnvelope } from '../data/envelope.ts';
+import { requestHeadersForGuest, responseHeadersForClient } from './headers.ts';
+import { InstallRateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import type { Encrypter } from '@alga-psa/transit';
 import type { Db } from '../db/index.ts';
 import { registerAuth, principalOf } from '../auth/plugin.ts';
@@ -16,21 +26,10 @@ import type { RunnerClient } from './runner-client.ts';
 
 export const MAX_GATEWAY_BODY_BYTES = 1024 * 1024;
 
-/** Only these client headers reach the guest; credentials and cookies never do. */
-const FORWARDED_HEADERS = ['content-type', 'accept', 'accept-language', 'user-agent'];
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and cookies are not relayed from the guest. */
-const DROPPED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-  'set-cookie',
-]);
+/** The mount points: the API gateway and the iframe UI's proxy. */
+export const GATEWAY_PREFIX = '/api/ext';
+export const UI_PROXY_PREFIX = '/api/ext-proxy';
+export const UI_PROXY_ENTRY_HEADER = 'x-alga-entry';
 
 export interface InstallRuntime {
   install: InstallRow;
@@ -47,7 +46,13 @@ export interface GatewayDeps {
   cache: TtlCache<InstallRuntime | null>;
   executionTimeoutMs: number;
   memoryMb?: number;
+  /** Per-install token bucket; false turns it off. Default 50/s, burst 100. */
+  rateLimit?: RateLimitOptions | false;
+  /** Request body cap in bytes. Default 1 MiB. */
+  maxBodyBytes?: number;
 }
+
+export const DEFAULT_GATEWAY_RATE_LIMIT: RateLimitOptions = { perSecond: 50, burst: 100 };
 
 async function loadRuntime(deps: GatewayDeps, tenantId: string, extensionId: string): Promise<InstallRuntime | null> {
   const key = installCacheKey(tenantId, extensionId);
@@ -62,53 +67,57 @@ async function loadRuntime(deps: GatewayDeps, tenantId: string, extensionId: str
       manifest: install.manifest,
       config,
       configVersion: version,
-      envelope: await loadEnvelope(deps, install),
+      envelope: await loadEnvelope(deps.db, install, deps.encrypter.keyRef),
     };
   }
   deps.cache.set(key, runtime);
   return runtime;
 }
 
-/**
- * Ciphertexts only: the server cannot decrypt. An install without the secrets
- * capability gets no envelope at all (deny by default, nothing to leak).
- */
-async function loadEnvelope(deps: GatewayDeps, install: InstallRow): Promise<SecretEnvelope | null> {
-  if (!install.grantedCapabilities.includes('cap:secrets.get')) return null;
-  const { rows } = await deps.db.query<{ key: string; ciphertext: string; key_ref: string }>(
-    'SELECT key, ciphertext, key_ref FROM install_secrets WHERE install_id = $1 ORDER BY key',
-    [install.id],
-  );
-  const ciphertexts: Record<string, string> = {};
-  for (const row of rows) ciphertexts[row.key] = row.ciphertext;
-  return {
-    version: String(install.secretsVersion),
-    algorithm: 'aes-256-gcm',
-    key_ref: rows[0]?.key_ref ?? deps.encrypter.keyRef,
-    expires_at: install.secretsExpiresAt ? install.secretsExpiresAt.toISOString() : null,
-    ciphertexts,
-  };
-}
-
-function splitUrl(request: FastifyRequest, extensionId: string): { path: string; query: string } {
+function splitUrl(request: FastifyRequest, mount: string): { path: string; query: string } {
   const raw = request.raw.url ?? request.url;
   const queryAt = raw.indexOf('?');
   const pathname = queryAt === -1 ? raw : raw.slice(0, queryAt);
-  const mount = `/api/ext/${extensionId}`;
   const below = pathname.startsWith(mount) ? pathname.slice(mount.length) : '/';
   return { path: below === '' ? '/' : below, query: queryAt === -1 ? '' : raw.slice(queryAt + 1) };
 }
 
+/** Viewers read: only GET and HEAD. Anything that may change state needs an admin key. */
+export function requireGatewayPermission(principal: Principal, method: string): void {
+  if (principal.role === 'admin') return;
+  if (method !== 'GET' && method !== 'HEAD') {
+    throw new AlgaError(
+      'ALGA_FORBIDDEN',
+      `This API key has the viewer role, which may only call GET endpoints; use an admin key for ${method}.`,
+    );
+  }
+}
+
 export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
+  const maxBodyBytes = deps.maxBodyBytes ?? MAX_GATEWAY_BODY_BYTES;
+  const limiter =
+    deps.rateLimit === false ? undefined : new InstallRateLimiter(deps.rateLimit ?? DEFAULT_GATEWAY_RATE_LIMIT);
+
+  // Refuse by the declared length before authenticating or reading a byte;
+  // Fastify's bodyLimit then enforces the same cap while a chunked body streams in.
+  app.addHook('onRequest', async (request) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > maxBodyBytes) {
+      throw new AlgaError('ALGA_PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBodyBytes} bytes.`);
+    }
+  });
   // The guest gets the request body as bytes, whatever its type, so no parsing here.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_GATEWAY_BODY_BYTES }, (_request, body, done) =>
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_request, body, done) =>
     done(null, body),
   );
-  // Viewers may call GET endpoints; anything that may change state needs an admin key.
   registerAuth(app, deps.db);
 
-  const handler = async (request: FastifyRequest<{ Params: { extensionId: string } }>, reply: FastifyReply) => {
+  const handle = async (
+    entry: 'api' | 'ui-proxy',
+    request: FastifyRequest<{ Params: { extensionId: string } }>,
+    reply: FastifyReply,
+  ) => {
     const principal = principalOf(request);
     const { extensionId } = request.params;
     const runtime = await loadRuntime(deps, principal.tenantId, extensionId);
@@ -116,21 +125,32 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       // One message for "unknown", "not installed", "disabled" and "another tenant's".
       throw new AlgaError('ALGA_NOT_FOUND', `Extension "${extensionId}" is not installed for this tenant.`);
     }
-    const { path, query } = splitUrl(request, extensionId);
-    if (!matchEndpoint(runtime.manifest.api.endpoints, request.method, path)) {
-      const declared = runtime.manifest.api.endpoints.map((e) => `${e.method} ${e.path}`).join(', ');
+    requireGatewayPermission(principal, request.method);
+    const mount = `${entry === 'api' ? GATEWAY_PREFIX : UI_PROXY_PREFIX}/${extensionId}`;
+    const { path, query } = splitUrl(request, mount);
+    const endpoints =
+      entry === 'api' ? runtime.manifest.api.endpoints : runtime.manifest.api.endpoints.filter((e) => e.proxy === true);
+    if (!matchEndpoint(endpoints, request.method, path)) {
+      const declared = endpoints.map((e) => `${e.method} ${e.path}`).join(', ');
       throw new AlgaError(
         'ALGA_ROUTE_NOT_FOUND',
-        `${extensionId} declares no endpoint ${request.method} ${path}; declared: ${declared || '(none)'}.`,
+        entry === 'api'
+          ? `${extensionId} declares no endpoint ${request.method} ${path}; declared: ${declared || '(none)'}.`
+          : `${extensionId} exposes no UI-proxy endpoint ${request.method} ${path} (endpoints need "proxy": true); exposed: ${declared || '(none)'}.`,
+      );
+    }
+    const wait = limiter?.take(runtime.install.id) ?? 0;
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new AlgaError(
+        'ALGA_RATE_LIMITED',
+        `${extensionId} is receiving too many requests for this tenant; retry after ${wait} s.`,
       );
     }
 
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED_HEADERS) {
-      const value = request.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
+    const headers = requestHeadersForGuest(request.headers);
     headers['x-request-id'] = request.id;
+    if (entry === 'ui-proxy') headers[UI_PROXY_ENTRY_HEADER] = 'ui-proxy';
     const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body.toString('base64') : null;
 
     const { install } = runtime;
@@ -143,6 +163,9 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
         version_id: install.versionId,
         content_hash: install.contentHash,
       },
+      ...(install.grantedCapabilities.includes('cap:http.fetch')
+        ? { egress: { allowed_hosts: runtime.manifest.allowedHosts } }
+        : {}),
       config: runtime.config,
       config_version: String(runtime.configVersion),
       providers: install.grantedCapabilities,
@@ -152,15 +175,18 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     };
     const result = await deps.runner.execute(execute);
 
-    for (const [name, value] of Object.entries(result.headers)) {
-      if (!DROPPED_RESPONSE_HEADERS.has(name)) reply.header(name, value);
-    }
+    reply.headers(responseHeadersForClient(result.headers));
     reply.header('x-request-id', request.id);
     return reply
       .code(result.status)
       .send(result.body_b64 === null ? undefined : Buffer.from(result.body_b64, 'base64'));
   };
 
-  app.all('/api/ext/:extensionId', handler);
-  app.all('/api/ext/:extensionId/*', handler);
+  type Request = FastifyRequest<{ Params: { extensionId: string } }>;
+  const api = (request: Request, reply: FastifyReply) => handle('api', request, reply);
+  const proxy = (request: Request, reply: FastifyReply) => handle('ui-proxy', request, reply);
+  app.all(`${GATEWAY_PREFIX}/:extensionId`, api);
+  app.all(`${GATEWAY_PREFIX}/:extensionId/*`, api);
+  app.all(`${UI_PROXY_PREFIX}/:extensionId`, proxy);
+  app.all(`${UI_PROXY_PREFIX}/:extensionId/*`, proxy);
 }

@@ -1,9 +1,23 @@
 /**
- * The gateway's side of `POST /v1/execute`. The client deadline is the
- * runner's execution deadline plus a margin, so a guest that runs too long is
- * reported by the runner (ALGA_TIMEOUT → 504) and never races our own timer.
+ * The gateway's side of `POST /v1/execute`, across one or more runners.
+ *
+ * - Each request carries a fresh `alga-runner` token (scope `execute`) bound
+ *   to its tenant and install, and an `alga-server` token (scope `storage
+ *   logs`, same binding) in the body for the runner's calls back to us.
+ * - Runners are picked round-robin among those believed up. A runner that
+ *   refuses a connection (or drops one mid-request) is taken out at once;
+ *   a background probe of its `/readyz` puts it back when it answers again.
+ * - An idempotent request that failed to CONNECT (so never reached a guest)
+ *   is retried once on another runner. Nothing else is retried: a request
+ *   that reached a runner may have had effects.
+ * - The client deadline is the runner's execution deadline plus a margin, so
+ *   a guest that runs too long is reported by the runner (ALGA_TIMEOUT → 504)
+ *   and never races our own timer; a runner that dies mid-request ends the
+ *   request with 502 (socket closed) or 504 (no answer), never a hang.
  */
-import { Agent, request, errors as undiciErrors } from 'undici';
+import { generateKeyPairSync } from 'node:crypto';
+import { Pool, errors as undiciErrors } from 'undici';
+import type { FastifyBaseLogger } from 'fastify';
 import {
   AlgaError,
   HEADER_CONFIG_VERSION,
@@ -13,11 +27,25 @@ import {
   type ExecuteRequest,
   type ExecuteResponse,
 } from '@alga-psa/protocol';
+import { MAX_TOKEN_TTL_SECONDS, ServiceTokenSigner } from '@alga-psa/service-auth';
 
 export interface RunnerClientOptions {
+  /** One runner URL, or several separated by commas (`ALGA_RUNNER_URL`). */
   runnerUrl: string;
   /** How long the gateway waits for the runner, in ms (must exceed the execution deadline). */
   timeoutMs: number;
+  /** Mints the per-request service tokens. */
+  signer: ServiceTokenSigner;
+  /** How often runners are probed on `/readyz` (default 2000 ms). */
+  healthIntervalMs?: number;
+  /** Connections kept per runner (default 64). */
+  connectionsPerRunner?: number;
+  logger?: FastifyBaseLogger;
+}
+
+export interface RunnerStatus {
+  url: string;
+  up: boolean;
 }
 
 const CONNECT_FAILURES = new Set([
@@ -28,37 +56,178 @@ const CONNECT_FAILURES = new Set([
   'EAI_AGAIN',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
+/** The connection broke after the request was sent: the runner likely died. */
+const CONNECTION_LOST = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+/** Safe to send twice (RFC 9110 §9.2.2), so safe to retry when the first try never connected. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const MAX_RUNNER_RESPONSE_BYTES = 16 * 1024 * 1024;
+const PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * A signer for servers built without a key file (in-process tests, embedders
+ * that run their own runners): a fresh Ed25519 pair for the process's
+ * lifetime, so tokens are always signed, but no runner outside can verify them.
+ */
+export function ephemeralSigner(): ServiceTokenSigner {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return ServiceTokenSigner.fromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+}
+
+/** Parses `ALGA_RUNNER_URL`: comma-separated absolute http(s) URLs, at least one. */
+export function parseRunnerUrls(value: string): URL[] {
+  const urls: URL[] = [];
+  for (const part of value.split(',')) {
+    const text = part.trim();
+    if (!text) continue;
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new Error(`ALGA_RUNNER_URL: ${JSON.stringify(text)} is not a URL.`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`ALGA_RUNNER_URL: ${JSON.stringify(text)} must be http or https.`);
+    }
+    if (!urls.some((known) => known.origin === url.origin)) urls.push(url);
+  }
+  if (urls.length === 0) throw new Error('ALGA_RUNNER_URL names no runner.');
+  return urls;
+}
+
+interface RunnerNode {
+  url: URL;
+  pool: Pool;
+  up: boolean;
+  probing: boolean;
+}
+
+function errorCode(error: unknown): string | undefined {
+  return (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+}
 
 export class RunnerClient {
-  readonly #url: URL;
+  readonly #nodes: RunnerNode[];
   readonly #timeoutMs: number;
-  readonly #agent: Agent;
+  readonly #signer: ServiceTokenSigner;
+  readonly #tokenTtlSeconds: number;
+  readonly #logger: FastifyBaseLogger | undefined;
+  readonly #timer: NodeJS.Timeout;
+  #next = 0;
 
   constructor(options: RunnerClientOptions) {
-    this.#url = new URL('/v1/execute', options.runnerUrl);
     this.#timeoutMs = options.timeoutMs;
-    this.#agent = new Agent({ connectTimeout: 5_000, keepAliveTimeout: 10_000 });
+    this.#signer = options.signer;
+    this.#logger = options.logger;
+    // Valid for the whole execution (the runner uses the server token until
+    // the guest returns), and never longer than the verifier accepts.
+    this.#tokenTtlSeconds = Math.min(MAX_TOKEN_TTL_SECONDS, Math.ceil(options.timeoutMs / 1000));
+    this.#nodes = parseRunnerUrls(options.runnerUrl).map((url) => ({
+      url,
+      pool: new Pool(url.origin, {
+        connections: options.connectionsPerRunner ?? 64,
+        connectTimeout: 2_000,
+        keepAliveTimeout: 10_000,
+      }),
+      // Optimistic at start: the first request should not wait for a probe.
+      up: true,
+      probing: false,
+    }));
+    this.#timer = setInterval(() => void this.probe(), options.healthIntervalMs ?? 2_000);
+    this.#timer.unref();
+  }
+
+  /** Which runners the gateway currently sends to. */
+  status(): RunnerStatus[] {
+    return this.#nodes.map((node) => ({ url: node.url.origin, up: node.up }));
+  }
+
+  /** Probes every runner's `/readyz` now (also runs on a timer). */
+  async probe(): Promise<void> {
+    await Promise.all(this.#nodes.map((node) => this.#probe(node)));
   }
 
   async execute(body: ExecuteRequest): Promise<ExecuteResponse> {
+    const tried = new Set<RunnerNode>();
+    const retryable = IDEMPOTENT_METHODS.has(body.http.method.toUpperCase());
+    const payload = JSON.stringify({ ...body, server_token: await this.#serverToken(body) });
+    const runnerToken = await this.#signer.sign(
+      {
+        audience: 'alga-runner',
+        tenantId: body.context.tenant_id,
+        installId: body.context.install_id,
+        requestId: body.context.request_id,
+        scope: ['execute'],
+      },
+      this.#tokenTtlSeconds,
+    );
+    for (;;) {
+      const node = this.#pick(tried);
+      if (!node) {
+        throw new AlgaError(
+          'ALGA_RUNNER_UNAVAILABLE',
+          'No runner is reachable; check that the runners are started and ALGA_RUNNER_URL points to them.',
+        );
+      }
+      tried.add(node);
+      try {
+        return await this.#send(node, body, payload, runnerToken);
+      } catch (error) {
+        if (!(error instanceof ConnectFailure)) throw error;
+        this.#markDown(node, error.code);
+        // Only one retry, and only where sending twice could not hurt.
+        if (!retryable || tried.size > 1) throw error.alga;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await Promise.all(this.#nodes.map((node) => node.pool.close()));
+  }
+
+  #serverToken(body: ExecuteRequest): Promise<string> {
+    return this.#signer.sign(
+      {
+        audience: 'alga-server',
+        tenantId: body.context.tenant_id,
+        installId: body.context.install_id,
+        requestId: body.context.request_id,
+        scope: ['storage', 'logs'],
+      },
+      this.#tokenTtlSeconds,
+    );
+  }
+
+  #pick(exclude: ReadonlySet<RunnerNode>): RunnerNode | undefined {
+    for (let i = 0; i < this.#nodes.length; i++) {
+      const node = this.#nodes[(this.#next + i) % this.#nodes.length]!;
+      if (node.up && !exclude.has(node)) {
+        this.#next = (this.#next + i + 1) % this.#nodes.length;
+        return node;
+      }
+    }
+    return undefined;
+  }
+
+  async #send(node: RunnerNode, body: ExecuteRequest, payload: string, token: string): Promise<ExecuteResponse> {
     let response;
     try {
-      response = await request(this.#url, {
+      response = await node.pool.request({
+        path: '/v1/execute',
         method: 'POST',
-        dispatcher: this.#agent,
         headers: {
+          authorization: `Bearer ${token}`,
           'content-type': 'application/json',
           [HEADER_REQUEST_ID]: body.context.request_id,
           [HEADER_CONFIG_VERSION]: body.config_version ?? '0',
           [HEADER_SECRETS_VERSION]: body.secret_envelope?.version ?? '0',
         },
-        body: JSON.stringify(body),
+        body: payload,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
       });
     } catch (error) {
-      throw transportError(error);
+      throw this.#transportError(node, error);
     }
     let text: string;
     try {
@@ -68,34 +237,78 @@ export class RunnerClient {
       text = bytes.toString('utf8');
     } catch (error) {
       if (error instanceof AlgaError) throw error;
-      throw transportError(error);
+      throw this.#transportError(node, error);
     }
     if (response.statusCode === 200) return parseExecuteResponse(text);
     throw runnerError(response.statusCode, text);
   }
 
-  async close(): Promise<void> {
-    await this.#agent.close();
-  }
-}
-
-function transportError(error: unknown): AlgaError {
-  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
-    return new AlgaError('ALGA_TIMEOUT', 'The runner did not answer before the gateway deadline.', { cause: error });
-  }
-  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
-  if (code && CONNECT_FAILURES.has(code)) {
+  #transportError(node: RunnerNode, error: unknown): Error {
+    if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+      return new AlgaError('ALGA_TIMEOUT', 'The runner did not answer before the gateway deadline.', { cause: error });
+    }
+    const code = errorCode(error);
+    if (code && CONNECT_FAILURES.has(code)) return new ConnectFailure(code, error);
+    if (code && CONNECTION_LOST.has(code)) this.#markDown(node, code);
     return new AlgaError(
-      'ALGA_RUNNER_UNAVAILABLE',
-      'No runner is reachable; check that the runner is started and ALGA_RUNNER_URL points to it.',
+      'ALGA_EXECUTION_FAILED',
+      'The connection to the runner failed while the request was running.',
       {
         cause: error,
       },
     );
   }
-  return new AlgaError('ALGA_EXECUTION_FAILED', 'The connection to the runner failed while the request was running.', {
-    cause: error,
-  });
+
+  #markDown(node: RunnerNode, reason: string): void {
+    if (!node.up) return;
+    node.up = false;
+    this.#logger?.warn({ runner: node.url.origin, reason }, 'runner marked down');
+  }
+
+  async #probe(node: RunnerNode): Promise<void> {
+    if (node.probing) return;
+    node.probing = true;
+    let verdict: 'ready' | 'not ready' | 'slow';
+    try {
+      const response = await node.pool.request({
+        path: '/readyz',
+        method: 'GET',
+        headersTimeout: PROBE_TIMEOUT_MS,
+        bodyTimeout: PROBE_TIMEOUT_MS,
+      });
+      await response.body.dump();
+      verdict = response.statusCode === 200 ? 'ready' : 'not ready';
+    } catch (error) {
+      // A runner busy compiling a component can be slow to answer; that is
+      // not down. Requests it cannot serve in time end with 504 anyway.
+      const timedOut =
+        error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
+      verdict = timedOut ? 'slow' : 'not ready';
+    } finally {
+      node.probing = false;
+    }
+    if (verdict === 'ready' && !node.up) {
+      node.up = true;
+      this.#logger?.info({ runner: node.url.origin }, 'runner marked up');
+    } else if (verdict === 'not ready') {
+      this.#markDown(node, 'not ready');
+    }
+  }
+}
+
+/** The request never reached the runner; `alga` is what the caller gets if it is not retried. */
+class ConnectFailure extends Error {
+  readonly code: string;
+  readonly alga: AlgaError;
+  constructor(code: string, cause: unknown) {
+    super(`connect failed: ${code}`);
+    this.code = code;
+    this.alga = new AlgaError(
+      'ALGA_RUNNER_UNAVAILABLE',
+      'No runner is reachable; check that the runners are started and ALGA_RUNNER_URL points to them.',
+      { cause },
+    );
+  }
 }
 
 function parseExecuteResponse(text: string): ExecuteResponse {
@@ -126,9 +339,10 @@ function parseExecuteResponse(text: string): ExecuteResponse {
 }
 
 /**
- * Runner errors keep their code and message. A guest timeout stays 504; every
- * other runner failure is a 502 to the client, because a runner-side 4xx
- * (say, its own auth) says nothing about the client's request.
+ * Runner errors keep their code and message. A guest timeout stays 504; a
+ * runner with no free worker is a 503 the client may retry; every other
+ * runner failure is a 502 to the client, because a runner-side 4xx (say, its
+ * own auth) says nothing about the client's request.
  */
 function runnerError(status: number, text: string): AlgaError {
   let code: unknown;
@@ -141,7 +355,9 @@ function runnerError(status: number, text: string): AlgaError {
     // Not our error shape: fall through to a generic 502.
   }
   if (code === 'ALGA_TIMEOUT' || (code === undefined && status === 504)) return new AlgaError('ALGA_TIMEOUT', message);
-  if (code === 'ALGA_EXECUTION_FAILED' || code === 'ALGA_MEMORY_LIMIT') return new AlgaError(code, message);
+  if (code === 'ALGA_EXECUTION_FAILED' || code === 'ALGA_MEMORY_LIMIT' || code === 'ALGA_RUNNER_UNAVAILABLE') {
+    return new AlgaError(code, message);
+  }
   return new AlgaError('ALGA_EXECUTION_FAILED', message ?? `The runner answered HTTP ${status}.`, {
     details: { runnerStatus: status, ...(isErrorCode(code) ? { runnerCode: code } : {}) },
   });

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { AlgaError, validateManifest, type Manifest } from '@alga-psa/protocol';
+import { AlgaError, type Manifest } from '@alga-psa/protocol';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import type { Db } from '../db/index.ts';
 import { principalOf } from '../auth/plugin.ts';
-import { audit } from '../data/installs.ts';
+import { parseManifest, publishVersion } from '../publish/publish.ts';
 import { compareSemver } from '../data/semver.ts';
 import { normalizeContentHash } from './bundles.ts';
 
@@ -27,82 +27,28 @@ const publishSchema = {
 } as const;
 
 export function extensionRoutes(app: FastifyInstance, db: Db, bundles: BundleStore): void {
+  // The older two-step publish (PUT the component, then POST the version);
+  // scripts and the CLI use it. It runs the same component checks as the archive route.
   app.post<{ Body: PublishBody }>('/api/v1/extensions/versions', { schema: publishSchema }, async (request, reply) => {
     const principal = principalOf(request);
-    const result = validateManifest(request.body.manifest);
-    if (!result.ok) {
-      throw new AlgaError(
-        'ALGA_INVALID_MANIFEST',
-        `The manifest is invalid: ${result.errors.map((e) => `${e.path || 'manifest'}: ${e.message}`).join(' ')}`,
-        {
-          details: result.errors,
-        },
-      );
-    }
-    const manifest = result.manifest;
+    const manifest = parseManifest(request.body.manifest);
     const contentHash = normalizeContentHash(request.body.contentHash);
-    if ((await bundles.get(contentHash)) === undefined) {
+    const component = await bundles.get(contentHash);
+    if (component === undefined) {
       throw new AlgaError(
         'ALGA_BUNDLE_NOT_FOUND',
         `No bundle ${contentHash}; upload it first with PUT /api/v1/bundles/${contentHash}.`,
       );
     }
-
-    const outcome = await db.transaction(async (tx) => {
-      // Insert-or-read in one statement so two concurrent first publishes agree on the owner.
-      await tx.query(
-        'INSERT INTO extensions (id, publisher, owner_tenant_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
-        [manifest.name, manifest.publisher, principal.tenantId],
-      );
-      const { rows: extensions } = await tx.query<{ publisher: string; owner_tenant_id: string | null }>(
-        'SELECT publisher, owner_tenant_id FROM extensions WHERE id = $1 FOR UPDATE',
-        [manifest.name],
-      );
-      const extension = extensions[0]!;
-      if (extension.owner_tenant_id !== principal.tenantId) {
-        throw new AlgaError(
-          'ALGA_FORBIDDEN',
-          `Extension "${manifest.name}" is published by another tenant; choose another "name".`,
-        );
-      }
-      if (extension.publisher !== manifest.publisher) {
-        throw new AlgaError(
-          'ALGA_VERSION_CONFLICT',
-          `Extension "${manifest.name}" is published by "${extension.publisher}", not "${manifest.publisher}"; set "publisher" to "${extension.publisher}".`,
-        );
-      }
-      const { rows: existing } = await tx.query<{ content_hash: string }>(
-        'SELECT content_hash FROM extension_versions WHERE extension_id = $1 AND version = $2',
-        [manifest.name, manifest.version],
-      );
-      if (existing[0]) {
-        if (existing[0].content_hash === contentHash) return 'unchanged' as const;
-        throw new AlgaError(
-          'ALGA_VERSION_CONFLICT',
-          `${manifest.name}@${manifest.version} was already published with ${existing[0].content_hash}; published versions are immutable, so bump "version".`,
-        );
-      }
-      await tx.query(
-        'INSERT INTO extension_versions (extension_id, version, content_hash, manifest, metadata) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)',
-        [
-          manifest.name,
-          manifest.version,
-          contentHash,
-          JSON.stringify(manifest),
-          JSON.stringify(request.body.metadata ?? {}),
-        ],
-      );
-      await audit(tx, {
-        actor: principal.actor,
-        tenantId: principal.tenantId,
-        action: 'extension.publish',
-        requestId: request.id,
-      });
-      return 'created' as const;
-    });
+    const result = await publishVersion(
+      db,
+      principal,
+      { manifest, contentHash, component, metadata: request.body.metadata ?? {} },
+      request.id,
+    );
     return reply
-      .code(outcome === 'created' ? 201 : 200)
-      .send({ extensionId: manifest.name, version: manifest.version, contentHash });
+      .code(result.created ? 201 : 200)
+      .send({ extensionId: result.extensionId, version: result.version, contentHash });
   });
 
   app.get('/api/v1/extensions', async () => {

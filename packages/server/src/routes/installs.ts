@@ -18,7 +18,7 @@ export interface InstallRouteDeps {
   invalidate(tenantId: string, extensionId: string): void;
 }
 
-const NOT_INSTALLED = (extensionId: string) =>
+export const NOT_INSTALLED = (extensionId: string) =>
   // Same message whether the extension is unknown, not installed, or installed by another tenant.
   new AlgaError('ALGA_NOT_FOUND', `Extension "${extensionId}" is not installed for this tenant.`);
 
@@ -85,22 +85,27 @@ function carryConfig(manifest: Manifest, previous: Record<string, unknown>): Rec
   return next;
 }
 
+export type InstallDescription = Awaited<ReturnType<typeof describeInstall>>;
+
+export async function describeInstall(db: Db, tenantId: string, extensionId: string) {
+  const install = await findInstall(db, tenantId, extensionId);
+  if (!install) throw NOT_INSTALLED(extensionId);
+  const [{ config, version }, secrets] = await Promise.all([loadConfig(db, install.id), listSecretMeta(db, install)]);
+  return {
+    install: installView(install),
+    requestedCapabilities: install.manifest.capabilities,
+    config,
+    configVersion: version,
+    secrets,
+    secretsVersion: install.secretsVersion,
+    missingSecrets: missingSecrets(install, secrets),
+  };
+}
+
 export function installRoutes(app: FastifyInstance, deps: InstallRouteDeps): void {
   const { db } = deps;
 
-  async function describe(tenantId: string, extensionId: string) {
-    const install = await findInstall(db, tenantId, extensionId);
-    if (!install) throw NOT_INSTALLED(extensionId);
-    const [{ config, version }, secrets] = await Promise.all([loadConfig(db, install.id), listSecretMeta(db, install)]);
-    return {
-      install: installView(install),
-      config,
-      configVersion: version,
-      secrets,
-      secretsVersion: install.secretsVersion,
-      missingSecrets: missingSecrets(install, secrets),
-    };
-  }
+  const describe = (tenantId: string, extensionId: string) => describeInstall(db, tenantId, extensionId);
 
   app.post<{ Body: { extensionId: string; version?: string; grant?: string[] } }>(
     '/api/v1/installs',

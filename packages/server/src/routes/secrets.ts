@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { AlgaError, secretAad, secretKeys } from '@alga-psa/protocol';
 import type { Encrypter } from '@alga-psa/transit';
 import type { Db } from '../db/index.ts';
+import { transitFailure } from '../transit.ts';
 import { principalOf } from '../auth/plugin.ts';
 import { audit, findInstall, listSecretMeta, missingSecrets, type InstallRow } from '../data/installs.ts';
 
@@ -68,11 +69,7 @@ export function secretRoutes(app: FastifyInstance, deps: SecretRouteDeps): void 
         ciphertext = await encrypter.encrypt(bytes, secretAad(principal.tenantId, install.id, key));
       } catch (error) {
         // Never fall back to storing plaintext: the write fails instead.
-        throw new AlgaError(
-          'ALGA_TRANSIT_UNAVAILABLE',
-          'The secret could not be encrypted, so it was not saved; try again later.',
-          { cause: error },
-        );
+        throw transitFailure(error);
       } finally {
         bytes.fill(0);
       }

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { contentHashOf, DirectoryBundleStore } from '@alga-psa/bundle-store';
 import { LocalKeyring } from '@alga-psa/transit';
 import type { Manifest } from '@alga-psa/protocol';
@@ -10,9 +11,27 @@ import type { Db } from '../db/index.ts';
 import { createServer, type AlgaServer, type ServerOptions } from '../server.ts';
 import { createTenantWithKey, createApiKey } from '../auth/api-keys.ts';
 
-/** Bytes that pass the component header check (the runner is faked in these tests). */
+/**
+ * A real (tiny) component with the given imports, built from WAT with jco's
+ * wasm-tools, so publish-time import checks run on genuine binaries.
+ */
+export async function componentWithImports(imports: readonly string[]): Promise<Buffer> {
+  const wat = `(component ${imports.map((name) => `(import ${JSON.stringify(name)} (instance))`).join(' ')})`;
+  return withNonce(Buffer.from(await parse(wat)));
+}
+
+/** Appends a custom section with random bytes: same behaviour, different content hash. */
+function withNonce(component: Buffer): Buffer {
+  const name = Buffer.from('alga-test-nonce');
+  const payload = Buffer.concat([Buffer.from([name.length]), name, randomBytes(16)]);
+  return Buffer.concat([component, Buffer.from([0x00, payload.length]), payload]);
+}
+
+const EMPTY_COMPONENT = Buffer.from(await parse('(component)'));
+
+/** A valid component that imports nothing, so it passes any manifest's import check (runner is faked). */
 export function fakeComponent(): Buffer {
-  return Buffer.concat([Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]), randomBytes(32)]);
+  return withNonce(EMPTY_COMPONENT);
 }
 
 export function coreModule(): Buffer {

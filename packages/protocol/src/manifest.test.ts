@@ -1,11 +1,44 @@
-// Behaviour of the shared manifest validator (packages/protocol/src/manifest.ts)
-// as the server relies on it at publish and config time. Lives here because the
-// protocol package had no test runner slot when this was written; move freely.
+// Behaviour of the shared manifest validator, which the server runs at
+// publish and config time and the CLI before it packs.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { settingsDefaults, validateConfig, validateManifest, type Manifest } from '@alga-psa/protocol';
-import { sampleManifest } from './testing/fixtures.ts';
+import { settingsDefaults, validateConfig, validateManifest, type Manifest } from './manifest.ts';
+
+function sampleManifest(overrides: Partial<Manifest> = {}): Manifest {
+  return {
+    name: 'hello-ext',
+    publisher: 'acme',
+    version: '1.0.0',
+    description: 'Says hello.',
+    runtime: 'wasm-js@1',
+    capabilities: ['cap:secrets.get', 'cap:http.fetch'],
+    api: {
+      endpoints: [
+        { method: 'GET', path: '/hello' },
+        { method: 'POST', path: '/items/:id' },
+      ],
+    },
+    allowedHosts: ['api.example.com'],
+    settings: [
+      { key: 'greeting', type: 'string', label: 'Greeting', default: 'Hello', required: true },
+      { key: 'retries', type: 'number', label: 'Retries', default: 3, min: 0, max: 10 },
+      {
+        key: 'mode',
+        type: 'select',
+        label: 'Mode',
+        default: 'fast',
+        options: [
+          { value: 'fast', label: 'Fast' },
+          { value: 'safe', label: 'Safe' },
+        ],
+      },
+      { key: 'api_token', type: 'string', label: 'API token', secret: true, required: true },
+      { key: 'webhook_secret', type: 'string', label: 'Webhook secret', secret: true },
+    ],
+    ...overrides,
+  };
+}
 
 function errorsOf(value: unknown) {
   const result = validateManifest(value);
@@ -73,4 +106,16 @@ test('settingsDefaults skips secrets; validateConfig checks types, bounds, optio
   const errors = validateConfig(manifest, { retries: 11, mode: 'x', api_token: 's', nope: true });
   assert.deepEqual(errors.map((e) => e.field).sort(), ['api_token', 'greeting', 'mode', 'nope', 'retries']);
   assert.equal(validateConfig(manifest, [])[0]?.field, '');
+});
+
+test('endpoints may opt in to the UI proxy with a boolean "proxy"', () => {
+  const withProxy = sampleManifest({ api: { endpoints: [{ method: 'GET', path: '/ui-data', proxy: true }] } });
+  assert.equal(validateManifest(withProxy).ok, true);
+  const errors = errorsOf(
+    sampleManifest({ api: { endpoints: [{ method: 'GET', path: '/x', proxy: 'yes' as unknown as boolean }] } }),
+  );
+  assert.deepEqual(
+    errors.map((e) => e.path),
+    ['api.endpoints[0].proxy'],
+  );
 });

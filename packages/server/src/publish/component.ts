@@ -1,0 +1,141 @@
+/**
+ * Validate early: a component is checked at publish, not at its first call.
+ * It must be a Component Model binary, and every import must be an
+ * `alga:extension` interface unlocked by a capability the manifest declares,
+ * so a guest can never reach for a door the install did not open.
+ */
+import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools';
+import {
+  AlgaError,
+  DEFAULT_CAPABILITIES,
+  WIT_PACKAGE,
+  WIT_VERSION,
+  capabilityForInterface,
+  parseImportName,
+  type Manifest,
+} from '@alga-psa/protocol';
+import { componentProblem } from '../routes/bundles.ts';
+
+/** Interfaces that carry only types: importing them needs no capability. */
+const TYPE_ONLY_INTERFACES = new Set(['types']);
+/** The reference host's PSA-specific interfaces, out of this platform's scope. */
+const PSA_INTERFACES = new Set(['scheduler', 'invoicing', 'clients', 'services', 'tickets', 'projects', 'contacts']);
+
+export interface ImportProblem {
+  import: string;
+  message: string;
+  /** The manifest fix, when there is one: `add "cap:…" to "capabilities"`. */
+  fix?: string;
+}
+
+/**
+ * The component's import names, read with jco's wasm-tools (in memory, no
+ * filesystem). jco exposes them only as the component's WIT, so we read the
+ * `import …;` lines of its world; anything we cannot classify is refused.
+ */
+export async function componentImports(bytes: Uint8Array): Promise<string[]> {
+  const problem = componentProblem(bytes);
+  if (problem) throw new AlgaError('ALGA_INVALID_COMPONENT', problem);
+  let wit: string;
+  try {
+    wit = await componentWit(bytes);
+  } catch (error) {
+    throw new AlgaError(
+      'ALGA_INVALID_COMPONENT',
+      'The component could not be decoded (truncated or corrupt); rebuild it with `alga build`.',
+      { cause: error },
+    );
+  }
+  return worldImports(wit);
+}
+
+/** `import a:b/c@1.0.0;` → `a:b/c@1.0.0`; named imports (`import f: func…`) keep a marker. */
+export function worldImports(wit: string): string[] {
+  const lines = wit.split('\n');
+  const start = lines.findIndex((line) => /^world \S+ \{$/.test(line));
+  if (start === -1) return [];
+  const imports: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (line === '}') break;
+    const plain = /^\s{2}import ([^\s;:]+:[^\s;]+);$/.exec(line);
+    if (plain) {
+      imports.push(plain[1]!);
+      continue;
+    }
+    const named = /^\s{2}import (%?[a-z][a-z0-9-]*)\s*:/.exec(line);
+    if (named) imports.push(`<named>${named[1]!.replace(/^%/, '')}`);
+  }
+  return imports;
+}
+
+export function importProblems(imports: readonly string[], manifest: Pick<Manifest, 'capabilities'>): ImportProblem[] {
+  const declared = new Set<string>([...manifest.capabilities, ...DEFAULT_CAPABILITIES]);
+  const problems: ImportProblem[] = [];
+  for (const name of imports) {
+    if (name.startsWith('<named>')) {
+      problems.push({
+        import: name.slice('<named>'.length),
+        message: `imports a bare function or inline interface "${name.slice('<named>'.length)}"; only ${WIT_PACKAGE} interfaces are provided.`,
+      });
+      continue;
+    }
+    if (name.startsWith('wasi:')) {
+      problems.push({
+        import: name,
+        message: `imports the WASI interface ${name}; extensions get no WASI access (build with \`alga build\`, which disables every WASI feature, and reach the outside world through ${WIT_PACKAGE}/http).`,
+      });
+      continue;
+    }
+    if (!name.startsWith(`${WIT_PACKAGE}/`)) {
+      problems.push({ import: name, message: `imports ${name}, which this platform does not provide.` });
+      continue;
+    }
+    const parsed = parseImportName(name);
+    if (!parsed) {
+      problems.push({
+        import: name,
+        message: `imports ${name}, whose version is not compatible with ${WIT_PACKAGE}@${WIT_VERSION}; rebuild against the current WIT.`,
+      });
+      continue;
+    }
+    if (TYPE_ONLY_INTERFACES.has(parsed.iface)) continue;
+    if (PSA_INTERFACES.has(parsed.iface)) {
+      problems.push({
+        import: name,
+        message: `imports ${name}, a PSA-specific interface of the reference host that this platform does not provide; remove its use.`,
+      });
+      continue;
+    }
+    const capability = capabilityForInterface(parsed.iface);
+    if (!capability) {
+      problems.push({ import: name, message: `imports ${name}, an interface this platform does not provide.` });
+      continue;
+    }
+    if (!declared.has(capability)) {
+      const fix = `add "${capability}" to "capabilities"`;
+      problems.push({
+        import: name,
+        message: `imports ${name}, which needs ${capability}; ${fix} in manifest.json.`,
+        fix,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Throws ALGA_IMPORT_NOT_ALLOWED naming every offending import and its fix. */
+export async function verifyComponent(
+  bytes: Uint8Array,
+  manifest: Pick<Manifest, 'capabilities'>,
+): Promise<{ imports: string[] }> {
+  const imports = await componentImports(bytes);
+  const problems = importProblems(imports, manifest);
+  if (problems.length > 0) {
+    throw new AlgaError(
+      'ALGA_IMPORT_NOT_ALLOWED',
+      `The component ${problems.map((p) => p.message).join(' It also ')}`,
+      { details: problems },
+    );
+  }
+  return { imports };
+}

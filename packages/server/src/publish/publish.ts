@@ -1,0 +1,159 @@
+/**
+ * One publish path for both APIs (the archive upload and the older
+ * bundle-then-version pair): validate the manifest, check the component's
+ * imports against it, then record the immutable version. Same version with
+ * the same content is idempotent (200); different content is a 409.
+ */
+import { createHash } from 'node:crypto';
+import { AlgaError, validateManifest, type Manifest } from '@alga-psa/protocol';
+import type { Db } from '../db/index.ts';
+import type { Principal } from '../auth/api-keys.ts';
+import { audit } from '../data/installs.ts';
+import { verifyComponent } from './component.ts';
+
+export interface UiFileRecord {
+  path: string;
+  contentHash: string;
+  size: number;
+  contentType: string;
+}
+
+export interface PublishInput {
+  manifest: Manifest;
+  contentHash: string;
+  component: Uint8Array;
+  metadata: Record<string, unknown>;
+  /** Set when published from an archive. */
+  archive?: { contentHash: string; digest: string; uiFiles: UiFileRecord[] };
+  /** Runs once the component passed its checks, before the version is recorded (stores the bytes). */
+  store?: () => Promise<void>;
+}
+
+export interface PublishResult {
+  created: boolean;
+  extensionId: string;
+  version: string;
+  contentHash: string;
+  imports: string[];
+}
+
+export function parseManifest(value: unknown): Manifest {
+  const result = validateManifest(value);
+  if (!result.ok) {
+    throw new AlgaError(
+      'ALGA_INVALID_MANIFEST',
+      `The manifest is invalid: ${result.errors.map((e) => `${e.path || 'manifest'}: ${e.message}`).join(' ')}`,
+      { details: result.errors },
+    );
+  }
+  return result.manifest;
+}
+
+/**
+ * A digest of what a bundle holds (paths and file hashes), independent of
+ * tar headers and gzip timestamps, so re-packing the same build is not
+ * mistaken for new content.
+ */
+export function filesDigest(files: Iterable<[string, Uint8Array]>): string {
+  const lines = [...files]
+    .map(([path, bytes]) => `${path}\0${createHash('sha256').update(bytes).digest('hex')}`)
+    .sort();
+  return `sha256:${createHash('sha256').update(lines.join('\n')).digest('hex')}`;
+}
+
+/** Key-order-independent JSON, so a manifest read back from jsonb compares equal. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export async function publishVersion(db: Db, principal: Principal, input: PublishInput, requestId: string) {
+  const { manifest, contentHash } = input;
+  const { imports } = await verifyComponent(input.component, manifest);
+  // Content-addressed and idempotent: bytes stored for a publish that then fails are harmless.
+  await input.store?.();
+  const created = await db.transaction(async (tx) => {
+    // Insert-or-read in one statement so two concurrent first publishes agree on the owner.
+    await tx.query(
+      'INSERT INTO extensions (id, publisher, owner_tenant_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
+      [manifest.name, manifest.publisher, principal.tenantId],
+    );
+    const { rows: extensions } = await tx.query<{ publisher: string; owner_tenant_id: string | null }>(
+      'SELECT publisher, owner_tenant_id FROM extensions WHERE id = $1 FOR UPDATE',
+      [manifest.name],
+    );
+    const extension = extensions[0]!;
+    if (extension.owner_tenant_id !== principal.tenantId) {
+      throw new AlgaError(
+        'ALGA_FORBIDDEN',
+        `Extension "${manifest.name}" is published by another tenant; choose another "name".`,
+      );
+    }
+    if (extension.publisher !== manifest.publisher) {
+      throw new AlgaError(
+        'ALGA_VERSION_CONFLICT',
+        `Extension "${manifest.name}" is published by "${extension.publisher}", not "${manifest.publisher}"; set "publisher" to "${extension.publisher}".`,
+      );
+    }
+    const { rows: existing } = await tx.query<{
+      content_hash: string;
+      manifest: Manifest;
+      files_digest: string | null;
+    }>('SELECT content_hash, manifest, files_digest FROM extension_versions WHERE extension_id = $1 AND version = $2', [
+      manifest.name,
+      manifest.version,
+    ]);
+    const previous = existing[0];
+    if (previous) {
+      const same =
+        previous.content_hash === contentHash &&
+        canonical(previous.manifest) === canonical(manifest) &&
+        (previous.files_digest ?? null) === (input.archive?.digest ?? previous.files_digest ?? null);
+      if (same) return false;
+      throw new AlgaError(
+        'ALGA_VERSION_CONFLICT',
+        `${manifest.name}@${manifest.version} was already published with different content (${previous.content_hash}); published versions are immutable, so bump "version".`,
+      );
+    }
+    await tx.query(
+      `INSERT INTO extension_versions (extension_id, version, content_hash, manifest, metadata, archive_hash, files_digest)
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7)`,
+      [
+        manifest.name,
+        manifest.version,
+        contentHash,
+        JSON.stringify(manifest),
+        JSON.stringify(input.metadata),
+        input.archive?.contentHash ?? null,
+        input.archive?.digest ?? null,
+      ],
+    );
+    for (const file of input.archive?.uiFiles ?? []) {
+      await tx.query(
+        `INSERT INTO extension_ui_files (extension_id, version, path, content_hash, size, content_type)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [manifest.name, manifest.version, file.path, file.contentHash, file.size, file.contentType],
+      );
+    }
+    await audit(tx, {
+      actor: principal.actor,
+      tenantId: principal.tenantId,
+      action: 'extension.publish',
+      requestId,
+    });
+    return true;
+  });
+  return {
+    created,
+    extensionId: manifest.name,
+    version: manifest.version,
+    contentHash,
+    imports,
+  } satisfies PublishResult;
+}

@@ -1,0 +1,149 @@
+/**
+ * `POST /api/v1/extensions/publish`: one request, one bundle archive
+ * (docs/bundle-format.md). Everything is checked before anything is stored.
+ */
+import type { FastifyInstance } from 'fastify';
+import { AlgaError, BundleArchiveError, DEFAULT_BUNDLE_LIMITS, type BundleLimits } from '@alga-psa/protocol';
+import { contentHashOf, type BundleStore } from '@alga-psa/bundle-store';
+import type { Db } from '../db/index.ts';
+import { principalOf } from '../auth/plugin.ts';
+import { readBundleArchive, type BundleContents } from '../publish/archive.ts';
+import { filesDigest, parseManifest, publishVersion, type UiFileRecord } from '../publish/publish.ts';
+
+export interface PublishRouteDeps {
+  db: Db;
+  bundles: BundleStore;
+  limits?: Partial<BundleLimits>;
+}
+
+const UI_CONTENT_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  mjs: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  json: 'application/json',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  ico: 'image/x-icon',
+  woff: 'font/woff',
+  woff2: 'font/woff2',
+  txt: 'text/plain; charset=utf-8',
+  map: 'application/json',
+  wasm: 'application/wasm',
+};
+
+export function uiContentType(path: string): string {
+  const ext = path.slice(path.lastIndexOf('.') + 1).toLowerCase();
+  return UI_CONTENT_TYPES[ext] ?? 'application/octet-stream';
+}
+
+function parseJson(text: string, what: string, code: 'manifest' | 'metadata'): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    if (code === 'manifest') throw new AlgaError('ALGA_INVALID_MANIFEST', `${what} is not valid JSON.`);
+    throw new BundleArchiveError('bad-metadata', `${what} is not valid JSON; rebuild with \`alga build\`.`);
+  }
+}
+
+/** metadata.json must describe this very component (and this extension, when it says so). */
+function checkMetadata(contents: BundleContents, manifest: { name: string; version: string }) {
+  const metadata = parseJson(contents.metadataText, 'metadata.json', 'metadata');
+  if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw new BundleArchiveError('bad-metadata', 'metadata.json must be a JSON object; rebuild with `alga build`.');
+  }
+  const record = metadata as Record<string, unknown>;
+  const actual = contentHashOf(contents.component);
+  if (typeof record['contentHash'] !== 'string') {
+    throw new BundleArchiveError('bad-metadata', 'metadata.json has no "contentHash"; rebuild with `alga build`.');
+  }
+  if (record['contentHash'] !== actual) {
+    throw new AlgaError(
+      'ALGA_BUNDLE_HASH_MISMATCH',
+      `metadata.json says the component is ${record['contentHash']}, but component.wasm hashes to ${actual}; run \`alga build\` and \`alga pack\` again.`,
+    );
+  }
+  for (const field of ['name', 'version'] as const) {
+    if (record[field] !== undefined && record[field] !== manifest[field]) {
+      throw new BundleArchiveError(
+        'bad-metadata',
+        `metadata.json was built for ${field} ${JSON.stringify(record[field])}, but manifest.json says ${JSON.stringify(manifest[field])}; rebuild with \`alga build\`.`,
+      );
+    }
+  }
+  return { metadata: record, contentHash: actual };
+}
+
+export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): void {
+  const limits: BundleLimits = { ...DEFAULT_BUNDLE_LIMITS, ...deps.limits };
+  // Fastify refuses a Content-Length over the limit before reading the body,
+  // and stops reading a chunked body once it passes it.
+  app.addContentTypeParser(
+    ['application/gzip', 'application/x-gzip', 'application/x-tar+gzip'],
+    { parseAs: 'buffer', bodyLimit: limits.maxArchiveBytes },
+    (_request, body, done) => done(null, body),
+  );
+
+  app.post('/api/v1/extensions/publish', { bodyLimit: limits.maxArchiveBytes }, async (request, reply) => {
+    const principal = principalOf(request);
+    const archive = request.body;
+    if (!Buffer.isBuffer(archive) || archive.length === 0) {
+      throw new AlgaError(
+        'ALGA_BAD_REQUEST',
+        'Send the bundle archive (the .tgz from `alga pack`) as the body with Content-Type: application/gzip.',
+      );
+    }
+    const contents = await readBundleArchive(archive, limits);
+    const manifest = parseManifest(parseJson(contents.manifestText, 'manifest.json', 'manifest'));
+    const { metadata, contentHash } = checkMetadata(contents, manifest);
+    if (manifest.ui && !contents.ui.has(`ui/${manifest.ui.entry.replace(/^\/+/, '')}`)) {
+      throw new BundleArchiveError(
+        'missing-file',
+        `manifest.json names ui.entry "${manifest.ui.entry}", but the archive has no ui/${manifest.ui.entry.replace(/^\/+/, '')}.`,
+      );
+    }
+    const uiFiles: UiFileRecord[] = [...contents.ui].map(([path, bytes]) => ({
+      path: path.slice('ui/'.length),
+      contentHash: contentHashOf(bytes),
+      size: bytes.length,
+      contentType: uiContentType(path),
+    }));
+    const files: [string, Uint8Array][] = [
+      ['manifest.json', Buffer.from(contents.manifestText)],
+      ['component.wasm', contents.component],
+      ['metadata.json', Buffer.from(contents.metadataText)],
+      ...[...contents.wit].map(([path, text]): [string, Uint8Array] => [path, Buffer.from(text)]),
+      ...contents.ui,
+    ];
+    const archiveHash = contentHashOf(archive);
+    const result = await publishVersion(
+      deps.db,
+      principal,
+      {
+        manifest,
+        contentHash,
+        component: contents.component,
+        metadata,
+        archive: { contentHash: archiveHash, digest: filesDigest(files), uiFiles },
+        store: async () => {
+          await deps.bundles.put(contents.component);
+          await deps.bundles.put(archive);
+          for (const bytes of contents.ui.values()) await deps.bundles.put(bytes);
+        },
+      },
+      request.id,
+    );
+    return reply.code(result.created ? 201 : 200).send({
+      extensionId: result.extensionId,
+      version: result.version,
+      contentHash,
+      archiveHash,
+      imports: result.imports,
+      uiFiles: uiFiles.map((file) => file.path).sort(),
+    });
+  });
+}
