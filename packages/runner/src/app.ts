@@ -1,11 +1,16 @@
 /**
- * The runner's HTTP surface: `GET /healthz` and `POST /v1/execute`. Errors of
- * every kind leave through ONE handler that maps them to the protocol's error
- * registry; anything unexpected becomes a detail-free 500.
+ * The runner's HTTP surface: `GET /healthz`, `GET /readyz`, `GET /metrics`
+ * and `POST /v1/execute`. Errors of every kind leave through ONE handler that
+ * maps them to the protocol's error registry; anything unexpected becomes a
+ * detail-free 500.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { AlgaError, isCapability, type ExecuteRequest } from '@alga-psa/protocol';
+import type { ServiceClaims, ServiceTokenVerifier } from '@alga-psa/service-auth';
+import { authenticate, authorize } from './auth.ts';
 import type { Engine } from './engine/index.ts';
+import type { RunnerMetrics } from './metrics.ts';
+import { failingChecks, type ReadinessCheck } from './readiness.ts';
 import { executeRequestSchema } from './schema.ts';
 
 export interface AppOptions {
@@ -13,6 +18,16 @@ export interface AppOptions {
   logger: FastifyBaseLogger;
   /** Largest accepted request body in bytes. */
   bodyLimit: number;
+  /** Checks the `alga-runner` service token on every execute request. */
+  verifier: ServiceTokenVerifier;
+  readiness: readonly ReadinessCheck[];
+  metrics: RunnerMetrics;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    serviceClaims?: ServiceClaims;
+  }
 }
 
 function requestIdOf(request: FastifyRequest): string | undefined {
@@ -58,16 +73,38 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.post<{ Body: ExecuteRequest }>('/v1/execute', { schema: { body: executeRequestSchema } }, async (request) => {
-    const execute = request.body;
-    const unknown = execute.providers.filter((id) => !isCapability(id));
-    if (unknown.length > 0) {
-      throw new AlgaError('ALGA_UNKNOWN_CAPABILITY', `Unknown capability id: ${unknown.join(', ')}.`, {
-        details: { unknown },
-      });
-    }
-    return engine.execute(execute, request.log);
+  app.get('/readyz', async (_request, reply) => {
+    const failing = await failingChecks(options.readiness);
+    if (failing.length === 0) return { status: 'ready' };
+    return reply.status(503).send({ status: 'unavailable', failing });
   });
+
+  app.get('/metrics', async (_request, reply) => {
+    const { registry } = options.metrics;
+    return reply.header('content-type', registry.contentType).send(await registry.metrics());
+  });
+
+  app.post<{ Body: ExecuteRequest }>(
+    '/v1/execute',
+    {
+      schema: { body: executeRequestSchema },
+      // Before the body is even read: an unauthenticated caller costs no parsing.
+      onRequest: async (request) => {
+        request.serviceClaims = await authenticate(options.verifier, request);
+      },
+    },
+    async (request) => {
+      const execute = request.body;
+      authorize(request.serviceClaims!, execute);
+      const unknown = execute.providers.filter((id) => !isCapability(id));
+      if (unknown.length > 0) {
+        throw new AlgaError('ALGA_UNKNOWN_CAPABILITY', `Unknown capability id: ${unknown.join(', ')}.`, {
+          details: { unknown },
+        });
+      }
+      return engine.execute(execute, request.log);
+    },
+  );
 
   return app;
 }

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.ts';
 
-const required = { ALGA_BUNDLE_DIR: '/var/bundles', ALGA_TRANSIT_KEY_FILE: '/etc/alga/transit.key' };
+const required = {
+  ALGA_BUNDLE_DIR: '/var/bundles',
+  ALGA_TRANSIT_KEY_FILE: '/etc/alga/transit.key',
+  ALGA_SERVICE_VERIFY_KEY_FILE: '/etc/alga/service-verify.pem',
+};
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -15,7 +19,34 @@ describe('loadConfig', () => {
     assert.equal(config.defaultTimeoutMs, 5000);
     assert.equal(config.maxTimeoutMs, 30000);
     assert.equal(config.secretCacheTtlMs, 60000);
+    assert.equal(config.serviceVerifyKeyFile, '/etc/alga/service-verify.pem');
+    assert.equal(config.defaultMemoryMb, 128);
+    assert.equal(config.maxMemoryMb, 512);
+    assert.equal(config.uiProxyRoutes.size, 0);
     assert.equal(config.logLevel, 'info');
+  });
+
+  it('reads the memory caps and the ui-proxy route table', () => {
+    const config = loadConfig({
+      ...required,
+      RUNNER_DEFAULT_MEMORY_MB: '64',
+      RUNNER_MAX_MEMORY_MB: '256',
+      RUNNER_UI_PROXY_ROUTES: JSON.stringify({ sync: 'https://host.example/hooks/sync' }),
+    });
+    assert.equal(config.defaultMemoryMb, 64);
+    assert.equal(config.maxMemoryMb, 256);
+    assert.equal(config.uiProxyRoutes.get('sync')?.href, 'https://host.example/hooks/sync');
+  });
+
+  it('refuses an invalid ui-proxy route table and a default memory cap above the maximum', () => {
+    assert.throws(
+      () => loadConfig({ ...required, RUNNER_UI_PROXY_ROUTES: '{"a":"file:///etc/passwd"}' }),
+      /RUNNER_UI_PROXY_ROUTES route "a"/,
+    );
+    assert.throws(
+      () => loadConfig({ ...required, RUNNER_DEFAULT_MEMORY_MB: '1024', RUNNER_MAX_MEMORY_MB: '512' }),
+      /RUNNER_MAX_MEMORY_MB/,
+    );
   });
 
   it('reads every variable', () => {
@@ -49,7 +80,14 @@ describe('loadConfig', () => {
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         const text = error.problems.join('\n');
-        for (const name of ['ALGA_BUNDLE_DIR', 'ALGA_TRANSIT_KEY_FILE', 'RUNNER_PORT', 'RUNNER_WORKERS', 'LOG_LEVEL']) {
+        for (const name of [
+          'ALGA_BUNDLE_DIR',
+          'ALGA_TRANSIT_KEY_FILE',
+          'ALGA_SERVICE_VERIFY_KEY_FILE',
+          'RUNNER_PORT',
+          'RUNNER_WORKERS',
+          'LOG_LEVEL',
+        ]) {
           assert.match(text, new RegExp(name));
         }
         return true;

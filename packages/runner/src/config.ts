@@ -3,6 +3,7 @@
  * start-up. Every problem is reported at once, naming the variable.
  */
 import { availableParallelism } from 'node:os';
+import { parseUiProxyRoutes } from './providers/ui-proxy/index.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -13,12 +14,22 @@ export interface RunnerConfig {
   port: number;
   bundleDir: string;
   transitKeyFile: string;
+  /** Public key that verifies the server's service tokens. */
+  serviceVerifyKeyFile: string;
   workers: number;
   /** Executions allowed to wait when every worker is busy. */
   queueLimit: number;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
   secretCacheTtlMs: number;
+  defaultMemoryMb: number;
+  maxMemoryMb: number;
+  /** V8 heap per worker, a backstop to the wasm memory cap. */
+  workerHeapMb: number;
+  /** ui-proxy route name → URL, from the operator. */
+  uiProxyRoutes: Map<string, URL>;
+  /** The server's base URL for storage and guest-log shipping (`ALGA_SERVER_URL`, optional). */
+  serverUrl?: string | undefined;
   logLevel: LogLevel;
 }
 
@@ -58,13 +69,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: integer('RUNNER_PORT', 8081, 0, 65535),
     bundleDir: text('ALGA_BUNDLE_DIR'),
     transitKeyFile: text('ALGA_TRANSIT_KEY_FILE'),
+    serviceVerifyKeyFile: text('ALGA_SERVICE_VERIFY_KEY_FILE'),
     workers,
     queueLimit: integer('RUNNER_QUEUE_LIMIT', workers * 8, 0),
     defaultTimeoutMs: integer('RUNNER_DEFAULT_TIMEOUT_MS', 5000, 1),
     maxTimeoutMs: integer('RUNNER_MAX_TIMEOUT_MS', 30000, 1),
     secretCacheTtlMs: integer('RUNNER_SECRET_CACHE_TTL_MS', 60000, 1),
+    // 16 MiB is below what any componentize-js guest needs just to start.
+    defaultMemoryMb: integer('RUNNER_DEFAULT_MEMORY_MB', 128, 16, 65536),
+    maxMemoryMb: integer('RUNNER_MAX_MEMORY_MB', 512, 16, 65536),
+    workerHeapMb: integer('RUNNER_WORKER_HEAP_MB', 256, 32, 65536),
+    uiProxyRoutes: new Map(),
+    ...(env.ALGA_SERVER_URL?.trim() ? { serverUrl: env.ALGA_SERVER_URL.trim() } : {}),
     logLevel: 'info',
   };
+  try {
+    config.uiProxyRoutes = parseUiProxyRoutes(env.RUNNER_UI_PROXY_ROUTES);
+  } catch (error) {
+    problems.push(`RUNNER_UI_PROXY_ROUTES ${(error as Error).message}`);
+  }
 
   const level = env.LOG_LEVEL?.trim();
   if (level) {
@@ -74,6 +97,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.defaultTimeoutMs > config.maxTimeoutMs) {
     problems.push(
       `RUNNER_DEFAULT_TIMEOUT_MS (${config.defaultTimeoutMs}) must not exceed RUNNER_MAX_TIMEOUT_MS (${config.maxTimeoutMs}).`,
+    );
+  }
+
+  if (config.defaultMemoryMb > config.maxMemoryMb) {
+    problems.push(
+      `RUNNER_DEFAULT_MEMORY_MB (${config.defaultMemoryMb}) must not exceed RUNNER_MAX_MEMORY_MB (${config.maxMemoryMb}).`,
     );
   }
 

@@ -3,11 +3,22 @@
  * These need no real component (see engine/engine.test.ts for those).
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseContentHash } from '@alga-psa/bundle-store';
 import { createHarness, envelopeFor, executeRequest, type Harness } from './testing/harness.ts';
+
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** A JWT built by hand, to forge what ServiceTokenSigner never would (past expiry, alg none). */
+function forge(claims: Record<string, unknown>, key?: KeyObject, alg = 'EdDSA'): string {
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: 'alga-server', aud: 'alga-runner', iat: now, exp: now + 30, ...claims };
+  const input = `${b64url({ alg, typ: 'JWT' })}.${b64url(payload)}`;
+  return `${input}.${key ? sign(null, Buffer.from(input), key).toString('base64url') : ''}`;
+}
 
 describe('runner HTTP API', () => {
   let h: Harness;
@@ -33,7 +44,12 @@ describe('runner HTTP API', () => {
       { ...executeRequest(absent), providers: 'cap:log.emit' },
       executeRequest('md5:abc'),
     ]) {
-      const res = await h.runner.app.inject({ method: 'POST', url: '/v1/execute', payload });
+      const res = await h.runner.app.inject({
+        method: 'POST',
+        url: '/v1/execute',
+        headers: { authorization: `Bearer ${await h.token(executeRequest(absent))}` },
+        payload,
+      });
       assert.equal(res.statusCode, 400, JSON.stringify(payload).slice(0, 80));
       assert.equal(res.json().error.code, 'ALGA_BAD_REQUEST');
     }
@@ -43,7 +59,7 @@ describe('runner HTTP API', () => {
     const res = await h.runner.app.inject({
       method: 'POST',
       url: '/v1/execute',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await h.token(executeRequest(absent))}` },
       payload: '{not json',
     });
     assert.equal(res.statusCode, 400);
@@ -51,18 +67,14 @@ describe('runner HTTP API', () => {
   });
 
   it('rejects an unknown capability id with 400 ALGA_UNKNOWN_CAPABILITY naming it', async () => {
-    const res = await h.runner.app.inject({
-      method: 'POST',
-      url: '/v1/execute',
-      payload: executeRequest(absent, { providers: ['cap:log.emit', 'cap:teleport'] }),
-    });
+    const res = await h.execute(executeRequest(absent, { providers: ['cap:log.emit', 'cap:teleport'] }));
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().error.code, 'ALGA_UNKNOWN_CAPABILITY');
     assert.match(res.json().error.message, /cap:teleport/);
   });
 
   it('answers 404 ALGA_BUNDLE_NOT_FOUND for an absent bundle, with the request id', async () => {
-    const res = await h.runner.app.inject({ method: 'POST', url: '/v1/execute', payload: executeRequest(absent) });
+    const res = await h.execute(executeRequest(absent));
     assert.equal(res.statusCode, 404);
     assert.equal(res.json().error.code, 'ALGA_BUNDLE_NOT_FOUND');
     assert.equal(res.json().error.requestId, 'req-1');
@@ -71,14 +83,14 @@ describe('runner HTTP API', () => {
   it('answers 422 ALGA_BUNDLE_HASH_MISMATCH when the stored bytes do not match their hash', async () => {
     const hash = await h.bundleStore.put(new Uint8Array([0, 97, 115, 109]));
     await writeFile(path.join(h.bundleStore.root, 'sha256', parseContentHash(hash), 'component.wasm'), 'tampered');
-    const res = await h.runner.app.inject({ method: 'POST', url: '/v1/execute', payload: executeRequest(hash) });
+    const res = await h.execute(executeRequest(hash));
     assert.equal(res.statusCode, 422);
     assert.equal(res.json().error.code, 'ALGA_BUNDLE_HASH_MISMATCH');
   });
 
   it('answers 422 ALGA_INVALID_COMPONENT for bytes that are not a component', async () => {
     const hash = await h.bundleStore.put(new TextEncoder().encode('not wasm at all'));
-    const res = await h.runner.app.inject({ method: 'POST', url: '/v1/execute', payload: executeRequest(hash) });
+    const res = await h.execute(executeRequest(hash));
     assert.equal(res.statusCode, 422);
     assert.equal(res.json().error.code, 'ALGA_INVALID_COMPONENT');
   });
@@ -89,20 +101,140 @@ describe('runner HTTP API', () => {
     assert.equal(res.json().error.code, 'ALGA_NOT_FOUND');
   });
 
-  it('never logs the secret envelope or the authorization header', async () => {
+  it('never logs the secret envelope, the server token or the authorization header', async () => {
     const envelope = await envelopeFor(h.keyring, { api_key: 'zzz' });
-    await h.runner.app.inject({
-      method: 'POST',
-      url: '/v1/execute',
-      headers: { authorization: 'Bearer top-secret-token' },
-      payload: executeRequest(absent, { secret_envelope: envelope }),
-    });
+    await h.execute(executeRequest(absent, { secret_envelope: envelope }), 'top-secret-token');
+    await h.execute(executeRequest(absent, { secret_envelope: envelope, server_token: 'server-token-value' }));
     h.runner.app.log.info(
       { req: { headers: { authorization: 'Bearer top-secret-token' } }, body: { secret_envelope: envelope } },
       'probe',
     );
+    h.runner.app.log.info({ body: { server_token: 'server-token-value' } }, 'probe');
     const all = JSON.stringify(h.logs);
     assert.ok(!all.includes('top-secret-token'));
+    assert.ok(!all.includes('server-token-value'));
     assert.ok(!all.includes(envelope.ciphertexts.api_key!));
+  });
+});
+
+describe('runner service-token check on /v1/execute', () => {
+  let h: Harness;
+  let serverKey: KeyObject;
+  const absent = `sha256:${'a'.repeat(64)}`;
+  const payload = executeRequest(absent);
+
+  before(async () => {
+    h = await createHarness({ workers: 1 });
+    serverKey = createPrivateKey(await readFile(path.join(h.dir, 'service', 'service-signing.pem'), 'utf8'));
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  const refused = async (token: string | null, status: number, code: string) => {
+    const res = await h.execute(payload, token);
+    assert.equal(res.statusCode, status, res.body);
+    assert.equal(res.json().error.code, code);
+  };
+
+  it('lets a valid token for this tenant and install through (to the bundle lookup)', async () => {
+    assert.equal((await h.execute(payload)).statusCode, 404);
+  });
+
+  it('refuses a request without a token with 401 ALGA_UNAUTHENTICATED', async () => {
+    await refused(null, 401, 'ALGA_UNAUTHENTICATED');
+    await refused('', 401, 'ALGA_UNAUTHENTICATED');
+  });
+
+  it('refuses an expired token with 401', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { tid: 'tenant-1', iid: 'install-1', scope: 'execute', iat: now - 40, exp: now - 10 };
+    await refused(forge(claims, serverKey), 401, 'ALGA_UNAUTHENTICATED');
+  });
+
+  it('refuses a token for another audience (alga-server) with 401', async () => {
+    const token = await h.token(payload, { audience: 'alga-server' });
+    await refused(token, 401, 'ALGA_UNAUTHENTICATED');
+  });
+
+  it('refuses an unsigned token (alg none) with 401', async () => {
+    await refused(
+      forge({ tid: 'tenant-1', iid: 'install-1', scope: 'execute' }, undefined, 'none'),
+      401,
+      'ALGA_UNAUTHENTICATED',
+    );
+  });
+
+  it('refuses a token signed by another key with 401', async () => {
+    const other = generateKeyPairSync('ed25519').privateKey;
+    await refused(forge({ tid: 'tenant-1', iid: 'install-1', scope: 'execute' }, other), 401, 'ALGA_UNAUTHENTICATED');
+  });
+
+  it('refuses a token that lives longer than 60 s, even when correctly signed', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { tid: 'tenant-1', iid: 'install-1', scope: 'execute', iat: now - 120, exp: now + 600 };
+    await refused(forge(claims, serverKey), 401, 'ALGA_UNAUTHENTICATED');
+  });
+
+  it('refuses a token for another tenant or another install with 403 ALGA_FORBIDDEN', async () => {
+    await refused(await h.token(payload, { tenantId: 'tenant-2' }), 403, 'ALGA_FORBIDDEN');
+    await refused(await h.token(payload, { installId: 'install-2' }), 403, 'ALGA_FORBIDDEN');
+  });
+
+  it('refuses a token without the execute scope with 403', async () => {
+    await refused(await h.token(payload, { scope: ['storage'] }), 403, 'ALGA_FORBIDDEN');
+  });
+});
+
+describe('runner readiness and metrics', () => {
+  it('answers /readyz 200 when bundles and transit are reachable, 503 naming what is not', async () => {
+    const h = await createHarness({ workers: 1 });
+    try {
+      const ready = await h.runner.app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(ready.statusCode, 200);
+      assert.deepEqual(ready.json(), { status: 'ready' });
+    } finally {
+      await h.close();
+    }
+    const broken = await createHarness({
+      workers: 1,
+      bundleStore: {
+        put: () => Promise.reject(new Error('read-only')),
+        get: () => Promise.reject(Object.assign(new Error('EACCES: /secret/path'), { code: 'EACCES' })),
+      },
+      decrypter: { decrypt: () => Promise.reject(new Error('down')), ready: () => Promise.reject(new Error('sealed')) },
+    });
+    try {
+      const res = await broken.runner.app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(res.statusCode, 503);
+      assert.deepEqual(res.json(), { status: 'unavailable', failing: ['bundle-store', 'transit'] });
+      assert.doesNotMatch(res.body, /secret\/path|sealed/);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('serves Prometheus metrics whose labels carry outcomes only, never tenant or install ids', async () => {
+    const h = await createHarness({ workers: 1 });
+    try {
+      await h.execute(executeRequest(`sha256:${'b'.repeat(64)}`));
+      const res = await h.runner.app.inject({ method: 'GET', url: '/metrics' });
+      assert.equal(res.statusCode, 200);
+      assert.match(String(res.headers['content-type']), /text\/plain/);
+      assert.match(res.body, /alga_runner_executions_total\{outcome="ALGA_BUNDLE_NOT_FOUND"\} 1/);
+      for (const name of [
+        'alga_runner_execution_duration_seconds',
+        'alga_runner_secret_cache_lookups_total',
+        'alga_runner_secret_decrypts_total',
+        'alga_runner_limit_kills_total',
+        'alga_runner_worker_restarts_total',
+        'alga_runner_queue_depth',
+      ]) {
+        assert.match(res.body, new RegExp(`# TYPE ${name} `));
+      }
+      assert.doesNotMatch(res.body, /tenant-1|install-1|ext-1/);
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -4,20 +4,27 @@
  */
 import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import type { DestinationStream } from 'pino';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import type { Decrypter } from '@alga-psa/transit';
+import type { ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { buildApp } from './app.ts';
 import { Engine } from './engine/index.ts';
+import { RunnerMetrics } from './metrics.ts';
 import { createProviders, SecretCache } from './providers/index.ts';
+import { bundleStoreCheck, transitCheck } from './readiness.ts';
+import { createLogger } from './logger.ts';
 import type { LogLevel } from './config.ts';
 
 export { loadConfig, ConfigError, type RunnerConfig, type LogLevel } from './config.ts';
+export { createLogger, REDACT_PATHS } from './logger.ts';
 export type { Provider, ExecutionScope, HostFunction } from './providers/types.ts';
 
 export interface RunnerOptions {
   bundleStore: BundleStore;
   decrypter: Decrypter;
+  /** Verifies the server's `alga-runner` tokens on `/v1/execute` (public key only). */
+  verifier: ServiceTokenVerifier;
   /** Worker threads (default min(2, CPUs)). */
   workers?: number;
   /** Executions allowed to wait when every worker is busy (default workers × 8). */
@@ -26,6 +33,16 @@ export interface RunnerOptions {
   defaultTimeoutMs?: number;
   /** Upper bound on any request's deadline (default 30000). */
   maxTimeoutMs?: number;
+  /** Linear memory cap for a request that names none, in MiB (default 128). */
+  defaultMemoryMb?: number;
+  /** Upper bound on any request's `limits.memory_mb` (default 512). */
+  maxMemoryMb?: number;
+  /** V8 old-generation heap per worker in MiB, a backstop to the wasm cap (default 256). */
+  workerHeapMb?: number;
+  /** Operator-configured ui-proxy routes: route name → http(s) URL. */
+  uiProxyRoutes?: ReadonlyMap<string, URL>;
+  /** The server's base URL, for storage and guest-log shipping (`ALGA_SERVER_URL`). */
+  serverUrl?: string | undefined;
   /** How long decrypted secrets stay cached (default 60000). */
   secretCacheTtlMs?: number;
   /** (tenant, install, version) entries in the secret cache (default 1000). */
@@ -39,24 +56,9 @@ export interface RunnerOptions {
 
 export interface Runner {
   app: FastifyInstance;
+  metrics: RunnerMetrics;
   /** Stops accepting requests, fails queued ones, terminates workers, wipes caches. */
   close(): Promise<void>;
-}
-
-/** Paths pino must never print, whatever a future log call passes it. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'headers.authorization',
-  'secret_envelope',
-  '*.secret_envelope',
-  '*.*.secret_envelope',
-];
-
-export function createLogger(options: RunnerOptions['logger'] = {}): Logger {
-  return pino(
-    { level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } },
-    options.stream ?? pino.destination(1),
-  );
 }
 
 export async function createRunner(options: RunnerOptions): Promise<Runner> {
@@ -66,23 +68,43 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
     ttlMs: options.secretCacheTtlMs ?? 60_000,
     maxEntries: options.secretCacheMaxEntries ?? 1000,
   });
-  const engine = new Engine({
+  // The gauge reads the pool only when scraped, so the engine can be built after the metrics.
+  const metrics: RunnerMetrics = new RunnerMetrics((): number => engine.stats.queued);
+  const engine: Engine = new Engine({
     bundleStore: options.bundleStore,
-    providers: createProviders({ decrypter: options.decrypter, secretCache }),
+    providers: createProviders({
+      decrypter: options.decrypter,
+      secretCache,
+      secretsMetrics: metrics,
+      uiProxy: { routes: options.uiProxyRoutes ?? new Map() },
+      serverUrl: options.serverUrl,
+    }),
     workers,
     queueLimit: options.queueLimit ?? workers * 8,
     defaultTimeoutMs: options.defaultTimeoutMs ?? 5000,
     maxTimeoutMs: options.maxTimeoutMs ?? 30_000,
+    defaultMemoryMb: options.defaultMemoryMb ?? 128,
+    maxMemoryMb: options.maxMemoryMb ?? 512,
+    resourceLimits: { maxOldGenerationSizeMb: options.workerHeapMb ?? 256 },
+    metrics,
     ...(options.maxCachedComponents === undefined ? {} : { maxCachedComponents: options.maxCachedComponents }),
     logger: logger.child({ component: 'engine' }),
   });
-  const app = buildApp({ engine, logger, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });
+  const app = buildApp({
+    engine,
+    logger,
+    bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
+    verifier: options.verifier,
+    readiness: [bundleStoreCheck(options.bundleStore), transitCheck(options.decrypter)],
+    metrics,
+  });
   app.addHook('onClose', async () => {
     await engine.close();
     secretCache.clear();
   });
   return {
     app,
+    metrics,
     close: () => app.close(),
   };
 }

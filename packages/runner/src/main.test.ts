@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ensureServiceKeys } from '@alga-psa/service-auth';
 import { LocalKeyring } from '@alga-psa/transit';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -14,10 +15,12 @@ const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 describe('runner process', { timeout: 60_000 }, () => {
   let dir: string;
   let keyFile: string;
+  let verifyKeyFile: string;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'alga-runner-main-'));
     keyFile = path.join(dir, 'transit.key');
     await LocalKeyring.open(keyFile, { create: true });
+    verifyKeyFile = (await ensureServiceKeys(dir)).publicKeyFile;
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -30,6 +33,7 @@ describe('runner process', { timeout: 60_000 }, () => {
         RUNNER_PORT: '0',
         ALGA_BUNDLE_DIR: path.join(dir, 'bundles'),
         ALGA_TRANSIT_KEY_FILE: keyFile,
+        ALGA_SERVICE_VERIFY_KEY_FILE: verifyKeyFile,
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,6 +48,9 @@ describe('runner process', { timeout: 60_000 }, () => {
     });
     const res = await fetch(`${url}/healthz`);
     assert.deepEqual(await res.json(), { status: 'ok' });
+    assert.equal((await fetch(`${url}/readyz`)).status, 200);
+    const unauthenticated = await fetch(`${url}/v1/execute`, { method: 'POST', body: '{}' });
+    assert.equal(unauthenticated.status, 401);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   });
@@ -59,5 +66,24 @@ describe('runner process', { timeout: 60_000 }, () => {
     assert.equal(code, 1);
     assert.match(stderr, /ALGA_BUNDLE_DIR is required/);
     assert.match(stderr, /ALGA_TRANSIT_KEY_FILE is required/);
+    assert.match(stderr, /ALGA_SERVICE_VERIFY_KEY_FILE is required/);
+  });
+
+  it('exits 1 with a clear message when the service verify key cannot be read', async () => {
+    const child = spawn(process.execPath, [MAIN], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        RUNNER_PORT: '0',
+        ALGA_BUNDLE_DIR: path.join(dir, 'bundles'),
+        ALGA_TRANSIT_KEY_FILE: keyFile,
+        ALGA_SERVICE_VERIFY_KEY_FILE: path.join(dir, 'absent.pem'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(stderr, /ALGA_SERVICE_VERIFY_KEY_FILE: cannot read .*ENOENT/);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { DirectoryBundleStore } from '@alga-psa/bundle-store';
 import { LocalKeyring } from '@alga-psa/transit';
+import { loadVerifier, type ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { ConfigError, loadConfig, type RunnerConfig } from './config.ts';
 import { createRunner } from './index.ts';
 
@@ -28,14 +29,31 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  let verifier: ServiceTokenVerifier;
+  try {
+    verifier = await loadVerifier(config.serviceVerifyKeyFile);
+  } catch (error) {
+    process.stderr.write(
+      `ALGA_SERVICE_VERIFY_KEY_FILE: cannot read the service token public key (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ` +
+        `point it at the server's service-verify.pem.\n`,
+    );
+    process.exit(1);
+  }
+
   const runner = await createRunner({
     bundleStore: new DirectoryBundleStore(config.bundleDir),
     decrypter: keyring,
+    verifier,
     workers: config.workers,
     queueLimit: config.queueLimit,
     defaultTimeoutMs: config.defaultTimeoutMs,
     maxTimeoutMs: config.maxTimeoutMs,
     secretCacheTtlMs: config.secretCacheTtlMs,
+    defaultMemoryMb: config.defaultMemoryMb,
+    maxMemoryMb: config.maxMemoryMb,
+    workerHeapMb: config.workerHeapMb,
+    uiProxyRoutes: config.uiProxyRoutes,
+    serverUrl: config.serverUrl,
     logger: { level: config.logLevel },
   });
 

@@ -3,6 +3,8 @@
  * `redact` masks by object path, not by value inside a string, and a guest can
  * put a secret anywhere in its message in any common encoding.
  */
+import type { Logger } from 'pino';
+
 export const REDACTED = '[REDACTED]';
 
 /** The encodings of a secret that commonly end up in log lines. */
@@ -14,6 +16,8 @@ export function secretForms(value: string): string[] {
     base64,
     base64.replace(/=+$/, ''),
     bytes.toString('base64url'),
+    bytes.toString('hex'),
+    bytes.toString('hex').toUpperCase(),
     encodeURIComponent(value),
     // application/x-www-form-urlencoded writes spaces as `+`.
     encodeURIComponent(value).replace(/%20/g, '+'),
@@ -29,4 +33,48 @@ export function maskSecrets(text: string, secretValues: Iterable<string>): strin
   let out = text;
   for (const form of forms) out = out.split(form).join(REDACTED);
   return out;
+}
+
+/**
+ * Where a logger keeps the secret values its lines must mask. Set on an
+ * execution's child logger (see scope.ts); children of that child inherit it
+ * through the prototype chain pino builds them with.
+ */
+export const MASK_VALUES = Symbol.for('alga.runner.maskValues');
+
+const MAX_DEPTH = 6;
+
+/** Masks every string inside a log argument; Errors become plain objects first. */
+export function maskDeep(value: unknown, secretValues: ReadonlySet<string>, depth = 0): unknown {
+  if (typeof value === 'string') return maskSecrets(value, secretValues);
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
+  if (value instanceof Error) {
+    const plain: Record<string, unknown> = { type: value.name, message: value.message };
+    if (value.stack) plain.stack = value.stack;
+    const { code } = value as NodeJS.ErrnoException;
+    if (code !== undefined) plain.code = code;
+    return maskDeep(plain, secretValues, depth + 1);
+  }
+  if (Array.isArray(value)) return value.map((item) => maskDeep(item, secretValues, depth + 1));
+  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return REDACTED;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = maskDeep(item, secretValues, depth + 1);
+  return out;
+}
+
+/**
+ * pino `hooks.logMethod`: when the logger belongs to an execution, masks that
+ * execution's secret values in every argument of every line, whoever writes
+ * it (the runner's own code, a provider, an error serializer's input).
+ */
+export function maskingLogMethod(this: Logger, args: unknown[], method: (...args: unknown[]) => void): void {
+  const secretValues = (this as unknown as Record<symbol, ReadonlySet<string> | undefined>)[MASK_VALUES];
+  if (!secretValues || secretValues.size === 0) {
+    method.apply(this, args);
+    return;
+  }
+  method.apply(
+    this,
+    args.map((arg) => maskDeep(arg, secretValues)),
+  );
 }

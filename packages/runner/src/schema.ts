@@ -47,5 +47,17 @@ export const executeRequestSchema = {
         memory_mb: { type: 'integer', minimum: 1 },
       },
     },
+    user: {
+      type: 'object',
+      required: ['user_id'],
+      properties: {
+        user_id: { type: 'string', minLength: 1, maxLength: 200 },
+        user_email: { type: 'string', maxLength: 320 },
+        user_name: { type: 'string', maxLength: 400 },
+        user_type: { type: 'string', maxLength: 100 },
+        client_name: { type: 'string', maxLength: 400 },
+      },
+    },
+    server_token: { type: 'string', maxLength: 4096 },
   },
 } as const;

@@ -27,7 +27,7 @@ describe('runner executing a real component', { timeout: 180_000 }, () => {
   });
 
   async function execute(overrides: Parameters<typeof executeRequest>[1] = {}) {
-    return h.runner.app.inject({ method: 'POST', url: '/v1/execute', payload: executeRequest(hash, overrides) });
+    return h.execute(executeRequest(hash, overrides));
   }
 
   it('passes the request context, method, url, headers and body to the guest and returns its response', async () => {
@@ -172,15 +172,33 @@ describe('runner executing a real component', { timeout: 180_000 }, () => {
     assert.equal(res.statusCode, 502);
   });
 
-  it('answers the not-yet-implemented providers with their denial variants, granted or not', async () => {
-    const expected = { http: { err: 'not-allowed' }, storage: { err: 'denied' }, uiProxy: { err: 'denied' } };
+  it('answers ui-proxy and user with their denial variants when not granted', async () => {
     const ungranted = await execute({ path: '/stubs', providers: [] });
-    assert.deepEqual(bodyOf(ungranted.json()), { ...expected, user: { err: 'not-allowed' } });
-    const granted = await execute({
-      path: '/stubs',
-      providers: ['cap:http.fetch', 'cap:storage.kv', 'cap:ui.proxy', 'cap:user.read'],
+    const body = bodyOf(ungranted.json()) as Record<string, unknown>;
+    assert.deepEqual(body.uiProxy, { err: 'denied' });
+    assert.deepEqual(body.user, { err: 'not-allowed' });
+  });
+
+  it('hands the gateway-supplied user to the guest, and not-available without one', async () => {
+    const user = { user_id: 'u-9', user_email: 'u@example.com', user_name: 'U', user_type: 'client', client_name: 'C' };
+    const withUser = await execute({ path: '/user', providers: ['cap:user.read'], user });
+    assert.deepEqual(bodyOf(withUser.json()), {
+      ok: {
+        tenantId: 'tenant-1',
+        clientName: 'C',
+        userId: 'u-9',
+        userEmail: 'u@example.com',
+        userName: 'U',
+        userType: 'client',
+      },
     });
-    assert.deepEqual(bodyOf(granted.json()), { ...expected, user: { err: 'not-available' } });
+    const without = await execute({ path: '/user', providers: ['cap:user.read'] });
+    assert.deepEqual(bodyOf(without.json()), { err: 'not-available' });
+  });
+
+  it('answers a ui-proxy route the operator did not configure with route-not-found', async () => {
+    const res = await execute({ path: '/ui-proxy', query: 'route=nowhere', providers: ['cap:ui.proxy'] });
+    assert.deepEqual(bodyOf(res.json()), { err: 'route-not-found' });
   });
 
   it('runs concurrent requests for the same bundle', async () => {
@@ -202,8 +220,7 @@ describe('runner under load', { timeout: 180_000 }, () => {
     await h?.close();
   });
 
-  const execute = (overrides: Parameters<typeof executeRequest>[1] = {}) =>
-    h.runner.app.inject({ method: 'POST', url: '/v1/execute', payload: executeRequest(hash, overrides) });
+  const execute = (overrides: Parameters<typeof executeRequest>[1] = {}) => h.execute(executeRequest(hash, overrides));
 
   it('queues when every worker is busy, answers 503 ALGA_RUNNER_UNAVAILABLE once the queue is full, then recovers', async () => {
     await execute(); // compile and warm the worker first

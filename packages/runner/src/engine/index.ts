@@ -11,10 +11,12 @@ import { maskSecrets } from '../redact.ts';
 import { createScope } from '../scope.ts';
 import { toExecuteResponse, toWitRequest } from './convert.ts';
 import { ComponentLoader } from './loader.ts';
-import { ExecutionFailure, WorkerPool } from './pool.ts';
+import { ExecutionFailure, WorkerPool, type PoolEvents, type WorkerPoolOptions } from './pool.ts';
+import type { ExecutionMetrics } from '../metrics.ts';
 
 export { ComponentLoader, compileComponent, type LoadedComponent } from './loader.ts';
 export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions } from './pool.ts';
+export { capModuleMemory, MemoryFloorError } from './memory-limit.ts';
 
 export interface EngineOptions {
   bundleStore: BundleStore;
@@ -23,8 +25,22 @@ export interface EngineOptions {
   queueLimit: number;
   defaultTimeoutMs: number;
   maxTimeoutMs: number;
+  /** Linear memory cap when a request names none, in MiB. */
+  defaultMemoryMb: number;
+  /** Upper bound on any request's memory cap, in MiB. */
+  maxMemoryMb: number;
   maxCachedComponents?: number;
+  resourceLimits?: WorkerPoolOptions['resourceLimits'];
+  metrics?: ExecutionMetrics & PoolEvents;
   logger: FastifyBaseLogger;
+}
+
+/** An error for the caller, with this execution's secrets masked out of its message. */
+function masked(error: unknown, secretValues: ReadonlySet<string>): unknown {
+  if (!(error instanceof AlgaError) || secretValues.size === 0) return error;
+  const message = maskSecrets(error.message, secretValues);
+  if (message === error.message) return error;
+  return new AlgaError(error.code, message, { details: error.details });
 }
 
 export class Engine {
@@ -36,7 +52,13 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.#options = options;
     this.#dispatch = createDispatcher(options.providers);
-    this.#pool = new WorkerPool({ size: options.workers, queueLimit: options.queueLimit, logger: options.logger });
+    this.#pool = new WorkerPool({
+      size: options.workers,
+      queueLimit: options.queueLimit,
+      logger: options.logger,
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      ...(options.metrics ? { events: options.metrics } : {}),
+    });
     this.#loader = new ComponentLoader({
       bundleStore: options.bundleStore,
       ...(options.maxCachedComponents === undefined ? {} : { maxEntries: options.maxCachedComponents }),
@@ -53,8 +75,27 @@ export class Engine {
     return Math.min(requested, this.#options.maxTimeoutMs);
   }
 
+  memoryFor(request: ExecuteRequest): number {
+    const requested = request.limits?.memory_mb ?? this.#options.defaultMemoryMb;
+    return Math.min(requested, this.#options.maxMemoryMb);
+  }
+
   async execute(request: ExecuteRequest, logger: FastifyBaseLogger): Promise<ExecuteResponse> {
-    const component = await this.#loader.load(request.context.content_hash);
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await this.#execute(request, logger);
+    } catch (error) {
+      outcome = error instanceof AlgaError ? error.code : 'ALGA_INTERNAL';
+      throw error;
+    } finally {
+      this.#options.metrics?.executed(outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  async #execute(request: ExecuteRequest, logger: FastifyBaseLogger): Promise<ExecuteResponse> {
+    const memoryMb = this.memoryFor(request);
+    const component = await this.#loader.load(request.context.content_hash, memoryMb);
     const { scope, close } = createScope(request, logger);
     const timeoutMs = this.timeoutFor(request);
     try {
@@ -78,7 +119,14 @@ export class Engine {
       if (error instanceof AlgaError && error.code === 'ALGA_TIMEOUT') {
         scope.logger.warn({ timeout_ms: timeoutMs }, 'extension exceeded its deadline; worker recycled');
       }
-      throw error;
+      if (error instanceof AlgaError && error.code === 'ALGA_MEMORY_LIMIT') {
+        const cause = error.cause instanceof ExecutionFailure ? error.cause : undefined;
+        scope.logger.warn(
+          { memory_mb: memoryMb, ...(cause ? { phase: cause.phase, detail: cause.detail } : {}) },
+          'extension exceeded its memory limit; worker recycled',
+        );
+      }
+      throw masked(error, scope.secretValues);
     } finally {
       close();
     }

@@ -1,16 +1,23 @@
 /**
  * Turns a bundle's content hash into what a worker needs to instantiate it:
- * jco's JS glue (sync instantiation) and the compiled core modules. Compiling
- * is the expensive step, so results are cached per hash and concurrent loads
- * of the same hash share one promise (lru-cache's `fetch` does both).
+ * jco's JS glue (sync instantiation) and the compiled core modules, with
+ * their linear memory capped (see memory-limit.ts). Compiling is the
+ * expensive step, so compiled variants are cached per (hash, memory limit)
+ * and concurrent loads of the same variant share one promise (lru-cache's
+ * `fetch` does both). jco's output is cached per hash, so a second memory
+ * limit costs one compile, not another transpile.
  */
 import { LRUCache } from 'lru-cache';
 import { transpile } from '@bytecodealliance/jco';
 import { AlgaError } from '@alga-psa/protocol';
 import { BundleIntegrityError, type BundleStore } from '@alga-psa/bundle-store';
+import { capModuleMemory, MemoryFloorError, pagesForMb } from './memory-limit.ts';
 
 export interface LoadedComponent {
   contentHash: string;
+  /** Identifies this compiled variant (hash + memory limit) in caches and workers. */
+  key: string;
+  memoryMb: number;
   /** ES module source exporting `instantiate(getCoreModule, imports, instantiateCore?)`. */
   glue: string;
   /** Core wasm modules by the file name the glue asks for. */
@@ -19,16 +26,23 @@ export interface LoadedComponent {
 
 export interface ComponentLoaderOptions {
   bundleStore: BundleStore;
-  /** Compiled components kept in memory. */
+  /** Compiled variants kept in memory. */
   maxEntries?: number;
-  /** Called when a component leaves the cache, so workers can drop it too. */
-  onEvict?: (contentHash: string) => void;
+  /** Called with a variant's `key` when it leaves the cache, so workers can drop it too. */
+  onEvict?: (key: string) => void;
 }
 
 /** The name jco gives the glue and core modules (`component.js`, `component.core.wasm`). */
 const NAME = 'component';
 
-export async function compileComponent(contentHash: string, bytes: Uint8Array): Promise<LoadedComponent> {
+interface Transpiled {
+  contentHash: string;
+  glue: string;
+  /** Core module bytes by file name, before the memory cap is applied. */
+  wasm: Record<string, Uint8Array>;
+}
+
+async function transpileComponent(contentHash: string, bytes: Uint8Array): Promise<Transpiled> {
   let files: Record<string, Uint8Array>;
   try {
     ({ files } = await transpile(bytes, {
@@ -44,25 +58,59 @@ export async function compileComponent(contentHash: string, bytes: Uint8Array): 
   }
   const glueBytes = files[`${NAME}.js`];
   if (!glueBytes) throw new AlgaError('ALGA_INVALID_COMPONENT');
+  const wasm: Record<string, Uint8Array> = {};
+  for (const [file, content] of Object.entries(files)) if (file.endsWith('.wasm')) wasm[file] = content;
+  return { contentHash, glue: Buffer.from(glueBytes).toString('utf8'), wasm };
+}
+
+export function variantKey(contentHash: string, memoryMb: number): string {
+  return `${contentHash}#${memoryMb}m`;
+}
+
+async function compileVariant(transpiled: Transpiled, memoryMb: number): Promise<LoadedComponent> {
   const modules: Record<string, WebAssembly.Module> = {};
-  for (const [file, content] of Object.entries(files)) {
-    if (!file.endsWith('.wasm')) continue;
+  for (const [file, content] of Object.entries(transpiled.wasm)) {
+    let capped: Uint8Array;
     try {
-      modules[file] = await WebAssembly.compile(content as Uint8Array<ArrayBuffer>);
+      capped = capModuleMemory(content, pagesForMb(memoryMb));
+    } catch (error) {
+      if (error instanceof MemoryFloorError) throw new AlgaError('ALGA_MEMORY_LIMIT', error.message, { cause: error });
+      throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
+    }
+    try {
+      modules[file] = await WebAssembly.compile(capped as Uint8Array<ArrayBuffer>);
     } catch (error) {
       throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
     }
   }
-  return { contentHash, glue: Buffer.from(glueBytes).toString('utf8'), modules };
+  return {
+    contentHash: transpiled.contentHash,
+    key: variantKey(transpiled.contentHash, memoryMb),
+    memoryMb,
+    glue: transpiled.glue,
+    modules,
+  };
+}
+
+/** Transpiles and compiles a component in one go (tests and tools). */
+export async function compileComponent(
+  contentHash: string,
+  bytes: Uint8Array,
+  memoryMb = 128,
+): Promise<LoadedComponent> {
+  return compileVariant(await transpileComponent(contentHash, bytes), memoryMb);
 }
 
 export class ComponentLoader {
-  readonly #cache: LRUCache<string, LoadedComponent>;
+  readonly #transpiled: LRUCache<string, Transpiled>;
+  readonly #compiled: LRUCache<string, LoadedComponent, { contentHash: string; memoryMb: number }>;
 
   constructor(options: ComponentLoaderOptions) {
     const { bundleStore, onEvict } = options;
-    this.#cache = new LRUCache<string, LoadedComponent>({
-      max: options.maxEntries ?? 32,
+    this.#transpiled = new LRUCache<string, Transpiled>({
+      // jco's output holds the raw module bytes; a few hashes are enough to
+      // serve a second memory limit without transpiling again.
+      max: 4,
       fetchMethod: async (contentHash) => {
         let bytes: Uint8Array | undefined;
         try {
@@ -74,20 +122,31 @@ export class ComponentLoader {
           throw error;
         }
         if (!bytes) throw new AlgaError('ALGA_BUNDLE_NOT_FOUND');
-        return compileComponent(contentHash, bytes);
+        return transpileComponent(contentHash, bytes);
+      },
+    });
+    this.#compiled = new LRUCache<string, LoadedComponent, { contentHash: string; memoryMb: number }>({
+      max: options.maxEntries ?? 32,
+      fetchMethod: async (_key, _stale, { context }) => {
+        const transpiled = await this.#transpiled.fetch(context.contentHash);
+        if (!transpiled) throw new AlgaError('ALGA_INTERNAL');
+        return compileVariant(transpiled, context.memoryMb);
       },
       ...(onEvict ? { dispose: (_value: LoadedComponent, key: string) => onEvict(key) } : {}),
     });
   }
 
-  async load(contentHash: string): Promise<LoadedComponent> {
-    const loaded = await this.#cache.fetch(contentHash);
+  async load(contentHash: string, memoryMb: number): Promise<LoadedComponent> {
+    const loaded = await this.#compiled.fetch(variantKey(contentHash, memoryMb), {
+      context: { contentHash, memoryMb },
+    });
     // fetch resolves undefined only when aborted, which this loader never does.
     if (!loaded) throw new AlgaError('ALGA_INTERNAL');
     return loaded;
   }
 
   clear(): void {
-    this.#cache.clear();
+    this.#compiled.clear();
+    this.#transpiled.clear();
   }
 }

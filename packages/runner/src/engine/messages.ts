@@ -15,18 +15,28 @@ export type ToWorker =
   | {
       type: 'run';
       jobId: number;
-      contentHash: string;
+      /** The compiled variant (content hash + memory limit), see loader.ts. */
+      componentKey: string;
+      /** The cap written into the modules' memories, to tell a limit breach from other traps. */
+      memoryLimitBytes: number;
       /** Sent once per worker per hash; afterwards the worker uses its cache. */
       load?: { glue: string; modules: Record<string, WebAssembly.Module> };
       request: WitExecuteRequest;
     }
-  | { type: 'evict'; contentHash: string };
+  | { type: 'evict'; componentKey: string };
 
 export type FailurePhase = 'load' | 'instantiate' | 'handler';
 
 export type FromWorker =
   | { type: 'done'; jobId: number; response: WitExecuteResponse }
-  | { type: 'failed'; jobId: number; phase: FailurePhase; detail: string };
+  | {
+      type: 'failed';
+      jobId: number;
+      phase: FailurePhase;
+      detail: string;
+      /** The guest's linear memory had reached its cap when it failed. */
+      memoryLimit?: boolean;
+    };
 
 export interface HostCall {
   callId: number;

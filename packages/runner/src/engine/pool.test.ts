@@ -15,8 +15,11 @@ import type { HostCall } from './messages.ts';
 let nextHash = 0;
 /** A fake component whose `handler` runs `body` with `imports` in scope. */
 function fakeComponent(body: string, instantiatePrelude = ''): LoadedComponent {
+  const contentHash = `fake-${++nextHash}`;
   return {
-    contentHash: `fake-${++nextHash}`,
+    contentHash,
+    key: `${contentHash}#128m`,
+    memoryMb: 128,
     glue: `export function instantiate(getCoreModule, imports) { ${instantiatePrelude}
       return { handler(request) { ${body} } }; }`,
     modules: {},

@@ -30,6 +30,21 @@ export interface WorkerPoolOptions {
   /** Executions allowed to wait for a worker; beyond it `run` rejects with 503. */
   queueLimit: number;
   logger: FastifyBaseLogger;
+  /**
+   * V8 heap limits of each worker. A backstop only: wasm linear memory is
+   * capped in the module itself (memory-limit.ts); this bounds the JS side
+   * (glue, host-call copies) so a runaway worker dies alone.
+   */
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
+  /** Hooks for metrics. */
+  events?: PoolEvents;
+}
+
+export interface PoolEvents {
+  /** An execution was stopped for breaching a limit; its worker is discarded. */
+  limitKill?(kind: 'timeout' | 'memory'): void;
+  /** A worker was replaced (after a limit kill or a crash). */
+  workerRestart?(reason: 'timeout' | 'memory' | 'crash'): void;
 }
 
 /** The guest trapped, threw or the worker died. `detail` is for the log only. */
@@ -110,11 +125,11 @@ export class WorkerPool {
     });
   }
 
-  /** Drops a component from every worker (the loader evicted it). */
-  forget(contentHash: string): void {
+  /** Drops a compiled variant from every worker (the loader evicted it). */
+  forget(componentKey: string): void {
     if (this.#closed) return;
     for (const slot of this.#slots) {
-      if (slot.loaded.delete(contentHash)) slot.worker.postMessage({ type: 'evict', contentHash } satisfies ToWorker);
+      if (slot.loaded.delete(componentKey)) slot.worker.postMessage({ type: 'evict', componentKey } satisfies ToWorker);
     }
   }
 
@@ -140,6 +155,7 @@ export class WorkerPool {
       // Captured so stray output (jco glue diagnostics) goes through our logger, masked.
       stdout: true,
       stderr: true,
+      ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
     });
     const slot: Slot = { worker, port: port1, flag: new Int32Array(signal), loaded: new Set(), retired: false };
 
@@ -169,6 +185,7 @@ export class WorkerPool {
         { source: 'engine', exit_code: code, out_of_memory: outOfMemory },
         'worker exited unexpectedly',
       );
+      if (outOfMemory) this.#options.events?.limitKill?.('memory');
       if (slot.active) {
         this.#settle(
           slot.active,
@@ -180,7 +197,7 @@ export class WorkerPool {
               ),
         );
       }
-      this.#replace(slot);
+      this.#replace(slot, outOfMemory ? 'memory' : 'crash');
     });
     return slot;
   }
@@ -189,11 +206,17 @@ export class WorkerPool {
     const { component, request } = pending.job;
     pending.slot = slot;
     slot.active = pending;
-    const message: ToWorker = { type: 'run', jobId: pending.id, contentHash: component.contentHash, request };
-    if (!slot.loaded.has(component.contentHash)) {
+    const message: ToWorker = {
+      type: 'run',
+      jobId: pending.id,
+      componentKey: component.key,
+      memoryLimitBytes: component.memoryMb * 1024 * 1024,
+      request,
+    };
+    if (!slot.loaded.has(component.key)) {
       // Compiled modules are shared with the worker, not recompiled there.
       message.load = { glue: component.glue, modules: component.modules };
-      slot.loaded.add(component.contentHash);
+      slot.loaded.add(component.key);
     }
     slot.worker.postMessage(message);
   }
@@ -201,8 +224,20 @@ export class WorkerPool {
   #onResult(slot: Slot, message: FromWorker): void {
     const pending = slot.active;
     if (!pending || pending.id !== message.jobId) return;
-    if (message.type === 'done') this.#settle(pending, undefined, message.response);
-    else this.#settle(pending, new ExecutionFailure(message.phase, message.detail));
+    if (message.type === 'done') {
+      this.#settle(pending, undefined, message.response);
+    } else if (message.memoryLimit) {
+      // The instance is gone already, but the worker's heap may be bloated: start afresh.
+      this.#options.events?.limitKill?.('memory');
+      void this.#retire(slot);
+      this.#settle(
+        pending,
+        new AlgaError('ALGA_MEMORY_LIMIT', undefined, { cause: new ExecutionFailure(message.phase, message.detail) }),
+      );
+      this.#replace(slot, 'memory');
+    } else {
+      this.#settle(pending, new ExecutionFailure(message.phase, message.detail));
+    }
   }
 
   async #onHostCall(slot: Slot, call: HostCall): Promise<void> {
@@ -239,9 +274,10 @@ export class WorkerPool {
     const slot = pending.slot;
     if (!slot || slot.active !== pending) return;
     // Retire first so settling does not hand the next queued job to this worker.
+    this.#options.events?.limitKill?.('timeout');
     void this.#retire(slot);
     this.#settle(pending, error);
-    this.#replace(slot);
+    this.#replace(slot, 'timeout');
   }
 
   #settle(pending: Pending, error: Error | undefined, response?: WitExecuteResponse): void {
@@ -265,10 +301,11 @@ export class WorkerPool {
     await slot.worker.terminate();
   }
 
-  #replace(old: Slot): void {
+  #replace(old: Slot, reason: 'timeout' | 'memory' | 'crash'): void {
     if (this.#closed) return;
     const index = this.#slots.indexOf(old);
     if (index === -1) return;
+    this.#options.events?.workerRestart?.(reason);
     const fresh = this.#spawn();
     this.#slots[index] = fresh;
     this.#pump(fresh);

@@ -6,11 +6,12 @@ import { WitErr, HostTrap, type ExecutionScope, type Provider } from './types.ts
 import { WORLD_FUNCTIONS, WORLD_INTERFACES } from '../world.ts';
 import { createContextProvider } from './context/index.ts';
 import { createConfigProvider } from './config/index.ts';
-import { createSecretsProvider, type SecretCache } from './secrets/index.ts';
+import { createRandomProvider } from './random/index.ts';
+import { createSecretsProvider, type SecretCache, type SecretsMetrics } from './secrets/index.ts';
 import { createHttpProvider } from './http/index.ts';
 import { createStorageProvider } from './storage/index.ts';
 import { createLoggingProvider } from './logging/index.ts';
-import { createUiProxyProvider } from './ui-proxy/index.ts';
+import { createUiProxyProvider, type UiProxyOptions } from './ui-proxy/index.ts';
 import { createUserProvider } from './user/index.ts';
 import type { Decrypter } from '@alga-psa/transit';
 
@@ -21,17 +22,27 @@ export { SecretCache } from './secrets/index.ts';
 export interface ProviderDeps {
   decrypter: Decrypter;
   secretCache: SecretCache;
+  secretsMetrics?: SecretsMetrics;
+  /** The operator's ui-proxy routes; none configured → every route is `route-not-found`. */
+  uiProxy?: UiProxyOptions;
+  /** The server's base URL (ALGA_SERVER_URL) for storage and guest-log shipping; without it storage answers `internal`. */
+  serverUrl?: string | undefined;
 }
 
 export function createProviders(deps: ProviderDeps): Provider[] {
   return [
     createContextProvider(),
     createConfigProvider(),
-    createSecretsProvider({ decrypter: deps.decrypter, cache: deps.secretCache }),
+    createRandomProvider(),
+    createSecretsProvider({
+      decrypter: deps.decrypter,
+      cache: deps.secretCache,
+      ...(deps.secretsMetrics ? { metrics: deps.secretsMetrics } : {}),
+    }),
     createHttpProvider(),
-    createStorageProvider(),
-    createLoggingProvider(),
-    createUiProxyProvider(),
+    createStorageProvider({ serverUrl: deps.serverUrl }),
+    createLoggingProvider({ serverUrl: deps.serverUrl }),
+    createUiProxyProvider(deps.uiProxy),
     createUserProvider(),
   ];
 }

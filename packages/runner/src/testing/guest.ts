@@ -67,6 +67,28 @@ export async function handler(req) {
         uiProxy: attempt(() => callRoute('/x', undefined)),
         user: attempt(() => getUser()),
       });
+    case '/alloc': {
+      // Grows the heap until the memory cap stops it: distinct flat strings
+      // of ~0.5 MiB each (join, not repeat, so no rope shares storage), kept alive.
+      const hoard = [];
+      for (let i = 0; ; i++) hoard.push(new Array(1 << 17).fill(i % 1000).join(','));
+    }
+    case '/secret-twice': {
+      const first = getSecret(params.key);
+      // A host call between the reads, so a rotation has a chance to land in between.
+      logInfo('between reads');
+      const second = getSecret(params.key);
+      return json(200, { first, second });
+    }
+    case '/throw-secret':
+      throw new Error('guest failed holding ' + getSecret(params.key));
+    case '/user':
+      return json(200, attempt(() => getUser()));
+    case '/ui-proxy': {
+      if (params.key) getSecret(params.key); // so the runner knows the value it must mask
+      const result = attempt(() => callRoute(params.route, new TextEncoder().encode(params.payload ?? '')));
+      return json(200, result.ok ? { ok: new TextDecoder().decode(result.ok) } : result);
+    }
     case '/bad-status':
       return { status: 42, headers: [], body: undefined };
     default:

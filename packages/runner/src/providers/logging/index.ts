@@ -5,9 +5,25 @@
  * Every secret value decrypted in this execution is masked (plain, base64,
  * base64url and URL-encoded) before the line is written, and a message is
  * capped at 8 KiB so one guest cannot flood the log pipeline.
+ *
+ * The lines are also kept per install on the server, so a tenant's admins can
+ * read their install's recent logs: see `ship.ts`.
  */
+import type { Dispatcher } from 'undici';
 import { maskSecrets } from '../../redact.ts';
 import type { ExecutionScope, Provider } from '../types.ts';
+import { LogShipper, type ShipStats } from './ship.ts';
+
+export { MAX_SHIPPED_LINES, MAX_SHIPPED_BYTES, type ShipStats } from './ship.ts';
+
+export interface LoggingProviderOptions {
+  /** The server's base URL (`ALGA_SERVER_URL`); without it lines stay in the runner's own log only. */
+  serverUrl?: string | undefined;
+  /** How long one shipment may take. Default 2000 ms. */
+  shipTimeoutMs?: number;
+  /** For tests. */
+  dispatcher?: Dispatcher;
+}
 
 export const MAX_GUEST_LOG_BYTES = 8 * 1024;
 
@@ -25,23 +41,33 @@ function truncate(message: string): { text: string; truncated: boolean } {
   return { text: bytes.subarray(0, MAX_GUEST_LOG_BYTES).toString('utf8'), truncated: true };
 }
 
-function write(level: Level) {
+function write(level: Level, shipper: LogShipper) {
   return (scope: ExecutionScope, message: string): void => {
     // Mask before truncating, so a cut cannot leave half a secret unmasked.
     const { text, truncated } = truncate(maskSecrets(String(message), scope.secretValues));
     scope.logger[level]({ source: 'guest', ...(truncated ? { truncated: true } : {}) }, text);
+    shipper.keep(scope, level, text);
   };
 }
 
-export function createLoggingProvider(): Provider {
+export function createLoggingProvider(
+  options: LoggingProviderOptions = {},
+): Provider & { shipStats(): ShipStats; shipIdle(): Promise<void> } {
+  const shipper = new LogShipper({
+    serverUrl: options.serverUrl,
+    timeoutMs: options.shipTimeoutMs ?? 2000,
+    dispatcher: options.dispatcher,
+  });
   return {
+    shipStats: () => shipper.stats(),
+    shipIdle: () => shipper.idle(),
     name: 'logging',
     iface: 'logging',
     capability: 'cap:log.emit',
     functions: {
-      logInfo: write('info'),
-      logWarn: write('warn'),
-      logError: write('error'),
+      logInfo: write('info', shipper),
+      logWarn: write('warn', shipper),
+      logError: write('error', shipper),
     },
     denied(_fn, scope) {
       // No error variant: drop the line, count it, report the count once.

@@ -7,12 +7,28 @@
  * bytes are wiped only when the last execution using it releases it.
  */
 import { LRUCache } from 'lru-cache';
+import { REDACTED } from '../../redact.ts';
 
-export interface SecretCacheEntry {
+/**
+ * One (tenant, install, version)'s decrypted secrets. It prints as
+ * `[REDACTED]` however it is printed (`util.inspect`, `JSON.stringify`,
+ * string conversion), so a stray `log.info({ entry })` cannot leak bytes.
+ */
+export class SecretCacheEntry {
   /** Secret key → decrypted bytes, filled lazily as keys are read. */
-  readonly values: Map<string, Buffer>;
-  pins: number;
-  evicted: boolean;
+  readonly values = new Map<string, Buffer>();
+  pins = 0;
+  evicted = false;
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `SecretCacheEntry(${REDACTED})`;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  toString(): string {
+    return REDACTED;
+  }
 }
 
 export interface SecretCacheOptions {
@@ -49,11 +65,21 @@ export class SecretCache {
     return JSON.stringify([tenantId, installId, version]);
   }
 
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `SecretCache(${REDACTED})`;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  toString(): string {
+    return REDACTED;
+  }
+
   /** Returns the entry for `key`, creating it, and pins it until `release`. */
   acquire(key: string): SecretCacheEntry {
     let entry = this.#lru.get(key);
     if (!entry) {
-      entry = { values: new Map(), pins: 0, evicted: false };
+      entry = new SecretCacheEntry();
       this.#lru.set(key, entry);
     }
     entry.pins += 1;

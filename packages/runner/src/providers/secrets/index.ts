@@ -10,11 +10,18 @@ import { TransitError, type Decrypter } from '@alga-psa/transit';
 import { witErr, type ExecutionScope, type Provider } from '../types.ts';
 import { SecretCache, type SecretCacheEntry } from './cache.ts';
 
-export { SecretCache } from './cache.ts';
+export { SecretCache, SecretCacheEntry } from './cache.ts';
+
+/** Counts for the runner's /metrics; never given a key name or a value. */
+export interface SecretsMetrics {
+  cacheLookup(hit: boolean): void;
+  decrypt(ok: boolean): void;
+}
 
 export interface SecretsProviderOptions {
   decrypter: Decrypter;
   cache: SecretCache;
+  metrics?: SecretsMetrics;
   /** Clock, for tests of expiry. */
   now?: () => number;
 }
@@ -25,7 +32,7 @@ interface SecretsMemo {
 }
 
 export function createSecretsProvider(options: SecretsProviderOptions): Provider {
-  const { decrypter, cache } = options;
+  const { decrypter, cache, metrics } = options;
   const now = options.now ?? Date.now;
 
   function pinnedEntry(scope: ExecutionScope): SecretCacheEntry {
@@ -53,6 +60,7 @@ export function createSecretsProvider(options: SecretsProviderOptions): Provider
         }
         const entry = pinnedEntry(scope);
         let bytes = entry.values.get(key);
+        metrics?.cacheLookup(bytes !== undefined);
         if (!bytes) {
           try {
             const plain = await decrypter.decrypt(
@@ -61,7 +69,9 @@ export function createSecretsProvider(options: SecretsProviderOptions): Provider
             );
             // A view, not a copy: wiping it wipes the only plaintext there is.
             bytes = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
+            metrics?.decrypt(true);
           } catch (error) {
+            metrics?.decrypt(false);
             const reason = error instanceof TransitError ? error.reason : 'unknown';
             scope.logger.warn({ provider: 'secrets', key, reason }, 'secret could not be decrypted');
             return witErr('internal');

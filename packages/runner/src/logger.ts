@@ -1,0 +1,29 @@
+/** The runner's root logger: path redaction plus value masking for execution loggers. */
+import { pino, type DestinationStream, type Logger } from 'pino';
+import type { LogLevel } from './config.ts';
+import { maskingLogMethod } from './redact.ts';
+
+/** Paths pino must never print, whatever a future log call passes it. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'headers.authorization',
+  'secret_envelope',
+  '*.secret_envelope',
+  '*.*.secret_envelope',
+  'server_token',
+  '*.server_token',
+  '*.*.server_token',
+];
+
+export function createLogger(options: { level?: LogLevel; stream?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      // Value-based masking for execution loggers (see scope.ts): pino's
+      // `redact` only knows paths, a secret can sit inside any string.
+      hooks: { logMethod: maskingLogMethod },
+    },
+    options.stream ?? pino.destination(1),
+  );
+}
