@@ -7,7 +7,7 @@ export default tseslint.config(
       '**/node_modules/**',
       '**/dist/**',
       'packages/extension-runtime/generated/**',
-      '.alga/**',
+      '**/.alga/**',
       'test-results/**',
     ],
   },

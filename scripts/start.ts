@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, checkToolchain } from '@alga-psa/cli';
+import { ensureServiceKeys } from '@alga-psa/service-auth';
 import { LocalKeyring } from '@alga-psa/transit';
 import { deployExtension, ensureDemoSecret, readBootstrap } from './lib/demo.ts';
 import { startService, tail, type ServiceProcess } from './lib/processes.ts';
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
   const keyFile = path.join(dataDir, 'transit-keys.json');
   const bundleDir = path.join(dataDir, 'bundles');
   await LocalKeyring.open(keyFile, { create: true });
+  // The server signs service tokens with the private key; the runner only verifies.
+  const serviceKeys = await ensureServiceKeys(dataDir);
 
   const services: ServiceProcess[] = [];
   let stopping = false;
@@ -44,7 +47,12 @@ async function main(): Promise<void> {
   const runner = await startService({
     name: 'runner',
     script: path.join(root, 'packages/runner/src/main.ts'),
-    env: { RUNNER_PORT: process.env.RUNNER_PORT ?? '0', ALGA_BUNDLE_DIR: bundleDir, ALGA_TRANSIT_KEY_FILE: keyFile },
+    env: {
+      RUNNER_PORT: process.env.RUNNER_PORT ?? '0',
+      ALGA_BUNDLE_DIR: bundleDir,
+      ALGA_TRANSIT_KEY_FILE: keyFile,
+      ALGA_SERVICE_VERIFY_KEY_FILE: serviceKeys.publicKeyFile,
+    },
     ready: /Runner ready on (http:\/\/\S+)/,
     logFile: path.join(logDir, 'runner.log'),
   });
@@ -59,6 +67,7 @@ async function main(): Promise<void> {
       PORT: port,
       ALGA_DATA_DIR: dataDir,
       ALGA_RUNNER_URL: runner.url,
+      ALGA_SERVICE_SIGNING_KEY_FILE: serviceKeys.privateKeyFile,
       ALGA_BOOTSTRAP_FILE: bootstrapFile,
     },
     ready: /Server ready on (http:\/\/\S+)/,

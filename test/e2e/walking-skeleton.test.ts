@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '@alga-psa/cli';
+import { ensureServiceKeys } from '@alga-psa/service-auth';
 import { LocalKeyring } from '@alga-psa/transit';
 import { deployExtension, readBootstrap } from '../../scripts/lib/demo.ts';
 import { startService, type ServiceProcess } from '../../scripts/lib/processes.ts';
@@ -39,10 +40,16 @@ describe('walking skeleton: gateway → runner → component', () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'alga-e2e-'));
     const keyFile = path.join(dataDir, 'transit-keys.json');
     await LocalKeyring.open(keyFile, { create: true });
+    const serviceKeys = await ensureServiceKeys(dataDir);
     runner = await startService({
       name: 'runner',
       script: path.join(repo, 'packages/runner/src/main.ts'),
-      env: { RUNNER_PORT: '0', ALGA_BUNDLE_DIR: path.join(dataDir, 'bundles'), ALGA_TRANSIT_KEY_FILE: keyFile },
+      env: {
+        RUNNER_PORT: '0',
+        ALGA_BUNDLE_DIR: path.join(dataDir, 'bundles'),
+        ALGA_TRANSIT_KEY_FILE: keyFile,
+        ALGA_SERVICE_VERIFY_KEY_FILE: serviceKeys.publicKeyFile,
+      },
       ready: /Runner ready on (http:\/\/\S+)/,
     });
     server = await startService({
@@ -52,6 +59,7 @@ describe('walking skeleton: gateway → runner → component', () => {
         PORT: '0',
         ALGA_DATA_DIR: dataDir,
         ALGA_RUNNER_URL: runner.url,
+        ALGA_SERVICE_SIGNING_KEY_FILE: serviceKeys.privateKeyFile,
         ALGA_BOOTSTRAP_FILE: path.join(dataDir, 'bootstrap.json'),
         DATABASE_URL: '',
         ALGA_EXECUTION_TIMEOUT_MS: '1500',
@@ -126,6 +134,15 @@ describe('walking skeleton: gateway → runner → component', () => {
       // A fresh instance per request: module state never carries over.
       assert.deepEqual(ok.json(), { ok: true, calls: 1 });
     }
+  });
+
+  test("every request sees fresh randomness, not the build snapshot's RNG state", async () => {
+    const [a, b] = [(await call('looper/random')).json(), (await call('looper/random')).json()];
+    assert.notDeepEqual(a.math, b.math);
+    assert.notEqual(a.math[0], a.math[1]);
+    assert.notEqual(a.uuid, b.uuid);
+    assert.match(a.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notDeepEqual(a.bytes, b.bytes);
   });
 
   test('a route the manifest does not declare is a 404', async () => {

@@ -1,0 +1,116 @@
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureServiceKeys } from '@alga-psa/service-auth';
+import { LocalKeyring } from '@alga-psa/transit';
+import { readBootstrap, type BootstrapCredentials } from './demo.ts';
+import { startService, type ServiceProcess } from './processes.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface PlatformOptions {
+  /** Everything lives here: database, keys, bundles, logs. Created if missing. */
+  dataDir: string;
+  /** How many runner processes (default 1). */
+  runners?: number;
+  /** Server port (default: a free one). */
+  port?: string;
+  runnerEnv?: NodeJS.ProcessEnv;
+  serverEnv?: NodeJS.ProcessEnv;
+  /** Append each process's output to `<dataDir>/logs/<name>.log`. */
+  logToFiles?: boolean;
+}
+
+export interface Platform {
+  server: ServiceProcess;
+  runners: ServiceProcess[];
+  credentials: BootstrapCredentials;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole platform on embedded defaults, as real processes: local transit
+ * keyring and service keys in the data dir, N runners, then the server (on
+ * PGlite unless the caller passes DATABASE_URL) with a bootstrap tenant.
+ * `npm start`, the whole-system tests and the benchmark all start it this way.
+ */
+export async function startPlatform(options: PlatformOptions): Promise<Platform> {
+  const { dataDir } = options;
+  const logDir = path.join(dataDir, 'logs');
+  await mkdir(logDir, { recursive: true, mode: 0o700 });
+  const transitKeyFile = path.join(dataDir, 'transit-keys.json');
+  await LocalKeyring.open(transitKeyFile, { create: true });
+  // The server signs service tokens with the private key; runners only verify.
+  const serviceKeys = await ensureServiceKeys(dataDir);
+  const bundleDir = path.join(dataDir, 'bundles');
+  const logFile = (name: string) => (options.logToFiles ? path.join(logDir, `${name}.log`) : undefined);
+
+  // Runners call the server back (storage, logs) and the server calls the
+  // runners: fix the server's port first so each side can be told the other.
+  const port = options.port && options.port !== '0' ? options.port : String(await freePort());
+  const serverUrl = `http://127.0.0.1:${port}`;
+
+  const runners: ServiceProcess[] = [];
+  let server: ServiceProcess | undefined;
+  const stop = async () => {
+    await server?.stop();
+    await Promise.all(runners.map((r) => r.stop()));
+  };
+  try {
+    for (let i = 0; i < (options.runners ?? 1); i++) {
+      const name = options.runners && options.runners > 1 ? `runner-${i + 1}` : 'runner';
+      runners.push(
+        await startService({
+          name,
+          script: path.join(root, 'packages/runner/src/main.ts'),
+          env: {
+            RUNNER_PORT: '0',
+            ALGA_BUNDLE_DIR: bundleDir,
+            ALGA_TRANSIT_KEY_FILE: transitKeyFile,
+            ALGA_SERVICE_VERIFY_KEY_FILE: serviceKeys.publicKeyFile,
+            ALGA_SERVER_URL: serverUrl,
+            ...options.runnerEnv,
+          },
+          ready: /Runner ready on (http:\/\/\S+)/,
+          logFile: logFile(name),
+        }),
+      );
+    }
+    const bootstrapFile = path.join(dataDir, 'bootstrap.json');
+    server = await startService({
+      name: 'server',
+      script: path.join(root, 'packages/server/src/main.ts'),
+      env: {
+        PORT: port,
+        ALGA_DATA_DIR: dataDir,
+        ALGA_RUNNER_URL: runners.map((r) => r.url).join(','),
+        ALGA_SERVICE_SIGNING_KEY_FILE: serviceKeys.privateKeyFile,
+        ALGA_BOOTSTRAP_FILE: bootstrapFile,
+        ...options.serverEnv,
+      },
+      ready: /Server ready on (http:\/\/\S+)/,
+      timeoutMs: 60_000,
+      logFile: logFile('server'),
+    });
+    return { server, runners, credentials: await readBootstrap(bootstrapFile), dataDir, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** A port that was free a moment ago (the OS picks it; we release it for the server). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
