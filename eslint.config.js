@@ -19,6 +19,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
+      // `let x; const stop = () => x?.close(); x = await start();` is the
+      // pattern for shutdown handlers registered before start-up finishes.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
   {

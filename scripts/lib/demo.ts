@@ -2,9 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { buildExtension, type ApiClient } from '@alga-psa/cli';
 
+/** What the server writes (0600) when it creates the first tenant. */
 export interface BootstrapCredentials {
   tenantId: string;
   apiKey: string;
+  /** Web UI sign-in for admin@demo.local / viewer@demo.local. */
+  adminPassword?: string;
+  viewerPassword?: string;
 }
 
 export async function readBootstrap(file: string): Promise<BootstrapCredentials> {

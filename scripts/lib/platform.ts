@@ -20,6 +20,8 @@ export interface PlatformOptions {
   serverEnv?: NodeJS.ProcessEnv;
   /** Append each process's output to `<dataDir>/logs/<name>.log`. */
   logToFiles?: boolean;
+  /** Runs after keys exist and before the server starts (e.g. to seed its database). */
+  beforeServer?: (files: { dataDir: string; bootstrapFile: string }) => Promise<void>;
 }
 
 export interface Platform {
@@ -79,6 +81,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       );
     }
     const bootstrapFile = path.join(dataDir, 'bootstrap.json');
+    await options.beforeServer?.({ dataDir, bootstrapFile });
     server = await startService({
       name: 'server',
       script: path.join(root, 'packages/server/src/main.ts'),

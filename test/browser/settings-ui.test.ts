@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { existsSync, statSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -16,14 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ApiClient } from '@alga-psa/cli';
 import { bootstrapTenant, createTenantWithKey, migrate, openPglite } from '@alga-psa/server';
-import { ensureServiceKeys } from '@alga-psa/service-auth';
-import { LocalKeyring } from '@alga-psa/transit';
 import { ensureChromium } from '../../scripts/ensure-chromium.ts';
 import { deployExtension } from '../../scripts/lib/demo.ts';
-import { startService, type ServiceProcess } from '../../scripts/lib/processes.ts';
+import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
+import type { ServiceProcess } from '../../scripts/lib/processes.ts';
+import { ensureWebBuild } from '../../scripts/lib/web-build.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const webDir = path.join(repo, 'packages/web');
 const fixtureDir = path.join(repo, 'test/browser/fixtures/settings-showcase');
 const shots = path.join(repo, 'test-results/screenshots');
 // A recognisable value: after it is saved, it must never come back to the browser.
@@ -40,35 +37,9 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds packages/web when dist is missing or older than any source file. */
-async function ensureWebBuild(): Promise<void> {
-  const built = path.join(webDir, 'dist/index.html');
-  const sources = Math.max(
-    newestMtime(path.join(webDir, 'src')),
-    statSync(path.join(webDir, 'index.html')).mtimeMs,
-    statSync(path.join(webDir, 'vite.config.ts')).mtimeMs,
-  );
-  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  console.error('browser test: building packages/web (vite build)…');
-  const vite = path.join(repo, 'node_modules/vite/bin/vite.js');
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: webDir, stdio: 'inherit' });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`vite build exited with ${code}`))));
-  });
-}
-
 describe('web UI in a real browser', () => {
   let dataDir: string;
-  let runner: ServiceProcess;
+  let platform: Platform;
   let server: ServiceProcess;
   let context: BrowserContext;
   let page: Page;
@@ -101,45 +72,25 @@ describe('web UI in a real browser', () => {
     await mkdir(shots, { recursive: true });
 
     dataDir = await mkdtemp(path.join(tmpdir(), 'alga-browser-'));
-    const keyFile = path.join(dataDir, 'transit-keys.json');
-    await LocalKeyring.open(keyFile, { create: true });
-    const serviceKeys = await ensureServiceKeys(path.join(dataDir, 'service-keys'));
-    // Seed before the server starts: the demo tenant (with its users, through
-    // the same bootstrap the server runs) and a second tenant whose install
-    // must stay invisible. PGlite allows one process at a time, hence before.
-    const seed = await openPglite(path.join(dataDir, 'pgdata'));
-    await migrate(seed);
-    const demo = (await bootstrapTenant(seed, path.join(dataDir, 'bootstrap.json')))!;
-    const other = await createTenantWithKey(seed, { name: 'other-tenant' });
-    await seed.close();
+    let otherApiKey = '';
+    platform = await startPlatform({
+      dataDir,
+      serverEnv: { DATABASE_URL: '', LOG_LEVEL: 'warn' },
+      // Seed before the server starts: the demo tenant (with its users, through
+      // the same bootstrap the server runs) and a second tenant whose install
+      // must stay invisible. PGlite allows one process at a time, hence before.
+      beforeServer: async ({ bootstrapFile }) => {
+        const seed = await openPglite(path.join(dataDir, 'pgdata'));
+        await migrate(seed);
+        await bootstrapTenant(seed, bootstrapFile);
+        otherApiKey = (await createTenantWithKey(seed, { name: 'other-tenant' })).apiKey;
+        await seed.close();
+      },
+    });
+    server = platform.server;
+    const demo = platform.credentials;
     adminPassword = demo.adminPassword!;
     viewerPassword = demo.viewerPassword!;
-
-    runner = await startService({
-      name: 'runner',
-      script: path.join(repo, 'packages/runner/src/main.ts'),
-      env: {
-        RUNNER_PORT: '0',
-        ALGA_BUNDLE_DIR: path.join(dataDir, 'bundles'),
-        ALGA_TRANSIT_KEY_FILE: keyFile,
-        ALGA_SERVICE_VERIFY_KEY_FILE: serviceKeys.publicKeyFile,
-      },
-      ready: /Runner ready on (http:\/\/\S+)/,
-    });
-    server = await startService({
-      name: 'server',
-      script: path.join(repo, 'packages/server/src/main.ts'),
-      env: {
-        PORT: '0',
-        ALGA_DATA_DIR: dataDir,
-        ALGA_RUNNER_URL: runner.url,
-        ALGA_SERVICE_SIGNING_KEY_FILE: serviceKeys.privateKeyFile,
-        DATABASE_URL: '',
-        LOG_LEVEL: 'warn',
-      },
-      ready: /Server ready on (http:\/\/\S+)/,
-      timeoutMs: 60_000,
-    });
 
     const client = new ApiClient({ serverUrl: server.url, apiKey: demo.apiKey });
     await deployExtension(client, fixtureDir);
@@ -156,7 +107,7 @@ describe('web UI in a real browser', () => {
       manifest: { ...manifest, name: 'ticket-notes', description: 'Adds private notes to tickets.' },
       contentHash: metadata.contentHash,
     });
-    const otherClient = new ApiClient({ serverUrl: server.url, apiKey: other.apiKey });
+    const otherClient = new ApiClient({ serverUrl: server.url, apiKey: otherApiKey });
     await otherClient.install({ extensionId: 'settings-showcase' });
     foreignInstallId = (await otherClient.getInstall('settings-showcase')).install.id;
 
@@ -190,8 +141,7 @@ describe('web UI in a real browser', () => {
   after(async () => {
     await context?.close();
     attacker?.close();
-    await server?.stop();
-    await runner?.stop();
+    await platform?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 

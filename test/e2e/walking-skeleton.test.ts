@@ -11,10 +11,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '@alga-psa/cli';
-import { ensureServiceKeys } from '@alga-psa/service-auth';
-import { LocalKeyring } from '@alga-psa/transit';
-import { deployExtension, readBootstrap } from '../../scripts/lib/demo.ts';
-import { startService, type ServiceProcess } from '../../scripts/lib/processes.ts';
+import { deployExtension } from '../../scripts/lib/demo.ts';
+import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
+import type { ServiceProcess } from '../../scripts/lib/processes.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // A recognisable value: the test greps every log line and response for it.
@@ -22,6 +21,7 @@ const CANARY = `canary-${randomBytes(16).toString('hex')}`;
 
 describe('walking skeleton: gateway → runner → component', () => {
   let dataDir: string;
+  let platform: Platform;
   let runner: ServiceProcess;
   let server: ServiceProcess;
   let client: ApiClient;
@@ -38,43 +38,16 @@ describe('walking skeleton: gateway → runner → component', () => {
 
   before(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'alga-e2e-'));
-    const keyFile = path.join(dataDir, 'transit-keys.json');
-    await LocalKeyring.open(keyFile, { create: true });
-    const serviceKeys = await ensureServiceKeys(dataDir);
-    runner = await startService({
-      name: 'runner',
-      script: path.join(repo, 'packages/runner/src/main.ts'),
-      env: {
-        RUNNER_PORT: '0',
-        ALGA_BUNDLE_DIR: path.join(dataDir, 'bundles'),
-        ALGA_TRANSIT_KEY_FILE: keyFile,
-        ALGA_SERVICE_VERIFY_KEY_FILE: serviceKeys.publicKeyFile,
-      },
-      ready: /Runner ready on (http:\/\/\S+)/,
-    });
-    server = await startService({
-      name: 'server',
-      script: path.join(repo, 'packages/server/src/main.ts'),
-      env: {
-        PORT: '0',
-        ALGA_DATA_DIR: dataDir,
-        ALGA_RUNNER_URL: runner.url,
-        ALGA_SERVICE_SIGNING_KEY_FILE: serviceKeys.privateKeyFile,
-        ALGA_BOOTSTRAP_FILE: path.join(dataDir, 'bootstrap.json'),
-        DATABASE_URL: '',
-        ALGA_EXECUTION_TIMEOUT_MS: '1500',
-      },
-      ready: /Server ready on (http:\/\/\S+)/,
-      timeoutMs: 60_000,
-    });
-    apiKey = (await readBootstrap(path.join(dataDir, 'bootstrap.json'))).apiKey;
+    platform = await startPlatform({ dataDir, serverEnv: { DATABASE_URL: '', ALGA_EXECUTION_TIMEOUT_MS: '1500' } });
+    ({ server } = platform);
+    [runner] = platform.runners as [ServiceProcess];
+    apiKey = platform.credentials.apiKey;
     client = new ApiClient({ serverUrl: server.url, apiKey });
     await deployExtension(client, path.join(repo, 'samples/secrets-demo'));
   });
 
   after(async () => {
-    await server?.stop();
-    await runner?.stop();
+    await platform?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
