@@ -12,10 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ensureServiceKeys } from '@alga-psa/service-auth';
-import { LocalKeyring } from '@alga-psa/transit';
-import { readBootstrap } from '../../scripts/lib/demo.ts';
-import { startService, type ServiceProcess } from '../../scripts/lib/processes.ts';
+import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
+import type { ServiceProcess } from '../../scripts/lib/processes.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ALGA = path.join(repo, 'packages/cli/bin/alga.js');
@@ -259,47 +257,22 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
 
   describe('against a running server', () => {
     let dataDir: string;
+    let platform: Platform;
     let runner: ServiceProcess;
     let server: ServiceProcess;
     let env: NodeJS.ProcessEnv;
 
     before(async () => {
       dataDir = await mkdtemp(path.join(tmpdir(), 'alga-cli-e2e-server-'));
-      const keyFile = path.join(dataDir, 'transit-keys.json');
-      await LocalKeyring.open(keyFile, { create: true });
-      const serviceKeys = await ensureServiceKeys(dataDir);
-      runner = await startService({
-        name: 'runner',
-        script: path.join(repo, 'packages/runner/src/main.ts'),
-        env: {
-          RUNNER_PORT: '0',
-          ALGA_BUNDLE_DIR: path.join(dataDir, 'bundles'),
-          ALGA_TRANSIT_KEY_FILE: keyFile,
-          ALGA_SERVICE_VERIFY_KEY_FILE: serviceKeys.publicKeyFile,
-        },
-        ready: /Runner ready on (http:\/\/\S+)/,
-      });
-      server = await startService({
-        name: 'server',
-        script: path.join(repo, 'packages/server/src/main.ts'),
-        env: {
-          PORT: '0',
-          ALGA_DATA_DIR: dataDir,
-          ALGA_RUNNER_URL: runner.url,
-          ALGA_SERVICE_SIGNING_KEY_FILE: serviceKeys.privateKeyFile,
-          ALGA_BOOTSTRAP_FILE: path.join(dataDir, 'bootstrap.json'),
-          DATABASE_URL: '',
-        },
-        ready: /Server ready on (http:\/\/\S+)/,
-        timeoutMs: 60_000,
-      });
-      const { apiKey } = await readBootstrap(path.join(dataDir, 'bootstrap.json'));
+      platform = await startPlatform({ dataDir, serverEnv: { DATABASE_URL: '' } });
+      ({ server } = platform);
+      [runner] = platform.runners as [ServiceProcess];
+      const { apiKey } = platform.credentials;
       env = { ALGA_SERVER_URL: server.url, ALGA_API_KEY: apiKey };
     });
 
     after(async () => {
-      await server?.stop();
-      await runner?.stop();
+      await platform?.stop();
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     });
 

@@ -1,7 +1,8 @@
 /** Shapes of the server's /ui/api responses (packages/server/src/web/api-routes.ts). */
+import type { SettingDefinition, SettingType, SettingValue } from '@alga-psa/protocol';
+
+export type { SettingType, SettingValue };
 export type Role = 'admin' | 'viewer';
-export type SettingType = 'string' | 'text' | 'number' | 'boolean' | 'select' | 'multiselect';
-export type SettingValue = string | number | boolean | string[];
 
 export interface User {
   email: string;
@@ -10,18 +11,8 @@ export interface User {
   tenant: string;
 }
 
-export interface Setting {
-  key: string;
-  type: SettingType;
-  label: string;
-  description?: string;
-  default?: SettingValue;
-  required?: boolean;
-  options?: { value: string; label: string }[];
-  min?: number;
-  max?: number;
-  category?: string;
-}
+/** A manifest setting as the settings API sends it (secrets are listed separately). */
+export type Setting = Omit<SettingDefinition, 'secret'>;
 
 export type InstallStatus = 'active' | 'needs-setup' | 'disabled';
 

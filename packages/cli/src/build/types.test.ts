@@ -1,41 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Manifest } from '@alga-psa/protocol';
+import { sampleManifest } from '@alga-psa/protocol/testing';
 import { generateTypes } from './types.ts';
 import { hintFor } from './typecheck.ts';
 
-const manifest = {
-  name: 'x-ext',
-  publisher: 'p',
-  version: '1.0.0',
-  runtime: 'wasm-js@1',
-  capabilities: ['cap:http.fetch'],
-  api: { endpoints: [] },
-  allowedHosts: [],
-  settings: [
-    { key: 'greeting', type: 'string', label: 'G' },
-    { key: 'retries', type: 'number', label: 'R' },
-    {
-      key: 'mode',
-      type: 'select',
-      label: 'M',
-      options: [
-        { value: 'a', label: 'A' },
-        { value: 'b', label: 'B' },
-      ],
-    },
-    { key: 'api_token', type: 'string', label: 'T', secret: true },
-  ],
-} as Manifest;
+// The shared sample, cut to one capability so the capability union is predictable.
+const manifest = sampleManifest({ capabilities: ['cap:http.fetch'] });
 
 test('types carry config keys with their types, secret keys, and the capabilities with the defaults', () => {
   const text = generateTypes(manifest);
   assert.match(text, /declare module '@alga-psa\/extension-runtime'/);
   assert.match(text, /greeting: string;/);
   assert.match(text, /retries: number;/);
-  assert.match(text, /mode: "a" \| "b";/);
+  assert.match(text, /mode: "fast" \| "safe";/);
   assert.doesNotMatch(text, /api_token: string/);
-  assert.match(text, /secretKey: "api_token";/);
+  assert.match(text, /secretKey: "api_token" \| "webhook_secret";/);
   assert.match(text, /capability: "cap:context\.read" \| "cap:http\.fetch" \| "cap:log\.emit";/);
 });
 

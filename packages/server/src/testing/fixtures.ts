@@ -7,6 +7,9 @@ import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { contentHashOf, DirectoryBundleStore } from '@alga-psa/bundle-store';
 import { LocalKeyring } from '@alga-psa/transit';
 import type { Manifest } from '@alga-psa/protocol';
+import { sampleManifest } from '@alga-psa/protocol/testing';
+
+export { sampleManifest };
 import type { Db } from '../db/index.ts';
 import { createServer, type AlgaServer, type ServerOptions } from '../server.ts';
 import { createTenantWithKey, createApiKey } from '../auth/api-keys.ts';
@@ -36,41 +39,6 @@ export function fakeComponent(): Buffer {
 
 export function coreModule(): Buffer {
   return Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-}
-
-export function sampleManifest(overrides: Partial<Manifest> = {}): Manifest {
-  return {
-    name: 'hello-ext',
-    publisher: 'acme',
-    version: '1.0.0',
-    description: 'Says hello.',
-    runtime: 'wasm-js@1',
-    capabilities: ['cap:secrets.get', 'cap:http.fetch'],
-    api: {
-      endpoints: [
-        { method: 'GET', path: '/hello' },
-        { method: 'POST', path: '/items/:id' },
-      ],
-    },
-    allowedHosts: ['api.example.com'],
-    settings: [
-      { key: 'greeting', type: 'string', label: 'Greeting', default: 'Hello', required: true },
-      { key: 'retries', type: 'number', label: 'Retries', default: 3, min: 0, max: 10 },
-      {
-        key: 'mode',
-        type: 'select',
-        label: 'Mode',
-        default: 'fast',
-        options: [
-          { value: 'fast', label: 'Fast' },
-          { value: 'safe', label: 'Safe' },
-        ],
-      },
-      { key: 'api_token', type: 'string', label: 'API token', secret: true, required: true },
-      { key: 'webhook_secret', type: 'string', label: 'Webhook secret', secret: true },
-    ],
-    ...overrides,
-  };
 }
 
 export interface TestContext {
