@@ -72,15 +72,25 @@ export class HttpError extends Error {
 
 /** The manifest entry that allows a URL: `host[:port]` for https, `http://host[:port]` for http. */
 export function allowedHostsEntryFor(url: string): string | undefined {
-  const parsed = URL.parse(url);
+  const parsed = parseUrl(url);
   if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) return undefined;
   return parsed.protocol === 'https:' ? parsed.host : `http://${parsed.host}`;
 }
 
 // Error messages may end up in logs: show the origin only, never a path or query that could carry a token.
 function safeOrigin(url: string): string {
-  const parsed = URL.parse(url);
+  const parsed = parseUrl(url);
   return parsed && parsed.origin !== 'null' ? parsed.origin : 'an invalid URL';
+}
+
+// Not `URL.parse`: StarlingMonkey (the engine inside every component) has no static URL.parse, so
+// calling it threw a TypeError while building the HttpError and turned every refused call into a 500.
+function parseUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
 }
 
 export type StorageErrorCode = 'not-declared' | 'conflict' | 'missing' | 'denied' | 'internal';

@@ -26,6 +26,7 @@ export const ERRORS = {
   ALGA_MEMORY_LIMIT: { status: 502, message: 'The extension exceeded its memory limit.' },
   ALGA_RUNNER_UNAVAILABLE: { status: 503, message: 'No runner is available.' },
   ALGA_TRANSIT_UNAVAILABLE: { status: 503, message: 'The secret transit backend is unavailable.' },
+  ALGA_DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry shortly.' },
   ALGA_TIMEOUT: { status: 504, message: 'The extension did not answer before its deadline.' },
   ALGA_INVALID_ARCHIVE: {
     status: 422,

@@ -10,7 +10,7 @@ import type { ServiceClaims, ServiceTokenVerifier } from '@alga-psa/service-auth
 import { authenticate, authorize } from './auth.ts';
 import type { Engine } from './engine/index.ts';
 import type { RunnerMetrics } from './metrics.ts';
-import { failingChecks, type ReadinessCheck } from './readiness.ts';
+import { readiness, type ReadinessCheck } from './readiness.ts';
 import { executeRequestSchema } from './schema.ts';
 
 export interface AppOptions {
@@ -74,9 +74,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const failing = await failingChecks(options.readiness);
-    if (failing.length === 0) return { status: 'ready' };
-    return reply.status(503).send({ status: 'unavailable', failing });
+    const state = await readiness(options.readiness);
+    return reply.status(state.status === 'unavailable' ? 503 : 200).send(state);
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -98,4 +98,54 @@ describe('loadConfig', () => {
   it('refuses a default timeout above the maximum', () => {
     assert.throws(() => loadConfig({ ...required, RUNNER_DEFAULT_TIMEOUT_MS: '40000' }), /RUNNER_MAX_TIMEOUT_MS/);
   });
+
+  it('defaults to the local keyring and the bundle directory, and opens no private range', () => {
+    const config = loadConfig(required);
+    assert.equal(config.transit, 'local');
+    assert.equal(config.bundleStore, 'dir');
+    assert.equal(config.httpAllowPrivate.size, 0);
+  });
+
+  it('ALGA_TRANSIT=vault needs the Vault settings instead of a key file, and names each missing one', () => {
+    const vault = {
+      ALGA_BUNDLE_DIR: '/var/bundles',
+      ALGA_SERVICE_VERIFY_KEY_FILE: '/etc/alga/service-verify.pem',
+      ALGA_TRANSIT: 'vault',
+    };
+    assert.throws(() => loadConfig(vault), /ALGA_TRANSIT=vault needs VAULT_ADDR, VAULT_TRANSIT_KEY, VAULT_TOKEN_FILE/);
+    const config = loadConfig({
+      ...vault,
+      VAULT_ADDR: 'https://vault.internal:8200',
+      VAULT_TRANSIT_KEY: 'alga-ext',
+      VAULT_TOKEN_FILE: '/etc/alga/vault/token',
+    });
+    assert.equal(config.transit, 'vault');
+    assert.equal(config.transitKeyFile, '');
+    assert.throws(() => loadConfig({ ...required, ALGA_TRANSIT: 'kms' }), /ALGA_TRANSIT must be "local" or "vault"/);
+  });
+
+  it('ALGA_BUNDLE_STORE=s3 needs no bundle directory but its endpoint and bucket; other stores are refused', () => {
+    const s3 = {
+      ALGA_TRANSIT_KEY_FILE: '/etc/alga/transit.key',
+      ALGA_SERVICE_VERIFY_KEY_FILE: '/etc/alga/service-verify.pem',
+      ALGA_BUNDLE_STORE: 's3',
+    };
+    assert.throws(() => loadConfig(s3), /ALGA_BUNDLE_STORE=s3 needs S3_ENDPOINT, S3_BUCKET/);
+    const config = loadConfig({ ...s3, S3_ENDPOINT: 'https://minio.internal:9000', S3_BUCKET: 'bundles' });
+    assert.equal(config.bundleStore, 's3');
+    assert.equal(config.bundleDir, '');
+    assert.throws(
+      () => loadConfig({ ...required, ALGA_BUNDLE_STORE: 'ftp' }),
+      /ALGA_BUNDLE_STORE must be "dir" or "s3"/,
+    );
+  });
+
+  it('RUNNER_HTTP_ALLOW_PRIVATE opens the listed CIDRs and refuses text that is not one', () => {
+    const config = loadConfig({ ...required, RUNNER_HTTP_ALLOW_PRIVATE: '127.0.0.0/8, 10.1.0.0/16' });
+    assert.equal(config.httpAllowPrivate.size, 2);
+    assert.throws(
+      () => loadConfig({ ...required, RUNNER_HTTP_ALLOW_PRIVATE: '127.0.0.1' }),
+      /RUNNER_HTTP_ALLOW_PRIVATE: Not a CIDR range: "127.0.0.1"/,
+    );
+  });
 });

@@ -3,6 +3,8 @@
  * start-up. Every problem is reported at once, naming the variable.
  */
 import { availableParallelism } from 'node:os';
+import { transitEnvProblems, type TransitKind } from '@alga-psa/transit';
+import { PrivateAllowList } from './providers/http/address.ts';
 import { parseUiProxyRoutes } from './providers/ui-proxy/index.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -12,7 +14,13 @@ export interface RunnerConfig {
   host: string;
   /** 0 picks an ephemeral port. */
   port: number;
+  /** `ALGA_BUNDLE_STORE`: `dir` (ALGA_BUNDLE_DIR) or `s3` (built by `bundleStoreFromEnv` in main). */
+  bundleStore: 'dir' | 's3';
+  /** Empty when the bundle store is S3. */
   bundleDir: string;
+  /** `ALGA_TRANSIT`: `local` (ALGA_TRANSIT_KEY_FILE) or `vault` (VAULT_*; decrypt only). */
+  transit: TransitKind;
+  /** Empty when transit is Vault. */
   transitKeyFile: string;
   /** Public key that verifies the server's service tokens. */
   serviceVerifyKeyFile: string;
@@ -28,6 +36,8 @@ export interface RunnerConfig {
   workerHeapMb: number;
   /** ui-proxy route name → URL, from the operator. */
   uiProxyRoutes: Map<string, URL>;
+  /** Private ranges outbound HTTP may reach (`RUNNER_HTTP_ALLOW_PRIVATE`); empty in production. */
+  httpAllowPrivate: PrivateAllowList;
   /** The server's base URL for storage and guest-log shipping (`ALGA_SERVER_URL`, optional). */
   serverUrl?: string | undefined;
   logLevel: LogLevel;
@@ -63,12 +73,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     return value;
   };
 
+  const bundleStore = env.ALGA_BUNDLE_STORE?.trim() || 'dir';
+  if (bundleStore !== 'dir' && bundleStore !== 's3') {
+    problems.push(`ALGA_BUNDLE_STORE must be "dir" or "s3", got ${JSON.stringify(bundleStore)}.`);
+  }
+  if (bundleStore === 's3') {
+    // Credentials are read from their files in main (bundleStoreFromEnv), which names any that are missing.
+    const missing = ['S3_ENDPOINT', 'S3_BUCKET'].filter((name) => !env[name]?.trim());
+    if (missing.length > 0) problems.push(`ALGA_BUNDLE_STORE=s3 needs ${missing.join(', ')}.`);
+  }
+  const transit = (env.ALGA_TRANSIT?.trim() || 'local') as TransitKind;
+  problems.push(...transitEnvProblems(env));
+
   const workers = integer('RUNNER_WORKERS', Math.min(2, availableParallelism()), 1, 256);
   const config: RunnerConfig = {
     host: text('RUNNER_HOST', '127.0.0.1'),
     port: integer('RUNNER_PORT', 8081, 0, 65535),
-    bundleDir: text('ALGA_BUNDLE_DIR'),
-    transitKeyFile: text('ALGA_TRANSIT_KEY_FILE'),
+    bundleStore: bundleStore === 's3' ? 's3' : 'dir',
+    bundleDir: bundleStore === 's3' ? '' : text('ALGA_BUNDLE_DIR'),
+    transit,
+    // transitEnvProblems already names a missing key file.
+    transitKeyFile: transit === 'local' ? text('ALGA_TRANSIT_KEY_FILE', '') : '',
     serviceVerifyKeyFile: text('ALGA_SERVICE_VERIFY_KEY_FILE'),
     workers,
     queueLimit: integer('RUNNER_QUEUE_LIMIT', workers * 8, 0),
@@ -80,6 +105,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxMemoryMb: integer('RUNNER_MAX_MEMORY_MB', 512, 16, 65536),
     workerHeapMb: integer('RUNNER_WORKER_HEAP_MB', 256, 32, 65536),
     uiProxyRoutes: new Map(),
+    httpAllowPrivate: new PrivateAllowList(),
     ...(env.ALGA_SERVER_URL?.trim() ? { serverUrl: env.ALGA_SERVER_URL.trim() } : {}),
     logLevel: 'info',
   };
@@ -87,6 +113,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     config.uiProxyRoutes = parseUiProxyRoutes(env.RUNNER_UI_PROXY_ROUTES);
   } catch (error) {
     problems.push(`RUNNER_UI_PROXY_ROUTES ${(error as Error).message}`);
+  }
+
+  try {
+    config.httpAllowPrivate = PrivateAllowList.parse(env.RUNNER_HTTP_ALLOW_PRIVATE);
+  } catch (error) {
+    problems.push(
+      `RUNNER_HTTP_ALLOW_PRIVATE: ${(error as Error).message} Use comma-separated CIDRs, e.g. 127.0.0.0/8.`,
+    );
   }
 
   const level = env.LOG_LEVEL?.trim();

@@ -187,7 +187,7 @@ describe('runner service-token check on /v1/execute', () => {
 });
 
 describe('runner readiness and metrics', () => {
-  it('answers /readyz 200 when bundles and transit are reachable, 503 naming what is not', async () => {
+  it('answers /readyz ready, degraded when only transit fails, and 503 naming what fails when bundles do', async () => {
     const h = await createHarness({ workers: 1 });
     try {
       const ready = await h.runner.app.inject({ method: 'GET', url: '/readyz' });
@@ -195,6 +195,17 @@ describe('runner readiness and metrics', () => {
       assert.deepEqual(ready.json(), { status: 'ready' });
     } finally {
       await h.close();
+    }
+    const vaultDown = await createHarness({
+      workers: 1,
+      decrypter: { decrypt: () => Promise.reject(new Error('down')), ready: () => Promise.reject(new Error('sealed')) },
+    });
+    try {
+      const res = await vaultDown.runner.app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json(), { status: 'degraded', degraded: ['transit'] });
+    } finally {
+      await vaultDown.close();
     }
     const broken = await createHarness({
       workers: 1,

@@ -12,12 +12,14 @@ import { buildApp } from './app.ts';
 import { Engine } from './engine/index.ts';
 import { RunnerMetrics } from './metrics.ts';
 import { createProviders, SecretCache } from './providers/index.ts';
+import type { PrivateAllowList } from './providers/http/address.ts';
 import { bundleStoreCheck, transitCheck } from './readiness.ts';
 import { createLogger } from './logger.ts';
 import type { LogLevel } from './config.ts';
 
 export { loadConfig, ConfigError, type RunnerConfig, type LogLevel } from './config.ts';
 export { createLogger, REDACT_PATHS } from './logger.ts';
+export { PrivateAllowList } from './providers/http/address.ts';
 export type { Provider, ExecutionScope, HostFunction } from './providers/types.ts';
 
 export interface RunnerOptions {
@@ -43,6 +45,8 @@ export interface RunnerOptions {
   uiProxyRoutes?: ReadonlyMap<string, URL>;
   /** The server's base URL, for storage and guest-log shipping (`ALGA_SERVER_URL`). */
   serverUrl?: string | undefined;
+  /** Private ranges the http provider may reach (`RUNNER_HTTP_ALLOW_PRIVATE`; default none). */
+  httpAllowPrivate?: PrivateAllowList;
   /** How long decrypted secrets stay cached (default 60000). */
   secretCacheTtlMs?: number;
   /** (tenant, install, version) entries in the secret cache (default 1000). */
@@ -78,6 +82,7 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
       secretsMetrics: metrics,
       uiProxy: { routes: options.uiProxyRoutes ?? new Map() },
       serverUrl: options.serverUrl,
+      ...(options.httpAllowPrivate ? { http: { allowPrivate: options.httpAllowPrivate } } : {}),
     }),
     workers,
     queueLimit: options.queueLimit ?? workers * 8,

@@ -3,8 +3,8 @@
  * The runner process: reads its config from the environment, serves
  * `/v1/execute`, and shuts down cleanly on SIGINT/SIGTERM.
  */
-import { DirectoryBundleStore } from '@alga-psa/bundle-store';
-import { LocalKeyring } from '@alga-psa/transit';
+import { bundleStoreFromEnv, type BundleStore } from '@alga-psa/bundle-store';
+import { decryptOnly, transitFromEnv, type TransitBackend } from '@alga-psa/transit';
 import { loadVerifier, type ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { ConfigError, loadConfig, type RunnerConfig } from './config.ts';
 import { createRunner } from './index.ts';
@@ -21,11 +21,22 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  let keyring: LocalKeyring;
+  // ALGA_TRANSIT=local|vault; a runner only ever decrypts, and never creates a local key file.
+  let transit: TransitBackend;
   try {
-    keyring = await LocalKeyring.open(config.transitKeyFile);
+    transit = await transitFromEnv(process.env);
   } catch (error) {
-    process.stderr.write(`ALGA_TRANSIT_KEY_FILE: ${(error as Error).message}\n`);
+    const variable = config.transit === 'local' ? 'ALGA_TRANSIT_KEY_FILE' : 'ALGA_TRANSIT';
+    process.stderr.write(`${variable}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+
+  // ALGA_BUNDLE_STORE=dir|s3; give runners read-only S3 credentials, they only GET.
+  let bundleStore: BundleStore;
+  try {
+    bundleStore = bundleStoreFromEnv(process.env);
+  } catch (error) {
+    process.stderr.write(`ALGA_BUNDLE_STORE: ${(error as Error).message}\n`);
     process.exit(1);
   }
 
@@ -41,8 +52,8 @@ async function main(): Promise<void> {
   }
 
   const runner = await createRunner({
-    bundleStore: new DirectoryBundleStore(config.bundleDir),
-    decrypter: keyring,
+    bundleStore,
+    decrypter: decryptOnly(transit.backend),
     verifier,
     workers: config.workers,
     queueLimit: config.queueLimit,
@@ -54,6 +65,7 @@ async function main(): Promise<void> {
     workerHeapMb: config.workerHeapMb,
     uiProxyRoutes: config.uiProxyRoutes,
     serverUrl: config.serverUrl,
+    httpAllowPrivate: config.httpAllowPrivate,
     logger: { level: config.logLevel },
   });
 
@@ -62,13 +74,16 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     runner.app.log.info({ signal }, 'shutting down');
-    runner.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        runner.app.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    runner
+      .close()
+      .then(() => transit.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          runner.app.log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

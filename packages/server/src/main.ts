@@ -7,7 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { DirectoryBundleStore } from '@alga-psa/bundle-store';
+import { bundleStoreFromEnv } from '@alga-psa/bundle-store';
 import { ensureServiceKeys, loadSigner } from '@alga-psa/service-auth';
 import { bootstrapTenant, writeBootstrapFile } from './auth/bootstrap.ts';
 import { migrate, openDatabase } from './db/index.ts';
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   await migrate(db);
   // ALGA_TRANSIT=local|vault picks the backend; the server only ever holds its encrypt side.
   const { encrypter } = await transitFromEnv(env, dataDir);
-  const bundleStore = new DirectoryBundleStore(env['ALGA_BUNDLE_DIR'] ?? path.join(dataDir, 'bundles'));
+  // ALGA_BUNDLE_STORE=dir|s3; the directory defaults to <data dir>/bundles.
+  const bundleStore = bundleStoreFromEnv(env, path.join(dataDir, 'bundles'));
 
   // Created 0600 on first start, next to service-verify.pem for the runners.
   const serviceSigningKeyFile =
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
     serviceSigner: await loadSigner(serviceSigningKeyFile),
     serviceVerifier: await verifierFromSigningKeyFile(serviceSigningKeyFile),
     ...(rateLimitFromEnv(env) === undefined ? {} : { gatewayRateLimit: rateLimitFromEnv(env)! }),
+    ...(env['ALGA_HEADERS_TIMEOUT_MS'] ? { headersTimeoutMs: Number(env['ALGA_HEADERS_TIMEOUT_MS']) } : {}),
+    ...(env['ALGA_REQUEST_TIMEOUT_MS'] ? { requestTimeoutMs: Number(env['ALGA_REQUEST_TIMEOUT_MS']) } : {}),
     ...(env['ALGA_EXECUTION_TIMEOUT_MS'] ? { executionTimeoutMs: Number(env['ALGA_EXECUTION_TIMEOUT_MS']) } : {}),
   });
   if (bootstrapFile && !bootstrap) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import type { Encrypter } from '@alga-psa/transit';
@@ -23,6 +24,13 @@ import { installLogRoutes, runnerApi, runnerApiOptionsFrom, RUNNER_API_PREFIX } 
 import { webUi, type WebUiOptions } from './web/index.ts';
 
 export interface ServerOptions {
+  /**
+   * A client must send its whole request head within this time (default 10 s), or
+   * Node answers 408 and closes: a slowloris client cannot hold sockets open.
+   */
+  headersTimeoutMs?: number;
+  /** …and its whole request, body included, within this time (default 120 s, room for a 48 MiB publish). */
+  requestTimeoutMs?: number;
   /** Defaults to an in-memory PGlite database that `close()` also closes. */
   db?: Db;
   encrypter: Encrypter;
@@ -104,6 +112,17 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // Node's defaults (60 s for headers, checked only every 30 s) let slow clients hold a socket for
+    // a minute and a half; ours are tighter, and checked every second.
+    serverFactory: (handler) =>
+      createHttpServer(
+        {
+          headersTimeout: options.headersTimeoutMs ?? 10_000,
+          requestTimeout: options.requestTimeoutMs ?? 120_000,
+          connectionsCheckingInterval: 1_000,
+        },
+        handler,
+      ),
     // Reject unknown fields instead of silently stripping them, and never coerce types.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });

@@ -5,8 +5,10 @@
  * and the Vault policy for its token should grant only transit/encrypt.
  */
 import path from 'node:path';
-import { LocalKeyring, TransitError, VaultTransit, type Encrypter } from '@alga-psa/transit';
+import { encryptOnly, TransitError, transitFromEnv as backendFromEnv, type Encrypter } from '@alga-psa/transit';
 import { AlgaError } from '@alga-psa/protocol';
+
+export { encryptOnly } from '@alga-psa/transit';
 
 export interface ServerTransit {
   encrypter: Encrypter;
@@ -15,33 +17,13 @@ export interface ServerTransit {
   close(): Promise<void>;
 }
 
+/** The shared `@alga-psa/transit` selection, narrowed to encrypt; the local key file is created on first start. */
 export async function transitFromEnv(env: NodeJS.ProcessEnv, dataDir: string): Promise<ServerTransit> {
-  const kind = env['ALGA_TRANSIT'] || 'local';
-  if (kind === 'local') {
-    const keyring = await LocalKeyring.open(env['ALGA_TRANSIT_KEY_FILE'] ?? path.join(dataDir, 'transit-keys.json'), {
-      create: true,
-    });
-    return { encrypter: encryptOnly(keyring), describe: keyring.keyRef, close: async () => {} };
-  }
-  if (kind !== 'vault') throw new Error(`ALGA_TRANSIT must be "local" or "vault", got ${JSON.stringify(kind)}.`);
-  const missing = ['VAULT_ADDR', 'VAULT_TRANSIT_KEY', 'VAULT_TOKEN_FILE'].filter((name) => !env[name]);
-  if (missing.length > 0) throw new Error(`ALGA_TRANSIT=vault needs ${missing.join(', ')}.`);
-  const vault = new VaultTransit({
-    address: env['VAULT_ADDR']!,
-    keyName: env['VAULT_TRANSIT_KEY']!,
-    tokenFile: env['VAULT_TOKEN_FILE']!,
-    ...(env['VAULT_TRANSIT_MOUNT'] ? { mount: env['VAULT_TRANSIT_MOUNT'] } : {}),
-    ...(env['VAULT_NAMESPACE'] ? { namespace: env['VAULT_NAMESPACE'] } : {}),
+  const transit = await backendFromEnv(env, {
+    defaultKeyFile: path.join(dataDir, 'transit-keys.json'),
+    createLocalKey: true,
   });
-  return { encrypter: encryptOnly(vault), describe: vault.keyRef, close: () => vault.close() };
-}
-
-/** Narrows a backend to the Encrypter contract so no code path here can call decrypt. */
-export function encryptOnly(backend: Encrypter): Encrypter {
-  return Object.freeze({
-    keyRef: backend.keyRef,
-    encrypt: (plaintext: Uint8Array, context: string) => backend.encrypt(plaintext, context),
-  });
+  return { encrypter: encryptOnly(transit.backend), describe: transit.describe, close: transit.close };
 }
 
 const REASON_HINTS: Partial<Record<string, string>> = {

@@ -8,12 +8,13 @@ import { createContextProvider } from './context/index.ts';
 import { createConfigProvider } from './config/index.ts';
 import { createRandomProvider } from './random/index.ts';
 import { createSecretsProvider, type SecretCache, type SecretsMetrics } from './secrets/index.ts';
-import { createHttpProvider } from './http/index.ts';
+import { createHttpProvider, type HttpProviderOptions } from './http/index.ts';
 import { createStorageProvider } from './storage/index.ts';
 import { createLoggingProvider } from './logging/index.ts';
 import { createUiProxyProvider, type UiProxyOptions } from './ui-proxy/index.ts';
 import { createUserProvider } from './user/index.ts';
 import type { Decrypter } from '@alga-psa/transit';
+import type { Capability, ExecuteRequest } from '@alga-psa/protocol';
 
 export * from './types.ts';
 export { SecretCache } from './secrets/index.ts';
@@ -27,6 +28,8 @@ export interface ProviderDeps {
   uiProxy?: UiProxyOptions;
   /** The server's base URL (ALGA_SERVER_URL) for storage and guest-log shipping; without it storage answers `internal`. */
   serverUrl?: string | undefined;
+  /** Operator settings of the http provider (e.g. `allowPrivate` from RUNNER_HTTP_ALLOW_PRIVATE). */
+  http?: HttpProviderOptions;
 }
 
 export function createProviders(deps: ProviderDeps): Provider[] {
@@ -39,7 +42,7 @@ export function createProviders(deps: ProviderDeps): Provider[] {
       cache: deps.secretCache,
       ...(deps.secretsMetrics ? { metrics: deps.secretsMetrics } : {}),
     }),
-    createHttpProvider(),
+    createHttpProvider(deps.http),
     createStorageProvider({ serverUrl: deps.serverUrl }),
     createLoggingProvider({ serverUrl: deps.serverUrl }),
     createUiProxyProvider(deps.uiProxy),
@@ -91,6 +94,57 @@ export function createDispatcher(providers: readonly Provider[]): HostDispatcher
       if (error instanceof HostTrap) return { kind: 'trap', message: error.message };
       // Host detail stays in the runner's log; the guest only learns that the call failed.
       scope.logger.error({ provider: provider.name, fn, err: error }, 'provider failed');
+      return { kind: 'trap', message: `The host failed while handling alga:extension/${iface}.${fn}.` };
+    }
+  };
+}
+
+/**
+ * Interfaces whose answers depend only on the request itself (its context
+ * and config, and fresh CSPRNG bytes): no secrets, no I/O, no logging. A
+ * worker answers them itself, without crossing the host-call bridge to the
+ * main thread (a post + `Atomics.wait` round trip per call). Everything
+ * else (secrets, http, storage, logging, ui-proxy, user) stays on the main
+ * thread, where the secret cache, masking and outbound policy live.
+ */
+export const WORKER_LOCAL_INTERFACES: ReadonlySet<string> = new Set(['context', 'config', 'random']);
+
+/** What a worker knows of the execution: enough for the worker-local interfaces. */
+export interface LocalScope {
+  readonly request: Pick<ExecuteRequest, 'context' | 'config'>;
+  readonly granted: ReadonlySet<Capability>;
+}
+
+/**
+ * The same providers and the same grant check as `createDispatcher`, but
+ * synchronous and limited to `WORKER_LOCAL_INTERFACES`; returns undefined
+ * for any other interface.
+ */
+export function createLocalDispatcher(): (
+  scope: LocalScope,
+  iface: string,
+  fn: string,
+  args: unknown[],
+) => HostOutcome | undefined {
+  const byIface = new Map<string, Provider>(
+    [createContextProvider(), createConfigProvider(), createRandomProvider()].map((p) => [p.iface, p]),
+  );
+  return (local, iface, fn, args) => {
+    const provider = byIface.get(iface);
+    if (!provider) return undefined;
+    const impl = Object.hasOwn(provider.functions, fn) ? provider.functions[fn] : undefined;
+    if (!impl) return { kind: 'trap', message: `The host does not implement alga:extension/${iface}.${fn}.` };
+    // These three providers read only `request` and `granted` (their tests
+    // and reset.test.ts's parity test hold them to it).
+    const scope = local as unknown as ExecutionScope;
+    try {
+      const value = scope.granted.has(provider.capability)
+        ? impl(scope, ...(args as never[]))
+        : provider.denied(fn, scope);
+      if (value instanceof WitErr) return { kind: 'err', payload: value.payload };
+      return { kind: 'ok', value };
+    } catch (error) {
+      if (error instanceof HostTrap) return { kind: 'trap', message: error.message };
       return { kind: 'trap', message: `The host failed while handling alga:extension/${iface}.${fn}.` };
     }
   };
