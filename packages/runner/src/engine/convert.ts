@@ -27,7 +27,16 @@ export function toWitRequest(request: ExecuteRequest): WitExecuteRequest {
   };
 }
 
-export function toExecuteResponse(response: WitExecuteResponse): ExecuteResponse {
+/**
+ * The guest's answer as the protocol carries it. Header values pass through
+ * `mask` (the execution's secret values): a header is metadata that proxies
+ * and clients log, so a secret never leaves in one. The body is the guest's
+ * deliberate output and is passed through as is.
+ */
+export function toExecuteResponse(
+  response: WitExecuteResponse,
+  mask: (text: string) => string = (t) => t,
+): ExecuteResponse {
   const { status } = response;
   if (!Number.isInteger(status) || status < 100 || status > 599) {
     throw new AlgaError('ALGA_EXECUTION_FAILED', `The extension answered with an invalid HTTP status ${status}.`);
@@ -37,7 +46,8 @@ export function toExecuteResponse(response: WitExecuteResponse): ExecuteResponse
     const key = name.toLowerCase();
     if (HOP_BY_HOP.has(key)) continue;
     // Repeated headers fold into one comma-separated value (RFC 9110 §5.3).
-    headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${value}` : value;
+    const safe = mask(value);
+    headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${safe}` : safe;
   }
   const body = response.body;
   return {
