@@ -9,238 +9,259 @@ import { buildFixture } from '../testing/build-fixture.ts';
 import { FIXTURE_GUEST } from '../testing/guest.ts';
 import { createHarness, envelopeFor, executeRequest, type Harness } from '../testing/harness.ts';
 
+/** Builds the harness with RUNNER_INSTANCE_MODE set (the engine reads it once, when built). */
+async function inMode<T>(mode: 'reset' | 'fresh', build: () => Promise<T>): Promise<T> {
+  const previous = process.env.RUNNER_INSTANCE_MODE;
+  process.env.RUNNER_INSTANCE_MODE = mode;
+  try {
+    return await build();
+  } finally {
+    if (previous === undefined) delete process.env.RUNNER_INSTANCE_MODE;
+    else process.env.RUNNER_INSTANCE_MODE = previous;
+  }
+}
+
 function bodyOf(response: ExecuteResponse): unknown {
   return JSON.parse(Buffer.from(response.body_b64 ?? '', 'base64').toString('utf8'));
 }
 
-describe('runner executing a real component', { timeout: 180_000 }, () => {
-  let h: Harness;
-  let hash: string;
+for (const mode of ['reset', 'fresh'] as const) {
+  describe(`runner executing a real component (${mode} instances)`, { timeout: 180_000 }, () => {
+    let h: Harness;
+    let hash: string;
 
-  before(async () => {
-    const component = await buildFixture(FIXTURE_GUEST);
-    h = await createHarness({ workers: 1, defaultTimeoutMs: 5000, maxTimeoutMs: 10_000 });
-    hash = await h.bundleStore.put(component);
-  });
-  after(async () => {
-    await h?.close();
-  });
-
-  async function execute(overrides: Parameters<typeof executeRequest>[1] = {}) {
-    return h.execute(executeRequest(hash, overrides));
-  }
-
-  it('passes the request context, method, url, headers and body to the guest and returns its response', async () => {
-    const res = await execute({
-      http: {
-        method: 'POST',
-        path: '/echo',
-        query: 'a=1',
-        headers: { 'x-test': 'yes' },
-        body_b64: Buffer.from('hi').toString('base64'),
-      },
+    before(async () => {
+      const component = await buildFixture(FIXTURE_GUEST);
+      h = await inMode(mode, () => createHarness({ workers: 1, defaultTimeoutMs: 5000, maxTimeoutMs: 10_000 }));
+      hash = await h.bundleStore.put(component);
     });
-    assert.equal(res.statusCode, 200);
-    const response = res.json<ExecuteResponse>();
-    assert.equal(response.status, 200);
-    assert.equal(response.headers['content-type'], 'application/json');
-    assert.equal(response.headers['x-multi'], 'a, b', 'repeated headers fold into one');
-    assert.deepEqual(bodyOf(response), {
-      counter: 1,
-      context: {
-        requestId: 'req-1',
-        tenantId: 'tenant-1',
-        extensionId: 'ext-1',
-        installId: 'install-1',
-        versionId: 'ver-1',
-      },
-      method: 'POST',
-      url: '/echo?a=1',
-      headers: [{ name: 'x-test', value: 'yes' }],
-      body: 'hi',
+    after(async () => {
+      await h?.close();
     });
-  });
 
-  it('gives every request a fresh instance: module state never survives', async () => {
-    for (let i = 0; i < 3; i++) {
-      const res = await execute();
-      assert.equal((bodyOf(res.json()) as { counter: number }).counter, 1);
+    async function execute(overrides: Parameters<typeof executeRequest>[1] = {}) {
+      return h.execute(executeRequest(hash, overrides));
     }
-  });
 
-  it('kills an infinite loop at the deadline with 504 and keeps serving', async () => {
-    const started = Date.now();
-    const res = await execute({ path: '/loop', limits: { timeout_ms: 500 } });
-    const elapsed = Date.now() - started;
-    assert.equal(res.statusCode, 504);
-    assert.equal(res.json().error.code, 'ALGA_TIMEOUT');
-    assert.equal(res.json().error.requestId, 'req-1');
-    assert.ok(elapsed < 3000, `answered after ${elapsed} ms`);
-    const next = await execute();
-    assert.equal(next.statusCode, 200);
-    assert.equal((bodyOf(next.json()) as { counter: number }).counter, 1);
-  });
-
-  it('answers a guest throw with a generic 502 and logs the detail only', async () => {
-    const res = await execute({ path: '/throw' });
-    assert.equal(res.statusCode, 502);
-    assert.equal(res.json().error.code, 'ALGA_EXECUTION_FAILED');
-    assert.doesNotMatch(res.body, /exploded/);
-    assert.ok(h.logs.some((line) => line.msg === 'extension execution failed' && line.request_id === 'req-1'));
-    const next = await execute();
-    assert.equal(next.statusCode, 200);
-  });
-
-  it('rejects a guest status outside 100-599 as an execution failure', async () => {
-    const res = await execute({ path: '/bad-status' });
-    assert.equal(res.statusCode, 502);
-    assert.equal(res.json().error.code, 'ALGA_EXECUTION_FAILED');
-  });
-
-  it('returns a secret when cap:secrets.get is granted and the key is set', async () => {
-    const res = await execute({
-      path: '/secret',
-      query: 'key=api_key',
-      providers: ['cap:secrets.get'],
-      secret_envelope: await envelopeFor(h.keyring, { api_key: 's3cr3t' }),
+    it('passes the request context, method, url, headers and body to the guest and returns its response', async () => {
+      const res = await execute({
+        http: {
+          method: 'POST',
+          path: '/echo',
+          query: 'a=1',
+          headers: { 'x-test': 'yes' },
+          body_b64: Buffer.from('hi').toString('base64'),
+        },
+      });
+      assert.equal(res.statusCode, 200);
+      const response = res.json<ExecuteResponse>();
+      assert.equal(response.status, 200);
+      assert.equal(response.headers['content-type'], 'application/json');
+      assert.equal(response.headers['x-multi'], 'a, b', 'repeated headers fold into one');
+      assert.deepEqual(bodyOf(response), {
+        counter: 1,
+        context: {
+          requestId: 'req-1',
+          tenantId: 'tenant-1',
+          extensionId: 'ext-1',
+          installId: 'install-1',
+          versionId: 'ver-1',
+        },
+        method: 'POST',
+        url: '/echo?a=1',
+        headers: [{ name: 'x-test', value: 'yes' }],
+        body: 'hi',
+      });
     });
-    assert.deepEqual(bodyOf(res.json()), { ok: 's3cr3t' });
-  });
 
-  it('answers denied when cap:secrets.get is not granted, even if the key is set', async () => {
-    const res = await execute({
-      path: '/secret',
-      query: 'key=api_key',
-      providers: ['cap:context.read'],
-      secret_envelope: await envelopeFor(h.keyring, { api_key: 's3cr3t' }),
+    it('gives every request a fresh instance: module state never survives', async () => {
+      for (let i = 0; i < 3; i++) {
+        const res = await execute();
+        assert.equal((bodyOf(res.json()) as { counter: number }).counter, 1);
+      }
     });
-    assert.deepEqual(bodyOf(res.json()), { err: 'denied' });
-  });
 
-  it('answers missing for a key that is not in the envelope', async () => {
-    const res = await execute({
-      path: '/secret',
-      query: 'key=nope',
-      providers: ['cap:secrets.get'],
-      secret_envelope: await envelopeFor(h.keyring, { api_key: 's3cr3t' }),
+    it('kills an infinite loop at the deadline with 504 and keeps serving', async () => {
+      const started = Date.now();
+      const res = await execute({ path: '/loop', limits: { timeout_ms: 500 } });
+      const elapsed = Date.now() - started;
+      assert.equal(res.statusCode, 504);
+      assert.equal(res.json().error.code, 'ALGA_TIMEOUT');
+      assert.equal(res.json().error.requestId, 'req-1');
+      assert.ok(elapsed < 3000, `answered after ${elapsed} ms`);
+      const next = await execute();
+      assert.equal(next.statusCode, 200);
+      assert.equal((bodyOf(next.json()) as { counter: number }).counter, 1);
     });
-    assert.deepEqual(bodyOf(res.json()), { err: 'missing' });
-  });
 
-  it('masks a secret the guest logs, in plain, base64, base64url and URL-encoded form', async () => {
-    const secret = 'p@ss w/rd?+>>';
-    const res = await execute({
-      path: '/log-secret',
-      query: 'key=api_key',
-      providers: ['cap:secrets.get', 'cap:log.emit'],
-      secret_envelope: await envelopeFor(h.keyring, { api_key: secret }, { version: 'mask-test' }),
-      context: { ...executeRequest(hash).context, request_id: 'req-mask' },
+    it('answers a guest throw with a generic 502 and logs the detail only', async () => {
+      const res = await execute({ path: '/throw' });
+      assert.equal(res.statusCode, 502);
+      assert.equal(res.json().error.code, 'ALGA_EXECUTION_FAILED');
+      assert.doesNotMatch(res.body, /exploded/);
+      assert.ok(h.logs.some((line) => line.msg === 'extension execution failed' && line.request_id === 'req-1'));
+      const next = await execute();
+      assert.equal(next.statusCode, 200);
     });
-    assert.equal(res.statusCode, 200);
-    const line = h.logs.find((entry) => entry.source === 'guest' && entry.request_id === 'req-mask');
-    assert.ok(line, 'the guest line was written');
-    assert.equal(line.msg, 'plain=[REDACTED] b64=[REDACTED] b64url=[REDACTED] url=[REDACTED]');
-    assert.equal(line.tenant_id, 'tenant-1');
-    assert.equal(line.extension_id, 'ext-1');
-    assert.equal(line.install_id, 'install-1');
-    const everything = JSON.stringify(h.logs);
-    assert.ok(!everything.includes(secret), 'no log line holds the secret');
-    assert.ok(!everything.includes(Buffer.from(secret).toString('base64')));
-  });
 
-  it('drops guest log lines when cap:log.emit is not granted', async () => {
-    const res = await execute({
-      path: '/log',
-      query: 'message=dropped-line',
-      providers: ['cap:context.read'],
-      context: { ...executeRequest(hash).context, request_id: 'req-nolog' },
+    it('rejects a guest status outside 100-599 as an execution failure', async () => {
+      const res = await execute({ path: '/bad-status' });
+      assert.equal(res.statusCode, 502);
+      assert.equal(res.json().error.code, 'ALGA_EXECUTION_FAILED');
     });
-    assert.equal(res.statusCode, 200);
-    assert.ok(!h.logs.some((line) => line.msg === 'dropped-line'));
-    assert.ok(h.logs.some((line) => line.request_id === 'req-nolog' && line.dropped === 1));
-  });
 
-  it('hands config values to the guest JSON-encoded, and denied without cap:context.read', async () => {
-    const granted = await execute({ path: '/config', query: 'key=limit', config: { limit: 5, name: 'x' } });
-    assert.deepEqual(bodyOf(granted.json()), { one: { ok: '5' }, all: { ok: '{"limit":5,"name":"x"}' } });
-    const denied = await execute({ path: '/config', query: 'key=limit', config: { limit: 5 }, providers: [] });
-    assert.deepEqual(bodyOf(denied.json()), { one: { err: 'denied' }, all: { err: 'denied' } });
-  });
-
-  it('traps get-context without cap:context.read (no error variant to answer)', async () => {
-    const res = await execute({ path: '/echo', providers: ['cap:log.emit'] });
-    assert.equal(res.statusCode, 502);
-  });
-
-  it('answers ui-proxy and user with their denial variants when not granted', async () => {
-    const ungranted = await execute({ path: '/stubs', providers: [] });
-    const body = bodyOf(ungranted.json()) as Record<string, unknown>;
-    assert.deepEqual(body.uiProxy, { err: 'denied' });
-    assert.deepEqual(body.user, { err: 'not-allowed' });
-  });
-
-  it('hands the gateway-supplied user to the guest, and not-available without one', async () => {
-    const user = { user_id: 'u-9', user_email: 'u@example.com', user_name: 'U', user_type: 'client', client_name: 'C' };
-    const withUser = await execute({ path: '/user', providers: ['cap:user.read'], user });
-    assert.deepEqual(bodyOf(withUser.json()), {
-      ok: {
-        tenantId: 'tenant-1',
-        clientName: 'C',
-        userId: 'u-9',
-        userEmail: 'u@example.com',
-        userName: 'U',
-        userType: 'client',
-      },
+    it('returns a secret when cap:secrets.get is granted and the key is set', async () => {
+      const res = await execute({
+        path: '/secret',
+        query: 'key=api_key',
+        providers: ['cap:secrets.get'],
+        secret_envelope: await envelopeFor(h.keyring, { api_key: 's3cr3t' }),
+      });
+      assert.deepEqual(bodyOf(res.json()), { ok: 's3cr3t' });
     });
-    const without = await execute({ path: '/user', providers: ['cap:user.read'] });
-    assert.deepEqual(bodyOf(without.json()), { err: 'not-available' });
+
+    it('answers denied when cap:secrets.get is not granted, even if the key is set', async () => {
+      const res = await execute({
+        path: '/secret',
+        query: 'key=api_key',
+        providers: ['cap:context.read'],
+        secret_envelope: await envelopeFor(h.keyring, { api_key: 's3cr3t' }),
+      });
+      assert.deepEqual(bodyOf(res.json()), { err: 'denied' });
+    });
+
+    it('answers missing for a key that is not in the envelope', async () => {
+      const res = await execute({
+        path: '/secret',
+        query: 'key=nope',
+        providers: ['cap:secrets.get'],
+        secret_envelope: await envelopeFor(h.keyring, { api_key: 's3cr3t' }),
+      });
+      assert.deepEqual(bodyOf(res.json()), { err: 'missing' });
+    });
+
+    it('masks a secret the guest logs, in plain, base64, base64url and URL-encoded form', async () => {
+      const secret = 'p@ss w/rd?+>>';
+      const res = await execute({
+        path: '/log-secret',
+        query: 'key=api_key',
+        providers: ['cap:secrets.get', 'cap:log.emit'],
+        secret_envelope: await envelopeFor(h.keyring, { api_key: secret }, { version: 'mask-test' }),
+        context: { ...executeRequest(hash).context, request_id: 'req-mask' },
+      });
+      assert.equal(res.statusCode, 200);
+      const line = h.logs.find((entry) => entry.source === 'guest' && entry.request_id === 'req-mask');
+      assert.ok(line, 'the guest line was written');
+      assert.equal(line.msg, 'plain=[REDACTED] b64=[REDACTED] b64url=[REDACTED] url=[REDACTED]');
+      assert.equal(line.tenant_id, 'tenant-1');
+      assert.equal(line.extension_id, 'ext-1');
+      assert.equal(line.install_id, 'install-1');
+      const everything = JSON.stringify(h.logs);
+      assert.ok(!everything.includes(secret), 'no log line holds the secret');
+      assert.ok(!everything.includes(Buffer.from(secret).toString('base64')));
+    });
+
+    it('drops guest log lines when cap:log.emit is not granted', async () => {
+      const res = await execute({
+        path: '/log',
+        query: 'message=dropped-line',
+        providers: ['cap:context.read'],
+        context: { ...executeRequest(hash).context, request_id: 'req-nolog' },
+      });
+      assert.equal(res.statusCode, 200);
+      assert.ok(!h.logs.some((line) => line.msg === 'dropped-line'));
+      assert.ok(h.logs.some((line) => line.request_id === 'req-nolog' && line.dropped === 1));
+    });
+
+    it('hands config values to the guest JSON-encoded, and denied without cap:context.read', async () => {
+      const granted = await execute({ path: '/config', query: 'key=limit', config: { limit: 5, name: 'x' } });
+      assert.deepEqual(bodyOf(granted.json()), { one: { ok: '5' }, all: { ok: '{"limit":5,"name":"x"}' } });
+      const denied = await execute({ path: '/config', query: 'key=limit', config: { limit: 5 }, providers: [] });
+      assert.deepEqual(bodyOf(denied.json()), { one: { err: 'denied' }, all: { err: 'denied' } });
+    });
+
+    it('traps get-context without cap:context.read (no error variant to answer)', async () => {
+      const res = await execute({ path: '/echo', providers: ['cap:log.emit'] });
+      assert.equal(res.statusCode, 502);
+    });
+
+    it('answers ui-proxy and user with their denial variants when not granted', async () => {
+      const ungranted = await execute({ path: '/stubs', providers: [] });
+      const body = bodyOf(ungranted.json()) as Record<string, unknown>;
+      assert.deepEqual(body.uiProxy, { err: 'denied' });
+      assert.deepEqual(body.user, { err: 'not-allowed' });
+    });
+
+    it('hands the gateway-supplied user to the guest, and not-available without one', async () => {
+      const user = {
+        user_id: 'u-9',
+        user_email: 'u@example.com',
+        user_name: 'U',
+        user_type: 'client',
+        client_name: 'C',
+      };
+      const withUser = await execute({ path: '/user', providers: ['cap:user.read'], user });
+      assert.deepEqual(bodyOf(withUser.json()), {
+        ok: {
+          tenantId: 'tenant-1',
+          clientName: 'C',
+          userId: 'u-9',
+          userEmail: 'u@example.com',
+          userName: 'U',
+          userType: 'client',
+        },
+      });
+      const without = await execute({ path: '/user', providers: ['cap:user.read'] });
+      assert.deepEqual(bodyOf(without.json()), { err: 'not-available' });
+    });
+
+    it('answers a ui-proxy route the operator did not configure with route-not-found', async () => {
+      const res = await execute({ path: '/ui-proxy', query: 'route=nowhere', providers: ['cap:ui.proxy'] });
+      assert.deepEqual(bodyOf(res.json()), { err: 'route-not-found' });
+    });
+
+    it('runs concurrent requests for the same bundle', async () => {
+      const results = await Promise.all(Array.from({ length: 4 }, () => execute()));
+      for (const res of results) assert.equal(res.statusCode, 200);
+    });
   });
 
-  it('answers a ui-proxy route the operator did not configure with route-not-found', async () => {
-    const res = await execute({ path: '/ui-proxy', query: 'route=nowhere', providers: ['cap:ui.proxy'] });
-    assert.deepEqual(bodyOf(res.json()), { err: 'route-not-found' });
-  });
+  describe(`runner under load (${mode} instances)`, { timeout: 180_000 }, () => {
+    let h: Harness;
+    let hash: string;
 
-  it('runs concurrent requests for the same bundle', async () => {
-    const results = await Promise.all(Array.from({ length: 4 }, () => execute()));
-    for (const res of results) assert.equal(res.statusCode, 200);
-  });
-});
+    before(async () => {
+      const component = await buildFixture(FIXTURE_GUEST);
+      h = await inMode(mode, () => createHarness({ workers: 1, queueLimit: 1 }));
+      hash = await h.bundleStore.put(component);
+    });
+    after(async () => {
+      await h?.close();
+    });
 
-describe('runner under load', { timeout: 180_000 }, () => {
-  let h: Harness;
-  let hash: string;
+    const execute = (overrides: Parameters<typeof executeRequest>[1] = {}) =>
+      h.execute(executeRequest(hash, overrides));
 
-  before(async () => {
-    const component = await buildFixture(FIXTURE_GUEST);
-    h = await createHarness({ workers: 1, queueLimit: 1 });
-    hash = await h.bundleStore.put(component);
-  });
-  after(async () => {
-    await h?.close();
-  });
+    it('queues when every worker is busy, answers 503 ALGA_RUNNER_UNAVAILABLE once the queue is full, then recovers', async () => {
+      await execute(); // compile and warm the worker first
+      const busy = execute({ path: '/loop', limits: { timeout_ms: 800 } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const queued = execute({ limits: { timeout_ms: 3000 } });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const rejected = await execute();
+      assert.equal(rejected.statusCode, 503);
+      assert.equal(rejected.json().error.code, 'ALGA_RUNNER_UNAVAILABLE');
+      assert.equal((await busy).statusCode, 504);
+      assert.equal((await queued).statusCode, 200, 'the queued request runs on the replacement worker');
+    });
 
-  const execute = (overrides: Parameters<typeof executeRequest>[1] = {}) => h.execute(executeRequest(hash, overrides));
-
-  it('queues when every worker is busy, answers 503 ALGA_RUNNER_UNAVAILABLE once the queue is full, then recovers', async () => {
-    await execute(); // compile and warm the worker first
-    const busy = execute({ path: '/loop', limits: { timeout_ms: 800 } });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const queued = execute({ limits: { timeout_ms: 3000 } });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const rejected = await execute();
-    assert.equal(rejected.statusCode, 503);
-    assert.equal(rejected.json().error.code, 'ALGA_RUNNER_UNAVAILABLE');
-    assert.equal((await busy).statusCode, 504);
-    assert.equal((await queued).statusCode, 200, 'the queued request runs on the replacement worker');
+    it('times out a request that waited in the queue past its deadline', async () => {
+      const busy = execute({ path: '/loop', limits: { timeout_ms: 800 } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const queued = await execute({ limits: { timeout_ms: 200 } });
+      assert.equal(queued.statusCode, 504);
+      assert.equal((await busy).statusCode, 504);
+      assert.equal((await execute()).statusCode, 200);
+    });
   });
-
-  it('times out a request that waited in the queue past its deadline', async () => {
-    const busy = execute({ path: '/loop', limits: { timeout_ms: 800 } });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const queued = await execute({ limits: { timeout_ms: 200 } });
-    assert.equal(queued.statusCode, 504);
-    assert.equal((await busy).statusCode, 504);
-    assert.equal((await execute()).statusCode, 200);
-  });
-});
+}

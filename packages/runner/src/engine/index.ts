@@ -13,10 +13,12 @@ import { toExecuteResponse, toWitRequest } from './convert.ts';
 import { ComponentLoader } from './loader.ts';
 import { ExecutionFailure, WorkerPool, type PoolEvents, type WorkerPoolOptions } from './pool.ts';
 import type { ExecutionMetrics } from '../metrics.ts';
+import type { InstanceMode } from './messages.ts';
 
 export { ComponentLoader, compileComponent, type LoadedComponent } from './loader.ts';
-export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions } from './pool.ts';
-export { capModuleMemory, MemoryFloorError } from './memory-limit.ts';
+export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions, type InstanceStats } from './pool.ts';
+export { capModuleMemory, exposeResetState, MemoryFloorError } from './memory-limit.ts';
+export type { InstanceMode } from './messages.ts';
 
 export interface EngineOptions {
   bundleStore: BundleStore;
@@ -33,6 +35,26 @@ export interface EngineOptions {
   resourceLimits?: WorkerPoolOptions['resourceLimits'];
   metrics?: ExecutionMetrics & PoolEvents;
   logger: FastifyBaseLogger;
+  /**
+   * `reset` restores a warm instance in place after each request (reset.ts);
+   * `fresh` instantiates a new one per request. Default: `RUNNER_INSTANCE_MODE`,
+   * else `reset`.
+   */
+  instanceMode?: InstanceMode;
+  /** Answer context, config and random inside the worker, without the bridge (default true). */
+  localHostCalls?: boolean;
+}
+
+/**
+ * `RUNNER_INSTANCE_MODE`, read when an engine is built. Read here rather
+ * than in config.ts so that every embedding of the engine (the runner
+ * process, `createRunner` in tests, the benchmark) honours the switch.
+ */
+export function instanceModeFromEnv(env: Record<string, string | undefined> = process.env): InstanceMode {
+  const value = env.RUNNER_INSTANCE_MODE?.trim();
+  if (!value || value === 'reset') return 'reset';
+  if (value === 'fresh') return 'fresh';
+  throw new Error(`RUNNER_INSTANCE_MODE must be reset or fresh, got ${JSON.stringify(value)}.`);
 }
 
 /** An error for the caller, with this execution's secrets masked out of its message. */
@@ -52,7 +74,10 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.#options = options;
     this.#dispatch = createDispatcher(options.providers);
+    const instanceMode = options.instanceMode ?? instanceModeFromEnv();
     this.#pool = new WorkerPool({
+      instanceMode,
+      ...(options.localHostCalls === undefined ? {} : { localHostCalls: options.localHostCalls }),
       size: options.workers,
       queueLimit: options.queueLimit,
       logger: options.logger,
@@ -61,6 +86,7 @@ export class Engine {
     });
     this.#loader = new ComponentLoader({
       bundleStore: options.bundleStore,
+      instanceMode,
       ...(options.maxCachedComponents === undefined ? {} : { maxEntries: options.maxCachedComponents }),
       onEvict: (contentHash) => this.#pool.forget(contentHash),
     });
@@ -104,9 +130,10 @@ export class Engine {
         request: toWitRequest(request),
         timeoutMs,
         onHostCall: (call) => this.#dispatch(scope, call.iface, call.fn, call.args),
+        local: { request: { context: request.context, config: request.config }, granted: [...scope.granted] },
         redact: (text) => maskSecrets(text, scope.secretValues),
       });
-      return toExecuteResponse(response);
+      return toExecuteResponse(response, (text) => maskSecrets(text, scope.secretValues));
     } catch (error) {
       if (error instanceof ExecutionFailure) {
         // The trap detail (guest stack, message) stays in the log, masked; the caller gets a generic 502.
@@ -122,7 +149,10 @@ export class Engine {
       if (error instanceof AlgaError && error.code === 'ALGA_MEMORY_LIMIT') {
         const cause = error.cause instanceof ExecutionFailure ? error.cause : undefined;
         scope.logger.warn(
-          { memory_mb: memoryMb, ...(cause ? { phase: cause.phase, detail: cause.detail } : {}) },
+          {
+            memory_mb: memoryMb,
+            ...(cause ? { phase: cause.phase, detail: maskSecrets(cause.detail, scope.secretValues) } : {}),
+          },
           'extension exceeded its memory limit; worker recycled',
         );
       }

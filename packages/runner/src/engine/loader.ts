@@ -11,7 +11,8 @@ import { LRUCache } from 'lru-cache';
 import { transpile } from '@bytecodealliance/jco';
 import { AlgaError } from '@alga-psa/protocol';
 import { BundleIntegrityError, type BundleStore } from '@alga-psa/bundle-store';
-import { capModuleMemory, MemoryFloorError, pagesForMb } from './memory-limit.ts';
+import { capModuleMemory, exposeResetState, MemoryFloorError, pagesForMb } from './memory-limit.ts';
+import type { InstanceMode } from './messages.ts';
 
 export interface LoadedComponent {
   contentHash: string;
@@ -22,6 +23,13 @@ export interface LoadedComponent {
   glue: string;
   /** Core wasm modules by the file name the glue asks for. */
   modules: Record<string, WebAssembly.Module>;
+  /**
+   * Every module also exports its memories, mutable globals and tables for
+   * reset-in-place (memory-limit.ts `exposeResetState`). False in fresh
+   * mode, or when a module holds something the rewriter does not handle:
+   * the worker then makes a fresh instance per request for this component.
+   */
+  resettable: boolean;
 }
 
 export interface ComponentLoaderOptions {
@@ -30,6 +38,8 @@ export interface ComponentLoaderOptions {
   maxEntries?: number;
   /** Called with a variant's `key` when it leaves the cache, so workers can drop it too. */
   onEvict?: (key: string) => void;
+  /** `reset` (default) also rewrites the modules for reset-in-place. */
+  instanceMode?: InstanceMode;
 }
 
 /** The name jco gives the glue and core modules (`component.js`, `component.core.wasm`). */
@@ -67,18 +77,37 @@ export function variantKey(contentHash: string, memoryMb: number): string {
   return `${contentHash}#${memoryMb}m`;
 }
 
-async function compileVariant(transpiled: Transpiled, memoryMb: number): Promise<LoadedComponent> {
-  const modules: Record<string, WebAssembly.Module> = {};
+async function compileVariant(
+  transpiled: Transpiled,
+  memoryMb: number,
+  instanceMode: InstanceMode,
+): Promise<LoadedComponent> {
+  const capped: Record<string, Uint8Array> = {};
   for (const [file, content] of Object.entries(transpiled.wasm)) {
-    let capped: Uint8Array;
     try {
-      capped = capModuleMemory(content, pagesForMb(memoryMb));
+      capped[file] = capModuleMemory(content, pagesForMb(memoryMb));
     } catch (error) {
       if (error instanceof MemoryFloorError) throw new AlgaError('ALGA_MEMORY_LIMIT', error.message, { cause: error });
       throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
     }
+  }
+  // The reset exports go into the same cached variant: one compile per
+  // (hash, memory limit), whichever mode the worker runs it in.
+  let resettable = instanceMode === 'reset';
+  if (resettable) {
+    const exposed: Record<string, Uint8Array> = {};
     try {
-      modules[file] = await WebAssembly.compile(capped as Uint8Array<ArrayBuffer>);
+      for (const [file, content] of Object.entries(capped)) exposed[file] = exposeResetState(content).module;
+      Object.assign(capped, exposed);
+    } catch {
+      // Something the rewriter does not decode: run this component fresh per request.
+      resettable = false;
+    }
+  }
+  const modules: Record<string, WebAssembly.Module> = {};
+  for (const [file, content] of Object.entries(capped)) {
+    try {
+      modules[file] = await WebAssembly.compile(content as Uint8Array<ArrayBuffer>);
     } catch (error) {
       throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
     }
@@ -89,6 +118,7 @@ async function compileVariant(transpiled: Transpiled, memoryMb: number): Promise
     memoryMb,
     glue: transpiled.glue,
     modules,
+    resettable,
   };
 }
 
@@ -97,8 +127,9 @@ export async function compileComponent(
   contentHash: string,
   bytes: Uint8Array,
   memoryMb = 128,
+  instanceMode: InstanceMode = 'reset',
 ): Promise<LoadedComponent> {
-  return compileVariant(await transpileComponent(contentHash, bytes), memoryMb);
+  return compileVariant(await transpileComponent(contentHash, bytes), memoryMb, instanceMode);
 }
 
 export class ComponentLoader {
@@ -107,6 +138,7 @@ export class ComponentLoader {
 
   constructor(options: ComponentLoaderOptions) {
     const { bundleStore, onEvict } = options;
+    const instanceMode = options.instanceMode ?? 'reset';
     this.#transpiled = new LRUCache<string, Transpiled>({
       // jco's output holds the raw module bytes; a few hashes are enough to
       // serve a second memory limit without transpiling again.
@@ -130,7 +162,7 @@ export class ComponentLoader {
       fetchMethod: async (_key, _stale, { context }) => {
         const transpiled = await this.#transpiled.fetch(context.contentHash);
         if (!transpiled) throw new AlgaError('ALGA_INTERNAL');
-        return compileVariant(transpiled, context.memoryMb);
+        return compileVariant(transpiled, context.memoryMb, instanceMode);
       },
       ...(onEvict ? { dispose: (_value: LoadedComponent, key: string) => onEvict(key) } : {}),
     });

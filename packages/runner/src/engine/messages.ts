@@ -1,5 +1,6 @@
 /** Messages between the pool (main thread) and a worker. */
 import type { MessagePort } from 'node:worker_threads';
+import type { Capability, ExecuteRequest } from '@alga-psa/protocol';
 import type { HostOutcome } from '../providers/index.ts';
 import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
 
@@ -9,7 +10,16 @@ export interface WorkerInit {
   port: MessagePort;
   /** Int32[0]: 0 while a host call is pending, 1 once the reply was posted. */
   signal: SharedArrayBuffer;
+  /** `reset`: restore a warm instance in place after each request; `fresh`: a new instance per request. */
+  instanceMode: InstanceMode;
+  /** Answer context, config and random inside the worker (see providers' WORKER_LOCAL_INTERFACES). */
+  localHostCalls: boolean;
 }
+
+export type InstanceMode = 'reset' | 'fresh';
+
+/** What became of the instance that served a request, reported after the response. */
+export type Recycled = 'restored' | 'memory-grew' | 'table-changed' | 'global-unwritable' | 'failed' | 'retired';
 
 export type ToWorker =
   | {
@@ -20,8 +30,15 @@ export type ToWorker =
       /** The cap written into the modules' memories, to tell a limit breach from other traps. */
       memoryLimitBytes: number;
       /** Sent once per worker per hash; afterwards the worker uses its cache. */
-      load?: { glue: string; modules: Record<string, WebAssembly.Module> };
+      load?: {
+        glue: string;
+        modules: Record<string, WebAssembly.Module>;
+        /** Whether the modules carry the reset exports (memory-limit.ts `exposeResetState`). */
+        resettable: boolean;
+      };
       request: WitExecuteRequest;
+      /** The request data the worker-local interfaces answer from (when `localHostCalls`). */
+      local?: { request: Pick<ExecuteRequest, 'context' | 'config'>; granted: Capability[] };
     }
   | { type: 'evict'; componentKey: string };
 
@@ -36,6 +53,16 @@ export type FromWorker =
       detail: string;
       /** The guest's linear memory had reached its cap when it failed. */
       memoryLimit?: boolean;
+    }
+  | {
+      /** Sent after the response, once the instance was restored or dropped. */
+      type: 'recycled';
+      jobId: number;
+      outcome: Recycled;
+      /** Pages copied back from the snapshot (reset mode). */
+      dirtyPages: number;
+      /** Whether a fresh instance is now waiting for this component. */
+      prepared: boolean;
     };
 
 export interface HostCall {

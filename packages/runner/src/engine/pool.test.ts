@@ -23,6 +23,7 @@ function fakeComponent(body: string, instantiatePrelude = ''): LoadedComponent {
     glue: `export function instantiate(getCoreModule, imports) { ${instantiatePrelude}
       return { handler(request) { ${body} } }; }`,
     modules: {},
+    resettable: false,
   };
 }
 
@@ -34,113 +35,114 @@ const request: WitExecuteRequest = {
 const textResponse = (expr: string) =>
   `return { status: 200, headers: [], body: new TextEncoder().encode(String(${expr})) };`;
 
-describe('worker pool', () => {
-  const pool = new WorkerPool({ size: 1, queueLimit: 4, logger: pino({ level: 'silent' }) });
-  after(() => pool.close());
+for (const instanceMode of ['reset', 'fresh'] as const)
+  describe(`worker pool (${instanceMode} mode)`, () => {
+    const pool = new WorkerPool({ size: 1, queueLimit: 4, logger: pino({ level: 'silent' }), instanceMode });
+    after(() => pool.close());
 
-  const noHost = async (): Promise<HostOutcome> => ({ kind: 'trap', message: 'no host' });
-  const text = (body?: Uint8Array) => Buffer.from(body ?? []).toString('utf8');
+    const noHost = async (): Promise<HostOutcome> => ({ kind: 'trap', message: 'no host' });
+    const text = (body?: Uint8Array) => Buffer.from(body ?? []).toString('utf8');
 
-  it('answers a synchronous guest import from an async main-thread provider through the Atomics bridge', async () => {
-    const calls: HostCall[] = [];
-    const component = fakeComponent(
-      textResponse(
-        `imports['alga:extension/secrets'].get('k') + ':' + imports['alga:extension/secrets'].listKeys().join(',')`,
-      ),
-    );
-    const response = await pool.run({
-      component,
-      request,
-      timeoutMs: 5000,
-      onHostCall: async (call) => {
-        calls.push(call);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        return { kind: 'ok', value: call.fn === 'get' ? `value-of-${String(call.args[0])}` : ['a', 'b'] };
-      },
+    it('answers a synchronous guest import from an async main-thread provider through the Atomics bridge', async () => {
+      const calls: HostCall[] = [];
+      const component = fakeComponent(
+        textResponse(
+          `imports['alga:extension/secrets'].get('k') + ':' + imports['alga:extension/secrets'].listKeys().join(',')`,
+        ),
+      );
+      const response = await pool.run({
+        component,
+        request,
+        timeoutMs: 5000,
+        onHostCall: async (call) => {
+          calls.push(call);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return { kind: 'ok', value: call.fn === 'get' ? `value-of-${String(call.args[0])}` : ['a', 'b'] };
+        },
+      });
+      assert.equal(text(response.body), 'value-of-k:a,b');
+      assert.deepEqual(
+        calls.map((call) => [call.iface, call.fn]),
+        [
+          ['secrets', 'get'],
+          ['secrets', 'listKeys'],
+        ],
+      );
     });
-    assert.equal(text(response.body), 'value-of-k:a,b');
-    assert.deepEqual(
-      calls.map((call) => [call.iface, call.fn]),
-      [
-        ['secrets', 'get'],
-        ['secrets', 'listKeys'],
-      ],
-    );
-  });
 
-  it('raises an err outcome in the worker as an error carrying `payload`, the way jco lowers result errors', async () => {
-    const component = fakeComponent(
-      `try { imports['alga:extension/secrets'].get('k'); } catch (e) { ${textResponse('e.payload')} }`,
-    );
-    const response = await pool.run({
-      component,
-      request,
-      timeoutMs: 5000,
-      onHostCall: async () => ({ kind: 'err', payload: 'denied' }),
+    it('raises an err outcome in the worker as an error carrying `payload`, the way jco lowers result errors', async () => {
+      const component = fakeComponent(
+        `try { imports['alga:extension/secrets'].get('k'); } catch (e) { ${textResponse('e.payload')} }`,
+      );
+      const response = await pool.run({
+        component,
+        request,
+        timeoutMs: 5000,
+        onHostCall: async () => ({ kind: 'err', payload: 'denied' }),
+      });
+      assert.equal(text(response.body), 'denied');
     });
-    assert.equal(text(response.body), 'denied');
-  });
 
-  it('turns a trap outcome into a failed execution', async () => {
-    const component = fakeComponent(`imports['alga:extension/context'].getContext(); ${textResponse('1')}`);
-    await assert.rejects(pool.run({ component, request, timeoutMs: 5000, onHostCall: noHost }), (error: unknown) => {
-      assert.ok(error instanceof ExecutionFailure);
-      assert.equal(error.phase, 'handler');
-      assert.match(error.detail, /no host/);
-      return true;
+    it('turns a trap outcome into a failed execution', async () => {
+      const component = fakeComponent(`imports['alga:extension/context'].getContext(); ${textResponse('1')}`);
+      await assert.rejects(pool.run({ component, request, timeoutMs: 5000, onHostCall: noHost }), (error: unknown) => {
+        assert.ok(error instanceof ExecutionFailure);
+        assert.equal(error.phase, 'handler');
+        assert.match(error.detail, /no host/);
+        return true;
+      });
+    });
+
+    it('replaces a worker that dies and keeps serving', async () => {
+      const crash = fakeComponent(textResponse('1'), 'process.exit(3);');
+      await assert.rejects(
+        pool.run({ component: crash, request, timeoutMs: 5000, onHostCall: noHost }),
+        ExecutionFailure,
+      );
+      const ok = await pool.run({
+        component: fakeComponent(textResponse('"alive"')),
+        request,
+        timeoutMs: 5000,
+        onHostCall: noHost,
+      });
+      assert.equal(text(ok.body), 'alive');
+      assert.equal(pool.stats.workers, 1);
+    });
+
+    it('terminates a worker blocked in a host call at the deadline and keeps serving', async () => {
+      const component = fakeComponent(`imports['alga:extension/secrets'].get('k'); ${textResponse('1')}`);
+      const never = () => new Promise<HostOutcome>(() => {});
+      await assert.rejects(
+        pool.run({ component, request, timeoutMs: 200, onHostCall: never }),
+        (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_TIMEOUT',
+      );
+      const ok = await pool.run({
+        component: fakeComponent(textResponse('"after"')),
+        request,
+        timeoutMs: 5000,
+        onHostCall: noHost,
+      });
+      assert.equal(text(ok.body), 'after');
+    });
+
+    it('sends a component to a worker once and reuses it', async () => {
+      const component = fakeComponent(textResponse('(globalThis.__seen = (globalThis.__seen ?? 0) + 1)'));
+      await pool.run({ component, request, timeoutMs: 5000, onHostCall: noHost });
+      const second = await pool.run({
+        component: { ...component, glue: 'syntax error: not sent again' },
+        request,
+        timeoutMs: 5000,
+        onHostCall: noHost,
+      });
+      assert.equal(text(second.body), '2');
+    });
+
+    it('rejects new work with 503 once closed', async () => {
+      const closing = new WorkerPool({ size: 1, queueLimit: 0, logger: pino({ level: 'silent' }) });
+      await closing.close();
+      await assert.rejects(
+        closing.run({ component: fakeComponent(textResponse('1')), request, timeoutMs: 1000, onHostCall: noHost }),
+        (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_RUNNER_UNAVAILABLE',
+      );
     });
   });
-
-  it('replaces a worker that dies and keeps serving', async () => {
-    const crash = fakeComponent(textResponse('1'), 'process.exit(3);');
-    await assert.rejects(
-      pool.run({ component: crash, request, timeoutMs: 5000, onHostCall: noHost }),
-      ExecutionFailure,
-    );
-    const ok = await pool.run({
-      component: fakeComponent(textResponse('"alive"')),
-      request,
-      timeoutMs: 5000,
-      onHostCall: noHost,
-    });
-    assert.equal(text(ok.body), 'alive');
-    assert.equal(pool.stats.workers, 1);
-  });
-
-  it('terminates a worker blocked in a host call at the deadline and keeps serving', async () => {
-    const component = fakeComponent(`imports['alga:extension/secrets'].get('k'); ${textResponse('1')}`);
-    const never = () => new Promise<HostOutcome>(() => {});
-    await assert.rejects(
-      pool.run({ component, request, timeoutMs: 200, onHostCall: never }),
-      (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_TIMEOUT',
-    );
-    const ok = await pool.run({
-      component: fakeComponent(textResponse('"after"')),
-      request,
-      timeoutMs: 5000,
-      onHostCall: noHost,
-    });
-    assert.equal(text(ok.body), 'after');
-  });
-
-  it('sends a component to a worker once and reuses it', async () => {
-    const component = fakeComponent(textResponse('(globalThis.__seen = (globalThis.__seen ?? 0) + 1)'));
-    await pool.run({ component, request, timeoutMs: 5000, onHostCall: noHost });
-    const second = await pool.run({
-      component: { ...component, glue: 'syntax error: not sent again' },
-      request,
-      timeoutMs: 5000,
-      onHostCall: noHost,
-    });
-    assert.equal(text(second.body), '2');
-  });
-
-  it('rejects new work with 503 once closed', async () => {
-    const closing = new WorkerPool({ size: 1, queueLimit: 0, logger: pino({ level: 'silent' }) });
-    await closing.close();
-    await assert.rejects(
-      closing.run({ component: fakeComponent(textResponse('1')), request, timeoutMs: 1000, onHostCall: noHost }),
-      (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_RUNNER_UNAVAILABLE',
-    );
-  });
-});

@@ -13,7 +13,16 @@ import { AlgaError } from '@alga-psa/protocol';
 import type { HostOutcome } from '../providers/index.ts';
 import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
 import type { LoadedComponent } from './loader.ts';
-import type { FailurePhase, FromWorker, HostCall, HostReply, ToWorker, WorkerInit } from './messages.ts';
+import type {
+  FailurePhase,
+  FromWorker,
+  HostCall,
+  HostReply,
+  InstanceMode,
+  Recycled,
+  ToWorker,
+  WorkerInit,
+} from './messages.ts';
 
 export interface PoolJob {
   component: LoadedComponent;
@@ -23,6 +32,8 @@ export interface PoolJob {
   onHostCall(call: HostCall): Promise<HostOutcome>;
   /** Masks secrets in worker output logged while this job runs. */
   redact?(text: string): string;
+  /** What the worker needs to answer context, config and random itself (no bridge round trip). */
+  local?: Extract<ToWorker, { type: 'run' }>['local'];
 }
 
 export interface WorkerPoolOptions {
@@ -38,7 +49,14 @@ export interface WorkerPoolOptions {
   resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
   /** Hooks for metrics. */
   events?: PoolEvents;
+  /** `reset` (default): warm instances restored in place after each request; `fresh`: a new one per request. */
+  instanceMode?: InstanceMode;
+  /** Answer context, config and random inside the worker (default true). */
+  localHostCalls?: boolean;
 }
+
+/** What became of instances after their request, since the pool started (see worker.ts). */
+export type InstanceStats = Record<Recycled, number> & { dirtyPages: number };
 
 export interface PoolEvents {
   /** An execution was stopped for breaching a limit; its worker is discarded. */
@@ -85,6 +103,15 @@ export class WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #slots: Slot[] = [];
   readonly #queue: Pending[] = [];
+  readonly #instances: InstanceStats = {
+    restored: 0,
+    'memory-grew': 0,
+    'table-changed': 0,
+    'global-unwritable': 0,
+    failed: 0,
+    retired: 0,
+    dirtyPages: 0,
+  };
   #nextJobId = 0;
   #closed = false;
 
@@ -97,12 +124,17 @@ export class WorkerPool {
     for (let i = 0; i < options.size; i++) this.#slots.push(this.#spawn());
   }
 
-  get stats(): { workers: number; busy: number; queued: number } {
+  get stats(): { workers: number; busy: number; queued: number; instances: InstanceStats } {
     return {
       workers: this.#slots.length,
       busy: this.#slots.filter((slot) => slot.active).length,
       queued: this.#queue.length,
+      instances: { ...this.#instances },
     };
+  }
+
+  get instanceMode(): InstanceMode {
+    return this.#options.instanceMode ?? 'reset';
   }
 
   run(job: PoolJob): Promise<WitExecuteResponse> {
@@ -150,7 +182,12 @@ export class WorkerPool {
     const { port1, port2 } = new MessageChannel();
     const signal = new SharedArrayBuffer(4);
     const worker = new Worker(WORKER_URL, {
-      workerData: { port: port2, signal } satisfies WorkerInit,
+      workerData: {
+        port: port2,
+        signal,
+        instanceMode: this.instanceMode,
+        localHostCalls: this.#options.localHostCalls ?? true,
+      } satisfies WorkerInit,
       transferList: [port2],
       // Captured so stray output (jco glue diagnostics) goes through our logger, masked.
       stdout: true,
@@ -212,16 +249,22 @@ export class WorkerPool {
       componentKey: component.key,
       memoryLimitBytes: component.memoryMb * 1024 * 1024,
       request,
+      ...(pending.job.local ? { local: pending.job.local } : {}),
     };
     if (!slot.loaded.has(component.key)) {
       // Compiled modules are shared with the worker, not recompiled there.
-      message.load = { glue: component.glue, modules: component.modules };
+      message.load = { glue: component.glue, modules: component.modules, resettable: component.resettable };
       slot.loaded.add(component.key);
     }
     slot.worker.postMessage(message);
   }
 
   #onResult(slot: Slot, message: FromWorker): void {
+    if (message.type === 'recycled') {
+      this.#instances[message.outcome]++;
+      this.#instances.dirtyPages += message.dirtyPages;
+      return;
+    }
     const pending = slot.active;
     if (!pending || pending.id !== message.jobId) return;
     if (message.type === 'done') {

@@ -1,0 +1,337 @@
+/**
+ * In-process engine comparison: the per-request cost of a fresh sandbox for
+ * the same realistic handler, measured side by side in one process.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { transpile } from '@bytecodealliance/jco';
+import { buildExtension } from '@alga-psa/cli';
+import { DirectoryBundleStore } from '@alga-psa/bundle-store';
+import { secretAad, type ExecuteRequest } from '@alga-psa/protocol';
+import { LocalKeyring } from '@alga-psa/transit';
+import { Engine, exposeResetState, type InstanceMode } from '../packages/runner/src/engine/index.ts';
+import { InstanceRecorder, ResetSnapshot } from '../packages/runner/src/engine/reset.ts';
+import { createProviders, SecretCache } from '../packages/runner/src/providers/index.ts';
+import { HOST_DATA, PLAIN_HANDLER } from './lib/guest-source.ts';
+import { measure, type Summary } from './lib/stats.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export interface EngineRow {
+  engine: string;
+  isolation: string;
+  summary: Summary;
+  /** Bytes of heap + external memory per warm sandbox slot (approximate). */
+  memoryPerSlot?: number;
+  /** Where the work runs: in this thread, or through the runner's worker pool. */
+  path: 'in-thread' | 'runner engine';
+  /** Notes for the table (what the number includes). */
+  note?: string;
+}
+
+const request = {
+  context: {
+    requestId: 'r',
+    tenantId: 'tenant-bench',
+    extensionId: 'bench-realistic',
+    installId: 'install-bench',
+    versionId: '1',
+  },
+  http: { method: 'GET', url: '/work', headers: [], body: undefined },
+};
+
+function witImports() {
+  return {
+    'alga:extension/context': { getContext: () => JSON.parse(HOST_DATA.context) },
+    'alga:extension/config': { get: () => undefined, getAll: () => HOST_DATA.config },
+    'alga:extension/secrets': { get: () => HOST_DATA.secret, listKeys: () => ['api_token'] },
+    'alga:extension/logging': { logInfo: () => {}, logWarn: () => {}, logError: () => {} },
+    'alga:extension/random': { getRandomBytes: (n: number) => crypto.getRandomValues(new Uint8Array(n)) },
+  };
+}
+
+type Instantiate = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: object,
+  instantiateCore?: InstanceRecorder['instantiateCore'],
+) => { handler(r: unknown): unknown };
+
+export async function loadComponent(): Promise<{
+  instantiate: Instantiate;
+  modules: Record<string, WebAssembly.Module>;
+  /** The same modules rewritten with the reset exports (as the runner's loader does). */
+  resettable: Record<string, WebAssembly.Module>;
+  componentBytes: Uint8Array;
+}> {
+  const build = await buildExtension({ dir: path.join(here, 'fixtures/realistic') });
+  const componentBytes = await readFile(build.componentPath);
+  const { files } = await transpile(componentBytes, {
+    name: 'c',
+    instantiation: 'sync',
+    noTypescript: true,
+    quiet: true,
+  });
+  const glue = Buffer.from(files['c.js']!).toString('utf8');
+  const mod = (await import(`data:text/javascript;base64,${Buffer.from(glue).toString('base64')}`)) as {
+    instantiate: never;
+  };
+  const modules: Record<string, WebAssembly.Module> = {};
+  const resettable: Record<string, WebAssembly.Module> = {};
+  for (const [name, bytes] of Object.entries(files)) {
+    if (!name.endsWith('.wasm')) continue;
+    modules[name] = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    resettable[name] = await WebAssembly.compile(exposeResetState(bytes).module as Uint8Array<ArrayBuffer>);
+  }
+  return { instantiate: mod.instantiate, modules, resettable, componentBytes };
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export interface EngineBenchOptions {
+  n: number;
+  warmup: number;
+  /** Requests for the slow naive row (it costs ~3.5 ms each). */
+  naiveN?: number;
+}
+
+const memoryBytes = (recorder: InstanceRecorder) =>
+  recorder.memories().reduce((sum, memory) => sum + memory.buffer.byteLength, 0);
+
+export async function runEngineBench(options: EngineBenchOptions): Promise<EngineRow[]> {
+  const { instantiate, modules, resettable, componentBytes } = await loadComponent();
+  const getCoreModule = (name: string) => modules[name]!;
+  const rows: EngineRow[] = [];
+
+  // 1. Naive: a fresh jco instance per request.
+  let i = 0;
+  const sizing = new InstanceRecorder();
+  instantiate(getCoreModule, witImports(), sizing.instantiateCore);
+  rows.push({
+    engine: 'jco, fresh instance (naive)',
+    isolation: 'fresh per request',
+    path: 'in-thread',
+    memoryPerSlot: memoryBytes(sizing),
+    summary: await measure(options.naiveN ?? options.n, options.warmup, async () => {
+      instantiate(getCoreModule, witImports()).handler(request);
+      // Dead instances' memories are only freed once the loop turns.
+      if (++i % 16 === 0) await yieldToLoop();
+    }),
+  });
+
+  // 2. Reused: one instance for every request — no isolation, the floor.
+  const reused = instantiate(getCoreModule, witImports());
+  rows.push({
+    engine: 'jco, one reused instance (floor)',
+    isolation: 'none (state leaks)',
+    path: 'in-thread',
+    memoryPerSlot: memoryBytes(sizing),
+    summary: await measure(options.n, options.warmup, () => reused.handler(request)),
+  });
+
+  // 3. Reset-in-place, in this thread: handler, then restore (what a worker spends per request).
+  const recorder = new InstanceRecorder();
+  const warm = instantiate((name) => resettable[name]!, witImports(), recorder.instantiateCore);
+  const snapshot = ResetSnapshot.capture(recorder, () => true);
+  let dirty = 0;
+  const handlerOnly: number[] = [];
+  const resetSummary = await measure(options.n, options.warmup, () => {
+    const t = performance.now();
+    warm.handler(request);
+    handlerOnly.push(performance.now() - t);
+    const result = snapshot.restore();
+    if (result.discard) throw new Error(`bench instance discarded: ${result.discard}`);
+    dirty += result.dirtyPages;
+  });
+  handlerOnly.sort((a, b) => a - b);
+  rows.push({
+    engine: 'jco, reset-in-place (ours, in-thread)',
+    isolation: 'fresh state per request',
+    path: 'in-thread',
+    memoryPerSlot: memoryBytes(recorder) + snapshot.bytes,
+    note:
+      `handler + restore; handler alone p50 ${handlerOnly[handlerOnly.length >> 1]!.toFixed(3)} ms, ` +
+      `${(dirty / (options.n + options.warmup)).toFixed(0)} dirty pages/request`,
+    summary: resetSummary,
+  });
+
+  // 4. isolated-vm: a fresh context per request in one isolate.
+  rows.push(await isolatedVmRow(options));
+
+  // 5. QuickJS: a fresh runtime + context per request.
+  rows.push(await quickJsRow(options));
+
+  // 6. The runner's engine itself (worker pool, host-call bridge, providers), both modes.
+  for (const [mode, localHostCalls] of [
+    ['reset', true],
+    ['fresh', true],
+    ['reset', false],
+  ] as const) {
+    rows.push(
+      await runnerEngineRow(
+        componentBytes,
+        mode,
+        localHostCalls,
+        options,
+        mode === 'fresh' ? options.naiveN : undefined,
+      ),
+    );
+  }
+  return rows;
+}
+
+/** One request as the runner gets it, for the realistic fixture (secret, config, context, log). */
+export async function realisticRequest(keyring: LocalKeyring, contentHash: string): Promise<ExecuteRequest> {
+  const tenant = 'tenant-bench';
+  const install = 'install-bench';
+  return {
+    context: {
+      request_id: 'bench',
+      tenant_id: tenant,
+      extension_id: 'bench-realistic',
+      install_id: install,
+      version_id: '1',
+      content_hash: contentHash,
+    },
+    config: { greeting: 'Hello' },
+    providers: ['cap:context.read', 'cap:secrets.get', 'cap:log.emit'],
+    secret_envelope: {
+      version: 'v1',
+      algorithm: 'aes-256-gcm',
+      key_ref: keyring.keyRef,
+      expires_at: null,
+      ciphertexts: {
+        api_token: await keyring.encrypt(Buffer.from(HOST_DATA.secret), secretAad(tenant, install, 'api_token')),
+      },
+    },
+    http: { method: 'GET', path: '/work', query: '', headers: {}, body_b64: null },
+  };
+}
+
+async function runnerEngineRow(
+  componentBytes: Uint8Array,
+  instanceMode: InstanceMode,
+  localHostCalls: boolean,
+  options: EngineBenchOptions,
+  n = options.n,
+): Promise<EngineRow> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'alga-bench-engine-'));
+  const bundleStore = new DirectoryBundleStore(path.join(dir, 'bundles'));
+  const keyring = await LocalKeyring.open(path.join(dir, 'transit.key'), { create: true });
+  const logger = pino({ level: 'silent' });
+  const engine = new Engine({
+    bundleStore,
+    providers: createProviders({ decrypter: keyring, secretCache: new SecretCache({ ttlMs: 60_000, maxEntries: 10 }) }),
+    workers: 1,
+    queueLimit: 8,
+    defaultTimeoutMs: 5000,
+    maxTimeoutMs: 5000,
+    defaultMemoryMb: 128,
+    maxMemoryMb: 128,
+    logger,
+    instanceMode,
+    localHostCalls,
+  });
+  try {
+    const executeRequest = await realisticRequest(keyring, await bundleStore.put(componentBytes));
+    const summary = await measure(n, options.warmup, () => engine.execute(executeRequest, logger));
+    const stats = engine.stats.instances;
+    return {
+      engine: `runner engine, ${instanceMode} mode${localHostCalls ? '' : ', every host call over the bridge'}`,
+      isolation: 'fresh state per request',
+      path: 'runner engine',
+      note: `1 worker, sequential; instances restored ${stats.restored}, replaced ${stats.retired + stats.failed + stats['memory-grew'] + stats['table-changed']}`,
+      summary,
+    };
+  } finally {
+    await engine.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function isolatedVmRow(options: { n: number; warmup: number }): Promise<EngineRow> {
+  const { default: ivm } = await import('isolated-vm');
+  const isolate = new ivm.Isolate({ memoryLimit: 128 });
+  const script = isolate.compileScriptSync(`${PLAIN_HANDLER}; handler('/work');`);
+  const run = () => {
+    const context = isolate.createContextSync();
+    const jail = context.global;
+    jail.setSync('host_context', new ivm.Callback(() => HOST_DATA.context));
+    jail.setSync('host_config', new ivm.Callback(() => HOST_DATA.config));
+    jail.setSync('host_secret', new ivm.Callback(() => HOST_DATA.secret));
+    jail.setSync('host_log', new ivm.Callback(() => undefined));
+    const result = script.runSync(context) as string;
+    context.release();
+    return result;
+  };
+  const summary = await measure(options.n, options.warmup, run);
+  // A warm slot here is one live context: the isolate's heap growth per context held.
+  const before = isolate.getHeapStatisticsSync().used_heap_size;
+  const held = Array.from({ length: 20 }, () => isolate.createContextSync());
+  const perContext = (isolate.getHeapStatisticsSync().used_heap_size - before) / held.length;
+  for (const context of held) context.release();
+  isolate.dispose();
+  return {
+    engine: 'isolated-vm, fresh context',
+    isolation: 'fresh per request',
+    path: 'in-thread',
+    memoryPerSlot: perContext,
+    summary,
+  };
+}
+
+async function quickJsRow(options: { n: number; warmup: number }): Promise<EngineRow> {
+  const { getQuickJS } = await import('quickjs-emscripten');
+  const QuickJS = await getQuickJS();
+  const run = () => {
+    const runtime = QuickJS.newRuntime();
+    runtime.setMemoryLimit(128 * 1024 * 1024);
+    const vm = runtime.newContext();
+    for (const [name, value] of [
+      ['host_context', HOST_DATA.context],
+      ['host_config', HOST_DATA.config],
+      ['host_secret', HOST_DATA.secret],
+      ['host_log', ''],
+    ] as const) {
+      const fn = vm.newFunction(name, () => vm.newString(value));
+      vm.setProp(vm.global, name, fn);
+      fn.dispose();
+    }
+    const result = vm.unwrapResult(vm.evalCode(`${PLAIN_HANDLER}; handler('/work');`));
+    const out = vm.getString(result);
+    result.dispose();
+    vm.dispose();
+    runtime.dispose();
+    return out;
+  };
+  const summary = await measure(options.n, options.warmup, run);
+  const runtime = QuickJS.newRuntime();
+  const vm = runtime.newContext();
+  vm.unwrapResult(vm.evalCode(PLAIN_HANDLER)).dispose();
+  const usageHandle = runtime.computeMemoryUsage(vm);
+  const usage = vm.dump(usageHandle) as { memory_used_size: number };
+  usageHandle.dispose();
+  vm.dispose();
+  runtime.dispose();
+  return {
+    engine: 'quickjs-emscripten, fresh runtime',
+    isolation: 'fresh per request',
+    path: 'in-thread',
+    memoryPerSlot: usage.memory_used_size,
+    summary,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = await runEngineBench({ n: Number(process.env.BENCH_N ?? 500), warmup: 50, naiveN: 200 });
+  console.table(
+    rows.map((r) => ({
+      engine: r.engine,
+      p50: r.summary.p50.toFixed(3),
+      p99: r.summary.p99.toFixed(3),
+      rps: Math.round(r.summary.rps),
+    })),
+  );
+}

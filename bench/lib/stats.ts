@@ -1,0 +1,30 @@
+/** Summary of a set of per-request durations (milliseconds). */
+export interface Summary {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  /** Requests per second of one thread doing nothing else (1000 / mean). */
+  rps: number;
+}
+
+export function summarize(samples: number[]): Summary {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  return { n: sorted.length, p50: at(0.5), p99: at(0.99), mean, rps: 1000 / mean };
+}
+
+/** Runs `fn` `warmup` times unmeasured, then `n` times measured. */
+export async function measure(n: number, warmup: number, fn: () => unknown | Promise<unknown>): Promise<Summary> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    samples.push(performance.now() - t);
+  }
+  return summarize(samples);
+}
+
+export const round = (x: number, digits = 3) => Number(x.toFixed(digits));

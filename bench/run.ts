@@ -1,0 +1,287 @@
+/**
+ * `npm run bench`: every measurement of issue 7 in one run, side by side,
+ * on loopback only and with bounded loops (about 5 minutes on a 2-core
+ * machine). Writes bench/results/latest.{json,md,svg} and prints the table.
+ *
+ * Absolute numbers depend on the machine and on whatever else runs on it;
+ * compare the ratios, which come from the same run.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient, buildExtension } from '@alga-psa/cli';
+import { DirectoryBundleStore } from '@alga-psa/bundle-store';
+import { ensureServiceKeys, loadSigner } from '@alga-psa/service-auth';
+import { LocalKeyring } from '@alga-psa/transit';
+import { startPlatform } from '../scripts/lib/platform.ts';
+import { deployExtension } from '../scripts/lib/demo.ts';
+import { startService, type ServiceProcess } from '../scripts/lib/processes.ts';
+import { realisticRequest, runEngineBench } from './engine.ts';
+import { HOST_DATA } from './lib/guest-source.ts';
+import { closedLoop, closedLoopCount, openLoop, type LoadResult, type LoadTarget } from './lib/load.ts';
+import { toMarkdown, toSvg, type BenchResults } from './lib/report.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const fixtureDir = path.join(here, 'fixtures/realistic');
+const quick = process.env.BENCH_QUICK === '1';
+
+/** Offered loads for the open-loop runs (requests/s). */
+const LOADS = quick ? [200, 800] : [250, 500, 1000, 1500, 2000];
+const STEP_MS = quick ? 1500 : 3000;
+const CAPACITY_MS = quick ? 2000 : 5000;
+const CONCURRENCY = 8;
+const SECRET_TTL_MS = 5000;
+const STABILITY = quick ? { first: 2000, last: 6000 } : { first: 10_000, last: 100_000 };
+
+const started = performance.now();
+const log = (message: string) =>
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+
+function machine(): BenchResults['machine'] {
+  const info = cpus();
+  return {
+    cpu: info[0]?.model ?? 'unknown',
+    cores: info.length,
+    memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+async function rssKb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+}
+
+async function decrypts(runnerUrl: string): Promise<number> {
+  const text = await (await fetch(`${runnerUrl}/metrics`)).text();
+  return Number(/alga_runner_secret_decrypts_total\{result="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+/** The highest offered load whose p99 stayed under 10 ms with every request answered in time. */
+function heldUnder10ms(steps: LoadResult[]): number {
+  let best = 0;
+  for (const step of steps) {
+    if (step.p99 < 10 && step.errors === 0 && step.achievedRps >= step.offeredRps * 0.95) {
+      best = Math.max(best, step.offeredRps);
+    }
+  }
+  return best;
+}
+
+async function openLoopSweep(target: LoadTarget, label: string): Promise<LoadResult[]> {
+  const steps: LoadResult[] = [];
+  for (const rps of LOADS) {
+    const result = await openLoop(target, rps, STEP_MS);
+    log(
+      `${label}: offered ${rps}/s → p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}`,
+    );
+    steps.push(result);
+    // A load far past capacity only queues; the next steps would say nothing new.
+    if (result.p99 > 200) break;
+  }
+  return steps;
+}
+
+/**
+ * A component with the same code but a new content hash: one more custom
+ * section at the end (valid anywhere in a component). To the runner it is
+ * a bundle it has never seen: fetch, verify, transpile, compile, instantiate.
+ */
+function newVersionOf(component: Uint8Array, marker: string): Uint8Array {
+  const name = Buffer.from('alga-bench-version');
+  const payload = Buffer.from(marker);
+  const body = Buffer.concat([Buffer.from([name.length]), name, payload]);
+  const leb: number[] = [];
+  let size = body.length;
+  do {
+    let byte = size & 0x7f;
+    size >>>= 7;
+    if (size) byte |= 0x80;
+    leb.push(byte);
+  } while (size);
+  return Buffer.concat([component, Buffer.from([0x00, ...leb]), body]);
+}
+
+async function runnerSections(
+  component: Uint8Array,
+): Promise<Pick<BenchResults, 'runnerHttp' | 'coldStart' | 'secrets' | 'stability'>> {
+  const work = await mkdtemp(path.join(tmpdir(), 'alga-bench-runner-'));
+  let runner: ServiceProcess | undefined;
+  try {
+    const keyring = await LocalKeyring.open(path.join(work, 'transit.key'), { create: true });
+    const keys = await ensureServiceKeys(path.join(work, 'service'));
+    const signer = await loadSigner(keys.privateKeyFile);
+    const bundleStore = new DirectoryBundleStore(path.join(work, 'bundles'));
+    const hash = await bundleStore.put(component);
+    runner = await startService({
+      name: 'bench-runner',
+      script: path.join(root, 'packages/runner/src/main.ts'),
+      env: {
+        RUNNER_PORT: '0',
+        ALGA_BUNDLE_DIR: path.join(work, 'bundles'),
+        ALGA_TRANSIT_KEY_FILE: path.join(work, 'transit.key'),
+        ALGA_SERVICE_VERIFY_KEY_FILE: keys.publicKeyFile,
+        RUNNER_SECRET_CACHE_TTL_MS: String(SECRET_TTL_MS),
+        RUNNER_QUEUE_LIMIT: '4096',
+      },
+      ready: /Runner ready on (http:\/\/\S+)/,
+    });
+    const runnerStarted = performance.now();
+    const request = await realisticRequest(keyring, hash);
+    let token = { value: '', at: 0 };
+    const bearer = async () => {
+      // Service tokens live at most 60 s: mint a new one every 30 s.
+      if (!token.value || performance.now() - token.at > 30_000) {
+        const value = await signer.sign(
+          {
+            audience: 'alga-runner',
+            tenantId: request.context.tenant_id,
+            installId: request.context.install_id,
+            scope: ['execute'],
+          },
+          60,
+        );
+        token = { value, at: performance.now() };
+      }
+      return { authorization: `Bearer ${token.value}`, 'content-type': 'application/json' };
+    };
+    const target = (payload: object): LoadTarget => ({
+      origin: runner!.url,
+      path: '/v1/execute',
+      method: 'POST',
+      headers: bearer,
+      body: JSON.stringify(payload),
+    });
+    const work200 = target(request);
+    const warm = await closedLoop(work200, 2, 1000); // compile and warm both workers
+    if (warm.errors) throw new Error(`runner warm-up failed: ${JSON.stringify(warm.statuses)}`);
+
+    log('runner over HTTP: open loop');
+    const steps = await openLoopSweep(work200, 'runner /v1/execute');
+    const capacity = await closedLoop(work200, CONCURRENCY, CAPACITY_MS);
+    log(`runner closed loop (${CONCURRENCY} clients): ${capacity.achievedRps.toFixed(0)} req/s`);
+
+    log('cold start of new bundle versions');
+    const cold: Array<{ firstMs: number; secondMs: number }> = [];
+    for (let i = 0; i < 3; i++) {
+      const versionHash = await bundleStore.put(newVersionOf(component, `v${i}-${Date.now()}`));
+      const versioned = target({ ...request, context: { ...request.context, content_hash: versionHash } });
+      const first = await closedLoopCount(versioned, 1, 1);
+      const second = await closedLoopCount(versioned, 1, 1);
+      if (first.errors || second.errors)
+        throw new Error(`cold start request failed: ${JSON.stringify(first.statuses)}`);
+      cold.push({ firstMs: first.p50, secondMs: second.p50 });
+    }
+
+    log('secrets: cached secrets.get');
+    const reads = async (n: number) =>
+      closedLoopCount(target({ ...request, http: { ...request.http, path: '/secrets', query: `n=${n}` } }), 1, 300);
+    const one = await reads(1);
+    const many = await reads(101);
+
+    log(`stability: ${STABILITY.first} then ${STABILITY.last} requests`);
+    const pid = runner.child.pid!;
+    // Requests so far count: the runner has served them.
+    const servedSoFar = Object.values(steps).reduce((sum, s) => sum + s.n, 0) + capacity.n + 6 + 600;
+    await closedLoopCount(work200, CONCURRENCY, Math.max(0, STABILITY.first - servedSoFar));
+    const rssFirst = await rssKb(pid);
+    const rest = await closedLoopCount(work200, CONCURRENCY, STABILITY.last - Math.max(STABILITY.first, servedSoFar));
+    const rssLast = await rssKb(pid);
+    const runSeconds = (performance.now() - runnerStarted) / 1000;
+    const decrypted = await decrypts(runner.url);
+
+    return {
+      runnerHttp: { steps, heldUnder10ms: heldUnder10ms(steps), capacity },
+      coldStart: cold,
+      secrets: {
+        perCachedGetMs: (many.p50 - one.p50) / 100,
+        p50OneRead: one.p50,
+        p50ManyReads: many.p50,
+        decrypts: decrypted,
+        runSeconds,
+        ttlMs: SECRET_TTL_MS,
+        maxExpected: Math.ceil((runSeconds * 1000) / SECRET_TTL_MS) + 1,
+      },
+      stability: {
+        afterFirst: { requests: STABILITY.first, rssKb: rssFirst },
+        afterLast: { requests: STABILITY.last, rssKb: rssLast },
+        errors: rest.errors,
+        growth: rssLast / rssFirst - 1,
+      },
+    };
+  } finally {
+    await runner?.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function gatewaySections(): Promise<Pick<BenchResults, 'gateway' | 'scaling'>> {
+  const runPlatform = async (runners: number, sweep: boolean) => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), `alga-bench-platform-${runners}-`));
+    const platform = await startPlatform({
+      dataDir,
+      runners,
+      serverEnv: { ALGA_GATEWAY_RATE_LIMIT: '0' },
+    });
+    try {
+      const client = new ApiClient({ serverUrl: platform.server.url, apiKey: platform.credentials.apiKey });
+      const { extensionId } = await deployExtension(client, fixtureDir);
+      await client.setSecret(extensionId, 'api_token', HOST_DATA.secret);
+      const target: LoadTarget = {
+        origin: platform.server.url,
+        path: `/api/ext/${extensionId}/work`,
+        headers: { authorization: `Bearer ${platform.credentials.apiKey}` },
+      };
+      const warm = await closedLoop(target, 4, 1500);
+      if (warm.errors) throw new Error(`gateway warm-up failed: ${JSON.stringify(warm.statuses)}`);
+      const steps = sweep ? await openLoopSweep(target, `gateway (${runners} runner)`) : [];
+      const capacity = await closedLoop(target, CONCURRENCY * runners, CAPACITY_MS);
+      log(`gateway closed loop, ${runners} runner(s): ${capacity.achievedRps.toFixed(0)} req/s`);
+      return { steps, capacity };
+    } finally {
+      await platform.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  };
+  log('end to end through the gateway (1 runner)');
+  const one = await runPlatform(1, true);
+  log('scaling: 2 runners behind the gateway');
+  const two = await runPlatform(2, false);
+  return {
+    gateway: { steps: one.steps, heldUnder10ms: heldUnder10ms(one.steps), capacity: one.capacity },
+    scaling: { one: one.capacity, two: two.capacity, ratio: two.capacity.achievedRps / one.capacity.achievedRps },
+  };
+}
+
+log('building the realistic fixture');
+const build = await buildExtension({ dir: fixtureDir });
+const component = new Uint8Array(await readFile(build.componentPath));
+
+log('engines in process');
+const engine = await runEngineBench(quick ? { n: 300, warmup: 50, naiveN: 60 } : { n: 3000, warmup: 300, naiveN: 400 });
+
+const runnerResults = await runnerSections(component);
+const gatewayResults = await gatewaySections();
+
+const results: BenchResults = {
+  date: new Date().toISOString(),
+  durationSeconds: 0,
+  machine: machine(),
+  quick,
+  engine,
+  ...runnerResults,
+  ...gatewayResults,
+};
+results.durationSeconds = Math.round((performance.now() - started) / 1000);
+
+const out = path.join(here, 'results');
+await mkdir(out, { recursive: true });
+await writeFile(path.join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+const markdown = toMarkdown(results);
+await writeFile(path.join(out, 'latest.md'), markdown);
+await writeFile(path.join(out, 'latest.svg'), toSvg(results));
+process.stdout.write(`${markdown}\n`);
+log(`done; results in ${path.relative(root, out)}/latest.{json,md,svg}`);

@@ -1,0 +1,499 @@
+/**
+ * Reset-in-place: an instance restored after a request is indistinguishable
+ * from a fresh one to the guest. Proved three ways: on hand-written modules
+ * (internal globals, memory, tables), byte for byte on a real component
+ * in-process, and end to end through the engine's workers, comparing the
+ * guest's own view in `reset` mode with `fresh` mode.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { parse } from '@bytecodealliance/jco';
+import { buildExtension } from '@alga-psa/cli';
+import { DirectoryBundleStore } from '@alga-psa/bundle-store';
+import type { ExecuteRequest, ExecuteResponse } from '@alga-psa/protocol';
+import { LocalKeyring } from '@alga-psa/transit';
+import {
+  createDispatcher,
+  createLocalDispatcher,
+  createProviders,
+  SecretCache,
+  type ExecutionScope,
+} from '../providers/index.ts';
+import { buildFixture } from '../testing/build-fixture.ts';
+import { executeRequest, INSTALL, TENANT } from '../testing/harness.ts';
+import {
+  WIT_PACKAGE_PREFIX,
+  WORLD_FUNCTIONS,
+  WORLD_INTERFACES,
+  type WitExecuteRequest,
+  type WitExecuteResponse,
+} from '../world.ts';
+import { Engine, instanceModeFromEnv, type InstanceMode } from './index.ts';
+import { compileComponent } from './loader.ts';
+import { exposeResetState, RESET_EXPORT_PREFIX } from './memory-limit.ts';
+import { InstanceRecorder, ResetSnapshot } from './reset.ts';
+
+const logger = pino({ level: 'silent' });
+
+async function wat(text: string): Promise<WebAssembly.Module> {
+  const bytes = await parse(text);
+  const { module } = exposeResetState(bytes);
+  return new WebAssembly.Module(module as Uint8Array<ArrayBuffer>);
+}
+
+function instantiateRecorded(module: WebAssembly.Module, imports?: WebAssembly.Imports) {
+  const recorder = new InstanceRecorder();
+  const instance = recorder.instantiateCore(module, imports);
+  return { recorder, exports: instance.exports as Record<string, unknown> };
+}
+
+describe('exposeResetState (load-time module rewrite)', () => {
+  it('exports internal mutable globals, memories and tables under reserved names, counting imported ones', async () => {
+    const bytes = await parse(`(module
+      (import "env" "g0" (global i32))
+      (import "env" "t0" (table 1 funcref))
+      (global $fixed i32 (i32.const 7))
+      (global $sp (mut i32) (i32.const 1024))
+      (global $wide (mut i64) (i64.const -1))
+      (memory 1)
+      (table 2 funcref)
+      (func (export "sp") (result i32) (global.get $sp)))`);
+    const { module, exports } = exposeResetState(bytes);
+    // Imported globals come first in the index space: 0 is env.g0, 1 the immutable one.
+    assert.deepEqual(exports, {
+      memories: [`${RESET_EXPORT_PREFIX}memory:0`],
+      globals: [`${RESET_EXPORT_PREFIX}global:2`, `${RESET_EXPORT_PREFIX}global:3`],
+      tables: [`${RESET_EXPORT_PREFIX}table:1`],
+    });
+    const compiled = new WebAssembly.Module(module as Uint8Array<ArrayBuffer>);
+    const instance = new WebAssembly.Instance(compiled, {
+      env: {
+        g0: new WebAssembly.Global({ value: 'i32' }, 1),
+        t0: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }),
+      },
+    });
+    const sp = instance.exports[`${RESET_EXPORT_PREFIX}global:2`] as WebAssembly.Global;
+    assert.equal(sp.value, 1024);
+    assert.equal((instance.exports[`${RESET_EXPORT_PREFIX}global:3`] as WebAssembly.Global).value, -1n);
+    sp.value = 2048;
+    assert.equal((instance.exports.sp as () => number)(), 2048, 'the export is the global the code uses');
+  });
+
+  it('leaves a module without defined state unchanged and refuses what JS cannot restore', async () => {
+    const plain = await parse('(module (func (export "f")))');
+    assert.equal(exposeResetState(plain).module, plain);
+    const v128 = await parse('(module (global (mut v128) (v128.const i64x2 0 0)))');
+    assert.throws(() => exposeResetState(v128), RangeError);
+  });
+});
+
+describe('ResetSnapshot on hand-written modules', () => {
+  const source = `(module
+    (global $g (mut i32) (i32.const 5))
+    (memory 2)
+    (data (i32.const 70000) "snapshot")
+    (table $t 2 funcref)
+    (elem (i32.const 0) $a $b)
+    (func $a (result i32) (i32.const 1))
+    (func $b (result i32) (i32.const 2))
+    (type $ret (func (result i32)))
+    (func (export "dirty")
+      (global.set $g (i32.add (global.get $g) (i32.const 1)))
+      (i32.store (i32.const 70000) (i32.const 0x41414141))
+      (table.set $t (i32.const 0) (ref.func $b)))
+    (func (export "g") (result i32) (global.get $g))
+    (func (export "read") (result i32) (i32.load (i32.const 70000)))
+    (func (export "slot0") (result i32) (call_indirect (type $ret) (i32.const 0)))
+    (func (export "grow") (drop (memory.grow (i32.const 1))))
+    (func (export "growTable") (drop (table.grow $t (ref.null func) (i32.const 1)))))`;
+
+  it('puts internal globals, dirty memory pages and table entries back to their post-instantiation values', async () => {
+    const module = await wat(source);
+    const { recorder, exports } = instantiateRecorded(module);
+    const call = (name: string) => (exports[name] as () => number)();
+    const before = [call('g'), call('read'), call('slot0')];
+    const snapshot = ResetSnapshot.capture(recorder, () => true);
+    call('dirty');
+    assert.notDeepEqual([call('g'), call('read'), call('slot0')], before);
+    const result = snapshot.restore();
+    assert.deepEqual(result, { dirtyPages: 1 });
+    assert.deepEqual([call('g'), call('read'), call('slot0')], before);
+    assert.deepEqual(snapshot.restore(), { dirtyPages: 0 }, 'a clean instance needs no copy');
+  });
+
+  it('reports an instance whose memory or table grew for discarding', async () => {
+    const module = await wat(source);
+    const grown = instantiateRecorded(module);
+    const memorySnapshot = ResetSnapshot.capture(grown.recorder, () => true);
+    (grown.exports.grow as () => void)();
+    assert.equal(memorySnapshot.restore().discard, 'memory-grew');
+
+    const tabled = instantiateRecorded(module);
+    const tableSnapshot = ResetSnapshot.capture(tabled.recorder, () => true);
+    (tabled.exports.growTable as () => void)();
+    assert.equal(tableSnapshot.restore().discard, 'table-changed');
+  });
+
+  it('refuses to snapshot a module that was not rewritten', async () => {
+    const { recorder } = instantiateRecorded(new WebAssembly.Module((await parse(source)) as Uint8Array<ArrayBuffer>));
+    assert.throws(() => ResetSnapshot.capture(recorder, () => false), /not rewritten/);
+  });
+});
+
+/**
+ * A raw guest (no SDK) whose answers expose every kind of state a request
+ * could leave behind: module variables, globals and prototypes, the heap.
+ */
+const RESET_GUEST = String.raw`
+import { getContext } from 'alga:extension/context@0.1.0';
+let counter = 0;
+const kept = [];
+const stringify = JSON.stringify;
+
+function json(value) {
+  return { status: 200, headers: [], body: new TextEncoder().encode(stringify(value)) };
+}
+
+export async function handler(req) {
+  counter += 1;
+  const [path, query = ''] = req.http.url.split('?');
+  const params = Object.fromEntries(query.split('&').filter(Boolean).map((kv) => kv.split('=')));
+  switch (path) {
+    case '/state': {
+      const seen = {
+        counter,
+        kept: kept.length,
+        global: globalThis.__leak,
+        proto: ({}).polluted,
+        json: JSON.stringify({ a: 1 }),
+        install: getContext().installId,
+      };
+      globalThis.__leak = getContext().installId;
+      Object.prototype.polluted = 'yes';
+      JSON.stringify = () => 'hijacked';
+      kept.push(new Array(1000).fill(counter));
+      return json(seen);
+    }
+    case '/memory': {
+      // Dirties the heap with a request-specific pattern, then reports what
+      // fresh allocations and the allocator's state look like.
+      const fill = Number(params.fill ?? 171);
+      const big = new Uint8Array(Number(params.kb ?? 256) * 1024).fill(fill);
+      let sum = 0;
+      for (let i = 0; i < big.length; i += 64) sum = (sum + big[i]) | 0;
+      const fresh = new Uint8Array(65536);
+      let nonZero = 0;
+      for (const byte of fresh) if (byte !== 0) nonZero++;
+      const strings = [];
+      for (let i = 0; i < 2000; i++) strings.push('s' + i * fill);
+      kept.push(big);
+      return json({ counter, sum, nonZero, strings: strings.join('').length, kept: kept.length });
+    }
+    case '/grow': {
+      const hoard = [];
+      for (let i = 0; i < 24; i++) hoard.push(new Uint8Array(1 << 20).fill(i));
+      kept.push(hoard);
+      return json({ counter, grown: hoard.length });
+    }
+    case '/throw':
+      throw new Error('guest failure');
+    case '/loop':
+      while (true) {}
+    default:
+      return json({ counter });
+  }
+}
+`;
+
+function bodyOf(response: ExecuteResponse): Record<string, unknown> {
+  return JSON.parse(Buffer.from(response.body_b64 ?? '', 'base64').toString('utf8')) as Record<string, unknown>;
+}
+
+interface EngineHarness {
+  engine: Engine;
+  run(request: ExecuteRequest): Promise<ExecuteResponse>;
+  close(): Promise<void>;
+}
+
+async function engineHarness(mode: InstanceMode, components: Uint8Array[], workers = 1) {
+  const dir = path.join(tmpdir(), `alga-reset-test-${process.pid}-${mode}-${Math.random().toString(36).slice(2)}`);
+  const bundleStore = new DirectoryBundleStore(path.join(dir, 'bundles'));
+  const keyring = await LocalKeyring.open(path.join(dir, 'transit.key'), { create: true });
+  const engine = new Engine({
+    bundleStore,
+    providers: createProviders({ decrypter: keyring, secretCache: new SecretCache({ ttlMs: 1000, maxEntries: 10 }) }),
+    workers,
+    queueLimit: 256,
+    defaultTimeoutMs: 10_000,
+    maxTimeoutMs: 10_000,
+    defaultMemoryMb: 128,
+    maxMemoryMb: 512,
+    logger,
+    instanceMode: mode,
+  });
+  const hashes: string[] = [];
+  for (const component of components) hashes.push(await bundleStore.put(component));
+  const harness: EngineHarness = {
+    engine,
+    run: (request) => engine.execute(request, logger),
+    close: () => engine.close(),
+  };
+  return { ...harness, hashes };
+}
+
+const state = (hash: string, install = INSTALL) =>
+  executeRequest(hash, {
+    path: '/state',
+    context: { ...executeRequest(hash).context, install_id: install },
+  });
+
+describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
+  let component: Uint8Array;
+  let reset: Awaited<ReturnType<typeof engineHarness>>;
+  let fresh: Awaited<ReturnType<typeof engineHarness>>;
+
+  before(async () => {
+    component = await buildFixture(RESET_GUEST);
+    reset = await engineHarness('reset', [component]);
+    fresh = await engineHarness('fresh', [component]);
+  });
+  after(async () => {
+    await reset?.close();
+    await fresh?.close();
+  });
+
+  it('leaves memory, globals and tables byte-identical to a fresh instance after each restore (in-process)', async () => {
+    const loaded = await compileComponent('sha256:reset-test', component, 128, 'reset');
+    assert.equal(loaded.resettable, true);
+    const glue = (await import(`data:text/javascript;base64,${Buffer.from(loaded.glue).toString('base64')}`)) as {
+      instantiate(
+        get: (p: string) => WebAssembly.Module,
+        imports: object,
+        core: InstanceRecorder['instantiateCore'],
+      ): { handler(r: WitExecuteRequest): WitExecuteResponse };
+    };
+    // Every import of the world (the glue checks them all); only context is ever called.
+    const imports: Record<string, Record<string, () => unknown>> = {};
+    for (const iface of WORLD_INTERFACES) {
+      imports[`${WIT_PACKAGE_PREFIX}${iface}`] = Object.fromEntries(
+        WORLD_FUNCTIONS[iface].map((fn) => [fn, () => assert.fail(`unexpected ${iface}.${fn}`)]),
+      );
+    }
+    imports[`${WIT_PACKAGE_PREFIX}context`] = {
+      getContext: () => ({ tenantId: TENANT, extensionId: 'e', installId: INSTALL, requestId: 'r', versionId: 'v' }),
+    };
+    const make = () => {
+      const recorder = new InstanceRecorder();
+      const root = glue.instantiate((p) => loaded.modules[p]!, imports, recorder.instantiateCore);
+      return { recorder, root };
+    };
+    const stateOf = (recorder: InstanceRecorder) =>
+      recorder.instances.flatMap(({ instance }) =>
+        Object.entries(instance.exports)
+          .filter(([name]) => name.startsWith(RESET_EXPORT_PREFIX))
+          .map(([name, value]) => {
+            if (value instanceof WebAssembly.Memory) return [name, Buffer.from(new Uint8Array(value.buffer))];
+            if (value instanceof WebAssembly.Global) return [name, value.value as unknown];
+            const table = value as WebAssembly.Table;
+            return [name, table.length];
+          }),
+      );
+    const used = make();
+    const snapshot = ResetSnapshot.capture(used.recorder, () => true);
+    const request = (url: string): WitExecuteRequest => ({
+      context: { requestId: 'r', tenantId: TENANT, extensionId: 'e', installId: INSTALL, versionId: 'v' },
+      http: { method: 'GET', url, headers: [], body: undefined },
+    });
+    let dirty = 0;
+    for (const url of ['/state', '/memory?fill=7', '/state', '/memory?fill=200&kb=512']) {
+      used.root.handler(request(url));
+      const result = snapshot.restore();
+      assert.equal(result.discard, undefined, `${url} could be restored`);
+      dirty += result.dirtyPages;
+      const pristine = make();
+      assert.deepEqual(stateOf(used.recorder), stateOf(pristine.recorder), `after ${url}`);
+    }
+    assert.ok(dirty > 0, 'the requests dirtied pages that were copied back');
+  });
+
+  it('module state: the counter is 1 and nothing is kept, on every request', async () => {
+    for (let i = 0; i < 5; i++) {
+      const body = bodyOf(await reset.run(executeRequest(reset.hashes[0]!)));
+      assert.equal(body.counter, 1);
+    }
+  });
+
+  it('globals: a guest that mutates globalThis, Object.prototype and JSON sees clean ones next time', async () => {
+    // `global` and `proto` are undefined, so JSON leaves them out.
+    const expected = { counter: 1, kept: 0, json: '{"a":1}', install: INSTALL };
+    for (let i = 0; i < 4; i++) assert.deepEqual(bodyOf(await reset.run(state(reset.hashes[0]!))), expected);
+  });
+
+  it('memory contents: every answer equals a fresh instance answering the same request', async () => {
+    const sequence = ['fill=1', 'fill=250&kb=1024', 'fill=3', 'fill=90&kb=64', 'fill=1'];
+    for (const query of sequence) {
+      const request = executeRequest(reset.hashes[0]!, { path: '/memory', query });
+      const [a, b] = [bodyOf(await reset.run(request)), bodyOf(await fresh.run(request))];
+      assert.deepEqual(a, b, query);
+      assert.equal(a.counter, 1);
+      assert.equal(a.nonZero, 0);
+    }
+    assert.ok(reset.engine.stats.instances.restored > 0, 'reset mode restored instances in place');
+    assert.equal(fresh.engine.stats.instances.restored, 0, 'fresh mode never reuses an instance');
+  });
+
+  it('discards an instance whose memory grew, and serves the next request on a clean one', async () => {
+    const grew = reset.engine.stats.instances['memory-grew'];
+    const res = await reset.run(executeRequest(reset.hashes[0]!, { path: '/grow' }));
+    assert.equal(res.status, 200);
+    assert.deepEqual(bodyOf(await reset.run(state(reset.hashes[0]!))).counter, 1);
+    assert.equal(reset.engine.stats.instances['memory-grew'], grew + 1);
+  });
+
+  it('discards an instance whose request trapped, and serves the next request on a clean one', async () => {
+    const failed = reset.engine.stats.instances.failed;
+    await assert.rejects(reset.run(executeRequest(reset.hashes[0]!, { path: '/throw' })), {
+      code: 'ALGA_EXECUTION_FAILED',
+    });
+    const body = bodyOf(await reset.run(state(reset.hashes[0]!)));
+    assert.equal(body.counter, 1);
+    assert.equal(body.global, undefined);
+    assert.equal(reset.engine.stats.instances.failed, failed + 1);
+  });
+
+  it('drops a timed-out instance with its worker, and the next request succeeds on a clean one', async () => {
+    await assert.rejects(reset.run(executeRequest(reset.hashes[0]!, { path: '/loop', limits: { timeout_ms: 300 } })), {
+      code: 'ALGA_TIMEOUT',
+    });
+    const body = bodyOf(await reset.run(state(reset.hashes[0]!)));
+    assert.equal(body.counter, 1);
+    assert.equal(body.global, undefined);
+  });
+
+  it('keeps installs isolated under concurrency: no request sees another install’s global', async () => {
+    const concurrent = await engineHarness('reset', [component], 2);
+    try {
+      const hash = concurrent.hashes[0]!;
+      const installs = ['install-a', 'install-b', 'install-c'];
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => concurrent.run(state(hash, installs[i % installs.length]))),
+      );
+      for (const [i, res] of results.entries()) {
+        const body = bodyOf(res);
+        assert.equal(body.counter, 1);
+        assert.equal(body.global, undefined, 'a global set by an earlier request leaked');
+        assert.equal(body.install, installs[i % installs.length]);
+      }
+      assert.ok(concurrent.engine.stats.instances.restored > 40);
+    } finally {
+      await concurrent.close();
+    }
+  });
+});
+
+describe('randomness after reset (SDK guest)', { timeout: 240_000 }, () => {
+  let bytes: Uint8Array;
+
+  before(async () => {
+    // A stable folder so the CLI's own build cache applies across runs.
+    const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+    const dir = path.join(repo, 'node_modules', '.cache', 'alga-reset-test', 'rng-guest');
+    await mkdir(path.join(dir, 'src'), { recursive: true });
+    await writeFile(
+      path.join(dir, 'manifest.json'),
+      JSON.stringify({
+        name: 'reset-rng',
+        publisher: 'alga-test',
+        version: '0.1.0',
+        description: 'Reports Math.random and crypto values.',
+        runtime: 'wasm-js@1',
+        capabilities: ['cap:context.read'],
+        api: { endpoints: [{ method: 'GET', path: '/random' }] },
+        allowedHosts: [],
+        settings: [],
+      }),
+    );
+    await writeFile(path.join(dir, 'package.json'), '{"name":"reset-rng","private":true,"type":"module"}\n');
+    await writeFile(
+      path.join(dir, 'src', 'index.ts'),
+      `import { createHandler, json } from '@alga-psa/extension-runtime';
+export const handler = createHandler(async () => {
+  const values = new Uint32Array(4);
+  crypto.getRandomValues(values);
+  return json({ math: [Math.random(), Math.random()], crypto: Array.from(values), uuid: crypto.randomUUID() });
+});
+`,
+    );
+    const build = await buildExtension({ dir, typeCheck: false });
+    bytes = new Uint8Array(await readFile(build.componentPath));
+  });
+
+  for (const mode of ['reset', 'fresh'] as const) {
+    it(`gives Math.random and crypto new values on every request, never replayed (${mode} instances)`, async () => {
+      const h = await engineHarness(mode, [bytes]);
+      try {
+        const seen = new Set<string>();
+        for (let i = 0; i < 6; i++) {
+          const res = await h.run(executeRequest(h.hashes[0]!, { path: '/random', providers: ['cap:context.read'] }));
+          const body = bodyOf(res) as { math: number[]; crypto: number[]; uuid: string };
+          for (const value of [...body.math.map(String), ...body.crypto.map(String), body.uuid]) {
+            assert.ok(!seen.has(value), `value ${value} was replayed`);
+            seen.add(value);
+          }
+        }
+        if (mode === 'reset') assert.ok(h.engine.stats.instances.restored >= 5);
+      } finally {
+        await h.close();
+      }
+    });
+  }
+});
+
+describe('worker-local host calls', () => {
+  it('answer context, config and random exactly as the main-thread providers do, grants included', async () => {
+    const local = createLocalDispatcher();
+    const providers = createProviders({
+      decrypter: { decrypt: () => Promise.reject(new Error('unused')) } as never,
+      secretCache: new SecretCache({ ttlMs: 1000, maxEntries: 1 }),
+    });
+    const main = createDispatcher(providers);
+    const request = { ...executeRequest('sha256:x'), config: { limit: 5, name: 'x' } };
+    for (const granted of [['cap:context.read'], []] as const) {
+      const scope = {
+        request,
+        granted: new Set(granted),
+        logger,
+        secretValues: new Set(),
+        memo: new Map(),
+        defer: () => {},
+      } as unknown as ExecutionScope;
+      const calls: Array<[string, string, unknown[]]> = [
+        ['context', 'getContext', []],
+        ['config', 'get', ['limit']],
+        ['config', 'get', ['toString']],
+        ['config', 'getAll', []],
+        ['random', 'getRandomBytes', [-1]],
+        ['random', 'getRandomBytes', [70_000]],
+      ];
+      for (const [iface, fn, args] of calls) {
+        assert.deepEqual(local(scope, iface, fn, args), await main(scope, iface, fn, args), `${iface}.${fn}`);
+      }
+      const bytes = local(scope, 'random', 'getRandomBytes', [32]);
+      if (granted.length) assert.equal((bytes as { value: Uint8Array }).value.length, 32);
+      else assert.equal(bytes?.kind, 'trap');
+      assert.equal(local(scope, 'secrets', 'get', ['k']), undefined, 'secrets never answer in the worker');
+      assert.equal(local(scope, 'logging', 'logInfo', ['x']), undefined, 'logging never answers in the worker');
+    }
+  });
+
+  it('reads RUNNER_INSTANCE_MODE, defaulting to reset', () => {
+    assert.equal(instanceModeFromEnv({}), 'reset');
+    assert.equal(instanceModeFromEnv({ RUNNER_INSTANCE_MODE: 'fresh' }), 'fresh');
+    assert.throws(() => instanceModeFromEnv({ RUNNER_INSTANCE_MODE: 'sometimes' }), /reset or fresh/);
+  });
+});
