@@ -74,16 +74,17 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
   });
   // The gauge reads the pool only when scraped, so the engine can be built after the metrics.
   const metrics: RunnerMetrics = new RunnerMetrics((): number => engine.stats.queued);
+  const providers = createProviders({
+    decrypter: options.decrypter,
+    secretCache,
+    secretsMetrics: metrics,
+    uiProxy: { routes: options.uiProxyRoutes ?? new Map() },
+    serverUrl: options.serverUrl,
+    ...(options.httpAllowPrivate ? { http: { allowPrivate: options.httpAllowPrivate } } : {}),
+  });
   const engine: Engine = new Engine({
     bundleStore: options.bundleStore,
-    providers: createProviders({
-      decrypter: options.decrypter,
-      secretCache,
-      secretsMetrics: metrics,
-      uiProxy: { routes: options.uiProxyRoutes ?? new Map() },
-      serverUrl: options.serverUrl,
-      ...(options.httpAllowPrivate ? { http: { allowPrivate: options.httpAllowPrivate } } : {}),
-    }),
+    providers,
     workers,
     queueLimit: options.queueLimit ?? workers * 8,
     defaultTimeoutMs: options.defaultTimeoutMs ?? 5000,
@@ -105,6 +106,7 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
   });
   app.addHook('onClose', async () => {
     await engine.close();
+    await Promise.all(providers.map((provider) => provider.close?.()));
     secretCache.clear();
   });
   return {

@@ -4,7 +4,14 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ServiceTokenError, ensureServiceKeys, loadSigner, loadVerifier, ServiceTokenVerifier } from './index.ts';
+import {
+  ReusableTokens,
+  ServiceTokenError,
+  ensureServiceKeys,
+  loadSigner,
+  loadVerifier,
+  ServiceTokenVerifier,
+} from './index.ts';
 
 async function pair() {
   const files = await ensureServiceKeys(await mkdtemp(path.join(tmpdir(), 'alga-svc-')));
@@ -69,4 +76,27 @@ test('an existing key pair is kept, and the signer never prints its key', async 
   const { inspect } = await import('node:util');
   assert.ok(!inspect(signer).includes('PRIVATE'));
   assert.equal(JSON.stringify({ signer }), '{"signer":"ServiceTokenSigner([REDACTED])"}');
+});
+
+test('a verified token is remembered but still refused after expiry, for another audience or scope', async () => {
+  const { signer, verifier } = await pair();
+  const token = await signer.sign(claims, 1);
+  await verifier.verify(token, { audience: 'alga-runner' });
+  await assert.rejects(verifier.verify(token, { audience: 'alga-server' }), rejectsWith('audience'));
+  await assert.rejects(verifier.verify(token, { audience: 'alga-runner', scope: 'storage' }), rejectsWith('scope'));
+  await new Promise((r) => setTimeout(r, 1100));
+  await assert.rejects(verifier.verify(token, { audience: 'alga-runner' }), rejectsWith('expired'));
+});
+
+test('reusable tokens: one signature per binding while enough lifetime remains, then a fresh one', async () => {
+  const { signer, verifier } = await pair();
+  const tokens = new ReusableTokens(signer, { minRemainingSeconds: 1 });
+  const binding = { audience: 'alga-runner' as const, tenantId: 't1', installId: 'i1', scope: ['execute'] };
+  const first = await tokens.get(binding);
+  assert.equal(await tokens.get(binding), first);
+  assert.notEqual(await tokens.get({ ...binding, installId: 'i2' }), first);
+  assert.deepEqual(await verifier.verify(first, { audience: 'alga-runner', scope: 'execute' }), binding);
+  await new Promise((r) => setTimeout(r, 1100));
+  const renewed = await tokens.get(binding);
+  assert.notEqual(renewed, first, 'a token with less than the minimum left is replaced');
 });

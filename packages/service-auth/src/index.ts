@@ -15,6 +15,7 @@ import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject 
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 
 export type Audience = 'alga-runner' | 'alga-server';
 
@@ -74,8 +75,19 @@ export class ServiceTokenSigner {
   }
 }
 
+interface VerifiedToken {
+  claims: Omit<ServiceClaims, 'audience'>;
+  audience: string | string[] | undefined;
+  expiresAtMs: number;
+}
+
 export class ServiceTokenVerifier {
   readonly #key: KeyObject;
+  // Signature checks are the costly part (Ed25519 via WebCrypto) and a token
+  // is reused for many requests (see ReusableTokens); a verified token is
+  // remembered until it expires. Audience, scope and expiry are still
+  // checked on every call.
+  readonly #verified = new LRUCache<string, VerifiedToken>({ max: 10_000 });
   private constructor(key: KeyObject) {
     this.#key = key;
   }
@@ -90,6 +102,15 @@ export class ServiceTokenVerifier {
    */
   async verify(token: string | undefined, expected: { audience: Audience; scope?: string }): Promise<ServiceClaims> {
     if (!token) throw new ServiceTokenError('missing', 'A service token is required (Authorization: Bearer <token>).');
+    const known = this.#verified.get(token);
+    if (known) {
+      if (Date.now() >= known.expiresAtMs) throw new ServiceTokenError('expired', 'The service token has expired.');
+      const audiences = Array.isArray(known.audience) ? known.audience : [known.audience];
+      if (!audiences.includes(expected.audience)) {
+        throw new ServiceTokenError('audience', `The service token is not for ${expected.audience}.`);
+      }
+      return this.#checkScope({ audience: expected.audience, ...known.claims }, expected.scope);
+    }
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.#key, {
@@ -107,20 +128,58 @@ export class ServiceTokenVerifier {
       }
       throw new ServiceTokenError('invalid', 'The service token is invalid.');
     }
-    const scope = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
-    if (expected.scope && !scope.includes(expected.scope)) {
-      throw new ServiceTokenError('scope', `The service token does not allow "${expected.scope}".`);
-    }
     if (typeof payload.tid !== 'string' || typeof payload.iid !== 'string') {
       throw new ServiceTokenError('invalid', 'The service token is invalid.');
     }
-    return {
-      audience: expected.audience,
+    const claims = {
       tenantId: payload.tid,
       installId: payload.iid,
-      scope,
+      scope: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
       ...(typeof payload.rid === 'string' ? { requestId: payload.rid } : {}),
     };
+    this.#verified.set(token, { claims, audience: payload.aud, expiresAtMs: payload.exp! * 1000 });
+    return this.#checkScope({ audience: expected.audience, ...claims }, expected.scope);
+  }
+
+  #checkScope(claims: ServiceClaims, scope: string | undefined): ServiceClaims {
+    if (scope && !claims.scope.includes(scope)) {
+      throw new ServiceTokenError('scope', `The service token does not allow "${scope}".`);
+    }
+    return claims;
+  }
+}
+
+/**
+ * Mints tokens for (audience, tenant, install, scope) and hands the same one
+ * out again while it still has at least `minRemainingSeconds` to live, so a
+ * busy install costs one Ed25519 signature per few seconds instead of one or
+ * two per request. The binding stays exactly as strict; only the request id
+ * (a correlation hint no verifier enforces) is left out of reused tokens.
+ */
+export class ReusableTokens {
+  readonly #signer: ServiceTokenSigner;
+  readonly #minRemainingMs: number;
+  readonly #ttlSeconds: number;
+  readonly #tokens = new LRUCache<string, { token: string; expiresAtMs: number }>({ max: 10_000 });
+
+  constructor(signer: ServiceTokenSigner, options: { minRemainingSeconds: number }) {
+    if (!(options.minRemainingSeconds > 0 && options.minRemainingSeconds <= MAX_TOKEN_TTL_SECONDS)) {
+      throw new RangeError(`minRemainingSeconds must be 1..${MAX_TOKEN_TTL_SECONDS}.`);
+    }
+    this.#signer = signer;
+    this.#minRemainingMs = options.minRemainingSeconds * 1000;
+    // Twice the minimum (capped at the maximum) so each token serves a while.
+    this.#ttlSeconds = Math.min(MAX_TOKEN_TTL_SECONDS, Math.ceil(options.minRemainingSeconds * 2));
+  }
+
+  async get(claims: Omit<ServiceClaims, 'requestId'>): Promise<string> {
+    const key = JSON.stringify([claims.audience, claims.tenantId, claims.installId, [...claims.scope].sort()]);
+    const cached = this.#tokens.get(key);
+    if (cached && cached.expiresAtMs - Date.now() >= this.#minRemainingMs) return cached.token;
+    const expiresAtMs = Date.now() + this.#ttlSeconds * 1000;
+    const token = await this.#signer.sign(claims, this.#ttlSeconds);
+    this.#tokens.set(key, { token, expiresAtMs });
+    return token;
   }
 }
 

@@ -74,4 +74,6 @@ export interface Provider {
    * backend. Returns a value/`WitErr` like a function, or throws `HostTrap`.
    */
   denied(fn: string, scope: ExecutionScope): unknown;
+  /** Process lifetime: finish background work (e.g. buffered shipments) when the runner shuts down. */
+  close?(): Promise<void>;
 }

@@ -110,14 +110,12 @@ describe('runner client', () => {
 
   test('sends an alga-runner token and an alga-server token bound to the tenant and install', async () => {
     a.seen.length = 0;
-    await client(a.url, 10_000).execute(request());
+    const runnerClient = client(a.url, 10_000);
+    await runnerClient.execute(request());
     const { headers, body } = a.seen[0]!;
     const bearer = /^Bearer (.+)$/.exec(String(headers.authorization))?.[1];
     const runnerClaims = await verifier.verify(bearer, { audience: 'alga-runner', scope: 'execute' });
-    assert.deepEqual(
-      [runnerClaims.tenantId, runnerClaims.installId, runnerClaims.requestId],
-      ['tenant-a', 'install-a', 'req-1'],
-    );
+    assert.deepEqual([runnerClaims.tenantId, runnerClaims.installId], ['tenant-a', 'install-a']);
     const serverClaims = await verifier.verify(body.server_token, { audience: 'alga-server' });
     assert.deepEqual(serverClaims.scope, ['storage', 'logs']);
     assert.deepEqual([serverClaims.tenantId, serverClaims.installId], ['tenant-a', 'install-a']);
@@ -127,6 +125,14 @@ describe('runner client', () => {
     >;
     assert.ok(exp! - iat! >= 10 && exp! - iat! <= 60, `token lifetime ${exp! - iat!} s`);
     await assert.rejects(verifier.verify(body.server_token, { audience: 'alga-runner' }), /not for alga-runner/);
+    // The same install's next request reuses the token (one signature per binding and
+    // lifetime); another install never gets it.
+    await runnerClient.execute(request());
+    assert.equal(a.seen[1]!.headers.authorization, headers.authorization);
+    const other = request();
+    other.context = { ...other.context, install_id: 'install-b' };
+    await runnerClient.execute(other);
+    assert.notEqual(a.seen[2]!.headers.authorization, headers.authorization);
   });
 
   test('spreads requests round-robin over the runners', async () => {

@@ -27,7 +27,7 @@ import {
   type ExecuteRequest,
   type ExecuteResponse,
 } from '@alga-psa/protocol';
-import { MAX_TOKEN_TTL_SECONDS, ServiceTokenSigner } from '@alga-psa/service-auth';
+import { MAX_TOKEN_TTL_SECONDS, ReusableTokens, ServiceTokenSigner } from '@alga-psa/service-auth';
 
 export interface RunnerClientOptions {
   /** One runner URL, or several separated by commas (`ALGA_RUNNER_URL`). */
@@ -108,19 +108,20 @@ function errorCode(error: unknown): string | undefined {
 export class RunnerClient {
   readonly #nodes: RunnerNode[];
   readonly #timeoutMs: number;
-  readonly #signer: ServiceTokenSigner;
-  readonly #tokenTtlSeconds: number;
+  readonly #tokens: ReusableTokens;
   readonly #logger: FastifyBaseLogger | undefined;
   readonly #timer: NodeJS.Timeout;
   #next = 0;
 
   constructor(options: RunnerClientOptions) {
     this.#timeoutMs = options.timeoutMs;
-    this.#signer = options.signer;
     this.#logger = options.logger;
-    // Valid for the whole execution (the runner uses the server token until
-    // the guest returns), and never longer than the verifier accepts.
-    this.#tokenTtlSeconds = Math.min(MAX_TOKEN_TTL_SECONDS, Math.ceil(options.timeoutMs / 1000));
+    // A token handed out must stay valid for the whole execution (the runner
+    // uses the server token until the guest returns), never longer than the
+    // verifier accepts; within that, one token per install is reused.
+    this.#tokens = new ReusableTokens(options.signer, {
+      minRemainingSeconds: Math.min(MAX_TOKEN_TTL_SECONDS, Math.ceil(options.timeoutMs / 1000)),
+    });
     this.#nodes = parseRunnerUrls(options.runnerUrl).map((url) => ({
       url,
       pool: new Pool(url.origin, {
@@ -149,17 +150,12 @@ export class RunnerClient {
   async execute(body: ExecuteRequest): Promise<ExecuteResponse> {
     const tried = new Set<RunnerNode>();
     const retryable = IDEMPOTENT_METHODS.has(body.http.method.toUpperCase());
-    const payload = JSON.stringify({ ...body, server_token: await this.#serverToken(body) });
-    const runnerToken = await this.#signer.sign(
-      {
-        audience: 'alga-runner',
-        tenantId: body.context.tenant_id,
-        installId: body.context.install_id,
-        requestId: body.context.request_id,
-        scope: ['execute'],
-      },
-      this.#tokenTtlSeconds,
-    );
+    const binding = { tenantId: body.context.tenant_id, installId: body.context.install_id };
+    const [serverToken, runnerToken] = await Promise.all([
+      this.#tokens.get({ audience: 'alga-server', ...binding, scope: ['storage', 'logs'] }),
+      this.#tokens.get({ audience: 'alga-runner', ...binding, scope: ['execute'] }),
+    ]);
+    const payload = JSON.stringify({ ...body, server_token: serverToken });
     for (;;) {
       const node = this.#pick(tried);
       if (!node) {
@@ -183,19 +179,6 @@ export class RunnerClient {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await Promise.all(this.#nodes.map((node) => node.pool.close()));
-  }
-
-  #serverToken(body: ExecuteRequest): Promise<string> {
-    return this.#signer.sign(
-      {
-        audience: 'alga-server',
-        tenantId: body.context.tenant_id,
-        installId: body.context.install_id,
-        requestId: body.context.request_id,
-        scope: ['storage', 'logs'],
-      },
-      this.#tokenTtlSeconds,
-    );
   }
 
   #pick(exclude: ReadonlySet<RunnerNode>): RunnerNode | undefined {

@@ -21,6 +21,8 @@ export interface LoggingProviderOptions {
   serverUrl?: string | undefined;
   /** How long one shipment may take. Default 2000 ms. */
   shipTimeoutMs?: number;
+  /** How long an install's lines may wait to be shipped together. Default 500 ms. */
+  shipBatchWindowMs?: number;
   /** For tests. */
   dispatcher?: Dispatcher;
 }
@@ -56,11 +58,13 @@ export function createLoggingProvider(
   const shipper = new LogShipper({
     serverUrl: options.serverUrl,
     timeoutMs: options.shipTimeoutMs ?? 2000,
+    batchWindowMs: options.shipBatchWindowMs,
     dispatcher: options.dispatcher,
   });
   return {
     shipStats: () => shipper.stats(),
     shipIdle: () => shipper.idle(),
+    close: () => shipper.idle(),
     name: 'logging',
     iface: 'logging',
     capability: 'cap:log.emit',

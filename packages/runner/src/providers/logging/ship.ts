@@ -2,11 +2,13 @@
  * Ships an execution's guest log lines to the server (`POST …/logs`), which
  * keeps the newest lines per install for the tenant's admins.
  *
- * Lines are buffered on the execution (bounded in count and bytes) and sent
- * once, after the execution ends, with that execution's `alga-server` token.
- * Shipping is fire-and-forget with its own timeout: it never delays the
- * response, never fails the execution, and a broken server costs one warning
- * per outage (the failure counter keeps the rest).
+ * Lines are buffered on the execution (bounded in count and bytes), masked
+ * when it ends, then gathered per install for up to `batchWindowMs` (or a
+ * full batch) and sent with that install's latest `alga-server` token, so a
+ * busy install costs the server one insert per window instead of one per
+ * request. Shipping is fire-and-forget with its own timeout: it never delays
+ * the response, never fails the execution, and a broken server costs one
+ * warning per outage (the failure counter keeps the rest).
  */
 import type { Dispatcher } from 'undici';
 import { maskSecrets } from '../../redact.ts';
@@ -39,6 +41,18 @@ export interface ShipStats {
 }
 
 const MEMO_KEY = 'logging.ship';
+/** The server accepts at most 500 lines per POST. */
+const MAX_BATCH_LINES = 500;
+/** Installs with lines waiting; beyond this a batch is sent at once rather than held. */
+const MAX_PENDING_INSTALLS = 1000;
+
+/** One install's lines waiting for the window to close. */
+interface PendingBatch {
+  token: string;
+  logger: ExecutionScope['logger'];
+  lines: ShippedLine[];
+  timer: NodeJS.Timeout;
+}
 
 export class LogShipper {
   readonly #serverUrl: string | undefined;
@@ -46,12 +60,21 @@ export class LogShipper {
   readonly #dispatcher: Dispatcher | undefined;
   readonly #stats: ShipStats = { shipped: 0, failed: 0, dropped: 0 };
   readonly #inflight = new Set<Promise<void>>();
+  readonly #pending = new Map<string, PendingBatch>();
+  readonly #batchWindowMs: number;
   /** True between a failure and the next success: one warning per outage. */
   #failing = false;
 
-  constructor(options: { serverUrl?: string | undefined; timeoutMs: number; dispatcher?: Dispatcher | undefined }) {
+  constructor(options: {
+    serverUrl?: string | undefined;
+    timeoutMs: number;
+    /** How long an install's lines may wait to be sent together (default 500 ms; 0 sends per execution). */
+    batchWindowMs?: number;
+    dispatcher?: Dispatcher | undefined;
+  }) {
     this.#serverUrl = options.serverUrl;
     this.#timeoutMs = options.timeoutMs;
+    this.#batchWindowMs = options.batchWindowMs ?? 500;
     this.#dispatcher = options.dispatcher;
   }
 
@@ -59,8 +82,9 @@ export class LogShipper {
     return { ...this.#stats };
   }
 
-  /** Resolves when every shipment started so far has finished (for tests and shutdown). */
+  /** Sends every waiting batch now and resolves when all shipments have finished (tests, shutdown). */
   async idle(): Promise<void> {
+    for (const key of [...this.#pending.keys()]) this.#sendPending(key);
     await Promise.all([...this.#inflight]);
   }
 
@@ -98,12 +122,41 @@ export class LogShipper {
         request_id: scope.request.context.request_id,
       });
     }
+    const { tenant_id: tenantId, install_id: installId } = scope.request.context;
+    const key = JSON.stringify([tenantId, installId]);
     const token = serverToken(scope)!;
-    const shipment = this.#send(scope, token, lines).finally(() => this.#inflight.delete(shipment));
+    const pending = this.#pending.get(key);
+    if (pending) {
+      // The newest token for the install: it lives at least as long as the older one.
+      pending.token = token;
+      pending.logger = scope.logger;
+      pending.lines.push(...lines);
+      if (pending.lines.length >= MAX_BATCH_LINES - MAX_SHIPPED_LINES) this.#sendPending(key);
+      return;
+    }
+    if (this.#batchWindowMs === 0 || this.#pending.size >= MAX_PENDING_INSTALLS) {
+      this.#start(scope.logger, token, lines);
+      return;
+    }
+    const timer = setTimeout(() => this.#sendPending(key), this.#batchWindowMs);
+    timer.unref();
+    this.#pending.set(key, { token, logger: scope.logger, lines, timer });
+  }
+
+  #sendPending(key: string): void {
+    const batch = this.#pending.get(key);
+    if (!batch) return;
+    this.#pending.delete(key);
+    clearTimeout(batch.timer);
+    this.#start(batch.logger, batch.token, batch.lines);
+  }
+
+  #start(logger: ExecutionScope['logger'], token: string, lines: ShippedLine[]): void {
+    const shipment = this.#send(logger, token, lines).finally(() => this.#inflight.delete(shipment));
     this.#inflight.add(shipment);
   }
 
-  async #send(scope: ExecutionScope, token: string, lines: ShippedLine[]): Promise<void> {
+  async #send(logger: ExecutionScope['logger'], token: string, lines: ShippedLine[]): Promise<void> {
     try {
       const result = await callServer({
         serverUrl: this.#serverUrl!,
@@ -121,23 +174,20 @@ export class LogShipper {
         return;
       }
       const reason = result.kind === 'transport' ? result.reason : `HTTP ${result.status}`;
-      this.#failed(scope, reason);
+      this.#failed(logger, reason);
     } catch (error) {
-      this.#failed(scope, (error as Error).name);
+      this.#failed(logger, (error as Error).name);
     }
   }
 
-  #failed(scope: ExecutionScope, reason: string): void {
+  #failed(logger: ExecutionScope['logger'], reason: string): void {
     this.#stats.failed += 1;
     const detail = { provider: 'logging', reason, failed: this.#stats.failed };
     if (this.#failing) {
-      scope.logger.debug(detail, 'guest log shipping failed again');
+      logger.debug(detail, 'guest log shipping failed again');
     } else {
       this.#failing = true;
-      scope.logger.warn(
-        detail,
-        `guest log lines could not be shipped to the server (${reason}); they are in this log only`,
-      );
+      logger.warn(detail, `guest log lines could not be shipped to the server (${reason}); they are in this log only`);
     }
   }
 }
