@@ -88,8 +88,10 @@ export async function callProxyJson<T = unknown>(
   const extensionId = resolveExtensionId(options, doc);
   const path = route.replace(/^\/+/, '');
   const headers: Record<string, string> = { accept: 'application/json' };
-  const csrf = meta(doc, CSRF_META) ?? csrfFromMessage;
-  if (csrf) headers[CSRF_HEADER] = csrf;
+  // The host refuses session writes without this header: a cross-site page
+  // cannot set a custom header without a CORS preflight the host never grants.
+  // A token the host hands the page (meta tag or postMessage) rides along.
+  headers[CSRF_HEADER] = meta(doc, CSRF_META) ?? csrfFromMessage ?? '1';
   const method = options.method ?? (payload === undefined ? 'GET' : 'POST');
   if (payload !== undefined) headers['content-type'] = 'application/json';
   const doFetch = options.fetch ?? fetch;

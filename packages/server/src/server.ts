@@ -171,6 +171,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       executionTimeoutMs,
       ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
       ...(options.gatewayRateLimit === undefined ? {} : { rateLimit: options.gatewayRateLimit }),
+      ...(options.web?.allowedOrigins ? { allowedOrigins: options.web.allowedOrigins } : {}),
     });
   });
 

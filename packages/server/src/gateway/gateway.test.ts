@@ -5,6 +5,9 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { ExecuteRequest } from '@alga-psa/protocol';
 import { testEngines } from '../testing/databases.ts';
 import { install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
+import { createSession, createUser } from '../auth/session.ts';
+import { SESSION_COOKIE } from '../web/security.ts';
+import { CSRF_HEADER } from './caller.ts';
 
 interface Captured {
   headers: IncomingHttpHeaders;
@@ -295,6 +298,84 @@ for (const engine of testEngines()) {
         runner.respond(() => ({ status: 200, body: { status: 204, headers: {}, body_b64: null } }));
         await slow.close();
       }
+    });
+
+    describe('signed-in browser sessions', () => {
+      const sessionFor = async (tenantId: string, role: 'admin' | 'viewer') => {
+        const email = `${role}-${tenantId.slice(0, 8)}-${Math.random().toString(36).slice(2, 8)}@example.test`;
+        const { userId } = await createUser(ctx.db, {
+          tenantId,
+          email,
+          role,
+          password: 'pw-long-enough-123',
+          name: `A ${role}`,
+        });
+        const { token } = await createSession(ctx.db, userId);
+        return { userId, email, cookie: `${SESSION_COOKIE}=${token}` };
+      };
+      const withSession = (method: 'GET' | 'POST', url: string, cookie: string, headers: Record<string, string> = {}) =>
+        ctx.server.app.inject({
+          method,
+          url,
+          headers: { cookie, ...headers },
+          ...(method === 'POST' ? { payload: '{}' } : {}),
+        });
+
+      test('a session reads through the gateway, and the guest learns who the user is', async () => {
+        const admin = await sessionFor(ctx.tenantA, 'admin');
+        const response = await withSession('GET', '/api/ext/hello-ext/hello', admin.cookie);
+        // Whatever the stand-in runner was last told to answer, the call got through to it.
+        assert.ok(response.statusCode < 300, String(response.statusCode));
+        assert.equal(runner.received.length, 1);
+        const { headers, body } = runner.received[0]!;
+        assert.deepEqual(body.user, {
+          user_id: admin.userId,
+          user_email: admin.email,
+          user_name: 'A admin',
+          user_type: 'admin',
+          client_name: '',
+        });
+        assert.equal(headers.cookie, undefined, 'the session cookie never reaches the runner');
+        assert.equal(JSON.stringify(body.http.headers).includes('alga_session'), false);
+      });
+
+      test('a session write needs our own Origin and the x-alga-csrf header', async () => {
+        const admin = await sessionFor(ctx.tenantA, 'admin');
+        const noOrigin = await withSession('POST', '/api/ext/hello-ext/items/1', admin.cookie, { [CSRF_HEADER]: '1' });
+        assert.equal(noOrigin.statusCode, 403);
+        const foreign = await withSession('POST', '/api/ext/hello-ext/items/1', admin.cookie, {
+          origin: 'https://evil.example',
+          [CSRF_HEADER]: '1',
+        });
+        assert.equal(foreign.statusCode, 403);
+        const noHeader = await withSession('POST', '/api/ext/hello-ext/items/1', admin.cookie, {
+          origin: 'http://localhost',
+        });
+        assert.equal(noHeader.statusCode, 403);
+        assert.equal(runner.received.length, 0, 'refused writes never reach the runner');
+        const ok = await withSession('POST', '/api/ext/hello-ext/items/1', admin.cookie, {
+          origin: 'http://localhost',
+          [CSRF_HEADER]: '1',
+          'content-type': 'application/json',
+        });
+        assert.ok(ok.statusCode < 300, String(ok.statusCode));
+        assert.equal(runner.received.length, 1);
+      });
+
+      test("a viewer session only reads; another tenant's session cannot see the install; an unknown one is 401", async () => {
+        const viewer = await sessionFor(ctx.tenantA, 'viewer');
+        const write = await withSession('POST', '/api/ext/hello-ext/items/1', viewer.cookie, {
+          origin: 'http://localhost',
+          [CSRF_HEADER]: '1',
+        });
+        assert.equal(write.statusCode, 403);
+        const other = await sessionFor(ctx.tenantB, 'admin');
+        const hidden = await withSession('GET', '/api/ext/hello-ext/hello', other.cookie);
+        assert.equal(hidden.statusCode, 404);
+        const unknown = await withSession('GET', '/api/ext/hello-ext/hello', `${SESSION_COOKIE}=${'x'.repeat(43)}`);
+        assert.equal(unknown.statusCode, 401);
+        assert.equal(runner.received.length, 0);
+      });
     });
   });
 }

@@ -11,14 +11,21 @@
  * `x-alga-entry: ui-proxy` so it can tell the two doors apart.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AlgaError, type ExecuteRequest, type Manifest, type SecretEnvelope } from '@alga-psa/protocol';
+import {
+  AlgaError,
+  type ExecuteRequest,
+  type ExecuteUser,
+  type Manifest,
+  type SecretEnvelope,
+} from '@alga-psa/protocol';
 import type { Principal } from '../auth/api-keys.ts';
 import { loadEnvelope } from '../data/envelope.ts';
 import { requestHeadersForGuest, responseHeadersForClient } from './headers.ts';
 import { InstallRateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import type { Encrypter } from '@alga-psa/transit';
 import type { Db } from '../db/index.ts';
-import { registerAuth, principalOf } from '../auth/plugin.ts';
+import { principalOf } from '../auth/plugin.ts';
+import { identifyCaller } from './caller.ts';
 import { findInstall, loadConfig, type InstallRow } from '../data/installs.ts';
 import { installCacheKey, type TtlCache } from './cache.ts';
 import { matchEndpoint } from './match.ts';
@@ -50,6 +57,15 @@ export interface GatewayDeps {
   rateLimit?: RateLimitOptions | false;
   /** Request body cap in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Origins a signed-in browser may send writes from (default: the server's own). */
+  allowedOrigins?: string[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The signed-in user behind a session call; null for API keys. */
+    gatewayUser: ExecuteUser | null;
+  }
 }
 
 export const DEFAULT_GATEWAY_RATE_LIMIT: RateLimitOptions = { perSecond: 50, burst: 100 };
@@ -111,7 +127,12 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_request, body, done) =>
     done(null, body),
   );
-  registerAuth(app, deps.db);
+  app.decorateRequest('gatewayUser', null);
+  app.addHook('onRequest', async (request) => {
+    const caller = await identifyCaller(deps.db, request, { allowedOrigins: deps.allowedOrigins });
+    request.principal = caller.principal;
+    request.gatewayUser = caller.user ?? null;
+  });
 
   const handle = async (
     entry: 'api' | 'ui-proxy',
@@ -170,6 +191,7 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       config_version: String(runtime.configVersion),
       providers: install.grantedCapabilities,
       secret_envelope: runtime.envelope,
+      ...(request.gatewayUser ? { user: request.gatewayUser } : {}),
       http: { method: request.method, path, query, headers, body_b64: body },
       limits: { timeout_ms: deps.executionTimeoutMs, ...(deps.memoryMb ? { memory_mb: deps.memoryMb } : {}) },
     };

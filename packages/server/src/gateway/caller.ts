@@ -1,0 +1,80 @@
+/**
+ * Who is calling the gateway: an API key (scripts, other services) or a
+ * signed-in browser session (the web UI, and extension iframes through the
+ * UI proxy). Tenant and role come from the credential only; a session also
+ * tells the extension who the user is (`cap:user.read`).
+ *
+ * A session's state-changing request must prove it comes from our own pages:
+ * its Origin (or Referer) must be the server's own origin or one listed in
+ * ALGA_UI_ORIGINS, and it must carry the `x-alga-csrf` header. A cross-site
+ * page can set neither without a CORS preflight, which this server never
+ * grants, and the session cookie is SameSite=Strict besides — the
+ * custom-request-header defence, without per-page token plumbing into
+ * third-party iframe code.
+ */
+import { fastifyCookie } from '@fastify/cookie';
+import type { FastifyRequest } from 'fastify';
+import { AlgaError, type ExecuteUser } from '@alga-psa/protocol';
+import { authenticate, requireAdmin, type Principal } from '../auth/api-keys.ts';
+import { resolveSession } from '../auth/session.ts';
+import type { Db } from '../db/index.ts';
+import { SESSION_COOKIE } from '../web/security.ts';
+
+export const CSRF_HEADER = 'x-alga-csrf';
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface GatewayCaller {
+  principal: Principal;
+  /** Present for a signed-in user; API keys act for no one in particular. */
+  user?: ExecuteUser;
+}
+
+function originOf(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    return new URL(value).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function identifyCaller(
+  db: Db,
+  request: FastifyRequest,
+  options: { allowedOrigins?: string[] } = {},
+): Promise<GatewayCaller> {
+  const write = !READ_METHODS.has(request.method);
+  const sessionToken = request.headers.authorization
+    ? undefined
+    : fastifyCookie.parse(request.headers.cookie ?? '')[SESSION_COOKIE];
+  if (!sessionToken) {
+    const principal = await authenticate(db, request.headers.authorization);
+    if (write) requireAdmin(principal);
+    return { principal };
+  }
+  const user = await resolveSession(db, sessionToken);
+  if (!user) throw new AlgaError('ALGA_UNAUTHENTICATED', 'The session has ended; sign in again.');
+  if (write) {
+    // Normalized through URL so `http://host:80` and `http://host` compare equal.
+    const allowed = (options.allowedOrigins ?? [`${request.protocol}://${request.host}`]).map(originOf);
+    const origin = originOf(request.headers.origin) ?? originOf(request.headers.referer);
+    if (!origin || !allowed.includes(origin) || !request.headers[CSRF_HEADER]) {
+      throw new AlgaError(
+        'ALGA_FORBIDDEN',
+        `Cross-site requests are refused: send writes from the Alga UI with the ${CSRF_HEADER} header.`,
+        { details: { reason: 'csrf' } },
+      );
+    }
+  }
+  return {
+    principal: { tenantId: user.tenantId, role: user.role, keyId: '', actor: `user:${user.userId}` },
+    user: {
+      user_id: user.userId,
+      user_email: user.email,
+      user_name: user.name,
+      user_type: user.role,
+      // The reference world's client-name is a PSA client; this platform has none.
+      client_name: '',
+    },
+  };
+}
