@@ -7,7 +7,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { AlgaError, isCapability, type ExecuteRequest } from '@alga-psa/protocol';
 import type { ServiceClaims, ServiceTokenVerifier } from '@alga-psa/service-auth';
-import { authenticate, authorize } from './auth.ts';
+import { PREPARE_SCOPE, authenticate, authorize } from './auth.ts';
 import type { Engine } from './engine/index.ts';
 import type { RunnerMetrics } from './metrics.ts';
 import { readiness, type ReadinessCheck } from './readiness.ts';
@@ -102,6 +102,37 @@ export function buildApp(options: AppOptions): FastifyInstance {
         });
       }
       return engine.execute(execute, request.log);
+    },
+  );
+
+  // Deploy-time preparation: transpiling and compiling a new bundle costs
+  // about half a second, which would otherwise land on its first request.
+  app.post<{ Body: { content_hash: string; memory_mb?: number } }>(
+    '/v1/prepare',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['content_hash'],
+          additionalProperties: false,
+          properties: {
+            content_hash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+            memory_mb: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
+      onRequest: async (request) => {
+        request.serviceClaims = await authenticate(options.verifier, request, PREPARE_SCOPE);
+      },
+    },
+    async (request) => {
+      const started = performance.now();
+      await engine.prepare(request.body.content_hash, request.body.memory_mb);
+      return {
+        status: 'prepared',
+        content_hash: request.body.content_hash,
+        ms: Math.round(performance.now() - started),
+      };
     },
   );
 

@@ -9,6 +9,8 @@ import { AlgaError, type ExecuteRequest } from '@alga-psa/protocol';
 import { ServiceTokenError, type ServiceClaims, type ServiceTokenVerifier } from '@alga-psa/service-auth';
 
 export const EXECUTE_SCOPE = 'execute';
+/** Load and compile a bundle ahead of its first request (sent by the server on install/upgrade). */
+export const PREPARE_SCOPE = 'prepare';
 
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -18,9 +20,13 @@ function bearer(request: FastifyRequest): string | undefined {
 }
 
 /** Verifies the caller's token; 401 for a missing, forged, expired or misdirected one. */
-export async function authenticate(verifier: ServiceTokenVerifier, request: FastifyRequest): Promise<ServiceClaims> {
+export async function authenticate(
+  verifier: ServiceTokenVerifier,
+  request: FastifyRequest,
+  scope: string = EXECUTE_SCOPE,
+): Promise<ServiceClaims> {
   try {
-    return await verifier.verify(bearer(request), { audience: 'alga-runner', scope: EXECUTE_SCOPE });
+    return await verifier.verify(bearer(request), { audience: 'alga-runner', scope });
   } catch (error) {
     if (!(error instanceof ServiceTokenError)) throw error;
     if (error.reason === 'scope') throw new AlgaError('ALGA_FORBIDDEN', error.message);

@@ -7,6 +7,7 @@ import { migrate, openPglite, type Db } from './db/index.ts';
 import { registerAuth } from './auth/plugin.ts';
 import { registerErrorHandling } from './errors.ts';
 import { TtlCache, installCacheKey } from './gateway/cache.ts';
+import { findInstall } from './data/installs.ts';
 import { gatewayRoutes, type InstallRuntime } from './gateway/index.ts';
 import { ephemeralSigner, RunnerClient } from './gateway/runner-client.ts';
 import { bundleRoutes } from './routes/bundles.ts';
@@ -143,11 +144,22 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     ...(options.runnerHealthIntervalMs ? { healthIntervalMs: options.runnerHealthIntervalMs } : {}),
   });
 
+  const prepare = async (tenantId: string, extensionId: string) => {
+    const install = await findInstall(db, tenantId, extensionId);
+    if (!install) return;
+    await runner.prepare({
+      tenantId,
+      installId: install.id,
+      contentHash: install.contentHash,
+      ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
+    });
+  };
+
   await app.register(async (api) => {
     registerAuth(api, db);
     bundleRoutes(api, options.bundleStore);
     extensionRoutes(api, db, options.bundleStore);
-    installRoutes(api, { db, invalidate });
+    installRoutes(api, { db, invalidate, prepare });
     secretRoutes(api, { db, encrypter: options.encrypter, invalidate });
     publishRoutes(api, {
       db,
@@ -161,7 +173,9 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
   await app.register(async (internal) =>
     installConfigRoutes(internal, { db, encrypter: options.encrypter, verifier: options.serviceVerifier }),
   );
-  await app.register(async (ui) => webUi(ui, { db, encrypter: options.encrypter, invalidate, options: options.web }));
+  await app.register(async (ui) =>
+    webUi(ui, { db, encrypter: options.encrypter, invalidate, prepare, options: options.web }),
+  );
   await app.register(async (gateway) => {
     gatewayRoutes(gateway, {
       db,

@@ -102,8 +102,16 @@ export class Engine {
   }
 
   memoryFor(request: ExecuteRequest): number {
-    const requested = request.limits?.memory_mb ?? this.#options.defaultMemoryMb;
-    return Math.min(requested, this.#options.maxMemoryMb);
+    return this.#memoryMb(request.limits?.memory_mb);
+  }
+
+  #memoryMb(requested: number | undefined): number {
+    return Math.min(requested ?? this.#options.defaultMemoryMb, this.#options.maxMemoryMb);
+  }
+
+  /** Loads, verifies, transpiles and compiles a bundle now, so its first request does not pay for it. */
+  async prepare(contentHash: string, memoryMb?: number): Promise<void> {
+    await this.#loader.load(contentHash, this.#memoryMb(memoryMb));
   }
 
   async execute(request: ExecuteRequest, logger: FastifyBaseLogger): Promise<ExecuteResponse> {

@@ -10,6 +10,7 @@ import { SESSION_COOKIE } from '../web/security.ts';
 import { CSRF_HEADER } from './caller.ts';
 
 interface Captured {
+  url: string;
   headers: IncomingHttpHeaders;
   body: ExecuteRequest;
 }
@@ -38,7 +39,7 @@ async function startFakeRunner() {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ExecuteRequest;
-      received.push({ headers: request.headers, body });
+      received.push({ url: request.url ?? '', headers: request.headers, body });
       const reply = answer(body);
       setTimeout(() => {
         if (!response.destroyed)
@@ -298,6 +299,24 @@ for (const engine of testEngines()) {
         runner.respond(() => ({ status: 200, body: { status: 204, headers: {}, body_b64: null } }));
         await slow.close();
       }
+    });
+
+    test('installing or upgrading has the runners prepare the bundle, with a prepare-scoped token', async () => {
+      const reinstall = await ctx.server.app.inject({
+        method: 'POST',
+        url: '/api/v1/installs',
+        headers: { authorization: ctx.adminA },
+        payload: { extensionId: 'hello-ext' },
+      });
+      assert.equal(reinstall.statusCode, 200);
+      const prepared = runner.received.filter((r) => r.url === '/v1/prepare');
+      assert.equal(prepared.length, 1);
+      assert.deepEqual(prepared[0]!.body, { content_hash: contentHash });
+      const token = /^Bearer (.+)$/.exec(String(prepared[0]!.headers.authorization))![1]!;
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      assert.equal(claims.scope, 'prepare');
+      assert.equal(claims.tid, ctx.tenantA);
+      assert.equal(runner.received.length, 1, 'preparing executes nothing');
     });
 
     describe('signed-in browser sessions', () => {

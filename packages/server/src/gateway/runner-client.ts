@@ -105,6 +105,9 @@ function errorCode(error: unknown): string | undefined {
   return (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
 }
 
+/** Transpiling and compiling a large component takes about a second; allow for a busy runner. */
+const PREPARE_TIMEOUT_MS = 30_000;
+
 export class RunnerClient {
   readonly #nodes: RunnerNode[];
   readonly #timeoutMs: number;
@@ -174,6 +177,54 @@ export class RunnerClient {
         if (!retryable || tried.size > 1) throw error.alga;
       }
     }
+  }
+
+  /**
+   * Asks every ready runner to load and compile a bundle now (after an
+   * install or upgrade), so the first request does not pay for transpiling.
+   * Best effort: a runner that fails simply loads on first use.
+   */
+  async prepare(target: {
+    tenantId: string;
+    installId: string;
+    contentHash: string;
+    memoryMb?: number;
+  }): Promise<void> {
+    const token = await this.#tokens.get({
+      audience: 'alga-runner',
+      tenantId: target.tenantId,
+      installId: target.installId,
+      scope: ['prepare'],
+    });
+    const body = JSON.stringify({
+      content_hash: target.contentHash,
+      ...(target.memoryMb ? { memory_mb: target.memoryMb } : {}),
+    });
+    await Promise.all(
+      this.#nodes
+        .filter((node) => node.up)
+        .map(async (node) => {
+          try {
+            const response = await node.pool.request({
+              path: '/v1/prepare',
+              method: 'POST',
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              body,
+              headersTimeout: PREPARE_TIMEOUT_MS,
+              bodyTimeout: PREPARE_TIMEOUT_MS,
+            });
+            await response.body.dump();
+            if (response.statusCode !== 200) {
+              this.#logger?.warn(
+                { runner: node.url.origin, status: response.statusCode },
+                'runner could not prepare bundle',
+              );
+            }
+          } catch (error) {
+            this.#logger?.warn({ runner: node.url.origin, code: errorCode(error) }, 'runner could not prepare bundle');
+          }
+        }),
+    );
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,8 @@ export interface InstallRouteDeps {
   db: Db;
   /** Drops the gateway's cached view of an install after a write in this process. */
   invalidate(tenantId: string, extensionId: string): void;
+  /** Has the runners load the install's bundle now (best effort), so its first request is warm. */
+  prepare?(tenantId: string, extensionId: string): Promise<void>;
 }
 
 export const NOT_INSTALLED = (extensionId: string) =>
@@ -175,6 +177,7 @@ export function installRoutes(app: FastifyInstance, deps: InstallRouteDeps): voi
         return true;
       });
       deps.invalidate(principal.tenantId, extensionId);
+      await deps.prepare?.(principal.tenantId, extensionId);
       return reply.code(created ? 201 : 200).send(await describe(principal.tenantId, extensionId));
     },
   );

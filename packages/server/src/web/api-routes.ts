@@ -42,6 +42,8 @@ export interface WebApiDeps {
   encrypter: Encrypter;
   /** Drops the gateway's cached view of an install after a write. */
   invalidate(tenantId: string, extensionId: string): void;
+  /** Has the runners load the install's bundle now (best effort). */
+  prepare?(tenantId: string, extensionId: string): Promise<void>;
 }
 
 /** What each capability lets an extension do, in the words the consent dialog shows. */
@@ -227,6 +229,7 @@ export function webApiRoutes(app: FastifyInstance, deps: WebApiDeps): void {
       if (!installId)
         throw new AlgaError('ALGA_VERSION_CONFLICT', `${extensionId} is already installed in this tenant.`);
       deps.invalidate(user.tenantId, extensionId);
+      await deps.prepare?.(user.tenantId, extensionId);
       return reply.code(201).send({ id: installId });
     },
   );

@@ -20,6 +20,7 @@ export interface WebUiDeps {
   db: Db;
   encrypter: Encrypter;
   invalidate(tenantId: string, extensionId: string): void;
+  prepare?(tenantId: string, extensionId: string): Promise<void>;
   options?: WebUiOptions;
 }
 
