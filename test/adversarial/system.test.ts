@@ -112,7 +112,13 @@ describe('adversarial: hostile guests and clients against the real processes', (
       assert.equal(trapped.status, 502, trapped.text);
       assert.ok(!hasCanary(trapped.text), 'the 502 body does not carry the trap message');
       // The shipped guest logs (what admins read) are masked too, and are artifacts for the final scan.
-      const shipped = JSON.stringify(await sys.tenants[1].client.logs('hostile', { limit: 1000 }));
+      // The runner gathers an install's lines for a short window before shipping them.
+      let shipped = '';
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+        shipped = JSON.stringify(await sys.tenants[1].client.logs('hostile', { limit: 1000 }));
+        if (/leaking /.test(shipped)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       await recordArtifact('db', 'adversarial-install-logs.json', shipped);
       assert.match(shipped, /leaking /, 'the guest lines were shipped');
       assert.ok(!hasCanary(shipped), 'shipped guest logs hold no form of the secret');

@@ -36,8 +36,7 @@ async function callProxyJson(route, payload, options = {}) {
   const extensionId = resolveExtensionId(options, doc);
   const path = route.replace(/^\/+/, '');
   const headers = { accept: 'application/json' };
-  const csrf = meta(doc, CSRF_META) ?? csrfFromMessage;
-  if (csrf) headers[CSRF_HEADER] = csrf;
+  headers[CSRF_HEADER] = meta(doc, CSRF_META) ?? csrfFromMessage ?? '1';
   const method = options.method ?? (payload === void 0 ? 'GET' : 'POST');
   if (payload !== void 0) headers['content-type'] = 'application/json';
   const doFetch = options.fetch ?? fetch;

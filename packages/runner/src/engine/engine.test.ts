@@ -7,23 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ExecuteResponse } from '@alga-psa/protocol';
 import { buildFixture } from '../testing/build-fixture.ts';
 import { FIXTURE_GUEST } from '../testing/guest.ts';
-import { createHarness, envelopeFor, executeRequest, type Harness } from '../testing/harness.ts';
-
-/** Builds the harness with RUNNER_INSTANCE_MODE set (the engine reads it once, when built). */
-async function inMode<T>(mode: 'reset' | 'fresh', build: () => Promise<T>): Promise<T> {
-  const previous = process.env.RUNNER_INSTANCE_MODE;
-  process.env.RUNNER_INSTANCE_MODE = mode;
-  try {
-    return await build();
-  } finally {
-    if (previous === undefined) delete process.env.RUNNER_INSTANCE_MODE;
-    else process.env.RUNNER_INSTANCE_MODE = previous;
-  }
-}
-
-function bodyOf(response: ExecuteResponse): unknown {
-  return JSON.parse(Buffer.from(response.body_b64 ?? '', 'base64').toString('utf8'));
-}
+import { bodyOf, createHarness, envelopeFor, executeRequest, inMode, type Harness } from '../testing/harness.ts';
 
 for (const mode of ['reset', 'fresh'] as const) {
   describe(`runner executing a real component (${mode} instances)`, { timeout: 180_000 }, () => {

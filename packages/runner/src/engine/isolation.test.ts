@@ -5,26 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ExecuteRequest, ExecuteResponse } from '@alga-psa/protocol';
+import type { ExecuteRequest } from '@alga-psa/protocol';
 import { buildFixture } from '../testing/build-fixture.ts';
 import { FIXTURE_GUEST } from '../testing/guest.ts';
-import { CANARY, canaryForms, createHarness, envelopeFor, executeRequest, type Harness } from '../testing/harness.ts';
-
-function bodyOf(response: ExecuteResponse): Record<string, unknown> {
-  return JSON.parse(Buffer.from(response.body_b64 ?? '', 'base64').toString('utf8')) as Record<string, unknown>;
-}
-
-/** Builds the harness with RUNNER_INSTANCE_MODE set (the engine reads it once, when built). */
-async function inMode<T>(mode: 'reset' | 'fresh', build: () => Promise<T>): Promise<T> {
-  const previous = process.env.RUNNER_INSTANCE_MODE;
-  process.env.RUNNER_INSTANCE_MODE = mode;
-  try {
-    return await build();
-  } finally {
-    if (previous === undefined) delete process.env.RUNNER_INSTANCE_MODE;
-    else process.env.RUNNER_INSTANCE_MODE = previous;
-  }
-}
+import {
+  bodyOf,
+  CANARY,
+  canaryForms,
+  createHarness,
+  envelopeFor,
+  executeRequest,
+  inMode,
+  type Harness,
+} from '../testing/harness.ts';
 
 /** A request of another install (B), so it never shares a cache entry or token with install A. */
 function forInstallB(request: ExecuteRequest, id: string): ExecuteRequest {

@@ -25,7 +25,7 @@ import {
   type ExecutionScope,
 } from '../providers/index.ts';
 import { buildFixture } from '../testing/build-fixture.ts';
-import { executeRequest, INSTALL, TENANT } from '../testing/harness.ts';
+import { bodyOf, executeRequest, INSTALL, TENANT } from '../testing/harness.ts';
 import {
   WIT_PACKAGE_PREFIX,
   WORLD_FUNCTIONS,
@@ -209,10 +209,6 @@ export async function handler(req) {
   }
 }
 `;
-
-function bodyOf(response: ExecuteResponse): Record<string, unknown> {
-  return JSON.parse(Buffer.from(response.body_b64 ?? '', 'base64').toString('utf8')) as Record<string, unknown>;
-}
 
 interface EngineHarness {
   engine: Engine;

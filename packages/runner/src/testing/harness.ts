@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { DirectoryBundleStore } from '@alga-psa/bundle-store';
-import { secretAad, type ExecuteRequest, type SecretEnvelope } from '@alga-psa/protocol';
+import { secretAad, type ExecuteRequest, type ExecuteResponse, type SecretEnvelope } from '@alga-psa/protocol';
 import {
   ensureServiceKeys,
   loadSigner,
@@ -160,4 +160,21 @@ export function executeRequest(
     http: { method: 'GET', path: reqPath, query, headers: {}, body_b64: null },
     ...rest,
   };
+}
+
+/** The guest's JSON answer inside a runner response. */
+export function bodyOf(response: ExecuteResponse): Record<string, unknown> {
+  return JSON.parse(Buffer.from(response.body_b64 ?? '', 'base64').toString('utf8')) as Record<string, unknown>;
+}
+
+/** Builds something (a harness) with RUNNER_INSTANCE_MODE set: the engine reads it once, when built. */
+export async function inMode<T>(mode: 'reset' | 'fresh', build: () => Promise<T>): Promise<T> {
+  const previous = process.env.RUNNER_INSTANCE_MODE;
+  process.env.RUNNER_INSTANCE_MODE = mode;
+  try {
+    return await build();
+  } finally {
+    if (previous === undefined) delete process.env.RUNNER_INSTANCE_MODE;
+    else process.env.RUNNER_INSTANCE_MODE = previous;
+  }
 }

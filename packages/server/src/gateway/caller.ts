@@ -18,7 +18,7 @@ import { AlgaError, type ExecuteUser } from '@alga-psa/protocol';
 import { authenticate, requireAdmin, type Principal } from '../auth/api-keys.ts';
 import { resolveSession } from '../auth/session.ts';
 import type { Db } from '../db/index.ts';
-import { SESSION_COOKIE } from '../web/security.ts';
+import { SESSION_COOKIE, originOf } from '../web/security.ts';
 
 export const CSRF_HEADER = 'x-alga-csrf';
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -27,15 +27,6 @@ export interface GatewayCaller {
   principal: Principal;
   /** Present for a signed-in user; API keys act for no one in particular. */
   user?: ExecuteUser;
-}
-
-function originOf(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  try {
-    return new URL(value).origin;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function identifyCaller(

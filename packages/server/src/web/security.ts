@@ -38,7 +38,8 @@ export function cookieOptions(request: FastifyRequest, options: WebSecurityOptio
   return { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: isSecure(request, options) };
 }
 
-function originOf(value: string | undefined): string | undefined {
+/** The origin of an Origin/Referer header value, normalized (`http://h:80` → `http://h`). */
+export function originOf(value: string | undefined): string | undefined {
   if (!value) return undefined;
   try {
     return new URL(value).origin;
