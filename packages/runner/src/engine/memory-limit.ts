@@ -97,6 +97,32 @@ function rewriteMemorySection(body: Uint8Array, limitPages: number): Uint8Array 
   return Uint8Array.from(out);
 }
 
+interface Section {
+  id: number;
+  /** Offset of the section's id byte. */
+  sectionStart: number;
+  bodyStart: number;
+  bodyEnd: number;
+}
+
+/** Each top-level section of a core module, bounds-checked; throws on anything that is not one. */
+function* sections(module: Uint8Array): Generator<Section> {
+  if (module.length < 8 || module[0] !== 0x00 || module[1] !== 0x61 || module[2] !== 0x73 || module[3] !== 0x6d) {
+    throw new RangeError('Not a core wasm module.');
+  }
+  const reader = new Reader(module, 8);
+  while (reader.offset < module.length) {
+    const sectionStart = reader.offset;
+    const id = reader.byte();
+    const size = Number(reader.leb());
+    const bodyStart = reader.offset;
+    const bodyEnd = bodyStart + size;
+    if (bodyEnd > module.length) throw new RangeError('A wasm section runs past the end of the module.');
+    yield { id, sectionStart, bodyStart, bodyEnd };
+    reader.offset = bodyEnd;
+  }
+}
+
 /**
  * Returns a copy of `module` whose defined memories may grow to at most
  * `limitPages` 64 KiB pages (a lower existing maximum is kept). Modules
@@ -105,25 +131,14 @@ function rewriteMemorySection(body: Uint8Array, limitPages: number): Uint8Array 
  */
 export function capModuleMemory(module: Uint8Array, limitPages: number): Uint8Array {
   if (!Number.isInteger(limitPages) || limitPages < 1) throw new RangeError('limitPages must be a positive integer.');
-  const reader = new Reader(module, 8);
-  if (module.length < 8 || module[0] !== 0x00 || module[1] !== 0x61 || module[2] !== 0x73 || module[3] !== 0x6d) {
-    throw new RangeError('Not a core wasm module.');
-  }
   const parts: Uint8Array[] = [];
   let copiedUpTo = 0;
-  while (reader.offset < module.length) {
-    const sectionStart = reader.offset;
-    const id = reader.byte();
-    const size = Number(reader.leb());
-    const bodyStart = reader.offset;
-    const bodyEnd = bodyStart + size;
-    if (bodyEnd > module.length) throw new RangeError('A wasm section runs past the end of the module.');
+  for (const { id, sectionStart, bodyStart, bodyEnd } of sections(module)) {
     if (id === MEMORY_SECTION) {
       const body = rewriteMemorySection(module.subarray(bodyStart, bodyEnd), limitPages);
       parts.push(module.subarray(copiedUpTo, sectionStart), Uint8Array.from([id, ...leb(BigInt(body.length))]), body);
       copiedUpTo = bodyEnd;
     }
-    reader.offset = bodyEnd;
   }
   if (copiedUpTo === 0) return module;
   parts.push(module.subarray(copiedUpTo));
@@ -235,21 +250,11 @@ function skipConstExpr(reader: Reader): void {
  * not understand (v128 globals included: JS cannot read them).
  */
 export function exposeResetState(module: Uint8Array): { module: Uint8Array; exports: ResetExports } {
-  if (module.length < 8 || module[0] !== 0x00 || module[1] !== 0x61 || module[2] !== 0x73 || module[3] !== 0x6d) {
-    throw new RangeError('Not a core wasm module.');
-  }
-  const reader = new Reader(module, 8);
   const imported = { memories: 0, globals: 0, tables: 0 };
   const defined = { memories: 0, tables: 0, mutableGlobals: [] as number[] };
   let exportSection: { start: number; bodyStart: number; end: number } | undefined;
   let insertAt = module.length;
-  while (reader.offset < module.length) {
-    const sectionStart = reader.offset;
-    const id = reader.byte();
-    const size = Number(reader.leb());
-    const bodyStart = reader.offset;
-    const bodyEnd = bodyStart + size;
-    if (bodyEnd > module.length) throw new RangeError('A wasm section runs past the end of the module.');
+  for (const { id, sectionStart, bodyStart, bodyEnd } of sections(module)) {
     if (AFTER_EXPORT.has(id) && insertAt === module.length) insertAt = sectionStart;
     const body = new Reader(module.subarray(0, bodyEnd), bodyStart);
     if (id === IMPORT_SECTION) {
@@ -309,7 +314,6 @@ export function exposeResetState(module: Uint8Array): { module: Uint8Array; expo
     if ([IMPORT_SECTION, TABLE_SECTION, MEMORY_SECTION, GLOBAL_SECTION].includes(id) && body.offset !== bodyEnd) {
       throw new RangeError(`Trailing bytes in wasm section ${id}.`);
     }
-    reader.offset = bodyEnd;
   }
 
   const added: number[] = [];

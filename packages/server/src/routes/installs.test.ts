@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { secretAad } from '@alga-psa/protocol';
 import { testEngines } from '../testing/databases.ts';
-import { install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
+import { install, publish, sampleManifest, startTestServer, type TestContext, apiCaller } from '../testing/fixtures.ts';
 
 for (const engine of testEngines()) {
   describe(`installs, config and secrets (${engine.name})`, () => {
@@ -17,13 +17,7 @@ for (const engine of testEngines()) {
       await ctx.db.close();
     });
 
-    const inject = (method: 'GET' | 'PUT' | 'DELETE' | 'POST', url: string, auth: string, payload?: unknown) =>
-      ctx.server.app.inject({
-        method,
-        url,
-        headers: { authorization: auth },
-        ...(payload === undefined ? {} : { payload: payload as object }),
-      });
+    const inject = apiCaller(() => ctx);
 
     test('install starts from manifest defaults, grants defaults, and lists missing secrets', async () => {
       const response = await install(ctx, 'hello-ext');

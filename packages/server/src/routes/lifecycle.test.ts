@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testEngines } from '../testing/databases.ts';
 import { startEchoRunner } from '../testing/fake-runner.ts';
-import { install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
+import { install, publish, sampleManifest, startTestServer, type TestContext, apiCaller } from '../testing/fixtures.ts';
 
 const SECRET = 'sk-lifecycle-plaintext-42';
 
@@ -25,13 +25,7 @@ for (const engine of testEngines()) {
       await runner.close();
     });
 
-    const inject = (method: 'GET' | 'PUT' | 'DELETE' | 'POST', url: string, auth: string, payload?: unknown) =>
-      ctx.server.app.inject({
-        method,
-        url,
-        headers: { authorization: auth },
-        ...(payload === undefined ? {} : { payload: payload as object }),
-      });
+    const inject = apiCaller(() => ctx);
 
     test('install lists requested and granted capabilities and missing secrets', async () => {
       const body = (await inject('GET', '/api/v1/installs/life-ext', ctx.viewerA)).json();

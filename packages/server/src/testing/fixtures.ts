@@ -109,6 +109,21 @@ export async function publish(
   return contentHash;
 }
 
+/**
+ * An API caller for the test context `current()` returns (read at call time,
+ * since suites create their context in `before`): one request as `auth` (an
+ * `Authorization` header value), with an optional JSON body.
+ */
+export function apiCaller(current: () => TestContext) {
+  return (method: 'GET' | 'PUT' | 'DELETE' | 'POST', url: string, auth: string, payload?: unknown) =>
+    current().server.app.inject({
+      method,
+      url,
+      headers: { authorization: auth },
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    });
+}
+
 export async function install(
   ctx: TestContext,
   extensionId: string,
