@@ -14,6 +14,8 @@ import { secretAad, type ExecuteRequest } from '@alga-psa/protocol';
 import { LocalKeyring } from '@alga-psa/transit';
 import { Engine, exposeResetState, type InstanceMode } from '../packages/runner/src/engine/index.ts';
 import { InstanceRecorder, ResetSnapshot } from '../packages/runner/src/engine/reset.ts';
+import { trackWrites } from '../packages/runner/src/engine/wasm/write-tracking.ts';
+import { readDebugFlagOnce } from '../packages/runner/src/engine/loader.ts';
 import { createProviders, SecretCache } from '../packages/runner/src/providers/index.ts';
 import { HOST_DATA, PLAIN_HANDLER } from './lib/guest-source.ts';
 import { measure, type Summary } from './lib/stats.ts';
@@ -62,8 +64,12 @@ type Instantiate = (
 export async function loadComponent(): Promise<{
   instantiate: Instantiate;
   modules: Record<string, WebAssembly.Module>;
-  /** The same modules rewritten with the reset exports (as the runner's loader does). */
+  /** The same modules rewritten with the reset exports and write tracking (as the runner's loader does). */
   resettable: Record<string, WebAssembly.Module>;
+  /** With the reset exports only: every restore compares the whole memory. */
+  untracked: Record<string, WebAssembly.Module>;
+  /** Whether some module's code can write a table (then a reset restores tables too). */
+  tablesWritable: boolean;
   componentBytes: Uint8Array;
 }> {
   const build = await buildExtension({ dir: path.join(here, 'fixtures/realistic') });
@@ -74,18 +80,24 @@ export async function loadComponent(): Promise<{
     noTypescript: true,
     quiet: true,
   });
-  const glue = Buffer.from(files['c.js']!).toString('utf8');
+  const glue = readDebugFlagOnce(Buffer.from(files['c.js']!).toString('utf8'));
   const mod = (await import(`data:text/javascript;base64,${Buffer.from(glue).toString('base64')}`)) as {
     instantiate: never;
   };
   const modules: Record<string, WebAssembly.Module> = {};
   const resettable: Record<string, WebAssembly.Module> = {};
+  const untracked: Record<string, WebAssembly.Module> = {};
+  let tablesWritable = false;
   for (const [name, bytes] of Object.entries(files)) {
     if (!name.endsWith('.wasm')) continue;
     modules[name] = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-    resettable[name] = await WebAssembly.compile(exposeResetState(bytes).module as Uint8Array<ArrayBuffer>);
+    const exposed = exposeResetState(bytes).module;
+    untracked[name] = await WebAssembly.compile(exposed as Uint8Array<ArrayBuffer>);
+    const tracking = trackWrites(exposed);
+    tablesWritable ||= tracking.writesTables;
+    resettable[name] = await WebAssembly.compile(tracking.module as Uint8Array<ArrayBuffer>);
   }
-  return { instantiate: mod.instantiate, modules, resettable, componentBytes };
+  return { instantiate: mod.instantiate, modules, resettable, untracked, tablesWritable, componentBytes };
 }
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -101,7 +113,7 @@ const memoryBytes = (recorder: InstanceRecorder) =>
   recorder.memories().reduce((sum, memory) => sum + memory.buffer.byteLength, 0);
 
 export async function runEngineBench(options: EngineBenchOptions): Promise<EngineRow[]> {
-  const { instantiate, modules, resettable, componentBytes } = await loadComponent();
+  const { instantiate, modules, resettable, untracked, tablesWritable, componentBytes } = await loadComponent();
   const getCoreModule = (name: string) => modules[name]!;
   const rows: EngineRow[] = [];
 
@@ -131,31 +143,41 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
     summary: await measure(options.n, options.warmup, () => reused.handler(request)),
   });
 
-  // 3. Reset-in-place, in this thread: handler, then restore (what a worker spends per request).
-  const recorder = new InstanceRecorder();
-  const warm = instantiate((name) => resettable[name]!, witImports(), recorder.instantiateCore);
-  const snapshot = ResetSnapshot.capture(recorder, () => true);
-  let dirty = 0;
-  const handlerOnly: number[] = [];
-  const resetSummary = await measure(options.n, options.warmup, () => {
-    const t = performance.now();
-    warm.handler(request);
-    handlerOnly.push(performance.now() - t);
-    const result = snapshot.restore();
-    if (result.discard) throw new Error(`bench instance discarded: ${result.discard}`);
-    dirty += result.dirtyPages;
-  });
-  handlerOnly.sort((a, b) => a - b);
-  rows.push({
-    engine: 'jco, reset-in-place (ours, in-thread)',
-    isolation: 'fresh state per request',
-    path: 'in-thread',
-    memoryPerSlot: memoryBytes(recorder) + snapshot.bytes,
-    note:
-      `handler + restore; handler alone p50 ${handlerOnly[handlerOnly.length >> 1]!.toFixed(3)} ms, ` +
-      `${(dirty / (options.n + options.warmup)).toFixed(0)} dirty pages/request`,
-    summary: resetSummary,
-  });
+  // 3. Reset-in-place, in this thread: handler, then restore (what a worker spends per request),
+  // as the runner does it (write tracking) and as it did before (whole-memory compare, tables copied).
+  for (const tracked of [true, false]) {
+    const recorder = new InstanceRecorder();
+    const warm = instantiate(
+      (name) => (tracked ? resettable : untracked)[name]!,
+      witImports(),
+      recorder.instantiateCore,
+    );
+    const snapshot = ResetSnapshot.capture(recorder, () => true, { tablesWritable: tracked ? tablesWritable : true });
+    let dirty = 0;
+    const handlerOnly: number[] = [];
+    const resetSummary = await measure(options.n, options.warmup, () => {
+      const t = performance.now();
+      warm.handler(request);
+      handlerOnly.push(performance.now() - t);
+      const result = snapshot.restore();
+      if (result.discard) throw new Error(`bench instance discarded: ${result.discard}`);
+      dirty += result.dirtyPages;
+    });
+    handlerOnly.sort((a, b) => a - b);
+    rows.push({
+      engine: tracked
+        ? 'jco, reset-in-place (ours, in-thread)'
+        : 'jco, reset-in-place without write tracking (in-thread)',
+      isolation: 'fresh state per request',
+      path: 'in-thread',
+      memoryPerSlot: memoryBytes(recorder) + snapshot.bytes,
+      note:
+        `handler + restore; handler alone p50 ${handlerOnly[handlerOnly.length >> 1]!.toFixed(3)} ms, ` +
+        `${(dirty / (options.n + options.warmup)).toFixed(0)} dirty 4 KiB pages/request` +
+        (tracked ? '' : '; every page compared, tables copied back'),
+      summary: resetSummary,
+    });
+  }
 
   // 4. isolated-vm: a fresh context per request in one isolate.
   rows.push(await isolatedVmRow(options));

@@ -17,7 +17,7 @@ import type { InstanceMode } from './messages.ts';
 
 export { ComponentLoader, compileComponent, type LoadedComponent } from './loader.ts';
 export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions, type InstanceStats } from './pool.ts';
-export { capModuleMemory, exposeResetState, MemoryFloorError } from './memory-limit.ts';
+export { capModuleMemory, exposeResetState, MemoryFloorError } from './wasm/memory-limit.ts';
 export type { InstanceMode } from './messages.ts';
 
 export interface EngineOptions {

@@ -1,7 +1,7 @@
 /**
  * Turns a bundle's content hash into what a worker needs to instantiate it:
  * jco's JS glue (sync instantiation) and the compiled core modules, with
- * their linear memory capped (see memory-limit.ts). Compiling is the
+ * their linear memory capped (see wasm/memory-limit.ts). Compiling is the
  * expensive step, so compiled variants are cached per (hash, memory limit)
  * and concurrent loads of the same variant share one promise (lru-cache's
  * `fetch` does both). jco's output is cached per hash, so a second memory
@@ -11,7 +11,8 @@ import { LRUCache } from 'lru-cache';
 import { transpile } from '@bytecodealliance/jco';
 import { AlgaError } from '@alga-psa/protocol';
 import { BundleIntegrityError, type BundleStore } from '@alga-psa/bundle-store';
-import { capModuleMemory, exposeResetState, MemoryFloorError, pagesForMb } from './memory-limit.ts';
+import { capModuleMemory, exposeResetState, MemoryFloorError, pagesForMb } from './wasm/memory-limit.ts';
+import { trackWrites } from './wasm/write-tracking.ts';
 import type { InstanceMode } from './messages.ts';
 
 export interface LoadedComponent {
@@ -25,11 +26,16 @@ export interface LoadedComponent {
   modules: Record<string, WebAssembly.Module>;
   /**
    * Every module also exports its memories, mutable globals and tables for
-   * reset-in-place (memory-limit.ts `exposeResetState`). False in fresh
+   * reset-in-place (wasm/memory-limit.ts `exposeResetState`). False in fresh
    * mode, or when a module holds something the rewriter does not handle:
    * the worker then makes a fresh instance per request for this component.
    */
   resettable: boolean;
+  /**
+   * Whether some module's code can write a table (or that could not be
+   * ruled out); when false, a reset only checks the tables' length.
+   */
+  tablesWritable: boolean;
 }
 
 export interface ComponentLoaderOptions {
@@ -70,7 +76,21 @@ async function transpileComponent(contentHash: string, bytes: Uint8Array): Promi
   if (!glueBytes) throw new AlgaError('ALGA_INVALID_COMPONENT');
   const wasm: Record<string, Uint8Array> = {};
   for (const [file, content] of Object.entries(files)) if (file.endsWith('.wasm')) wasm[file] = content;
-  return { contentHash, glue: Buffer.from(glueBytes).toString('utf8'), wasm };
+  return { contentHash, glue: readDebugFlagOnce(Buffer.from(glueBytes).toString('utf8')), wasm };
+}
+
+const JCO_DEBUG_CHECK = 'globalThis?.process?.env?.JCO_DEBUG';
+
+/**
+ * jco's glue tests `process.env.JCO_DEBUG` in every internal debug-log call,
+ * several times per request, and a `process.env` read is an interceptor
+ * call into the C++ environment (~4% of a request in a CPU profile). The
+ * flag is read once when the glue loads instead; JCO_DEBUG still works when
+ * set before the runner starts. Glue without that exact check is left as is.
+ */
+export function readDebugFlagOnce(glue: string): string {
+  if (!glue.includes(JCO_DEBUG_CHECK)) return glue;
+  return `const __algaJcoDebug = ${JCO_DEBUG_CHECK};\n${glue.replaceAll(JCO_DEBUG_CHECK, '__algaJcoDebug')}`;
 }
 
 export function variantKey(contentHash: string, memoryMb: number): string {
@@ -94,22 +114,41 @@ async function compileVariant(
   // The reset exports go into the same cached variant: one compile per
   // (hash, memory limit), whichever mode the worker runs it in.
   let resettable = instanceMode === 'reset';
+  let tablesWritable = false;
+  /** Per module, the bytes to try in order: write-tracking first, then without (see below). */
+  const candidates: Record<string, Uint8Array[]> = {};
+  for (const [file, content] of Object.entries(capped)) candidates[file] = [content];
   if (resettable) {
-    const exposed: Record<string, Uint8Array> = {};
     try {
-      for (const [file, content] of Object.entries(capped)) exposed[file] = exposeResetState(content).module;
-      Object.assign(capped, exposed);
+      for (const [file, content] of Object.entries(capped)) {
+        const exposed = exposeResetState(content).module;
+        candidates[file] = [exposed];
+        try {
+          const tracking = trackWrites(exposed);
+          tablesWritable ||= tracking.writesTables;
+          if (tracking.tracked) candidates[file] = [tracking.module, exposed];
+        } catch {
+          // Not rewritable for write tracking: its memory gets the full
+          // compare, and nothing is proven about its tables.
+          tablesWritable = true;
+        }
+      }
     } catch {
       // Something the rewriter does not decode: run this component fresh per request.
       resettable = false;
+      for (const [file, content] of Object.entries(capped)) candidates[file] = [content];
     }
   }
   const modules: Record<string, WebAssembly.Module> = {};
-  for (const [file, content] of Object.entries(capped)) {
-    try {
-      modules[file] = await WebAssembly.compile(content as Uint8Array<ArrayBuffer>);
-    } catch (error) {
-      throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
+  for (const [file, tries] of Object.entries(candidates)) {
+    for (const [i, content] of tries.entries()) {
+      try {
+        modules[file] = await WebAssembly.compile(content as Uint8Array<ArrayBuffer>);
+        break;
+      } catch (error) {
+        // A tracked module V8 refuses would be a rewriter bug: keep the untracked one.
+        if (i === tries.length - 1) throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
+      }
     }
   }
   return {
@@ -119,6 +158,7 @@ async function compileVariant(
     glue: transpiled.glue,
     modules,
     resettable,
+    tablesWritable,
   };
 }
 

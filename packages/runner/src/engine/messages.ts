@@ -33,8 +33,10 @@ export type ToWorker =
       load?: {
         glue: string;
         modules: Record<string, WebAssembly.Module>;
-        /** Whether the modules carry the reset exports (memory-limit.ts `exposeResetState`). */
+        /** Whether the modules carry the reset exports (wasm/memory-limit.ts `exposeResetState`). */
         resettable: boolean;
+        /** Whether a reset must restore tables (loader.ts `tablesWritable`). */
+        tablesWritable: boolean;
       };
       request: WitExecuteRequest;
       /** The request data the worker-local interfaces answer from (when `localHostCalls`). */

@@ -24,6 +24,7 @@ function fakeComponent(body: string, instantiatePrelude = ''): LoadedComponent {
       return { handler(request) { ${body} } }; }`,
     modules: {},
     resettable: false,
+    tablesWritable: true,
   };
 }
 

@@ -43,7 +43,7 @@ export interface WorkerPoolOptions {
   logger: FastifyBaseLogger;
   /**
    * V8 heap limits of each worker. A backstop only: wasm linear memory is
-   * capped in the module itself (memory-limit.ts); this bounds the JS side
+   * capped in the module itself (wasm/memory-limit.ts); this bounds the JS side
    * (glue, host-call copies) so a runaway worker dies alone.
    */
   resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
@@ -253,7 +253,12 @@ export class WorkerPool {
     };
     if (!slot.loaded.has(component.key)) {
       // Compiled modules are shared with the worker, not recompiled there.
-      message.load = { glue: component.glue, modules: component.modules, resettable: component.resettable };
+      message.load = {
+        glue: component.glue,
+        modules: component.modules,
+        resettable: component.resettable,
+        tablesWritable: component.tablesWritable,
+      };
       slot.loaded.add(component.key);
     }
     slot.worker.postMessage(message);

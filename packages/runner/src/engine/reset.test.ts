@@ -35,8 +35,9 @@ import {
 } from '../world.ts';
 import { Engine, instanceModeFromEnv, type InstanceMode } from './index.ts';
 import { compileComponent } from './loader.ts';
-import { exposeResetState, RESET_EXPORT_PREFIX } from './memory-limit.ts';
+import { exposeResetState, RESET_EXPORT_PREFIX } from './wasm/memory-limit.ts';
 import { InstanceRecorder, ResetSnapshot } from './reset.ts';
+import { DIRTY_EXPORT } from './wasm/write-tracking.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -151,6 +152,14 @@ describe('ResetSnapshot on hand-written modules', () => {
  */
 const RESET_GUEST = String.raw`
 import { getContext } from 'alga:extension/context@0.1.0';
+import { get as getSecret } from 'alga:extension/secrets@0.1.0';
+import { get as getConfig, getAll as getAllConfig } from 'alga:extension/config@0.1.0';
+import { fetch } from 'alga:extension/http@0.1.0';
+import { get as getEntry, listPage } from 'alga:extension/storage@0.1.0';
+import { getRandomBytes } from 'alga:extension/random@0.1.0';
+import { getUser } from 'alga:extension/user@0.1.0';
+import { callRoute } from 'alga:extension/ui-proxy@0.1.0';
+import { logInfo } from 'alga:extension/logging@0.1.0';
 let counter = 0;
 const kept = [];
 const stringify = JSON.stringify;
@@ -199,6 +208,36 @@ export async function handler(req) {
       for (let i = 0; i < 24; i++) hoard.push(new Uint8Array(1 << 20).fill(i));
       kept.push(hoard);
       return json({ counter, grown: hoard.length });
+    }
+    case '/host': {
+      // Every import whose result the host writes into guest memory (strings,
+      // lists, records, options, results), for the byte-identity check.
+      const secret = getSecret('api_token');
+      const response = fetch({
+        method: 'POST',
+        url: 'https://api.example.test/x',
+        headers: [{ name: 'a', value: 'b' }],
+        body: new Uint8Array([1, 2, 3]),
+      });
+      const entry = getEntry('ns', 'k');
+      const page = listPage('ns', undefined);
+      const proxied = callRoute('/route', new Uint8Array([4]));
+      logInfo('host calls ' + secret.length);
+      return json({
+        counter,
+        secret: secret.length,
+        greeting: getConfig('greeting'),
+        all: getAllConfig().length,
+        status: response.status,
+        headers: response.headers.length,
+        body: response.body.length,
+        entry: entry.value.length,
+        entries: page.entries.length,
+        next: page.nextCursor,
+        random: getRandomBytes(32).length,
+        user: getUser().userId,
+        proxied: proxied.length,
+      });
     }
     case '/throw':
       throw new Error('guest failure');
@@ -274,7 +313,7 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
       ): { handler(r: WitExecuteRequest): WitExecuteResponse };
     };
     // Every import of the world (the glue checks them all); only context is ever called.
-    const imports: Record<string, Record<string, () => unknown>> = {};
+    const imports: Record<string, Record<string, (...args: never[]) => unknown>> = {};
     for (const iface of WORLD_INTERFACES) {
       imports[`${WIT_PACKAGE_PREFIX}${iface}`] = Object.fromEntries(
         WORLD_FUNCTIONS[iface].map((fn) => [fn, () => assert.fail(`unexpected ${iface}.${fn}`)]),
@@ -283,6 +322,34 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
     imports[`${WIT_PACKAGE_PREFIX}context`] = {
       getContext: () => ({ tenantId: TENANT, extensionId: 'e', installId: INSTALL, requestId: 'r', versionId: 'v' }),
     };
+    // Results of every shape the world has, sized to span several pages.
+    const blob = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * seed) & 0xff);
+    const entry = (key: string) => ({ namespace: 'ns', key, value: blob(9000, key.length), revision: 3n });
+    const headers = Array.from({ length: 40 }, (_, i) => ({ name: `x-header-${i}`, value: 'v'.repeat(200) }));
+    imports[`${WIT_PACKAGE_PREFIX}secrets`] = { get: () => 's3cr3t-'.repeat(100), listKeys: () => ['api_token'] };
+    imports[`${WIT_PACKAGE_PREFIX}config`] = {
+      get: () => 'Hello',
+      getAll: () => JSON.stringify({ greeting: 'Hello' }),
+    };
+    imports[`${WIT_PACKAGE_PREFIX}http`] = { fetch: () => ({ status: 201, headers, body: blob(20_000, 7) }) };
+    imports[`${WIT_PACKAGE_PREFIX}storage`] = {
+      ...imports[`${WIT_PACKAGE_PREFIX}storage`],
+      get: () => entry('k'),
+      listPage: () => ({ entries: [entry('a'), entry('bb'), entry('ccc')], nextCursor: 'next-page' }),
+    };
+    imports[`${WIT_PACKAGE_PREFIX}random`] = { getRandomBytes: (n: number) => blob(n, 13) };
+    imports[`${WIT_PACKAGE_PREFIX}user`] = {
+      getUser: () => ({
+        tenantId: TENANT,
+        clientName: 'c',
+        userId: 'user-1',
+        userEmail: 'u@example.test',
+        userName: 'U',
+        userType: 'internal',
+      }),
+    };
+    imports[`${WIT_PACKAGE_PREFIX}ui-proxy`] = { callRoute: () => blob(5000, 3) };
+    imports[`${WIT_PACKAGE_PREFIX}logging`] = { logInfo: () => {}, logWarn: () => {}, logError: () => {} };
     const make = () => {
       const recorder = new InstanceRecorder();
       const root = glue.instantiate((p) => loaded.modules[p]!, imports, recorder.instantiateCore);
@@ -291,7 +358,8 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
     const stateOf = (recorder: InstanceRecorder) =>
       recorder.instances.flatMap(({ instance }) =>
         Object.entries(instance.exports)
-          .filter(([name]) => name.startsWith(RESET_EXPORT_PREFIX))
+          // The dirty-page map is bookkeeping outside the guest's memory, not guest state.
+          .filter(([name]) => name.startsWith(RESET_EXPORT_PREFIX) && name !== DIRTY_EXPORT)
           .map(([name, value]) => {
             if (value instanceof WebAssembly.Memory) return [name, Buffer.from(new Uint8Array(value.buffer))];
             if (value instanceof WebAssembly.Global) return [name, value.value as unknown];
@@ -300,14 +368,19 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
           }),
       );
     const used = make();
-    const snapshot = ResetSnapshot.capture(used.recorder, () => true);
+    // As the worker does: the loader proved that no module writes a table,
+    // and the restore puts back only the pages the map marks.
+    assert.equal(loaded.tablesWritable, false);
+    const snapshot = ResetSnapshot.capture(used.recorder, () => true, { tablesWritable: loaded.tablesWritable });
+    assert.equal(snapshot.tracked, true, 'the component tracks its writes');
     const request = (url: string): WitExecuteRequest => ({
       context: { requestId: 'r', tenantId: TENANT, extensionId: 'e', installId: INSTALL, versionId: 'v' },
       http: { method: 'GET', url, headers: [], body: undefined },
     });
     let dirty = 0;
-    for (const url of ['/state', '/memory?fill=7', '/state', '/memory?fill=200&kb=512']) {
-      used.root.handler(request(url));
+    for (const url of ['/state', '/memory?fill=7', '/host', '/state', '/memory?fill=200&kb=512', '/host']) {
+      const response = used.root.handler(request(url));
+      assert.equal(response.status, 200, url);
       const result = snapshot.restore();
       assert.equal(result.discard, undefined, `${url} could be restored`);
       dirty += result.dirtyPages;

@@ -5,37 +5,42 @@
  *
  * Why: V8 has no copy-on-write memory, so a fresh componentize-js instance
  * costs a ~10 MB memory copy plus the glue's set-up (~3.5 ms). A request
- * dirties a small part of that memory; comparing each 64 KiB page against
- * the snapshot (memcmp through `Buffer.compare`) and copying back only the
- * pages that differ is several times cheaper, and it runs after the
- * response was posted, off the request's critical path.
+ * writes a small part of that memory, and only that part is put back.
  *
  * What the guest can reach, and how each part is put back:
- * - linear memories: restored page by page (only pages that differ are
- *   written); a memory that grew cannot be shrunk, so the instance is
- *   discarded;
+ * - linear memories: restored 4 KiB page by page. A module the loader could
+ *   rewrite for write tracking (wasm/write-tracking.ts) marks every page it
+ *   or the host writes in its `alga-reset:dirty` map, and only those pages
+ *   (and the page after each, for a store that straddles) are compared and
+ *   copied back. Otherwise every page is compared against the snapshot
+ *   (memcmp through `Buffer#compare`). A memory that grew cannot be shrunk,
+ *   so the instance is discarded;
  * - mutable globals the modules define (the shadow-stack pointer and the
  *   like): read and restored through the `alga-reset:global:N` exports that
- *   the loader adds (memory-limit.ts `exposeResetState`);
+ *   the loader adds (wasm/memory-limit.ts `exposeResetState`);
  * - mutable globals the modules import (jco's instance flags): restored
  *   from their snapshot value;
- * - tables: copied back from a snapshot table with one `table.copy` (a
- *   tiny helper module: comparing ~8,000 funcref entries from JS costs more
- *   than the whole memory check); a table that grew is discarded;
+ * - tables: when some module's code can write a table, copied back from a
+ *   snapshot table with one `table.copy` (a tiny helper module: comparing
+ *   ~8,000 funcref entries from JS costs more than the whole memory check).
+ *   When no module can (the loader proves it by decoding every function),
+ *   only their length is checked. A table that grew is discarded;
  * - the JS glue's own per-instance state (jco's task bookkeeping, the
  *   may-leave flag, the trapped flag) returns to its idle state after every
  *   call that completed; a call that trapped or threw discards the instance.
  *   The world defines no resources, so there are no handle tables to reset.
  */
-import { RESET_EXPORT_PREFIX, WASM_PAGE_BYTES } from './memory-limit.ts';
+import { RESET_EXPORT_PREFIX } from './wasm/memory-limit.ts';
+import { DIRTY_EXPORT, DIRTY_PAGE_BYTES, DIRTY_PAGE_SHIFT } from './wasm/write-tracking.ts';
 
 interface MemoryState {
   memory: WebAssembly.Memory;
   byteLength: number;
-  /** Per page: its saved bytes, or undefined for a page of zeros. */
-  pages: Array<Buffer | undefined>;
-  /** Bytes the saved pages take. */
-  bytes: number;
+  /** Per 4 KiB page: where its saved bytes start in `saved`, or -1 for a page of zeros. */
+  offsets: Int32Array;
+  saved: Buffer;
+  /** The module's map of written pages (one byte per page), when it tracks its writes. */
+  dirty?: WebAssembly.Memory;
 }
 
 interface GlobalState {
@@ -46,8 +51,16 @@ interface GlobalState {
 interface TableState {
   table: WebAssembly.Table;
   length: number;
-  /** Copies the snapshot's entries back over the live table. */
-  restore(): void;
+  /** Copies the snapshot's entries back over the live table; absent when no code can write it. */
+  restore?: () => void;
+}
+
+export interface CaptureOptions {
+  /**
+   * Whether any module's code can write a table after instantiation (the
+   * loader decides by decoding the code). Default true: restore them.
+   */
+  tablesWritable?: boolean;
 }
 
 /** Why an instance could not be restored and must be discarded. */
@@ -56,7 +69,7 @@ export type DiscardReason = 'memory-grew' | 'table-changed' | 'global-unwritable
 export interface RestoreResult {
   /** Undefined when the instance is back in its snapshot state. */
   discard?: DiscardReason;
-  /** 64 KiB pages that differed from the snapshot and were copied back. */
+  /** 4 KiB pages that differed from the snapshot and were copied back. */
   dirtyPages: number;
 }
 
@@ -101,7 +114,12 @@ export class ResetSnapshot {
    * rewritten by `exposeResetState` (its defined state is reachable only
    * through those exports); `exposed` lists, per module, whether it was.
    */
-  static capture(recorder: InstanceRecorder, exposed: (module: WebAssembly.Module) => boolean): ResetSnapshot {
+  static capture(
+    recorder: InstanceRecorder,
+    exposed: (module: WebAssembly.Module) => boolean,
+    options: CaptureOptions = {},
+  ): ResetSnapshot {
+    const tablesWritable = options.tablesWritable ?? true;
     const memories = new Map<WebAssembly.Memory, MemoryState>();
     const globals = new Map<WebAssembly.Global, GlobalState>();
     const tables = new Map<WebAssembly.Table, TableState>();
@@ -110,11 +128,13 @@ export class ResetSnapshot {
       for (const [name, value] of Object.entries(instance.exports)) {
         if (!name.startsWith(RESET_EXPORT_PREFIX)) continue;
         if (value instanceof WebAssembly.Memory && !memories.has(value)) {
-          memories.set(value, snapshotMemory(value));
+          if (name === DIRTY_EXPORT) continue;
+          const dirty = instance.exports[DIRTY_EXPORT];
+          memories.set(value, snapshotMemory(value, dirty instanceof WebAssembly.Memory ? dirty : undefined));
         } else if (value instanceof WebAssembly.Global && !globals.has(value)) {
           globals.set(value, { global: value, value: value.value as unknown });
         } else if (value instanceof WebAssembly.Table && !tables.has(value)) {
-          tables.set(value, snapshotTable(value));
+          tables.set(value, tablesWritable ? snapshotTable(value) : { table: value, length: value.length });
         }
       }
       // Imported globals are defined by the JS glue (jco's instance flags); a
@@ -130,9 +150,14 @@ export class ResetSnapshot {
     return new ResetSnapshot([...memories.values()], [...globals.values()], [...tables.values()]);
   }
 
-  /** Bytes this snapshot keeps (its copies of the non-zero pages of linear memory). */
+  /** Bytes this snapshot keeps (its copies of linear memory). */
   get bytes(): number {
-    return this.#memories.reduce((sum, { bytes }) => sum + bytes, 0);
+    return this.#memories.reduce((sum, { saved }) => sum + saved.byteLength, 0);
+  }
+
+  /** Whether every memory marks its writes (the fast restore). */
+  get tracked(): boolean {
+    return this.#memories.every(({ dirty }) => dirty !== undefined);
   }
 
   /**
@@ -148,8 +173,8 @@ export class ResetSnapshot {
       if (memory.buffer.byteLength !== byteLength) return { discard: 'memory-grew', dirtyPages: 0 };
     }
     let dirtyPages = 0;
-    for (const state of this.#memories) dirtyPages += restorePages(state);
-    for (const { restore } of this.#tables) restore();
+    for (const state of this.#memories) dirtyPages += state.dirty ? restoreMarked(state) : restoreAll(state);
+    for (const { restore } of this.#tables) restore?.();
     for (const { global, value } of this.#globals) {
       if (global.value === value) continue;
       try {
@@ -209,48 +234,69 @@ function snapshotTable(table: WebAssembly.Table): TableState {
 }
 
 /** Pages of zeros compare against this one buffer, which stays in cache. */
-const ZERO_PAGE = Buffer.alloc(WASM_PAGE_BYTES);
+const ZERO_PAGE = Buffer.alloc(DIRTY_PAGE_BYTES);
 
 /**
- * A memory's post-instantiation pages. Most of a componentize-js guest's
- * memory is zero right after instantiation (~60% of its ~10 MB), so only
- * non-zero pages are copied: that shrinks both the snapshot and the bytes
- * each restore has to read.
+ * A memory's post-instantiation pages. Only non-zero pages are kept: most
+ * of a componentize-js guest's ~10 MB is zero right after instantiation.
  */
-function snapshotMemory(memory: WebAssembly.Memory): MemoryState {
+function snapshotMemory(memory: WebAssembly.Memory, dirty: WebAssembly.Memory | undefined): MemoryState {
   const live = Buffer.from(memory.buffer);
-  const pageCount = live.byteLength / WASM_PAGE_BYTES;
-  const nonZero: number[] = [];
+  const pageCount = live.byteLength >>> DIRTY_PAGE_SHIFT;
+  const offsets = new Int32Array(pageCount).fill(-1);
+  let kept = 0;
   for (let page = 0; page < pageCount; page++) {
-    const start = page * WASM_PAGE_BYTES;
-    if (live.compare(ZERO_PAGE, 0, WASM_PAGE_BYTES, start, start + WASM_PAGE_BYTES) !== 0) nonZero.push(page);
+    const start = page << DIRTY_PAGE_SHIFT;
+    if (live.compare(ZERO_PAGE, 0, DIRTY_PAGE_BYTES, start, start + DIRTY_PAGE_BYTES) !== 0) offsets[page] = kept++;
   }
-  const copy = Buffer.allocUnsafe(nonZero.length * WASM_PAGE_BYTES);
-  const pages: Array<Buffer | undefined> = new Array(pageCount).fill(undefined);
-  for (const [i, page] of nonZero.entries()) {
-    const slice = copy.subarray(i * WASM_PAGE_BYTES, (i + 1) * WASM_PAGE_BYTES);
-    live.copy(slice, 0, page * WASM_PAGE_BYTES, (page + 1) * WASM_PAGE_BYTES);
-    pages[page] = slice;
+  const saved = Buffer.allocUnsafe(kept << DIRTY_PAGE_SHIFT);
+  for (let page = 0; page < pageCount; page++) {
+    if (offsets[page]! < 0) continue;
+    offsets[page] = offsets[page]! << DIRTY_PAGE_SHIFT;
+    live.copy(saved, offsets[page], page << DIRTY_PAGE_SHIFT, (page + 1) << DIRTY_PAGE_SHIFT);
   }
-  return { memory, byteLength: live.byteLength, pages, bytes: copy.byteLength };
+  if (!dirty) return { memory, byteLength: live.byteLength, offsets, saved };
+  // Instantiation may have run instrumented code: start from a clean map.
+  new Uint8Array(dirty.buffer).fill(0);
+  return { memory, byteLength: live.byteLength, offsets, saved, dirty };
+}
+
+/** Copies `page` back if it differs from the snapshot; returns whether it did. */
+function restorePage(live: Buffer, state: MemoryState, page: number): boolean {
+  const start = page << DIRTY_PAGE_SHIFT;
+  const end = start + DIRTY_PAGE_BYTES;
+  const at = state.offsets[page]!;
+  const saved = at < 0 ? ZERO_PAGE : state.saved;
+  const savedStart = at < 0 ? 0 : at;
+  if (live.compare(saved, savedStart, savedStart + DIRTY_PAGE_BYTES, start, end) === 0) return false;
+  if (at < 0) live.fill(0, start, end);
+  else state.saved.copy(live, start, at, at + DIRTY_PAGE_BYTES);
+  return true;
 }
 
 /**
- * Copies back every 64 KiB page that differs from the snapshot. Each page
- * is compared natively (memcmp through `Buffer#compare`), against the zero
- * page when it was zero; only pages that differ are written.
+ * The fast restore: only pages the map marks, plus the page after each (a
+ * store at a page's last bytes spills into it). Marks beyond the memory's
+ * end (an i32 argument that was not a pointer) name no page and are left.
  */
-function restorePages(state: MemoryState): number {
+function restoreMarked(state: MemoryState): number {
   const live = Buffer.from(state.memory.buffer);
-  let dirty = 0;
-  for (let page = 0; page < state.pages.length; page++) {
-    const start = page * WASM_PAGE_BYTES;
-    const end = start + WASM_PAGE_BYTES;
-    const saved = state.pages[page];
-    if (live.compare(saved ?? ZERO_PAGE, 0, WASM_PAGE_BYTES, start, end) === 0) continue;
-    dirty++;
-    if (saved) live.set(saved, start);
-    else live.fill(0, start, end);
+  const marks = new Uint8Array(state.dirty!.buffer);
+  const pages = state.offsets.length;
+  let restored = 0;
+  for (let page = 0; page < pages; page++) {
+    if (marks[page] === 0) continue;
+    marks[page] = 0;
+    if (restorePage(live, state, page)) restored++;
+    if (page + 1 < pages && marks[page + 1] === 0 && restorePage(live, state, page + 1)) restored++;
   }
-  return dirty;
+  return restored;
+}
+
+/** Without a map: every page is compared. */
+function restoreAll(state: MemoryState): number {
+  const live = Buffer.from(state.memory.buffer);
+  let restored = 0;
+  for (let page = 0; page < state.offsets.length; page++) if (restorePage(live, state, page)) restored++;
+  return restored;
 }

@@ -44,6 +44,7 @@ interface CachedComponent {
   instantiate: Instantiate;
   modules: Record<string, WebAssembly.Module>;
   resettable: boolean;
+  tablesWritable: boolean;
   /** An instance no request has run on yet, or one restored to that state. */
   warm?: WarmInstance;
 }
@@ -165,7 +166,7 @@ function instantiate(component: CachedComponent): WarmInstance {
   const warm: WarmInstance = { root, recorder, uses: 0 };
   if (instanceMode === 'reset' && component.resettable) {
     // Right after instantiation, before any request: the state every request must start from.
-    warm.snapshot = ResetSnapshot.capture(recorder, () => true);
+    warm.snapshot = ResetSnapshot.capture(recorder, () => true, { tablesWritable: component.tablesWritable });
   }
   return warm;
 }
@@ -230,7 +231,12 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       // itself; a data: URL imports it without touching the filesystem.
       const url = `data:text/javascript;base64,${Buffer.from(message.load.glue, 'utf8').toString('base64')}`;
       const glue = (await import(url)) as { instantiate: Instantiate };
-      component = { instantiate: glue.instantiate, modules: message.load.modules, resettable: message.load.resettable };
+      component = {
+        instantiate: glue.instantiate,
+        modules: message.load.modules,
+        resettable: message.load.resettable,
+        tablesWritable: message.load.tablesWritable,
+      };
     }
     remember(componentKey, component);
     local =

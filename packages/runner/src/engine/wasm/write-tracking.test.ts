@@ -1,0 +1,161 @@
+/**
+ * Write tracking: every way a guest or its host can write linear memory
+ * after instantiation marks the pages it wrote, and a reset that restores
+ * only marked pages leaves memory byte-identical to the snapshot. Modules
+ * the rewriter cannot handle soundly are refused, never half-tracked.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parse } from '@bytecodealliance/jco';
+import { InstanceRecorder, ResetSnapshot } from '../reset.ts';
+import { exposeResetState } from './memory-limit.ts';
+import { DIRTY_EXPORT, DIRTY_PAGE_BYTES, trackWrites } from './write-tracking.ts';
+
+const PAGE = DIRTY_PAGE_BYTES;
+
+async function tracked(text: string) {
+  const result = trackWrites(exposeResetState(await parse(text)).module);
+  return { ...result, compiled: new WebAssembly.Module(result.module as Uint8Array<ArrayBuffer>) };
+}
+
+function instantiate(module: WebAssembly.Module, imports?: WebAssembly.Imports) {
+  const recorder = new InstanceRecorder();
+  const instance = recorder.instantiateCore(module, imports);
+  const exports = instance.exports as Record<string, unknown>;
+  const memory = exports.memory as WebAssembly.Memory;
+  const marks = () => {
+    const map = new Uint8Array((exports[DIRTY_EXPORT] as WebAssembly.Memory).buffer);
+    const pages: number[] = [];
+    for (let page = 0; page < memory.buffer.byteLength / PAGE + 2; page++) if (map[page]) pages.push(page);
+    return pages;
+  };
+  return { recorder, exports, memory, marks };
+}
+
+/** A guest that writes memory every way the instruction set allows. */
+const WRITER = `(module
+  (import "env" "hostWrite" (func $hostWrite (param i32 i32)))
+  (memory (export "memory") 4)
+  (data (i32.const 100) "initial")
+  (data $passive "passive-segment")
+  (global $bump (mut i32) (i32.const 60000))
+  (func (export "storeI32") (param i32 i32) (i32.store offset=4 (local.get 0) (local.get 1)))
+  (func (export "storeI64") (param i32 i64) (i64.store (local.get 0) (local.get 1)))
+  (func (export "storeF64") (param i32 f64) (f64.store offset=8 (local.get 0) (local.get 1)))
+  (func (export "store8") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+  (func (export "storeV128") (param i32) (v128.store (local.get 0) (v128.const i64x2 -1 -1)))
+  (func (export "fill") (param i32 i32 i32) (memory.fill (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "copy") (param i32 i32 i32) (memory.copy (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "init") (param i32) (memory.init $passive (local.get 0) (i32.const 0) (i32.const 15)))
+  (func (export "callHost") (param i32 i32) (call $hostWrite (local.get 0) (local.get 1)))
+  (func $realloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $bump))
+    (global.set $bump (i32.add (global.get $bump) (local.get 3)))
+    (local.get $at))
+  (func (export "internalRealloc") (result i32)
+    (call $realloc (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8))))`;
+
+describe('write tracking (load-time rewrite)', () => {
+  it("marks the page of every store's effective address, offset included", async () => {
+    const { compiled, tracked: isTracked } = await tracked(WRITER);
+    assert.equal(isTracked, true);
+    const { exports, marks } = instantiate(compiled, { env: { hostWrite: () => {} } });
+    const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
+    call('storeI32', 3 * PAGE - 4, 7); // offset 4 moves it onto the next page
+    call('storeI64', 5 * PAGE + 10, 1n);
+    call('storeF64', 7 * PAGE - 8, 1.5);
+    call('store8', 9 * PAGE, 1);
+    call('storeV128', 11 * PAGE + 1);
+    assert.deepEqual(marks(), [3, 5, 7, 9, 11]);
+  });
+
+  it('marks the whole destination of memory.fill, memory.copy and memory.init, and nothing for an empty range', async () => {
+    const { compiled } = await tracked(WRITER);
+    const { exports, marks } = instantiate(compiled, { env: { hostWrite: () => {} } });
+    const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
+    call('fill', 2 * PAGE + 100, 0xaa, 3 * PAGE); // pages 2..5
+    call('copy', 20 * PAGE - 1, 100, 2); // straddles 19 and 20
+    call('init', 25 * PAGE);
+    call('fill', 30 * PAGE, 1, 0);
+    assert.deepEqual(marks(), [2, 3, 4, 5, 19, 20, 25]);
+  });
+
+  it('marks what the host may write: blocks from cabi_realloc and the pages an import gets pointers to', async () => {
+    const { compiled } = await tracked(WRITER);
+    const { exports, marks, memory } = instantiate(compiled, {
+      env: {
+        hostWrite: (pointer: number, length: number) => new Uint8Array(memory.buffer, pointer, length).fill(9),
+      },
+    });
+    const block = (exports.cabi_realloc as (...a: number[]) => number)(0, 0, 1, 3 * PAGE);
+    assert.equal(block, 60000, 'the wrapper returns what realloc returned');
+    new Uint8Array(memory.buffer, block, 3 * PAGE).fill(1);
+    (exports.callHost as (p: number, l: number) => void)(40 * PAGE + 4000, 50);
+    const page = (byte: number) => Math.floor(byte / PAGE);
+    assert.deepEqual(marks(), [
+      0, // the length argument, 50, read as a pointer (harmless over-approximation)
+      1,
+      page(60000),
+      page(60000) + 1,
+      page(60000) + 2,
+      page(60000 + 3 * PAGE - 1),
+      40,
+      41,
+    ]);
+  });
+
+  it('restores marked pages, and the page after each, to exactly the snapshot', async () => {
+    const { compiled } = await tracked(WRITER);
+    const { recorder, exports, memory } = instantiate(compiled, {
+      env: { hostWrite: (pointer: number, length: number) => new Uint8Array(memory.buffer, pointer, length).fill(9) },
+    });
+    const snapshot = ResetSnapshot.capture(recorder, () => true);
+    assert.equal(snapshot.tracked, true);
+    const pristine = Buffer.from(new Uint8Array(memory.buffer)); // a copy, not a view
+    const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
+    for (let round = 0; round < 3; round++) {
+      call('storeI64', 4 * PAGE - 3, -1n); // straddles into page 4, which only the neighbour check catches
+      call('storeI32', 90, 0x41414141); // over the data segment
+      call('fill', PAGE, round + 1, 2 * PAGE);
+      call('copy', 30 * PAGE, 100, 7);
+      call('init', 31 * PAGE + 10);
+      call('callHost', 50 * PAGE, 300);
+      const block = (exports.cabi_realloc as (...a: number[]) => number)(0, 0, 1, 64);
+      new Uint8Array(memory.buffer, block, 64).fill(7);
+      call('internalRealloc');
+      assert.notDeepEqual(Buffer.from(memory.buffer), pristine);
+      const result = snapshot.restore();
+      assert.equal(result.discard, undefined);
+      assert.ok(result.dirtyPages >= 8, `round ${round}: ${result.dirtyPages} pages copied back`);
+      assert.ok(Buffer.from(memory.buffer).equals(pristine), `round ${round}: memory is the snapshot again`);
+    }
+    assert.deepEqual(snapshot.restore(), { dirtyPages: 0 }, 'nothing marked, nothing copied');
+  });
+
+  it('leaves a module without memory unchanged and tells whether any code writes a table', async () => {
+    const reader = await parse('(module (table 1 funcref) (func (export "n") (result i32) (table.size 0)))');
+    assert.deepEqual(trackWrites(reader), { module: reader, tracked: false, writesTables: false });
+    const writer = await parse(`(module (table 1 funcref) (func $f)
+      (func (export "w") (table.set 0 (i32.const 0) (ref.func $f))) (elem declare func $f))`);
+    assert.equal(trackWrites(writer).writesTables, true);
+    const { writesTables } = await tracked(WRITER);
+    assert.equal(writesTables, false);
+  });
+
+  it('refuses what it cannot track soundly', async () => {
+    const refusals = {
+      'an imported memory': '(module (import "e" "m" (memory 1)) (func (i32.store (i32.const 0) (i32.const 1))))',
+      'two memories': '(module (memory 1) (memory 1))',
+      'atomic writes': '(module (memory 1) (func (i32.atomic.store (i32.const 0) (i32.const 1))))',
+      'an import whose reference escapes': `(module (import "e" "f" (func $f (param i32))) (memory 1)
+        (table 1 funcref) (elem (i32.const 0) $f))`,
+      'an import taken by ref.func': `(module (import "e" "f" (func $f (param i32))) (memory 1)
+        (elem declare func $f) (func (drop (ref.func $f))))`,
+    };
+    for (const [label, text] of Object.entries(refusals)) {
+      const bytes = await parse(text);
+      assert.throws(() => trackWrites(bytes), RangeError, label);
+    }
+  });
+});
