@@ -78,6 +78,21 @@ for (const mode of ['reset', 'fresh'] as const) {
       assert.equal((bodyOf(next.json()) as { counter: number }).counter, 1);
     });
 
+    it('writes the lines a guest logged before it hung, in order, though the guest never waited for them', async () => {
+      const res = await execute({
+        path: '/log-then-loop',
+        limits: { timeout_ms: 500 },
+        providers: ['cap:log.emit'],
+        context: { ...executeRequest(hash).context, request_id: 'req-hung' },
+      });
+      assert.equal(res.statusCode, 504);
+      const lines = h.logs.filter((line) => line.source === 'guest' && line.request_id === 'req-hung');
+      assert.deepEqual(
+        lines.map((line) => line.msg),
+        ['step-1', 'step-2', 'step-3'],
+      );
+    });
+
     it('answers a guest throw with a generic 502 and logs the detail only', async () => {
       const res = await execute({ path: '/throw' });
       assert.equal(res.statusCode, 502);

@@ -12,7 +12,11 @@ export interface WorkerInit {
   signal: SharedArrayBuffer;
   /** `reset`: restore a warm instance in place after each request; `fresh`: a new instance per request. */
   instanceMode: InstanceMode;
-  /** Answer context, config and random inside the worker (see providers' WORKER_LOCAL_INTERFACES). */
+  /**
+   * Answer context, config and random inside the worker, and post logging
+   * calls without waiting (see providers' WORKER_LOCAL_INTERFACES and
+   * ONE_WAY_INTERFACES). Off: every call is a blocking bridge round trip.
+   */
   localHostCalls: boolean;
 }
 
@@ -48,6 +52,8 @@ export type FailurePhase = 'load' | 'instantiate' | 'handler';
 
 export type FromWorker =
   | { type: 'done'; jobId: number; response: WitExecuteResponse }
+  /** A one-way host call (no reply), posted before the job's result. */
+  | { type: 'notify'; jobId: number; call: HostCall }
   | {
       type: 'failed';
       jobId: number;

@@ -265,6 +265,10 @@ export class WorkerPool {
   }
 
   #onResult(slot: Slot, message: FromWorker): void {
+    if (message.type === 'notify') {
+      if (slot.active?.id === message.jobId) void this.#onHostCall(slot, message.call, false);
+      return;
+    }
     if (message.type === 'recycled') {
       this.#instances[message.outcome]++;
       this.#instances.dirtyPages += message.dirtyPages;
@@ -288,7 +292,8 @@ export class WorkerPool {
     }
   }
 
-  async #onHostCall(slot: Slot, call: HostCall): Promise<void> {
+  /** Runs a guest's host call; `reply: false` for one-way calls, whose guest is not waiting. */
+  async #onHostCall(slot: Slot, call: HostCall, reply = true): Promise<void> {
     const pending = slot.active;
     if (!pending) return;
     let outcome: HostOutcome;
@@ -297,6 +302,7 @@ export class WorkerPool {
     } catch {
       outcome = { kind: 'trap', message: 'The host failed while handling the call.' };
     }
+    if (!reply) return;
     // The execution may have hit its deadline while the provider was working.
     if (slot.retired || slot.active !== pending) return;
     try {

@@ -11,7 +11,8 @@
  * thread serves exactly one execution, and the pool's deadline can still
  * `terminate()` a thread that is blocked or spinning in wasm. Calls that
  * only read the request (context, config, random) are answered here without
- * the bridge (providers' `WORKER_LOCAL_INTERFACES`).
+ * the bridge (providers' `WORKER_LOCAL_INTERFACES`), and calls that return
+ * nothing (logging) are posted without waiting (`ONE_WAY_INTERFACES`).
  *
  * Instances: each component keeps one warm instance per worker, made ahead
  * of the request that uses it. In `reset` mode (reset.ts) the instance is
@@ -22,7 +23,7 @@
  * on an instance that another request has left in a different state.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { createLocalDispatcher, type HostOutcome, type LocalScope } from '../providers/index.ts';
+import { createLocalDispatcher, ONE_WAY_INTERFACES, type HostOutcome, type LocalScope } from '../providers/index.ts';
 import {
   WIT_PACKAGE_PREFIX,
   WIT_VERSION,
@@ -89,8 +90,19 @@ let local: LocalScope | undefined;
  * request instantiates it again with the host available.
  */
 let serving = false;
+/** The job being served, for one-way calls. */
+let currentJob = 0;
 
 function callHost(iface: string, fn: string, args: unknown[]): unknown {
+  if (localHostCalls && ONE_WAY_INTERFACES.has(iface)) {
+    if (!serving) throw new Error(`${WIT_PACKAGE_PREFIX}${iface}.${fn} called outside a request.`);
+    parent.postMessage({
+      type: 'notify',
+      jobId: currentJob,
+      call: { callId: 0, iface, fn, args },
+    } satisfies FromWorker);
+    return undefined;
+  }
   const outcome = (local && localDispatch(local, iface, fn, args)) ?? callMainThread(iface, fn, args);
   if (outcome.kind === 'ok') return outcome.value;
   if (outcome.kind === 'err') {
@@ -223,6 +235,7 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   let used: WarmInstance | undefined;
   let result: FromWorker;
   serving = true;
+  currentJob = jobId;
   try {
     component = components.get(componentKey);
     if (!component) {

@@ -109,6 +109,14 @@ export function createDispatcher(providers: readonly Provider[]): HostDispatcher
  */
 export const WORKER_LOCAL_INTERFACES: ReadonlySet<string> = new Set(['context', 'config', 'random']);
 
+/**
+ * Interfaces whose functions return nothing (logging): a worker posts the
+ * call to the main thread and lets the guest go on without waiting, on the
+ * same channel as the request's result, so every line is handled (masked,
+ * written, shipped) before the result, in the order the guest logged them.
+ */
+export const ONE_WAY_INTERFACES: ReadonlySet<string> = new Set(['logging']);
+
 /** What a worker knows of the execution: enough for the worker-local interfaces. */
 export interface LocalScope {
   readonly request: Pick<ExecuteRequest, 'context' | 'config'>;

@@ -43,6 +43,9 @@ export async function handler(req) {
       });
     case '/loop':
       while (true) {}
+    case '/log-then-loop':
+      for (let i = 1; i <= 3; i++) logInfo('step-' + i);
+      while (true) {}
     case '/throw':
       throw new Error('guest exploded with internal detail');
     case '/secret':
