@@ -114,6 +114,15 @@ export class Writer {
     this.length += values.length;
     return this;
   }
+  /** Appends `source[start, end)`; short runs (most of a rewrite) are copied without a subarray view. */
+  copy(source: Uint8Array, start: number, end: number): this {
+    const length = end - start;
+    this.#reserve(length);
+    if (length > 64) this.#buffer.set(source.subarray(start, end), this.length);
+    else for (let i = 0; i < length; i++) this.#buffer[this.length + i] = source[start + i]!;
+    this.length += length;
+    return this;
+  }
   u32(value: number): this {
     do {
       let byte = value & 0x7f;

@@ -134,6 +134,46 @@ function skipSimd(reader: Reader, sub: number, into: Instruction): void {
   } else if (sub > 0x113) throw new RangeError(`Unsupported wasm instruction 0xfd ${sub}.`);
 }
 
+/** How each single-byte opcode's immediates are laid out (a table: the decoder runs millions of times per module). */
+const IMM = {
+  invalid: 0,
+  none: 1,
+  blockType: 2,
+  index: 3, // one u32 the caller may need (call, return_call, ref.func)
+  leb: 4, // one LEB the caller does not need
+  twoLeb: 5,
+  brTable: 6,
+  selectTypes: 7,
+  tryTable: 8,
+  memarg: 9,
+  memoryIndex: 10,
+  bytes4: 11,
+  bytes8: 12,
+  prefix: 13,
+} as const;
+
+const IMMEDIATES = (() => {
+  const table = new Uint8Array(256); // IMM.invalid by default
+  const set = (kind: number, ...ops: number[]) => ops.forEach((op) => (table[op] = kind));
+  const range = (kind: number, from: number, to: number) => table.fill(kind, from, to + 1);
+  set(IMM.none, 0x00, 0x01, 0x05, 0x0a, 0x0b, 0x0f, 0x19, 0x1a, 0x1b, 0xd1, 0xd3, 0xd4);
+  set(IMM.blockType, 0x02, 0x03, 0x04, 0x06);
+  set(IMM.index, 0x10, 0x12, 0xd2);
+  set(IMM.leb, 0x07, 0x08, 0x09, 0x0c, 0x0d, 0x14, 0x15, 0x18, 0x41, 0x42, 0xd0, 0xd5, 0xd6);
+  range(IMM.leb, 0x20, 0x26); // locals, globals, table.get/set
+  set(IMM.twoLeb, 0x11, 0x13);
+  set(IMM.brTable, 0x0e);
+  set(IMM.selectTypes, 0x1c);
+  set(IMM.tryTable, 0x1f);
+  range(IMM.memarg, 0x28, 0x3e);
+  set(IMM.memoryIndex, 0x3f, 0x40);
+  set(IMM.bytes4, 0x43);
+  set(IMM.bytes8, 0x44);
+  range(IMM.none, 0x45, 0xc4); // numeric
+  set(IMM.prefix, PREFIX_MISC, PREFIX_SIMD, PREFIX_ATOMIC);
+  return table;
+})();
+
 /**
  * Decodes the instruction at `reader.offset` into `into` and leaves the
  * reader after its immediates. Throws `RangeError` on anything unknown.
@@ -142,70 +182,57 @@ export function nextInstruction(reader: Reader, into: Instruction): void {
   into.start = reader.offset;
   const op = reader.byte();
   into.op = op;
-  if (op <= 0x01 || op === 0x05 || op === 0x0a || op === 0x0b || op === 0x0f || op === 0x19) return;
-  if (op <= 0x04 || op === 0x06) return skipBlockType(reader);
-  if (op === 0x10 || op === 0x12 || op === 0xd2) {
-    into.index = reader.u32();
-    return;
-  }
-  if ((op >= 0x07 && op <= 0x09) || (op >= 0x0c && op <= 0x0d) || op === 0x14 || op === 0x15 || op === 0x18) {
-    reader.skipLeb();
-    return;
-  }
-  if (op === 0x0e) {
-    for (let n = reader.u32(); n >= 0; n--) reader.skipLeb(); // the labels, then the default
-    return;
-  }
-  if (op === 0x11 || op === 0x13) {
-    reader.skipLeb();
-    reader.skipLeb();
-    return;
-  }
-  if (op === 0x1a || op === 0x1b) return;
-  if (op === 0x1c) {
-    for (let n = reader.u32(); n > 0; n--) skipValType(reader);
-    return;
-  }
-  if (op === 0x1f) {
-    skipBlockType(reader);
-    for (let n = reader.u32(); n > 0; n--) {
-      const kind = reader.byte();
-      if (kind <= 0x01)
-        reader.skipLeb(); // catch / catch_ref carry a tag
-      else if (kind > 0x03) throw new RangeError(`Unsupported try_table catch kind ${kind}.`);
+  switch (IMMEDIATES[op]) {
+    case IMM.none:
+      return;
+    case IMM.leb:
       reader.skipLeb();
-    }
-    return;
+      return;
+    case IMM.memarg:
+      return memarg(reader, into);
+    case IMM.index:
+      into.index = reader.u32();
+      return;
+    case IMM.blockType:
+      return skipBlockType(reader);
+    case IMM.twoLeb:
+      reader.skipLeb();
+      reader.skipLeb();
+      return;
+    case IMM.brTable:
+      for (let n = reader.u32(); n >= 0; n--) reader.skipLeb(); // the labels, then the default
+      return;
+    case IMM.selectTypes:
+      for (let n = reader.u32(); n > 0; n--) skipValType(reader);
+      return;
+    case IMM.tryTable:
+      skipBlockType(reader);
+      for (let n = reader.u32(); n > 0; n--) {
+        const kind = reader.byte();
+        if (kind <= 0x01)
+          reader.skipLeb(); // catch / catch_ref carry a tag
+        else if (kind > 0x03) throw new RangeError(`Unsupported try_table catch kind ${kind}.`);
+        reader.skipLeb();
+      }
+      return;
+    case IMM.memoryIndex:
+      into.memory = reader.u32();
+      return;
+    case IMM.bytes4:
+      return reader.skip(4);
+    case IMM.bytes8:
+      return reader.skip(8);
+    case IMM.prefix:
+      break;
+    default:
+      throw new RangeError(`Unsupported wasm opcode 0x${op.toString(16)}.`);
   }
-  if (op >= 0x20 && op <= 0x26) {
-    reader.skipLeb();
-    return;
-  }
-  if (op >= 0x28 && op <= 0x3e) return memarg(reader, into);
-  if (op === 0x3f || op === 0x40) {
-    into.memory = reader.u32();
-    return;
-  }
-  if (op === 0x41 || op === 0x42 || op === 0xd0) {
-    reader.skipLeb();
-    return;
-  }
-  if (op === 0x43) return reader.skip(4);
-  if (op === 0x44) return reader.skip(8);
-  if (op >= 0x45 && op <= 0xc4) return;
-  if (op === 0xd1 || op === 0xd3 || op === 0xd4) return;
-  if (op === 0xd5 || op === 0xd6) {
-    reader.skipLeb();
-    return;
-  }
-  if (op === PREFIX_MISC || op === PREFIX_SIMD || op === PREFIX_ATOMIC) {
-    const sub = reader.u32();
-    into.op = prefixed(op, sub);
-    if (op === PREFIX_MISC) return skipMisc(reader, sub, into);
-    if (op === PREFIX_SIMD) return skipSimd(reader, sub, into);
-    if (sub === 0x03) return reader.skip(1); // atomic.fence
-    if (sub > 0x4e) throw new RangeError(`Unsupported wasm instruction 0xfe ${sub}.`);
-    return memarg(reader, into);
-  }
-  throw new RangeError(`Unsupported wasm opcode 0x${op.toString(16)}.`);
+  // A prefixed opcode: a u32 sub-opcode follows.
+  const sub = reader.u32();
+  into.op = prefixed(op, sub);
+  if (op === PREFIX_MISC) return skipMisc(reader, sub, into);
+  if (op === PREFIX_SIMD) return skipSimd(reader, sub, into);
+  if (sub === 0x03) return reader.skip(1); // atomic.fence
+  if (sub > 0x4e) throw new RangeError(`Unsupported wasm instruction 0xfe ${sub}.`);
+  return memarg(reader, into);
 }

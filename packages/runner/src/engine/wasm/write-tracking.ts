@@ -345,9 +345,9 @@ function rewriteFunction(
     if (valueType !== undefined) {
       if (ins.memory !== 0) throw new RangeError('A store to a memory other than 0.');
       const value = scratch.byType[valueType]!;
-      body.bytes(module.subarray(copied, ins.start));
+      body.copy(module, copied, ins.start);
       body.byte(0x21).u32(value).byte(0x22).u32(scratch.address).byte(0x20).u32(value);
-      body.bytes(module.subarray(ins.start, reader.offset));
+      body.copy(module, ins.start, reader.offset);
       body.byte(0x20).u32(scratch.address);
       if (ins.offset !== 0) body.byte(0x41).s32(ins.offset).byte(0x6a);
       emitMarkPage(body);
@@ -355,17 +355,17 @@ function rewriteFunction(
       changed = true;
     } else if (op === OP.memoryFill || op === OP.memoryCopy || op === OP.memoryInit) {
       if (ins.index !== 0) throw new RangeError('Bulk memory on a memory other than 0.');
-      body.bytes(module.subarray(copied, ins.start));
+      body.copy(module, copied, ins.start);
       body.byte(0x21).u32(scratch.count).byte(0x21).u32(scratch.second).byte(0x22).u32(scratch.address);
       body.byte(0x20).u32(scratch.second).byte(0x20).u32(scratch.count);
-      body.bytes(module.subarray(ins.start, reader.offset));
+      body.copy(module, ins.start, reader.offset);
       emitMarkRange(body, scratch.address, scratch.count, false);
       copied = reader.offset;
       changed = true;
     } else if (op === OP.call || op === OP.returnCall) {
       const wrapper = wrapperFor.get(ins.index);
       if (wrapper === undefined) continue;
-      body.bytes(module.subarray(copied, ins.start));
+      body.copy(module, copied, ins.start);
       body.byte(op).u32(wrapper);
       copied = reader.offset;
       changed = true;
@@ -377,7 +377,7 @@ function rewriteFunction(
   }
   if (reader.offset !== end || module[end - 1] !== 0x0b) throw new RangeError('A wasm function body is malformed.');
   if (!changed) return false;
-  body.bytes(module.subarray(copied, end));
+  body.copy(module, copied, end);
   if (locals + 7 > MAX_LOCALS) throw new RangeError('A function has too many locals to rewrite.');
   const head = new Writer(32).u32(groups + SCRATCH_DECLS.length).bytes(module.subarray(groupsStart, localsEnd));
   for (const [count, type] of SCRATCH_DECLS) head.u32(count).byte(type);
@@ -445,7 +445,7 @@ export function trackWrites(module: Uint8Array): WriteTrackingResult {
     const type = info.types[info.functionTypes[i]!];
     if (!type) throw new RangeError('A function refers to an unknown type.');
     if (!rewriteFunction(module, start, end, type.params.length, wrapperFor, scratchBody, codeBody, state)) {
-      codeBody.u32(size).bytes(module.subarray(start, end));
+      codeBody.u32(size).copy(module, start, end);
     }
     reader.offset = end;
   }
