@@ -200,6 +200,30 @@ export function skipValType(reader: Reader): number {
   return type;
 }
 
+/**
+ * One import entry, from its module name to the end of its descriptor;
+ * returns its kind and, for a function, its type index (-1 otherwise).
+ */
+export function readImport(reader: Reader): { kind: number; typeIndex: number } {
+  reader.name();
+  reader.name();
+  const kind = reader.byte();
+  let typeIndex = -1;
+  if (kind === KIND.func) typeIndex = reader.u32();
+  else if (kind === KIND.table) {
+    skipValType(reader);
+    skipLimits(reader);
+  } else if (kind === KIND.memory) skipLimits(reader);
+  else if (kind === KIND.global) {
+    skipValType(reader);
+    reader.byte(); // mutability
+  } else if (kind === KIND.tag) {
+    reader.byte(); // attribute
+    reader.u32();
+  } else throw new RangeError(`Unsupported wasm import kind 0x${kind.toString(16)}.`);
+  return { kind, typeIndex };
+}
+
 export function skipLimits(reader: Reader): void {
   const flags = reader.byte();
   if ((flags & ~0x0f) !== 0) throw new RangeError(`Unsupported wasm limits flags 0x${flags.toString(16)}.`);

@@ -23,6 +23,7 @@ import {
   AFTER_EXPORT,
   KIND,
   leb,
+  readImport,
   Reader,
   SECTION,
   sections,
@@ -127,25 +128,10 @@ export function exposeResetState(module: Uint8Array): { module: Uint8Array; expo
     const body = new Reader(module.subarray(0, bodyEnd), bodyStart);
     if (id === SECTION.import) {
       for (let i = 0n, count = body.leb(); i < count; i++) {
-        body.name();
-        body.name();
-        const kind = body.byte();
-        if (kind === KIND.func) body.skipLeb();
-        else if (kind === KIND.table) {
-          skipValType(body);
-          skipLimits(body);
-          imported.tables++;
-        } else if (kind === KIND.memory) {
-          skipLimits(body);
-          imported.memories++;
-        } else if (kind === KIND.global) {
-          skipValType(body);
-          body.byte();
-          imported.globals++;
-        } else if (kind === KIND.tag) {
-          body.byte();
-          body.skipLeb();
-        } else throw new RangeError(`Unsupported wasm import kind 0x${kind.toString(16)}.`);
+        const { kind } = readImport(body);
+        if (kind === KIND.table) imported.tables++;
+        else if (kind === KIND.memory) imported.memories++;
+        else if (kind === KIND.global) imported.globals++;
       }
     } else if (id === SECTION.table) {
       for (let i = 0n, count = body.leb(); i < count; i++) {

@@ -39,6 +39,7 @@
 import {
   AFTER_EXPORT,
   KIND,
+  readImport,
   Reader,
   SECTION,
   sections,
@@ -157,23 +158,9 @@ function readModule(module: Uint8Array): ModuleInfo {
         break;
       case SECTION.import:
         for (let i = 0, count = body.u32(); i < count; i++) {
-          body.name();
-          body.name();
-          const kind = body.byte();
-          if (kind === KIND.func) info.importedFunctionTypes.push(body.u32());
-          else if (kind === KIND.table) {
-            skipValType(body);
-            skipLimits(body);
-          } else if (kind === KIND.memory) {
-            skipLimits(body);
-            info.importedMemories++;
-          } else if (kind === KIND.global) {
-            skipValType(body);
-            body.byte();
-          } else if (kind === KIND.tag) {
-            body.byte();
-            body.u32();
-          } else throw new RangeError(`Unsupported wasm import kind 0x${kind.toString(16)}.`);
+          const { kind, typeIndex } = readImport(body);
+          if (kind === KIND.func) info.importedFunctionTypes.push(typeIndex);
+          else if (kind === KIND.memory) info.importedMemories++;
         }
         break;
       case SECTION.function:
