@@ -36,8 +36,11 @@ export function ExtensionsPage({ user, onSignedOut }: Props) {
   const act = async (work: () => Promise<string>) => {
     setBusy(true);
     try {
-      setNotice({ tone: 'success', text: await work() });
+      const done = await work();
+      // The list is reloaded before the notice shows, so "uninstalled" never
+      // appears beside a row that is still listed.
       await reload();
+      setNotice({ tone: 'success', text: done });
     } catch (e) {
       setNotice({ tone: 'error', text: (e as Error).message });
     } finally {
