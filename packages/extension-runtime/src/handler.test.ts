@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHandler, json, SecretError } from './index.ts';
 import { createMockHost } from './testing.ts';
+import { answerWarmUp, WARM_UP_HEADER } from './host.ts';
 
 test('a handler reads context, config and a secret and answers JSON', async () => {
   const host = createMockHost({
@@ -68,4 +69,38 @@ test('an uncaught error becomes a 500 and an error log line, not a trap', async 
 test('an out-of-range status is refused', async () => {
   const host = createMockHost();
   await assert.rejects(host.invoke(createHandler(() => ({ status: 42 }))), /100 to 599/);
+});
+
+test("the runner's warm-up call takes the SDK's request path without running the extension", async () => {
+  const host = createMockHost({ secrets: { api_token: 'tok' } });
+  let ran = 0;
+  const handler = createHandler(async () => {
+    ran++;
+    return json({});
+  });
+  const response = await host.invoke((request) => answerWarmUp(handler, request));
+  assert.equal(ran, 0, 'the extension did not run');
+  assert.equal(response.status, 204);
+  assert.equal(response.headers[WARM_UP_HEADER], 'done');
+  // It exercised the host like a request: a secret read (of a key no extension uses) and a log line.
+  assert.deepEqual(
+    host.logs.map((line) => line.message),
+    ['warm-up'],
+  );
+  // Then the same handler serves requests as before.
+  assert.equal((await host.invoke(handler)).status, 200);
+  assert.equal(ran, 1);
+});
+
+test('a handler not made by createHandler is answered at warm-up without being called', async () => {
+  const host = createMockHost();
+  let ran = 0;
+  const plain = () => {
+    ran++;
+    return { status: 200, headers: [], body: undefined };
+  };
+  const response = await host.invoke((request) => answerWarmUp(plain, request));
+  assert.equal(ran, 0);
+  assert.equal(response.status, 204);
+  assert.equal(response.headers[WARM_UP_HEADER], 'done');
 });

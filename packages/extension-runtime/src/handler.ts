@@ -1,7 +1,7 @@
 import type { ExecuteRequest, ExecuteResponse } from 'alga:extension/types@0.1.0';
-import { createCtx, type Ctx } from './context.ts';
+import { createCtx, type Ctx, type RuntimeCtx } from './context.ts';
 import type { CapabilityId, DeclaredCapability, DeclaredConfig, DeclaredSecretKey } from './types.ts';
-import { host } from './host.ts';
+import { host, WARM_UP, WARM_UP_HEADER } from './host.ts';
 import { json, type ExtensionResponse } from './response.ts';
 
 export interface ExtensionRequest {
@@ -40,26 +40,51 @@ export function createHandler<
   SecretKey extends string = DeclaredSecretKey,
   Caps extends CapabilityId = DeclaredCapability,
 >(fn: Handler<Config, SecretKey, Caps>): (request: ExecuteRequest) => Promise<ExecuteResponse> {
-  return async (raw) => {
-    const context = host().context?.getContext() ?? {
-      tenantId: raw.context.tenantId,
-      extensionId: raw.context.extensionId,
-    };
-    const runtime = createCtx({ ...raw.context, ...context });
-    // The runtime object has every member; the generated types decide which the author may use.
-    const ctx = runtime as unknown as Ctx<Config, SecretKey, Caps>;
-    let response: ExtensionResponse;
-    try {
-      response = await fn(toRequest(raw), ctx);
-    } catch (error) {
-      // An uncaught error is the extension's bug: log it (the runner masks
-      // secret values in log lines) and answer a generic 500.
-      runtime.log.error(`Unhandled error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      response = json({ error: 'internal_error' }, { status: 500 });
-    }
-    return toExecuteResponse(response);
-  };
+  // The runtime object has every member; the generated types decide which the author may use.
+  const handler = (raw: ExecuteRequest) => serve(raw, fn as unknown as RuntimeHandler);
+  // The runner's warm-up call (wit/README.md, "Warm-up") takes the same
+  // path with a built-in handler, so the extension's code never runs in it.
+  Object.defineProperty(handler, WARM_UP, { value: (raw: ExecuteRequest) => serve(raw, warmUpHandler) });
+  return handler;
 }
+
+type RuntimeHandler = (request: ExtensionRequest, ctx: RuntimeCtx) => ExtensionResponse | Promise<ExtensionResponse>;
+
+async function serve(raw: ExecuteRequest, fn: RuntimeHandler): Promise<ExecuteResponse> {
+  const context = host().context?.getContext() ?? {
+    tenantId: raw.context.tenantId,
+    extensionId: raw.context.extensionId,
+  };
+  const runtime = createCtx({ ...raw.context, ...context });
+  let response: ExtensionResponse;
+  try {
+    response = await fn(toRequest(raw), runtime);
+  } catch (error) {
+    // An uncaught error is the extension's bug: log it (the runner masks
+    // secret values in log lines) and answer a generic 500.
+    runtime.log.error(`Unhandled error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    response = json({ error: 'internal_error' }, { status: 500 });
+  }
+  return toExecuteResponse(response);
+}
+
+/**
+ * What a typical handler does, against the warm-up's empty host: read the
+ * request and the config, ask for a secret (the host answers `missing`),
+ * log a line (dropped) and build a JSON response. Every failure is expected.
+ */
+const warmUpHandler: RuntimeHandler = async (request, runtime) => {
+  void request.query.get('warm-up');
+  try {
+    void runtime.config.all();
+  } catch {
+    // ConfigError: the extension did not declare cap:context.read.
+  }
+  await runtime.secrets.get('alga-warm-up').catch(() => undefined);
+  runtime.log.info('warm-up');
+  void json({ warmUp: true });
+  return { status: 204, headers: { [WARM_UP_HEADER]: 'done' } };
+};
 
 function toRequest(raw: ExecuteRequest): ExtensionRequest {
   const url = raw.http.url;

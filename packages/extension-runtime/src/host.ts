@@ -11,6 +11,7 @@ import type * as WitSecrets from 'alga:extension/secrets@0.1.0';
 import type * as WitStorage from 'alga:extension/storage@0.1.0';
 import type * as WitUiProxy from 'alga:extension/ui-proxy@0.1.0';
 import type * as WitUser from 'alga:extension/user@0.1.0';
+import type { ExecuteRequest, ExecuteResponse } from 'alga:extension/types@0.1.0';
 import { reseedRandomness } from './random.ts';
 
 /**
@@ -53,4 +54,26 @@ export function witErrorCase(error: unknown): string | undefined {
     if (typeof payload === 'string') return payload;
   }
   return undefined;
+}
+
+/**
+ * Where `createHandler` keeps its warm-up path on the handler it returns.
+ * A registered symbol, so two copies of the SDK in one bundle still agree.
+ */
+export const WARM_UP = Symbol.for('alga.extension.warm-up');
+
+/** The header a warm-up answer carries (wit/README.md, "Warm-up"). */
+export const WARM_UP_HEADER = 'alga-warm-up';
+
+type WarmUpPath = (request: ExecuteRequest) => Promise<ExecuteResponse>;
+
+/**
+ * Answers the runner's warm-up call for the extension's `handler` export
+ * without running the extension's code: through `createHandler`'s own
+ * request path when the handler came from it, or directly otherwise.
+ */
+export function answerWarmUp(handler: unknown, request: ExecuteRequest): ExecuteResponse | Promise<ExecuteResponse> {
+  const path = typeof handler === 'function' ? (handler as { [WARM_UP]?: WarmUpPath })[WARM_UP] : undefined;
+  if (typeof path === 'function') return path(request);
+  return { status: 204, headers: [{ name: WARM_UP_HEADER, value: 'done' }], body: undefined };
 }

@@ -19,4 +19,35 @@ test('the build world imports only the given interfaces', () => {
   const world = extensionWorld('extension', ['context', 'secrets']);
   assert.match(world, /world extension \{\n {2}import context;\n {2}import secrets;\n/);
   assert.match(world, /export handler: func\(request: execute-request\) -> execute-response;/);
+  assert.match(world, /export warm-up: func\(\);/);
+});
+
+test('the entry shim answers one call after warm-up without the extension, then every call with it', async () => {
+  // The shim's module text, with its imports replaced by stand-ins.
+  const calls: string[] = [];
+  const source = entryShim('/ext/src/index.ts', ['cap:context.read'])
+    .replace(/^import .*$/gm, '')
+    .replace(/^export /gm, '');
+  const make = new Function(
+    'installHost',
+    'answerWarmUp',
+    'userHandler',
+    'wit_context',
+    'wit_config',
+    'wit_random',
+    `${source}\nreturn { handler, warmUp };`,
+  ) as (...args: unknown[]) => { handler(r: string): string; warmUp(): void };
+  const shim = make(
+    () => calls.push('install'),
+    (_handler: unknown, r: string) => `warm-up answer to ${r}`,
+    (r: string) => `extension answer to ${r}`,
+    {},
+    {},
+    {},
+  );
+  assert.equal(shim.handler('a'), 'extension answer to a');
+  shim.warmUp();
+  assert.equal(shim.handler('b'), 'warm-up answer to b');
+  assert.equal(shim.handler('c'), 'extension answer to c');
+  assert.deepEqual(calls, ['install', 'install', 'install']);
 });
