@@ -73,7 +73,7 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
     maxEntries: options.secretCacheMaxEntries ?? 1000,
   });
   // The gauge reads the pool only when scraped, so the engine can be built after the metrics.
-  const metrics: RunnerMetrics = new RunnerMetrics((): number => engine.stats.queued);
+  const metrics: RunnerMetrics = new RunnerMetrics(() => engine.stats);
   const providers = createProviders({
     decrypter: options.decrypter,
     secretCache,

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SecretsMetrics } from './providers/secrets/index.ts';
-import type { PoolEvents } from './engine/pool.ts';
+import type { InstanceStats, PoolEvents } from './engine/pool.ts';
 
 export interface ExecutionMetrics {
   /** `outcome` is `ok` or the error code the execution ended with. */
@@ -21,7 +21,7 @@ export class RunnerMetrics implements ExecutionMetrics, SecretsMetrics, PoolEven
   readonly #limitKills: Counter<'kind'>;
   readonly #workerRestarts: Counter<'reason'>;
 
-  constructor(queueDepth: () => number) {
+  constructor(engine: () => { queued: number; instances: InstanceStats }) {
     const registers = [this.registry];
     this.#executions = new Counter({
       name: 'alga_runner_executions_total',
@@ -38,7 +38,9 @@ export class RunnerMetrics implements ExecutionMetrics, SecretsMetrics, PoolEven
     });
     this.#cacheLookups = new Counter({
       name: 'alga_runner_secret_cache_lookups_total',
-      help: 'Secret cache lookups, by result (hit, miss).',
+      help:
+        'Secret cache lookups, by result (hit, miss). A value handed to a worker with its request ' +
+        '(already decrypted, read without a bridge call) counts as one hit.',
       labelNames: ['result'],
       registers,
     });
@@ -65,7 +67,27 @@ export class RunnerMetrics implements ExecutionMetrics, SecretsMetrics, PoolEven
       help: 'Executions waiting for a worker.',
       registers,
       collect() {
-        this.set(queueDepth());
+        this.set(engine().queued);
+      },
+    });
+    // The pool counts these already; a counter read at scrape time mirrors them.
+    new Counter({
+      name: 'alga_runner_instance_events_total',
+      help:
+        'What became of component instances: restored, memory-grew, table-changed, global-unwritable, ' +
+        'failed, retired (after their request), warmed-up and warm-up-refused (before their snapshot).',
+      labelNames: ['event'],
+      registers,
+      collect() {
+        // Restored pages are a size, not an event.
+        const { dirtyPages: _pages, warmedUp, warmUpRefused, ...after } = engine().instances;
+        this.reset();
+        for (const [event, count] of Object.entries({
+          ...after,
+          'warmed-up': warmedUp,
+          'warm-up-refused': warmUpRefused,
+        }))
+          this.inc({ event }, count);
       },
     });
   }

@@ -5,16 +5,16 @@ import { after, before, describe, it } from 'node:test';
 import { parseContentHash } from '@alga-psa/bundle-store';
 import type { ExecuteResponse } from '@alga-psa/protocol';
 import { buildFixture } from './testing/build-fixture.ts';
-import { FIXTURE_GUEST } from './testing/guest.ts';
-import { createHarness, executeRequest, type Harness } from './testing/harness.ts';
+import { FIXTURE_GUEST, FIXTURE_WORLD } from './testing/guest.ts';
+import { createHarness, executeRequest, inMode, instanceEvents, type Harness } from './testing/harness.ts';
 
 describe('POST /v1/prepare: loading a bundle before its first request', { timeout: 180_000 }, () => {
   let h: Harness;
   let hash: string;
 
   before(async () => {
-    h = await createHarness({ workers: 1 });
-    hash = await h.bundleStore.put(await buildFixture(FIXTURE_GUEST));
+    h = await inMode('reset', () => createHarness({ workers: 2 }));
+    hash = await h.bundleStore.put(await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD));
   });
   after(async () => {
     await h?.close();
@@ -43,15 +43,26 @@ describe('POST /v1/prepare: loading a bundle before its first request', { timeou
     assert.equal((await prepare(token, { content_hash: '../../etc/passwd' })).statusCode, 400);
   });
 
-  it('compiles the bundle ahead: it then runs even with the bundle store emptied', async () => {
+  const warmedUp = () => instanceEvents(h, 'warmed-up');
+
+  it('compiles the bundle ahead and has every worker make its instance ready: it then runs even with the bundle store emptied', async () => {
     const token = await h.token(executeRequest(hash), { scope: ['prepare'] });
+    assert.equal(await warmedUp(), 0);
     const prepared = await prepare(token, { content_hash: hash });
     assert.equal(prepared.statusCode, 200);
     assert.equal(prepared.json().status, 'prepared');
+    // Answered once both workers had instantiated, warmed up and snapshotted (reset mode, the default).
+    assert.equal(await warmedUp(), 2);
+    // Preparing again costs nothing more.
+    assert.equal((await prepare(token, { content_hash: hash })).statusCode, 200);
+    assert.equal(await warmedUp(), 2);
     // Only the compiled cache can serve the request now.
     await rm(path.join(h.dir, 'bundles', 'sha256', parseContentHash(hash)), { recursive: true });
-    const res = await h.execute(executeRequest(hash));
-    assert.equal(res.statusCode, 200);
-    assert.equal(res.json<ExecuteResponse>().status, 200);
+    for (let i = 0; i < 4; i++) {
+      const res = await h.execute(executeRequest(hash));
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json<ExecuteResponse>().status, 200);
+    }
+    assert.equal(await warmedUp(), 2, 'the requests found the prepared instances');
   });
 });

@@ -6,8 +6,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ExecuteResponse } from '@alga-psa/protocol';
 import { buildFixture } from '../testing/build-fixture.ts';
-import { FIXTURE_GUEST } from '../testing/guest.ts';
-import { bodyOf, createHarness, envelopeFor, executeRequest, inMode, type Harness } from '../testing/harness.ts';
+import { FIXTURE_GUEST, FIXTURE_WORLD } from '../testing/guest.ts';
+import {
+  bodyOf,
+  createHarness,
+  envelopeFor,
+  executeRequest,
+  inMode,
+  instanceEvents,
+  type Harness,
+} from '../testing/harness.ts';
 
 for (const mode of ['reset', 'fresh'] as const) {
   describe(`runner executing a real component (${mode} instances)`, { timeout: 180_000 }, () => {
@@ -15,7 +23,7 @@ for (const mode of ['reset', 'fresh'] as const) {
     let hash: string;
 
     before(async () => {
-      const component = await buildFixture(FIXTURE_GUEST);
+      const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
       h = await inMode(mode, () => createHarness({ workers: 1, defaultTimeoutMs: 5000, maxTimeoutMs: 10_000 }));
       hash = await h.bundleStore.put(component);
     });
@@ -64,6 +72,30 @@ for (const mode of ['reset', 'fresh'] as const) {
         assert.equal((bodyOf(res.json()) as { counter: number }).counter, 1);
       }
     });
+
+    it(
+      mode === 'reset'
+        ? 'warms each new instance up before its snapshot, with a host that holds no request data'
+        : 'never warms up an instance it uses once',
+      async () => {
+        const body = bodyOf((await execute({ path: '/warmed-up' })).json<ExecuteResponse>());
+        assert.equal(body.counter, 1, 'the warm-up did not count as a request');
+        assert.equal(await instanceEvents(h, 'warm-up-refused'), 0);
+        if (mode === 'fresh') {
+          assert.equal(body.warmedUp, null);
+          assert.equal(await instanceEvents(h, 'warmed-up'), 0);
+          return;
+        }
+        assert.deepEqual(body.warmedUp, {
+          request: { requestId: 'warm-up', tenantId: '', extensionId: '' },
+          context: { requestId: 'warm-up', tenantId: '', extensionId: '' },
+          config: '{}',
+          secret: { err: 'missing' },
+          keys: [],
+        });
+        assert.ok((await instanceEvents(h, 'warmed-up')) >= 1);
+      },
+    );
 
     it('kills an infinite loop at the deadline with 504 and keeps serving', async () => {
       const started = Date.now();
@@ -230,7 +262,7 @@ for (const mode of ['reset', 'fresh'] as const) {
     let hash: string;
 
     before(async () => {
-      const component = await buildFixture(FIXTURE_GUEST);
+      const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
       h = await inMode(mode, () => createHarness({ workers: 1, queueLimit: 1 }));
       hash = await h.bundleStore.put(component);
     });

@@ -6,7 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { AlgaError, type ExecuteRequest, type ExecuteResponse } from '@alga-psa/protocol';
 import type { BundleStore } from '@alga-psa/bundle-store';
-import { createDispatcher, type Provider } from '../providers/index.ts';
+import { createDispatcher, prefetchAnswers, type Provider } from '../providers/index.ts';
 import { maskSecrets } from '../redact.ts';
 import { createScope } from '../scope.ts';
 import { toExecuteResponse, toWitRequest } from './convert.ts';
@@ -109,9 +109,12 @@ export class Engine {
     return Math.min(requested ?? this.#options.defaultMemoryMb, this.#options.maxMemoryMb);
   }
 
-  /** Loads, verifies, transpiles and compiles a bundle now, so its first request does not pay for it. */
+  /**
+   * Loads, verifies, transpiles and compiles a bundle now, and has every
+   * worker make its instance ready, so its first request pays for none of it.
+   */
   async prepare(contentHash: string, memoryMb?: number): Promise<void> {
-    await this.#loader.load(contentHash, this.#memoryMb(memoryMb));
+    await this.#pool.prepare(await this.#loader.load(contentHash, this.#memoryMb(memoryMb)));
   }
 
   async execute(request: ExecuteRequest, logger: FastifyBaseLogger): Promise<ExecuteResponse> {
@@ -138,7 +141,12 @@ export class Engine {
         request: toWitRequest(request),
         timeoutMs,
         onHostCall: (call) => this.#dispatch(scope, call.iface, call.fn, call.args),
-        local: { request: { context: request.context, config: request.config }, granted: [...scope.granted] },
+        local: {
+          request: { context: request.context, config: request.config },
+          granted: [...scope.granted],
+          // Only a worker that answers calls itself can use them (and then masks what it got).
+          answers: this.#options.localHostCalls === false ? undefined : prefetchAnswers(this.#options.providers, scope),
+        },
         redact: (text) => maskSecrets(text, scope.secretValues),
       });
       return toExecuteResponse(response, (text) => maskSecrets(text, scope.secretValues));

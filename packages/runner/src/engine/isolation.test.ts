@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ExecuteRequest } from '@alga-psa/protocol';
 import { buildFixture } from '../testing/build-fixture.ts';
-import { FIXTURE_GUEST } from '../testing/guest.ts';
+import { FIXTURE_GUEST, FIXTURE_WORLD } from '../testing/guest.ts';
 import {
   bodyOf,
   CANARY,
@@ -33,7 +33,7 @@ for (const mode of ['reset', 'fresh'] as const) {
     let hash: string;
 
     before(async () => {
-      const component = await buildFixture(FIXTURE_GUEST);
+      const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
       h = await inMode(mode, () =>
         createHarness({ workers: 3, queueLimit: 256, secretCacheTtlMs: 300, maxTimeoutMs: 20_000 }),
       );

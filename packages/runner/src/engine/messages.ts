@@ -1,7 +1,7 @@
 /** Messages between the pool (main thread) and a worker. */
 import type { MessagePort } from 'node:worker_threads';
 import type { Capability, ExecuteRequest } from '@alga-psa/protocol';
-import type { HostOutcome } from '../providers/index.ts';
+import type { HostOutcome, LocalAnswers } from '../providers/index.ts';
 import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
 
 /** `workerData` of every worker: its end of the host-call bridge. */
@@ -18,12 +18,48 @@ export interface WorkerInit {
    * ONE_WAY_INTERFACES). Off: every call is a blocking bridge round trip.
    */
   localHostCalls: boolean;
+  /**
+   * The pool's instance counters (`INSTANCE_COUNTERS`, one BigInt64 each),
+   * shared by every worker: counted with `Atomics.add` where they happen,
+   * so no message per request is needed to report them.
+   */
+  counters: SharedArrayBuffer;
 }
 
 export type InstanceMode = 'reset' | 'fresh';
 
-/** What became of the instance that served a request, reported after the response. */
+/** What became of the instance that served a request, decided after the response. */
 export type Recycled = 'restored' | 'memory-grew' | 'table-changed' | 'global-unwritable' | 'failed' | 'retired';
+
+/** The shared instance counters, in buffer order: outcomes, then pages restored and warm-ups (warm-up.ts). */
+export const INSTANCE_COUNTERS = [
+  'restored',
+  'memory-grew',
+  'table-changed',
+  'global-unwritable',
+  'failed',
+  'retired',
+  'dirtyPages',
+  'warmedUp',
+  'warmUpRefused',
+] as const;
+
+export type InstanceCounter = (typeof INSTANCE_COUNTERS)[number];
+
+/** Adds `by` to one of the shared counters (any thread). */
+export function countInstance(counters: BigInt64Array, counter: InstanceCounter, by = 1): void {
+  Atomics.add(counters, INSTANCE_COUNTERS.indexOf(counter), BigInt(by));
+}
+
+/** A compiled component as a worker receives it, once per worker per variant. */
+export interface ComponentLoad {
+  glue: string;
+  modules: Record<string, WebAssembly.Module>;
+  /** Whether the modules carry the reset exports (wasm/memory-limit.ts `exposeResetState`). */
+  resettable: boolean;
+  /** Whether a reset must restore tables (loader.ts `tablesWritable`). */
+  tablesWritable: boolean;
+}
 
 export type ToWorker =
   | {
@@ -34,24 +70,21 @@ export type ToWorker =
       /** The cap written into the modules' memories, to tell a limit breach from other traps. */
       memoryLimitBytes: number;
       /** Sent once per worker per hash; afterwards the worker uses its cache. */
-      load?: {
-        glue: string;
-        modules: Record<string, WebAssembly.Module>;
-        /** Whether the modules carry the reset exports (wasm/memory-limit.ts `exposeResetState`). */
-        resettable: boolean;
-        /** Whether a reset must restore tables (loader.ts `tablesWritable`). */
-        tablesWritable: boolean;
-      };
+      load?: ComponentLoad;
       request: WitExecuteRequest;
       /** The request data the worker-local interfaces answer from (when `localHostCalls`). */
-      local?: { request: Pick<ExecuteRequest, 'context' | 'config'>; granted: Capability[] };
+      local?: { request: Pick<ExecuteRequest, 'context' | 'config'>; granted: Capability[]; answers?: LocalAnswers };
     }
+  /** Load a component and make its instance ready (warmed up, snapshotted) before any request needs it. */
+  | { type: 'prepare'; componentKey: string; load: ComponentLoad }
   | { type: 'evict'; componentKey: string };
 
 export type FailurePhase = 'load' | 'instantiate' | 'handler';
 
 export type FromWorker =
   | { type: 'done'; jobId: number; response: WitExecuteResponse }
+  /** A `prepare` finished (whether or not the instance could be made). */
+  | { type: 'prepared'; componentKey: string }
   /** A one-way host call (no reply), posted before the job's result. */
   | { type: 'notify'; jobId: number; call: HostCall }
   | {
@@ -61,16 +94,6 @@ export type FromWorker =
       detail: string;
       /** The guest's linear memory had reached its cap when it failed. */
       memoryLimit?: boolean;
-    }
-  | {
-      /** Sent after the response, once the instance was restored or dropped. */
-      type: 'recycled';
-      jobId: number;
-      outcome: Recycled;
-      /** Pages copied back from the snapshot (reset mode). */
-      dirtyPages: number;
-      /** Whether a fresh instance is now waiting for this component. */
-      prepared: boolean;
     };
 
 export interface HostCall {

@@ -13,15 +13,17 @@ import { AlgaError } from '@alga-psa/protocol';
 import type { HostOutcome } from '../providers/index.ts';
 import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
 import type { LoadedComponent } from './loader.ts';
-import type {
-  FailurePhase,
-  FromWorker,
-  HostCall,
-  HostReply,
-  InstanceMode,
-  Recycled,
-  ToWorker,
-  WorkerInit,
+import {
+  INSTANCE_COUNTERS,
+  type ComponentLoad,
+  type FailurePhase,
+  type FromWorker,
+  type HostCall,
+  type HostReply,
+  type InstanceCounter,
+  type InstanceMode,
+  type ToWorker,
+  type WorkerInit,
 } from './messages.ts';
 
 export interface PoolJob {
@@ -55,8 +57,12 @@ export interface WorkerPoolOptions {
   localHostCalls?: boolean;
 }
 
-/** What became of instances after their request, since the pool started (see worker.ts). */
-export type InstanceStats = Record<Recycled, number> & { dirtyPages: number };
+/**
+ * What became of instances, since the pool started (see worker.ts): after
+ * their request (`Recycled` outcomes, and the 4 KiB pages restores copied
+ * back), and before their snapshot (warm-ups done and refused, warm-up.ts).
+ */
+export type InstanceStats = Record<InstanceCounter, number>;
 
 export interface PoolEvents {
   /** An execution was stopped for breaching a limit; its worker is discarded. */
@@ -95,23 +101,28 @@ interface Slot {
   active?: Pending;
   /** Set once the pool stops using this worker (deadline, crash, close). */
   retired: boolean;
+  /** Prepares posted to this worker and not yet reported, by component key. */
+  preparing: Map<string, Array<() => void>>;
 }
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
+
+/**
+ * A worker's young generation, fixed. Left to itself V8 grows it under a
+ * worker's steady allocation (each request's messages and glue objects),
+ * from ~26 MB to ~100 MB of RSS per worker at moments of its choosing, tens
+ * of thousands of requests in: that was the runner's RSS growth between 10k
+ * and 100k requests. Capped here it stays flat, at no measurable cost per
+ * request (scavenges stay short: little survives a request).
+ */
+const YOUNG_GENERATION_MB = 32;
 
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #slots: Slot[] = [];
   readonly #queue: Pending[] = [];
-  readonly #instances: InstanceStats = {
-    restored: 0,
-    'memory-grew': 0,
-    'table-changed': 0,
-    'global-unwritable': 0,
-    failed: 0,
-    retired: 0,
-    dirtyPages: 0,
-  };
+  /** Counted by the workers themselves (messages.ts `countInstance`). */
+  readonly #counters = new BigInt64Array(new SharedArrayBuffer(8 * INSTANCE_COUNTERS.length));
   #nextJobId = 0;
   #closed = false;
 
@@ -129,7 +140,9 @@ export class WorkerPool {
       workers: this.#slots.length,
       busy: this.#slots.filter((slot) => slot.active).length,
       queued: this.#queue.length,
-      instances: { ...this.#instances },
+      instances: Object.fromEntries(
+        INSTANCE_COUNTERS.map((name, i) => [name, Number(Atomics.load(this.#counters, i))]),
+      ) as InstanceStats,
     };
   }
 
@@ -155,6 +168,40 @@ export class WorkerPool {
       if (idle) this.#dispatch(idle, pending);
       else this.#queue.push(pending);
     });
+  }
+
+  /**
+   * Sends `component` to every worker that lacks it, to instantiate (and
+   * warm up and snapshot) while no request waits: the first request then
+   * finds an instance ready. A worker busy with a request does it after.
+   */
+  async prepare(component: LoadedComponent): Promise<void> {
+    if (this.#closed) return;
+    const ready: Promise<void>[] = [];
+    for (const slot of this.#slots) {
+      const waiting = slot.preparing.get(component.key);
+      if (waiting) {
+        ready.push(new Promise((resolve) => waiting.push(resolve)));
+        continue;
+      }
+      if (slot.retired || slot.loaded.has(component.key)) continue;
+      ready.push(new Promise((resolve) => slot.preparing.set(component.key, [resolve])));
+      slot.worker.postMessage({
+        type: 'prepare',
+        componentKey: component.key,
+        load: this.#load(slot, component),
+      } satisfies ToWorker);
+    }
+    await Promise.all(ready);
+  }
+
+  /** Settles a slot's pending prepares: once the worker reports them, or when it is gone. */
+  #prepared(slot: Slot, componentKey?: string): void {
+    for (const [key, waiters] of slot.preparing) {
+      if (componentKey !== undefined && key !== componentKey) continue;
+      slot.preparing.delete(key);
+      for (const resolve of waiters) resolve();
+    }
   }
 
   /** Drops a compiled variant from every worker (the loader evicted it). */
@@ -187,14 +234,22 @@ export class WorkerPool {
         signal,
         instanceMode: this.instanceMode,
         localHostCalls: this.#options.localHostCalls ?? true,
+        counters: this.#counters.buffer as SharedArrayBuffer,
       } satisfies WorkerInit,
       transferList: [port2],
       // Captured so stray output (jco glue diagnostics) goes through our logger, masked.
       stdout: true,
       stderr: true,
-      ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, ...this.#options.resourceLimits },
     });
-    const slot: Slot = { worker, port: port1, flag: new Int32Array(signal), loaded: new Set(), retired: false };
+    const slot: Slot = {
+      worker,
+      port: port1,
+      flag: new Int32Array(signal),
+      loaded: new Set(),
+      preparing: new Map(),
+      retired: false,
+    };
 
     worker.on('message', (message: FromWorker) => this.#onResult(slot, message));
     port1.on('message', (call: HostCall) => void this.#onHostCall(slot, call));
@@ -217,6 +272,7 @@ export class WorkerPool {
       // An unexpected exit: fail its execution and put a fresh worker in its place.
       slot.retired = true;
       port1.close();
+      this.#prepared(slot);
       const outOfMemory = (crash as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
       this.#options.logger.error(
         { source: 'engine', exit_code: code, out_of_memory: outOfMemory },
@@ -252,26 +308,30 @@ export class WorkerPool {
       ...(pending.job.local ? { local: pending.job.local } : {}),
     };
     if (!slot.loaded.has(component.key)) {
-      // Compiled modules are shared with the worker, not recompiled there.
-      message.load = {
-        glue: component.glue,
-        modules: component.modules,
-        resettable: component.resettable,
-        tablesWritable: component.tablesWritable,
-      };
-      slot.loaded.add(component.key);
+      message.load = this.#load(slot, component);
     }
     slot.worker.postMessage(message);
   }
 
+  /** What a worker needs to run `component`; the slot then counts it as sent. */
+  #load(slot: Slot, component: LoadedComponent): ComponentLoad {
+    slot.loaded.add(component.key);
+    // Compiled modules are shared with the worker, not recompiled there.
+    return {
+      glue: component.glue,
+      modules: component.modules,
+      resettable: component.resettable,
+      tablesWritable: component.tablesWritable,
+    };
+  }
+
   #onResult(slot: Slot, message: FromWorker): void {
-    if (message.type === 'notify') {
-      if (slot.active?.id === message.jobId) void this.#onHostCall(slot, message.call, false);
+    if (message.type === 'prepared') {
+      this.#prepared(slot, message.componentKey);
       return;
     }
-    if (message.type === 'recycled') {
-      this.#instances[message.outcome]++;
-      this.#instances.dirtyPages += message.dirtyPages;
+    if (message.type === 'notify') {
+      if (slot.active?.id === message.jobId) void this.#onHostCall(slot, message.call, false);
       return;
     }
     const pending = slot.active;
@@ -352,6 +412,7 @@ export class WorkerPool {
   async #retire(slot: Slot): Promise<void> {
     slot.retired = true;
     slot.port.close();
+    this.#prepared(slot);
     await slot.worker.terminate();
   }
 

@@ -168,6 +168,10 @@ function json(value) {
   return { status: 200, headers: [], body: new TextEncoder().encode(stringify(value)) };
 }
 
+// Exported, but the next handler call runs this guest's own code (counter and
+// all) and answers 200: the runner must discard that instance, not snapshot it.
+export function warmUp() {}
+
 export async function handler(req) {
   counter += 1;
   const [path, query = ''] = req.http.url.split('?');
@@ -293,7 +297,7 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
   let fresh: Awaited<ReturnType<typeof engineHarness>>;
 
   before(async () => {
-    component = await buildFixture(RESET_GUEST);
+    component = await buildFixture(RESET_GUEST, 'runner-with-warm-up');
     reset = await engineHarness('reset', [component]);
     fresh = await engineHarness('fresh', [component]);
   });
@@ -395,6 +399,15 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
       const body = bodyOf(await reset.run(executeRequest(reset.hashes[0]!)));
       assert.equal(body.counter, 1);
     }
+  });
+
+  it('discards an instance whose warm-up ran the guest, and snapshots this component cold from then on', async () => {
+    // The guest exports warm-up but answers it with its own code (counter 1, 200).
+    // Had that instance been kept, every request would start at counter 1 and answer 2.
+    assert.equal(bodyOf(await reset.run(executeRequest(reset.hashes[0]!))).counter, 1);
+    const { warmedUp, warmUpRefused } = reset.engine.stats.instances;
+    assert.equal(warmedUp, 0);
+    assert.equal(warmUpRefused, 1, 'refused once; its later instances were not warmed up again');
   });
 
   it('globals: a guest that mutates globalThis, Object.prototype and JSON sees clean ones next time', async () => {

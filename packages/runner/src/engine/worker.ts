@@ -15,37 +15,50 @@
  * nothing (logging) are posted without waiting (`ONE_WAY_INTERFACES`).
  *
  * Instances: each component keeps one warm instance per worker, made ahead
- * of the request that uses it. In `reset` mode (reset.ts) the instance is
- * put back into its post-instantiation state after every request, after the
- * response was posted; in `fresh` mode, or when the restore is not possible
+ * of the request that uses it (when the pool prepares the component, or
+ * after the previous response). In `reset` mode (reset.ts) a new instance
+ * is warmed up (warm-up.ts) and snapshotted, and put back into that state
+ * after every request, after the response was posted; in `fresh` mode, or when the restore is not possible
  * (memory grew, a table grew, the guest failed), it is dropped and a new one
  * is instantiated, also after the response. Either way a request never runs
  * on an instance that another request has left in a different state.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { createLocalDispatcher, ONE_WAY_INTERFACES, type HostOutcome, type LocalScope } from '../providers/index.ts';
 import {
-  WIT_PACKAGE_PREFIX,
-  WIT_VERSION,
-  WORLD_FUNCTIONS,
-  WORLD_INTERFACES,
-  type WitExecuteRequest,
-  type WitExecuteResponse,
-} from '../world.ts';
+  createLocalDispatcher,
+  guestValue,
+  ONE_WAY_INTERFACES,
+  type HostOutcome,
+  type LocalScope,
+} from '../providers/index.ts';
+import { WIT_PACKAGE_PREFIX, WIT_VERSION, WORLD_FUNCTIONS, WORLD_INTERFACES } from '../world.ts';
 import { InstanceRecorder, ResetSnapshot } from './reset.ts';
-import type { FailurePhase, FromWorker, HostCall, HostReply, Recycled, ToWorker, WorkerInit } from './messages.ts';
+import { warmUp, warmUpHostCall, type WarmableRoot } from './warm-up.ts';
+import {
+  countInstance,
+  type ComponentLoad,
+  type FailurePhase,
+  type FromWorker,
+  type HostCall,
+  type HostReply,
+  type Recycled,
+  type ToWorker,
+  type WorkerInit,
+} from './messages.ts';
 
 type Instantiate = (
   getCoreModule: (path: string) => WebAssembly.Module,
   imports: Record<string, Record<string, (...args: unknown[]) => unknown>>,
   instantiateCore?: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
-) => { handler(request: WitExecuteRequest): WitExecuteResponse | Promise<WitExecuteResponse> };
+) => WarmableRoot;
 
 interface CachedComponent {
   instantiate: Instantiate;
   modules: Record<string, WebAssembly.Module>;
   resettable: boolean;
   tablesWritable: boolean;
+  /** Set once the guest refused a warm-up: its instances are snapshotted cold from then on. */
+  warmUpRefused?: boolean;
   /** An instance no request has run on yet, or one restored to that state. */
   warm?: WarmInstance;
 }
@@ -60,8 +73,10 @@ interface WarmInstance {
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread.');
 const parent = parentPort;
-const { port, signal, instanceMode, localHostCalls } = workerData as WorkerInit;
+const init = workerData as WorkerInit;
+const { port, signal, instanceMode, localHostCalls } = init;
 const flag = new Int32Array(signal);
+const counters = new BigInt64Array(init.counters);
 /** Insertion order is recency: the least recently used component is evicted first. */
 const components = new Map<string, CachedComponent>();
 let nextCallId = 0;
@@ -92,8 +107,11 @@ let local: LocalScope | undefined;
 let serving = false;
 /** The job being served, for one-way calls. */
 let currentJob = 0;
+/** True while a new instance runs its warm-up call (warm-up.ts): the host answers with no data. */
+let warmingUp = false;
 
 function callHost(iface: string, fn: string, args: unknown[]): unknown {
+  if (warmingUp) return guestValue(iface, fn, warmUpHostCall(iface, fn, args));
   if (localHostCalls && ONE_WAY_INTERFACES.has(iface)) {
     if (!serving) throw new Error(`${WIT_PACKAGE_PREFIX}${iface}.${fn} called outside a request.`);
     parent.postMessage({
@@ -103,17 +121,7 @@ function callHost(iface: string, fn: string, args: unknown[]): unknown {
     } satisfies FromWorker);
     return undefined;
   }
-  const outcome = (local && localDispatch(local, iface, fn, args)) ?? callMainThread(iface, fn, args);
-  if (outcome.kind === 'ok') return outcome.value;
-  if (outcome.kind === 'err') {
-    // jco lowers a thrown value with an own `payload` property into the
-    // `err` case of the import's `result<T, E>` (see `getErrorPayload` in the
-    // glue); any other Error becomes a trap.
-    throw Object.assign(new Error(`${WIT_PACKAGE_PREFIX}${iface}.${fn} returned an error`), {
-      payload: outcome.payload,
-    });
-  }
-  throw new Error(outcome.message);
+  return guestValue(iface, fn, (local && localDispatch(local, iface, fn, args)) ?? callMainThread(iface, fn, args));
 }
 
 function callMainThread(iface: string, fn: string, args: unknown[]): HostOutcome {
@@ -177,7 +185,17 @@ function instantiate(component: CachedComponent): WarmInstance {
   );
   const warm: WarmInstance = { root, recorder, uses: 0 };
   if (instanceMode === 'reset' && component.resettable) {
-    // Right after instantiation, before any request: the state every request must start from.
+    if (!component.warmUpRefused) {
+      const result = warmUp(root, (active) => (warmingUp = active));
+      if (result.outcome === 'refused') {
+        // Whatever ran is not the agreed warm-up: this instance is not a clean start.
+        countInstance(counters, 'warmUpRefused');
+        component.warmUpRefused = true;
+        return instantiate(component);
+      }
+      if (result.outcome === 'warmed') countInstance(counters, 'warmedUp');
+    }
+    // Before any request: the state every request must start from.
     warm.snapshot = ResetSnapshot.capture(recorder, () => true, { tablesWritable: component.tablesWritable });
   }
   return warm;
@@ -199,22 +217,17 @@ function remember(key: string, component: CachedComponent): void {
 }
 
 /** The instance that served a request goes back into its snapshot state, or is replaced. */
-function recycle(
-  key: string,
-  component: CachedComponent,
-  used: WarmInstance,
-  failed: boolean,
-): Omit<Extract<FromWorker, { type: 'recycled' }>, 'type' | 'jobId'> {
+function recycle(key: string, component: CachedComponent, used: WarmInstance, failed: boolean): void {
   let outcome: Recycled;
-  let dirtyPages = 0;
   if (failed) outcome = 'failed';
   else if (!used.snapshot) outcome = 'retired';
   else if (used.uses >= MAX_USES) outcome = 'retired';
   else {
     const result = used.snapshot.restore();
-    dirtyPages = result.dirtyPages;
+    countInstance(counters, 'dirtyPages', result.dirtyPages);
     outcome = result.discard ?? 'restored';
   }
+  countInstance(counters, outcome);
   if (outcome === 'restored') {
     component.warm = used;
   } else if (components.get(key) === component) {
@@ -225,7 +238,6 @@ function recycle(
       component.warm = undefined; // the next request instantiates and reports the error
     }
   }
-  return { outcome, dirtyPages, prepared: component.warm !== undefined };
 }
 
 async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
@@ -239,22 +251,15 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   try {
     component = components.get(componentKey);
     if (!component) {
-      if (!message.load) throw new Error(`Component ${componentKey} was not sent to this worker.`);
-      // The glue is jco's output for this bundle, generated by the runner
-      // itself; a data: URL imports it without touching the filesystem.
-      const url = `data:text/javascript;base64,${Buffer.from(message.load.glue, 'utf8').toString('base64')}`;
-      const glue = (await import(url)) as { instantiate: Instantiate };
-      component = {
-        instantiate: glue.instantiate,
-        modules: message.load.modules,
-        resettable: message.load.resettable,
-        tablesWritable: message.load.tablesWritable,
-      };
+      const load = message.load ?? unprepared.get(componentKey);
+      if (!load) throw new Error(`Component ${componentKey} was not sent to this worker.`);
+      component = await loadComponent(load);
+      unprepared.delete(componentKey);
     }
     remember(componentKey, component);
     local =
       localHostCalls && message.local
-        ? { request: message.local.request, granted: new Set(message.local.granted) }
+        ? { request: message.local.request, granted: new Set(message.local.granted), answers: message.local.answers }
         : undefined;
     phase = 'instantiate';
     used = component.warm ?? instantiate(component);
@@ -278,18 +283,57 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   parent.postMessage(result);
   // After the response: the restore (or a replacement instance) is off the request's critical path.
   if (component && used && !(result.type === 'failed' && result.memoryLimit)) {
-    parent.postMessage({
-      type: 'recycled',
-      jobId,
-      ...recycle(componentKey, component, used, result.type === 'failed'),
-    } satisfies FromWorker);
+    recycle(componentKey, component, used, result.type === 'failed');
   }
 }
 
-parent.on('message', (message: ToWorker) => {
-  if (message.type === 'evict') {
-    components.delete(message.componentKey);
-    return;
+async function loadComponent(load: ComponentLoad): Promise<CachedComponent> {
+  // The glue is jco's output for this bundle, generated by the runner
+  // itself; a data: URL imports it without touching the filesystem.
+  const url = `data:text/javascript;base64,${Buffer.from(load.glue, 'utf8').toString('base64')}`;
+  const glue = (await import(url)) as { instantiate: Instantiate };
+  return {
+    instantiate: glue.instantiate,
+    modules: load.modules,
+    resettable: load.resettable,
+    tablesWritable: load.tablesWritable,
+  };
+}
+
+/** Components a `prepare` could not load: a request loads them again and reports why. */
+const unprepared = new Map<string, ComponentLoad>();
+
+/** Makes a component's instance ready before its first request (the pool's `prepare`). */
+async function prepare({ componentKey, load }: Extract<ToWorker, { type: 'prepare' }>): Promise<void> {
+  let component = components.get(componentKey);
+  try {
+    if (!component) {
+      unprepared.set(componentKey, load);
+      component = await loadComponent(load);
+      unprepared.delete(componentKey);
+    }
+    remember(componentKey, component);
+    component.warm ??= instantiate(component);
+  } catch {
+    // The first request instantiates again and answers with the error.
   }
-  void run(message);
+  parent.postMessage({ type: 'prepared', componentKey } satisfies FromWorker);
+}
+
+/**
+ * Messages are handled one at a time, in order: loading a component awaits
+ * its glue's import, and a request must not overtake the prepare before it.
+ */
+let handled = Promise.resolve();
+parent.on('message', (message: ToWorker) => {
+  handled = handled.then(() => {
+    if (message.type === 'evict') {
+      components.delete(message.componentKey);
+      unprepared.delete(message.componentKey);
+      return;
+    }
+    return message.type === 'prepare' ? prepare(message) : run(message);
+  });
+  // Never let one failure stop the chain (its job then times out and the pool replaces this worker).
+  handled = handled.catch((error: unknown) => console.error('worker: message handling failed:', error));
 });

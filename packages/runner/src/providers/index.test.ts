@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { testScope } from '../testing/scope.ts';
 import { WORLD_INTERFACES } from '../world.ts';
-import { createDispatcher, createProviders, SecretCache, type Provider } from './index.ts';
+import { createDispatcher, createLocalDispatcher, createProviders, SecretCache, type Provider } from './index.ts';
 
 const deps = {
   decrypter: { decrypt: () => Promise.reject(new Error('unused')), ready: async () => {} },
@@ -49,5 +49,19 @@ describe('provider registry', () => {
   it('traps on a function the world does not have', async () => {
     const outcome = await createDispatcher(createProviders(deps))(testScope().scope, 'secrets', 'steal', []);
     assert.equal(outcome.kind, 'trap');
+  });
+
+  it("answers a worker's call from the prefetched answers only for the exact function and argument", () => {
+    const local = createLocalDispatcher();
+    const scope = {
+      request: testScope().scope.request,
+      granted: new Set(['cap:secrets.get' as const]),
+      answers: { secrets: { get: { api_token: 'v' } } },
+    };
+    assert.deepEqual(local(scope, 'secrets', 'get', ['api_token']), { kind: 'ok', value: 'v' });
+    // Anything else crosses the bridge (undefined): another key, an inherited name, another function.
+    assert.equal(local(scope, 'secrets', 'get', ['other']), undefined);
+    assert.equal(local(scope, 'secrets', 'get', ['toString']), undefined);
+    assert.equal(local(scope, 'secrets', 'listKeys', []), undefined);
   });
 });

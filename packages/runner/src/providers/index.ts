@@ -54,6 +54,18 @@ export function createProviders(deps: ProviderDeps): Provider[] {
 export type HostOutcome =
   { kind: 'ok'; value: unknown } | { kind: 'err'; payload: string } | { kind: 'trap'; message: string };
 
+/** A host call's outcome as jco's glue expects it: the value, a thrown `payload` (a WIT `err`), or a trap. */
+export function guestValue(iface: string, fn: string, outcome: HostOutcome): unknown {
+  if (outcome.kind === 'ok') return outcome.value;
+  if (outcome.kind === 'err') {
+    // jco lowers a thrown value with an own `payload` property into the
+    // `err` case of the import's `result<T, E>` (see `getErrorPayload` in the
+    // glue); any other Error becomes a trap.
+    throw Object.assign(new Error(`alga:extension/${iface}.${fn} returned an error`), { payload: outcome.payload });
+  }
+  throw new Error(outcome.message);
+}
+
 export type HostDispatcher = (
   scope: ExecutionScope,
   iface: string,
@@ -117,16 +129,35 @@ export const WORKER_LOCAL_INTERFACES: ReadonlySet<string> = new Set(['context', 
  */
 export const ONE_WAY_INTERFACES: ReadonlySet<string> = new Set(['logging']);
 
+/** Answers a worker may give itself: interface → function → the call's one string argument → value. */
+export type LocalAnswers = Record<string, Record<string, Record<string, unknown>>>;
+
 /** What a worker knows of the execution: enough for the worker-local interfaces. */
 export interface LocalScope {
   readonly request: Pick<ExecuteRequest, 'context' | 'config'>;
   readonly granted: ReadonlySet<Capability>;
+  /** Prefetched answers of other interfaces (`Provider.prefetch`), e.g. cached secret values. */
+  readonly answers?: LocalAnswers;
+}
+
+/**
+ * The prefetched answers of every granted provider for one execution
+ * (`Provider.prefetch`), or undefined when there are none.
+ */
+export function prefetchAnswers(providers: readonly Provider[], scope: ExecutionScope): LocalAnswers | undefined {
+  let answers: LocalAnswers | undefined;
+  for (const provider of providers) {
+    if (!provider.prefetch || !scope.granted.has(provider.capability)) continue;
+    const prefetched = provider.prefetch(scope);
+    if (prefetched) (answers ??= {})[provider.iface] = prefetched;
+  }
+  return answers;
 }
 
 /**
  * The same providers and the same grant check as `createDispatcher`, but
- * synchronous and limited to `WORKER_LOCAL_INTERFACES`; returns undefined
- * for any other interface.
+ * synchronous and limited to `WORKER_LOCAL_INTERFACES` and the scope's
+ * prefetched answers; returns undefined for any other call.
  */
 export function createLocalDispatcher(): (
   scope: LocalScope,
@@ -138,6 +169,11 @@ export function createLocalDispatcher(): (
     [createContextProvider(), createConfigProvider(), createRandomProvider()].map((p) => [p.iface, p]),
   );
   return (local, iface, fn, args) => {
+    const prefetched = local.answers?.[iface]?.[fn];
+    const [argument] = args;
+    if (prefetched && typeof argument === 'string' && Object.hasOwn(prefetched, argument)) {
+      return { kind: 'ok', value: prefetched[argument] };
+    }
     const provider = byIface.get(iface);
     if (!provider) return undefined;
     const impl = Object.hasOwn(provider.functions, fn) ? provider.functions[fn] : undefined;

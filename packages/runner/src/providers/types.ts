@@ -74,6 +74,13 @@ export interface Provider {
    * backend. Returns a value/`WitErr` like a function, or throws `HostTrap`.
    */
   denied(fn: string, scope: ExecutionScope): unknown;
+  /**
+   * Per execution, as it is handed to a worker: answers the worker may give
+   * the guest itself, by function and then by the call's one string
+   * argument (`{ get: { api_token: '…' } }`). Only answers that cannot change
+   * during the execution; every other call crosses the bridge as usual.
+   */
+  prefetch?(scope: ExecutionScope): Record<string, Record<string, unknown>> | undefined;
   /** Process lifetime: finish background work (e.g. buffered shipments) when the runner shuts down. */
   close?(): Promise<void>;
 }

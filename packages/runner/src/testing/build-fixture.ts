@@ -18,13 +18,14 @@ const WIT_DIR = path.join(REPO_ROOT, 'wit');
 const CACHE_DIR = path.join(REPO_ROOT, 'node_modules', '.cache', 'alga-test-components');
 
 // The cache key includes the WIT so a contract change rebuilds every fixture.
-async function cacheKey(jsSource: string): Promise<string> {
+async function cacheKey(jsSource: string, world: string): Promise<string> {
   const wit = await readFile(path.join(WIT_DIR, 'alga-extension.wit'), 'utf8');
-  return createHash('sha256').update(jsSource).update('\0').update(wit).digest('hex');
+  return createHash('sha256').update(jsSource).update('\0').update(world).update('\0').update(wit).digest('hex');
 }
 
-export async function buildFixture(jsSource: string): Promise<Uint8Array> {
-  const file = path.join(CACHE_DIR, `${await cacheKey(jsSource)}.wasm`);
+/** `world`: `runner` (the reference host's exports) or `runner-with-warm-up` (also `warm-up`). */
+export async function buildFixture(jsSource: string, world = 'runner'): Promise<Uint8Array> {
+  const file = path.join(CACHE_DIR, `${await cacheKey(jsSource, world)}.wasm`);
   try {
     return new Uint8Array(await readFile(file));
   } catch (error) {
@@ -37,7 +38,7 @@ export async function buildFixture(jsSource: string): Promise<Uint8Array> {
     const { component } = await componentize({
       sourcePath,
       witPath: WIT_DIR,
-      worldName: 'runner',
+      worldName: world,
       // No WASI: the guest's only door to the world is our WIT.
       disableFeatures: ['random', 'stdio', 'clocks', 'http', 'fetch-event'],
     });

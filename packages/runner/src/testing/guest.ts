@@ -1,7 +1,10 @@
 /**
  * The one guest component the engine tests run; behaviours are picked by
- * path so a single build (~7 s, cached) covers them all.
+ * path so a single build (~7 s, cached) covers them all. Built for the world
+ * `runner-with-warm-up` (FIXTURE_WORLD): it exports `warm-up` as well.
  */
+export const FIXTURE_WORLD = 'runner-with-warm-up';
+
 export const FIXTURE_GUEST = String.raw`
 import { getContext } from 'alga:extension/context@0.1.0';
 import { get as getConfig, getAll as getAllConfig } from 'alga:extension/config@0.1.0';
@@ -27,7 +30,28 @@ function attempt(fn) {
   try { return { ok: fn() }; } catch (e) { return { err: e.payload }; }
 }
 
+// Warm-up (wit/README.md): armed by warmUp(), answered by the next handler
+// call without touching the module state above. What the host answered is
+// kept so /warmed-up can show it (an SDK-built guest keeps nothing).
+let warmUpArmed = false;
+let warmedUp = null;
+export function warmUp() {
+  warmUpArmed = true;
+}
+
 export async function handler(req) {
+  if (warmUpArmed) {
+    warmUpArmed = false;
+    warmedUp = {
+      request: req.context,
+      context: getContext(),
+      config: getAllConfig(),
+      secret: attempt(() => getSecret('api_token')),
+      keys: listKeys(),
+    };
+    logInfo('warm-up line');
+    return { status: 204, headers: [{ name: 'alga-warm-up', value: 'done' }], body: undefined };
+  }
   counter += 1;
   const [path, query = ''] = req.http.url.split('?');
   const params = Object.fromEntries(query.split('&').filter(Boolean).map((kv) => kv.split('=').map(decodeURIComponent)));
@@ -92,6 +116,8 @@ export async function handler(req) {
       const result = attempt(() => callRoute(params.route, new TextEncoder().encode(params.payload ?? '')));
       return json(200, result.ok ? { ok: new TextDecoder().decode(result.ok) } : result);
     }
+    case '/warmed-up':
+      return json(200, { counter, warmedUp });
     case '/bad-status':
       return { status: 42, headers: [], body: undefined };
     default:

@@ -163,6 +163,13 @@ export function executeRequest(
 }
 
 /** The guest's JSON answer inside a runner response. */
+/** A count of `alga_runner_instance_events_total{event}` from the runner's /metrics (NaN when absent). */
+export async function instanceEvents(h: Harness, event: string): Promise<number> {
+  const metrics = (await h.runner.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const line = new RegExp(`^alga_runner_instance_events_total\\{event="${event}"\\} (\\d+)$`, 'm').exec(metrics);
+  return Number(line?.[1]);
+}
+
 export function bodyOf(response: ExecuteResponse): Record<string, unknown> {
   return JSON.parse(Buffer.from(response.body_b64 ?? '', 'base64').toString('utf8')) as Record<string, unknown>;
 }

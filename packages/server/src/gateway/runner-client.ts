@@ -181,7 +181,8 @@ export class RunnerClient {
 
   /**
    * Asks every ready runner to load and compile a bundle now (after an
-   * install or upgrade), so the first request does not pay for transpiling.
+   * install or upgrade) and to have each of its workers make an instance
+   * ready, so the first request pays for neither.
    * Best effort: a runner that fails simply loads on first use.
    */
   async prepare(target: {

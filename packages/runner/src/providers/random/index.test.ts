@@ -25,3 +25,21 @@ test('refuses lengths above the Web Crypto cap or that are not integers', () => 
 test('without cap:context.read the call traps', () => {
   assert.throws(() => createRandomProvider().denied('getRandomBytes', testScope({ providers: [] }).scope), HostTrap);
 });
+
+test('hands out every byte of its CSPRNG blocks once, across refills, and large reads whole', () => {
+  const scope = testScope({ providers: ['cap:context.read'] }).scope;
+  const provider = createRandomProvider();
+  const read = (len: number) => provider.functions.getRandomBytes!(scope, ...([len] as never[])) as Uint8Array;
+  const seen = new Set<string>();
+  // 700 × 24 bytes spans four 4 KiB blocks; a repeat would mean a byte range served twice.
+  for (let i = 0; i < 700; i++) {
+    const bytes = read(24);
+    assert.equal(bytes.length, 24);
+    const hex = Buffer.from(bytes).toString('hex');
+    assert.ok(!seen.has(hex), `read ${i} repeated an earlier one`);
+    seen.add(hex);
+    bytes.fill(0); // a copy: scribbling on it cannot touch what later reads get
+  }
+  assert.equal(read(65_536).length, 65_536);
+  assert.notDeepEqual(read(24), new Uint8Array(24));
+});

@@ -86,6 +86,11 @@ export class SecretCache {
     return entry;
   }
 
+  /** Whether `key` has a live entry; does not create one or refresh its place. */
+  has(key: string): boolean {
+    return this.#lru.has(key);
+  }
+
   release(entry: SecretCacheEntry): void {
     entry.pins -= 1;
     if (entry.evicted && entry.pins === 0) wipe(entry);

@@ -36,7 +36,13 @@ describe('secrets provider', () => {
   function setup(decrypter: Decrypter = keyring, options: { now?: () => number; ttlMs?: number } = {}) {
     const cache = new SecretCache({ ttlMs: options.ttlMs ?? 60_000, maxEntries: 10 });
     const provider = createSecretsProvider({ decrypter, cache, ...(options.now ? { now: options.now } : {}) });
-    return { cache, provider, get: provider.functions.get!, listKeys: provider.functions.listKeys! };
+    return {
+      cache,
+      provider,
+      get: provider.functions.get!,
+      listKeys: provider.functions.listKeys!,
+      prefetch: provider.prefetch!,
+    };
   }
 
   it('decrypts a granted key with the AAD bound to tenant, install and key, and remembers it for masking', async () => {
@@ -157,5 +163,42 @@ describe('secrets provider', () => {
     const second = testScope({ providers: ['cap:secrets.get'], secret_envelope: envelope });
     assert.equal(await get(second.scope, ...(['a'] as never[])), 'short-lived');
     assert.equal(decrypter.calls, 2);
+  });
+
+  it('prefetches only what is already decrypted, pinned and masked for the execution, never an expired key', async () => {
+    const decrypter = counting(keyring);
+    const { cache, get, prefetch } = setup(decrypter);
+    const envelope = await envelopeFor(keyring, { a: 'first-value', b: 'second-value' }, { version: 'pre' });
+    const request = { providers: ['cap:secrets.get'], secret_envelope: envelope };
+    const cold = testScope(request);
+    assert.equal(prefetch(cold.scope), undefined, 'nothing cached: nothing to hand over');
+    assert.equal(cache.size, 0, 'and no entry made for it');
+    assert.equal(await get(cold.scope, ...(['a'] as never[])), 'first-value');
+    cold.close();
+
+    const warm = testScope(request);
+    assert.deepEqual(prefetch(warm.scope), { get: { a: 'first-value' } }, 'b was never read, so never decrypted');
+    assert.ok(warm.scope.secretValues.has('first-value'), 'masked though the guest may never read it');
+    assert.equal(decrypter.calls, 1);
+    // Pinned: an eviction now leaves the bytes to the execution until it ends.
+    const entry = cache.acquire(SecretCache.key('tenant-1', 'install-1', 'pre'));
+    cache.release(entry);
+    const bytes = entry.values.get('a')!;
+    cache.clear();
+    assert.equal(bytes.toString('utf8'), 'first-value');
+    warm.close();
+    assert.ok(bytes.every((byte) => byte === 0));
+
+    const expired = await envelopeFor(
+      keyring,
+      { a: 'first-value' },
+      { version: 'pre', expires_at: new Date(Date.now() - 1000).toISOString() },
+    );
+    const refill = testScope(request);
+    await get(refill.scope, ...(['a'] as never[]));
+    refill.close();
+    const late = testScope({ ...request, secret_envelope: expired });
+    assert.deepEqual(prefetch(late.scope), { get: {} });
+    late.close();
   });
 });

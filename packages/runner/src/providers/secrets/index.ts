@@ -7,7 +7,7 @@
  */
 import { secretAad } from '@alga-psa/protocol';
 import { TransitError, type Decrypter } from '@alga-psa/transit';
-import { witErr, type ExecutionScope, type Provider } from '../types.ts';
+import { witErr, type ExecutionScope, type Provider, type WitErr } from '../types.ts';
 import { SecretCache, type SecretCacheEntry } from './cache.ts';
 
 export { SecretCache, SecretCacheEntry } from './cache.ts';
@@ -35,6 +35,18 @@ export function createSecretsProvider(options: SecretsProviderOptions): Provider
   const { decrypter, cache, metrics } = options;
   const now = options.now ?? Date.now;
 
+  /** The envelope's answer before any decrypt: `missing` / `expired`, or undefined when the key can be read. */
+  function unreadable(scope: ExecutionScope, key: string): WitErr | undefined {
+    const envelope = scope.request.secret_envelope;
+    if (!envelope || !Object.hasOwn(envelope.ciphertexts, key)) return witErr('missing');
+    if (envelope.expires_at !== null) {
+      const expiresAt = Date.parse(envelope.expires_at);
+      // An unparseable expiry fails closed.
+      if (Number.isNaN(expiresAt) || expiresAt <= now()) return witErr('expired');
+    }
+    return undefined;
+  }
+
   function pinnedEntry(scope: ExecutionScope): SecretCacheEntry {
     const existing = scope.memo.get('secrets') as SecretsMemo | undefined;
     if (existing) return existing.entry;
@@ -51,13 +63,10 @@ export function createSecretsProvider(options: SecretsProviderOptions): Provider
     capability: 'cap:secrets.get',
     functions: {
       async get(scope: ExecutionScope, key: string) {
-        const { context, secret_envelope: envelope } = scope.request;
-        if (!envelope || !Object.hasOwn(envelope.ciphertexts, key)) return witErr('missing');
-        if (envelope.expires_at !== null) {
-          const expiresAt = Date.parse(envelope.expires_at);
-          // An unparseable expiry fails closed.
-          if (Number.isNaN(expiresAt) || expiresAt <= now()) return witErr('expired');
-        }
+        const refused = unreadable(scope, key);
+        if (refused) return refused;
+        const { context } = scope.request;
+        const envelope = scope.request.secret_envelope!; // unreadable() checked it is there
         const entry = pinnedEntry(scope);
         let bytes = entry.values.get(key);
         metrics?.cacheLookup(bytes !== undefined);
@@ -98,6 +107,28 @@ export function createSecretsProvider(options: SecretsProviderOptions): Provider
       listKeys(scope: ExecutionScope) {
         return Object.keys(scope.request.secret_envelope?.ciphertexts ?? {});
       },
+    },
+    /**
+     * Values this install's cache entry already holds, for the worker to
+     * answer `get` without a bridge round trip. The entry is pinned for the
+     * execution as a bridged read would pin it, and every value shipped is
+     * masked in its log lines whether or not the guest reads it.
+     */
+    prefetch(scope: ExecutionScope) {
+      const { context, secret_envelope: envelope } = scope.request;
+      if (!envelope || !cache.has(SecretCache.key(context.tenant_id, context.install_id, envelope.version))) {
+        return undefined;
+      }
+      const entry = pinnedEntry(scope);
+      const values: Record<string, string> = {};
+      for (const [key, bytes] of entry.values) {
+        if (unreadable(scope, key)) continue;
+        const value = bytes.toString('utf8');
+        scope.secretValues.add(value);
+        values[key] = value;
+        metrics?.cacheLookup(true);
+      }
+      return { get: values };
     },
     denied(fn) {
       // `list-keys` has no error variant: an empty list reveals nothing.
