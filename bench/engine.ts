@@ -16,7 +16,8 @@ import { Engine, exposeResetState, type InstanceMode } from '../packages/runner/
 import { InstanceRecorder, ResetSnapshot } from '../packages/runner/src/engine/reset.ts';
 import { trackWrites } from '../packages/runner/src/engine/wasm/write-tracking.ts';
 import { readDebugFlagOnce } from '../packages/runner/src/engine/loader.ts';
-import { createProviders, SecretCache } from '../packages/runner/src/providers/index.ts';
+import { createProviders, guestValue, SecretCache } from '../packages/runner/src/providers/index.ts';
+import { warmUp, warmUpHostCall, type WarmableRoot } from '../packages/runner/src/engine/warm-up.ts';
 import { HOST_DATA, PLAIN_HANDLER } from './lib/guest-source.ts';
 import { measure, type Summary } from './lib/stats.ts';
 
@@ -45,21 +46,32 @@ const request = {
   http: { method: 'GET', url: '/work', headers: [], body: undefined },
 };
 
+/** While true, imports answer as the worker's do during an instance's warm-up (warm-up.ts). */
+let warmingUp = false;
+
 function witImports() {
-  return {
+  const imports: Record<string, Record<string, (...args: never[]) => unknown>> = {
     'alga:extension/context': { getContext: () => JSON.parse(HOST_DATA.context) },
     'alga:extension/config': { get: () => undefined, getAll: () => HOST_DATA.config },
     'alga:extension/secrets': { get: () => HOST_DATA.secret, listKeys: () => ['api_token'] },
     'alga:extension/logging': { logInfo: () => {}, logWarn: () => {}, logError: () => {} },
     'alga:extension/random': { getRandomBytes: (n: number) => crypto.getRandomValues(new Uint8Array(n)) },
   };
+  for (const [key, functions] of Object.entries(imports)) {
+    const iface = key.slice('alga:extension/'.length);
+    for (const [fn, impl] of Object.entries(functions)) {
+      functions[fn] = (...args: never[]) =>
+        warmingUp ? guestValue(iface, fn, warmUpHostCall(iface, fn, args)) : impl(...args);
+    }
+  }
+  return imports;
 }
 
 type Instantiate = (
   getCoreModule: (name: string) => WebAssembly.Module,
   imports: object,
   instantiateCore?: InstanceRecorder['instantiateCore'],
-) => { handler(r: unknown): unknown };
+) => WarmableRoot;
 
 export async function loadComponent(): Promise<{
   instantiate: Instantiate;
@@ -144,15 +156,36 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
   });
 
   // 3. Reset-in-place, in this thread: handler, then restore (what a worker spends per request),
-  // as the runner does it (write tracking) and as it did before (whole-memory compare, tables copied).
-  for (const tracked of [true, false]) {
+  // as the runner does it (write tracking, warm-up), and with either left out.
+  const variants = [
+    { engine: 'jco, reset-in-place (ours, in-thread)', tracked: true, warm: true, note: '' },
+    {
+      engine: 'jco, reset-in-place without warm-up (in-thread)',
+      tracked: true,
+      warm: false,
+      note: '; snapshot taken before any call',
+    },
+    {
+      engine: 'jco, reset-in-place without write tracking (in-thread)',
+      tracked: false,
+      warm: true,
+      note: '; every page compared, tables copied back',
+    },
+  ];
+  for (const variant of variants) {
     const recorder = new InstanceRecorder();
     const warm = instantiate(
-      (name) => (tracked ? resettable : untracked)[name]!,
+      (name) => (variant.tracked ? resettable : untracked)[name]!,
       witImports(),
       recorder.instantiateCore,
     );
-    const snapshot = ResetSnapshot.capture(recorder, () => true, { tablesWritable: tracked ? tablesWritable : true });
+    if (variant.warm) {
+      const result = warmUp(warm, (active) => (warmingUp = active));
+      if (result.outcome !== 'warmed') throw new Error(`bench guest did not warm up: ${JSON.stringify(result)}`);
+    }
+    const snapshot = ResetSnapshot.capture(recorder, () => true, {
+      tablesWritable: variant.tracked ? tablesWritable : true,
+    });
     let dirty = 0;
     const handlerOnly: number[] = [];
     const resetSummary = await measure(options.n, options.warmup, () => {
@@ -165,16 +198,13 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
     });
     handlerOnly.sort((a, b) => a - b);
     rows.push({
-      engine: tracked
-        ? 'jco, reset-in-place (ours, in-thread)'
-        : 'jco, reset-in-place without write tracking (in-thread)',
+      engine: variant.engine,
       isolation: 'fresh state per request',
       path: 'in-thread',
       memoryPerSlot: memoryBytes(recorder) + snapshot.bytes,
       note:
         `handler + restore; handler alone p50 ${handlerOnly[handlerOnly.length >> 1]!.toFixed(3)} ms, ` +
-        `${(dirty / (options.n + options.warmup)).toFixed(0)} dirty 4 KiB pages/request` +
-        (tracked ? '' : '; every page compared, tables copied back'),
+        `${(dirty / (options.n + options.warmup)).toFixed(0)} dirty 4 KiB pages/request${variant.note}`,
       summary: resetSummary,
     });
   }

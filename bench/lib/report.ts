@@ -71,12 +71,17 @@ export function targets(results: BenchResults): Target[] {
     },
     {
       target: 'Engine: per request at least as fast as isolated-vm fresh context',
-      measured: `p50 ${ms(ours.summary.p50)} ms vs ${ms(ivm.summary.p50)} ms (${ratio(ours.summary.p50 / ivm.summary.p50)} slower)`,
+      measured:
+        `runner engine p50 ${ms(ours.summary.p50)} ms vs ${ms(ivm.summary.p50)} ms ` +
+        `(${ratio(ours.summary.p50 / ivm.summary.p50)} slower); reset core in-thread ${ms(inThread.summary.p50)} ms ` +
+        `(${ratio(inThread.summary.p50 / ivm.summary.p50)})`,
       met: ours.summary.p50 <= ivm.summary.p50,
     },
     {
       target: 'Engine: p99 ≤ 2× p50',
-      measured: `p99/p50 = ${(ours.summary.p99 / ours.summary.p50).toFixed(2)}`,
+      measured:
+        `runner engine p99/p50 = ${(ours.summary.p99 / ours.summary.p50).toFixed(2)}; ` +
+        `reset core in-thread ${(inThread.summary.p99 / inThread.summary.p50).toFixed(2)}`,
       met: ours.summary.p99 <= 2 * ours.summary.p50,
     },
     {
