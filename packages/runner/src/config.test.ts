@@ -95,6 +95,22 @@ describe('loadConfig', () => {
     );
   });
 
+  it('checks the engine switches with the rest, before anything starts', () => {
+    assert.doesNotThrow(() =>
+      loadConfig({ ...required, RUNNER_INSTANCE_MODE: 'fresh', RUNNER_WASM_TIERING: 'dynamic' }),
+    );
+    assert.throws(
+      () => loadConfig({ ...required, RUNNER_INSTANCE_MODE: 'sometimes', RUNNER_WASM_TIERING: 'lazy' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.problems.length, 2);
+        assert.match(error.problems[0]!, /RUNNER_INSTANCE_MODE must be reset or fresh, got "sometimes"/);
+        assert.match(error.problems[1]!, /RUNNER_WASM_TIERING must be eager or dynamic, got "lazy"/);
+        return true;
+      },
+    );
+  });
+
   it('refuses a default timeout above the maximum', () => {
     assert.throws(() => loadConfig({ ...required, RUNNER_DEFAULT_TIMEOUT_MS: '40000' }), /RUNNER_MAX_TIMEOUT_MS/);
   });

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { transitEnvProblems, type TransitKind } from '@alga-psa/transit';
 import { PrivateAllowList } from './providers/http/address.ts';
 import { parseUiProxyRoutes } from './providers/ui-proxy/index.ts';
+import { instanceModeFromEnv, wasmTieringFromEnv } from './engine/index.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -121,6 +122,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(
       `RUNNER_HTTP_ALLOW_PRIVATE: ${(error as Error).message} Use comma-separated CIDRs, e.g. 127.0.0.0/8.`,
     );
+  }
+
+  // Read again by the engine when it is built (so every embedding honours them); checked here so
+  // that a bad value is reported with the rest, before anything starts.
+  for (const check of [instanceModeFromEnv, wasmTieringFromEnv]) {
+    try {
+      check(env);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
   }
 
   const level = env.LOG_LEVEL?.trim();

@@ -14,11 +14,13 @@ import { ComponentLoader } from './loader.ts';
 import { ExecutionFailure, WorkerPool, type PoolEvents, type WorkerPoolOptions } from './pool.ts';
 import type { ExecutionMetrics } from '../metrics.ts';
 import type { InstanceMode } from './messages.ts';
+import { applyWasmTiering, wasmTieringFromEnv, type WasmTiering } from './wasm-tiering.ts';
 
 export { ComponentLoader, compileComponent, type LoadedComponent } from './loader.ts';
 export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions, type InstanceStats } from './pool.ts';
 export { capModuleMemory, exposeResetState, MemoryFloorError } from './wasm/memory-limit.ts';
 export type { InstanceMode } from './messages.ts';
+export { applyWasmTiering, wasmTieringFromEnv, type WasmTiering } from './wasm-tiering.ts';
 
 export interface EngineOptions {
   bundleStore: BundleStore;
@@ -43,6 +45,11 @@ export interface EngineOptions {
   instanceMode?: InstanceMode;
   /** Answer context, config and random inside the worker, without the bridge (default true). */
   localHostCalls?: boolean;
+  /**
+   * How V8 compiles guest code in this process (wasm-tiering.ts), set before
+   * the engine compiles anything. Default: `RUNNER_WASM_TIERING`, else `eager`.
+   */
+  wasmTiering?: WasmTiering;
 }
 
 /**
@@ -74,6 +81,7 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.#options = options;
     this.#dispatch = createDispatcher(options.providers);
+    applyWasmTiering(options.wasmTiering ?? wasmTieringFromEnv());
     const instanceMode = options.instanceMode ?? instanceModeFromEnv();
     this.#pool = new WorkerPool({
       instanceMode,
