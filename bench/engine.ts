@@ -2,6 +2,8 @@
  * In-process engine comparison: the per-request cost of a fresh sandbox for
  * the same realistic handler, measured side by side in one process.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,14 +14,21 @@ import { buildExtension } from '@alga-psa/cli';
 import { DirectoryBundleStore } from '@alga-psa/bundle-store';
 import { secretAad, type ExecuteRequest } from '@alga-psa/protocol';
 import { LocalKeyring } from '@alga-psa/transit';
-import { Engine, exposeResetState, type InstanceMode } from '../packages/runner/src/engine/index.ts';
+import {
+  applyWasmTiering,
+  Engine,
+  exposeResetState,
+  wasmTieringFromEnv,
+  type InstanceMode,
+  type WasmTiering,
+} from '../packages/runner/src/engine/index.ts';
 import { InstanceRecorder, ResetSnapshot } from '../packages/runner/src/engine/reset.ts';
 import { trackWrites } from '../packages/runner/src/engine/wasm/write-tracking.ts';
 import { readDebugFlagOnce } from '../packages/runner/src/engine/loader.ts';
 import { createProviders, guestValue, SecretCache } from '../packages/runner/src/providers/index.ts';
 import { warmUp, warmUpHostCall, type WarmableRoot } from '../packages/runner/src/engine/warm-up.ts';
 import { HOST_DATA, PLAIN_HANDLER } from './lib/guest-source.ts';
-import { measure, type Summary } from './lib/stats.ts';
+import { measure, type Summary, type Warmup } from './lib/stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -116,24 +125,32 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface EngineBenchOptions {
   n: number;
-  warmup: number;
+  warmup: Warmup;
   /** Requests for the slow naive row (it costs ~3.5 ms each). */
   naiveN?: number;
+  /**
+   * The runner's V8 wasm tiering (wasm-tiering.ts), set in every row's
+   * process before anything compiles: every row, peers included, runs with
+   * the V8 settings the runner engine rows run with.
+   */
+  wasmTiering: WasmTiering;
 }
 
 const memoryBytes = (recorder: InstanceRecorder) =>
   recorder.memories().reduce((sum, memory) => sum + memory.buffer.byteLength, 0);
 
-export async function runEngineBench(options: EngineBenchOptions): Promise<EngineRow[]> {
-  const { instantiate, modules, resettable, untracked, tablesWritable, componentBytes } = await loadComponent();
-  const getCoreModule = (name: string) => modules[name]!;
-  const rows: EngineRow[] = [];
+type LoadedBenchComponent = Awaited<ReturnType<typeof loadComponent>>;
 
-  // 1. Naive: a fresh jco instance per request.
-  let i = 0;
+/** 1. Naive: a fresh jco instance per request. */
+async function naiveRow(
+  { instantiate, modules }: LoadedBenchComponent,
+  options: EngineBenchOptions,
+): Promise<EngineRow> {
+  const getCoreModule = (name: string) => modules[name]!;
   const sizing = new InstanceRecorder();
   instantiate(getCoreModule, witImports(), sizing.instantiateCore);
-  rows.push({
+  let i = 0;
+  return {
     engine: 'jco, fresh instance (naive)',
     isolation: 'fresh per request',
     path: 'in-thread',
@@ -143,95 +160,155 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Engin
       // Dead instances' memories are only freed once the loop turns.
       if (++i % 16 === 0) await yieldToLoop();
     }),
-  });
+  };
+}
 
-  // 2. Reused: one instance for every request — no isolation, the floor.
-  const reused = instantiate(getCoreModule, witImports());
-  rows.push({
+/** 2. Reused: one instance for every request — no isolation, the floor. */
+async function reusedRow(
+  { instantiate, modules }: LoadedBenchComponent,
+  options: EngineBenchOptions,
+): Promise<EngineRow> {
+  const sizing = new InstanceRecorder();
+  const reused = instantiate((name) => modules[name]!, witImports(), sizing.instantiateCore);
+  return {
     engine: 'jco, one reused instance (floor)',
     isolation: 'none (state leaks)',
     path: 'in-thread',
     memoryPerSlot: memoryBytes(sizing),
     summary: await measure(options.n, options.warmup, () => reused.handler(request)),
-  });
+  };
+}
 
-  // 3. Reset-in-place, in this thread: handler, then restore (what a worker spends per request),
-  // as the runner does it (write tracking, warm-up), and with either left out.
-  const variants = [
-    { engine: 'jco, reset-in-place (ours, in-thread)', tracked: true, warm: true, note: '' },
-    {
+interface ResetVariant {
+  engine: string;
+  /** Modules with write tracking (else every page is compared). */
+  tracked: boolean;
+  /** Warmed up before the snapshot. */
+  warm: boolean;
+  note: string;
+}
+
+/**
+ * 3. Reset-in-place, in this thread: handler, then restore (what a worker
+ * spends per request), as the runner does it or with a part left out.
+ */
+async function resetRow(
+  { instantiate, resettable, untracked, tablesWritable }: LoadedBenchComponent,
+  options: EngineBenchOptions,
+  variant: ResetVariant,
+): Promise<EngineRow> {
+  const recorder = new InstanceRecorder();
+  const warm = instantiate(
+    (name) => (variant.tracked ? resettable : untracked)[name]!,
+    witImports(),
+    recorder.instantiateCore,
+  );
+  if (variant.warm) {
+    const result = warmUp(warm, (active) => (warmingUp = active));
+    if (result.outcome !== 'warmed') throw new Error(`bench guest did not warm up: ${JSON.stringify(result)}`);
+  }
+  const snapshot = ResetSnapshot.capture(recorder, () => true, {
+    tablesWritable: variant.tracked ? tablesWritable : true,
+  });
+  let dirty = 0;
+  let runs = 0;
+  const handlerOnly: number[] = [];
+  const summary = await measure(options.n, options.warmup, () => {
+    runs++;
+    const t = performance.now();
+    warm.handler(request);
+    handlerOnly.push(performance.now() - t);
+    const result = snapshot.restore();
+    if (result.discard) throw new Error(`bench instance discarded: ${result.discard}`);
+    dirty += result.dirtyPages;
+  });
+  handlerOnly.sort((a, b) => a - b);
+  return {
+    engine: variant.engine,
+    isolation: 'fresh state per request',
+    path: 'in-thread',
+    memoryPerSlot: memoryBytes(recorder) + snapshot.bytes,
+    note:
+      `handler + restore; handler alone p50 ${handlerOnly[handlerOnly.length >> 1]!.toFixed(3)} ms, ` +
+      `${(dirty / runs).toFixed(0)} dirty 4 KiB pages/request${variant.note}`,
+    summary,
+  };
+}
+
+type RowRunner = (options: EngineBenchOptions, component: () => Promise<LoadedBenchComponent>) => Promise<EngineRow>;
+
+/** Section 1's rows, in table order. */
+const ROWS = {
+  naive: async (options, component) => naiveRow(await component(), options),
+  reused: async (options, component) => reusedRow(await component(), options),
+  reset: async (options, component) =>
+    resetRow(await component(), options, {
+      engine: 'jco, reset-in-place (ours, in-thread)',
+      tracked: true,
+      warm: true,
+      note: '',
+    }),
+  'reset-without-warm-up': async (options, component) =>
+    resetRow(await component(), options, {
       engine: 'jco, reset-in-place without warm-up (in-thread)',
       tracked: true,
       warm: false,
       note: '; snapshot taken before any call',
-    },
-    {
+    }),
+  'reset-without-write-tracking': async (options, component) =>
+    resetRow(await component(), options, {
       engine: 'jco, reset-in-place without write tracking (in-thread)',
       tracked: false,
       warm: true,
       note: '; every page compared, tables copied back',
-    },
-  ];
-  for (const variant of variants) {
-    const recorder = new InstanceRecorder();
-    const warm = instantiate(
-      (name) => (variant.tracked ? resettable : untracked)[name]!,
-      witImports(),
-      recorder.instantiateCore,
-    );
-    if (variant.warm) {
-      const result = warmUp(warm, (active) => (warmingUp = active));
-      if (result.outcome !== 'warmed') throw new Error(`bench guest did not warm up: ${JSON.stringify(result)}`);
-    }
-    const snapshot = ResetSnapshot.capture(recorder, () => true, {
-      tablesWritable: variant.tracked ? tablesWritable : true,
-    });
-    let dirty = 0;
-    const handlerOnly: number[] = [];
-    const resetSummary = await measure(options.n, options.warmup, () => {
-      const t = performance.now();
-      warm.handler(request);
-      handlerOnly.push(performance.now() - t);
-      const result = snapshot.restore();
-      if (result.discard) throw new Error(`bench instance discarded: ${result.discard}`);
-      dirty += result.dirtyPages;
-    });
-    handlerOnly.sort((a, b) => a - b);
-    rows.push({
-      engine: variant.engine,
-      isolation: 'fresh state per request',
-      path: 'in-thread',
-      memoryPerSlot: memoryBytes(recorder) + snapshot.bytes,
-      note:
-        `handler + restore; handler alone p50 ${handlerOnly[handlerOnly.length >> 1]!.toFixed(3)} ms, ` +
-        `${(dirty / (options.n + options.warmup)).toFixed(0)} dirty 4 KiB pages/request${variant.note}`,
-      summary: resetSummary,
-    });
-  }
-
+    }),
   // 4. isolated-vm: a fresh context per request in one isolate.
-  rows.push(await isolatedVmRow(options));
-
+  'isolated-vm': (options) => isolatedVmRow(options),
   // 5. QuickJS: a fresh runtime + context per request.
-  rows.push(await quickJsRow(options));
+  quickjs: (options) => quickJsRow(options),
+  // 6. The runner's engine itself (worker pool, host-call bridge, providers).
+  'runner-reset': async (options, component) =>
+    runnerEngineRow((await component()).componentBytes, 'reset', true, options),
+  'runner-fresh': async (options, component) =>
+    runnerEngineRow((await component()).componentBytes, 'fresh', true, options, options.naiveN),
+  'runner-bridge': async (options, component) =>
+    runnerEngineRow((await component()).componentBytes, 'reset', false, options),
+} satisfies Record<string, RowRunner>;
 
-  // 6. The runner's engine itself (worker pool, host-call bridge, providers), both modes.
-  for (const [mode, localHostCalls] of [
-    ['reset', true],
-    ['fresh', true],
-    ['reset', false],
-  ] as const) {
-    rows.push(
-      await runnerEngineRow(
-        componentBytes,
-        mode,
-        localHostCalls,
-        options,
-        mode === 'fresh' ? options.naiveN : undefined,
-      ),
-    );
+export type EngineRowId = keyof typeof ROWS;
+
+/**
+ * Runs every row, each in a new process of its own, one after the other: a
+ * row then never pays for the garbage, heap growth or background compiles
+ * another row left behind (the naive row alone leaves hundreds of dead
+ * 10 MB memories). Every process gets the same V8 settings and options.
+ */
+export async function runEngineBench(
+  options: EngineBenchOptions,
+  progress: (message: string) => void = () => {},
+): Promise<EngineRow[]> {
+  const rows: EngineRow[] = [];
+  for (const id of Object.keys(ROWS) as EngineRowId[]) {
+    progress(`engine row ${id}`);
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--row', id], {
+      env: { ...process.env, BENCH_ENGINE_OPTIONS: JSON.stringify(options) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`engine row ${id} failed (exit code ${code}); its output is above.`);
+    rows.push(JSON.parse(stdout) as EngineRow);
   }
   return rows;
+}
+
+/** In a row's own process: sets the runner's tiering before anything compiles, then measures. */
+async function runRow(id: string, options: EngineBenchOptions): Promise<EngineRow> {
+  if (!Object.hasOwn(ROWS, id)) throw new Error(`Unknown engine row ${JSON.stringify(id)}.`);
+  applyWasmTiering(options.wasmTiering);
+  let loaded: Promise<LoadedBenchComponent> | undefined;
+  return ROWS[id as EngineRowId](options, () => (loaded ??= loadComponent()));
 }
 
 /** One request as the runner gets it, for the realistic fixture (secret, config, context, log). */
@@ -285,6 +362,7 @@ async function runnerEngineRow(
     logger,
     instanceMode,
     localHostCalls,
+    wasmTiering: options.wasmTiering,
   });
   try {
     const executeRequest = await realisticRequest(keyring, await bundleStore.put(componentBytes));
@@ -303,7 +381,7 @@ async function runnerEngineRow(
   }
 }
 
-async function isolatedVmRow(options: { n: number; warmup: number }): Promise<EngineRow> {
+async function isolatedVmRow(options: { n: number; warmup: Warmup }): Promise<EngineRow> {
   const { default: ivm } = await import('isolated-vm');
   const isolate = new ivm.Isolate({ memoryLimit: 128 });
   const script = isolate.compileScriptSync(`${PLAIN_HANDLER}; handler('/work');`);
@@ -334,7 +412,7 @@ async function isolatedVmRow(options: { n: number; warmup: number }): Promise<En
   };
 }
 
-async function quickJsRow(options: { n: number; warmup: number }): Promise<EngineRow> {
+async function quickJsRow(options: { n: number; warmup: Warmup }): Promise<EngineRow> {
   const { getQuickJS } = await import('quickjs-emscripten');
   const QuickJS = await getQuickJS();
   const run = () => {
@@ -377,7 +455,22 @@ async function quickJsRow(options: { n: number; warmup: number }): Promise<Engin
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = await runEngineBench({ n: Number(process.env.BENCH_N ?? 500), warmup: 50, naiveN: 200 });
+  const rowAt = process.argv.indexOf('--row');
+  if (rowAt !== -1) {
+    const options = JSON.parse(process.env.BENCH_ENGINE_OPTIONS ?? '') as EngineBenchOptions;
+    process.stdout.write(JSON.stringify(await runRow(process.argv[rowAt + 1] ?? '', options)));
+    // Workers, isolates and runtimes a row leaves open must not keep its process alive.
+    process.exit(0);
+  }
+  const rows = await runEngineBench(
+    {
+      n: Number(process.env.BENCH_N ?? 500),
+      warmup: { runs: 50, ms: 2000 },
+      naiveN: 200,
+      wasmTiering: wasmTieringFromEnv(),
+    },
+    (message) => process.stderr.write(`${message}\n`),
+  );
   console.table(
     rows.map((r) => ({
       engine: r.engine,

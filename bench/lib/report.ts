@@ -7,6 +7,8 @@ export interface BenchResults {
   durationSeconds: number;
   machine: { cpu: string; cores: number; memoryGb: number; node: string; platform: string };
   quick: boolean;
+  /** `RUNNER_WASM_TIERING` of every process in the run (the in-process engines and the runners). */
+  wasmTiering: string;
   engine: EngineRow[];
   runnerHttp: { steps: LoadResult[]; heldUnder10ms: number; capacity: LoadResult };
   coldStart: Array<{
@@ -128,7 +130,8 @@ export function toMarkdown(results: BenchResults): string {
     `Run ${results.date} in ${results.durationSeconds} s${results.quick ? ' (BENCH_QUICK: short loops)' : ''} on ` +
       `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node} (${machine.platform}).`,
     '',
-    '**1. Engines in process** (realistic handler: context, config, one secret, one log line, small JSON; sequential)',
+    '**1. Engines in process** (realistic handler: context, config, one secret, one log line, small JSON; sequential; ' +
+      `each row in a process of its own with the runner's wasm tiering, \`${results.wasmTiering}\`)`,
     '',
     '| engine | isolation | p50 ms | p99 ms | req/s | vs naive | vs isolated-vm | vs quickjs | MB per warm slot | note |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',

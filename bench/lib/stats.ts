@@ -15,9 +15,21 @@ export function summarize(samples: number[]): Summary {
   return { n: sorted.length, p50: at(0.5), p99: at(0.99), mean, rps: 1000 / mean };
 }
 
-/** Runs `fn` `warmup` times unmeasured, then `n` times measured. */
-export async function measure(n: number, warmup: number, fn: () => unknown | Promise<unknown>): Promise<Summary> {
-  for (let i = 0; i < warmup; i++) await fn();
+/**
+ * Unmeasured runs before a measurement: at least `runs` of them, for at
+ * least `ms`. The time bound matters for wasm engines: V8 optimizes the
+ * functions a first call used on background threads, and until that is
+ * done it competes with the measured runs for the cores.
+ */
+export interface Warmup {
+  runs: number;
+  ms: number;
+}
+
+/** Runs `fn` as `warmup` says, unmeasured, then `n` times measured. */
+export async function measure(n: number, warmup: Warmup, fn: () => unknown | Promise<unknown>): Promise<Summary> {
+  const warmUntil = performance.now() + warmup.ms;
+  for (let i = 0; i < warmup.runs || performance.now() < warmUntil; i++) await fn();
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
