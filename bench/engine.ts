@@ -237,31 +237,27 @@ async function resetRow(
 
 type RowRunner = (options: EngineBenchOptions, component: () => Promise<LoadedBenchComponent>) => Promise<EngineRow>;
 
+/** A reset row: as the runner does it, or with write tracking or warm-up left out. */
+const resetVariant =
+  (engine: string, parts: Pick<ResetVariant, 'tracked' | 'warm'>, note = ''): RowRunner =>
+  async (options, component) =>
+    resetRow(await component(), options, { engine, ...parts, note });
+
 /** Section 1's rows, in table order. */
 const ROWS = {
   naive: async (options, component) => naiveRow(await component(), options),
   reused: async (options, component) => reusedRow(await component(), options),
-  reset: async (options, component) =>
-    resetRow(await component(), options, {
-      engine: 'jco, reset-in-place (ours, in-thread)',
-      tracked: true,
-      warm: true,
-      note: '',
-    }),
-  'reset-without-warm-up': async (options, component) =>
-    resetRow(await component(), options, {
-      engine: 'jco, reset-in-place without warm-up (in-thread)',
-      tracked: true,
-      warm: false,
-      note: '; snapshot taken before any call',
-    }),
-  'reset-without-write-tracking': async (options, component) =>
-    resetRow(await component(), options, {
-      engine: 'jco, reset-in-place without write tracking (in-thread)',
-      tracked: false,
-      warm: true,
-      note: '; every page compared, tables copied back',
-    }),
+  reset: resetVariant('jco, reset-in-place (ours, in-thread)', { tracked: true, warm: true }),
+  'reset-without-warm-up': resetVariant(
+    'jco, reset-in-place without warm-up (in-thread)',
+    { tracked: true, warm: false },
+    '; snapshot taken before any call',
+  ),
+  'reset-without-write-tracking': resetVariant(
+    'jco, reset-in-place without write tracking (in-thread)',
+    { tracked: false, warm: true },
+    '; every page compared, tables copied back',
+  ),
   // 4. isolated-vm: a fresh context per request in one isolate.
   'isolated-vm': (options) => isolatedVmRow(options),
   // 5. QuickJS: a fresh runtime + context per request.
