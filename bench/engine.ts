@@ -1,6 +1,7 @@
 /**
  * In-process engine comparison: the per-request cost of a fresh sandbox for
- * the same realistic handler, measured side by side in one process.
+ * the same realistic handler, measured side by side in one run, each engine
+ * in a process of its own (runEngineBench).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -76,6 +77,12 @@ function witImports() {
   return imports;
 }
 
+/** The realistic fixture built as a component (`alga build` reuses its cached build). */
+async function fixtureComponent(): Promise<Uint8Array> {
+  const build = await buildExtension({ dir: path.join(here, 'fixtures/realistic') });
+  return readFile(build.componentPath);
+}
+
 type Instantiate = (
   getCoreModule: (name: string) => WebAssembly.Module,
   imports: object,
@@ -91,11 +98,8 @@ export async function loadComponent(): Promise<{
   untracked: Record<string, WebAssembly.Module>;
   /** Whether some module's code can write a table (then a reset restores tables too). */
   tablesWritable: boolean;
-  componentBytes: Uint8Array;
 }> {
-  const build = await buildExtension({ dir: path.join(here, 'fixtures/realistic') });
-  const componentBytes = await readFile(build.componentPath);
-  const { files } = await transpile(componentBytes, {
+  const { files } = await transpile(await fixtureComponent(), {
     name: 'c',
     instantiation: 'sync',
     noTypescript: true,
@@ -118,7 +122,7 @@ export async function loadComponent(): Promise<{
     tablesWritable ||= tracking.writesTables;
     resettable[name] = await WebAssembly.compile(tracking.module as Uint8Array<ArrayBuffer>);
   }
-  return { instantiate: mod.instantiate, modules, resettable, untracked, tablesWritable, componentBytes };
+  return { instantiate: mod.instantiate, modules, resettable, untracked, tablesWritable };
 }
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -263,12 +267,10 @@ const ROWS = {
   // 5. QuickJS: a fresh runtime + context per request.
   quickjs: (options) => quickJsRow(options),
   // 6. The runner's engine itself (worker pool, host-call bridge, providers).
-  'runner-reset': async (options, component) =>
-    runnerEngineRow((await component()).componentBytes, 'reset', true, options),
-  'runner-fresh': async (options, component) =>
-    runnerEngineRow((await component()).componentBytes, 'fresh', true, options, options.naiveN),
-  'runner-bridge': async (options, component) =>
-    runnerEngineRow((await component()).componentBytes, 'reset', false, options),
+  // These need only the component's bytes: the runner transpiles and compiles it itself.
+  'runner-reset': async (options) => runnerEngineRow(await fixtureComponent(), 'reset', true, options),
+  'runner-fresh': async (options) => runnerEngineRow(await fixtureComponent(), 'fresh', true, options, options.naiveN),
+  'runner-bridge': async (options) => runnerEngineRow(await fixtureComponent(), 'reset', false, options),
 } satisfies Record<string, RowRunner>;
 
 export type EngineRowId = keyof typeof ROWS;
