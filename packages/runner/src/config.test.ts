@@ -97,18 +97,31 @@ describe('loadConfig', () => {
 
   it('checks the engine switches with the rest, before anything starts', () => {
     assert.doesNotThrow(() =>
-      loadConfig({ ...required, RUNNER_INSTANCE_MODE: 'fresh', RUNNER_WASM_TIERING: 'dynamic' }),
+      loadConfig({
+        ...required,
+        RUNNER_INSTANCE_MODE: 'fresh',
+        RUNNER_WASM_TIERING: 'dynamic',
+        RUNNER_BUSY_POLL_US: '250',
+      }),
     );
     assert.throws(
-      () => loadConfig({ ...required, RUNNER_INSTANCE_MODE: 'sometimes', RUNNER_WASM_TIERING: 'lazy' }),
+      () =>
+        loadConfig({
+          ...required,
+          RUNNER_INSTANCE_MODE: 'sometimes',
+          RUNNER_WASM_TIERING: 'lazy',
+          RUNNER_BUSY_POLL_US: '0.5ms',
+        }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
-        assert.equal(error.problems.length, 2);
+        assert.equal(error.problems.length, 3);
         assert.match(error.problems[0]!, /RUNNER_INSTANCE_MODE must be reset or fresh, got "sometimes"/);
         assert.match(error.problems[1]!, /RUNNER_WASM_TIERING must be eager or dynamic, got "lazy"/);
+        assert.match(error.problems[2]!, /RUNNER_BUSY_POLL_US must be an integer between 0 and 1000000/);
         return true;
       },
     );
+    assert.throws(() => loadConfig({ ...required, RUNNER_BUSY_POLL_US: '1000001' }), /RUNNER_BUSY_POLL_US/);
   });
 
   it('refuses a default timeout above the maximum', () => {

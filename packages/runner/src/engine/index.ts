@@ -15,12 +15,14 @@ import { ExecutionFailure, WorkerPool, type PoolEvents, type WorkerPoolOptions }
 import type { ExecutionMetrics } from '../metrics.ts';
 import type { InstanceMode } from './messages.ts';
 import { applyWasmTiering, wasmTieringFromEnv, type WasmTiering } from './wasm-tiering.ts';
+import { busyPollFromEnv } from './busy-poll.ts';
 
 export { ComponentLoader, compileComponent, type LoadedComponent } from './loader.ts';
 export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions, type InstanceStats } from './pool.ts';
 export { capModuleMemory, exposeResetState, MemoryFloorError } from './wasm/memory-limit.ts';
 export type { InstanceMode } from './messages.ts';
 export { applyWasmTiering, wasmTieringFromEnv, type WasmTiering } from './wasm-tiering.ts';
+export { busyPollFromEnv } from './busy-poll.ts';
 
 export interface EngineOptions {
   bundleStore: BundleStore;
@@ -50,6 +52,12 @@ export interface EngineOptions {
    * the engine compiles anything. Default: `RUNNER_WASM_TIERING`, else `eager`.
    */
   wasmTiering?: WasmTiering;
+  /**
+   * Microseconds the main thread polls for a job's result after handing it
+   * to a worker (busy-poll.ts); 0: it sleeps until the result's message.
+   * Default: `RUNNER_BUSY_POLL_US`, else 0.
+   */
+  busyPollMicros?: number;
 }
 
 /**
@@ -87,6 +95,7 @@ export class Engine {
       instanceMode,
       ...(options.localHostCalls === undefined ? {} : { localHostCalls: options.localHostCalls }),
       size: options.workers,
+      busyPollMicros: options.busyPollMicros ?? busyPollFromEnv(),
       queueLimit: options.queueLimit,
       logger: options.logger,
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),

@@ -8,6 +8,8 @@ import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
 export interface WorkerInit {
   /** The worker posts `HostCall`s here and reads `HostReply`s synchronously. */
   port: MessagePort;
+  /** Where the worker posts everything it reports (`FromWorker`). */
+  results: MessagePort;
   /** Int32[0]: 0 while a host call is pending, 1 once the reply was posted. */
   signal: SharedArrayBuffer;
   /** `reset`: restore a warm instance in place after each request; `fresh`: a new instance per request. */

@@ -36,9 +36,20 @@ const request: WitExecuteRequest = {
 const textResponse = (expr: string) =>
   `return { status: 200, headers: [], body: new TextEncoder().encode(String(${expr})) };`;
 
-for (const instanceMode of ['reset', 'fresh'] as const)
-  describe(`worker pool (${instanceMode} mode)`, () => {
-    const pool = new WorkerPool({ size: 1, queueLimit: 4, logger: pino({ level: 'silent' }), instanceMode });
+// Every behaviour holds whether results are awaited as events or busy-polled (busy-poll.ts).
+for (const [instanceMode, busyPollMicros] of [
+  ['reset', 0],
+  ['fresh', 0],
+  ['reset', 1_000_000],
+] as const)
+  describe(`worker pool (${instanceMode} mode, busy poll ${busyPollMicros} µs)`, () => {
+    const pool = new WorkerPool({
+      size: 1,
+      queueLimit: 4,
+      logger: pino({ level: 'silent' }),
+      instanceMode,
+      busyPollMicros,
+    });
     after(() => pool.close());
 
     const noHost = async (): Promise<HostOutcome> => ({ kind: 'trap', message: 'no host' });
@@ -126,6 +137,49 @@ for (const instanceMode of ['reset', 'fresh'] as const)
       assert.equal(text(ok.body), 'after');
     });
 
+    /** A host that records the first argument of every call (the guest's log lines). */
+    const recorder = () => {
+      const logged: unknown[] = [];
+      const onHostCall = async (call: HostCall): Promise<HostOutcome> => {
+        logged.push(call.args[0]);
+        return { kind: 'ok', value: undefined };
+      };
+      return { logged, onHostCall };
+    };
+
+    it("hands a guest's one-way log calls to the host before its result, in the order made", async () => {
+      const { logged, onHostCall } = recorder();
+      const component = fakeComponent(
+        `const log = imports['alga:extension/logging'];
+         for (let i = 0; i < 5; i++) log.logInfo('line ' + i);
+         ${textResponse('"done"')}`,
+      );
+      const response = await pool.run({ component, request, timeoutMs: 5000, onHostCall });
+      assert.equal(text(response.body), 'done');
+      assert.deepEqual(logged, ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
+    });
+
+    it('hands over what a guest logged before it was stopped at its deadline', async () => {
+      const { logged, onHostCall } = recorder();
+      const component = fakeComponent(`imports['alga:extension/logging'].logWarn('about to spin'); for (;;) {}`);
+      await assert.rejects(
+        pool.run({ component, request, timeoutMs: 200, onHostCall }),
+        (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_TIMEOUT',
+      );
+      assert.deepEqual(logged, ['about to spin']);
+    });
+
+    it('serves jobs queued behind a busy worker in order', async () => {
+      const jobs = [1, 2, 3].map((n) =>
+        pool.run({ component: fakeComponent(textResponse(String(n))), request, timeoutMs: 5000, onHostCall: noHost }),
+      );
+      assert.deepEqual(
+        (await Promise.all(jobs)).map((response) => text(response.body)),
+        ['1', '2', '3'],
+      );
+      assert.equal(pool.stats.queued, 0);
+    });
+
     it('sends a component to a worker once and reuses it', async () => {
       const component = fakeComponent(textResponse('(globalThis.__seen = (globalThis.__seen ?? 0) + 1)'));
       await pool.run({ component, request, timeoutMs: 5000, onHostCall: noHost });
@@ -147,3 +201,56 @@ for (const instanceMode of ['reset', 'fresh'] as const)
       );
     });
   });
+
+describe('worker pool busy polling', () => {
+  it('stops polling once a job outlives its budget, and still delivers that job by its message', async () => {
+    const pool = new WorkerPool({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros: 1000 });
+    try {
+      // The guest holds its worker until the test releases it, far beyond the 1 ms budget.
+      const gate = new Int32Array(new SharedArrayBuffer(4));
+      const component = fakeComponent(
+        `Atomics.wait(new Int32Array(request.http.body.buffer), 0, 0); ${textResponse('"released"')}`,
+      );
+      const running = pool.run({
+        component,
+        request: { ...request, http: { ...request.http, body: new Uint8Array(gate.buffer) } },
+        timeoutMs: 5000,
+        onHostCall: async () => ({ kind: 'trap', message: 'no host' }),
+      });
+      assert.equal(pool.stats.polling, true, 'polls right after the dispatch');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(pool.stats.busy, 1);
+      assert.equal(pool.stats.polling, false, 'stopped polling once the budget was spent');
+      Atomics.store(gate, 0, 1);
+      Atomics.notify(gate, 0);
+      assert.equal(Buffer.from((await running).body ?? []).toString('utf8'), 'released');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('never polls when the budget is 0', async () => {
+    const pool = new WorkerPool({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros: 0 });
+    try {
+      const running = pool.run({
+        component: fakeComponent(textResponse('1')),
+        request,
+        timeoutMs: 5000,
+        onHostCall: async () => ({ kind: 'trap', message: 'no host' }),
+      });
+      assert.equal(pool.stats.polling, false);
+      await running;
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses a budget that is not a whole number of microseconds', () => {
+    for (const busyPollMicros of [-1, 1.5, Number.NaN]) {
+      assert.throws(
+        () => new WorkerPool({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros }),
+        RangeError,
+      );
+    }
+  });
+});

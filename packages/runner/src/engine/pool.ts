@@ -6,8 +6,12 @@
  * worker can interrupt a guest spinning in wasm: on expiry the worker is
  * terminated (this works for pure-wasm loops and for a worker blocked in
  * `Atomics.wait`) and replaced, so the pool keeps its size.
+ *
+ * Busy polling (`busyPollMicros`, see busy-poll.ts): for a while after
+ * each dispatch the main thread checks the workers' result ports on every
+ * turn of its event loop instead of sleeping until a message wakes it.
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 import { AlgaError } from '@alga-psa/protocol';
 import type { HostOutcome } from '../providers/index.ts';
@@ -55,6 +59,8 @@ export interface WorkerPoolOptions {
   instanceMode?: InstanceMode;
   /** Answer context, config and random inside the worker (default true). */
   localHostCalls?: boolean;
+  /** How long after a dispatch the main thread polls for its result, in µs; 0 turns polling off (busy-poll.ts). */
+  busyPollMicros?: number;
 }
 
 /**
@@ -90,11 +96,15 @@ interface Pending {
   reject(error: Error): void;
   timer: NodeJS.Timeout;
   slot?: Slot;
+  /** `performance.now()` until which the main thread polls for this job's result. */
+  pollUntil: number;
 }
 
 interface Slot {
   worker: Worker;
   port: MessagePort;
+  /** Everything the worker reports (`FromWorker`), read as events or by the busy poll. */
+  results: MessagePort;
   flag: Int32Array;
   /** Content hashes whose glue and modules this worker already holds. */
   loaded: Set<string>;
@@ -125,21 +135,29 @@ export class WorkerPool {
   readonly #counters = new BigInt64Array(new SharedArrayBuffer(8 * INSTANCE_COUNTERS.length));
   #nextJobId = 0;
   #closed = false;
+  /** Whether a busy-poll turn is scheduled. */
+  #polling = false;
 
   constructor(options: WorkerPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1)
       throw new RangeError('Worker pool size must be a positive integer.');
     if (!Number.isInteger(options.queueLimit) || options.queueLimit < 0)
       throw new RangeError('Queue limit must be a non-negative integer.');
+    if (
+      options.busyPollMicros !== undefined &&
+      !(Number.isInteger(options.busyPollMicros) && options.busyPollMicros >= 0)
+    )
+      throw new RangeError('Busy-poll time must be a non-negative integer of microseconds.');
     this.#options = options;
     for (let i = 0; i < options.size; i++) this.#slots.push(this.#spawn());
   }
 
-  get stats(): { workers: number; busy: number; queued: number; instances: InstanceStats } {
+  get stats(): { workers: number; busy: number; queued: number; polling: boolean; instances: InstanceStats } {
     return {
       workers: this.#slots.length,
       busy: this.#slots.filter((slot) => slot.active).length,
       queued: this.#queue.length,
+      polling: this.#polling,
       instances: Object.fromEntries(
         INSTANCE_COUNTERS.map((name, i) => [name, Number(Atomics.load(this.#counters, i))]),
       ) as InstanceStats,
@@ -164,6 +182,7 @@ export class WorkerPool {
         reject,
         // The deadline covers queueing too: a caller waits at most timeoutMs.
         timer: setTimeout(() => this.#expire(pending), job.timeoutMs),
+        pollUntil: 0,
       };
       if (idle) this.#dispatch(idle, pending);
       else this.#queue.push(pending);
@@ -227,16 +246,18 @@ export class WorkerPool {
 
   #spawn(): Slot {
     const { port1, port2 } = new MessageChannel();
+    const results = new MessageChannel();
     const signal = new SharedArrayBuffer(4);
     const worker = new Worker(WORKER_URL, {
       workerData: {
         port: port2,
+        results: results.port2,
         signal,
         instanceMode: this.instanceMode,
         localHostCalls: this.#options.localHostCalls ?? true,
         counters: this.#counters.buffer as SharedArrayBuffer,
       } satisfies WorkerInit,
-      transferList: [port2],
+      transferList: [port2, results.port2],
       // Captured so stray output (jco glue diagnostics) goes through our logger, masked.
       stdout: true,
       stderr: true,
@@ -245,13 +266,14 @@ export class WorkerPool {
     const slot: Slot = {
       worker,
       port: port1,
+      results: results.port1,
       flag: new Int32Array(signal),
       loaded: new Set(),
       preparing: new Map(),
       retired: false,
     };
 
-    worker.on('message', (message: FromWorker) => this.#onResult(slot, message));
+    results.port1.on('message', (message: FromWorker) => this.#onResult(slot, message));
     port1.on('message', (call: HostCall) => void this.#onHostCall(slot, call));
     for (const [stream, readable] of [
       ['stdout', worker.stdout],
@@ -272,6 +294,7 @@ export class WorkerPool {
       // An unexpected exit: fail its execution and put a fresh worker in its place.
       slot.retired = true;
       port1.close();
+      results.port1.close();
       this.#prepared(slot);
       const outOfMemory = (crash as NodeJS.ErrnoException | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
       this.#options.logger.error(
@@ -311,7 +334,38 @@ export class WorkerPool {
       message.load = this.#load(slot, component);
     }
     slot.worker.postMessage(message);
+    const budgetMicros = this.#options.busyPollMicros ?? 0;
+    if (budgetMicros > 0) {
+      pending.pollUntil = performance.now() + budgetMicros / 1000;
+      if (!this.#polling) {
+        this.#polling = true;
+        setImmediate(this.#poll);
+      }
+    }
   }
+
+  /**
+   * One busy-poll turn: takes what each busy worker has posted (one-way
+   * calls, then its result, in the order they were sent) straight off its
+   * port, and runs again on the next turn of the event loop while some job
+   * is still within its budget. Other I/O is served between turns; once no
+   * job is within its budget, results arrive as events again.
+   */
+  #poll = (): void => {
+    const now = performance.now();
+    let again = false;
+    for (const slot of this.#slots) {
+      const pending = slot.active;
+      if (!pending || slot.retired) continue;
+      for (let got; slot.active === pending && (got = receiveMessageOnPort(slot.results));) {
+        this.#onResult(slot, got.message as FromWorker);
+      }
+      // Settling may have handed this worker its next job, with a budget of its own.
+      if (slot.active && slot.active.pollUntil > now) again = true;
+    }
+    this.#polling = again;
+    if (again) setImmediate(this.#poll);
+  };
 
   /** What a worker needs to run `component`; the slot then counts it as sent. */
   #load(slot: Slot, component: LoadedComponent): ComponentLoad {
@@ -412,6 +466,7 @@ export class WorkerPool {
   async #retire(slot: Slot): Promise<void> {
     slot.retired = true;
     slot.port.close();
+    slot.results.close();
     this.#prepared(slot);
     await slot.worker.terminate();
   }

@@ -74,7 +74,7 @@ interface WarmInstance {
 if (!parentPort) throw new Error('worker.ts must run in a worker thread.');
 const parent = parentPort;
 const init = workerData as WorkerInit;
-const { port, signal, instanceMode, localHostCalls } = init;
+const { port, results, signal, instanceMode, localHostCalls } = init;
 const flag = new Int32Array(signal);
 const counters = new BigInt64Array(init.counters);
 /** Insertion order is recency: the least recently used component is evicted first. */
@@ -114,7 +114,7 @@ function callHost(iface: string, fn: string, args: unknown[]): unknown {
   if (warmingUp) return guestValue(iface, fn, warmUpHostCall(iface, fn, args));
   if (localHostCalls && ONE_WAY_INTERFACES.has(iface)) {
     if (!serving) throw new Error(`${WIT_PACKAGE_PREFIX}${iface}.${fn} called outside a request.`);
-    parent.postMessage({
+    results.postMessage({
       type: 'notify',
       jobId: currentJob,
       call: { callId: 0, iface, fn, args },
@@ -280,7 +280,7 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     local = undefined;
     serving = false;
   }
-  parent.postMessage(result);
+  results.postMessage(result);
   // After the response: the restore (or a replacement instance) is off the request's critical path.
   if (component && used && !(result.type === 'failed' && result.memoryLimit)) {
     recycle(componentKey, component, used, result.type === 'failed');
@@ -317,7 +317,7 @@ async function prepare({ componentKey, load }: Extract<ToWorker, { type: 'prepar
   } catch {
     // The first request instantiates again and answers with the error.
   }
-  parent.postMessage({ type: 'prepared', componentKey } satisfies FromWorker);
+  results.postMessage({ type: 'prepared', componentKey } satisfies FromWorker);
 }
 
 /**
