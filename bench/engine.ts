@@ -269,6 +269,9 @@ const ROWS = {
   // 6. The runner's engine itself (worker pool, host-call bridge, providers).
   // These need only the component's bytes: the runner transpiles and compiles it itself.
   'runner-reset': async (options) => runnerEngineRow(await fixtureComponent(), 'reset', true, options),
+  // The same with the main thread busy-polling for results (RUNNER_BUSY_POLL_US, off by default).
+  'runner-reset-busy-poll': async (options) =>
+    runnerEngineRow(await fixtureComponent(), 'reset', true, options, options.n, BENCH_BUSY_POLL_MICROS),
   'runner-fresh': async (options) => runnerEngineRow(await fixtureComponent(), 'fresh', true, options, options.naiveN),
   'runner-bridge': async (options) => runnerEngineRow(await fixtureComponent(), 'reset', false, options),
 } satisfies Record<string, RowRunner>;
@@ -337,12 +340,16 @@ export async function realisticRequest(keyring: LocalKeyring, contentHash: strin
   };
 }
 
+/** The busy-poll budget of the runner row that uses one (busy-poll.ts). */
+export const BENCH_BUSY_POLL_MICROS = 250;
+
 async function runnerEngineRow(
   componentBytes: Uint8Array,
   instanceMode: InstanceMode,
   localHostCalls: boolean,
   options: EngineBenchOptions,
   n = options.n,
+  busyPollMicros = 0,
 ): Promise<EngineRow> {
   const dir = await mkdtemp(path.join(tmpdir(), 'alga-bench-engine-'));
   const bundleStore = new DirectoryBundleStore(path.join(dir, 'bundles'));
@@ -361,13 +368,17 @@ async function runnerEngineRow(
     instanceMode,
     localHostCalls,
     wasmTiering: options.wasmTiering,
+    busyPollMicros,
   });
   try {
     const executeRequest = await realisticRequest(keyring, await bundleStore.put(componentBytes));
     const summary = await measure(n, options.warmup, () => engine.execute(executeRequest, logger));
     const stats = engine.stats.instances;
     return {
-      engine: `runner engine, ${instanceMode} mode${localHostCalls ? '' : ', every host call over the bridge'}`,
+      engine:
+        `runner engine, ${instanceMode} mode` +
+        (localHostCalls ? '' : ', every host call over the bridge') +
+        (busyPollMicros ? `, busy poll ${busyPollMicros} µs` : ''),
       isolation: 'fresh state per request',
       path: 'runner engine',
       note: `1 worker, sequential; instances restored ${stats.restored}, replaced ${stats.retired + stats.failed + stats['memory-grew'] + stats['table-changed']}`,

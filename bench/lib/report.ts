@@ -59,7 +59,9 @@ export interface Target {
 export function targets(results: BenchResults): Target[] {
   const naive = row(results, 'jco, fresh instance');
   const ivm = row(results, 'isolated-vm');
+  // The runner's defaults; the busy-poll row is an opt-in setting, reported beside it.
   const ours = row(results, 'runner engine, reset mode');
+  const polled = row(results, 'runner engine, reset mode, busy poll');
   const inThread = row(results, 'jco, reset-in-place');
   const coldWorst = Math.max(...results.coldStart.map((c) => c.preparedFirstMs));
   const gatewayShare = results.gateway.capacity.achievedRps / results.runnerHttp.capacity.achievedRps;
@@ -75,7 +77,8 @@ export function targets(results: BenchResults): Target[] {
       target: 'Engine: per request at least as fast as isolated-vm fresh context',
       measured:
         `runner engine p50 ${ms(ours.summary.p50)} ms vs ${ms(ivm.summary.p50)} ms ` +
-        `(${ratio(ours.summary.p50 / ivm.summary.p50)} slower); reset core in-thread ${ms(inThread.summary.p50)} ms ` +
+        `(${ratio(ours.summary.p50 / ivm.summary.p50)}); with busy polling ${ms(polled.summary.p50)} ms ` +
+        `(${ratio(polled.summary.p50 / ivm.summary.p50)}); reset core in-thread ${ms(inThread.summary.p50)} ms ` +
         `(${ratio(inThread.summary.p50 / ivm.summary.p50)})`,
       met: ours.summary.p50 <= ivm.summary.p50,
     },
@@ -83,6 +86,7 @@ export function targets(results: BenchResults): Target[] {
       target: 'Engine: p99 ≤ 2× p50',
       measured:
         `runner engine p99/p50 = ${(ours.summary.p99 / ours.summary.p50).toFixed(2)}; ` +
+        `with busy polling ${(polled.summary.p99 / polled.summary.p50).toFixed(2)}; ` +
         `reset core in-thread ${(inThread.summary.p99 / inThread.summary.p50).toFixed(2)}`,
       met: ours.summary.p99 <= 2 * ours.summary.p50,
     },
