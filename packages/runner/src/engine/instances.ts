@@ -1,0 +1,210 @@
+/**
+ * The warm instances of one thread: per compiled component, one instance
+ * made ahead of the request that uses it, and what happens to it after the
+ * response. A worker (worker.ts) keeps one cache; the main thread keeps one
+ * for the requests it runs itself (inline.ts).
+ *
+ * In `reset` mode (reset.ts) a new instance is warmed up (warm-up.ts) and
+ * snapshotted, and put back into that state after every request, after the
+ * response; in `fresh` mode, or when the restore is not possible (memory
+ * grew, a table grew, the guest failed), it is dropped and a new one is
+ * instantiated, also after the response. Either way a request never runs on
+ * an instance that another request has left in a different state.
+ */
+import { WIT_PACKAGE_PREFIX, WIT_VERSION, WORLD_FUNCTIONS, WORLD_INTERFACES } from '../world.ts';
+import { InstanceRecorder, ResetSnapshot } from './reset.ts';
+import { warmUp, type WarmableRoot } from './warm-up.ts';
+import { countInstance, type ComponentLoad, type InstanceMode, type Recycled } from './messages.ts';
+
+export type GuestImports = Record<string, Record<string, (...args: unknown[]) => unknown>>;
+
+/** Every interface of the world, each function forwarding to `callHost`. */
+export function worldImports(callHost: (iface: string, fn: string, args: unknown[]) => unknown): GuestImports {
+  const imports: GuestImports = {};
+  for (const iface of WORLD_INTERFACES) {
+    const functions: Record<string, (...args: unknown[]) => unknown> = {};
+    for (const fn of WORLD_FUNCTIONS[iface]) functions[fn] = (...args) => callHost(iface, fn, args);
+    // jco's glue looks imports up by unversioned name; the versioned key is
+    // supplied too for glue that keeps the version.
+    imports[`${WIT_PACKAGE_PREFIX}${iface}`] = functions;
+    imports[`${WIT_PACKAGE_PREFIX}${iface}@${WIT_VERSION}`] = functions;
+  }
+  return imports;
+}
+
+type Instantiate = (
+  getCoreModule: (path: string) => WebAssembly.Module,
+  imports: GuestImports,
+  instantiateCore?: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
+) => WarmableRoot;
+
+export interface CachedComponent {
+  instantiate: Instantiate;
+  modules: Record<string, WebAssembly.Module>;
+  resettable: boolean;
+  tablesWritable: boolean;
+  /** Set once the guest refused a warm-up: its instances are snapshotted cold from then on. */
+  warmUpRefused?: boolean;
+  /** An instance no request has run on yet, or one restored to that state. */
+  warm?: WarmInstance;
+}
+
+export interface WarmInstance {
+  root: WarmableRoot;
+  recorder: InstanceRecorder;
+  snapshot?: ResetSnapshot;
+  /** Requests served since instantiation. */
+  uses: number;
+}
+
+export interface InstanceCacheOptions {
+  instanceMode: InstanceMode;
+  /** The guest's imports: every interface of the world. */
+  imports: GuestImports;
+  /** Shared instance counters (messages.ts `countInstance`). */
+  counters: BigInt64Array;
+  /** Brackets a new instance's warm-up call, during which the host answers with no data. */
+  warmingUp(active: boolean): void;
+  /**
+   * Components whose warm instance is kept: each costs its linear memory
+   * plus (reset mode) a snapshot of it, ~20 MB for a componentize-js guest.
+   * Colder components get a new instance on their next request.
+   */
+  maxWarm: number;
+}
+
+/**
+ * A restored instance is replaced after this many requests anyway. The
+ * guest cannot tell, but it bounds anything outside the snapshot that a
+ * future jco glue might accumulate per call (today it accumulates nothing).
+ */
+const MAX_USES = 10_000;
+
+const MAX_DETAIL = 4096;
+
+/**
+ * How close to its cap a memory must be for a failure to count as a limit
+ * breach: the guest's allocator grows in chunks, so the grow that failed
+ * asked for more than what was left. 1/16 of the cap, at least 2 MiB.
+ */
+export function nearCap(memories: WebAssembly.Memory[], limitBytes: number): boolean {
+  const slack = Math.max(2 * 1024 * 1024, limitBytes / 16);
+  return memories.some((memory) => memory.buffer.byteLength + slack >= limitBytes);
+}
+
+/** A log-sized description: the glue's data: URL would otherwise fill every stack frame. */
+export function describe(error: unknown): string {
+  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  return text.replace(/data:text\/javascript;base64,[A-Za-z0-9+/=]+/g, '<component glue>').slice(0, MAX_DETAIL);
+}
+
+export class InstanceCache {
+  readonly #options: InstanceCacheOptions;
+  /** Insertion order is recency: the least recently used component is evicted first. */
+  readonly #components = new Map<string, CachedComponent>();
+
+  constructor(options: InstanceCacheOptions) {
+    this.#options = options;
+  }
+
+  get(key: string): CachedComponent | undefined {
+    return this.#components.get(key);
+  }
+
+  delete(key: string): void {
+    this.#components.delete(key);
+  }
+
+  /** Imports a component's glue (jco's output, generated by the runner itself). */
+  async load(load: ComponentLoad): Promise<CachedComponent> {
+    // A data: URL imports it without touching the filesystem.
+    const url = `data:text/javascript;base64,${Buffer.from(load.glue, 'utf8').toString('base64')}`;
+    const glue = (await import(url)) as { instantiate: Instantiate };
+    return {
+      instantiate: glue.instantiate,
+      modules: load.modules,
+      resettable: load.resettable,
+      tablesWritable: load.tablesWritable,
+    };
+  }
+
+  /** Marks `component` most recently used and drops the warm instances of the coldest beyond the cap. */
+  remember(key: string, component: CachedComponent): void {
+    this.#components.delete(key);
+    this.#components.set(key, component);
+    let excess = -this.#options.maxWarm;
+    for (const other of this.#components.values()) if (other.warm) excess++;
+    for (const other of this.#components.values()) {
+      if (excess <= 0) break;
+      if (other.warm) {
+        other.warm = undefined;
+        excess--;
+      }
+    }
+  }
+
+  /** A new instance, warmed up and snapshotted in reset mode. */
+  instantiate(component: CachedComponent): WarmInstance {
+    const { modules } = component;
+    const { instanceMode, counters } = this.#options;
+    const recorder = new InstanceRecorder();
+    const root = component.instantiate(
+      (path) => {
+        const module = modules[path];
+        if (!module) throw new Error(`The glue asked for an unknown core module ${path}.`);
+        return module;
+      },
+      this.#options.imports,
+      recorder.instantiateCore,
+    );
+    const warm: WarmInstance = { root, recorder, uses: 0 };
+    if (instanceMode === 'reset' && component.resettable) {
+      if (!component.warmUpRefused) {
+        const result = warmUp(root, this.#options.warmingUp);
+        if (result.outcome === 'refused') {
+          // Whatever ran is not the agreed warm-up: this instance is not a clean start.
+          countInstance(counters, 'warmUpRefused');
+          component.warmUpRefused = true;
+          return this.instantiate(component);
+        }
+        if (result.outcome === 'warmed') countInstance(counters, 'warmedUp');
+      }
+      // Before any request: the state every request must start from.
+      warm.snapshot = ResetSnapshot.capture(recorder, () => true, { tablesWritable: component.tablesWritable });
+    }
+    return warm;
+  }
+
+  /** The instance a request runs on, taken out of the cache: nothing else may run on it until it is recycled. */
+  checkout(component: CachedComponent): WarmInstance {
+    const used = component.warm ?? this.instantiate(component);
+    component.warm = undefined;
+    used.uses++;
+    return used;
+  }
+
+  /** The instance that served a request goes back into its snapshot state, or is replaced. */
+  recycle(key: string, component: CachedComponent, used: WarmInstance, failed: boolean): void {
+    const { counters } = this.#options;
+    let outcome: Recycled;
+    if (failed) outcome = 'failed';
+    else if (!used.snapshot) outcome = 'retired';
+    else if (used.uses >= MAX_USES) outcome = 'retired';
+    else {
+      const result = used.snapshot.restore();
+      countInstance(counters, 'dirtyPages', result.dirtyPages);
+      outcome = result.discard ?? 'restored';
+    }
+    countInstance(counters, outcome);
+    if (outcome === 'restored') {
+      component.warm = used;
+    } else if (this.#components.get(key) === component) {
+      // Prepared now, while no request waits, rather than on the next request's path.
+      try {
+        component.warm = this.instantiate(component);
+      } catch {
+        component.warm = undefined; // the next request instantiates and reports the error
+      }
+    }
+  }
+}
