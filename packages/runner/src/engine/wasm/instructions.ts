@@ -18,6 +18,7 @@ export const PREFIX_ATOMIC = 0xfe;
 export const prefixed = (prefix: number, sub: number): number => prefix * 0x1000 + sub;
 
 export const OP = {
+  loop: 0x03,
   end: 0x0b,
   call: 0x10,
   returnCall: 0x12,
