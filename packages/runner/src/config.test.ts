@@ -102,6 +102,7 @@ describe('loadConfig', () => {
         RUNNER_INSTANCE_MODE: 'fresh',
         RUNNER_WASM_TIERING: 'dynamic',
         RUNNER_BUSY_POLL_US: '250',
+        RUNNER_INLINE_FUEL: '0',
       }),
     );
     assert.throws(
@@ -111,13 +112,15 @@ describe('loadConfig', () => {
           RUNNER_INSTANCE_MODE: 'sometimes',
           RUNNER_WASM_TIERING: 'lazy',
           RUNNER_BUSY_POLL_US: '0.5ms',
+          RUNNER_INLINE_FUEL: '-1',
         }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
-        assert.equal(error.problems.length, 3);
+        assert.equal(error.problems.length, 4);
         assert.match(error.problems[0]!, /RUNNER_INSTANCE_MODE must be reset or fresh, got "sometimes"/);
         assert.match(error.problems[1]!, /RUNNER_WASM_TIERING must be eager or dynamic, got "lazy"/);
         assert.match(error.problems[2]!, /RUNNER_BUSY_POLL_US must be an integer between 0 and 1000000/);
+        assert.match(error.problems[3]!, /RUNNER_INLINE_FUEL must be an integer between 0 and 1000000000/);
         return true;
       },
     );

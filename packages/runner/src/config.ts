@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { transitEnvProblems, type TransitKind } from '@alga-psa/transit';
 import { PrivateAllowList } from './providers/http/address.ts';
 import { parseUiProxyRoutes } from './providers/ui-proxy/index.ts';
-import { busyPollFromEnv, instanceModeFromEnv, wasmTieringFromEnv } from './engine/index.ts';
+import { busyPollFromEnv, inlineFuelFromEnv, instanceModeFromEnv, wasmTieringFromEnv } from './engine/index.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -126,7 +126,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   // Read again by the engine when it is built (so every embedding honours them); checked here so
   // that a bad value is reported with the rest, before anything starts.
-  for (const check of [instanceModeFromEnv, wasmTieringFromEnv, busyPollFromEnv]) {
+  for (const check of [instanceModeFromEnv, wasmTieringFromEnv, busyPollFromEnv, inlineFuelFromEnv]) {
     try {
       check(env);
     } catch (error) {

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SecretsMetrics } from './providers/secrets/index.ts';
 import type { InstanceStats, PoolEvents } from './engine/pool.ts';
+import type { InlineStats } from './engine/inline.ts';
 
 export interface ExecutionMetrics {
   /** `outcome` is `ok` or the error code the execution ended with. */
@@ -21,7 +22,7 @@ export class RunnerMetrics implements ExecutionMetrics, SecretsMetrics, PoolEven
   readonly #limitKills: Counter<'kind'>;
   readonly #workerRestarts: Counter<'reason'>;
 
-  constructor(engine: () => { queued: number; instances: InstanceStats }) {
+  constructor(engine: () => { queued: number; instances: InstanceStats; inline?: InlineStats }) {
     const registers = [this.registry];
     this.#executions = new Counter({
       name: 'alga_runner_executions_total',
@@ -88,6 +89,30 @@ export class RunnerMetrics implements ExecutionMetrics, SecretsMetrics, PoolEven
           'warm-up-refused': warmUpRefused,
         }))
           this.inc({ event }, count);
+      },
+    });
+    new Counter({
+      name: 'alga_runner_inline_executions_total',
+      help:
+        'Requests the runner tried on its own thread instead of a worker (RUNNER_INLINE_FUEL), by result: ' +
+        'ok, or why it went to a worker instead (host-call, fuel, failed).',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const inline = engine().inline;
+        this.reset();
+        if (!inline) return;
+        this.inc({ result: 'ok' }, inline.runs);
+        for (const [result, count] of Object.entries(inline.declined)) this.inc({ result }, count);
+      },
+    });
+    new Counter({
+      name: 'alga_runner_inline_demotions_total',
+      help: 'Compiled components sent to workers for good after running out of fuel or declining repeatedly.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(engine().inline?.demoted ?? 0);
       },
     });
   }

@@ -12,19 +12,28 @@ import {
   createHarness,
   envelopeFor,
   executeRequest,
-  inMode,
   instanceEvents,
+  withEnv,
   type Harness,
 } from '../testing/harness.ts';
 
-for (const mode of ['reset', 'fresh'] as const) {
-  describe(`runner executing a real component (${mode} instances)`, { timeout: 180_000 }, () => {
+/** Reset mode runs quick requests on the runner's thread by default (inline.ts); the worker path is tested on its own too. */
+const VARIANTS = [
+  { mode: 'reset', env: {}, label: 'reset instances, quick requests inline' },
+  { mode: 'reset', env: { RUNNER_INLINE_FUEL: '0' }, label: 'reset instances, workers only' },
+  { mode: 'fresh', env: {}, label: 'fresh instances' },
+] as const;
+
+for (const { mode, env, label } of VARIANTS) {
+  describe(`runner executing a real component (${label})`, { timeout: 180_000 }, () => {
     let h: Harness;
     let hash: string;
 
     before(async () => {
       const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
-      h = await inMode(mode, () => createHarness({ workers: 1, defaultTimeoutMs: 5000, maxTimeoutMs: 10_000 }));
+      h = await withEnv({ RUNNER_INSTANCE_MODE: mode, ...env }, () =>
+        createHarness({ workers: 1, defaultTimeoutMs: 5000, maxTimeoutMs: 10_000 }),
+      );
       hash = await h.bundleStore.put(component);
     });
     after(async () => {
@@ -257,13 +266,13 @@ for (const mode of ['reset', 'fresh'] as const) {
     });
   });
 
-  describe(`runner under load (${mode} instances)`, { timeout: 180_000 }, () => {
+  describe(`runner under load (${label})`, { timeout: 180_000 }, () => {
     let h: Harness;
     let hash: string;
 
     before(async () => {
       const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
-      h = await inMode(mode, () => createHarness({ workers: 1, queueLimit: 1 }));
+      h = await withEnv({ RUNNER_INSTANCE_MODE: mode, ...env }, () => createHarness({ workers: 1, queueLimit: 1 }));
       hash = await h.bundleStore.put(component);
     });
     after(async () => {

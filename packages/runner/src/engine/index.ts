@@ -11,11 +11,14 @@ import { maskSecrets } from '../redact.ts';
 import { createScope } from '../scope.ts';
 import { toExecuteResponse, toWitRequest } from './convert.ts';
 import { ComponentLoader } from './loader.ts';
-import { ExecutionFailure, WorkerPool, type PoolEvents, type WorkerPoolOptions } from './pool.ts';
+import { ExecutionFailure, WorkerPool, type PoolEvents, type PoolJob, type WorkerPoolOptions } from './pool.ts';
 import type { ExecutionMetrics } from '../metrics.ts';
+import type { WitExecuteResponse } from '../world.ts';
 import type { InstanceMode } from './messages.ts';
 import { applyWasmTiering, wasmTieringFromEnv, type WasmTiering } from './wasm-tiering.ts';
 import { busyPollFromEnv } from './busy-poll.ts';
+import { InlineRunner, inlineFuelFromEnv, type InlineStats } from './inline.ts';
+import { INSTANCE_COUNTERS } from './messages.ts';
 
 export { ComponentLoader, compileComponent, type LoadedComponent } from './loader.ts';
 export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions, type InstanceStats } from './pool.ts';
@@ -23,6 +26,7 @@ export { capModuleMemory, exposeResetState, MemoryFloorError } from './wasm/memo
 export type { InstanceMode } from './messages.ts';
 export { applyWasmTiering, wasmTieringFromEnv, type WasmTiering } from './wasm-tiering.ts';
 export { busyPollFromEnv } from './busy-poll.ts';
+export { inlineFuelFromEnv, type InlineStats } from './inline.ts';
 
 export interface EngineOptions {
   bundleStore: BundleStore;
@@ -58,6 +62,12 @@ export interface EngineOptions {
    * Default: `RUNNER_BUSY_POLL_US`, else 0.
    */
   busyPollMicros?: number;
+  /**
+   * Fuel a request may spend on the main thread before it goes to a worker
+   * instead (inline.ts); 0 sends every request to a worker. Default:
+   * `RUNNER_INLINE_FUEL`, else `DEFAULT_INLINE_FUEL`. Reset mode only.
+   */
+  inlineFuel?: number;
 }
 
 /**
@@ -85,6 +95,9 @@ export class Engine {
   readonly #loader: ComponentLoader;
   readonly #pool: WorkerPool;
   readonly #dispatch: ReturnType<typeof createDispatcher>;
+  readonly #inline: InlineRunner | undefined;
+  /** Requests waiting for this turn's check phase, where one of them may run inline (`#inlineTurn`). */
+  #batch: Array<(inline: boolean) => void> | undefined;
 
   constructor(options: EngineOptions) {
     this.#options = options;
@@ -101,16 +114,35 @@ export class Engine {
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
       ...(options.metrics ? { events: options.metrics } : {}),
     });
+    const inlineFuel = options.inlineFuel ?? inlineFuelFromEnv();
+    this.#inline =
+      inlineFuel > 0 && instanceMode === 'reset'
+        ? new InlineRunner({
+            instanceMode,
+            fuel: inlineFuel,
+            counters: new BigInt64Array(new SharedArrayBuffer(8 * INSTANCE_COUNTERS.length)),
+          })
+        : undefined;
     this.#loader = new ComponentLoader({
       bundleStore: options.bundleStore,
       instanceMode,
+      meter: this.#inline !== undefined,
       ...(options.maxCachedComponents === undefined ? {} : { maxEntries: options.maxCachedComponents }),
-      onEvict: (contentHash) => this.#pool.forget(contentHash),
+      onEvict: (key) => {
+        this.#pool.forget(key);
+        this.#inline?.forget(key);
+      },
     });
   }
 
-  get stats(): WorkerPool['stats'] {
-    return this.#pool.stats;
+  /** The pool's state, with the main thread's instances counted in, and the inline path's (when on). */
+  get stats(): WorkerPool['stats'] & { inline?: InlineStats } {
+    const stats = this.#pool.stats;
+    if (!this.#inline) return stats;
+    const instances = { ...stats.instances };
+    for (const [name, count] of Object.entries(this.#inline.instances))
+      instances[name as keyof typeof instances] += count;
+    return { ...stats, instances, inline: this.#inline.stats };
   }
 
   timeoutFor(request: ExecuteRequest): number {
@@ -128,10 +160,12 @@ export class Engine {
 
   /**
    * Loads, verifies, transpiles and compiles a bundle now, and has every
-   * worker make its instance ready, so its first request pays for none of it.
+   * worker (and the main thread, for inline runs) make its instance ready,
+   * so its first request pays for none of it.
    */
   async prepare(contentHash: string, memoryMb?: number): Promise<void> {
-    await this.#pool.prepare(await this.#loader.load(contentHash, this.#memoryMb(memoryMb)));
+    const component = await this.#loader.load(contentHash, this.#memoryMb(memoryMb));
+    await Promise.all([this.#pool.prepare(component), this.#inline?.prepare(component)]);
   }
 
   async execute(request: ExecuteRequest, logger: FastifyBaseLogger): Promise<ExecuteResponse> {
@@ -153,7 +187,7 @@ export class Engine {
     const { scope, close } = createScope(request, logger);
     const timeoutMs = this.timeoutFor(request);
     try {
-      const response = await this.#pool.run({
+      const response = await this.#run({
         component,
         request: toWitRequest(request),
         timeoutMs,
@@ -193,6 +227,54 @@ export class Engine {
     } finally {
       close();
     }
+  }
+
+  /**
+   * Runs a job inline when it qualifies and it is the first of this turn's
+   * requests to ask, else (or when the inline run declines) in a worker.
+   */
+  async #run(job: PoolJob): Promise<WitExecuteResponse> {
+    const inline = this.#inline;
+    if (inline && job.local && inline.accepts({ ...job, local: job.local }) && (await this.#inlineTurn())) {
+      const started = performance.now();
+      const result = await inline.run({ ...job, local: job.local });
+      if (result.kind === 'done') {
+        // Handled as a worker's would be: in order, before the result.
+        for (const call of result.logs) void job.onHostCall(call);
+        return result.response;
+      }
+      // The worker gets what is left of the deadline.
+      const left = job.timeoutMs - (performance.now() - started);
+      if (left <= 0) {
+        this.#options.metrics?.limitKill?.('timeout');
+        throw new AlgaError('ALGA_TIMEOUT');
+      }
+      job = { ...job, timeoutMs: left };
+    }
+    return this.#pool.run(job);
+  }
+
+  /**
+   * Resolves in this turn's check phase (after every socket that was ready
+   * has been read), true for exactly one of the requests that asked in this
+   * turn. The others go to workers first, so they start while the main
+   * thread runs its one: under load the main thread serves a share, and a
+   * lone request never leaves it.
+   */
+  #inlineTurn(): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (!this.#batch) {
+        const batch: Array<(inline: boolean) => void> = [];
+        this.#batch = batch;
+        setImmediate(() => {
+          this.#batch = undefined;
+          // Settled in this order, so the continuations dispatch the others before the inline one runs.
+          for (let i = 1; i < batch.length; i++) batch[i]!(false);
+          batch[0]!(true);
+        });
+      }
+      this.#batch.push(resolve);
+    });
   }
 
   async close(): Promise<void> {

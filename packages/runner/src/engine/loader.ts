@@ -13,6 +13,7 @@ import { AlgaError } from '@alga-psa/protocol';
 import { BundleIntegrityError, type BundleStore } from '@alga-psa/bundle-store';
 import { capModuleMemory, exposeResetState, MemoryFloorError, pagesForMb } from './wasm/memory-limit.ts';
 import { trackWrites } from './wasm/write-tracking.ts';
+import { meterFuel } from './wasm/fuel.ts';
 import type { InstanceMode } from './messages.ts';
 
 export interface LoadedComponent {
@@ -36,6 +37,12 @@ export interface LoadedComponent {
    * ruled out); when false, a reset only checks the tables' length.
    */
   tablesWritable: boolean;
+  /**
+   * Every module counts fuel (wasm/fuel.ts), so the runner may run this
+   * component's requests on its own thread (inline.ts). Only when the loader
+   * was asked to meter and every module could be rewritten.
+   */
+  metered: boolean;
 }
 
 export interface ComponentLoaderOptions {
@@ -46,6 +53,8 @@ export interface ComponentLoaderOptions {
   onEvict?: (key: string) => void;
   /** `reset` (default) also rewrites the modules for reset-in-place. */
   instanceMode?: InstanceMode;
+  /** Also rewrite the modules to count fuel (wasm/fuel.ts), for inline execution. */
+  meter?: boolean;
 }
 
 /** The name jco gives the glue and core modules (`component.js`, `component.core.wasm`). */
@@ -101,6 +110,7 @@ async function compileVariant(
   transpiled: Transpiled,
   memoryMb: number,
   instanceMode: InstanceMode,
+  meter = false,
 ): Promise<LoadedComponent> {
   const capped: Record<string, Uint8Array> = {};
   for (const [file, content] of Object.entries(transpiled.wasm)) {
@@ -139,11 +149,30 @@ async function compileVariant(
       for (const [file, content] of Object.entries(capped)) candidates[file] = [content];
     }
   }
+  /** Per module, how many of its candidates (the first ones) count fuel. */
+  const meteredTries: Record<string, number> = {};
+  if (meter && resettable) {
+    // Inline execution needs both: a snapshot to restore and fuel to stop a spinning guest.
+    for (const [file, tries] of Object.entries(candidates)) {
+      const metered: Uint8Array[] = [];
+      for (const content of tries) {
+        try {
+          metered.push(meterFuel(content));
+        } catch {
+          // Not rewritable: this component's requests always go to a worker.
+        }
+      }
+      candidates[file] = [...metered, ...tries];
+      meteredTries[file] = metered.length;
+    }
+  }
+  let metered = meter && resettable;
   const modules: Record<string, WebAssembly.Module> = {};
   for (const [file, tries] of Object.entries(candidates)) {
     for (const [i, content] of tries.entries()) {
       try {
         modules[file] = await WebAssembly.compile(content as Uint8Array<ArrayBuffer>);
+        if (i >= (meteredTries[file] ?? 0)) metered = false;
         break;
       } catch (error) {
         // A tracked module V8 refuses would be a rewriter bug: keep the untracked one.
@@ -159,6 +188,7 @@ async function compileVariant(
     modules,
     resettable,
     tablesWritable,
+    metered,
   };
 }
 
@@ -168,8 +198,9 @@ export async function compileComponent(
   bytes: Uint8Array,
   memoryMb = 128,
   instanceMode: InstanceMode = 'reset',
+  meter = false,
 ): Promise<LoadedComponent> {
-  return compileVariant(await transpileComponent(contentHash, bytes), memoryMb, instanceMode);
+  return compileVariant(await transpileComponent(contentHash, bytes), memoryMb, instanceMode, meter);
 }
 
 export class ComponentLoader {
@@ -179,6 +210,7 @@ export class ComponentLoader {
   constructor(options: ComponentLoaderOptions) {
     const { bundleStore, onEvict } = options;
     const instanceMode = options.instanceMode ?? 'reset';
+    const meter = options.meter ?? false;
     this.#transpiled = new LRUCache<string, Transpiled>({
       // jco's output holds the raw module bytes; a few hashes are enough to
       // serve a second memory limit without transpiling again.
@@ -202,7 +234,7 @@ export class ComponentLoader {
       fetchMethod: async (_key, _stale, { context }) => {
         const transpiled = await this.#transpiled.fetch(context.contentHash);
         if (!transpiled) throw new AlgaError('ALGA_INTERNAL');
-        return compileVariant(transpiled, context.memoryMb, instanceMode);
+        return compileVariant(transpiled, context.memoryMb, instanceMode, meter);
       },
       ...(onEvict ? { dispose: (_value: LoadedComponent, key: string) => onEvict(key) } : {}),
     });

@@ -25,6 +25,7 @@ function fakeComponent(body: string, instantiatePrelude = ''): LoadedComponent {
     modules: {},
     resettable: false,
     tablesWritable: true,
+    metered: false,
   };
 }
 

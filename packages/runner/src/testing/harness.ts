@@ -176,12 +176,19 @@ export function bodyOf(response: ExecuteResponse): Record<string, unknown> {
 
 /** Builds something (a harness) with RUNNER_INSTANCE_MODE set: the engine reads it once, when built. */
 export async function inMode<T>(mode: 'reset' | 'fresh', build: () => Promise<T>): Promise<T> {
-  const previous = process.env.RUNNER_INSTANCE_MODE;
-  process.env.RUNNER_INSTANCE_MODE = mode;
+  return withEnv({ RUNNER_INSTANCE_MODE: mode }, build);
+}
+
+/** Runs `build` (which creates an engine, reading its switches) with these environment variables set. */
+export async function withEnv<T>(vars: Record<string, string>, build: () => Promise<T>): Promise<T> {
+  const previous = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, vars);
   try {
     return await build();
   } finally {
-    if (previous === undefined) delete process.env.RUNNER_INSTANCE_MODE;
-    else process.env.RUNNER_INSTANCE_MODE = previous;
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   }
 }
