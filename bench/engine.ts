@@ -268,12 +268,20 @@ const ROWS = {
   quickjs: (options) => quickJsRow(options),
   // 6. The runner's engine itself (worker pool, host-call bridge, providers).
   // These need only the component's bytes: the runner transpiles and compiles it itself.
-  'runner-reset': async (options) => runnerEngineRow(await fixtureComponent(), 'reset', true, options),
-  // The same with the main thread busy-polling for results (RUNNER_BUSY_POLL_US, off by default).
+  'runner-reset': async (options) => runnerEngineRow(await fixtureComponent(), options, { instanceMode: 'reset' }),
+  // The same with every request in a worker (RUNNER_INLINE_FUEL=0), and with busy polling on top (RUNNER_BUSY_POLL_US).
+  'runner-reset-workers': async (options) =>
+    runnerEngineRow(await fixtureComponent(), options, { instanceMode: 'reset', inlineFuel: 0 }),
   'runner-reset-busy-poll': async (options) =>
-    runnerEngineRow(await fixtureComponent(), 'reset', true, options, options.n, BENCH_BUSY_POLL_MICROS),
-  'runner-fresh': async (options) => runnerEngineRow(await fixtureComponent(), 'fresh', true, options, options.naiveN),
-  'runner-bridge': async (options) => runnerEngineRow(await fixtureComponent(), 'reset', false, options),
+    runnerEngineRow(await fixtureComponent(), options, {
+      instanceMode: 'reset',
+      inlineFuel: 0,
+      busyPollMicros: BENCH_BUSY_POLL_MICROS,
+    }),
+  'runner-fresh': async (options) =>
+    runnerEngineRow(await fixtureComponent(), options, { instanceMode: 'fresh', n: options.naiveN }),
+  'runner-bridge': async (options) =>
+    runnerEngineRow(await fixtureComponent(), options, { instanceMode: 'reset', localHostCalls: false, inlineFuel: 0 }),
 } satisfies Record<string, RowRunner>;
 
 export type EngineRowId = keyof typeof ROWS;
@@ -343,13 +351,20 @@ export async function realisticRequest(keyring: LocalKeyring, contentHash: strin
 /** The busy-poll budget of the runner row that uses one (busy-poll.ts). */
 export const BENCH_BUSY_POLL_MICROS = 250;
 
+interface RunnerRowSettings {
+  instanceMode: InstanceMode;
+  /** Context, config and random answered in the worker (the default), or every call over the bridge. */
+  localHostCalls?: boolean;
+  n?: number;
+  busyPollMicros?: number;
+  /** Fuel for inline runs; 0 sends every request to a worker. Default: the engine's. */
+  inlineFuel?: number;
+}
+
 async function runnerEngineRow(
   componentBytes: Uint8Array,
-  instanceMode: InstanceMode,
-  localHostCalls: boolean,
   options: EngineBenchOptions,
-  n = options.n,
-  busyPollMicros = 0,
+  { instanceMode, localHostCalls = true, n = options.n, busyPollMicros = 0, inlineFuel }: RunnerRowSettings,
 ): Promise<EngineRow> {
   const dir = await mkdtemp(path.join(tmpdir(), 'alga-bench-engine-'));
   const bundleStore = new DirectoryBundleStore(path.join(dir, 'bundles'));
@@ -369,19 +384,24 @@ async function runnerEngineRow(
     localHostCalls,
     wasmTiering: options.wasmTiering,
     busyPollMicros,
+    ...(inlineFuel === undefined ? {} : { inlineFuel }),
   });
   try {
     const executeRequest = await realisticRequest(keyring, await bundleStore.put(componentBytes));
     const summary = await measure(n, options.warmup, () => engine.execute(executeRequest, logger));
-    const stats = engine.stats.instances;
+    const { instances: stats, inline } = engine.stats;
     return {
       engine:
         `runner engine, ${instanceMode} mode` +
+        (inlineFuel === 0 ? ', workers only' : '') +
         (localHostCalls ? '' : ', every host call over the bridge') +
         (busyPollMicros ? `, busy poll ${busyPollMicros} µs` : ''),
       isolation: 'fresh state per request',
       path: 'runner engine',
-      note: `1 worker, sequential; instances restored ${stats.restored}, replaced ${stats.retired + stats.failed + stats['memory-grew'] + stats['table-changed']}`,
+      note:
+        `1 worker, sequential; ` +
+        (inline ? `${inline.runs} requests inline, ${Object.values(inline.declined).reduce((a, b) => a + b, 0)} declined; ` : '') +
+        `instances restored ${stats.restored}, replaced ${stats.retired + stats.failed + stats['memory-grew'] + stats['table-changed']}`,
       summary,
     };
   } finally {
