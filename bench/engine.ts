@@ -400,7 +400,9 @@ async function runnerEngineRow(
       path: 'runner engine',
       note:
         `1 worker, sequential; ` +
-        (inline ? `${inline.runs} requests inline, ${Object.values(inline.declined).reduce((a, b) => a + b, 0)} declined; ` : '') +
+        (inline
+          ? `${inline.runs} requests inline, ${Object.values(inline.declined).reduce((a, b) => a + b, 0)} declined; `
+          : '') +
         `instances restored ${stats.restored}, replaced ${stats.retired + stats.failed + stats['memory-grew'] + stats['table-changed']}`,
       summary,
     };
