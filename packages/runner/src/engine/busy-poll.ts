@@ -16,18 +16,16 @@
  * budget runs out (a slow guest's result arrives as an event, as with
  * polling off).
  */
+import { integerFromEnv } from './env.ts';
+
 const DEFAULT_BUSY_POLL_MICROS = 0;
 const MAX_BUSY_POLL_MICROS = 1_000_000;
 
 /** `RUNNER_BUSY_POLL_US`: microseconds of polling after each dispatch, 0 for none. */
 export function busyPollFromEnv(env: Record<string, string | undefined> = process.env): number {
-  const raw = env.RUNNER_BUSY_POLL_US?.trim();
-  if (!raw) return DEFAULT_BUSY_POLL_MICROS;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value > MAX_BUSY_POLL_MICROS) {
-    throw new Error(
-      `RUNNER_BUSY_POLL_US must be an integer between 0 and ${MAX_BUSY_POLL_MICROS} (microseconds), got ${JSON.stringify(raw)}.`,
-    );
-  }
-  return value;
+  return integerFromEnv(env, 'RUNNER_BUSY_POLL_US', {
+    fallback: DEFAULT_BUSY_POLL_MICROS,
+    max: MAX_BUSY_POLL_MICROS,
+    unit: 'microseconds',
+  });
 }

@@ -42,6 +42,7 @@ import { INSTANCE_COUNTERS, type HostCall, type InstanceCounter, type InstanceMo
 import type { LoadedComponent } from './loader.ts';
 import { FUEL_EXPORT, UNLIMITED_FUEL } from './wasm/fuel.ts';
 import { warmUpHostCall } from './warm-up.ts';
+import { integerFromEnv } from './env.ts';
 
 /** Capabilities whose calls the main thread answers without waiting (secrets: from the prefetch). */
 const INLINE_CAPABILITIES: ReadonlySet<Capability> = new Set(['cap:context.read', 'cap:log.emit', 'cap:secrets.get']);
@@ -56,24 +57,20 @@ const MAX_STRIKES = 3;
 const MAX_WARM_COMPONENTS = 4;
 
 /**
- * Fuel per request on the main thread: about DEFAULT_INLINE_MS of guest
- * work on the machines we benchmark on (see the calibration note in
- * packages/runner/README.md), ~100× what the realistic bench handler spends.
+ * Fuel per request on the main thread: ~10 ms of a spinning componentize-js
+ * guest on the 2-vCPU machines we benchmark on (~4.5 ns per unit in a
+ * `while (true) {}`), and ~100× the 5–20k units a realistic handler spends.
  */
 export const DEFAULT_INLINE_FUEL = 2_000_000;
 const MAX_INLINE_FUEL = 1_000_000_000;
 
 /** `RUNNER_INLINE_FUEL`: fuel units a request may spend on the main thread; 0 turns inline execution off. */
 export function inlineFuelFromEnv(env: Record<string, string | undefined> = process.env): number {
-  const raw = env.RUNNER_INLINE_FUEL?.trim();
-  if (!raw) return DEFAULT_INLINE_FUEL;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value > MAX_INLINE_FUEL) {
-    throw new Error(
-      `RUNNER_INLINE_FUEL must be an integer between 0 and ${MAX_INLINE_FUEL} (fuel units; 0 turns inline execution off), got ${JSON.stringify(raw)}.`,
-    );
-  }
-  return value;
+  return integerFromEnv(env, 'RUNNER_INLINE_FUEL', {
+    fallback: DEFAULT_INLINE_FUEL,
+    max: MAX_INLINE_FUEL,
+    unit: 'fuel units; 0 turns inline execution off',
+  });
 }
 
 /** Why a request left the inline path for a worker. */
