@@ -241,8 +241,9 @@ export class Engine {
     const inline = this.#inline;
     if (inline && job.local && inline.accepts({ ...job, local: job.local }) && (await this.#inlineTurn())) {
       const started = performance.now();
-      const result = await inline.run({ ...job, local: job.local });
-      if (result.kind === 'done') {
+      // A glue that fails to load here is the worker's to load again and report.
+      const result = await inline.run({ ...job, local: job.local }).catch(() => undefined);
+      if (result?.kind === 'done') {
         // Handled as a worker's would be: in order, before the result.
         for (const call of result.logs) void job.onHostCall(call);
         return result.response;
