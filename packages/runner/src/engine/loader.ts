@@ -149,34 +149,26 @@ async function compileVariant(
       for (const [file, content] of Object.entries(capped)) candidates[file] = [content];
     }
   }
-  /** Per module, how many of its candidates (the first ones) count fuel. */
-  const meteredTries: Record<string, number> = {};
-  if (meter && resettable) {
-    // Inline execution needs both: a snapshot to restore and fuel to stop a spinning guest.
-    for (const [file, tries] of Object.entries(candidates)) {
-      const metered: Uint8Array[] = [];
-      for (const content of tries) {
-        try {
-          metered.push(meterFuel(content));
-        } catch {
-          // Not rewritable: this component's requests always go to a worker.
-        }
-      }
-      candidates[file] = [...metered, ...tries];
-      meteredTries[file] = metered.length;
-    }
-  }
-  let metered = meter && resettable;
+  // Inline execution needs both: a snapshot to restore and fuel to stop a spinning guest.
+  const meterAll = meter && resettable;
+  let metered = meterAll;
   const modules: Record<string, WebAssembly.Module> = {};
   for (const [file, tries] of Object.entries(candidates)) {
-    for (const [i, content] of tries.entries()) {
+    // Metered versions of the candidates first, then the candidates as they are. Each is
+    // rewritten only when it is next to compile: the metering pass over a 12 MB code
+    // section takes ~0.2 s, and the later candidates are only needed if V8 refuses one.
+    const attempts = [
+      ...(meterAll ? tries.map((content) => ({ metered: true, bytes: () => meterFuel(content) })) : []),
+      ...tries.map((content) => ({ metered: false, bytes: () => content })),
+    ];
+    for (const [i, attempt] of attempts.entries()) {
       try {
-        modules[file] = await WebAssembly.compile(content as Uint8Array<ArrayBuffer>);
-        if (i >= (meteredTries[file] ?? 0)) metered = false;
+        modules[file] = await WebAssembly.compile(attempt.bytes() as Uint8Array<ArrayBuffer>);
+        if (!attempt.metered) metered = false;
         break;
       } catch (error) {
-        // A tracked module V8 refuses would be a rewriter bug: keep the untracked one.
-        if (i === tries.length - 1) throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
+        // Not meterable (RangeError), or a rewritten module V8 refuses (a rewriter bug): try the next.
+        if (i === attempts.length - 1) throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
       }
     }
   }
