@@ -18,7 +18,6 @@ import type { InstanceMode } from './messages.ts';
 import { applyWasmTiering, wasmTieringFromEnv, type WasmTiering } from './wasm-tiering.ts';
 import { busyPollFromEnv } from './busy-poll.ts';
 import { InlineRunner, inlineFuelFromEnv, type InlineStats } from './inline.ts';
-import { INSTANCE_COUNTERS } from './messages.ts';
 
 export { ComponentLoader, compileComponent, type LoadedComponent } from './loader.ts';
 export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions, type InstanceStats } from './pool.ts';
@@ -117,14 +116,7 @@ export class Engine {
       ...(options.metrics ? { events: options.metrics } : {}),
     });
     const inlineFuel = options.inlineFuel ?? inlineFuelFromEnv();
-    this.#inline =
-      inlineFuel > 0 && instanceMode === 'reset'
-        ? new InlineRunner({
-            instanceMode,
-            fuel: inlineFuel,
-            counters: new BigInt64Array(new SharedArrayBuffer(8 * INSTANCE_COUNTERS.length)),
-          })
-        : undefined;
+    this.#inline = inlineFuel > 0 && instanceMode === 'reset' ? new InlineRunner({ fuel: inlineFuel }) : undefined;
     this.#loader = new ComponentLoader({
       bundleStore: options.bundleStore,
       instanceMode,
@@ -239,10 +231,11 @@ export class Engine {
    */
   async #run(job: PoolJob): Promise<WitExecuteResponse> {
     const inline = this.#inline;
-    if (inline && job.local && inline.accepts({ ...job, local: job.local }) && (await this.#inlineTurn())) {
+    const inlineJob = job.local && { ...job, local: job.local };
+    if (inline && inlineJob && inline.accepts(inlineJob) && (await this.#inlineTurn())) {
       const started = performance.now();
       // A glue that fails to load here is the worker's to load again and report.
-      const result = await inline.run({ ...job, local: job.local }).catch(() => undefined);
+      const result = await inline.run(inlineJob).catch(() => undefined);
       if (result?.kind === 'done') {
         // Handled as a worker's would be: in order, before the result.
         for (const call of result.logs) void job.onHostCall(call);

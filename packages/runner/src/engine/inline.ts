@@ -38,7 +38,7 @@ import {
 } from '../providers/index.ts';
 import { WIT_PACKAGE_PREFIX, type WitExecuteRequest, type WitExecuteResponse } from '../world.ts';
 import { InstanceCache, worldImports, type CachedComponent, type WarmInstance } from './instances.ts';
-import { INSTANCE_COUNTERS, type HostCall, type InstanceCounter, type InstanceMode } from './messages.ts';
+import { INSTANCE_COUNTERS, type HostCall, type InstanceCounter } from './messages.ts';
 import type { LoadedComponent } from './loader.ts';
 import { FUEL_EXPORT, UNLIMITED_FUEL } from './wasm/fuel.ts';
 import { warmUpHostCall } from './warm-up.ts';
@@ -101,23 +101,14 @@ export interface InlineStats {
 }
 
 export interface InlineRunnerOptions {
-  instanceMode: InstanceMode;
   /** Fuel units one request may spend here (wasm/fuel.ts). */
   fuel: number;
-  /** Instance counters, as a worker counts them (messages.ts). */
-  counters: BigInt64Array;
-}
-
-class Decline extends Error {
-  readonly reason: InlineDecline;
-  constructor(reason: InlineDecline) {
-    super(`inline run declined: ${reason}`);
-    this.reason = reason;
-  }
 }
 
 export class InlineRunner {
   readonly #options: InlineRunnerOptions;
+  /** Instance counters, as a worker counts them (messages.ts); only this thread writes them. */
+  readonly #counters = new BigInt64Array(INSTANCE_COUNTERS.length);
   readonly #cache: InstanceCache;
   readonly #localDispatch = createLocalDispatcher();
   /** Strikes per component key; a component at MAX_STRIKES is demoted. */
@@ -136,9 +127,10 @@ export class InlineRunner {
   constructor(options: InlineRunnerOptions) {
     this.#options = options;
     this.#cache = new InstanceCache({
-      instanceMode: options.instanceMode,
+      // Inline runs need a snapshot to restore: reset mode only.
+      instanceMode: 'reset',
       imports: worldImports((iface, fn, args) => this.#callHost(iface, fn, args)),
-      counters: options.counters,
+      counters: this.#counters,
       warmingUp: (active) => (this.#warmingUp = active),
       maxWarm: MAX_WARM_COMPONENTS,
     });
@@ -146,9 +138,10 @@ export class InlineRunner {
 
   /** The main thread's instance counters (messages.ts `INSTANCE_COUNTERS`). */
   get instances(): Record<InstanceCounter, number> {
-    return Object.fromEntries(
-      INSTANCE_COUNTERS.map((name, i) => [name, Number(Atomics.load(this.#options.counters, i))]),
-    ) as Record<InstanceCounter, number>;
+    return Object.fromEntries(INSTANCE_COUNTERS.map((name, i) => [name, Number(this.#counters[i])])) as Record<
+      InstanceCounter,
+      number
+    >;
   }
 
   get stats(): InlineStats {
@@ -158,7 +151,8 @@ export class InlineRunner {
   /** Whether this request may run here: see the file comment. */
   accepts(job: InlineJob): boolean {
     const { component, local } = job;
-    if (!component.metered || !component.resettable || this.#options.instanceMode !== 'reset') return false;
+    // Metered implies resettable (loader.ts meters only modules it can reset).
+    if (!component.metered) return false;
     if ((this.#strikes.get(component.key) ?? 0) >= MAX_STRIKES) return false;
     for (const capability of local.granted) {
       if (!INLINE_CAPABILITIES.has(capability)) return false;
@@ -169,7 +163,7 @@ export class InlineRunner {
 
   /** Makes the main thread's instance of a component ready (the engine's `prepare`), if it may run here. */
   async prepare(component: LoadedComponent): Promise<void> {
-    if (!component.metered || !component.resettable || this.#options.instanceMode !== 'reset') return;
+    if (!component.metered) return;
     const { key } = component;
     const cached = this.#cache.get(key) ?? (await this.#cache.load(component));
     this.#cache.remember(key, cached);
@@ -291,17 +285,24 @@ export class InlineRunner {
     // exception still stops at its next fuel check.
     this.#declined = 'host-call';
     if (this.#running) setFuel(this.#running, -1n);
-    throw new Decline('host-call');
+    throw new Error('inline run declined: the call needs a worker');
   }
 }
 
+/** Each instance's fuel globals, looked up once: they are set twice on every request. */
+const fuelOf = new WeakMap<WarmInstance, WebAssembly.Global[]>();
+
 function fuelGlobals(instance: WarmInstance): WebAssembly.Global[] {
-  const out: WebAssembly.Global[] = [];
-  for (const { instance: core } of instance.recorder.instances) {
-    const global = core.exports[FUEL_EXPORT];
-    if (global instanceof WebAssembly.Global) out.push(global);
+  let globals = fuelOf.get(instance);
+  if (!globals) {
+    globals = [];
+    for (const { instance: core } of instance.recorder.instances) {
+      const global = core.exports[FUEL_EXPORT];
+      if (global instanceof WebAssembly.Global) globals.push(global);
+    }
+    fuelOf.set(instance, globals);
   }
-  return out;
+  return globals;
 }
 
 function setFuel(instance: WarmInstance, fuel: bigint): void {
