@@ -80,24 +80,6 @@ export interface InstanceCacheOptions {
  */
 const MAX_USES = 10_000;
 
-const MAX_DETAIL = 4096;
-
-/**
- * How close to its cap a memory must be for a failure to count as a limit
- * breach: the guest's allocator grows in chunks, so the grow that failed
- * asked for more than what was left. 1/16 of the cap, at least 2 MiB.
- */
-export function nearCap(memories: WebAssembly.Memory[], limitBytes: number): boolean {
-  const slack = Math.max(2 * 1024 * 1024, limitBytes / 16);
-  return memories.some((memory) => memory.buffer.byteLength + slack >= limitBytes);
-}
-
-/** A log-sized description: the glue's data: URL would otherwise fill every stack frame. */
-export function describe(error: unknown): string {
-  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-  return text.replace(/data:text\/javascript;base64,[A-Za-z0-9+/=]+/g, '<component glue>').slice(0, MAX_DETAIL);
-}
-
 export class InstanceCache {
   readonly #options: InstanceCacheOptions;
   /** Insertion order is recency: the least recently used component is evicted first. */

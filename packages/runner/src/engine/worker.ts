@@ -28,14 +28,7 @@ import {
 } from '../providers/index.ts';
 import { WIT_PACKAGE_PREFIX } from '../world.ts';
 import { warmUpHostCall } from './warm-up.ts';
-import {
-  describe,
-  InstanceCache,
-  nearCap,
-  worldImports,
-  type CachedComponent,
-  type WarmInstance,
-} from './instances.ts';
+import { InstanceCache, worldImports, type CachedComponent, type WarmInstance } from './instances.ts';
 import type { ComponentLoad, FailurePhase, FromWorker, HostCall, HostReply, ToWorker, WorkerInit } from './messages.ts';
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread.');
@@ -90,6 +83,24 @@ function callMainThread(iface: string, fn: string, args: unknown[]): HostOutcome
     throw new Error(`Host call bridge out of sync on ${iface}.${fn}.`);
   }
   return reply.outcome;
+}
+
+const MAX_DETAIL = 4096;
+
+/**
+ * How close to its cap a memory must be for a failure to count as a limit
+ * breach: the guest's allocator grows in chunks, so the grow that failed
+ * asked for more than what was left. 1/16 of the cap, at least 2 MiB.
+ */
+function nearCap(memories: WebAssembly.Memory[], limitBytes: number): boolean {
+  const slack = Math.max(2 * 1024 * 1024, limitBytes / 16);
+  return memories.some((memory) => memory.buffer.byteLength + slack >= limitBytes);
+}
+
+/** A log-sized description: the glue's data: URL would otherwise fill every stack frame. */
+function describe(error: unknown): string {
+  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  return text.replace(/data:text\/javascript;base64,[A-Za-z0-9+/=]+/g, '<component glue>').slice(0, MAX_DETAIL);
 }
 
 const cache = new InstanceCache({
