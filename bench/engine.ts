@@ -224,7 +224,7 @@ async function resetRow(
     handlerOnly.push(performance.now() - t);
     const result = snapshot.restore();
     if (result.discard) throw new Error(`bench instance discarded: ${result.discard}`);
-    dirty += result.dirtyPages;
+    dirty += result.dirtyBlocks;
   });
   handlerOnly.sort((a, b) => a - b);
   return {
@@ -234,7 +234,7 @@ async function resetRow(
     memoryPerSlot: memoryBytes(recorder) + snapshot.bytes,
     note:
       `handler + restore; handler alone p50 ${handlerOnly[handlerOnly.length >> 1]!.toFixed(3)} ms, ` +
-      `${(dirty / runs).toFixed(0)} dirty 4 KiB pages/request${variant.note}`,
+      `${(dirty / runs).toFixed(0)} dirty 1 KiB blocks/request${variant.note}`,
     summary,
   };
 }

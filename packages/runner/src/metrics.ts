@@ -81,7 +81,7 @@ export class RunnerMetrics implements ExecutionMetrics, SecretsMetrics, PoolEven
       registers,
       collect() {
         // Restored pages are a size, not an event.
-        const { dirtyPages: _pages, warmedUp, warmUpRefused, ...after } = engine().instances;
+        const { dirtyBlocks: _blocks, warmedUp, warmUpRefused, ...after } = engine().instances;
         this.reset();
         for (const [event, count] of Object.entries({
           ...after,

@@ -174,7 +174,7 @@ export class InstanceCache {
     else if (used.uses >= MAX_USES) outcome = 'retired';
     else {
       const result = used.snapshot.restore();
-      countInstance(counters, 'dirtyPages', result.dirtyPages);
+      countInstance(counters, 'dirtyBlocks', result.dirtyBlocks);
       outcome = result.discard ?? 'restored';
     }
     countInstance(counters, outcome);

@@ -33,7 +33,7 @@ export type InstanceMode = 'reset' | 'fresh';
 /** What became of the instance that served a request, decided after the response. */
 export type Recycled = 'restored' | 'memory-grew' | 'table-changed' | 'global-unwritable' | 'failed' | 'retired';
 
-/** The shared instance counters, in buffer order: outcomes, then pages restored and warm-ups (warm-up.ts). */
+/** The shared instance counters, in buffer order: outcomes, then blocks restored and warm-ups (warm-up.ts). */
 export const INSTANCE_COUNTERS = [
   'restored',
   'memory-grew',
@@ -41,7 +41,7 @@ export const INSTANCE_COUNTERS = [
   'global-unwritable',
   'failed',
   'retired',
-  'dirtyPages',
+  'dirtyBlocks',
   'warmedUp',
   'warmUpRefused',
 ] as const;

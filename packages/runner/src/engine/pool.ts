@@ -65,7 +65,7 @@ export interface WorkerPoolOptions {
 
 /**
  * What became of instances, since the pool started (see worker.ts): after
- * their request (`Recycled` outcomes, and the 4 KiB pages restores copied
+ * their request (`Recycled` outcomes, and the 1 KiB blocks restores put
  * back), and before their snapshot (warm-ups done and refused, warm-up.ts).
  */
 export type InstanceStats = Record<InstanceCounter, number>;

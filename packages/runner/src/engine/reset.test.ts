@@ -122,9 +122,9 @@ describe('ResetSnapshot on hand-written modules', () => {
     call('dirty');
     assert.notDeepEqual([call('g'), call('read'), call('slot0')], before);
     const result = snapshot.restore();
-    assert.deepEqual(result, { dirtyPages: 1 });
+    assert.deepEqual(result, { dirtyBlocks: 4 }, 'one 4 KiB page compared and copied back');
     assert.deepEqual([call('g'), call('read'), call('slot0')], before);
-    assert.deepEqual(snapshot.restore(), { dirtyPages: 0 }, 'a clean instance needs no copy');
+    assert.deepEqual(snapshot.restore(), { dirtyBlocks: 0 }, 'a clean instance needs no copy');
   });
 
   it('reports an instance whose memory or table grew for discarding', async () => {
@@ -373,7 +373,7 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
       );
     const used = make();
     // As the worker does: the loader proved that no module writes a table,
-    // and the restore puts back only the pages the map marks.
+    // and the restore puts back only the blocks the map marks.
     assert.equal(loaded.tablesWritable, false);
     const snapshot = ResetSnapshot.capture(used.recorder, () => true, { tablesWritable: loaded.tablesWritable });
     assert.equal(snapshot.tracked, true, 'the component tracks its writes');
@@ -387,11 +387,11 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
       assert.equal(response.status, 200, url);
       const result = snapshot.restore();
       assert.equal(result.discard, undefined, `${url} could be restored`);
-      dirty += result.dirtyPages;
+      dirty += result.dirtyBlocks;
       const pristine = make();
       assert.deepEqual(stateOf(used.recorder), stateOf(pristine.recorder), `after ${url}`);
     }
-    assert.ok(dirty > 0, 'the requests dirtied pages that were copied back');
+    assert.ok(dirty > 0, 'the requests dirtied blocks that were put back');
   });
 
   it('module state: the counter is 1 and nothing is kept, on every request', async () => {

@@ -8,13 +8,15 @@
  * writes a small part of that memory, and only that part is put back.
  *
  * What the guest can reach, and how each part is put back:
- * - linear memories: restored 4 KiB page by page. A module the loader could
- *   rewrite for write tracking (wasm/write-tracking.ts) marks every page it
- *   or the host writes in its `alga-reset:dirty` map, and only those pages
- *   (and the page after each, for a store that straddles) are compared and
- *   copied back. Otherwise every page is compared against the snapshot
- *   (memcmp through `Buffer#compare`). A memory that grew cannot be shrunk,
- *   so the instance is discarded;
+ * - linear memories: a module the loader could rewrite for write tracking
+ *   (wasm/write-tracking.ts) marks every 1 KiB block it or the host writes
+ *   in its `alga-reset:dirty` map; the snapshot keeps its image of the
+ *   memory in that map's memory, and a small wasm kernel
+ *   (wasm/restore-kernel.ts) puts back the differing 16-byte vectors of
+ *   the marked blocks (and of the first 16 bytes after each, for a store
+ *   that straddles). Otherwise every 4 KiB page is compared against the
+ *   snapshot (memcmp through `Buffer#compare`). A memory that grew cannot
+ *   be shrunk, so the instance is discarded;
  * - mutable globals the modules define (the shadow-stack pointer and the
  *   like): read and restored through the `alga-reset:global:N` exports that
  *   the loader adds (wasm/memory-limit.ts `exposeResetState`);
@@ -30,18 +32,35 @@
  *   call that completed; a call that trapped or threw discards the instance.
  *   The world defines no resources, so there are no handle tables to reset.
  */
+import { WASM_PAGE_BYTES } from './wasm/binary.ts';
 import { RESET_EXPORT_PREFIX } from './wasm/memory-limit.ts';
-import { DIRTY_EXPORT, DIRTY_PAGE_BYTES, DIRTY_PAGE_SHIFT } from './wasm/write-tracking.ts';
+import { restoreKernel } from './wasm/restore-kernel.ts';
+import { DIRTY_BLOCK_SHIFT, DIRTY_EXPORT, MAP_BYTES } from './wasm/write-tracking.ts';
 
-interface MemoryState {
+/** A memory whose module marks its writes: restored by the kernel from the image in its map's memory. */
+interface TrackedMemory {
+  memory: WebAssembly.Memory;
+  byteLength: number;
+  /** Write-map blocks the memory spans. */
+  blocks: number;
+  /** Restores the marked blocks, clears their marks, returns how many differed (restore-kernel.ts). */
+  restore: (blocks: number) => number;
+  /** Bytes of the image that hold data (its pages of zeros are never written, so never resident). */
+  imageBytes: number;
+}
+
+/** A memory without a write map: every page is compared with the saved copy. */
+interface ComparedMemory {
   memory: WebAssembly.Memory;
   byteLength: number;
   /** Per 4 KiB page: where its saved bytes start in `saved`, or -1 for a page of zeros. */
   offsets: Int32Array;
   saved: Buffer;
-  /** The module's map of written pages (one byte per page), when it tracks its writes. */
-  dirty?: WebAssembly.Memory;
 }
+
+type MemoryState = TrackedMemory | ComparedMemory;
+
+const isTracked = (state: MemoryState): state is TrackedMemory => 'restore' in state;
 
 interface GlobalState {
   global: WebAssembly.Global;
@@ -69,8 +88,8 @@ export type DiscardReason = 'memory-grew' | 'table-changed' | 'global-unwritable
 export interface RestoreResult {
   /** Undefined when the instance is back in its snapshot state. */
   discard?: DiscardReason;
-  /** 4 KiB pages that differed from the snapshot and were copied back. */
-  dirtyPages: number;
+  /** 1 KiB blocks that differed from the snapshot and were put back (a memory without a write map counts each 4 KiB page as 4). */
+  dirtyBlocks: number;
 }
 
 /** Collects the core instances a component instantiation creates, with the imports each got. */
@@ -88,11 +107,18 @@ export class InstanceRecorder {
     return instance;
   };
 
-  /** Every memory the instances export (for the memory-cap check after a failure). */
+  /**
+   * The guest's linear memories, for the memory-cap check after a failure:
+   * every memory the instances export except the write maps, which are the
+   * runner's own (and hold the reset snapshot's image).
+   */
   memories(): WebAssembly.Memory[] {
     const out = new Set<WebAssembly.Memory>();
+    const maps = new Set<unknown>(this.instances.map(({ instance }) => instance.exports[DIRTY_EXPORT]));
     for (const { instance } of this.instances) {
-      for (const value of Object.values(instance.exports)) if (value instanceof WebAssembly.Memory) out.add(value);
+      for (const value of Object.values(instance.exports)) {
+        if (value instanceof WebAssembly.Memory && !maps.has(value)) out.add(value);
+      }
     }
     return [...out];
   }
@@ -152,12 +178,15 @@ export class ResetSnapshot {
 
   /** Bytes this snapshot keeps (its copies of linear memory). */
   get bytes(): number {
-    return this.#memories.reduce((sum, { saved }) => sum + saved.byteLength, 0);
+    return this.#memories.reduce(
+      (sum, state) => sum + (isTracked(state) ? state.imageBytes : state.saved.byteLength),
+      0,
+    );
   }
 
   /** Whether every memory marks its writes (the fast restore). */
   get tracked(): boolean {
-    return this.#memories.every(({ dirty }) => dirty !== undefined);
+    return this.#memories.every(isTracked);
   }
 
   /**
@@ -167,13 +196,15 @@ export class ResetSnapshot {
    */
   restore(): RestoreResult {
     for (const { table, length } of this.#tables) {
-      if (table.length !== length) return { discard: 'table-changed', dirtyPages: 0 };
+      if (table.length !== length) return { discard: 'table-changed', dirtyBlocks: 0 };
     }
     for (const { memory, byteLength } of this.#memories) {
-      if (memory.buffer.byteLength !== byteLength) return { discard: 'memory-grew', dirtyPages: 0 };
+      if (memory.buffer.byteLength !== byteLength) return { discard: 'memory-grew', dirtyBlocks: 0 };
     }
-    let dirtyPages = 0;
-    for (const state of this.#memories) dirtyPages += state.dirty ? restoreMarked(state) : restoreAll(state);
+    let dirtyBlocks = 0;
+    for (const state of this.#memories) {
+      dirtyBlocks += isTracked(state) ? state.restore(state.blocks) : restoreAll(state) * BLOCKS_PER_PAGE;
+    }
     for (const { restore } of this.#tables) restore?.();
     for (const { global, value } of this.#globals) {
       if (global.value === value) continue;
@@ -181,10 +212,10 @@ export class ResetSnapshot {
         global.value = value;
       } catch {
         // Only an immutable global throws here, and one of those cannot have changed.
-        return { discard: 'global-unwritable', dirtyPages };
+        return { discard: 'global-unwritable', dirtyBlocks };
       }
     }
-    return { dirtyPages };
+    return { dirtyBlocks };
   }
 }
 
@@ -233,68 +264,95 @@ function snapshotTable(table: WebAssembly.Table): TableState {
   throw new Error('A table of an element type reset-in-place does not handle.');
 }
 
+/** Memories without a write map are compared in 4 KiB pages. */
+const PAGE_SHIFT = 12;
+const PAGE_BYTES = 1 << PAGE_SHIFT;
+const BLOCKS_PER_PAGE = PAGE_BYTES >>> DIRTY_BLOCK_SHIFT;
+
 /** Pages of zeros compare against this one buffer, which stays in cache. */
-const ZERO_PAGE = Buffer.alloc(DIRTY_PAGE_BYTES);
+const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
+
+const isZeroPage = (live: Buffer, page: number) =>
+  live.compare(ZERO_PAGE, 0, PAGE_BYTES, page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT) === 0;
+
+function snapshotMemory(memory: WebAssembly.Memory, map: WebAssembly.Memory | undefined): MemoryState {
+  if (map) {
+    const tracked = snapshotTracked(memory, map);
+    if (tracked) return tracked;
+  }
+  return snapshotCompared(memory);
+}
 
 /**
- * A memory's post-instantiation pages. Only non-zero pages are kept: most
- * of a componentize-js guest's ~10 MB is zero right after instantiation.
+ * A tracked memory's image goes into its map's memory, after the marks
+ * (restore-kernel.ts). Only pages holding data are written: most of a
+ * componentize-js guest's ~10 MB is zero right after instantiation, and the
+ * image's untouched pages cost no resident memory. Undefined when the map
+ * cannot grow to hold the image (then the memory is compared instead).
  */
-function snapshotMemory(memory: WebAssembly.Memory, dirty: WebAssembly.Memory | undefined): MemoryState {
+function snapshotTracked(memory: WebAssembly.Memory, map: WebAssembly.Memory): TrackedMemory | undefined {
   const live = Buffer.from(memory.buffer);
-  const pageCount = live.byteLength >>> DIRTY_PAGE_SHIFT;
+  const had = map.buffer.byteLength;
+  const needed = MAP_BYTES + live.byteLength;
+  try {
+    if (had < needed) map.grow((needed - had) / WASM_PAGE_BYTES);
+  } catch {
+    return undefined;
+  }
+  const image = Buffer.from(map.buffer, MAP_BYTES, live.byteLength);
+  // An image from an earlier snapshot of this instance is overwritten whole.
+  if (had > MAP_BYTES) image.fill(0);
+  let imageBytes = 0;
+  for (let page = 0; page < live.byteLength >>> PAGE_SHIFT; page++) {
+    if (isZeroPage(live, page)) continue;
+    live.copy(image, page << PAGE_SHIFT, page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT);
+    imageBytes += PAGE_BYTES;
+  }
+  const blocks = live.byteLength >>> DIRTY_BLOCK_SHIFT;
+  // Instantiation may have run instrumented code: start from clean marks. The
+  // kernel reads marks 8 at a time; marks past the memory's end (an i32
+  // argument that was not a pointer) name no block and are never read.
+  Buffer.from(map.buffer, 0, Math.min(MAP_BYTES, blocks + 8)).fill(0);
+  return {
+    memory,
+    byteLength: live.byteLength,
+    blocks,
+    restore: restoreKernel(memory, map, { blockShift: DIRTY_BLOCK_SHIFT, imageBase: MAP_BYTES }),
+    imageBytes,
+  };
+}
+
+/** A copy of the memory's pages that hold data, for memories without a write map. */
+function snapshotCompared(memory: WebAssembly.Memory): ComparedMemory {
+  const live = Buffer.from(memory.buffer);
+  const pageCount = live.byteLength >>> PAGE_SHIFT;
   const offsets = new Int32Array(pageCount).fill(-1);
   let kept = 0;
-  for (let page = 0; page < pageCount; page++) {
-    const start = page << DIRTY_PAGE_SHIFT;
-    if (live.compare(ZERO_PAGE, 0, DIRTY_PAGE_BYTES, start, start + DIRTY_PAGE_BYTES) !== 0) offsets[page] = kept++;
-  }
-  const saved = Buffer.allocUnsafe(kept << DIRTY_PAGE_SHIFT);
+  for (let page = 0; page < pageCount; page++) if (!isZeroPage(live, page)) offsets[page] = kept++;
+  const saved = Buffer.allocUnsafe(kept << PAGE_SHIFT);
   for (let page = 0; page < pageCount; page++) {
     if (offsets[page]! < 0) continue;
-    offsets[page] = offsets[page]! << DIRTY_PAGE_SHIFT;
-    live.copy(saved, offsets[page], page << DIRTY_PAGE_SHIFT, (page + 1) << DIRTY_PAGE_SHIFT);
+    offsets[page] = offsets[page]! << PAGE_SHIFT;
+    live.copy(saved, offsets[page], page << PAGE_SHIFT, (page + 1) << PAGE_SHIFT);
   }
-  if (!dirty) return { memory, byteLength: live.byteLength, offsets, saved };
-  // Instantiation may have run instrumented code: start from a clean map.
-  new Uint8Array(dirty.buffer).fill(0);
-  return { memory, byteLength: live.byteLength, offsets, saved, dirty };
+  return { memory, byteLength: live.byteLength, offsets, saved };
 }
 
 /** Copies `page` back if it differs from the snapshot; returns whether it did. */
-function restorePage(live: Buffer, state: MemoryState, page: number): boolean {
-  const start = page << DIRTY_PAGE_SHIFT;
-  const end = start + DIRTY_PAGE_BYTES;
+function restorePage(live: Buffer, state: ComparedMemory, page: number): boolean {
+  const start = page << PAGE_SHIFT;
+  const end = start + PAGE_BYTES;
   const at = state.offsets[page]!;
   const saved = at < 0 ? ZERO_PAGE : state.saved;
   const savedStart = at < 0 ? 0 : at;
-  if (live.compare(saved, savedStart, savedStart + DIRTY_PAGE_BYTES, start, end) === 0) return false;
+  if (live.compare(saved, savedStart, savedStart + PAGE_BYTES, start, end) === 0) return false;
   if (at < 0) live.fill(0, start, end);
-  else state.saved.copy(live, start, at, at + DIRTY_PAGE_BYTES);
+  else state.saved.copy(live, start, at, at + PAGE_BYTES);
   return true;
 }
 
-/**
- * The fast restore: only pages the map marks, plus the page after each (a
- * store at a page's last bytes spills into it). Marks beyond the memory's
- * end (an i32 argument that was not a pointer) name no page and are left.
- */
-function restoreMarked(state: MemoryState): number {
-  const live = Buffer.from(state.memory.buffer);
-  const marks = new Uint8Array(state.dirty!.buffer);
-  const pages = state.offsets.length;
-  let restored = 0;
-  for (let page = 0; page < pages; page++) {
-    if (marks[page] === 0) continue;
-    marks[page] = 0;
-    if (restorePage(live, state, page)) restored++;
-    if (page + 1 < pages && marks[page + 1] === 0 && restorePage(live, state, page + 1)) restored++;
-  }
-  return restored;
-}
-
-/** Without a map: every page is compared. */
-function restoreAll(state: MemoryState): number {
+/** Without a map: every page is compared. Returns the pages that differed. */
+function restoreAll(state: ComparedMemory): number {
   const live = Buffer.from(state.memory.buffer);
   let restored = 0;
   for (let page = 0; page < state.offsets.length; page++) if (restorePage(live, state, page)) restored++;

@@ -1,7 +1,7 @@
 /**
  * Write tracking: every way a guest or its host can write linear memory
- * after instantiation marks the pages it wrote, and a reset that restores
- * only marked pages leaves memory byte-identical to the snapshot. Modules
+ * after instantiation marks the 1 KiB blocks it wrote, and a reset that restores
+ * only marked blocks leaves memory byte-identical to the snapshot. Modules
  * the rewriter cannot handle soundly are refused, never half-tracked.
  */
 import assert from 'node:assert/strict';
@@ -9,9 +9,9 @@ import { describe, it } from 'node:test';
 import { parse } from '@bytecodealliance/jco';
 import { InstanceRecorder, ResetSnapshot } from '../reset.ts';
 import { exposeResetState } from './memory-limit.ts';
-import { DIRTY_EXPORT, DIRTY_PAGE_BYTES, trackWrites } from './write-tracking.ts';
+import { DIRTY_EXPORT, DIRTY_BLOCK_BYTES, trackWrites } from './write-tracking.ts';
 
-const PAGE = DIRTY_PAGE_BYTES;
+const BLOCK = DIRTY_BLOCK_BYTES;
 
 async function tracked(text: string) {
   const result = trackWrites(exposeResetState(await parse(text)).module);
@@ -25,9 +25,9 @@ function instantiate(module: WebAssembly.Module, imports?: WebAssembly.Imports) 
   const memory = exports.memory as WebAssembly.Memory;
   const marks = () => {
     const map = new Uint8Array((exports[DIRTY_EXPORT] as WebAssembly.Memory).buffer);
-    const pages: number[] = [];
-    for (let page = 0; page < memory.buffer.byteLength / PAGE + 2; page++) if (map[page]) pages.push(page);
-    return pages;
+    const blocks: number[] = [];
+    for (let block = 0; block < memory.buffer.byteLength / BLOCK + 2; block++) if (map[block]) blocks.push(block);
+    return blocks;
   };
   return { recorder, exports, memory, marks };
 }
@@ -57,16 +57,16 @@ const WRITER = `(module
     (call $realloc (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8))))`;
 
 describe('write tracking (load-time rewrite)', () => {
-  it("marks the page of every store's effective address, offset included", async () => {
+  it("marks the block of every store's effective address, offset included", async () => {
     const { compiled, tracked: isTracked } = await tracked(WRITER);
     assert.equal(isTracked, true);
     const { exports, marks } = instantiate(compiled, { env: { hostWrite: () => {} } });
     const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
-    call('storeI32', 3 * PAGE - 4, 7); // offset 4 moves it onto the next page
-    call('storeI64', 5 * PAGE + 10, 1n);
-    call('storeF64', 7 * PAGE - 8, 1.5);
-    call('store8', 9 * PAGE, 1);
-    call('storeV128', 11 * PAGE + 1);
+    call('storeI32', 3 * BLOCK - 4, 7); // offset 4 moves it onto the next block
+    call('storeI64', 5 * BLOCK + 10, 1n);
+    call('storeF64', 7 * BLOCK - 8, 1.5);
+    call('store8', 9 * BLOCK, 1);
+    call('storeV128', 11 * BLOCK + 1);
     assert.deepEqual(marks(), [3, 5, 7, 9, 11]);
   });
 
@@ -74,38 +74,38 @@ describe('write tracking (load-time rewrite)', () => {
     const { compiled } = await tracked(WRITER);
     const { exports, marks } = instantiate(compiled, { env: { hostWrite: () => {} } });
     const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
-    call('fill', 2 * PAGE + 100, 0xaa, 3 * PAGE); // pages 2..5
-    call('copy', 20 * PAGE - 1, 100, 2); // straddles 19 and 20
-    call('init', 25 * PAGE);
-    call('fill', 30 * PAGE, 1, 0);
+    call('fill', 2 * BLOCK + 100, 0xaa, 3 * BLOCK); // blocks 2..5
+    call('copy', 20 * BLOCK - 1, 100, 2); // straddles 19 and 20
+    call('init', 25 * BLOCK);
+    call('fill', 30 * BLOCK, 1, 0);
     assert.deepEqual(marks(), [2, 3, 4, 5, 19, 20, 25]);
   });
 
-  it('marks what the host may write: blocks from cabi_realloc and the pages an import gets pointers to', async () => {
+  it('marks what the host may write: blocks from cabi_realloc and the blocks an import gets pointers to', async () => {
     const { compiled } = await tracked(WRITER);
     const { exports, marks, memory } = instantiate(compiled, {
       env: {
         hostWrite: (pointer: number, length: number) => new Uint8Array(memory.buffer, pointer, length).fill(9),
       },
     });
-    const block = (exports.cabi_realloc as (...a: number[]) => number)(0, 0, 1, 3 * PAGE);
+    const block = (exports.cabi_realloc as (...a: number[]) => number)(0, 0, 1, 3 * BLOCK);
     assert.equal(block, 60000, 'the wrapper returns what realloc returned');
-    new Uint8Array(memory.buffer, block, 3 * PAGE).fill(1);
-    (exports.callHost as (p: number, l: number) => void)(40 * PAGE + 4000, 50);
-    const page = (byte: number) => Math.floor(byte / PAGE);
+    new Uint8Array(memory.buffer, block, 3 * BLOCK).fill(1);
+    (exports.callHost as (p: number, l: number) => void)(40 * BLOCK + 1000, 50);
+    const blockOf = (byte: number) => Math.floor(byte / BLOCK);
     assert.deepEqual(marks(), [
       0, // the length argument, 50, read as a pointer (harmless over-approximation)
       1,
-      page(60000),
-      page(60000) + 1,
-      page(60000) + 2,
-      page(60000 + 3 * PAGE - 1),
       40,
       41,
+      blockOf(60000),
+      blockOf(60000) + 1,
+      blockOf(60000) + 2,
+      blockOf(60000 + 3 * BLOCK - 1),
     ]);
   });
 
-  it('restores marked pages, and the page after each, to exactly the snapshot', async () => {
+  it('restores marked blocks, and the first bytes of the block after each, to exactly the snapshot', async () => {
     const { compiled } = await tracked(WRITER);
     const { recorder, exports, memory } = instantiate(compiled, {
       env: { hostWrite: (pointer: number, length: number) => new Uint8Array(memory.buffer, pointer, length).fill(9) },
@@ -115,22 +115,22 @@ describe('write tracking (load-time rewrite)', () => {
     const pristine = Buffer.from(new Uint8Array(memory.buffer)); // a copy, not a view
     const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
     for (let round = 0; round < 3; round++) {
-      call('storeI64', 4 * PAGE - 3, -1n); // straddles into page 4, which only the neighbour check catches
+      call('storeI64', 4 * BLOCK - 3, -1n); // straddles into block 4, which only the neighbour check catches
       call('storeI32', 90, 0x41414141); // over the data segment
-      call('fill', PAGE, round + 1, 2 * PAGE);
-      call('copy', 30 * PAGE, 100, 7);
-      call('init', 31 * PAGE + 10);
-      call('callHost', 50 * PAGE, 300);
+      call('fill', BLOCK, round + 1, 2 * BLOCK);
+      call('copy', 30 * BLOCK, 100, 7);
+      call('init', 31 * BLOCK + 10);
+      call('callHost', 50 * BLOCK, 300);
       const block = (exports.cabi_realloc as (...a: number[]) => number)(0, 0, 1, 64);
       new Uint8Array(memory.buffer, block, 64).fill(7);
       call('internalRealloc');
       assert.notDeepEqual(Buffer.from(memory.buffer), pristine);
       const result = snapshot.restore();
       assert.equal(result.discard, undefined);
-      assert.ok(result.dirtyPages >= 8, `round ${round}: ${result.dirtyPages} pages copied back`);
+      assert.ok(result.dirtyBlocks >= 8, `round ${round}: ${result.dirtyBlocks} blocks put back`);
       assert.ok(Buffer.from(memory.buffer).equals(pristine), `round ${round}: memory is the snapshot again`);
     }
-    assert.deepEqual(snapshot.restore(), { dirtyPages: 0 }, 'nothing marked, nothing copied');
+    assert.deepEqual(snapshot.restore(), { dirtyBlocks: 0 }, 'nothing marked, nothing copied');
   });
 
   it('leaves a module without memory unchanged and tells whether any code writes a table', async () => {

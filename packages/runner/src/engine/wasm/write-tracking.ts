@@ -1,29 +1,30 @@
 /**
- * Write tracking: a load-time rewrite that makes a module record which 4 KiB
- * pages of its linear memory it writes, so reset-in-place (../reset.ts) can
- * put back only those pages instead of comparing all ~10 MB of a
+ * Write tracking: a load-time rewrite that makes a module record which 1 KiB
+ * blocks of its linear memory it writes, so reset-in-place (../reset.ts) can
+ * put back only those blocks instead of comparing all ~10 MB of a
  * componentize-js guest's memory after every request (that compare was
  * ~80% of a reset).
  *
  * V8 has no dirty-page tracking or copy-on-write for wasm memory, so the
  * module keeps its own map: a second linear memory (multi-memory) with one
- * byte per 4 KiB page of the first, exported as `alga-reset:dirty`.
+ * byte per 1 KiB block of the first, exported as `alga-reset:dirty`.
  * Everything that can write the guest's memory after instantiation marks it:
  *
- * - the guest's own stores: each store gets its effective address's page
+ * - the guest's own stores: each store gets its effective address's block
  *   marked right after it (a store that traps marks nothing, and the
- *   instance is discarded anyway). A multi-byte store can straddle into the
- *   next page, so the restore also compares the page after each marked one;
+ *   instance is discarded anyway). A store of up to 16 bytes can straddle
+ *   into the next block, so the restore also checks the first 16 bytes of
+ *   the block after each marked one;
  * - bulk memory (`memory.fill`, `memory.copy`, `memory.init`): the whole
  *   destination range is marked with one `memory.fill` of the map;
  * - the host (jco's glue), which writes guest memory only where the
  *   canonical ABI lets it: into blocks it got from the guest's
  *   `cabi_realloc` export, and into the result area whose pointer the guest
- *   passes to an import. The realloc export is wrapped to mark the block it
+ *   passes to an import. The realloc export is wrapped to mark the range it
  *   returns; calls to imported functions go through wrappers that mark the
- *   page of every i32 argument and the page after it (a result area is a
- *   few dozen bytes; with the straddle check, up to 8 KiB is covered).
- *   Marking an i32 that is not a pointer only costs a page compare.
+ *   block of every i32 argument and the block after it (a result area is a
+ *   few dozen bytes; at least 1 KiB from the pointer is covered).
+ *   Marking an i32 that is not a pointer only costs a block compare.
  *
  * What the rewriter does not handle throws `RangeError` (atomic writes, GC
  * instructions, a memory it does not define, an import whose function
@@ -38,6 +39,7 @@
  */
 import {
   AFTER_EXPORT,
+  WASM_PAGE_BYTES,
   KIND,
   readImport,
   Reader,
@@ -50,12 +52,26 @@ import {
 } from './binary.ts';
 import { nextInstruction, OP, STORE_VALUE_TYPE, TABLE_WRITES, type Instruction } from './instructions.ts';
 
-/** Export name of the dirty-page map (one byte per 4 KiB page of memory 0; non-zero = written). */
+/** Export name of the write map (one byte per 1 KiB block of memory 0; non-zero = written). */
 export const DIRTY_EXPORT = 'alga-reset:dirty';
-export const DIRTY_PAGE_SHIFT = 12;
-export const DIRTY_PAGE_BYTES = 1 << DIRTY_PAGE_SHIFT;
-/** 2^20 entries cover a 4 GiB memory; one 64 KiB wasm page more for the "page after" marks. */
-const MAP_WASM_PAGES = 17;
+/**
+ * Blocks of 1 KiB rather than 4 KiB pages: a request's writes are scattered
+ * (on the benchmark's guest, ~400 written 64-byte lines over 48 pages), and
+ * a restore reads every marked block, so smaller blocks halve what it reads
+ * for no extra instructions per store.
+ */
+export const DIRTY_BLOCK_SHIFT = 10;
+export const DIRTY_BLOCK_BYTES = 1 << DIRTY_BLOCK_SHIFT;
+/** 2^22 entries cover a 4 GiB memory; one 64 KiB wasm page more for the "block after" marks. */
+const MAP_WASM_PAGES = 65;
+/**
+ * Bytes of the map memory the marks may use. The reset snapshot keeps its
+ * image of memory 0 right after them (restore-kernel.ts): the map memory is
+ * declared growable for that, and only the host grows it.
+ */
+export const MAP_BYTES = MAP_WASM_PAGES * WASM_PAGE_BYTES;
+/** The map memory's declared maximum: the marks plus an image of a full 4 GiB memory 0 would not fit, but any memory a runner caps does. */
+const MAP_MAX_WASM_PAGES = 65_536;
 
 const I32 = 0x7f;
 const I64 = 0x7e;
@@ -211,15 +227,15 @@ function isRealloc(entry: ExportEntry, type: FuncType | undefined): boolean {
   );
 }
 
-/** `mark[address >> 12] = 1`, with the address on the stack. */
+/** `mark[address >> 10] = 1`, with the address on the stack. */
 function emitMarkPage(w: Writer, byteOffset = 0): void {
-  w.byte(0x41).s32(DIRTY_PAGE_SHIFT).byte(0x76); // i32.const 12; i32.shr_u
+  w.byte(0x41).s32(DIRTY_BLOCK_SHIFT).byte(0x76); // i32.const 10; i32.shr_u
   w.byte(0x41).s32(1);
   w.bytes([0x3a, 0x40, 0x01]).u32(byteOffset); // i32.store8 (byte-aligned) into memory 1 at +offset
 }
 
 /**
- * Marks every page of `[local a, local a + local n)` with one `memory.fill`
+ * Marks every block of `[local a, local a + local n)` with one `memory.fill`
  * of the map. With `guard`, a range that wraps past 4 GiB marks nothing
  * (only the realloc wrapper needs it: bulk instructions that got this far
  * did not trap, so their range is in bounds).
@@ -231,28 +247,28 @@ function emitMarkRange(w: Writer, a: number, n: number, guard: boolean): void {
     w.byte(0x20).u32(a).byte(0x20).u32(n).byte(0x6a).byte(0x41).s32(1).byte(0x6b);
     w.byte(0x20).u32(a).byte(0x4f).bytes([0x04, 0x40]);
   }
-  // memory.fill 1 (dest: a >> 12, value: 1, count: ((a + n - 1) >> 12) - (a >> 12) + 1)
-  w.byte(0x20).u32(a).byte(0x41).s32(DIRTY_PAGE_SHIFT).byte(0x76);
+  // memory.fill 1 (dest: a >> 10, value: 1, count: ((a + n - 1) >> 10) - (a >> 10) + 1)
+  w.byte(0x20).u32(a).byte(0x41).s32(DIRTY_BLOCK_SHIFT).byte(0x76);
   w.byte(0x41).s32(1);
   w.byte(0x20).u32(a).byte(0x20).u32(n).byte(0x6a).byte(0x41).s32(1).byte(0x6b);
-  w.byte(0x41).s32(DIRTY_PAGE_SHIFT).byte(0x76);
-  w.byte(0x20).u32(a).byte(0x41).s32(DIRTY_PAGE_SHIFT).byte(0x76);
+  w.byte(0x41).s32(DIRTY_BLOCK_SHIFT).byte(0x76);
+  w.byte(0x20).u32(a).byte(0x41).s32(DIRTY_BLOCK_SHIFT).byte(0x76);
   w.byte(0x6b).byte(0x41).s32(1).byte(0x6a);
   w.bytes([0xfc, 0x0b, 0x01]);
   if (guard) w.byte(0x0b);
   w.byte(0x0b);
 }
 
-/** A wrapper with the import's type: marks each i32 argument's page and the next, then calls it. */
+/** A wrapper with the import's type: marks each i32 argument's block and the next, then calls it. */
 function importWrapper(target: number, type: FuncType): Writer {
   const w = new Writer(64);
   const scratch = type.params.length;
-  w.u32(1).u32(1).byte(I32); // one local: the page number
+  w.u32(1).u32(1).byte(I32); // one local: the block number
   type.params.forEach((param, i) => {
     if (param !== I32) return;
-    w.byte(0x20).u32(i).byte(0x41).s32(DIRTY_PAGE_SHIFT).byte(0x76).byte(0x22).u32(scratch);
-    w.byte(0x41).s32(1).bytes([0x3a, 0x40, 0x01, 0x00]); // mark[page] = 1
-    w.byte(0x20).u32(scratch).byte(0x41).s32(1).bytes([0x3a, 0x40, 0x01, 0x01]); // mark[page + 1] = 1
+    w.byte(0x20).u32(i).byte(0x41).s32(DIRTY_BLOCK_SHIFT).byte(0x76).byte(0x22).u32(scratch);
+    w.byte(0x41).s32(1).bytes([0x3a, 0x40, 0x01, 0x00]); // mark[block] = 1
+    w.byte(0x20).u32(scratch).byte(0x41).s32(1).bytes([0x3a, 0x40, 0x01, 0x01]); // mark[block + 1] = 1
   });
   type.params.forEach((_, i) => w.byte(0x20).u32(i));
   w.byte(0x10).u32(target).byte(0x0b);
@@ -447,7 +463,9 @@ export function trackWrites(module: Uint8Array): WriteTrackingResult {
   const memoryBody = new Writer()
     .u32(info.definedMemories + 1)
     .bytes(module.subarray(memoryEntries.offset, memory.bodyEnd))
-    .bytes([0x01, MAP_WASM_PAGES, MAP_WASM_PAGES]);
+    .byte(0x01)
+    .u32(MAP_WASM_PAGES)
+    .u32(MAP_MAX_WASM_PAGES);
   const exportBody = new Writer().u32(exports.length);
   for (const entry of exports) exportBody.name(entry.name).byte(entry.kind).u32(entry.index);
 
