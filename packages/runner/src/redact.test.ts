@@ -22,6 +22,22 @@ describe('maskSecrets', () => {
     assert.equal(maskSecrets('abcdef', ['abc', 'abcdef']), '[REDACTED]');
   });
 
+  it("follows an execution's set of values as it grows and is cleared", () => {
+    const values = new Set(['first-secret']);
+    assert.equal(maskSecrets('first-secret second-secret', values), '[REDACTED] second-secret');
+    values.add('second-secret');
+    assert.equal(maskSecrets('first-secret second-secret', values), '[REDACTED] [REDACTED]');
+    values.delete('first-secret');
+    values.add('third-secret');
+    assert.equal(
+      maskSecrets('first-secret third-secret', values),
+      'first-secret [REDACTED]',
+      'same size, other values',
+    );
+    values.clear();
+    assert.equal(maskSecrets('first-secret second-secret', values), 'first-secret second-secret');
+  });
+
   it('leaves text alone when nothing was decrypted, and ignores empty values', () => {
     assert.equal(maskSecrets('plain text', []), 'plain text');
     assert.equal(maskSecrets('plain text', ['']), 'plain text');

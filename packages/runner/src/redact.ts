@@ -25,13 +25,33 @@ export function secretForms(value: string): string[] {
   return [...forms].filter((form) => form.length > 0);
 }
 
-export function maskSecrets(text: string, secretValues: Iterable<string>): string {
-  const forms: string[] = [];
-  for (const value of secretValues) forms.push(...secretForms(value));
+/**
+ * The forms of an execution's secret values, kept with the set they came
+ * from: a line is masked several times on its way out (the logging
+ * provider, then the logger's hook for each argument), and encoding every
+ * value again each time was most of the masking's cost. Entries go with
+ * their set; a set that changed since (an execution's only grows, then is
+ * cleared) gets its forms again.
+ */
+const formsBySet = new WeakMap<ReadonlySet<string>, { values: string[]; forms: string[] }>();
+
+function formsOf(secretValues: Iterable<string>): string[] {
+  const set = secretValues instanceof Set ? (secretValues as ReadonlySet<string>) : undefined;
+  const cached = set && formsBySet.get(set);
+  if (cached && cached.values.length === set.size && cached.values.every((value) => set.has(value))) {
+    return cached.forms;
+  }
+  const values = [...secretValues];
+  const forms = values.flatMap(secretForms);
   // Longest first, so a value is masked before a form that is its substring.
   forms.sort((a, b) => b.length - a.length);
+  if (set) formsBySet.set(set, { values, forms });
+  return forms;
+}
+
+export function maskSecrets(text: string, secretValues: Iterable<string>): string {
   let out = text;
-  for (const form of forms) out = out.split(form).join(REDACTED);
+  for (const form of formsOf(secretValues)) if (out.includes(form)) out = out.split(form).join(REDACTED);
   return out;
 }
 
