@@ -93,6 +93,33 @@ describe('inline execution on the runner thread', { timeout: 180_000 }, () => {
     });
   });
 
+  it('runs back-to-back requests inline, and a request that overlaps another in a worker', async () => {
+    const { h, hash } = await runner();
+    try {
+      // More in a row than one event-loop turn's inline budget: the later ones wait a turn, still inline.
+      for (let i = 0; i < 8; i++)
+        assert.equal((await h.execute(executeRequest(hash, { path: '/echo' }))).statusCode, 200);
+      assert.equal(await inlineRuns(h, 'ok'), 8);
+      // A spinning request that may not run inline holds the worker until its deadline...
+      const spinning = h.execute(
+        executeRequest(hash, {
+          path: '/loop',
+          providers: ['cap:context.read', 'cap:http.fetch'],
+          limits: { timeout_ms: 300 },
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // ...and one that arrives meanwhile is not alone: it waits for a worker rather than running here.
+      assert.equal((await h.execute(executeRequest(hash, { path: '/echo' }))).statusCode, 200);
+      assert.equal((await spinning).statusCode, 504);
+      assert.equal(await inlineRuns(h, 'ok'), 8);
+      assert.equal((await h.execute(executeRequest(hash, { path: '/echo' }))).statusCode, 200);
+      assert.equal(await inlineRuns(h, 'ok'), 9, 'alone again: inline');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('reads a cached secret inline; an uncached one is first decrypted by a worker', async () => {
     const { h, hash } = await runner();
     try {
