@@ -5,32 +5,22 @@ import type * as WitRandom from 'alga:extension/random@0.1.0';
  * so its built-in RNG state is the same in every fresh instance — and a
  * runner that resets instances in place would replay it on every request.
  * On every request we therefore:
- * - seed `Math.random` from 16 bytes of host CSPRNG output, and
+ * - seed `Math.random` from 16 bytes of host CSPRNG output, on its first
+ *   call in the request (most handlers never call it, and a seed costs a
+ *   host call), and
  * - serve `crypto.getRandomValues` / `crypto.randomUUID` from the host CSPRNG.
  *
  * The PRNG is xoshiro128** (Blackman & Vigna): ten lines, not worth a
  * dependency inside every guest, and `Math.random` is not for cryptography.
  */
 export function reseedRandomness(random: typeof WitRandom): void {
-  const seed = random.getRandomBytes(16);
-  const view = new DataView(seed.buffer, seed.byteOffset, seed.byteLength);
-  let a = view.getUint32(0, true);
-  let b = view.getUint32(4, true);
-  let c = view.getUint32(8, true);
-  let d = view.getUint32(12, true);
-  if ((a | b | c | d) === 0) a = 1; // the all-zero state is a fixed point
-  const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
-  Math.random = () => {
-    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    return result / 4294967296;
+  // A function that kept the unseeded one (`const r = Math.random`) seeds anew on each call: slower, never replayed.
+  const unseeded = (): number => {
+    const seeded = xoshiro128(random.getRandomBytes(16));
+    Math.random = seeded;
+    return seeded();
   };
+  Math.random = unseeded;
 
   const cryptoObject = (globalThis as { crypto?: Crypto }).crypto;
   if (!cryptoObject) return;
@@ -55,4 +45,26 @@ export function reseedRandomness(random: typeof WitRandom): void {
     writable: true,
   });
   Object.defineProperty(cryptoObject, 'randomUUID', { value: randomUUID, configurable: true, writable: true });
+}
+
+/** xoshiro128** over a 16-byte seed. */
+function xoshiro128(seed: Uint8Array): () => number {
+  const view = new DataView(seed.buffer, seed.byteOffset, seed.byteLength);
+  let a = view.getUint32(0, true);
+  let b = view.getUint32(4, true);
+  let c = view.getUint32(8, true);
+  let d = view.getUint32(12, true);
+  if ((a | b | c | d) === 0) a = 1; // the all-zero state is a fixed point
+  const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
+  return () => {
+    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
+    return result / 4294967296;
+  };
 }

@@ -3,8 +3,9 @@
  * `cap:context.read` (granted to every install by default).
  *
  * A componentized guest resumes from a build-time snapshot, so its own RNG
- * state is the same in every instance; the SDK reseeds `Math.random` and
- * backs `crypto.getRandomValues` with this provider on every request.
+ * state is the same in every instance; the SDK reseeds `Math.random` (on its
+ * first call in a request) and backs `crypto.getRandomValues` with this
+ * provider on every request.
  */
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { HostTrap, type Provider } from '../types.ts';
@@ -15,8 +16,9 @@ export const MAX_RANDOM_BYTES = 65_536;
 /**
  * CSPRNG output drawn a block at a time. A small read costs ~8 µs on the
  * benchmark machine, nearly all of it per-call overhead, and the SDK makes
- * one per request to reseed; a 4 KiB block serves ~250 of them. Every byte
- * is handed out once, then the block is refilled.
+ * one to seed `Math.random` in each request that uses it; a 4 KiB block
+ * serves ~250 of them. Every byte is handed out once, then the block is
+ * refilled.
  */
 class RandomBlock {
   readonly #block = Buffer.alloc(4096);
