@@ -3,7 +3,7 @@
  * the same realistic handler, measured side by side in one run, each engine
  * in a process of its own (runEngineBench).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,8 @@ import { readDebugFlagOnce } from '../packages/runner/src/engine/loader.ts';
 import { createProviders, guestValue, SecretCache } from '../packages/runner/src/providers/index.ts';
 import { warmUp, warmUpHostCall, type WarmableRoot } from '../packages/runner/src/engine/warm-up.ts';
 import { HOST_DATA, PLAIN_HANDLER } from './lib/guest-source.ts';
-import { measure, type Summary, type Warmup } from './lib/stats.ts';
+import { measure as measureAlone, type Summary, type Warmup } from './lib/stats.ts';
+import { measureInRounds, RoundClient, ROUNDS_ENV } from './lib/rounds.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -126,6 +127,14 @@ export async function loadComponent(): Promise<{
 }
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Rounds the parent measures this row's process in (lib/rounds.ts); 0 when the row runs on its own. */
+const ROUNDS = Number(process.env[ROUNDS_ENV] ?? 0);
+
+/** A row's samples: in the parent's rounds when it runs them, else all at once. */
+function measure(n: number, warmup: Warmup, fn: () => unknown | Promise<unknown>): Promise<Summary> {
+  return ROUNDS > 0 ? measureInRounds(n, warmup, fn, ROUNDS) : measureAlone(n, warmup, fn);
+}
 
 export interface EngineBenchOptions {
   n: number;
@@ -286,30 +295,56 @@ const ROWS = {
 
 export type EngineRowId = keyof typeof ROWS;
 
+/** Rounds each row's samples are spread over (lib/rounds.ts). */
+export const ENGINE_ROUNDS = 10;
+
 /**
- * Runs every row, each in a new process of its own, one after the other: a
- * row then never pays for the garbage, heap growth or background compiles
- * another row left behind (the naive row alone leaves hundreds of dead
- * 10 MB memories). Every process gets the same V8 settings and options.
+ * Runs every row, each in a process of its own: a row never pays for the
+ * garbage, heap growth or background compiles another row left behind (the
+ * naive row alone leaves hundreds of dead 10 MB memories). Every process
+ * gets the same V8 settings and options. The processes are started and
+ * warmed up one after the other, then measured in interleaved rounds
+ * (lib/rounds.ts), so that every row sees the same machine.
  */
 export async function runEngineBench(
   options: EngineBenchOptions,
   progress: (message: string) => void = () => {},
 ): Promise<EngineRow[]> {
-  const rows: EngineRow[] = [];
-  for (const id of Object.keys(ROWS) as EngineRowId[]) {
-    progress(`engine row ${id}`);
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--row', id], {
-      env: { ...process.env, BENCH_ENGINE_OPTIONS: JSON.stringify(options) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const [code] = (await once(child, 'exit')) as [number | null];
-    if (code !== 0) throw new Error(`engine row ${id} failed (exit code ${code}); its output is above.`);
-    rows.push(JSON.parse(stdout) as EngineRow);
+  // BENCH_ENGINE_ROWS=a,b measures only those rows (for a quick comparison; the report wants them all).
+  const only = process.env.BENCH_ENGINE_ROWS?.split(',').map((id) => id.trim());
+  const ids = (Object.keys(ROWS) as EngineRowId[]).filter((id) => !only || only.includes(id));
+  const children: Array<{ id: EngineRowId; child: ChildProcess; client: RoundClient; exited: Promise<unknown[]> }> = [];
+  try {
+    for (const id of ids) {
+      progress(`engine row ${id}: loading and warming up`);
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--row', id], {
+        env: { ...process.env, BENCH_ENGINE_OPTIONS: JSON.stringify(options), [ROUNDS_ENV]: String(ENGINE_ROUNDS) },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      const client = new RoundClient(child);
+      children.push({ id, child, client, exited: once(child, 'exit') });
+      if ((await client.next(`engine row ${id}`)) !== 'ready') throw new Error(`engine row ${id} did not get ready.`);
+    }
+    for (let round = 0; round < ENGINE_ROUNDS; round++) {
+      progress(`engine rows: round ${round + 1} of ${ENGINE_ROUNDS}`);
+      // Each round starts with another row, so no row always follows the same one.
+      for (let i = 0; i < children.length; i++) {
+        const { id, client } = children[(round + i) % children.length]!;
+        if ((await client.send('round', `engine row ${id}`)) !== 'ran') throw new Error(`engine row ${id} lost count.`);
+      }
+    }
+    const rows: EngineRow[] = [];
+    for (const { id, client, exited } of children) {
+      const line = await client.send('done', `engine row ${id}`);
+      if (!line.startsWith('row ')) throw new Error(`engine row ${id} answered ${JSON.stringify(line.slice(0, 80))}.`);
+      rows.push(JSON.parse(line.slice(4)) as EngineRow);
+      const [code] = (await exited) as [number | null];
+      if (code !== 0) throw new Error(`engine row ${id} failed (exit code ${code}); its output is above.`);
+    }
+    return rows;
+  } finally {
+    for (const { child } of children) if (child.exitCode === null) child.kill();
   }
-  return rows;
 }
 
 /** In a row's own process: sets the runner's tiering before anything compiles, then measures. */
@@ -489,7 +524,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const rowAt = process.argv.indexOf('--row');
   if (rowAt !== -1) {
     const options = JSON.parse(process.env.BENCH_ENGINE_OPTIONS ?? '') as EngineBenchOptions;
-    process.stdout.write(JSON.stringify(await runRow(process.argv[rowAt + 1] ?? '', options)));
+    const row = JSON.stringify(await runRow(process.argv[rowAt + 1] ?? '', options));
+    process.stdout.write(ROUNDS > 0 ? `row ${row}\n` : row);
     // Workers, isolates and runtimes a row leaves open must not keep its process alive.
     process.exit(0);
   }

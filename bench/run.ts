@@ -18,7 +18,7 @@ import { startPlatform } from '../scripts/lib/platform.ts';
 import { deployExtension } from '../scripts/lib/demo.ts';
 import { startService, type ServiceProcess } from '../scripts/lib/processes.ts';
 import { wasmTieringFromEnv } from '../packages/runner/src/engine/index.ts';
-import { realisticRequest, runEngineBench } from './engine.ts';
+import { ENGINE_ROUNDS, realisticRequest, runEngineBench } from './engine.ts';
 import { HOST_DATA } from './lib/guest-source.ts';
 import { closedLoop, closedLoopCount, openLoop, type LoadResult, type LoadTarget } from './lib/load.ts';
 import { toMarkdown, toSvg, type BenchResults } from './lib/report.ts';
@@ -311,6 +311,7 @@ const results: BenchResults = {
   machine: machine(),
   quick,
   wasmTiering,
+  engineRounds: ENGINE_ROUNDS,
   engine,
   ...runnerResults,
   ...gatewayResults,

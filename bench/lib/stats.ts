@@ -6,6 +6,12 @@ export interface Summary {
   mean: number;
   /** Requests per second of one thread doing nothing else (1000 / mean). */
   rps: number;
+  /**
+   * When the samples were taken in interleaved rounds (rounds.ts): the
+   * median over the rounds of each round's p99/p50, the tail within one
+   * stretch of machine conditions rather than across them.
+   */
+  roundTail?: number;
 }
 
 export function summarize(samples: number[]): Summary {
