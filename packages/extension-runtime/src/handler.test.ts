@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHandler, json, SecretError } from './index.ts';
 import { createMockHost } from './testing.ts';
-import { answerWarmUp, WARM_UP_HEADER } from './host.ts';
+import { answerWarmUp, installHost, WARM_UP_HEADER } from './host.ts';
 
 test('a handler reads context, config and a secret and answers JSON', async () => {
   const host = createMockHost({
@@ -103,4 +103,36 @@ test('a handler not made by createHandler is answered at warm-up without being c
   assert.equal(ran, 0);
   assert.equal(response.status, 204);
   assert.equal(response.headers[WARM_UP_HEADER], 'done');
+});
+
+test("takes the request's ids from the request record, asking the host only when it lacks the install id", async () => {
+  let asked = 0;
+  installHost({
+    context: {
+      getContext: () => {
+        asked++;
+        return { tenantId: 't-host', extensionId: 'e-1', installId: 'i-host', requestId: 'r-1' };
+      },
+    },
+  });
+  const handler = createHandler(async (_request, ctx) => json({ ...ctx.context }));
+  const request = (installId?: string) => ({
+    context: { tenantId: 't-1', extensionId: 'e-1', requestId: 'r-1', ...(installId ? { installId } : {}) },
+    http: { method: 'GET', url: '/', headers: [], body: undefined },
+  });
+  const decode = (response: { body?: Uint8Array }) => JSON.parse(new TextDecoder().decode(response.body)) as object;
+  assert.deepEqual(decode(await handler(request('i-1'))), {
+    tenantId: 't-1',
+    extensionId: 'e-1',
+    requestId: 'r-1',
+    installId: 'i-1',
+  });
+  assert.equal(asked, 0, 'the record had every id: no host call');
+  assert.deepEqual(decode(await handler(request())), {
+    tenantId: 't-host',
+    extensionId: 'e-1',
+    requestId: 'r-1',
+    installId: 'i-host',
+  });
+  assert.equal(asked, 1);
 });

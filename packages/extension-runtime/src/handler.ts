@@ -51,11 +51,7 @@ export function createHandler<
 type RuntimeHandler = (request: ExtensionRequest, ctx: RuntimeCtx) => ExtensionResponse | Promise<ExtensionResponse>;
 
 async function serve(raw: ExecuteRequest, fn: RuntimeHandler): Promise<ExecuteResponse> {
-  const context = host().context?.getContext() ?? {
-    tenantId: raw.context.tenantId,
-    extensionId: raw.context.extensionId,
-  };
-  const runtime = createCtx({ ...raw.context, ...context });
+  const runtime = createCtx(requestContext(raw));
   let response: ExtensionResponse;
   try {
     response = await fn(toRequest(raw), runtime);
@@ -66,6 +62,18 @@ async function serve(raw: ExecuteRequest, fn: RuntimeHandler): Promise<ExecuteRe
     response = json({ error: 'internal_error' }, { status: 500 });
   }
   return toExecuteResponse(response);
+}
+
+/**
+ * The request's ids. The request record carries them, the same
+ * `context-data` that `get-context` returns, so the host is asked only
+ * when the record lacks the install id (a host that fills it in only
+ * through the import). Each host call costs the binding's bookkeeping.
+ */
+function requestContext(raw: ExecuteRequest): ExecuteRequest['context'] {
+  if (raw.context.installId !== undefined) return raw.context;
+  const context = host().context?.getContext();
+  return context ? { ...raw.context, ...context } : raw.context;
 }
 
 /**
