@@ -532,7 +532,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = await runEngineBench(
     {
       n: Number(process.env.BENCH_N ?? 500),
-      warmup: { runs: 50, ms: 2000 },
+      warmup: { runs: 50, ms: 5000 },
       naiveN: 200,
       wasmTiering: wasmTieringFromEnv(),
     },
