@@ -118,6 +118,16 @@ const set = (w: Writer, local: number) => w.byte(OP.localSet).u32(local);
 const tee = (w: Writer, local: number) => w.byte(OP.localTee).u32(local);
 const i32 = (w: Writer, value: number) => w.byte(OP.i32Const).s32(value);
 
+/** A counted loop's back edge: `br_if 0 (i32.lt_u (local.tee $x (i32.add $x step)) $limit)`. */
+function continueWhileBelow(w: Writer, local: number, step: number, limit: number): void {
+  get(w, local);
+  i32(w, step);
+  w.byte(OP.i32Add);
+  tee(w, local);
+  get(w, limit);
+  w.byte(OP.i32LtU).byte(OP.brIf).u32(0);
+}
+
 /** `$range(a, end)`: see the file comment. Locals: a 0, end 1, v 2, changed 3. */
 function rangeBody(imageBase: number): Writer {
   const [a, end, v, changed] = [0, 1, 2, 3];
@@ -137,12 +147,7 @@ function rangeBody(imageBase: number): Writer {
   i32(w, 1);
   set(w, changed);
   w.byte(OP.end);
-  get(w, a);
-  i32(w, 16);
-  w.byte(OP.i32Add);
-  tee(w, a);
-  get(w, end);
-  w.byte(OP.i32LtU).byte(OP.brIf).u32(0);
+  continueWhileBelow(w, a, 16, end);
   w.byte(OP.end);
   get(w, changed);
   return w.byte(OP.end);
@@ -207,12 +212,7 @@ function restoreBody(blockShift: number, range: number): Writer {
   set(w, a);
   addRange(16);
   w.byte(OP.end).byte(OP.end).byte(OP.end).byte(OP.end);
-  get(w, b);
-  i32(w, 1);
-  w.byte(OP.i32Add);
-  tee(w, b);
-  get(w, stop);
-  w.byte(OP.i32LtU).byte(OP.brIf).u32(0);
+  continueWhileBelow(w, b, 1, stop);
   w.byte(OP.end).byte(OP.end);
   get(w, word);
   i32(w, 8);
