@@ -37,6 +37,7 @@ const formsBySet = new WeakMap<ReadonlySet<string>, { values: string[]; forms: s
 
 function formsOf(secretValues: Iterable<string>): string[] {
   const set = secretValues instanceof Set ? (secretValues as ReadonlySet<string>) : undefined;
+  if (set?.size === 0) return [];
   const cached = set && formsBySet.get(set);
   if (cached && cached.values.length === set.size && cached.values.every((value) => set.has(value))) {
     return cached.forms;
