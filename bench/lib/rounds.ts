@@ -17,7 +17,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
-import { summarize, type Summary, type Warmup } from './stats.ts';
+import { summarize, warmUp, type Summary, type Warmup } from './stats.ts';
 
 export const ROUNDS_ENV = 'BENCH_ROUNDS';
 
@@ -31,8 +31,7 @@ export async function measureInRounds(
   fn: () => unknown | Promise<unknown>,
   rounds: number,
 ): Promise<Summary> {
-  const warmUntil = performance.now() + warmup.ms;
-  for (let i = 0; i < warmup.runs || performance.now() < warmUntil; i++) await fn();
+  await warmUp(warmup, fn);
   const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   process.stdout.write('ready\n');
   const samples: number[] = [];
@@ -42,8 +41,7 @@ export async function measureInRounds(
     if (done || command === 'done') break;
     const slice = Math.ceil((n * (round + 1)) / rounds) - Math.ceil((n * round) / rounds);
     // Unmeasured first: this process sat idle while the other rows ran, and its caches went cold.
-    const rewarmUntil = performance.now() + REWARM.ms;
-    for (let i = 0; i < Math.max(REWARM.runs, slice / 5) || performance.now() < rewarmUntil; i++) await fn();
+    await warmUp({ runs: Math.max(REWARM.runs, slice / 5), ms: REWARM.ms }, fn);
     const start = samples.length;
     for (let i = 0; i < slice; i++) {
       const t = performance.now();

@@ -32,10 +32,15 @@ export interface Warmup {
   ms: number;
 }
 
-/** Runs `fn` as `warmup` says, unmeasured, then `n` times measured. */
-export async function measure(n: number, warmup: Warmup, fn: () => unknown | Promise<unknown>): Promise<Summary> {
+/** Runs `fn` unmeasured, at least `runs` times and for at least `ms`. */
+export async function warmUp(warmup: Warmup, fn: () => unknown | Promise<unknown>): Promise<void> {
   const warmUntil = performance.now() + warmup.ms;
   for (let i = 0; i < warmup.runs || performance.now() < warmUntil; i++) await fn();
+}
+
+/** Runs `fn` as `warmup` says, unmeasured, then `n` times measured. */
+export async function measure(n: number, warmup: Warmup, fn: () => unknown | Promise<unknown>): Promise<Summary> {
+  await warmUp(warmup, fn);
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
