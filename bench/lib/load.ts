@@ -1,12 +1,37 @@
-import { Pool } from 'undici';
-import { summarize, type Summary } from './stats.ts';
+/**
+ * HTTP load for the bench: open loop at a fixed offered rate, closed loop
+ * for a duration or a request count. Each run happens in a child process
+ * of its own (load-generator.ts), so that this process's garbage
+ * collections are not measured as the server's latency.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Summary } from './stats.ts';
+
+type Headers = Record<string, string>;
 
 export interface LoadTarget {
   origin: string;
   path: string;
   method?: 'GET' | 'POST';
-  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  /** A function is called at the start and again every `HEADER_REFRESH_MS` of a run (short-lived tokens). */
+  headers?: Headers | (() => Headers | Promise<Headers>);
   body?: string;
+}
+
+/** A target as sent to the generator: headers resolved. */
+export interface StaticTarget extends Omit<LoadTarget, 'headers'> {
+  headers?: Headers;
+}
+
+export type LoadPlan =
+  | { mode: 'open'; offeredRps: number; durationMs: number }
+  | { mode: 'closed'; concurrency: number; durationMs: number }
+  | { mode: 'count'; concurrency: number; count: number };
+
+export interface LoadJob {
+  target: StaticTarget;
+  plan: LoadPlan;
 }
 
 export interface LoadResult extends Summary {
@@ -16,52 +41,39 @@ export interface LoadResult extends Summary {
   statuses: Record<string, number>;
 }
 
-/** Sends requests for one load run and keeps its latencies and outcomes. */
-class Run {
-  readonly pool: Pool;
-  readonly #target: LoadTarget;
-  readonly #samples: number[] = [];
-  readonly #statuses: Record<string, number> = {};
-  readonly #started = performance.now();
-  #errors = 0;
+const GENERATOR = fileURLToPath(new URL('./load-generator.ts', import.meta.url));
+const HEADER_REFRESH_MS = 20_000;
 
-  constructor(target: LoadTarget, connections: number) {
-    this.#target = target;
-    this.pool = new Pool(target.origin, { connections, pipelining: 1, keepAliveTimeout: 10_000 });
-  }
+async function resolveHeaders(target: LoadTarget): Promise<Headers | undefined> {
+  return typeof target.headers === 'function' ? await target.headers() : target.headers;
+}
 
-  /** One request; its latency counts from `since` (the send time, or the scheduled time). */
-  async send(since = performance.now()): Promise<void> {
-    const target = this.#target;
-    try {
-      const headers = typeof target.headers === 'function' ? await target.headers() : target.headers;
-      const response = await this.pool.request({
-        origin: target.origin,
-        path: target.path,
-        method: target.method ?? 'GET',
-        headers,
-        body: target.body,
+/** Runs one plan in a fresh generator process and returns what it measured. */
+export async function runLoad(target: LoadTarget, plan: LoadPlan): Promise<LoadResult> {
+  const job: LoadJob = { target: { ...target, headers: await resolveHeaders(target) }, plan };
+  const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const refresh =
+    typeof target.headers === 'function'
+      ? setInterval(() => {
+          resolveHeaders(target).then(
+            (headers) => child.connected && child.send({ headers }),
+            () => {},
+          );
+        }, HEADER_REFRESH_MS)
+      : undefined;
+  try {
+    return await new Promise<LoadResult>((resolve, reject) => {
+      child.once('message', (message: { result?: LoadResult; error?: string }) => {
+        if (message.result) resolve(message.result);
+        else reject(new Error(`load generator failed: ${message.error}`));
       });
-      await response.body.arrayBuffer();
-      this.#statuses[response.statusCode] = (this.#statuses[response.statusCode] ?? 0) + 1;
-      if (response.statusCode >= 400) this.#errors++;
-    } catch {
-      this.#errors++;
-      this.#statuses.error = (this.#statuses.error ?? 0) + 1;
-    }
-    this.#samples.push(performance.now() - since);
-  }
-
-  async finish(offeredRps: number): Promise<LoadResult> {
-    const elapsed = performance.now() - this.#started;
-    await this.pool.close();
-    return {
-      ...summarize(this.#samples),
-      offeredRps,
-      achievedRps: (this.#samples.length / elapsed) * 1000,
-      errors: this.#errors,
-      statuses: this.#statuses,
-    };
+      child.once('exit', (code) => reject(new Error(`load generator exited with code ${code} before reporting`)));
+      child.once('error', reject);
+      child.send(job);
+    });
+  } finally {
+    clearInterval(refresh);
+    if (child.exitCode === null) child.kill();
   }
 }
 
@@ -70,37 +82,13 @@ class Run {
  * request was *scheduled*, not sent, so a stalled server shows up in the
  * percentiles instead of silently lowering the rate (coordinated omission).
  */
-export async function openLoop(target: LoadTarget, offeredRps: number, durationMs: number): Promise<LoadResult> {
-  const run = new Run(target, 64);
-  const started = performance.now();
-  const total = Math.max(1, Math.round((offeredRps * durationMs) / 1000));
-  const interval = 1000 / offeredRps;
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const scheduled = started + i * interval;
-    const wait = scheduled - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(run.send(scheduled));
-  }
-  await Promise.all(inflight);
-  return run.finish(offeredRps);
+export function openLoop(target: LoadTarget, offeredRps: number, durationMs: number): Promise<LoadResult> {
+  return runLoad(target, { mode: 'open', offeredRps, durationMs });
 }
 
-/** `concurrency` clients back to back while `more()` says so. */
-async function closed(target: LoadTarget, concurrency: number, more: () => boolean): Promise<LoadResult> {
-  const run = new Run(target, concurrency);
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (more()) await run.send();
-    }),
-  );
-  return run.finish(0);
-}
-
-/** Closed loop for `durationMs`; measures capacity. */
+/** Closed loop (`concurrency` clients back to back) for `durationMs`; measures capacity. */
 export function closedLoop(target: LoadTarget, concurrency: number, durationMs: number): Promise<LoadResult> {
-  const deadline = performance.now() + durationMs;
-  return closed(target, concurrency, () => performance.now() < deadline);
+  return runLoad(target, { mode: 'closed', concurrency, durationMs });
 }
 
 /**
@@ -108,6 +96,5 @@ export function closedLoop(target: LoadTarget, concurrency: number, durationMs: 
  * stability run, which compares the runner after fixed request counts.
  */
 export function closedLoopCount(target: LoadTarget, concurrency: number, count: number): Promise<LoadResult> {
-  let issued = 0;
-  return closed(target, concurrency, () => issued++ < count);
+  return runLoad(target, { mode: 'count', concurrency, count });
 }
