@@ -24,6 +24,7 @@ import {
   type WasmTiering,
 } from '../packages/runner/src/engine/index.ts';
 import { InstanceRecorder, ResetSnapshot } from '../packages/runner/src/engine/reset.ts';
+import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
 import { trackWrites } from '../packages/runner/src/engine/wasm/write-tracking.ts';
 import { readDebugFlagOnce } from '../packages/runner/src/engine/loader.ts';
 import { createProviders, guestValue, SecretCache } from '../packages/runner/src/providers/index.ts';
@@ -317,7 +318,8 @@ export async function runEngineBench(
   try {
     for (const id of ids) {
       progress(`engine row ${id}: loading and warming up`);
-      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--row', id], {
+      // Every row with the runner process's Node flags: the same V8 heap settings for all.
+      const child = spawn(process.execPath, [...RUNNER_NODE_FLAGS, fileURLToPath(import.meta.url), '--row', id], {
         env: { ...process.env, BENCH_ENGINE_OPTIONS: JSON.stringify(options), [ROUNDS_ENV]: String(ENGINE_ROUNDS) },
         stdio: ['pipe', 'pipe', 'inherit'],
       });

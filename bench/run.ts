@@ -18,6 +18,7 @@ import { startPlatform } from '../scripts/lib/platform.ts';
 import { deployExtension } from '../scripts/lib/demo.ts';
 import { startService, type ServiceProcess } from '../scripts/lib/processes.ts';
 import { wasmTieringFromEnv } from '../packages/runner/src/engine/index.ts';
+import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
 import { ENGINE_ROUNDS, realisticRequest, runEngineBench } from './engine.ts';
 import { HOST_DATA } from './lib/guest-source.ts';
 import { closedLoop, closedLoopCount, openLoop, type LoadResult, type LoadTarget } from './lib/load.ts';
@@ -120,6 +121,7 @@ async function runnerSections(
     runner = await startService({
       name: 'bench-runner',
       script: path.join(root, 'packages/runner/src/main.ts'),
+      nodeArgs: RUNNER_NODE_FLAGS,
       env: {
         RUNNER_PORT: '0',
         ALGA_BUNDLE_DIR: path.join(work, 'bundles'),

@@ -15,4 +15,5 @@ RUN useradd --system --uid 10002 runner
 USER 10002
 EXPOSE 8081
 HEALTHCHECK --interval=10s --timeout=2s CMD node -e "fetch('http://127.0.0.1:8081/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "packages/runner/src/main.ts"]
+# The flags are RUNNER_NODE_FLAGS (packages/runner/src/node-flags.ts).
+CMD ["node", "--max-semi-space-size=16", "packages/runner/src/main.ts"]

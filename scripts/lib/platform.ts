@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureServiceKeys } from '@alga-psa/service-auth';
 import { LocalKeyring } from '@alga-psa/transit';
+import { RUNNER_NODE_FLAGS } from '../../packages/runner/src/node-flags.ts';
 import { readBootstrap, type BootstrapCredentials } from './demo.ts';
 import { startService, type ServiceProcess } from './processes.ts';
 
@@ -67,6 +68,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         await startService({
           name,
           script: path.join(root, 'packages/runner/src/main.ts'),
+          nodeArgs: RUNNER_NODE_FLAGS,
           env: {
             RUNNER_PORT: '0',
             ALGA_BUNDLE_DIR: bundleDir,

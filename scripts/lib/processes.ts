@@ -15,6 +15,8 @@ export interface StartOptions {
   name: string;
   /** Script run with this same Node binary. */
   script: string;
+  /** Node flags before the script (e.g. the runner's `RUNNER_NODE_FLAGS`). */
+  nodeArgs?: readonly string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** A stdout line matching this means ready; group 1 is the URL. */
@@ -30,7 +32,7 @@ export interface StartOptions {
  * real processes the way an operator starts them.
  */
 export async function startService(options: StartOptions): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [options.script], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 /**
  * The runner process: reads its config from the environment, serves
  * `/v1/execute`, and shuts down cleanly on SIGINT/SIGTERM.
@@ -8,6 +8,7 @@ import { decryptOnly, transitFromEnv, type TransitBackend } from '@alga-psa/tran
 import { loadVerifier, type ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { ConfigError, loadConfig, type RunnerConfig } from './config.ts';
 import { createRunner } from './index.ts';
+import { RUNNER_NODE_FLAGS, youngGenerationCapped } from './node-flags.ts';
 
 async function main(): Promise<void> {
   let config: RunnerConfig;
@@ -68,6 +69,13 @@ async function main(): Promise<void> {
     httpAllowPrivate: config.httpAllowPrivate,
     logger: { level: config.logLevel },
   });
+
+  if (!youngGenerationCapped(process.execArgv, process.env.NODE_OPTIONS)) {
+    runner.app.log.warn(
+      `the main thread's young generation is not capped, so the runner's memory grows with load; ` +
+        `start it as \`node ${RUNNER_NODE_FLAGS.join(' ')} packages/runner/src/main.ts\` (see the runner's README, Memory)`,
+    );
+  }
 
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {
