@@ -331,8 +331,15 @@ export async function runEngineBench(
       progress(`engine rows: round ${round + 1} of ${ENGINE_ROUNDS}`);
       // Each round starts with another row, so no row always follows the same one.
       for (let i = 0; i < children.length; i++) {
-        const { id, client } = children[(round + i) % children.length]!;
-        if ((await client.send('round', `engine row ${id}`)) !== 'ran') throw new Error(`engine row ${id} lost count.`);
+        const { id, client, child: measured } = children[(round + i) % children.length]!;
+        // Only the measured row's process runs; the others are stopped (lib/rounds.ts).
+        for (const { child } of children) if (child !== measured) child.kill('SIGSTOP');
+        try {
+          if ((await client.send('round', `engine row ${id}`)) !== 'ran')
+            throw new Error(`engine row ${id} lost count.`);
+        } finally {
+          for (const { child } of children) if (child !== measured) child.kill('SIGCONT');
+        }
       }
     }
     const rows: EngineRow[] = [];

@@ -300,7 +300,8 @@ const engine = await runEngineBench(
       ? { n: 300, warmup: { runs: 50, ms: 500 }, naiveN: 60 }
       : // 5 s: after a 2 s warm-up the runner engine row still got faster over its first rounds (several
         // thousand requests; V8's optimizing compilers are the likely cause, not pinned down).
-        { n: 3000, warmup: { runs: 300, ms: 5000 }, naiveN: 400 }),
+        // 10,000: a round's slice of 1,000 puts its p99 on its 10th slowest sample rather than its 3rd.
+        { n: 10_000, warmup: { runs: 300, ms: 5000 }, naiveN: 400 }),
     wasmTiering,
   },
   log,

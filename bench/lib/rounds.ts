@@ -7,7 +7,10 @@
  * to 2× slower for seconds at a time (another tenant on the host), and two
  * rows measured a minute apart could land in different such periods. Taking
  * every row's samples from the same rounds gives each row the same mix of
- * fast and slow periods, so their ratios hold.
+ * fast and slow periods, so their ratios hold. While one row measures its
+ * slice, the parent stops the other rows' processes (SIGSTOP): idle, V8 still
+ * runs their background work (memory-reducing GCs, finishing compiles) on the
+ * same cores, and that showed up in the measured row's p99.
  *
  * The protocol is line-based over the child's stdin and stdout: the child
  * warms up and says `ready`; each `round` line makes it measure its next
