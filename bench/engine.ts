@@ -352,7 +352,12 @@ export async function runEngineBench(
     }
     return rows;
   } finally {
-    for (const { child } of children) if (child.exitCode === null) child.kill();
+    for (const { child } of children) {
+      // A stopped process would keep a SIGTERM pending forever.
+      if (child.exitCode !== null) continue;
+      child.kill('SIGCONT');
+      child.kill();
+    }
   }
 }
 
