@@ -16,6 +16,7 @@ describe('loadConfig', () => {
     assert.equal(config.bundleDir, '/var/bundles');
     assert.equal(config.transitKeyFile, '/etc/alga/transit.key');
     assert.ok(config.workers >= 1 && config.workers <= 2);
+    assert.equal(config.queueLimit, config.workers * 64);
     assert.equal(config.defaultTimeoutMs, 5000);
     assert.equal(config.maxTimeoutMs, 30000);
     assert.equal(config.secretCacheTtlMs, 60000);
