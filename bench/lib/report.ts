@@ -27,6 +27,7 @@ export interface BenchResults {
     p50OneRead: number;
     p50ManyReads: number;
     decrypts: number;
+    /** Summed over the runners whose decrypts are counted, each starting with an empty cache. */
     runSeconds: number;
     ttlMs: number;
     maxExpected: number;
@@ -36,6 +37,8 @@ export interface BenchResults {
     afterLast: { requests: number; rssKb: number };
     errors: number;
     growth: number;
+    /** The RSS of the runner of sections 2, 4 and 5 at their end (seven bundle versions compiled). */
+    afterSectionsRssKb: number;
   };
   gateway: { steps: LoadResult[]; heldUnder10ms: number; capacity: LoadResult };
   scaling: { one: LoadResult; two: LoadResult; ratio: number };
@@ -176,15 +179,16 @@ export function toMarkdown(results: BenchResults): string {
     `**5. Secrets**: a cached \`secrets.get\` costs ${(results.secrets.perCachedGetMs * 1000).toFixed(1)} µs ` +
       `(p50 ${ms(results.secrets.p50OneRead)} ms for 1 read, ${ms(results.secrets.p50ManyReads)} ms for 101); ` +
       `${results.secrets.decrypts} decrypts for the one (install, version) over ${results.secrets.runSeconds.toFixed(0)} s ` +
-      `with a ${results.secrets.ttlMs / 1000} s TTL.`,
+      `of two runners' lives (sections 2–5 and 7) with a ${results.secrets.ttlMs / 1000} s TTL.`,
     '',
     `**6. Scaling** (closed loop through the gateway): 1 runner ${results.scaling.one.achievedRps.toFixed(0)} req/s, ` +
       `2 runners ${results.scaling.two.achievedRps.toFixed(0)} req/s (${ratio(results.scaling.ratio)}; ` +
       `every process shares the same ${machine.cores} cores).`,
     '',
-    `**7. Stability**: runner RSS ${(results.stability.afterFirst.rssKb / 1024).toFixed(0)} MB after ` +
+    `**7. Stability** (a new runner, counted from its first request): RSS ${(results.stability.afterFirst.rssKb / 1024).toFixed(0)} MB after ` +
       `${results.stability.afterFirst.requests.toLocaleString('en')} requests, ${(results.stability.afterLast.rssKb / 1024).toFixed(0)} MB after ` +
-      `${results.stability.afterLast.requests.toLocaleString('en')} (${(results.stability.growth * 100).toFixed(1)}%), ${results.stability.errors} errors.`,
+      `${results.stability.afterLast.requests.toLocaleString('en')} (${(results.stability.growth * 100).toFixed(1)}%), ${results.stability.errors} errors. ` +
+      `The runner of sections 2, 4 and 5 had ${(results.stability.afterSectionsRssKb / 1024).toFixed(0)} MB at their end, with seven bundle versions compiled.`,
     '',
     '**Targets**',
     '',
