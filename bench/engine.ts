@@ -418,7 +418,8 @@ async function runnerEngineRow(
   const dir = await mkdtemp(path.join(tmpdir(), 'alga-bench-engine-'));
   const bundleStore = new DirectoryBundleStore(path.join(dir, 'bundles'));
   const keyring = await LocalKeyring.open(path.join(dir, 'transit.key'), { create: true });
-  const logger = pino({ level: 'silent' });
+  // Warnings only (a failed execution's detail, masked), on the row's stderr, which the bench shows if the row fails.
+  const logger = pino({ level: 'warn' }, pino.destination(2));
   const engine = new Engine({
     bundleStore,
     providers: createProviders({ decrypter: keyring, secretCache: new SecretCache({ ttlMs: 60_000, maxEntries: 10 }) }),
