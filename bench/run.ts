@@ -229,10 +229,16 @@ async function runnerSections(
     const stabilityStarted = performance.now();
     const pid = runner.child.pid!;
     const steady = target(request, runner.url);
-    const first = await closedLoopCount(steady, CONCURRENCY, STABILITY.first);
-    const rssFirst = await rssKb(pid);
-    const rest = await closedLoopCount(steady, CONCURRENCY, STABILITY.last - STABILITY.first);
-    const rssLast = await rssKb(pid);
+    // A sample after every STABILITY.first requests: the series shows whether growth levels off.
+    const samples: Array<{ requests: number; rssKb: number }> = [];
+    let stabilityErrors = 0;
+    for (let served = 0; served < STABILITY.last;) {
+      const chunk = await closedLoopCount(steady, CONCURRENCY, Math.min(STABILITY.first, STABILITY.last - served));
+      served += chunk.n;
+      stabilityErrors += chunk.errors;
+      samples.push({ requests: served, rssKb: await rssKb(pid) });
+    }
+    const [afterFirst, afterLast] = [samples[0]!, samples.at(-1)!];
     const stabilitySeconds = (performance.now() - stabilityStarted) / 1000;
     const perTtl = (seconds: number) => Math.ceil((seconds * 1000) / SECRET_TTL_MS) + 1;
 
@@ -249,10 +255,11 @@ async function runnerSections(
         maxExpected: perTtl(firstRunSeconds) + perTtl(stabilitySeconds),
       },
       stability: {
-        afterFirst: { requests: STABILITY.first, rssKb: rssFirst },
-        afterLast: { requests: STABILITY.last, rssKb: rssLast },
-        errors: first.errors + rest.errors,
-        growth: rssLast / rssFirst - 1,
+        afterFirst,
+        afterLast,
+        samples,
+        errors: stabilityErrors,
+        growth: afterLast.rssKb / afterFirst.rssKb - 1,
         afterSectionsRssKb,
       },
     };

@@ -35,6 +35,8 @@ export interface BenchResults {
   stability: {
     afterFirst: { requests: number; rssKb: number };
     afterLast: { requests: number; rssKb: number };
+    /** One sample after every `afterFirst.requests` requests, up to `afterLast`. */
+    samples: Array<{ requests: number; rssKb: number }>;
     errors: number;
     growth: number;
     /** The RSS of the runner of sections 2, 4 and 5 at their end (seven bundle versions compiled). */
@@ -187,7 +189,8 @@ export function toMarkdown(results: BenchResults): string {
     '',
     `**7. Stability** (a new runner, counted from its first request): RSS ${(results.stability.afterFirst.rssKb / 1024).toFixed(0)} MB after ` +
       `${results.stability.afterFirst.requests.toLocaleString('en')} requests, ${(results.stability.afterLast.rssKb / 1024).toFixed(0)} MB after ` +
-      `${results.stability.afterLast.requests.toLocaleString('en')} (${(results.stability.growth * 100).toFixed(1)}%), ${results.stability.errors} errors. ` +
+      `${results.stability.afterLast.requests.toLocaleString('en')} (${(results.stability.growth * 100).toFixed(1)}%), ${results.stability.errors} errors; ` +
+      `every ${results.stability.afterFirst.requests.toLocaleString('en')} requests: ${results.stability.samples.map((sample) => (sample.rssKb / 1024).toFixed(0)).join(', ')} MB. ` +
       `The runner of sections 2, 4 and 5 had ${(results.stability.afterSectionsRssKb / 1024).toFixed(0)} MB at their end, with seven bundle versions compiled.`,
     '',
     '**Targets**',
