@@ -25,6 +25,7 @@ import {
 } from '../packages/runner/src/engine/index.ts';
 import { InstanceRecorder, ResetSnapshot } from '../packages/runner/src/engine/reset.ts';
 import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
+import { createLogger } from '../packages/runner/src/logger.ts';
 import { trackWrites } from '../packages/runner/src/engine/wasm/write-tracking.ts';
 import { readDebugFlagOnce } from '../packages/runner/src/engine/loader.ts';
 import { createProviders, guestValue, SecretCache } from '../packages/runner/src/providers/index.ts';
@@ -418,8 +419,9 @@ async function runnerEngineRow(
   const dir = await mkdtemp(path.join(tmpdir(), 'alga-bench-engine-'));
   const bundleStore = new DirectoryBundleStore(path.join(dir, 'bundles'));
   const keyring = await LocalKeyring.open(path.join(dir, 'transit.key'), { create: true });
-  // Warnings only (a failed execution's detail, masked), on the row's stderr, which the bench shows if the row fails.
-  const logger = pino({ level: 'warn' }, pino.destination(2));
+  // The runner's logger (path redaction, secret masking), warnings only, on the
+  // row's stderr, which the bench shows if the row fails.
+  const logger = createLogger({ level: 'warn', stream: pino.destination(2) });
   const engine = new Engine({
     bundleStore,
     providers: createProviders({ decrypter: keyring, secretCache: new SecretCache({ ttlMs: 60_000, maxEntries: 10 }) }),
