@@ -223,7 +223,7 @@ async function runnerSections(
 
     // A runner of its own, counted from its first request: the runner above has
     // compiled seven bundle versions, and the garbage they left is collected at
-    // whatever moment V8 picks, which moved a single RSS sample by ±10%.
+    // whatever moment V8 picks, which moved the growth measured there from -11% to +20%.
     log(`stability: a new runner, ${STABILITY.first} then ${STABILITY.last} requests`);
     runner = await startRunner('bench-runner-stability');
     const stabilityStarted = performance.now();

@@ -11,8 +11,8 @@ import { busyPollFromEnv, inlineFuelFromEnv, instanceModeFromEnv, wasmTieringFro
 /**
  * Default `RUNNER_QUEUE_LIMIT` per worker. A request takes ~0.1–0.3 ms, so 64
  * waiting per worker is ~10–20 ms of work: enough to ride out a GC pause or a
- * burst at a load the runner sustains (8 per worker shed 2–9% of requests at
- * 1,000–1,500 req/s through the gateway, well under the runner's capacity),
+ * burst at a load the runner sustains (8 per worker shed up to 5% of requests
+ * at 1,000–1,500 req/s through the gateway, well under its capacity there),
  * still bounded well below the request deadline. A waiting request holds only
  * its parsed body.
  */
