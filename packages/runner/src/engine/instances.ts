@@ -78,7 +78,7 @@ export interface InstanceCacheOptions {
  * guest cannot tell, but it bounds anything outside the snapshot that a
  * future jco glue might accumulate per call (jco 1.35's accumulates nothing
  * we could see: over 100,000 requests on one instance per thread, the
- * runner's RSS was flat from 30,000 on).
+ * runner's RSS levelled off by 30,000–60,000 requests and stayed flat).
  *
  * Not lower: a replaced instance's memories are freed only when V8 collects
  * the old instance, and V8 does not count them towards its heap, so that can
