@@ -26,7 +26,7 @@ import {
 import { InstanceRecorder, ResetSnapshot } from '../packages/runner/src/engine/reset.ts';
 import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
 import { createLogger } from '../packages/runner/src/logger.ts';
-import { trackWrites } from '../packages/runner/src/engine/wasm/write-tracking.ts';
+import { trackWrites } from '@alga-psa/wasm-rewrite';
 import { readDebugFlagOnce } from '../packages/runner/src/engine/loader.ts';
 import { createProviders, guestValue, SecretCache } from '../packages/runner/src/providers/index.ts';
 import { warmUp, warmUpHostCall, type WarmableRoot } from '../packages/runner/src/engine/warm-up.ts';

@@ -1,19 +1,38 @@
 /**
- * Capability ids and the WIT interfaces they unlock. The manifest declares
- * capabilities, the server grants them per install, and the runner wires a
- * provider only when its capability was granted (deny by default).
+ * The capability table: the ONE place that maps a capability id to the WIT
+ * interfaces it unlocks and says, in the words an admin consents to, what it
+ * lets an extension do. The manifest declares capabilities, the server grants
+ * them per install (the CLI and the web UI show `consent`), publish checks a
+ * component's imports against them, and the runner answers an interface only
+ * when its capability was granted (deny by default).
+ *
+ * Adding a capability: one row here, the WIT interface in `wit/`, and the
+ * runner's provider folder.
  */
+export interface CapabilityInfo {
+  /** The WIT interfaces (unversioned names) this capability unlocks. */
+  readonly interfaces: readonly string[];
+  /** What granting it allows, as the consent prompt shows it (a sentence without a final stop). */
+  readonly consent: string;
+}
+
 export const CAPABILITIES = {
-  'cap:context.read': ['context', 'config', 'random'],
-  'cap:secrets.get': ['secrets'],
-  'cap:http.fetch': ['http'],
-  'cap:storage.kv': ['storage'],
-  'cap:log.emit': ['logging'],
-  'cap:ui.proxy': ['ui-proxy'],
-  'cap:user.read': ['user'],
-} as const satisfies Record<string, readonly string[]>;
+  'cap:context.read': {
+    interfaces: ['context', 'config', 'random'],
+    consent: 'Read its own install context and configuration',
+  },
+  'cap:secrets.get': { interfaces: ['secrets'], consent: 'Read the secrets you store for it (inside the runner only)' },
+  'cap:http.fetch': { interfaces: ['http'], consent: 'Make outbound HTTPS requests to the hosts its manifest lists' },
+  'cap:storage.kv': { interfaces: ['storage'], consent: 'Keep data in its own key-value storage for this install' },
+  'cap:log.emit': { interfaces: ['logging'], consent: 'Write log lines for this install' },
+  'cap:ui.proxy': { interfaces: ['ui-proxy'], consent: 'Call host routes on behalf of its UI' },
+  'cap:user.read': { interfaces: ['user'], consent: 'Read the signed-in user’s name and email' },
+} as const satisfies Record<string, CapabilityInfo>;
 
 export type Capability = keyof typeof CAPABILITIES;
+
+/** A WIT interface of the `alga:extension` world that some capability unlocks. */
+export type WorldInterface = (typeof CAPABILITIES)[Capability]['interfaces'][number];
 
 /** Granted to every install even when the manifest omits them. */
 export const DEFAULT_CAPABILITIES: readonly Capability[] = ['cap:context.read', 'cap:log.emit'];
@@ -25,12 +44,26 @@ export function isCapability(value: string): value is Capability {
   return Object.hasOwn(CAPABILITIES, value);
 }
 
+const BY_INTERFACE = new Map<string, Capability>(
+  Object.entries(CAPABILITIES).flatMap(([cap, info]) => info.interfaces.map((iface) => [iface, cap as Capability])),
+);
+
+/** Every interface some capability unlocks, in table order. */
+export const WORLD_INTERFACES: readonly WorldInterface[] = [...BY_INTERFACE.keys()] as WorldInterface[];
+
 /** The capability that unlocks a WIT interface (`secrets` → `cap:secrets.get`). */
 export function capabilityForInterface(iface: string): Capability | undefined {
-  for (const [cap, ifaces] of Object.entries(CAPABILITIES)) {
-    if ((ifaces as readonly string[]).includes(iface)) return cap as Capability;
-  }
-  return undefined;
+  return BY_INTERFACE.get(iface);
+}
+
+/** What a capability allows, for a consent prompt; the id itself for an unknown one. */
+export function consentText(capability: string): string {
+  return isCapability(capability) ? CAPABILITIES[capability].consent : capability;
+}
+
+/** The capabilities an install of `declared` ends up with: the declared ones plus the defaults, sorted. */
+export function grantedWith(declared: readonly string[]): string[] {
+  return [...new Set([...declared, ...DEFAULT_CAPABILITIES])].sort();
 }
 
 /**

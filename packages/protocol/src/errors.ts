@@ -3,6 +3,10 @@
  * stable code and exactly one HTTP status. Codes are never reused or renamed;
  * retire a code by leaving its row in place with a note.
  *
+ * Throw sites do not write prose: each package defines its error kinds once
+ * (`defineError(code, template)` in its own `errors.ts`) and a throw site
+ * passes the template's arguments, as Fastify's `createError` does.
+ *
  * Messages are written for the person reading them: what went wrong and what
  * to do. They never contain secret values, ciphertext or another tenant's ids.
  */
@@ -49,12 +53,19 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; requestId?: string; details?: unknown };
 }
 
+export interface AlgaErrorOptions {
+  /** Structured detail for the client (field errors, the ids it may retry with). Never a secret. */
+  details?: unknown;
+  /** The underlying error, for the server's own log only. */
+  cause?: unknown;
+}
+
 export class AlgaError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: unknown;
 
-  constructor(code: ErrorCode, message?: string, options?: { details?: unknown; cause?: unknown }) {
+  constructor(code: ErrorCode, message?: string, options?: AlgaErrorOptions) {
     super(message ?? ERRORS[code].message, { cause: options?.cause });
     this.name = 'AlgaError';
     this.code = code;
@@ -72,8 +83,61 @@ export class AlgaError extends Error {
       },
     };
   }
+
+  /**
+   * The error a peer answered with (an `ErrorBody`), or undefined when the
+   * body is not one. For clients of our own APIs (the gateway reading a
+   * runner's answer, the CLI reading the server's).
+   */
+  static fromBody(body: unknown): AlgaError | undefined {
+    const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error;
+    if (!error || !isErrorCode(error.code)) return undefined;
+    return new AlgaError(error.code, typeof error.message === 'string' ? error.message : undefined, {
+      ...(error.details === undefined ? {} : { details: error.details }),
+    });
+  }
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+const PLACEHOLDER = /\{[A-Za-z0-9_]+\}/;
+const PLACEHOLDERS = /\{([A-Za-z0-9_]+)\}/g;
+
+/** The `{name}` placeholders of a message template. */
+type Placeholders<T extends string> = T extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | Placeholders<Rest>
+  : never;
+
+/** What an error kind is called with: the template's arguments (when it has any), then options. */
+export type ErrorArgs<T extends string> = [Placeholders<T>] extends [never]
+  ? [options?: AlgaErrorOptions]
+  : [params: Record<Placeholders<T>, string | number | bigint>, options?: AlgaErrorOptions];
+
+/** One kind of error: a registry code and the message template its throw sites fill in. */
+export interface ErrorKind<T extends string> {
+  (...args: ErrorArgs<T>): AlgaError;
+  readonly code: ErrorCode;
+  readonly template: T;
+}
+
+/**
+ * Defines an error kind once: `const notInstalled = defineError('ALGA_NOT_FOUND',
+ * 'Extension "{extensionId}" is not installed for this tenant.')`, thrown as
+ * `throw notInstalled({ extensionId })`. Hand-written rather than
+ * `@fastify/error`: the placeholders are checked by the compiler, and the
+ * module stays free of Node built-ins so the browser UI can import it.
+ */
+export function defineError<const T extends string>(code: ErrorCode, template: T): ErrorKind<T> {
+  const kind = (...args: unknown[]): AlgaError => {
+    const hasParams = PLACEHOLDER.test(template);
+    const params = (hasParams ? args[0] : undefined) as Record<string, unknown> | undefined;
+    const options = (hasParams ? args[1] : args[0]) as AlgaErrorOptions | undefined;
+    const message = template.replace(PLACEHOLDERS, (whole, name: string) =>
+      params && Object.hasOwn(params, name) ? String(params[name]) : whole,
+    );
+    return new AlgaError(code, message, options);
+  };
+  return Object.assign(kind, { code, template }) as ErrorKind<T>;
 }

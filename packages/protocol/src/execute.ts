@@ -1,94 +1,137 @@
 /**
- * The runner's `POST /v1/execute` contract. Field names follow the reference
- * runner's request (snake_case on the wire) where it has one.
+ * The runner's HTTP contract: `POST /v1/execute` and `POST /v1/prepare`.
+ * Each schema is both the TypeScript type (`Static`) and the JSON Schema
+ * the runner validates a request body with, so the two cannot drift. Field
+ * names follow the reference runner's request (snake_case) where it has one.
  */
+import { Type, type Static } from 'typebox';
 
 export const HEADER_CONFIG_VERSION = 'x-ext-config-version';
 export const HEADER_SECRETS_VERSION = 'x-ext-secrets-version';
 export const HEADER_REQUEST_ID = 'x-request-id';
+
+/** The runner's routes. */
+export const RUNNER_ROUTES = {
+  execute: '/v1/execute',
+  prepare: '/v1/prepare',
+  health: '/healthz',
+  ready: '/readyz',
+  metrics: '/metrics',
+} as const;
+
+/** The `alga-runner` token scope each runner route requires. */
+export const RUNNER_SCOPES = { execute: 'execute', prepare: 'prepare' } as const;
+
+const CONTENT_HASH = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' });
 
 /**
  * An install's secrets as they travel from the server to a runner: one
  * ciphertext per key, each bound (as AEAD context) to tenant, install and key,
  * so a ciphertext copied to another install or key fails to decrypt.
  */
-export interface SecretEnvelope {
+export const SecretEnvelopeSchema = Type.Object({
   /** Changes whenever any secret of the install changes. */
-  version: string;
-  algorithm: 'aes-256-gcm';
+  version: Type.String({ minLength: 1 }),
+  algorithm: Type.Literal('aes-256-gcm'),
   /** Which transit key encrypted the values (`local:<name>` or `vault:<mount>/<name>`). */
-  key_ref: string;
+  key_ref: Type.String(),
   /** ISO time after which the runner refuses to decrypt (answers `expired`). */
-  expires_at: string | null;
-  ciphertexts: Record<string, string>;
-}
+  expires_at: Type.Union([Type.String(), Type.Null()]),
+  ciphertexts: Type.Record(Type.String(), Type.String()),
+});
+export type SecretEnvelope = Static<typeof SecretEnvelopeSchema>;
 
-export interface ExecuteContext {
-  request_id: string;
-  tenant_id: string;
-  extension_id: string;
-  install_id: string;
-  version_id: string;
+export const ExecuteContextSchema = Type.Object({
+  request_id: Type.String({ maxLength: 200 }),
+  tenant_id: Type.String({ minLength: 1, maxLength: 200 }),
+  extension_id: Type.String({ minLength: 1, maxLength: 200 }),
+  install_id: Type.String({ minLength: 1, maxLength: 200 }),
+  version_id: Type.String({ maxLength: 200 }),
   /** `sha256:<hex>` of the component bytes. */
-  content_hash: string;
-}
+  content_hash: CONTENT_HASH,
+});
+export type ExecuteContext = Static<typeof ExecuteContextSchema>;
 
-export interface ExecuteHttp {
-  method: string;
+export const ExecuteHttpSchema = Type.Object({
+  method: Type.String({ minLength: 1, maxLength: 16 }),
   /** Path below the extension's mount point, starting with `/`. */
-  path: string;
+  path: Type.String({ pattern: '^/' }),
   /** Raw query string without the leading `?` (may be empty). */
-  query: string;
-  headers: Record<string, string>;
-  body_b64: string | null;
-}
+  query: Type.String(),
+  headers: Type.Record(Type.String(), Type.String()),
+  body_b64: Type.Union([Type.String(), Type.Null()]),
+});
+export type ExecuteHttp = Static<typeof ExecuteHttpSchema>;
 
-export interface ExecuteLimits {
-  timeout_ms?: number;
-  memory_mb?: number;
-}
+export const ExecuteLimitsSchema = Type.Object({
+  timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+  memory_mb: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+export type ExecuteLimits = Static<typeof ExecuteLimitsSchema>;
 
 /** What the guest may reach through the http capability (from the manifest). */
-export interface ExecuteEgress {
+export const ExecuteEgressSchema = Type.Object({
   /** Manifest `allowedHosts` entries: `host`, `host:port`, or `https://host[:port][/path-prefix]`. */
-  allowed_hosts: string[];
-}
+  allowed_hosts: Type.Array(Type.String({ maxLength: 512 }), { maxItems: 256 }),
+});
+export type ExecuteEgress = Static<typeof ExecuteEgressSchema>;
 
 /**
  * The user a request is made for, when the gateway knows one (a browser
  * session). The tenant is the context's: a user record never names it.
  */
-export interface ExecuteUser {
-  user_id: string;
-  user_email?: string;
-  user_name?: string;
-  user_type?: string;
-  client_name?: string;
-}
+export const ExecuteUserSchema = Type.Object({
+  user_id: Type.String({ minLength: 1, maxLength: 200 }),
+  user_email: Type.Optional(Type.String({ maxLength: 320 })),
+  user_name: Type.Optional(Type.String({ maxLength: 400 })),
+  user_type: Type.Optional(Type.String({ maxLength: 100 })),
+  client_name: Type.Optional(Type.String({ maxLength: 400 })),
+});
+export type ExecuteUser = Static<typeof ExecuteUserSchema>;
 
-export interface ExecuteRequest {
-  context: ExecuteContext;
-  egress?: ExecuteEgress;
-  config: Record<string, unknown>;
-  config_version?: string;
-  providers: string[];
-  secret_envelope: SecretEnvelope | null;
-  http: ExecuteHttp;
-  limits?: ExecuteLimits;
-  user?: ExecuteUser;
+export const ExecuteRequestSchema = Type.Object({
+  context: ExecuteContextSchema,
+  egress: Type.Optional(ExecuteEgressSchema),
+  config: Type.Record(Type.String(), Type.Unknown()),
+  config_version: Type.Optional(Type.String()),
+  /** Granted capability ids; the runner refuses ids it does not know. */
+  providers: Type.Array(Type.String(), { maxItems: 64 }),
+  secret_envelope: Type.Union([SecretEnvelopeSchema, Type.Null()]),
+  http: ExecuteHttpSchema,
+  limits: Type.Optional(ExecuteLimitsSchema),
+  user: Type.Optional(ExecuteUserSchema),
   /**
    * A short-lived `alga-server` service token (scope `storage logs`) for this
    * request's tenant and install, which the runner presents when it calls the
    * server on the guest's behalf. Never logged, never shown to the guest.
    */
-  server_token?: string;
-}
+  server_token: Type.Optional(Type.String({ maxLength: 4096 })),
+});
+export type ExecuteRequest = Static<typeof ExecuteRequestSchema>;
 
-export interface ExecuteResponse {
-  status: number;
-  headers: Record<string, string>;
-  body_b64: string | null;
-}
+export const ExecuteResponseSchema = Type.Object({
+  status: Type.Integer({ minimum: 100, maximum: 599 }),
+  headers: Type.Record(Type.String(), Type.String()),
+  body_b64: Type.Union([Type.String(), Type.Null()]),
+});
+export type ExecuteResponse = Static<typeof ExecuteResponseSchema>;
+
+/** Load and compile a bundle ahead of its first request (sent by the server on install and upgrade). */
+export const PrepareRequestSchema = Type.Object(
+  {
+    content_hash: CONTENT_HASH,
+    memory_mb: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type PrepareRequest = Static<typeof PrepareRequestSchema>;
+
+export const PrepareResponseSchema = Type.Object({
+  status: Type.Literal('prepared'),
+  content_hash: Type.String(),
+  ms: Type.Integer(),
+});
+export type PrepareResponse = Static<typeof PrepareResponseSchema>;
 
 /** The AEAD context that binds a secret's ciphertext to its owner. */
 export function secretAad(tenantId: string, installId: string, key: string): string {

@@ -1,5 +1,13 @@
+/**
+ * `@alga-psa/protocol`: what the server, runner, CLI and web UI agree on.
+ * Importing it has no side effects (no schema is compiled until used), and
+ * nothing here needs Node built-ins, so the browser UI can import it too.
+ * The Fastify error plugin is a separate entry: `@alga-psa/protocol/fastify`.
+ */
 export * from './bundle.ts';
 export * from './capabilities.ts';
 export * from './errors.ts';
 export * from './execute.ts';
 export * from './manifest.ts';
+export * from './runner-api.ts';
+export * from './settings.ts';

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { validateManifest, type Manifest } from '@alga-psa/protocol';
+import type { Manifest } from '@alga-psa/protocol';
+import { validateManifest } from '@alga-psa/protocol/manifest';
 
 export class ManifestError extends Error {
   constructor(message: string) {

@@ -16,7 +16,7 @@ const HOST_KEYS: Record<string, string> = {
 /** The WIT interfaces a set of capabilities unlocks, in a stable order. */
 export function interfacesFor(capabilities: readonly Capability[]): string[] {
   return Object.keys(HOST_KEYS).filter((iface) =>
-    capabilities.some((cap) => (CAPABILITIES[cap] as readonly string[]).includes(iface)),
+    capabilities.some((cap) => (CAPABILITIES[cap].interfaces as readonly string[]).includes(iface)),
   );
 }
 

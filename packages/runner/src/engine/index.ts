@@ -21,7 +21,7 @@ import { InlineRunner, inlineFuelFromEnv, type InlineStats } from './inline.ts';
 
 export { ComponentLoader, compileComponent, type LoadedComponent } from './loader.ts';
 export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions, type InstanceStats } from './pool.ts';
-export { capModuleMemory, exposeResetState, MemoryFloorError } from './wasm/memory-limit.ts';
+export { capModuleMemory, exposeResetState, MemoryFloorError } from '@alga-psa/wasm-rewrite';
 export type { InstanceMode } from './messages.ts';
 export { applyWasmTiering, wasmTieringFromEnv, type WasmTiering } from './wasm-tiering.ts';
 export { busyPollFromEnv } from './busy-poll.ts';

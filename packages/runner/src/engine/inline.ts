@@ -40,7 +40,7 @@ import { WIT_PACKAGE_PREFIX, type WitExecuteRequest, type WitExecuteResponse } f
 import { InstanceCache, worldImports, type CachedComponent, type WarmInstance } from './instances.ts';
 import { INSTANCE_COUNTERS, type HostCall, type InstanceCounter } from './messages.ts';
 import type { LoadedComponent } from './loader.ts';
-import { FUEL_EXPORT, UNLIMITED_FUEL } from './wasm/fuel.ts';
+import { FUEL_EXPORT, UNLIMITED_FUEL } from '@alga-psa/wasm-rewrite';
 import { warmUpHostCall } from './warm-up.ts';
 import { integerFromEnv } from './env.ts';
 

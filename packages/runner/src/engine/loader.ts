@@ -11,9 +11,9 @@ import { LRUCache } from 'lru-cache';
 import { transpile } from '@bytecodealliance/jco';
 import { AlgaError } from '@alga-psa/protocol';
 import { BundleIntegrityError, type BundleStore } from '@alga-psa/bundle-store';
-import { capModuleMemory, exposeResetState, MemoryFloorError, pagesForMb } from './wasm/memory-limit.ts';
-import { trackWrites } from './wasm/write-tracking.ts';
-import { meterFuel } from './wasm/fuel.ts';
+import { capModuleMemory, exposeResetState, MemoryFloorError, pagesForMb } from '@alga-psa/wasm-rewrite';
+import { trackWrites } from '@alga-psa/wasm-rewrite';
+import { meterFuel } from '@alga-psa/wasm-rewrite';
 import type { InstanceMode } from './messages.ts';
 
 export interface LoadedComponent {

@@ -35,9 +35,9 @@ import {
 } from '../world.ts';
 import { Engine, instanceModeFromEnv, type InstanceMode } from './index.ts';
 import { compileComponent } from './loader.ts';
-import { exposeResetState, RESET_EXPORT_PREFIX } from './wasm/memory-limit.ts';
+import { exposeResetState, RESET_EXPORT_PREFIX } from '@alga-psa/wasm-rewrite';
 import { InstanceRecorder, ResetSnapshot } from './reset.ts';
-import { DIRTY_EXPORT } from './wasm/write-tracking.ts';
+import { DIRTY_EXPORT } from '@alga-psa/wasm-rewrite';
 
 const logger = pino({ level: 'silent' });
 

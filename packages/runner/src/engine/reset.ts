@@ -32,10 +32,10 @@
  *   call that completed; a call that trapped or threw discards the instance.
  *   The world defines no resources, so there are no handle tables to reset.
  */
-import { WASM_PAGE_BYTES } from './wasm/binary.ts';
-import { RESET_EXPORT_PREFIX } from './wasm/memory-limit.ts';
-import { restoreKernel } from './wasm/restore-kernel.ts';
-import { DIRTY_BLOCK_SHIFT, DIRTY_EXPORT, MAP_BYTES } from './wasm/write-tracking.ts';
+import { WASM_PAGE_BYTES } from '@alga-psa/wasm-rewrite';
+import { RESET_EXPORT_PREFIX } from '@alga-psa/wasm-rewrite';
+import { restoreKernel } from '@alga-psa/wasm-rewrite';
+import { DIRTY_BLOCK_SHIFT, DIRTY_EXPORT, MAP_BYTES } from '@alga-psa/wasm-rewrite';
 
 /** A memory whose module marks its writes: restored by the kernel from the image in its map's memory. */
 interface TrackedMemory {

@@ -5,7 +5,8 @@
  * the same content is idempotent (200); different content is a 409.
  */
 import { createHash } from 'node:crypto';
-import { AlgaError, validateManifest, type Manifest } from '@alga-psa/protocol';
+import { AlgaError, type Manifest } from '@alga-psa/protocol';
+import { validateManifest } from '@alga-psa/protocol/manifest';
 import type { Db } from '../db/index.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import { audit } from '../data/installs.ts';

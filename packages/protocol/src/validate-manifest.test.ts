@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { settingsDefaults, validateConfig, validateManifest, type Manifest } from './manifest.ts';
+import { validateManifest } from './validate-manifest.ts';
 import { sampleManifest } from './testing.ts';
 
 function errorsOf(value: unknown) {
@@ -63,15 +63,6 @@ test('unknown capabilities and endpoint paths without a leading slash are refuse
     api: { endpoints: [{ method: 'GET', path: 'hello' }] },
   });
   assert.deepEqual(errors.map((e) => e.path).sort(), ['api.endpoints[0].path', 'capabilities[0]']);
-});
-
-test('settingsDefaults skips secrets; validateConfig checks types, bounds, options, required and unknown keys', () => {
-  const manifest: Manifest = sampleManifest();
-  assert.deepEqual(settingsDefaults(manifest), { greeting: 'Hello', retries: 3, mode: 'fast' });
-  assert.deepEqual(validateConfig(manifest, { greeting: 'Hi', retries: 0, mode: 'safe' }), []);
-  const errors = validateConfig(manifest, { retries: 11, mode: 'x', api_token: 's', nope: true });
-  assert.deepEqual(errors.map((e) => e.field).sort(), ['api_token', 'greeting', 'mode', 'nope', 'retries']);
-  assert.equal(validateConfig(manifest, [])[0]?.field, '');
 });
 
 test('endpoints may opt in to the UI proxy with a boolean "proxy"', () => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from '@bytecodealliance/jco';
-import { InstanceRecorder, ResetSnapshot } from '../reset.ts';
+import { InstanceRecorder, ResetSnapshot } from '../../runner/src/engine/reset.ts';
 import { exposeResetState } from './memory-limit.ts';
 import { DIRTY_EXPORT, DIRTY_BLOCK_BYTES, trackWrites } from './write-tracking.ts';
 

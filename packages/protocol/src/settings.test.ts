@@ -1,0 +1,27 @@
+// The config checks the server applies on every save, and the browser UI
+// before it sends one.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { settingsDefaults, validateConfig } from './settings.ts';
+import { sampleManifest } from './testing.ts';
+
+test('settingsDefaults skips secrets; validateConfig checks types, bounds, options, required and unknown keys', () => {
+  const manifest = sampleManifest();
+  assert.deepEqual(settingsDefaults(manifest), { greeting: 'Hello', retries: 3, mode: 'fast' });
+  assert.deepEqual(validateConfig(manifest, { greeting: 'Hi', retries: 0, mode: 'safe' }), []);
+  const errors = validateConfig(manifest, { retries: 11, mode: 'x', api_token: 's', nope: true });
+  assert.deepEqual(errors.map((e) => e.field).sort(), ['api_token', 'greeting', 'mode', 'nope', 'retries']);
+  assert.equal(validateConfig(manifest, [])[0]?.field, '');
+});
+
+test('validateConfig never throws, whatever the config', () => {
+  const manifest = { settings: [{ key: 'n', type: 'number' as const, label: 'N', min: 0, max: 3 }] };
+  fc.assert(
+    fc.property(fc.anything(), (config) => {
+      const errors = validateConfig(manifest, config);
+      assert.ok(Array.isArray(errors));
+    }),
+    { numRuns: 1_000 },
+  );
+});
