@@ -11,3 +11,4 @@ export * from './execute.ts';
 export * from './manifest.ts';
 export * from './runner-api.ts';
 export * from './settings.ts';
+export * from './web-api.ts';
