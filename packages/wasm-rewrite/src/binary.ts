@@ -1,8 +1,8 @@
 /**
  * The wasm binary format's framing: a bounds-checked reader, a growable
- * writer, LEB128 and the top-level sections. Shared by the load-time
- * rewrites (memory-limit.ts, write-tracking.ts); anything malformed throws
- * `RangeError`, and callers treat that as "not rewritable" rather than guess.
+ * writer, LEB128 and the top-level sections, shared by this package's
+ * rewrites. Anything malformed throws `RangeError`, which the rewrites pass
+ * on as "not rewritable" rather than guess.
  */
 
 export const WASM_PAGE_BYTES = 64 * 1024;
@@ -88,7 +88,7 @@ export class Reader {
   }
 }
 
-/** Appends bytes to a buffer that doubles as it fills (a 12 MB code section is rewritten in one pass). */
+/** Appends bytes to a buffer that doubles as it fills, so a whole code section is rewritten in one pass. */
 export class Writer {
   #buffer: Uint8Array;
   length = 0;

@@ -1,9 +1,8 @@
 /**
- * Fuel: a load-time rewrite that lets the host bound how long a module runs
- * without another thread. The runner can then run a quick request on its
- * own thread (../inline.ts), where nothing could stop a spinning guest:
- * `worker.terminate()` only stops other threads, and `vm`'s timeout starts
- * a watchdog thread per call (~180 µs here, as much as the request).
+ * Fuel: a rewrite that lets the host bound how long a module runs without
+ * another thread, so it can run a module on its own thread, where nothing
+ * else could stop a spinning guest (`worker.terminate()` only stops other
+ * threads, and `vm`'s timeout starts a watchdog thread per call).
  *
  * The module gets one more mutable i64 global, exported as `alga-fuel`.
  * Every loop iteration and every entry into a function that makes calls
@@ -16,7 +15,7 @@
  * The global starts at 2^63 − 1 (never runs out), so an instance nobody
  * meters behaves as before; the host sets it before a metered call and back
  * after. Units are loop iterations and calls, not time: a budget is a
- * measure of work, calibrated once against the guests we build.
+ * measure of work, for the caller to calibrate against its guests.
  *
  * Hand-written for the same reason as write-tracking.ts: one streaming pass
  * that copies every function body with a few inserted instructions.

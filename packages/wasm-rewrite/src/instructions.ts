@@ -64,7 +64,7 @@ export const TABLE_WRITES: ReadonlySet<number> = new Set([
   OP.tableFill,
 ]);
 
-/** One decoded instruction; the decoder reuses a single object (a 12 MB code section has millions). */
+/** One decoded instruction; the decoder reuses a single object (a large code section has millions). */
 export interface Instruction {
   op: number;
   /** Offset of the opcode's first byte. */

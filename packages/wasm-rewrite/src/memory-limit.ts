@@ -1,23 +1,17 @@
 /**
- * Two load-time rewrites of a core wasm module, before it is compiled:
+ * Two rewrites of a core wasm module, made before it is compiled:
  *
  * - `capModuleMemory` caps the linear memory a module may grow to, by
- *   rewriting the `max` of every memory it defines. V8 then refuses any
- *   `memory.grow` past the cap (the guest traps), at no run-time cost.
+ *   rewriting the `max` of every memory it defines. V8 then fails any
+ *   `memory.grow` past the cap, at no run-time cost.
  * - `exposeResetState` exports every memory, mutable global and table the
- *   module defines under reserved names, so the worker can snapshot and
- *   restore an instance in place (../reset.ts). A componentize-js module keeps
- *   its shadow-stack pointer and other mutable globals internal; without an
- *   export, JS cannot read or write them at all.
+ *   module defines under reserved names, so the host can snapshot and
+ *   restore an instance in place. Without an export, JS cannot read or
+ *   write a module's internal globals (a shadow-stack pointer) at all.
  *
- * Hand-written rather than a library: only the section framing, the
- * memory limits and the import/global/table/export entries need decoding
- * (the code section, 95% of a 12 MB StarlingMonkey module, is copied
- * untouched); the wasm toolkits in node_modules either parse the whole module
- * into an AST (slow and memory-hungry on a 12 MB module, and a second copy of
- * it per variant) or go through text (WAT), which is worse still. Anything
- * this decoder does not understand throws, and the caller falls back to
- * fresh instances rather than guessing.
+ * Hand-written: only the framing and a few entry kinds need decoding, where
+ * a wasm toolkit would parse the whole module. What it does not understand
+ * throws `RangeError` rather than guess.
  */
 import {
   AFTER_EXPORT,
@@ -38,6 +32,14 @@ export { WASM_PAGE_BYTES };
 const FLAG_HAS_MAX = 0x01;
 const FLAG_SHARED = 0x02;
 const FLAG_MEMORY64 = 0x04;
+
+/**
+ * The largest maximum V8 accepts: 2^16 pages (4 GiB) for a 32-bit memory,
+ * which is also the spec's limit, and 16 GiB for a 64-bit one. A cap above
+ * it caps nothing more, and writing it would make a module V8 refuses.
+ */
+const MAX_PAGES_32 = 65_536n;
+const MAX_PAGES_64 = 262_144n;
 
 /** The module needs more memory to start than the cap allows. */
 export class MemoryFloorError extends Error {
@@ -64,8 +66,9 @@ function rewriteMemorySection(body: Uint8Array, limitPages: number): Uint8Array 
     }
     const min = reader.leb();
     const max = flags & FLAG_HAS_MAX ? reader.leb() : undefined;
-    const cap = BigInt(limitPages);
-    if (min > cap) throw new MemoryFloorError(min, limitPages);
+    if (min > BigInt(limitPages)) throw new MemoryFloorError(min, limitPages);
+    const largest = flags & FLAG_MEMORY64 ? MAX_PAGES_64 : MAX_PAGES_32;
+    const cap = BigInt(limitPages) < largest ? BigInt(limitPages) : largest;
     const newMax = max !== undefined && max < cap ? max : cap;
     out.push(flags | FLAG_HAS_MAX, ...leb(min), ...leb(newMax));
   }
@@ -75,9 +78,11 @@ function rewriteMemorySection(body: Uint8Array, limitPages: number): Uint8Array 
 
 /**
  * Returns a copy of `module` whose defined memories may grow to at most
- * `limitPages` 64 KiB pages (a lower existing maximum is kept). Modules
- * without a memory section come back unchanged (imported memories are
- * capped where they are defined).
+ * `limitPages` 64 KiB pages (a lower existing maximum is kept, and a cap
+ * above what V8 accepts for the memory's kind is written as that limit).
+ * Modules without a memory section come back unchanged (imported memories
+ * are capped where they are defined). Throws `MemoryFloorError` when a
+ * memory's initial size is above the cap, `RangeError` on what it cannot decode.
  */
 export function capModuleMemory(module: Uint8Array, limitPages: number): Uint8Array {
   if (!Number.isInteger(limitPages) || limitPages < 1) throw new RangeError('limitPages must be a positive integer.');

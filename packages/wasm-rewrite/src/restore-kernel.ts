@@ -1,25 +1,19 @@
 /**
- * The restore kernel: a tiny wasm module that puts a tracked memory's
- * written blocks back into their snapshot state (../reset.ts), with 16-byte
- * vector compares and stores instead of JS calls per block.
+ * The restore kernel: a tiny wasm module that puts a tracked memory's marked
+ * blocks back to an image of it, with 16-byte vector compares and stores
+ * instead of JS calls per block. Why not JS: the kernel reads each marked
+ * block once and writes only the vectors that differ, where copying whole
+ * blocks back from JS writes every byte of them.
  *
- * Why not JS: a request writes a few hundred bytes scattered over a few
- * dozen 4 KiB pages. Copying whole blocks back with `Buffer#copy` moved
- * ~200 KB per request on the benchmark's guest and cost ~33 µs, 15% of the
- * request; the kernel reads each marked block once, writes only the 16-byte
- * vectors that differ, and with 1 KiB blocks restores the same memory in
- * ~10 µs.
+ * Where the image lives: in the module's own write map (the second linear
+ * memory `trackWrites` adds). The marks take its first `MAP_BYTES`; the
+ * caller grows it and keeps the image of memory 0 after them, at
+ * `imageBase + address`. The guest's code never addresses that memory except
+ * through the inserted marks, which stay below `MAP_BYTES`, so no extra
+ * memory (each costs V8 an address-space reservation) is needed.
  *
- * Where the snapshot lives: in the module's own write map (a second linear
- * memory the write-tracking rewrite adds, write-tracking.ts). The map takes
- * its first `MAP_BYTES`; the host grows it once at snapshot time and keeps
- * the image of memory 0 right after, at `MAP_BYTES + address`. The guest's
- * code never addresses that memory except through the inserted marks, which
- * stay below `MAP_BYTES`, and no extra memory (each costs V8 a 10 GiB
- * address-space reservation) is needed.
- *
- * Hand-assembled like reset.ts's table copier: no wasm toolchain is a
- * runtime dependency, and the module is ~250 bytes. Its text form:
+ * Hand-assembled: no wasm toolchain is a runtime dependency, and the module
+ * is a few hundred bytes. Its text form:
  *
  * ```wat
  * (module

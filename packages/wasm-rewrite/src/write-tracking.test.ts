@@ -1,15 +1,17 @@
 /**
  * Write tracking: every way a guest or its host can write linear memory
- * after instantiation marks the 1 KiB blocks it wrote, and a reset that restores
- * only marked blocks leaves memory byte-identical to the snapshot. Modules
+ * after instantiation marks the 1 KiB blocks it wrote, the rewritten module
+ * computes exactly what the original does, and restoring only the marked
+ * blocks (with the restore kernel) puts memory back byte for byte. Modules
  * the rewriter cannot handle soundly are refused, never half-tracked.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from '@bytecodealliance/jco';
-import { InstanceRecorder, ResetSnapshot } from '../../runner/src/engine/reset.ts';
+import { WASM_PAGE_BYTES } from './binary.ts';
 import { exposeResetState } from './memory-limit.ts';
-import { DIRTY_EXPORT, DIRTY_BLOCK_BYTES, trackWrites } from './write-tracking.ts';
+import { restoreKernel } from './restore-kernel.ts';
+import { DIRTY_BLOCK_BYTES, DIRTY_BLOCK_SHIFT, DIRTY_EXPORT, MAP_BYTES, trackWrites } from './write-tracking.ts';
 
 const BLOCK = DIRTY_BLOCK_BYTES;
 
@@ -19,8 +21,7 @@ async function tracked(text: string) {
 }
 
 function instantiate(module: WebAssembly.Module, imports?: WebAssembly.Imports) {
-  const recorder = new InstanceRecorder();
-  const instance = recorder.instantiateCore(module, imports);
+  const instance = new WebAssembly.Instance(module, imports);
   const exports = instance.exports as Record<string, unknown>;
   const memory = exports.memory as WebAssembly.Memory;
   const marks = () => {
@@ -29,7 +30,15 @@ function instantiate(module: WebAssembly.Module, imports?: WebAssembly.Imports) 
     for (let block = 0; block < memory.buffer.byteLength / BLOCK + 2; block++) if (map[block]) blocks.push(block);
     return blocks;
   };
-  return { recorder, exports, memory, marks };
+  const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
+  return { exports, memory, marks, call };
+}
+
+/** Imports whose `hostWrite` writes `length` bytes of 9 at `pointer` into the guest's memory, as jco's glue writes results. */
+function hostWriting(memory: () => WebAssembly.Memory) {
+  return {
+    env: { hostWrite: (pointer: number, length: number) => new Uint8Array(memory().buffer, pointer, length).fill(9) },
+  };
 }
 
 /** A guest that writes memory every way the instruction set allows. */
@@ -48,6 +57,7 @@ const WRITER = `(module
   (func (export "copy") (param i32 i32 i32) (memory.copy (local.get 0) (local.get 1) (local.get 2)))
   (func (export "init") (param i32) (memory.init $passive (local.get 0) (i32.const 0) (i32.const 15)))
   (func (export "callHost") (param i32 i32) (call $hostWrite (local.get 0) (local.get 1)))
+  (func (export "tailCallHost") (param i32 i32) (return_call $hostWrite (local.get 0) (local.get 1)))
   (func $realloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
     (local $at i32)
     (local.set $at (global.get $bump))
@@ -60,8 +70,7 @@ describe('write tracking (load-time rewrite)', () => {
   it("marks the block of every store's effective address, offset included", async () => {
     const { compiled, tracked: isTracked } = await tracked(WRITER);
     assert.equal(isTracked, true);
-    const { exports, marks } = instantiate(compiled, { env: { hostWrite: () => {} } });
-    const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
+    const { call, marks } = instantiate(compiled, { env: { hostWrite: () => {} } });
     call('storeI32', 3 * BLOCK - 4, 7); // offset 4 moves it onto the next block
     call('storeI64', 5 * BLOCK + 10, 1n);
     call('storeF64', 7 * BLOCK - 8, 1.5);
@@ -72,8 +81,7 @@ describe('write tracking (load-time rewrite)', () => {
 
   it('marks the whole destination of memory.fill, memory.copy and memory.init, and nothing for an empty range', async () => {
     const { compiled } = await tracked(WRITER);
-    const { exports, marks } = instantiate(compiled, { env: { hostWrite: () => {} } });
-    const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
+    const { call, marks } = instantiate(compiled, { env: { hostWrite: () => {} } });
     call('fill', 2 * BLOCK + 100, 0xaa, 3 * BLOCK); // blocks 2..5
     call('copy', 20 * BLOCK - 1, 100, 2); // straddles 19 and 20
     call('init', 25 * BLOCK);
@@ -105,15 +113,58 @@ describe('write tracking (load-time rewrite)', () => {
     ]);
   });
 
-  it('restores marked blocks, and the first bytes of the block after each, to exactly the snapshot', async () => {
+  it('computes exactly what the original module computes', async () => {
+    const original = instantiate(
+      new WebAssembly.Module((await parse(WRITER)) as Uint8Array<ArrayBuffer>),
+      hostWriting(() => original.memory),
+    );
     const { compiled } = await tracked(WRITER);
-    const { recorder, exports, memory } = instantiate(compiled, {
-      env: { hostWrite: (pointer: number, length: number) => new Uint8Array(memory.buffer, pointer, length).fill(9) },
-    });
-    const snapshot = ResetSnapshot.capture(recorder, () => true);
-    assert.equal(snapshot.tracked, true);
+    const rewritten = instantiate(
+      compiled,
+      hostWriting(() => rewritten.memory),
+    );
+    const results = [original, rewritten].map(({ call }) => [
+      call('storeI32', 3 * BLOCK - 4, 7),
+      call('storeI64', 5 * BLOCK + 10, -2n),
+      call('storeF64', 7 * BLOCK - 8, 1.5),
+      call('store8', 9 * BLOCK, 0x1ff),
+      call('storeV128', 11 * BLOCK + 1),
+      call('fill', 2 * BLOCK + 100, 0xaa, 3 * BLOCK),
+      call('copy', 20 * BLOCK - 1, 100, 20),
+      call('init', 25 * BLOCK),
+      call('callHost', 40 * BLOCK, 30),
+      call('tailCallHost', 41 * BLOCK, 30),
+      call('cabi_realloc', 0, 0, 1, 100),
+      call('internalRealloc'),
+    ]);
+    assert.deepEqual(results[1], results[0], 'the same results');
+    assert.ok(Buffer.from(rewritten.memory.buffer).equals(Buffer.from(original.memory.buffer)), 'the same memory');
+    const map = rewritten.exports[DIRTY_EXPORT] as WebAssembly.Memory;
+    assert.notEqual(map, rewritten.memory, 'the marks live in a memory of their own');
+    assert.equal(map.buffer.byteLength, MAP_BYTES);
+  });
+
+  it('marks the blocks a tail call to an import points at, as for a call', async () => {
+    const { compiled } = await tracked(WRITER);
+    const { call, marks } = instantiate(compiled, { env: { hostWrite: () => {} } });
+    call('tailCallHost', 40 * BLOCK + 1000, 5000);
+    assert.deepEqual(marks(), [4, 5, 40, 41]); // 5000 is read as a pointer too
+  });
+
+  it('lets the restore kernel put marked blocks, and the first bytes of the block after each, back to exactly the image', async () => {
+    const { compiled } = await tracked(WRITER);
+    const { exports, memory, call } = instantiate(
+      compiled,
+      hostWriting(() => memory),
+    );
+    // The layout the kernel expects: the marks, then an image of memory 0 at MAP_BYTES in the map's memory.
+    const map = exports[DIRTY_EXPORT] as WebAssembly.Memory;
+    map.grow(memory.buffer.byteLength / WASM_PAGE_BYTES);
+    new Uint8Array(map.buffer, MAP_BYTES).set(new Uint8Array(memory.buffer));
+    new Uint8Array(map.buffer, 0, MAP_BYTES).fill(0); // instantiation may have marked blocks
+    const restore = restoreKernel(memory, map, { blockShift: DIRTY_BLOCK_SHIFT, imageBase: MAP_BYTES });
+    const blocks = memory.buffer.byteLength / BLOCK;
     const pristine = Buffer.from(new Uint8Array(memory.buffer)); // a copy, not a view
-    const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
     for (let round = 0; round < 3; round++) {
       call('storeI64', 4 * BLOCK - 3, -1n); // straddles into block 4, which only the neighbour check catches
       call('storeI32', 90, 0x41414141); // over the data segment
@@ -121,16 +172,15 @@ describe('write tracking (load-time rewrite)', () => {
       call('copy', 30 * BLOCK, 100, 7);
       call('init', 31 * BLOCK + 10);
       call('callHost', 50 * BLOCK, 300);
-      const block = (exports.cabi_realloc as (...a: number[]) => number)(0, 0, 1, 64);
+      const block = call('cabi_realloc', 0, 0, 1, 64) as number;
       new Uint8Array(memory.buffer, block, 64).fill(7);
       call('internalRealloc');
       assert.notDeepEqual(Buffer.from(memory.buffer), pristine);
-      const result = snapshot.restore();
-      assert.equal(result.discard, undefined);
-      assert.ok(result.dirtyBlocks >= 8, `round ${round}: ${result.dirtyBlocks} blocks put back`);
-      assert.ok(Buffer.from(memory.buffer).equals(pristine), `round ${round}: memory is the snapshot again`);
+      const restored = restore(blocks);
+      assert.ok(restored >= 8, `round ${round}: ${restored} blocks put back`);
+      assert.ok(Buffer.from(memory.buffer).equals(pristine), `round ${round}: memory is the image again`);
     }
-    assert.deepEqual(snapshot.restore(), { dirtyBlocks: 0 }, 'nothing marked, nothing copied');
+    assert.equal(restore(blocks), 0, 'nothing marked, nothing copied');
   });
 
   it('leaves a module without memory unchanged and tells whether any code writes a table', async () => {

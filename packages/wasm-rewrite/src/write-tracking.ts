@@ -1,9 +1,8 @@
 /**
- * Write tracking: a load-time rewrite that makes a module record which 1 KiB
- * blocks of its linear memory it writes, so reset-in-place (../reset.ts) can
- * put back only those blocks instead of comparing all ~10 MB of a
- * componentize-js guest's memory after every request (that compare was
- * ~80% of a reset).
+ * Write tracking: a rewrite that makes a module record which 1 KiB blocks of
+ * its linear memory it writes, so a host that restores memory between calls
+ * (with `restoreKernel`) puts back only those blocks instead of comparing
+ * the whole memory.
  *
  * V8 has no dirty-page tracking or copy-on-write for wasm memory, so the
  * module keeps its own map: a second linear memory (multi-memory) with one
@@ -11,14 +10,14 @@
  * Everything that can write the guest's memory after instantiation marks it:
  *
  * - the guest's own stores: each store gets its effective address's block
- *   marked right after it (a store that traps marks nothing, and the
- *   instance is discarded anyway). A store of up to 16 bytes can straddle
+ *   marked right after it (a store that traps writes nothing and marks
+ *   nothing). A store of up to 16 bytes can straddle
  *   into the next block, so the restore also checks the first 16 bytes of
  *   the block after each marked one;
  * - bulk memory (`memory.fill`, `memory.copy`, `memory.init`): the whole
  *   destination range is marked with one `memory.fill` of the map;
- * - the host (jco's glue), which writes guest memory only where the
- *   canonical ABI lets it: into blocks it got from the guest's
+ * - the host (canonical-ABI glue such as jco's), which writes guest memory
+ *   only where the canonical ABI lets it: into blocks it got from the guest's
  *   `cabi_realloc` export, and into the result area whose pointer the guest
  *   passes to an import. The realloc export is wrapped to mark the range it
  *   returns; calls to imported functions go through wrappers that mark the
@@ -28,14 +27,11 @@
  *
  * What the rewriter does not handle throws `RangeError` (atomic writes, GC
  * instructions, a memory it does not define, an import whose function
- * reference escapes into a table), and the component keeps the full compare.
- * The reset tests check, after every request, that the tracked restore left
- * memory byte-identical to the snapshot a full compare would produce.
+ * reference escapes into a table); the caller then restores that module's
+ * memory some other way (e.g. a full compare).
  *
- * Hand-written for the same reason as memory-limit.ts: the rewrite is a
- * single streaming pass over a 12 MB code section that copies every
- * function without writes or calls untouched; the toolkits in
- * node_modules would rebuild the whole module as an IR first.
+ * Hand-written: one streaming pass that copies every function without writes
+ * or calls untouched, where a wasm toolkit would rebuild the module as an IR.
  */
 import {
   AFTER_EXPORT,
@@ -55,22 +51,21 @@ import { nextInstruction, OP, STORE_VALUE_TYPE, TABLE_WRITES, type Instruction }
 /** Export name of the write map (one byte per 1 KiB block of memory 0; non-zero = written). */
 export const DIRTY_EXPORT = 'alga-reset:dirty';
 /**
- * Blocks of 1 KiB rather than 4 KiB pages: a request's writes are scattered
- * (on the benchmark's guest, ~400 written 64-byte lines over 48 pages), and
- * a restore reads every marked block, so smaller blocks halve what it reads
- * for no extra instructions per store.
+ * Blocks of 1 KiB rather than 4 KiB pages: writes between restores are
+ * scattered, and a restore reads every marked block, so smaller blocks mean
+ * less to read for no extra instructions per store.
  */
 export const DIRTY_BLOCK_SHIFT = 10;
 export const DIRTY_BLOCK_BYTES = 1 << DIRTY_BLOCK_SHIFT;
 /** 2^22 entries cover a 4 GiB memory; one 64 KiB wasm page more for the "block after" marks. */
 const MAP_WASM_PAGES = 65;
 /**
- * Bytes of the map memory the marks may use. The reset snapshot keeps its
- * image of memory 0 right after them (restore-kernel.ts): the map memory is
- * declared growable for that, and only the host grows it.
+ * Bytes of the map memory the marks may use. A host restoring with
+ * `restoreKernel` keeps its image of memory 0 right after them: the map
+ * memory is declared growable for that, and only the host grows it.
  */
 export const MAP_BYTES = MAP_WASM_PAGES * WASM_PAGE_BYTES;
-/** The map memory's declared maximum: the marks plus an image of a full 4 GiB memory 0 would not fit, but any memory a runner caps does. */
+/** The map memory's declared maximum (4 GiB): room for the marks and an image of any memory 0 capped below 4 GiB − MAP_BYTES. */
 const MAP_MAX_WASM_PAGES = 65_536;
 
 const I32 = 0x7f;
