@@ -9,4 +9,4 @@ export {
   type BuildMetadata,
   type BuildResult,
 } from './build/index.ts';
-export { ApiClient, ApiError, type InstallView } from './api/client.ts';
+export { ApiClient, ServerApiError, type InstallView } from './api/client.ts';

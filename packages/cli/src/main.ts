@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.ts';
-import { ApiError } from './api/client.ts';
+import { ServerApiError } from './api/client.ts';
 
 const program = new Command()
   .name('alga')
@@ -18,9 +18,9 @@ try {
   // One line that says what is wrong and what to do; no stack for expected errors.
   const expected =
     error instanceof Error &&
-    ['BuildError', 'ManifestError', 'ToolchainError', 'ApiError', 'CliError'].includes(error.name);
+    ['BuildError', 'ManifestError', 'ToolchainError', 'ServerApiError', 'CliError'].includes(error.name);
   const message = error instanceof Error ? error.message : String(error);
-  console.error(`alga: ${message}${error instanceof ApiError && error.code ? ` [${error.code}]` : ''}`);
+  console.error(`alga: ${message}${error instanceof ServerApiError && error.code ? ` [${error.code}]` : ''}`);
   if (!expected && error instanceof Error && error.stack) console.error(error.stack);
   process.exit(1);
 }

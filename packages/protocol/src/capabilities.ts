@@ -6,8 +6,10 @@
  * component's imports against them, and the runner answers an interface only
  * when its capability was granted (deny by default).
  *
- * Adding a capability: one row here, the WIT interface in `wit/`, and the
- * runner's provider folder.
+ * Adding a capability: one row here (at the end: `alga build` lists
+ * interfaces in this order in every extension's generated entry, so moving a
+ * row changes existing builds), the WIT interface in `wit/`, and the runner's
+ * provider folder.
  */
 export interface CapabilityInfo {
   /** The WIT interfaces (unversioned names) this capability unlocks. */
@@ -22,9 +24,9 @@ export const CAPABILITIES = {
     consent: 'Read its own install context and configuration',
   },
   'cap:secrets.get': { interfaces: ['secrets'], consent: 'Read the secrets you store for it (inside the runner only)' },
+  'cap:log.emit': { interfaces: ['logging'], consent: 'Write log lines for this install' },
   'cap:http.fetch': { interfaces: ['http'], consent: 'Make outbound HTTPS requests to the hosts its manifest lists' },
   'cap:storage.kv': { interfaces: ['storage'], consent: 'Keep data in its own key-value storage for this install' },
-  'cap:log.emit': { interfaces: ['logging'], consent: 'Write log lines for this install' },
   'cap:ui.proxy': { interfaces: ['ui-proxy'], consent: 'Call host routes on behalf of its UI' },
   'cap:user.read': { interfaces: ['user'], consent: 'Read the signed-in user’s name and email' },
 } as const satisfies Record<string, CapabilityInfo>;

@@ -1,13 +1,17 @@
 import type { ErrorBody } from '@alga-psa/protocol';
 
-/** A failed API call, with the server's stable error code when it sent one. */
-export class ApiError extends Error {
+/**
+ * A failed call to the server's management API, with the server's error code
+ * when it sent one. The code stays a string: a newer server may answer with a
+ * code this CLI's registry does not know yet, and its message still helps.
+ */
+export class ServerApiError extends Error {
   readonly status: number;
   readonly code: string | undefined;
   readonly details: unknown;
   constructor(status: number, message: string, code?: string, details?: unknown) {
     super(message);
-    this.name = 'ApiError';
+    this.name = 'ServerApiError';
     this.status = status;
     this.code = code;
     this.details = details;
@@ -53,7 +57,7 @@ export class ApiClient {
         ...(streaming ? { duplex: 'half' } : {}),
       } as RequestInit);
     } catch (error) {
-      throw new ApiError(
+      throw new ServerApiError(
         0,
         `Cannot reach the server at ${this.#base} (${(error as Error).cause ?? (error as Error).message}). Is it running?`,
       );
@@ -62,7 +66,7 @@ export class ApiClient {
     const parsed = text ? safeJson(text) : undefined;
     if (!response.ok) {
       const err = (parsed as ErrorBody | undefined)?.error;
-      throw new ApiError(
+      throw new ServerApiError(
         response.status,
         err?.message ?? `${method} ${path} failed with HTTP ${response.status}`,
         err?.code,

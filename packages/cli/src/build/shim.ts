@@ -1,23 +1,14 @@
-import { CAPABILITIES, WIT_VERSION, type Capability } from '@alga-psa/protocol';
+import { CAPABILITIES, WIT_VERSION, WORLD_INTERFACES, type Capability } from '@alga-psa/protocol';
 
-/** WIT interface → the SDK's Host key. */
-const HOST_KEYS: Record<string, string> = {
-  context: 'context',
-  config: 'config',
-  random: 'random',
-  secrets: 'secrets',
-  logging: 'logging',
-  http: 'http',
-  storage: 'storage',
-  'ui-proxy': 'uiProxy',
-  user: 'user',
-};
+/** The SDK's `Host` key for a WIT interface: its name in camelCase (`ui-proxy` → `uiProxy`). */
+export function hostKey(iface: string): string {
+  return iface.replace(/-([a-z0-9])/g, (_dash, letter: string) => letter.toUpperCase());
+}
 
-/** The WIT interfaces a set of capabilities unlocks, in a stable order. */
+/** The WIT interfaces a set of capabilities unlocks, in the capability table's order. */
 export function interfacesFor(capabilities: readonly Capability[]): string[] {
-  return Object.keys(HOST_KEYS).filter((iface) =>
-    capabilities.some((cap) => (CAPABILITIES[cap].interfaces as readonly string[]).includes(iface)),
-  );
+  const unlocked = new Set<string>(capabilities.flatMap((cap) => CAPABILITIES[cap].interfaces));
+  return WORLD_INTERFACES.filter((iface) => unlocked.has(iface));
 }
 
 /**
@@ -34,7 +25,7 @@ export function entryShim(userEntry: string, capabilities: readonly Capability[]
     ...ifaces.map((iface) => `import * as ${ident(iface)} from 'alga:extension/${iface}@${WIT_VERSION}';`),
     `import { answerWarmUp, installHost } from '@alga-psa/extension-runtime/host';`,
     `import { handler as userHandler } from ${JSON.stringify(userEntry)};`,
-    `const host = { ${ifaces.map((iface) => `${HOST_KEYS[iface]}: ${ident(iface)}`).join(', ')} };`,
+    `const host = { ${ifaces.map((iface) => `${hostKey(iface)}: ${ident(iface)}`).join(', ')} };`,
     '// wit/README.md, "Warm-up": armed by the runner, consumed by the next call.',
     'let warmUpArmed = false;',
     'export function warmUp() {',

@@ -1,4 +1,4 @@
-import { DEFAULT_CAPABILITIES, type Manifest, type SettingDefinition } from '@alga-psa/protocol';
+import { grantedWith, type Manifest, type SettingDefinition } from '@alga-psa/protocol';
 
 /** Where `alga build` writes the manifest-derived types, relative to the extension folder. */
 export const TYPES_FILE = '.alga/types.d.ts';
@@ -29,7 +29,7 @@ function settingType(setting: SettingDefinition): string {
 export function generateTypes(manifest: Manifest): string {
   const config = manifest.settings.filter((s) => !s.secret);
   const secrets = manifest.settings.filter((s) => s.secret);
-  const capabilities = [...new Set([...DEFAULT_CAPABILITIES, ...manifest.capabilities])].sort();
+  const capabilities = grantedWith(manifest.capabilities);
   const doc = (s: SettingDefinition) => `      /** ${(s.description ?? s.label).replace(/\*\//g, '*\\/')} */`;
   const configLines = config.flatMap((s) => [doc(s), `      ${s.key}: ${settingType(s)};`]);
   return [

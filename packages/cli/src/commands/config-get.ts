@@ -1,21 +1,14 @@
 import type { Command } from 'commander';
-import { apiClient } from '../lib/credentials.ts';
 import { CliError } from '../lib/errors.ts';
-import { noun } from '../lib/noun.ts';
-import { extensionIdFrom } from '../lib/project.ts';
+import { installVerb, resolveInstallTarget, type InstallTargetFlags } from '../lib/install-target.ts';
 import { printJson } from '../output.ts';
 
 export function register(program: Command): void {
-  noun(program, 'config', "Read and change an install's configuration")
-    .command('get [key]')
-    .description("Print the install's config, or one key of it")
-    .option('--ext <extensionId>', 'extension (default: the manifest in --dir)')
-    .option('-C, --dir <dir>', 'extension folder', '.')
-    .option('--server <url>', 'server URL')
+  installVerb(program, 'config', 'get [key]', "Print the install's config, or one key of it")
     .option('--json', 'print JSON')
-    .action(async (key: string | undefined, opts: { ext?: string; dir: string; server?: string; json?: boolean }) => {
-      const extensionId = await extensionIdFrom(opts);
-      const view = await (await apiClient(opts)).getInstall(extensionId);
+    .action(async (key: string | undefined, opts: InstallTargetFlags & { json?: boolean }) => {
+      const { extensionId, client } = await resolveInstallTarget(opts);
+      const view = await client.getInstall(extensionId);
       const config = view.config ?? {};
       if (key !== undefined) {
         if (!Object.hasOwn(config, key)) {

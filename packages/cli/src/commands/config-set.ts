@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { apiClient } from '../lib/credentials.ts';
 import { CliError } from '../lib/errors.ts';
-import { noun } from '../lib/noun.ts';
-import { extensionIdFrom, loadProject } from '../lib/project.ts';
+import { installVerb, resolveInstallTarget, type InstallTargetFlags } from '../lib/install-target.ts';
+import { loadProject } from '../lib/project.ts';
 
 /**
  * `key=value`: the value is JSON when it parses as JSON (numbers, booleans,
@@ -21,25 +20,23 @@ export function parseAssignment(text: string): [string, unknown] {
 }
 
 export function register(program: Command): void {
-  noun(program, 'config', "Read and change an install's configuration")
-    .command('set <assignments...>')
-    .description('Change config keys: alga config set greeting=Hello retries=3')
-    .option('--ext <extensionId>', 'extension (default: the manifest in --dir)')
-    .option('-C, --dir <dir>', 'extension folder', '.')
-    .option('--server <url>', 'server URL')
-    .action(async (assignments: string[], opts: { ext?: string; dir: string; server?: string }) => {
-      const extensionId = await extensionIdFrom(opts);
-      const client = await apiClient(opts);
-      const view = await client.getInstall(extensionId);
-      const changes = Object.fromEntries(assignments.map(parseAssignment));
-      // Secrets have their own encrypted path; catch the mistake before the value travels anywhere.
-      const local = opts.ext ? undefined : (await loadProject(opts.dir)).manifest;
-      for (const key of Object.keys(changes)) {
-        if (local?.settings.some((s) => s.key === key && s.secret)) {
-          throw new CliError(`"${key}" is a secret; set it with: alga secrets set ${key}`);
-        }
+  installVerb(
+    program,
+    'config',
+    'set <assignments...>',
+    'Change config keys: alga config set greeting=Hello retries=3',
+  ).action(async (assignments: string[], opts: InstallTargetFlags) => {
+    const { extensionId, client } = await resolveInstallTarget(opts);
+    const view = await client.getInstall(extensionId);
+    const changes = Object.fromEntries(assignments.map(parseAssignment));
+    // Secrets have their own encrypted path; catch the mistake before the value travels anywhere.
+    const local = opts.ext ? undefined : (await loadProject(opts.dir)).manifest;
+    for (const key of Object.keys(changes)) {
+      if (local?.settings.some((s) => s.key === key && s.secret)) {
+        throw new CliError(`"${key}" is a secret; set it with: alga secrets set ${key}`);
       }
-      await client.setConfig(extensionId, { ...view.config, ...changes });
-      console.log(`Updated ${Object.keys(changes).join(', ')} for ${extensionId}`);
-    });
+    }
+    await client.setConfig(extensionId, { ...view.config, ...changes });
+    console.log(`Updated ${Object.keys(changes).join(', ')} for ${extensionId}`);
+  });
 }

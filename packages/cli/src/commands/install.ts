@@ -1,23 +1,24 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_CAPABILITIES } from '@alga-psa/protocol';
+import { consentText, grantedWith, isCapability } from '@alga-psa/protocol';
 import { apiClient } from '../lib/credentials.ts';
 import { CliError } from '../lib/errors.ts';
 import { confirm } from '../lib/input.ts';
 import { loadProject } from '../lib/project.ts';
 import { printJson } from '../output.ts';
 
-/** What each capability lets the extension do, in the words a tenant admin needs. */
-const MEANING: Record<string, string> = {
-  'cap:context.read': 'read its request context and install config',
-  'cap:secrets.get': 'read the secrets you set for it (inside the runner only)',
-  'cap:http.fetch': 'call the hosts its manifest lists in allowedHosts',
-  'cap:storage.kv': 'keep data in its own key-value storage',
-  'cap:log.emit': 'write log lines',
-  'cap:ui.proxy': 'call host routes on behalf of its UI',
-  'cap:user.read': 'see who the signed-in user is',
-};
+/**
+ * The consent prompt's lines: every capability the install ends up with (the
+ * defaults included), each with the sentence the web UI shows for it too.
+ */
+export function consentLines(extensionId: string, grant: readonly string[]): string[] {
+  return [
+    `${extensionId} will be allowed to:`,
+    // An unknown id gets no sentence; the server refuses it with its own message.
+    ...grantedWith(grant).map((cap) => `  ${cap.padEnd(18)} ${isCapability(cap) ? consentText(cap) : ''}`),
+  ];
+}
 
 export function register(program: Command): void {
   program
@@ -48,13 +49,11 @@ export function register(program: Command): void {
               .map((c) => c.trim())
               .filter(Boolean)
           : declared;
-        const shown = [...new Set([...(grant ?? []), ...DEFAULT_CAPABILITIES])].sort();
         if (!opts.yes) {
           if (!process.stdin.isTTY) {
             throw new CliError('Installing grants capabilities; confirm on a terminal, or pass --yes in scripts.');
           }
-          console.error(`${extensionId} will be allowed to:`);
-          for (const cap of shown) console.error(`  ${cap.padEnd(18)} ${MEANING[cap] ?? ''}`);
+          for (const line of consentLines(extensionId, grant ?? [])) console.error(line);
           if (!(await confirm('Grant these and install?'))) throw new CliError('Not installed: consent was not given.');
         }
         const view = await client.install({

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { ApiError } from '../api/client.ts';
-import { apiClient } from '../lib/credentials.ts';
+import { ServerApiError } from '../api/client.ts';
 import { CliError } from '../lib/errors.ts';
-import { extensionIdFrom } from '../lib/project.ts';
+import { resolveInstallTarget } from '../lib/install-target.ts';
 
 interface LogEntry {
   id?: string | number;
@@ -35,15 +34,14 @@ export function register(program: Command): void {
     .option('--json', 'one JSON object per line')
     .action(
       async (opts: { ext?: string; dir: string; limit: string; follow?: boolean; server?: string; json?: boolean }) => {
-        const extensionId = await extensionIdFrom(opts);
-        const client = await apiClient(opts);
+        const { extensionId, client } = await resolveInstallTarget(opts);
         let after: string | undefined;
         for (;;) {
           let body: unknown;
           try {
             body = await client.logs(extensionId, { limit: Number(opts.limit), ...(after ? { after } : {}) });
           } catch (error) {
-            if (error instanceof ApiError && error.status === 404 && error.code !== 'ALGA_NOT_FOUND') {
+            if (error instanceof ServerApiError && error.status === 404 && error.code !== 'ALGA_NOT_FOUND') {
               throw new CliError(
                 `${client.serverUrl} does not serve install logs (GET /api/v1/installs/:id/logs); upgrade the server.`,
               );

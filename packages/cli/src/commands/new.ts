@@ -65,7 +65,7 @@ export async function scaffold(options: {
 }
 
 export function register(program: Command): void {
-  noun(program, 'new', 'Create a new extension from a template')
+  noun(program, 'new')
     .command('component <name>')
     .description('Scaffold a TypeScript component extension (manifest, handler, unit test, README)')
     .option('--dir <dir>', 'where to create it (default: ./<name>)')

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { ApiError } from '../api/client.ts';
+import { ServerApiError } from '../api/client.ts';
 import { apiClient } from '../lib/credentials.ts';
 import { packExtension } from '../pack/index.ts';
 import { formatBytes, progressReporter, status } from '../output.ts';
@@ -32,7 +32,7 @@ export function register(program: Command): void {
         result = await client.publishArchive(archive, onProgress);
       } catch (error) {
         // A server from before the archive endpoint: the two-step API says the same thing.
-        if (!(error instanceof ApiError && error.status === 404 && error.code === 'ALGA_NOT_FOUND')) throw error;
+        if (!(error instanceof ServerApiError && error.status === 404 && error.code === 'ALGA_NOT_FOUND')) throw error;
         status('  this server has no archive endpoint; uploading the component and manifest separately');
         const { metadata } = packed.build;
         await client.uploadBundle(metadata.contentHash, await readFile(packed.build.componentPath));

@@ -1,6 +1,15 @@
 import type { Command } from 'commander';
 
+/** Each noun's help line, written once for all its verbs. */
+const NOUNS = {
+  new: 'Create a new extension from a template',
+  config: "Read and change an install's configuration",
+  secrets: "Set and list an install's secrets (values are never shown)",
+} as const;
+
+export type Noun = keyof typeof NOUNS;
+
 /** The `config` in `alga config get`: created by the first verb that needs it, shared by the rest. */
-export function noun(program: Command, name: string, description: string): Command {
-  return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
+export function noun(program: Command, name: Noun): Command {
+  return program.commands.find((c) => c.name() === name) ?? program.command(name).description(NOUNS[name]);
 }

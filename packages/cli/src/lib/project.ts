@@ -8,9 +8,3 @@ export async function loadProject(dir = '.'): Promise<{ dir: string; manifest: M
   const { manifest } = await loadManifest(resolved);
   return { dir: resolved, manifest };
 }
-
-/** `alga config get` and friends act on the extension named by --ext, else the folder's manifest. */
-export async function extensionIdFrom(opts: { ext?: string; dir?: string }): Promise<string> {
-  if (opts.ext) return opts.ext;
-  return (await loadProject(opts.dir)).manifest.name;
-}
