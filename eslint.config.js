@@ -7,6 +7,7 @@ export default tseslint.config(
       '**/node_modules/**',
       '**/dist/**',
       'packages/extension-runtime/generated/**',
+      'packages/runner/generated/**',
       '**/.alga/**',
       'test-results/**',
     ],

@@ -15,21 +15,17 @@ import { buildExtension } from '@alga-psa/cli';
 import { DirectoryBundleStore } from '@alga-psa/bundle-store';
 import { secretAad, type ExecuteRequest } from '@alga-psa/protocol';
 import { LocalKeyring } from '@alga-psa/transit';
-import {
-  applyWasmTiering,
-  Engine,
-  exposeResetState,
-  wasmTieringFromEnv,
-  type InstanceMode,
-  type WasmTiering,
-} from '../packages/runner/src/engine/index.ts';
+import { exposeResetState, trackWrites } from '@alga-psa/wasm-rewrite';
+import { applyWasmTiering, Engine, type InstanceMode, type WasmTiering } from '../packages/runner/src/engine/index.ts';
+import { guestValue, readDebugFlagOnce, type GuestRoot } from '../packages/runner/src/engine/jco-glue.ts';
 import { InstanceRecorder, ResetSnapshot } from '../packages/runner/src/engine/reset.ts';
-import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
+import { warmUp, warmUpAnswer } from '../packages/runner/src/engine/warm-up.ts';
+import { createLocalAnswerer, hostPlan } from '../packages/runner/src/host-calls/index.ts';
 import { createLogger } from '../packages/runner/src/logger.ts';
-import { trackWrites } from '@alga-psa/wasm-rewrite';
-import { readDebugFlagOnce } from '../packages/runner/src/engine/loader.ts';
-import { createProviders, guestValue, SecretCache } from '../packages/runner/src/providers/index.ts';
-import { warmUp, warmUpHostCall, type WarmableRoot } from '../packages/runner/src/engine/warm-up.ts';
+import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
+import { createRequestProviders } from '../packages/runner/src/providers/index.ts';
+import { testProviders } from '../packages/runner/src/testing/providers.ts';
+import { benchWasmTiering } from './lib/tiering.ts';
 import { HOST_DATA, PLAIN_HANDLER } from './lib/guest-source.ts';
 import { measure as measureAlone, type Summary, type Warmup } from './lib/stats.ts';
 import { measureInRounds, RoundClient, ROUNDS_ENV } from './lib/rounds.ts';
@@ -61,6 +57,9 @@ const request = {
 
 /** While true, imports answer as the worker's do during an instance's warm-up (warm-up.ts). */
 let warmingUp = false;
+/** The runner's own warm-up answers, by interface. */
+const plan = new Map(hostPlan(testProviders()).map((planned) => [planned.iface, planned]));
+const answerLocally = createLocalAnswerer(createRequestProviders());
 
 function witImports() {
   const imports: Record<string, Record<string, (...args: never[]) => unknown>> = {
@@ -74,7 +73,7 @@ function witImports() {
     const iface = key.slice('alga:extension/'.length);
     for (const [fn, impl] of Object.entries(functions)) {
       functions[fn] = (...args: never[]) =>
-        warmingUp ? guestValue(iface, fn, warmUpHostCall(iface, fn, args)) : impl(...args);
+        warmingUp ? guestValue(iface, fn, warmUpAnswer(plan.get(iface)!, answerLocally, fn, args)) : impl(...args);
     }
   }
   return imports;
@@ -90,7 +89,7 @@ type Instantiate = (
   getCoreModule: (name: string) => WebAssembly.Module,
   imports: object,
   instantiateCore?: InstanceRecorder['instantiateCore'],
-) => WarmableRoot;
+) => GuestRoot;
 
 export async function loadComponent(): Promise<{
   instantiate: Instantiate;
@@ -144,7 +143,7 @@ export interface EngineBenchOptions {
   /** Requests for the slow naive row (it costs ~3.5 ms each). */
   naiveN?: number;
   /**
-   * The runner's V8 wasm tiering (wasm-tiering.ts), set in every row's
+   * The V8 wasm tiering (the runner's is `eager`; `BENCH_WASM_TIERING`), set in every row's
    * process before anything compiles: every row, peers included, runs with
    * the V8 settings the runner engine rows run with.
    */
@@ -398,7 +397,7 @@ export async function realisticRequest(keyring: LocalKeyring, contentHash: strin
   };
 }
 
-/** The busy-poll budget of the runner row that uses one (busy-poll.ts). */
+/** The busy-poll budget of the runner row that uses one (an engine option for the benchmark). */
 export const BENCH_BUSY_POLL_MICROS = 250;
 
 interface RunnerRowSettings {
@@ -424,7 +423,7 @@ async function runnerEngineRow(
   const logger = createLogger({ level: 'warn', stream: pino.destination(2) });
   const engine = new Engine({
     bundleStore,
-    providers: createProviders({ decrypter: keyring, secretCache: new SecretCache({ ttlMs: 60_000, maxEntries: 10 }) }),
+    providers: testProviders({ secretCacheTtlMs: 60_000, secretCacheMaxEntries: 10 }, { decrypter: keyring }),
     workers: 1,
     queueLimit: 8,
     defaultTimeoutMs: 5000,
@@ -551,7 +550,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       n: Number(process.env.BENCH_N ?? 500),
       warmup: { runs: 50, ms: 5000 },
       naiveN: 200,
-      wasmTiering: wasmTieringFromEnv(),
+      wasmTiering: benchWasmTiering(),
     },
     (message) => process.stderr.write(`${message}\n`),
   );

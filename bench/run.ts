@@ -17,7 +17,7 @@ import { LocalKeyring } from '@alga-psa/transit';
 import { startPlatform } from '../scripts/lib/platform.ts';
 import { deployExtension } from '../scripts/lib/demo.ts';
 import { startService, type ServiceProcess } from '../scripts/lib/processes.ts';
-import { wasmTieringFromEnv } from '../packages/runner/src/engine/index.ts';
+import { benchWasmTiering } from './lib/tiering.ts';
 import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
 import { ENGINE_ROUNDS, realisticRequest, runEngineBench } from './engine.ts';
 import { HOST_DATA } from './lib/guest-source.ts';
@@ -313,7 +313,7 @@ const component = new Uint8Array(await readFile(build.componentPath));
 
 log('engines in process');
 // The runner processes started below read the same variable.
-const wasmTiering = wasmTieringFromEnv();
+const wasmTiering = benchWasmTiering();
 const engine = await runEngineBench(
   {
     ...(quick

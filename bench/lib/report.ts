@@ -7,7 +7,7 @@ export interface BenchResults {
   durationSeconds: number;
   machine: { cpu: string; cores: number; memoryGb: number; node: string; platform: string };
   quick: boolean;
-  /** `RUNNER_WASM_TIERING` of every process in the run (the in-process engines and the runners). */
+  /** V8's wasm tiering of the in-process engine rows (`BENCH_WASM_TIERING`; runner processes always use `eager`). */
   wasmTiering: string;
   /** Interleaved rounds the engine rows were measured in (engine.ts `ENGINE_ROUNDS`). */
   engineRounds?: number;
@@ -147,7 +147,7 @@ export function toMarkdown(results: BenchResults): string {
       `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node} (${machine.platform}).`,
     '',
     '**1. Engines in process** (realistic handler: context, config, one secret, one log line, small JSON; sequential; ' +
-      `each row in a process of its own with the runner's wasm tiering, \`${results.wasmTiering}\`; ` +
+      `each row in a process of its own with wasm tiering \`${results.wasmTiering}\`; ` +
       `the rows take turns, a slice of each row's samples per round, over ${results.engineRounds ?? 1} round(s))`,
     '',
     '| engine | isolation | p50 ms | p99 ms | req/s | vs naive | vs isolated-vm | vs quickjs | MB per warm slot | note |',

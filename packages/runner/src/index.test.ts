@@ -37,13 +37,14 @@ describe('runner HTTP API', () => {
     assert.deepEqual(res.json(), { status: 'ok' });
   });
 
-  it('rejects a malformed execute request with 400 ALGA_BAD_REQUEST', async () => {
+  it('rejects a malformed execute request with 400 ALGA_VALIDATION_FAILED naming the field', async () => {
     const { context: _context, ...withoutContext } = executeRequest(absent);
-    for (const payload of [
-      withoutContext,
-      { ...executeRequest(absent), providers: 'cap:log.emit' },
-      executeRequest('md5:abc'),
-    ]) {
+    for (const [payload, field] of [
+      [withoutContext, 'body'],
+      [{ ...executeRequest(absent), providers: 'cap:log.emit' }, 'body.providers'],
+      [executeRequest('md5:abc'), 'body.context.content_hash'],
+      [{ ...executeRequest(absent), egress: { allowed_hosts: 'api.example.com' } }, 'body.egress.allowed_hosts'],
+    ] as const) {
       const res = await h.runner.app.inject({
         method: 'POST',
         url: '/v1/execute',
@@ -51,7 +52,8 @@ describe('runner HTTP API', () => {
         payload,
       });
       assert.equal(res.statusCode, 400, JSON.stringify(payload).slice(0, 80));
-      assert.equal(res.json().error.code, 'ALGA_BAD_REQUEST');
+      assert.equal(res.json().error.code, 'ALGA_VALIDATION_FAILED');
+      assert.equal(res.json().error.details[0].field, field);
     }
   });
 

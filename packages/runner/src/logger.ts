@@ -1,6 +1,6 @@
 /** The runner's root logger: path redaction plus value masking for execution loggers. */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { LogLevel } from './config.ts';
+import type { LogLevel } from './settings.ts';
 import { maskingLogMethod } from './redact.ts';
 
 /** Paths pino must never print, whatever a future log call passes it. */

@@ -6,16 +6,16 @@
 import { bundleStoreFromEnv, type BundleStore } from '@alga-psa/bundle-store';
 import { decryptOnly, transitFromEnv, type TransitBackend } from '@alga-psa/transit';
 import { loadVerifier, type ServiceTokenVerifier } from '@alga-psa/service-auth';
-import { ConfigError, loadConfig, type RunnerConfig } from './config.ts';
 import { createRunner } from './index.ts';
+import { readSettings, SettingsError, unknownVariables, type RunnerConfig } from './settings.ts';
 import { RUNNER_NODE_FLAGS, youngGenerationCapped } from './node-flags.ts';
 
 async function main(): Promise<void> {
   let config: RunnerConfig;
   try {
-    config = loadConfig(process.env);
+    config = readSettings(process.env);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof SettingsError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }
@@ -52,24 +52,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const runner = await createRunner({
-    bundleStore,
-    decrypter: decryptOnly(transit.backend),
-    verifier,
-    workers: config.workers,
-    queueLimit: config.queueLimit,
-    defaultTimeoutMs: config.defaultTimeoutMs,
-    maxTimeoutMs: config.maxTimeoutMs,
-    secretCacheTtlMs: config.secretCacheTtlMs,
-    defaultMemoryMb: config.defaultMemoryMb,
-    maxMemoryMb: config.maxMemoryMb,
-    workerHeapMb: config.workerHeapMb,
-    uiProxyRoutes: config.uiProxyRoutes,
-    serverUrl: config.serverUrl,
-    httpAllowPrivate: config.httpAllowPrivate,
-    logger: { level: config.logLevel },
-  });
+  const { host, port } = config;
+  const runner = await createRunner({ ...config, bundleStore, decrypter: decryptOnly(transit.backend), verifier });
 
+  for (const name of unknownVariables(process.env)) {
+    runner.app.log.warn(`${name} is not a runner setting and is ignored (docs/operations.md lists them)`);
+  }
   if (!youngGenerationCapped(process.execArgv, process.env.NODE_OPTIONS)) {
     runner.app.log.warn(
       `the main thread's young generation is not capped, so the runner's memory grows with load; ` +
@@ -96,12 +84,11 @@ async function main(): Promise<void> {
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
 
-  await runner.app.listen({ host: config.host, port: config.port });
+  await runner.app.listen({ host, port });
   const address = runner.app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const bound = typeof address === 'object' && address ? address.port : port;
   // The one line scripts and e2e tests wait for.
-  process.stdout.write(`Runner ready on http://${host}:${port}\n`);
+  process.stdout.write(`Runner ready on http://${host.includes(':') ? `[${host}]` : host}:${bound}\n`);
 }
 
 await main();

@@ -48,7 +48,7 @@ describe('execution logger', () => {
   it("masks the execution's secrets in every line, message, field, error and child logger alike", () => {
     const t = testScope();
     const secret = 'hunter2-secret';
-    t.scope.secretValues.add(secret);
+    t.scope.masked.add(secret);
     t.scope.logger.warn({ detail: `x ${secret} y`, nested: { list: [secret] } }, `failed with ${secret}`);
     t.scope.logger.error({ err: new Error(`boom ${Buffer.from(secret).toString('hex')}`) }, 'provider failed');
     t.scope.logger.child({ provider: 'p' }).info('%s', encodeURIComponent(secret));
@@ -63,7 +63,7 @@ describe('execution logger', () => {
   it("binds masking to one execution: another execution's logger does not know its values", () => {
     const one = testScope();
     const other = testScope();
-    one.scope.secretValues.add('abc-value');
+    one.scope.masked.add('abc-value');
     one.scope.logger.info('abc-value');
     other.scope.logger.info('abc-value');
     assert.equal(one.logs[0]?.msg, '[REDACTED]');

@@ -121,7 +121,8 @@ export async function startLocalPlatform(options: {
     verifier,
     serverUrl,
     workers: 1,
-    logger: { level: 'info' as const, stream: lineStream(options.onRunnerLog) },
+    logLevel: 'info' as const,
+    logStream: lineStream(options.onRunnerLog),
   };
   const runner = await runnerPkg.createRunner(runnerOptions as Parameters<typeof runnerPkg.createRunner>[0]);
   await runner.app.listen({ host: '127.0.0.1', port: runnerPort });

@@ -1,7 +1,13 @@
 /** Conversions between the protocol's execute messages and the WIT records. */
-import { AlgaError, type ExecuteRequest, type ExecuteResponse } from '@alga-psa/protocol';
-import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
-import { contextData } from '../providers/context/index.ts';
+import type { ExecuteRequest, ExecuteResponse } from '@alga-psa/protocol';
+import type {
+  ExecuteRequest as WitExecuteRequest,
+  ExecuteResponse as WitExecuteResponse,
+} from '../../generated/interfaces/alga-extension-types.js';
+import { errors } from '../errors.ts';
+import { contextData } from '../wit-records.ts';
+
+export type { WitExecuteRequest, WitExecuteResponse };
 
 /** Connection-level headers a guest cannot meaningfully set on a proxied response. */
 const HOP_BY_HOP = new Set([
@@ -39,7 +45,7 @@ export function toExecuteResponse(
 ): ExecuteResponse {
   const { status } = response;
   if (!Number.isInteger(status) || status < 100 || status > 599) {
-    throw new AlgaError('ALGA_EXECUTION_FAILED', `The extension answered with an invalid HTTP status ${status}.`);
+    throw errors.invalidStatus({ status });
   }
   const headers: Record<string, string> = {};
   for (const { name, value } of response.headers) {

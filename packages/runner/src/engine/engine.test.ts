@@ -13,27 +13,30 @@ import {
   envelopeFor,
   executeRequest,
   instanceEvents,
-  withEnv,
   type Harness,
 } from '../testing/harness.ts';
 
 /** Reset mode runs quick requests on the runner's thread by default (inline.ts); the worker path is tested on its own too. */
 const VARIANTS = [
-  { mode: 'reset', env: {}, label: 'reset instances, quick requests inline' },
-  { mode: 'reset', env: { RUNNER_INLINE_FUEL: '0' }, label: 'reset instances, workers only' },
-  { mode: 'fresh', env: {}, label: 'fresh instances' },
+  { mode: 'reset', settings: {}, label: 'reset instances, quick requests inline' },
+  { mode: 'reset', settings: { inlineFuel: 0 }, label: 'reset instances, workers only' },
+  { mode: 'fresh', settings: {}, label: 'fresh instances' },
 ] as const;
 
-for (const { mode, env, label } of VARIANTS) {
+for (const { mode, settings, label } of VARIANTS) {
   describe(`runner executing a real component (${label})`, { timeout: 180_000 }, () => {
     let h: Harness;
     let hash: string;
 
     before(async () => {
       const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
-      h = await withEnv({ RUNNER_INSTANCE_MODE: mode, ...env }, () =>
-        createHarness({ workers: 1, defaultTimeoutMs: 5000, maxTimeoutMs: 10_000 }),
-      );
+      h = await createHarness({
+        workers: 1,
+        defaultTimeoutMs: 5000,
+        maxTimeoutMs: 10_000,
+        instanceMode: mode,
+        ...settings,
+      });
       hash = await h.bundleStore.put(component);
     });
     after(async () => {
@@ -272,7 +275,7 @@ for (const { mode, env, label } of VARIANTS) {
 
     before(async () => {
       const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
-      h = await withEnv({ RUNNER_INSTANCE_MODE: mode, ...env }, () => createHarness({ workers: 1, queueLimit: 1 }));
+      h = await createHarness({ workers: 1, queueLimit: 1, instanceMode: mode, ...settings });
       hash = await h.bundleStore.put(component);
     });
     after(async () => {

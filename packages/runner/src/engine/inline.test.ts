@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import type { ExecuteResponse } from '@alga-psa/protocol';
 import { buildFixture } from '../testing/build-fixture.ts';
 import { FIXTURE_GUEST, FIXTURE_WORLD } from '../testing/guest.ts';
-import { bodyOf, createHarness, envelopeFor, executeRequest, withEnv, type Harness } from '../testing/harness.ts';
+import type { RunnerSettings } from '../settings.ts';
+import { bodyOf, createHarness, envelopeFor, executeRequest, type Harness } from '../testing/harness.ts';
 
 /** `alga_runner_inline_executions_total{result}` from the runner's /metrics. */
 async function inlineRuns(h: Harness, result: string): Promise<number> {
@@ -30,10 +31,14 @@ describe('inline execution on the runner thread', { timeout: 180_000 }, () => {
   });
 
   /** A runner of its own per test: demotion is per compiled component, and tests must not share it. */
-  async function runner(env: Record<string, string> = {}): Promise<{ h: Harness; hash: string }> {
-    const h = await withEnv({ RUNNER_INSTANCE_MODE: 'reset', ...env }, () =>
-      createHarness({ workers: 1, defaultTimeoutMs: 5000, maxTimeoutMs: 10_000 }),
-    );
+  async function runner(settings: Partial<RunnerSettings> = {}): Promise<{ h: Harness; hash: string }> {
+    const h = await createHarness({
+      workers: 1,
+      defaultTimeoutMs: 5000,
+      maxTimeoutMs: 10_000,
+      instanceMode: 'reset',
+      ...settings,
+    });
     return { h, hash: await h.bundleStore.put(component) };
   }
 
@@ -42,7 +47,7 @@ describe('inline execution on the runner thread', { timeout: 180_000 }, () => {
     let workers: { h: Harness; hash: string };
     before(async () => {
       inline = await runner();
-      workers = await runner({ RUNNER_INLINE_FUEL: '0' });
+      workers = await runner({ inlineFuel: 0 });
     });
     after(async () => {
       await inline?.h.close();

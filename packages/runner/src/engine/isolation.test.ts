@@ -15,7 +15,6 @@ import {
   createHarness,
   envelopeFor,
   executeRequest,
-  inMode,
   type Harness,
 } from '../testing/harness.ts';
 
@@ -34,9 +33,13 @@ for (const mode of ['reset', 'fresh'] as const) {
 
     before(async () => {
       const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
-      h = await inMode(mode, () =>
-        createHarness({ workers: 3, queueLimit: 256, secretCacheTtlMs: 300, maxTimeoutMs: 20_000 }),
-      );
+      h = await createHarness({
+        workers: 3,
+        queueLimit: 256,
+        secretCacheTtlMs: 300,
+        maxTimeoutMs: 20_000,
+        instanceMode: mode,
+      });
       hash = await h.bundleStore.put(component);
       await h.execute(executeRequest(hash)); // compile once, outside the timed tests
     });

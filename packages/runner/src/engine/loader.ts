@@ -8,12 +8,17 @@
  * limit costs one compile, not another transpile.
  */
 import { LRUCache } from 'lru-cache';
-import { transpile } from '@bytecodealliance/jco';
-import { AlgaError } from '@alga-psa/protocol';
 import { BundleIntegrityError, type BundleStore } from '@alga-psa/bundle-store';
-import { capModuleMemory, exposeResetState, MemoryFloorError, pagesForMb } from '@alga-psa/wasm-rewrite';
-import { trackWrites } from '@alga-psa/wasm-rewrite';
-import { meterFuel } from '@alga-psa/wasm-rewrite';
+import {
+  capModuleMemory,
+  exposeResetState,
+  meterFuel,
+  MemoryFloorError,
+  pagesForMb,
+  trackWrites,
+} from '@alga-psa/wasm-rewrite';
+import { errors } from '../errors.ts';
+import { transpileComponent, type TranspiledComponent } from './jco-glue.ts';
 import type { InstanceMode } from './messages.ts';
 
 export interface LoadedComponent {
@@ -57,49 +62,16 @@ export interface ComponentLoaderOptions {
   meter?: boolean;
 }
 
-/** The name jco gives the glue and core modules (`component.js`, `component.core.wasm`). */
-const NAME = 'component';
-
-interface Transpiled {
+interface Transpiled extends TranspiledComponent {
   contentHash: string;
-  glue: string;
-  /** Core module bytes by file name, before the memory cap is applied. */
-  wasm: Record<string, Uint8Array>;
 }
 
-async function transpileComponent(contentHash: string, bytes: Uint8Array): Promise<Transpiled> {
-  let files: Record<string, Uint8Array>;
+async function transpileBundle(contentHash: string, bytes: Uint8Array): Promise<Transpiled> {
   try {
-    ({ files } = await transpile(bytes, {
-      name: NAME,
-      // Sync instantiation: the host `handler` call and the guest's imports
-      // stay synchronous, which the worker's Atomics bridge relies on.
-      instantiation: 'sync',
-      noTypescript: true,
-      quiet: true,
-    }));
+    return { contentHash, ...(await transpileComponent(bytes)) };
   } catch (error) {
-    throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
+    throw errors.invalidComponent({ cause: error });
   }
-  const glueBytes = files[`${NAME}.js`];
-  if (!glueBytes) throw new AlgaError('ALGA_INVALID_COMPONENT');
-  const wasm: Record<string, Uint8Array> = {};
-  for (const [file, content] of Object.entries(files)) if (file.endsWith('.wasm')) wasm[file] = content;
-  return { contentHash, glue: readDebugFlagOnce(Buffer.from(glueBytes).toString('utf8')), wasm };
-}
-
-const JCO_DEBUG_CHECK = 'globalThis?.process?.env?.JCO_DEBUG';
-
-/**
- * jco's glue tests `process.env.JCO_DEBUG` in every internal debug-log call,
- * several times per request, and a `process.env` read is an interceptor
- * call into the C++ environment (~4% of a request in a CPU profile). The
- * flag is read once when the glue loads instead; JCO_DEBUG still works when
- * set before the runner starts. Glue without that exact check is left as is.
- */
-export function readDebugFlagOnce(glue: string): string {
-  if (!glue.includes(JCO_DEBUG_CHECK)) return glue;
-  return `const __algaJcoDebug = ${JCO_DEBUG_CHECK};\n${glue.replaceAll(JCO_DEBUG_CHECK, '__algaJcoDebug')}`;
 }
 
 export function variantKey(contentHash: string, memoryMb: number): string {
@@ -117,8 +89,8 @@ async function compileVariant(
     try {
       capped[file] = capModuleMemory(content, pagesForMb(memoryMb));
     } catch (error) {
-      if (error instanceof MemoryFloorError) throw new AlgaError('ALGA_MEMORY_LIMIT', error.message, { cause: error });
-      throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
+      if (error instanceof MemoryFloorError) throw errors.memoryFloor({ detail: error.message }, { cause: error });
+      throw errors.invalidComponent({ cause: error });
     }
   }
   // The reset exports go into the same cached variant: one compile per
@@ -168,7 +140,7 @@ async function compileVariant(
         break;
       } catch (error) {
         // Not meterable (RangeError), or a rewritten module V8 refuses (a rewriter bug): try the next.
-        if (i === attempts.length - 1) throw new AlgaError('ALGA_INVALID_COMPONENT', undefined, { cause: error });
+        if (i === attempts.length - 1) throw errors.invalidComponent({ cause: error });
       }
     }
   }
@@ -192,7 +164,7 @@ export async function compileComponent(
   instanceMode: InstanceMode = 'reset',
   meter = false,
 ): Promise<LoadedComponent> {
-  return compileVariant(await transpileComponent(contentHash, bytes), memoryMb, instanceMode, meter);
+  return compileVariant(await transpileBundle(contentHash, bytes), memoryMb, instanceMode, meter);
 }
 
 export class ComponentLoader {
@@ -212,20 +184,18 @@ export class ComponentLoader {
         try {
           bytes = await bundleStore.get(contentHash);
         } catch (error) {
-          if (error instanceof BundleIntegrityError) {
-            throw new AlgaError('ALGA_BUNDLE_HASH_MISMATCH', undefined, { cause: error });
-          }
+          if (error instanceof BundleIntegrityError) throw errors.bundleHashMismatch({ cause: error });
           throw error;
         }
-        if (!bytes) throw new AlgaError('ALGA_BUNDLE_NOT_FOUND');
-        return transpileComponent(contentHash, bytes);
+        if (!bytes) throw errors.bundleNotFound();
+        return transpileBundle(contentHash, bytes);
       },
     });
     this.#compiled = new LRUCache<string, LoadedComponent, { contentHash: string; memoryMb: number }>({
       max: options.maxEntries ?? 32,
       fetchMethod: async (_key, _stale, { context }) => {
-        const transpiled = await this.#transpiled.fetch(context.contentHash);
-        if (!transpiled) throw new AlgaError('ALGA_INTERNAL');
+        // fetch resolves undefined only when aborted, which this loader never does.
+        const transpiled = (await this.#transpiled.fetch(context.contentHash))!;
         return compileVariant(transpiled, context.memoryMb, instanceMode, meter);
       },
       ...(onEvict ? { dispose: (_value: LoadedComponent, key: string) => onEvict(key) } : {}),
@@ -237,8 +207,7 @@ export class ComponentLoader {
       context: { contentHash, memoryMb },
     });
     // fetch resolves undefined only when aborted, which this loader never does.
-    if (!loaded) throw new AlgaError('ALGA_INTERNAL');
-    return loaded;
+    return loaded!;
   }
 
   clear(): void {

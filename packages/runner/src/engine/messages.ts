@@ -1,8 +1,8 @@
 /** Messages between the pool (main thread) and a worker. */
 import type { MessagePort } from 'node:worker_threads';
-import type { Capability, ExecuteRequest } from '@alga-psa/protocol';
-import type { HostOutcome, LocalAnswers } from '../providers/index.ts';
-import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
+import type { Capability } from '@alga-psa/protocol';
+import type { HostOutcome, HostPlan, LocalScope } from '../host-calls/index.ts';
+import type { WitExecuteRequest, WitExecuteResponse } from './convert.ts';
 
 /** `workerData` of every worker: its end of the host-call bridge. */
 export interface WorkerInit {
@@ -14,12 +14,8 @@ export interface WorkerInit {
   signal: SharedArrayBuffer;
   /** `reset`: restore a warm instance in place after each request; `fresh`: a new instance per request. */
   instanceMode: InstanceMode;
-  /**
-   * Answer context, config and random inside the worker, and post logging
-   * calls without waiting (see providers' WORKER_LOCAL_INTERFACES and
-   * ONE_WAY_INTERFACES). Off: every call is a blocking bridge round trip.
-   */
-  localHostCalls: boolean;
+  /** Every interface the guest may import and how this worker answers it (host-calls `hostPlan`). */
+  plan: HostPlan;
   /**
    * The pool's instance counters (`INSTANCE_COUNTERS`, one BigInt64 each),
    * shared by every worker: counted with `Atomics.add` where they happen,
@@ -74,12 +70,21 @@ export type ToWorker =
       /** Sent once per worker per hash; afterwards the worker uses its cache. */
       load?: ComponentLoad;
       request: WitExecuteRequest;
-      /** The request data the worker-local interfaces answer from (when `localHostCalls`). */
-      local?: { request: Pick<ExecuteRequest, 'context' | 'config'>; granted: Capability[]; answers?: LocalAnswers };
+      /** What the worker answers request-only calls from. */
+      local: LocalJob;
     }
   /** Load a component and make its instance ready (warmed up, snapshotted) before any request needs it. */
   | { type: 'prepare'; componentKey: string; load: ComponentLoad }
   | { type: 'evict'; componentKey: string };
+
+/** A `LocalScope` as it crosses to a worker (the grant as a list). */
+export interface LocalJob extends Omit<LocalScope, 'granted'> {
+  granted: Capability[];
+}
+
+export function localScopeOf(job: LocalJob): LocalScope {
+  return { request: job.request, granted: new Set(job.granted), answers: job.answers };
+}
 
 export type FailurePhase = 'load' | 'instantiate' | 'handler';
 

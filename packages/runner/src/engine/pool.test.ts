@@ -6,11 +6,23 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { AlgaError } from '@alga-psa/protocol';
-import type { HostOutcome } from '../providers/index.ts';
-import type { WitExecuteRequest } from '../world.ts';
-import { ExecutionFailure, WorkerPool } from './pool.ts';
+import { hostPlan, type HostOutcome } from '../host-calls/index.ts';
+import { testProviders } from '../testing/providers.ts';
+import type { WitExecuteRequest } from './convert.ts';
+import { ExecutionFailure, WorkerPool, type PoolJob, type WorkerPoolOptions } from './pool.ts';
 import type { LoadedComponent } from './loader.ts';
 import type { HostCall } from './messages.ts';
+
+/** The runner's own plan: which interfaces a worker answers itself, which are one-way. */
+const plan = hostPlan(testProviders());
+
+/** A job for a request granted nothing (so no call is answered without the host). */
+const job = (fields: Omit<PoolJob, 'local'>): PoolJob => ({
+  ...fields,
+  local: { request: { context: fields.request as never, config: {} }, granted: [] },
+});
+
+const poolOf = (options: Omit<WorkerPoolOptions, 'plan'>) => new WorkerPool({ plan, ...options });
 
 let nextHash = 0;
 /** A fake component whose `handler` runs `body` with `imports` in scope. */
@@ -37,14 +49,14 @@ const request: WitExecuteRequest = {
 const textResponse = (expr: string) =>
   `return { status: 200, headers: [], body: new TextEncoder().encode(String(${expr})) };`;
 
-// Every behaviour holds whether results are awaited as events or busy-polled (busy-poll.ts).
+// Every behaviour holds whether results are awaited as events or busy-polled (a benchmark option).
 for (const [instanceMode, busyPollMicros] of [
   ['reset', 0],
   ['fresh', 0],
   ['reset', 1_000_000],
 ] as const)
   describe(`worker pool (${instanceMode} mode, busy poll ${busyPollMicros} µs)`, () => {
-    const pool = new WorkerPool({
+    const pool = poolOf({
       size: 1,
       queueLimit: 4,
       logger: pino({ level: 'silent' }),
@@ -63,16 +75,18 @@ for (const [instanceMode, busyPollMicros] of [
           `imports['alga:extension/secrets'].get('k') + ':' + imports['alga:extension/secrets'].listKeys().join(',')`,
         ),
       );
-      const response = await pool.run({
-        component,
-        request,
-        timeoutMs: 5000,
-        onHostCall: async (call) => {
-          calls.push(call);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          return { kind: 'ok', value: call.fn === 'get' ? `value-of-${String(call.args[0])}` : ['a', 'b'] };
-        },
-      });
+      const response = await pool.run(
+        job({
+          component,
+          request,
+          timeoutMs: 5000,
+          onHostCall: async (call) => {
+            calls.push(call);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            return { kind: 'ok', value: call.fn === 'get' ? `value-of-${String(call.args[0])}` : ['a', 'b'] };
+          },
+        }),
+      );
       assert.equal(text(response.body), 'value-of-k:a,b');
       assert.deepEqual(
         calls.map((call) => [call.iface, call.fn]),
@@ -87,37 +101,44 @@ for (const [instanceMode, busyPollMicros] of [
       const component = fakeComponent(
         `try { imports['alga:extension/secrets'].get('k'); } catch (e) { ${textResponse('e.payload')} }`,
       );
-      const response = await pool.run({
-        component,
-        request,
-        timeoutMs: 5000,
-        onHostCall: async () => ({ kind: 'err', payload: 'denied' }),
-      });
+      const response = await pool.run(
+        job({
+          component,
+          request,
+          timeoutMs: 5000,
+          onHostCall: async () => ({ kind: 'err', payload: 'denied' }),
+        }),
+      );
       assert.equal(text(response.body), 'denied');
     });
 
     it('turns a trap outcome into a failed execution', async () => {
-      const component = fakeComponent(`imports['alga:extension/context'].getContext(); ${textResponse('1')}`);
-      await assert.rejects(pool.run({ component, request, timeoutMs: 5000, onHostCall: noHost }), (error: unknown) => {
-        assert.ok(error instanceof ExecutionFailure);
-        assert.equal(error.phase, 'handler');
-        assert.match(error.detail, /no host/);
-        return true;
-      });
+      const component = fakeComponent(`imports['alga:extension/secrets'].get('k'); ${textResponse('1')}`);
+      await assert.rejects(
+        pool.run(job({ component, request, timeoutMs: 5000, onHostCall: noHost })),
+        (error: unknown) => {
+          assert.ok(error instanceof ExecutionFailure);
+          assert.equal(error.phase, 'handler');
+          assert.match(error.detail, /no host/);
+          return true;
+        },
+      );
     });
 
     it('replaces a worker that dies and keeps serving', async () => {
       const crash = fakeComponent(textResponse('1'), 'process.exit(3);');
       await assert.rejects(
-        pool.run({ component: crash, request, timeoutMs: 5000, onHostCall: noHost }),
+        pool.run(job({ component: crash, request, timeoutMs: 5000, onHostCall: noHost })),
         ExecutionFailure,
       );
-      const ok = await pool.run({
-        component: fakeComponent(textResponse('"alive"')),
-        request,
-        timeoutMs: 5000,
-        onHostCall: noHost,
-      });
+      const ok = await pool.run(
+        job({
+          component: fakeComponent(textResponse('"alive"')),
+          request,
+          timeoutMs: 5000,
+          onHostCall: noHost,
+        }),
+      );
       assert.equal(text(ok.body), 'alive');
       assert.equal(pool.stats.workers, 1);
     });
@@ -126,15 +147,17 @@ for (const [instanceMode, busyPollMicros] of [
       const component = fakeComponent(`imports['alga:extension/secrets'].get('k'); ${textResponse('1')}`);
       const never = () => new Promise<HostOutcome>(() => {});
       await assert.rejects(
-        pool.run({ component, request, timeoutMs: 200, onHostCall: never }),
+        pool.run(job({ component, request, timeoutMs: 200, onHostCall: never })),
         (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_TIMEOUT',
       );
-      const ok = await pool.run({
-        component: fakeComponent(textResponse('"after"')),
-        request,
-        timeoutMs: 5000,
-        onHostCall: noHost,
-      });
+      const ok = await pool.run(
+        job({
+          component: fakeComponent(textResponse('"after"')),
+          request,
+          timeoutMs: 5000,
+          onHostCall: noHost,
+        }),
+      );
       assert.equal(text(ok.body), 'after');
     });
 
@@ -155,7 +178,7 @@ for (const [instanceMode, busyPollMicros] of [
          for (let i = 0; i < 5; i++) log.logInfo('line ' + i);
          ${textResponse('"done"')}`,
       );
-      const response = await pool.run({ component, request, timeoutMs: 5000, onHostCall });
+      const response = await pool.run(job({ component, request, timeoutMs: 5000, onHostCall }));
       assert.equal(text(response.body), 'done');
       assert.deepEqual(logged, ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
     });
@@ -164,7 +187,7 @@ for (const [instanceMode, busyPollMicros] of [
       const { logged, onHostCall } = recorder();
       const component = fakeComponent(`imports['alga:extension/logging'].logWarn('about to spin'); for (;;) {}`);
       await assert.rejects(
-        pool.run({ component, request, timeoutMs: 200, onHostCall }),
+        pool.run(job({ component, request, timeoutMs: 200, onHostCall })),
         (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_TIMEOUT',
       );
       assert.deepEqual(logged, ['about to spin']);
@@ -172,7 +195,9 @@ for (const [instanceMode, busyPollMicros] of [
 
     it('serves jobs queued behind a busy worker in order', async () => {
       const jobs = [1, 2, 3].map((n) =>
-        pool.run({ component: fakeComponent(textResponse(String(n))), request, timeoutMs: 5000, onHostCall: noHost }),
+        pool.run(
+          job({ component: fakeComponent(textResponse(String(n))), request, timeoutMs: 5000, onHostCall: noHost }),
+        ),
       );
       assert.deepEqual(
         (await Promise.all(jobs)).map((response) => text(response.body)),
@@ -183,21 +208,23 @@ for (const [instanceMode, busyPollMicros] of [
 
     it('sends a component to a worker once and reuses it', async () => {
       const component = fakeComponent(textResponse('(globalThis.__seen = (globalThis.__seen ?? 0) + 1)'));
-      await pool.run({ component, request, timeoutMs: 5000, onHostCall: noHost });
-      const second = await pool.run({
-        component: { ...component, glue: 'syntax error: not sent again' },
-        request,
-        timeoutMs: 5000,
-        onHostCall: noHost,
-      });
+      await pool.run(job({ component, request, timeoutMs: 5000, onHostCall: noHost }));
+      const second = await pool.run(
+        job({
+          component: { ...component, glue: 'syntax error: not sent again' },
+          request,
+          timeoutMs: 5000,
+          onHostCall: noHost,
+        }),
+      );
       assert.equal(text(second.body), '2');
     });
 
     it('rejects new work with 503 once closed', async () => {
-      const closing = new WorkerPool({ size: 1, queueLimit: 0, logger: pino({ level: 'silent' }) });
+      const closing = poolOf({ size: 1, queueLimit: 0, logger: pino({ level: 'silent' }) });
       await closing.close();
       await assert.rejects(
-        closing.run({ component: fakeComponent(textResponse('1')), request, timeoutMs: 1000, onHostCall: noHost }),
+        closing.run(job({ component: fakeComponent(textResponse('1')), request, timeoutMs: 1000, onHostCall: noHost })),
         (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_RUNNER_UNAVAILABLE',
       );
     });
@@ -205,19 +232,21 @@ for (const [instanceMode, busyPollMicros] of [
 
 describe('worker pool busy polling', () => {
   it('stops polling once a job outlives its budget, and still delivers that job by its message', async () => {
-    const pool = new WorkerPool({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros: 1000 });
+    const pool = poolOf({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros: 1000 });
     try {
       // The guest holds its worker until the test releases it, far beyond the 1 ms budget.
       const gate = new Int32Array(new SharedArrayBuffer(4));
       const component = fakeComponent(
         `Atomics.wait(new Int32Array(request.http.body.buffer), 0, 0); ${textResponse('"released"')}`,
       );
-      const running = pool.run({
-        component,
-        request: { ...request, http: { ...request.http, body: new Uint8Array(gate.buffer) } },
-        timeoutMs: 5000,
-        onHostCall: async () => ({ kind: 'trap', message: 'no host' }),
-      });
+      const running = pool.run(
+        job({
+          component,
+          request: { ...request, http: { ...request.http, body: new Uint8Array(gate.buffer) } },
+          timeoutMs: 5000,
+          onHostCall: async () => ({ kind: 'trap', message: 'no host' }),
+        }),
+      );
       assert.equal(pool.stats.polling, true, 'polls right after the dispatch');
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(pool.stats.busy, 1);
@@ -231,14 +260,16 @@ describe('worker pool busy polling', () => {
   });
 
   it('never polls when the budget is 0', async () => {
-    const pool = new WorkerPool({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros: 0 });
+    const pool = poolOf({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros: 0 });
     try {
-      const running = pool.run({
-        component: fakeComponent(textResponse('1')),
-        request,
-        timeoutMs: 5000,
-        onHostCall: async () => ({ kind: 'trap', message: 'no host' }),
-      });
+      const running = pool.run(
+        job({
+          component: fakeComponent(textResponse('1')),
+          request,
+          timeoutMs: 5000,
+          onHostCall: async () => ({ kind: 'trap', message: 'no host' }),
+        }),
+      );
       assert.equal(pool.stats.polling, false);
       await running;
     } finally {
@@ -249,7 +280,7 @@ describe('worker pool busy polling', () => {
   it('refuses a budget that is not a whole number of microseconds', () => {
     for (const busyPollMicros of [-1, 1.5, Number.NaN]) {
       assert.throws(
-        () => new WorkerPool({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros }),
+        () => poolOf({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros }),
         RangeError,
       );
     }

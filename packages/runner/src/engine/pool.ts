@@ -7,19 +7,21 @@
  * terminated (this works for pure-wasm loops and for a worker blocked in
  * `Atomics.wait`) and replaced, so the pool keeps its size.
  *
- * Busy polling (`busyPollMicros`, see busy-poll.ts): for a while after
- * each dispatch the main thread checks the workers' result ports on every
- * turn of its event loop instead of sleeping until a message wakes it.
+ * Busy polling (`busyPollMicros`, a benchmark option, off by default): for
+ * a while after each dispatch the main thread checks the workers' result
+ * ports on every turn of its event loop instead of sleeping until a message
+ * wakes it (docs/perf/).
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
-import { AlgaError } from '@alga-psa/protocol';
-import type { HostOutcome } from '../providers/index.ts';
-import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
+import { errors } from '../errors.ts';
+import type { HostOutcome, HostPlan } from '../host-calls/index.ts';
+import type { WitExecuteRequest, WitExecuteResponse } from './convert.ts';
 import type { LoadedComponent } from './loader.ts';
 import {
   INSTANCE_COUNTERS,
   type ComponentLoad,
+  type LocalJob,
   type FailurePhase,
   type FromWorker,
   type HostCall,
@@ -36,13 +38,15 @@ export interface PoolJob {
   timeoutMs: number;
   /** Answers one guest import call (runs on the main thread, may be async). */
   onHostCall(call: HostCall): Promise<HostOutcome>;
-  /** Masks secrets in worker output logged while this job runs. */
+  /** Masks the execution's values in worker output logged while this job runs. */
   redact?(text: string): string;
-  /** What the worker needs to answer context, config and random itself (no bridge round trip). */
-  local?: Extract<ToWorker, { type: 'run' }>['local'];
+  /** What the worker answers request-only calls from, without the bridge. */
+  local: LocalJob;
 }
 
 export interface WorkerPoolOptions {
+  /** Every interface a guest may import and how a worker answers it. */
+  plan: HostPlan;
   size: number;
   /** Executions allowed to wait for a worker; beyond it `run` rejects with 503. */
   queueLimit: number;
@@ -57,9 +61,7 @@ export interface WorkerPoolOptions {
   events?: PoolEvents;
   /** `reset` (default): warm instances restored in place after each request; `fresh`: a new one per request. */
   instanceMode?: InstanceMode;
-  /** Answer context, config and random inside the worker (default true). */
-  localHostCalls?: boolean;
-  /** How long after a dispatch the main thread polls for its result, in µs; 0 turns polling off (busy-poll.ts). */
+  /** How long after a dispatch the main thread polls for its result, in µs; 0 (default) turns polling off. */
   busyPollMicros?: number;
 }
 
@@ -117,14 +119,7 @@ interface Slot {
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
-/**
- * A worker's young generation, fixed. Left to itself V8 grows it under a
- * worker's steady allocation (each request's messages and glue objects),
- * from ~26 MB to ~100 MB of RSS per worker at moments of its choosing, tens
- * of thousands of requests in: that was the runner's RSS growth between 10k
- * and 100k requests. Capped here it stays flat, at no measurable cost per
- * request (scavenges stay short: little survives a request).
- */
+/** A worker's young generation, fixed, so its RSS does not grow under steady load (docs/perf/). */
 const YOUNG_GENERATION_MB = 32;
 
 export class WorkerPool {
@@ -169,10 +164,10 @@ export class WorkerPool {
   }
 
   run(job: PoolJob): Promise<WitExecuteResponse> {
-    if (this.#closed) return Promise.reject(new AlgaError('ALGA_RUNNER_UNAVAILABLE', 'The runner is shutting down.'));
+    if (this.#closed) return Promise.reject(errors.shuttingDown());
     const idle = this.#slots.find((slot) => !slot.active);
     if (!idle && this.#queue.length >= this.#options.queueLimit) {
-      return Promise.reject(new AlgaError('ALGA_RUNNER_UNAVAILABLE', 'All workers are busy; retry shortly.'));
+      return Promise.reject(errors.busy());
     }
     return new Promise<WitExecuteResponse>((resolve, reject) => {
       const pending: Pending = {
@@ -234,7 +229,7 @@ export class WorkerPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const error = new AlgaError('ALGA_RUNNER_UNAVAILABLE', 'The runner is shutting down.');
+    const error = errors.shuttingDown();
     for (const pending of this.#queue.splice(0)) this.#settle(pending, error);
     await Promise.all(
       this.#slots.map(async (slot) => {
@@ -254,7 +249,7 @@ export class WorkerPool {
         results: results.port2,
         signal,
         instanceMode: this.instanceMode,
-        localHostCalls: this.#options.localHostCalls ?? true,
+        plan: this.#options.plan,
         counters: this.#counters.buffer as SharedArrayBuffer,
       } satisfies WorkerInit,
       transferList: [port2, results.port2],
@@ -306,7 +301,7 @@ export class WorkerPool {
         this.#settle(
           slot.active,
           outOfMemory
-            ? new AlgaError('ALGA_MEMORY_LIMIT')
+            ? errors.memoryLimit()
             : new ExecutionFailure(
                 'worker',
                 crash ? `${crash.name}: ${crash.message}` : `worker exited with code ${code}`,
@@ -328,7 +323,7 @@ export class WorkerPool {
       componentKey: component.key,
       memoryLimitBytes: component.memoryMb * 1024 * 1024,
       request,
-      ...(pending.job.local ? { local: pending.job.local } : {}),
+      local: pending.job.local,
     };
     if (!slot.loaded.has(component.key)) {
       message.load = this.#load(slot, component);
@@ -396,10 +391,7 @@ export class WorkerPool {
       // The instance is gone already, but the worker's heap may be bloated: start afresh.
       this.#options.events?.limitKill?.('memory');
       void this.#retire(slot);
-      this.#settle(
-        pending,
-        new AlgaError('ALGA_MEMORY_LIMIT', undefined, { cause: new ExecutionFailure(message.phase, message.detail) }),
-      );
+      this.#settle(pending, errors.memoryLimit({ cause: new ExecutionFailure(message.phase, message.detail) }));
       this.#replace(slot, 'memory');
     } else {
       this.#settle(pending, new ExecutionFailure(message.phase, message.detail));
@@ -432,7 +424,7 @@ export class WorkerPool {
   }
 
   #expire(pending: Pending): void {
-    const error = new AlgaError('ALGA_TIMEOUT');
+    const error = errors.timeout();
     const queued = this.#queue.indexOf(pending);
     if (queued !== -1) {
       this.#queue.splice(queued, 1);

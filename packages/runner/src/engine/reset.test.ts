@@ -17,27 +17,17 @@ import { buildExtension } from '@alga-psa/cli';
 import { DirectoryBundleStore } from '@alga-psa/bundle-store';
 import type { ExecuteRequest, ExecuteResponse } from '@alga-psa/protocol';
 import { LocalKeyring } from '@alga-psa/transit';
-import {
-  createDispatcher,
-  createLocalDispatcher,
-  createProviders,
-  SecretCache,
-  type ExecutionScope,
-} from '../providers/index.ts';
+import { DIRTY_EXPORT, exposeResetState, RESET_EXPORT_PREFIX } from '@alga-psa/wasm-rewrite';
+import { createDispatcher, createLocalAnswerer, createScope, hostPlan } from '../host-calls/index.ts';
+import { createRequestProviders } from '../providers/index.ts';
 import { buildFixture } from '../testing/build-fixture.ts';
 import { bodyOf, executeRequest, INSTALL, TENANT } from '../testing/harness.ts';
-import {
-  WIT_PACKAGE_PREFIX,
-  WORLD_FUNCTIONS,
-  WORLD_INTERFACES,
-  type WitExecuteRequest,
-  type WitExecuteResponse,
-} from '../world.ts';
-import { Engine, instanceModeFromEnv, type InstanceMode } from './index.ts';
+import { testProviders } from '../testing/providers.ts';
+import type { WitExecuteRequest, WitExecuteResponse } from './convert.ts';
+import { Engine, type InstanceMode } from './index.ts';
+import { importKeys } from './jco-glue.ts';
 import { compileComponent } from './loader.ts';
-import { exposeResetState, RESET_EXPORT_PREFIX } from '@alga-psa/wasm-rewrite';
 import { InstanceRecorder, ResetSnapshot } from './reset.ts';
-import { DIRTY_EXPORT } from '@alga-psa/wasm-rewrite';
 
 const logger = pino({ level: 'silent' });
 
@@ -265,7 +255,7 @@ async function engineHarness(mode: InstanceMode, components: Uint8Array[], worke
   const keyring = await LocalKeyring.open(path.join(dir, 'transit.key'), { create: true });
   const engine = new Engine({
     bundleStore,
-    providers: createProviders({ decrypter: keyring, secretCache: new SecretCache({ ttlMs: 1000, maxEntries: 10 }) }),
+    providers: testProviders({ secretCacheTtlMs: 1000, secretCacheMaxEntries: 10 }, { decrypter: keyring }),
     workers,
     queueLimit: 256,
     defaultTimeoutMs: 10_000,
@@ -318,31 +308,32 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
     };
     // Every import of the world (the glue checks them all); only context is ever called.
     const imports: Record<string, Record<string, (...args: never[]) => unknown>> = {};
-    for (const iface of WORLD_INTERFACES) {
-      imports[`${WIT_PACKAGE_PREFIX}${iface}`] = Object.fromEntries(
-        WORLD_FUNCTIONS[iface].map((fn) => [fn, () => assert.fail(`unexpected ${iface}.${fn}`)]),
+    const key = (iface: string) => importKeys(iface)[0]!;
+    for (const { iface, functions } of hostPlan(testProviders())) {
+      imports[key(iface)] = Object.fromEntries(
+        functions.map((fn) => [fn, () => assert.fail(`unexpected ${iface}.${fn}`)]),
       );
     }
-    imports[`${WIT_PACKAGE_PREFIX}context`] = {
+    imports[key('context')] = {
       getContext: () => ({ tenantId: TENANT, extensionId: 'e', installId: INSTALL, requestId: 'r', versionId: 'v' }),
     };
     // Results of every shape the world has, sized to span several pages.
     const blob = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * seed) & 0xff);
     const entry = (key: string) => ({ namespace: 'ns', key, value: blob(9000, key.length), revision: 3n });
     const headers = Array.from({ length: 40 }, (_, i) => ({ name: `x-header-${i}`, value: 'v'.repeat(200) }));
-    imports[`${WIT_PACKAGE_PREFIX}secrets`] = { get: () => 's3cr3t-'.repeat(100), listKeys: () => ['api_token'] };
-    imports[`${WIT_PACKAGE_PREFIX}config`] = {
+    imports[key('secrets')] = { get: () => 's3cr3t-'.repeat(100), listKeys: () => ['api_token'] };
+    imports[key('config')] = {
       get: () => 'Hello',
       getAll: () => JSON.stringify({ greeting: 'Hello' }),
     };
-    imports[`${WIT_PACKAGE_PREFIX}http`] = { fetch: () => ({ status: 201, headers, body: blob(20_000, 7) }) };
-    imports[`${WIT_PACKAGE_PREFIX}storage`] = {
-      ...imports[`${WIT_PACKAGE_PREFIX}storage`],
+    imports[key('http')] = { fetch: () => ({ status: 201, headers, body: blob(20_000, 7) }) };
+    imports[key('storage')] = {
+      ...imports[key('storage')],
       get: () => entry('k'),
       listPage: () => ({ entries: [entry('a'), entry('bb'), entry('ccc')], nextCursor: 'next-page' }),
     };
-    imports[`${WIT_PACKAGE_PREFIX}random`] = { getRandomBytes: (n: number) => blob(n, 13) };
-    imports[`${WIT_PACKAGE_PREFIX}user`] = {
+    imports[key('random')] = { getRandomBytes: (n: number) => blob(n, 13) };
+    imports[key('user')] = {
       getUser: () => ({
         tenantId: TENANT,
         clientName: 'c',
@@ -352,8 +343,8 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
         userType: 'internal',
       }),
     };
-    imports[`${WIT_PACKAGE_PREFIX}ui-proxy`] = { callRoute: () => blob(5000, 3) };
-    imports[`${WIT_PACKAGE_PREFIX}logging`] = { logInfo: () => {}, logWarn: () => {}, logError: () => {} };
+    imports[key('ui-proxy')] = { callRoute: () => blob(5000, 3) };
+    imports[key('logging')] = { logInfo: () => {}, logWarn: () => {}, logError: () => {} };
     const make = () => {
       const recorder = new InstanceRecorder();
       const root = glue.instantiate((p) => loaded.modules[p]!, imports, recorder.instantiateCore);
@@ -536,24 +527,18 @@ export const handler = createHandler(async () => {
   }
 });
 
-describe('worker-local host calls', () => {
-  it('answer context, config and random exactly as the main-thread providers do, grants included', async () => {
-    const local = createLocalDispatcher();
-    const providers = createProviders({
-      decrypter: { decrypt: () => Promise.reject(new Error('unused')) } as never,
-      secretCache: new SecretCache({ ttlMs: 1000, maxEntries: 1 }),
-    });
-    const main = createDispatcher(providers);
-    const request = { ...executeRequest('sha256:x'), config: { limit: 5, name: 'x' } };
-    for (const granted of [['cap:context.read'], []] as const) {
-      const scope = {
-        request,
-        granted: new Set(granted),
-        logger,
-        secretValues: new Set(),
-        memo: new Map(),
-        defer: () => {},
-      } as unknown as ExecutionScope;
+describe('answers from the request alone', () => {
+  it('are the same on any thread as on the main thread, grants included; nothing else is answered there', async () => {
+    const local = createLocalAnswerer(createRequestProviders());
+    const main = createDispatcher(testProviders());
+    for (const granted of [['cap:context.read', 'cap:user.read'], []]) {
+      const request = {
+        ...executeRequest('sha256:x'),
+        config: { limit: 5, name: 'x' },
+        user: { user_id: 'u-1', user_name: 'Ada' },
+        providers: granted,
+      };
+      const { scope, close } = createScope(request, logger);
       const calls: Array<[string, string, unknown[]]> = [
         ['context', 'getContext', []],
         ['config', 'get', ['limit']],
@@ -561,6 +546,7 @@ describe('worker-local host calls', () => {
         ['config', 'getAll', []],
         ['random', 'getRandomBytes', [-1]],
         ['random', 'getRandomBytes', [70_000]],
+        ['user', 'getUser', []],
       ];
       for (const [iface, fn, args] of calls) {
         assert.deepEqual(local(scope, iface, fn, args), await main(scope, iface, fn, args), `${iface}.${fn}`);
@@ -568,14 +554,9 @@ describe('worker-local host calls', () => {
       const bytes = local(scope, 'random', 'getRandomBytes', [32]);
       if (granted.length) assert.equal((bytes as { value: Uint8Array }).value.length, 32);
       else assert.equal(bytes?.kind, 'trap');
-      assert.equal(local(scope, 'secrets', 'get', ['k']), undefined, 'secrets never answer in the worker');
-      assert.equal(local(scope, 'logging', 'logInfo', ['x']), undefined, 'logging never answers in the worker');
+      assert.equal(local(scope, 'secrets', 'get', ['k']), undefined, 'secrets never answer off the main thread');
+      assert.equal(local(scope, 'logging', 'logInfo', ['x']), undefined, 'logging never answers off the main thread');
+      close();
     }
-  });
-
-  it('reads RUNNER_INSTANCE_MODE, defaulting to reset', () => {
-    assert.equal(instanceModeFromEnv({}), 'reset');
-    assert.equal(instanceModeFromEnv({ RUNNER_INSTANCE_MODE: 'fresh' }), 'fresh');
-    assert.throws(() => instanceModeFromEnv({ RUNNER_INSTANCE_MODE: 'sometimes' }), /reset or fresh/);
   });
 });

@@ -5,30 +5,30 @@
  * every request. The protocol is in wit/README.md, "Warm-up".
  *
  * Why: a reset puts the instance back into the state its snapshot holds, so
- * without warm-up every request starts from a never-called engine. On the
- * realistic bench handler that roughly doubles the handler's time.
+ * without warm-up every request starts from a never-called engine (docs/perf/).
  *
  * Safety: the extension's code does not run (the SDK answers the call with a
  * built-in handler), and the host answers the call's imports without any
- * tenant's data: a synthetic context, empty config, `missing` secrets,
- * dropped log lines, fresh random bytes, and a trap for anything else. A
- * guest that answers anything but the agreed 204 has run code nobody
- * vetted, so its instance is discarded and its component is served without
- * warm-up from then on.
+ * tenant's data: request-only interfaces answer from a synthetic request
+ * (`WARM_UP_SCOPE`), the others with their provider's `warmUp` answers (no
+ * value, nothing stored) or a trap. A guest that answers anything but the
+ * agreed 204 has run code nobody vetted, so its instance is discarded and
+ * its component is served without warm-up from then on.
  */
 import { CAPABILITIES, type Capability, type ExecuteContext } from '@alga-psa/protocol';
-import { contextData } from '../providers/context/index.ts';
-import { createLocalDispatcher, type HostOutcome, type LocalScope } from '../providers/index.ts';
-import type { WitExecuteRequest, WitExecuteResponse } from '../world.ts';
+import {
+  witName,
+  type HostOutcome,
+  type LocalAnswerer,
+  type LocalScope,
+  type PlannedInterface,
+} from '../host-calls/index.ts';
+import { contextData } from '../wit-records.ts';
+import type { WitExecuteRequest } from './convert.ts';
+import type { GuestRoot } from './jco-glue.ts';
 
-/** The header the guest's warm-up answer carries. */
-export const WARM_UP_HEADER = 'alga-warm-up';
-
-/** What a component instance exposes for warm-up (jco's root object). */
-export interface WarmableRoot {
-  handler(request: WitExecuteRequest): WitExecuteResponse | Promise<WitExecuteResponse>;
-  warmUp?: () => void;
-}
+/** The header the guest's warm-up answer carries (the SDK's `answerWarmUp`). */
+const WARM_UP_HEADER = 'alga-warm-up';
 
 const SYNTHETIC_CONTEXT: ExecuteContext = {
   request_id: 'warm-up',
@@ -45,21 +45,28 @@ export const WARM_UP_REQUEST: WitExecuteRequest = {
   http: { method: 'GET', url: '/', headers: [], body: undefined },
 };
 
-/** context, config and random answer through their real providers, from the synthetic request. */
-const SCOPE: LocalScope = {
+/** What answers from the request alone see during warm-up: the synthetic request, every capability. */
+export const WARM_UP_SCOPE: LocalScope = {
   request: { context: SYNTHETIC_CONTEXT, config: {} },
   granted: new Set(Object.keys(CAPABILITIES) as Capability[]),
 };
-const localDispatch = createLocalDispatcher();
 
-/** The host's answer to a guest's import call during warm-up. */
-export function warmUpHostCall(iface: string, fn: string, args: unknown[]): HostOutcome {
-  const local = localDispatch(SCOPE, iface, fn, args);
-  if (local) return local;
-  if (iface === 'logging') return { kind: 'ok', value: undefined };
-  if (iface === 'secrets' && fn === 'get') return { kind: 'err', payload: 'missing' };
-  if (iface === 'secrets' && fn === 'listKeys') return { kind: 'ok', value: [] };
-  return { kind: 'trap', message: `alga:extension/${iface}.${fn} is not available during warm-up.` };
+/**
+ * The host's answer to a call during warm-up: a request-only interface
+ * answers from the synthetic request, any other with its provider's warm-up
+ * answer, and a function without one traps.
+ */
+export function warmUpAnswer(
+  planned: PlannedInterface,
+  answerLocally: LocalAnswerer,
+  fn: string,
+  args: unknown[],
+): HostOutcome {
+  const local = planned.route === 'local' ? answerLocally(WARM_UP_SCOPE, planned.iface, fn, args) : undefined;
+  return (
+    local ??
+    planned.warmUp[fn] ?? { kind: 'trap', message: `${witName(planned.iface, fn)} is not available during warm-up.` }
+  );
 }
 
 export type WarmUpResult =
@@ -70,10 +77,10 @@ export type WarmUpResult =
   | { outcome: 'refused'; detail: string };
 
 /**
- * Runs the warm-up on a new instance. The caller routes the instance's host
- * calls to `warmUpHostCall` while this runs (`during` brackets the call).
+ * Runs the warm-up on a new instance. The caller answers the instance's host
+ * calls as described above while this runs (`during` brackets the call).
  */
-export function warmUp(root: WarmableRoot, during: (active: boolean) => void): WarmUpResult {
+export function warmUp(root: GuestRoot, during: (active: boolean) => void): WarmUpResult {
   if (typeof root.warmUp !== 'function') return { outcome: 'unsupported' };
   during(true);
   try {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { wasmTieringFromEnv, type WasmTiering } from './wasm-tiering.ts';
+import type { WasmTiering } from './wasm-tiering.ts';
 
 const run = promisify(execFile);
 
@@ -38,11 +38,5 @@ describe('wasm tiering', () => {
 
   it("dynamic (V8's default): a function called once stays on the baseline tier", async () => {
     assert.deepEqual(await tierAfterFirstCall('dynamic', 500), { liftoff: true, turbofan: false });
-  });
-
-  it('reads RUNNER_WASM_TIERING, defaulting to eager', () => {
-    assert.equal(wasmTieringFromEnv({}), 'eager');
-    assert.equal(wasmTieringFromEnv({ RUNNER_WASM_TIERING: ' dynamic ' }), 'dynamic');
-    assert.throws(() => wasmTieringFromEnv({ RUNNER_WASM_TIERING: 'fast' }), /eager or dynamic, got "fast"/);
   });
 });

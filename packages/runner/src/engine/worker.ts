@@ -1,91 +1,62 @@
 /**
- * A worker thread that runs extension components, one request at a time.
+ * A worker thread that runs extension components, one request at a time,
+ * through its guest host (guest-host.ts).
  *
  * Why a synchronous bridge: jco's sync glue calls the guest's imports as
- * plain synchronous functions from inside wasm, but providers live on the
- * main thread and may be async (transit, outbound HTTP, storage). So an
- * import posts the call on a MessagePort and blocks this thread with
- * `Atomics.wait` until the main thread has posted the reply and flipped the
- * shared flag; the reply is then read with `receiveMessageOnPort`, without
- * ever returning to this thread's event loop. Blocking is fine here: the
- * thread serves exactly one execution, and the pool's deadline can still
- * `terminate()` a thread that is blocked or spinning in wasm. Calls that
- * only read the request (context, config, random) are answered here without
- * the bridge (providers' `WORKER_LOCAL_INTERFACES`), and calls that return
- * nothing (logging) are posted without waiting (`ONE_WAY_INTERFACES`).
- *
- * Instances: each component keeps one warm instance per worker, made ahead
- * of the request that uses it and recycled after the response
- * (instances.ts).
+ * plain synchronous functions from inside wasm, but most providers live on
+ * the main thread and may be async (transit, outbound HTTP, storage). So a
+ * call that must leave the thread is posted on a MessagePort and the thread
+ * blocks in `Atomics.wait` until the main thread has posted the reply and
+ * flipped the shared flag; the reply is read with `receiveMessageOnPort`,
+ * without returning to this thread's event loop. Blocking is fine here: the
+ * thread serves one execution, and the pool's deadline can still
+ * `terminate()` a thread that is blocked or spinning in wasm.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { HostOutcome } from '../host-calls/index.ts';
+import { GuestHost } from './guest-host.ts';
+import type { CachedComponent, WarmInstance } from './instances.ts';
+import { describeFailure } from './jco-glue.ts';
 import {
-  createLocalDispatcher,
-  guestValue,
-  ONE_WAY_INTERFACES,
-  type HostOutcome,
-  type LocalScope,
-} from '../providers/index.ts';
-import { WIT_PACKAGE_PREFIX } from '../world.ts';
-import { warmUpHostCall } from './warm-up.ts';
-import { InstanceCache, worldImports, type CachedComponent, type WarmInstance } from './instances.ts';
-import type { ComponentLoad, FailurePhase, FromWorker, HostCall, HostReply, ToWorker, WorkerInit } from './messages.ts';
+  localScopeOf,
+  type FailurePhase,
+  type FromWorker,
+  type HostCall,
+  type HostReply,
+  type ToWorker,
+  type WorkerInit,
+} from './messages.ts';
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread.');
 const parent = parentPort;
 const init = workerData as WorkerInit;
-const { port, results, signal, instanceMode, localHostCalls } = init;
-const flag = new Int32Array(signal);
-const counters = new BigInt64Array(init.counters);
-/** Components whose warm instance a worker keeps (instances.ts). */
+const { port, results } = init;
+const flag = new Int32Array(init.signal);
+/** Components whose warm instance a worker keeps. */
 const MAX_WARM_COMPONENTS = 8;
 let nextCallId = 0;
-
-const localDispatch = createLocalDispatcher();
-/** The running execution's data, for the worker-local interfaces. */
-let local: LocalScope | undefined;
-/**
- * True while a request runs. An instance prepared after a response has no
- * request, and the pool answers host calls only for an active one: a guest
- * calling the host while being instantiated ahead of time fails that
- * instantiation here, instead of waiting forever for a reply, and its next
- * request instantiates it again with the host available.
- */
-let serving = false;
 /** The job being served, for one-way calls. */
 let currentJob = 0;
-/** True while a new instance runs its warm-up call (warm-up.ts): the host answers with no data. */
-let warmingUp = false;
 
-function callHost(iface: string, fn: string, args: unknown[]): unknown {
-  if (warmingUp) return guestValue(iface, fn, warmUpHostCall(iface, fn, args));
-  if (localHostCalls && ONE_WAY_INTERFACES.has(iface)) {
-    if (!serving) throw new Error(`${WIT_PACKAGE_PREFIX}${iface}.${fn} called outside a request.`);
-    results.postMessage({
-      type: 'notify',
-      jobId: currentJob,
-      call: { callId: 0, iface, fn, args },
-    } satisfies FromWorker);
-    return undefined;
-  }
-  return guestValue(iface, fn, (local && localDispatch(local, iface, fn, args)) ?? callMainThread(iface, fn, args));
-}
-
-function callMainThread(iface: string, fn: string, args: unknown[]): HostOutcome {
-  if (!serving) throw new Error(`${WIT_PACKAGE_PREFIX}${iface}.${fn} called outside a request.`);
-  const callId = ++nextCallId;
-  Atomics.store(flag, 0, 0);
-  port.postMessage({ callId, iface, fn, args } satisfies HostCall);
-  Atomics.wait(flag, 0, 0);
-  const received = receiveMessageOnPort(port);
-  const reply = received?.message as HostReply | undefined;
-  if (!reply || reply.callId !== callId) {
-    throw new Error(`Host call bridge out of sync on ${iface}.${fn}.`);
-  }
-  return reply.outcome;
-}
-
-const MAX_DETAIL = 4096;
+const host = new GuestHost({
+  plan: init.plan,
+  instanceMode: init.instanceMode,
+  counters: new BigInt64Array(init.counters),
+  maxWarm: MAX_WARM_COMPONENTS,
+  remote(call: HostCall): HostOutcome {
+    const callId = ++nextCallId;
+    Atomics.store(flag, 0, 0);
+    port.postMessage({ ...call, callId } satisfies HostCall);
+    Atomics.wait(flag, 0, 0);
+    const reply = receiveMessageOnPort(port)?.message as HostReply | undefined;
+    if (!reply || reply.callId !== callId) throw new Error(`Host call bridge out of sync on ${call.iface}.${call.fn}.`);
+    return reply.outcome;
+  },
+  notify(call: HostCall): void {
+    // On the results channel, so the main thread handles it before this job's result.
+    results.postMessage({ type: 'notify', jobId: currentJob, call } satisfies FromWorker);
+  },
+});
 
 /**
  * How close to its cap a memory must be for a failure to count as a limit
@@ -97,19 +68,8 @@ function nearCap(memories: WebAssembly.Memory[], limitBytes: number): boolean {
   return memories.some((memory) => memory.buffer.byteLength + slack >= limitBytes);
 }
 
-/** A log-sized description: the glue's data: URL would otherwise fill every stack frame. */
-function describe(error: unknown): string {
-  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-  return text.replace(/data:text\/javascript;base64,[A-Za-z0-9+/=]+/g, '<component glue>').slice(0, MAX_DETAIL);
-}
-
-const cache = new InstanceCache({
-  instanceMode,
-  imports: worldImports(callHost),
-  counters,
-  warmingUp: (active) => (warmingUp = active),
-  maxWarm: MAX_WARM_COMPONENTS,
-});
+/** Loads of components a `prepare` could not use: a request loads them again and reports why. */
+const unprepared = new Map<string, Extract<ToWorker, { type: 'prepare' }>['load']>();
 
 async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const { jobId, componentKey } = message;
@@ -117,23 +77,12 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   let component: CachedComponent | undefined;
   let used: WarmInstance | undefined;
   let result: FromWorker;
-  serving = true;
   currentJob = jobId;
   try {
-    component = cache.get(componentKey);
-    if (!component) {
-      const load = message.load ?? unprepared.get(componentKey);
-      if (!load) throw new Error(`Component ${componentKey} was not sent to this worker.`);
-      component = await cache.load(load);
-      unprepared.delete(componentKey);
-    }
-    cache.remember(componentKey, component);
-    local =
-      localHostCalls && message.local
-        ? { request: message.local.request, granted: new Set(message.local.granted), answers: message.local.answers }
-        : undefined;
+    component = await host.component(componentKey, message.load ?? unprepared.get(componentKey));
+    unprepared.delete(componentKey);
     phase = 'instantiate';
-    used = cache.checkout(component);
+    used = host.begin(component, localScopeOf(message.local));
     phase = 'handler';
     const response = await used.root.handler(message.request);
     result = {
@@ -143,32 +92,23 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     };
   } catch (error) {
     const memoryLimit = used ? nearCap(used.recorder.memories(), message.memoryLimitBytes) : false;
-    result = { type: 'failed', jobId, phase, detail: describe(error), ...(memoryLimit ? { memoryLimit } : {}) };
+    result = { type: 'failed', jobId, phase, detail: describeFailure(error), ...(memoryLimit ? { memoryLimit } : {}) };
   } finally {
-    local = undefined;
-    serving = false;
+    host.end();
   }
   results.postMessage(result);
   // After the response: the restore (or a replacement instance) is off the request's critical path.
   if (component && used && !(result.type === 'failed' && result.memoryLimit)) {
-    cache.recycle(componentKey, component, used, result.type === 'failed');
+    host.recycle(componentKey, component, used, result.type === 'failed');
   }
 }
 
-/** Components a `prepare` could not load: a request loads them again and reports why. */
-const unprepared = new Map<string, ComponentLoad>();
-
 /** Makes a component's instance ready before its first request (the pool's `prepare`). */
 async function prepare({ componentKey, load }: Extract<ToWorker, { type: 'prepare' }>): Promise<void> {
-  let component = cache.get(componentKey);
   try {
-    if (!component) {
-      unprepared.set(componentKey, load);
-      component = await cache.load(load);
-      unprepared.delete(componentKey);
-    }
-    cache.remember(componentKey, component);
-    component.warm ??= cache.instantiate(component);
+    if (!host.get(componentKey)) unprepared.set(componentKey, load);
+    await host.prepare(componentKey, load);
+    unprepared.delete(componentKey);
   } catch {
     // The first request instantiates again and answers with the error.
   }
@@ -183,7 +123,7 @@ let handled = Promise.resolve();
 parent.on('message', (message: ToWorker) => {
   handled = handled.then(() => {
     if (message.type === 'evict') {
-      cache.delete(message.componentKey);
+      host.forget(message.componentKey);
       unprepared.delete(message.componentKey);
       return;
     }

@@ -1,38 +1,76 @@
 /**
- * Creates the per-execution scope handed to providers. Nothing in it outlives
- * the request: `close()` runs the providers' deferred clean-ups (e.g.
- * unpinning decrypted secrets) exactly once.
+ * The per-execution scope handed to providers. Nothing in it outlives the
+ * request: when the execution ends, `signal` aborts (so every call a provider
+ * still has in flight is cancelled) and the deferred clean-ups run once, in
+ * reverse order, before the masked values are wiped.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { isCapability, type Capability, type ExecuteRequest } from '@alga-psa/protocol';
-import type { ExecutionScope } from './providers/types.ts';
-import { MASK_VALUES } from './redact.ts';
+import { MASK_VALUES } from '../redact.ts';
+
+/** What an answer that depends only on the request may read: any thread can build it. */
+export interface RequestScope {
+  readonly request: Pick<ExecuteRequest, 'context' | 'config' | 'user'>;
+  readonly granted: ReadonlySet<Capability>;
+}
+
+/** A provider's state for one execution, created on first use (`scope.state(key)`). */
+export interface StateKey<S> {
+  readonly name: string;
+  readonly init: (scope: ExecutionScope) => S;
+}
+
+/** Declares a kind of per-execution state; `init` may register clean-ups with `scope.defer`. */
+export function executionState<S>(name: string, init: (scope: ExecutionScope) => S): StateKey<S> {
+  return { name, init };
+}
+
+/** Everything one execution may see. Created per request, never shared. */
+export interface ExecutionScope extends RequestScope {
+  readonly request: ExecuteRequest;
+  /** Bound to request_id, tenant_id, extension_id, install_id; masks `masked` in every line. */
+  readonly logger: FastifyBaseLogger;
+  /** Values no line, header or error of this execution may show (the secrets it read). */
+  readonly masked: Set<string>;
+  /** Aborts when the execution ends (answered, failed or timed out). */
+  readonly signal: AbortSignal;
+  /** This execution's state for `key`, created on first use. */
+  state<S>(key: StateKey<S>): S;
+  /** Runs `fn` when the execution ends, before `masked` is wiped. */
+  defer(fn: () => void): void;
+}
 
 export interface ClosableScope {
   scope: ExecutionScope;
+  /** Ends the execution: aborts `signal`, runs the clean-ups, wipes `masked`. Idempotent. */
   close(): void;
 }
 
 export function createScope(request: ExecuteRequest, logger: FastifyBaseLogger): ClosableScope {
   const deferred: Array<() => void> = [];
+  const states = new Map<StateKey<unknown>, unknown>();
+  const ended = new AbortController();
+  const masked = new Set<string>();
   const { context } = request;
-  const secretValues = new Set<string>();
   const child = logger.child({
     request_id: context.request_id,
     tenant_id: context.tenant_id,
     extension_id: context.extension_id,
     install_id: context.install_id,
   });
-  // Every line written through this logger (or its children) masks the
-  // secrets this execution decrypted; the runner's root logger installs the
-  // hook that reads this (see createLogger).
-  Object.defineProperty(child, MASK_VALUES, { value: secretValues });
+  // Every line written through this logger (or its children) masks this
+  // execution's values; the runner's root logger installs the hook that reads this.
+  Object.defineProperty(child, MASK_VALUES, { value: masked });
   const scope: ExecutionScope = {
     request,
-    granted: new Set(request.providers.filter(isCapability) as Capability[]),
+    granted: new Set(request.providers.filter(isCapability)),
     logger: child,
-    secretValues,
-    memo: new Map(),
+    masked,
+    signal: ended.signal,
+    state<S>(key: StateKey<S>): S {
+      if (!states.has(key)) states.set(key, key.init(scope));
+      return states.get(key) as S;
+    },
     defer(fn) {
       deferred.push(fn);
     },
@@ -43,6 +81,7 @@ export function createScope(request: ExecuteRequest, logger: FastifyBaseLogger):
     close() {
       if (closed) return;
       closed = true;
+      ended.abort(new Error('The execution ended.'));
       for (const fn of deferred.reverse()) {
         try {
           fn();
@@ -50,7 +89,18 @@ export function createScope(request: ExecuteRequest, logger: FastifyBaseLogger):
           scope.logger.error({ err: error }, 'execution clean-up failed');
         }
       }
-      scope.secretValues.clear();
+      masked.clear();
     },
   };
+}
+
+/** `signal` for one call: aborts when the execution ends or after `ms`, whichever comes first. */
+export function callSignal(scope: ExecutionScope, ms: number): AbortSignal {
+  return AbortSignal.any([scope.signal, AbortSignal.timeout(ms)]);
+}
+
+/** A call's time budget: `ms`, never beyond the execution's own deadline. */
+export function callBudget(scope: ExecutionScope, ms: number): number {
+  const limit = scope.request.limits?.timeout_ms;
+  return typeof limit === 'number' && limit > 0 ? Math.min(ms, limit) : ms;
 }

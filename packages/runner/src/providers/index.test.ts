@@ -1,67 +1,29 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { testScope } from '../testing/scope.ts';
-import { WORLD_INTERFACES } from '../world.ts';
-import { createDispatcher, createLocalDispatcher, createProviders, SecretCache, type Provider } from './index.ts';
-
-const deps = {
-  decrypter: { decrypt: () => Promise.reject(new Error('unused')), ready: async () => {} },
-  secretCache: new SecretCache({ ttlMs: 1000, maxEntries: 1 }),
-};
+import { CAPABILITIES, capabilityForInterface, WORLD_INTERFACES } from '@alga-psa/protocol';
+import { testProviders } from '../testing/providers.ts';
+import { createRequestProviders, PROVIDERS } from './index.ts';
 
 describe('provider registry', () => {
-  it('supplies every interface of the runner world exactly once', () => {
-    const providers = createProviders(deps);
+  it("supplies every interface of protocol's capability table exactly once, each under its capability", () => {
+    const providers = testProviders();
     assert.deepEqual(providers.map((p) => p.iface).sort(), [...WORLD_INTERFACES].sort());
-    assert.doesNotThrow(() => createDispatcher(providers));
+    for (const provider of providers) assert.equal(provider.capability, capabilityForInterface(provider.iface));
+    assert.equal(new Set(PROVIDERS.map((definition) => definition.iface)).size, PROVIDERS.length);
   });
 
-  it('refuses a registry that leaves an interface or function unimplemented', () => {
-    const providers = createProviders(deps);
-    assert.throws(() => createDispatcher(providers.filter((p) => p.iface !== 'user')), /alga:extension\/user/);
-    const partial = providers.map((p): Provider =>
-      p.iface === 'storage' ? { ...p, functions: { get: p.functions.get! } } : p,
-    );
-    assert.throws(() => createDispatcher(partial), /lacks put/);
+  it('names each function of an interface once, as jco does (camelCase)', () => {
+    for (const provider of testProviders()) {
+      for (const fn of Object.keys(provider.functions)) assert.match(fn, /^[a-z][A-Za-z]*$/, `${provider.iface}.${fn}`);
+    }
   });
 
-  it('traps with a generic message and logs the provider name when a provider throws', async () => {
-    const providers = createProviders(deps).map((p): Provider =>
-      p.iface === 'config'
-        ? {
-            ...p,
-            functions: {
-              ...p.functions,
-              getAll: () => {
-                throw new Error('database password is hunter2');
-              },
-            },
-          }
-        : p,
-    );
-    const t = testScope({ providers: ['cap:context.read'] });
-    const outcome = await createDispatcher(providers)(t.scope, 'config', 'getAll', []);
-    assert.equal(outcome.kind, 'trap');
-    assert.doesNotMatch(JSON.stringify(outcome), /hunter2/);
-    assert.ok(t.logs.some((line) => line.provider === 'config' && line.msg === 'provider failed'));
-  });
-
-  it('traps on a function the world does not have', async () => {
-    const outcome = await createDispatcher(createProviders(deps))(testScope().scope, 'secrets', 'steal', []);
-    assert.equal(outcome.kind, 'trap');
-  });
-
-  it("answers a worker's call from the prefetched answers only for the exact function and argument", () => {
-    const local = createLocalDispatcher();
-    const scope = {
-      request: testScope().scope.request,
-      granted: new Set(['cap:secrets.get' as const]),
-      answers: { secrets: { get: { api_token: 'v' } } },
-    };
-    assert.deepEqual(local(scope, 'secrets', 'get', ['api_token']), { kind: 'ok', value: 'v' });
-    // Anything else crosses the bridge (undefined): another key, an inherited name, another function.
-    assert.equal(local(scope, 'secrets', 'get', ['other']), undefined);
-    assert.equal(local(scope, 'secrets', 'get', ['toString']), undefined);
-    assert.equal(local(scope, 'secrets', 'listKeys', []), undefined);
+  it('builds the request providers without any dependency, for any thread', () => {
+    const request = createRequestProviders();
+    assert.ok(request.length > 0);
+    for (const provider of request) assert.equal(provider.placement, 'request');
+    // Every capability still has its interfaces answered somewhere.
+    const answered = new Set(testProviders().map((p) => p.capability));
+    assert.deepEqual([...answered].sort(), Object.keys(CAPABILITIES).sort());
   });
 });

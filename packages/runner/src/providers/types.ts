@@ -1,86 +1,131 @@
 /**
- * The one interface the runner core knows about capability providers.
+ * What a capability provider is. One folder per provider; its module exports
+ * one definition made with `defineProvider` or `defineRequestProvider`, and
+ * `providers/index.ts` lists them. The engine knows providers only through
+ * this type: it derives every set it needs (which calls a worker answers
+ * itself, which are one-way, which may run inline, what warm-up answers)
+ * from the traits below and never names a capability or an interface.
  *
  * Three lifetimes, kept apart on purpose:
- * - process: a `Provider` is created once by `createProviders()` from the
- *   runner's config (decrypter, caches); it holds no tenant data itself;
+ * - process: `create` runs once per runner with the provider's settings
+ *   (its section of the runner's configuration) and the shared dependencies;
  * - per install: caches a provider owns (e.g. decrypted secrets keyed by
  *   tenant|install|version), never module-level variables;
- * - per execution: an `ExecutionScope`, created for one request and closed
- *   when it ends.
+ * - per execution: the `ExecutionScope` (`scope.state(key)` for state kept
+ *   between calls, `scope.signal` for cancellation).
  */
-import type { FastifyBaseLogger } from 'fastify';
-import type { Capability, ExecuteRequest } from '@alga-psa/protocol';
+import type { StaticDecode, TObject, TProperties } from 'typebox';
+import type { Capability, WorldInterface } from '@alga-psa/protocol';
+import type { Decrypter } from '@alga-psa/transit';
+import type { ImportObject } from '../../generated/runner-with-warm-up.js';
+import type { ExecutionScope, RequestScope } from '../host-calls/scope.ts';
+import type { WitErr } from '../host-calls/outcome.ts';
+import type { ServerApi } from '../server-api/client.ts';
+import type { RunnerMetrics } from '../metrics.ts';
 
-import type { WorldInterface } from '../world.ts';
+/** The functions of each WIT interface as jco's host bindings declare them (generated from wit/). */
+export type WitInterfaces = {
+  [K in keyof ImportObject as K extends `alga:extension/${infer I}@${string}` ? I : never]: ImportObject[K];
+};
 
-export { WORLD_INTERFACES, WORLD_FUNCTIONS, type WorldInterface } from '../world.ts';
-
-/** Everything one execution may see. Created per request, never shared. */
-export interface ExecutionScope {
-  readonly request: ExecuteRequest;
-  readonly granted: ReadonlySet<Capability>;
-  /** Bound to request_id, tenant_id, extension_id, install_id. */
-  readonly logger: FastifyBaseLogger;
-  /** Every secret value decrypted in this execution; log lines mask them. */
-  readonly secretValues: Set<string>;
-  /** Per-execution state a provider keeps between calls, keyed by provider name. */
-  readonly memo: Map<string, unknown>;
-  /** Runs `fn` when the execution ends (success, error or timeout). */
-  defer(fn: () => void): void;
-}
-
-/** How a provider answers the `err` case of a WIT `result<T, E>`. */
-export class WitErr {
-  readonly payload: string;
-  constructor(payload: string) {
-    this.payload = payload;
-  }
-}
-
-export function witErr(payload: string): WitErr {
-  return new WitErr(payload);
-}
+type FunctionsOf<I extends WorldInterface> = {
+  [
+    F in keyof WitInterfaces[I] as WitInterfaces[I][F] extends (...args: never[]) => unknown ? F : never
+  ]: WitInterfaces[I][F];
+};
 
 /**
- * Thrown by a provider to trap the guest with a message meant for the
- * extension author (e.g. a missing capability on a function without an error
- * variant). Any other exception traps with a generic message.
+ * A provider's implementation of interface `I`: every function of the WIT
+ * interface, with the scope first. A function returns its `ok` value (or the
+ * plain value when the WIT has no result type), or a `WitErr` for the error
+ * variant, possibly through a promise; throwing `HostTrap` traps the guest.
  */
-export class HostTrap extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'HostTrap';
-  }
-}
+export type HostFunctions<I extends WorldInterface, Scope = ExecutionScope> = {
+  [F in keyof FunctionsOf<I>]: FunctionsOf<I>[F] extends (...args: infer A) => infer R
+    ? (scope: Scope, ...args: A) => R | WitErr | Promise<R | WitErr>
+    : never;
+};
 
-/**
- * One WIT function. Returns the `ok` value (or the plain value for functions
- * without a result type), or a `WitErr` for the error variant.
- */
-export type HostFunction = (scope: ExecutionScope, ...args: never[]) => unknown;
-
-export interface Provider {
-  /** Short name for logs and `memo` keys. */
-  readonly name: string;
-  /** The WIT interface it implements (unversioned, e.g. `secrets`). */
-  readonly iface: WorldInterface;
-  /** The capability that unlocks it; deny by default without it. */
-  readonly capability: Capability;
-  /** Keyed by jco's camelCase function name (`listKeys`, `getContext`). */
-  readonly functions: Readonly<Record<string, HostFunction>>;
+/** What a provider built by `create` does at run time. */
+export interface ProviderImpl<I extends WorldInterface = WorldInterface, Scope = ExecutionScope> {
+  readonly functions: HostFunctions<I, Scope>;
   /**
-   * The answer when `capability` was not granted; must not touch any
-   * backend. Returns a value/`WitErr` like a function, or throws `HostTrap`.
+   * The answer when the capability was not granted; must not touch any
+   * backend. A value or `WitErr` like a function, or throws `HostTrap`.
    */
-  denied(fn: string, scope: ExecutionScope): unknown;
+  denied(fn: string, scope: Scope): unknown;
   /**
    * Per execution, as it is handed to a worker: answers the worker may give
-   * the guest itself, by function and then by the call's one string
-   * argument (`{ get: { api_token: '…' } }`). Only answers that cannot change
-   * during the execution; every other call crosses the bridge as usual.
+   * the guest itself, by function and then by the call's one string argument
+   * (`{ get: { api_token: '…' } }`). Only answers that cannot change during
+   * the execution; every other call crosses to the main thread as usual.
    */
   prefetch?(scope: ExecutionScope): Record<string, Record<string, unknown>> | undefined;
   /** Process lifetime: finish background work (e.g. buffered shipments) when the runner shuts down. */
   close?(): Promise<void>;
+}
+
+/** What every provider shares with the others, built once per runner. */
+export interface ProviderDeps {
+  decrypter: Decrypter;
+  /** The server's runner API, when the runner knows the server (`ALGA_SERVER_URL`). */
+  serverApi: ServerApi | undefined;
+  metrics: RunnerMetrics | undefined;
+}
+
+/**
+ * A provider whose answers depend only on the request itself (its context,
+ * config and user) and the granted capabilities: no secrets, no I/O. Any
+ * thread answers it, so a worker does without the bridge to the main thread.
+ */
+export interface RequestProviderDefinition<I extends WorldInterface = WorldInterface> {
+  readonly iface: I;
+  readonly placement: 'request';
+  /** Once per thread that answers it. */
+  create(): ProviderImpl<I, RequestScope>;
+}
+
+/** A provider that needs the runner's main thread (caches, sockets, masking, the server). */
+export interface HostProviderDefinition<
+  I extends WorldInterface = WorldInterface,
+  S extends TProperties = TProperties,
+> {
+  readonly iface: I;
+  readonly placement: 'host';
+  /** Its functions return nothing: a worker posts the call and the guest goes on without waiting. */
+  readonly oneWay?: boolean;
+  /**
+   * Answers to a new instance's warm-up call, which carries no tenant data
+   * (engine/warm-up.ts). A function not listed traps during warm-up.
+   */
+  readonly warmUp?: { readonly [F in keyof FunctionsOf<I>]?: unknown };
+  /** Its section of the runner's settings: each property a TypeBox schema with a default and an `env` name. */
+  readonly settings?: S;
+  create(context: { settings: StaticDecode<TObject<S>>; deps: ProviderDeps }): ProviderImpl<I>;
+}
+
+/** Any provider definition, as the registry lists them. */
+export type ProviderDefinition = {
+  [I in WorldInterface]: RequestProviderDefinition<I> | HostProviderDefinition<I, TProperties>;
+}[WorldInterface];
+
+/** A provider as the runner holds it once created: its traits, its capability and its implementation. */
+export interface Provider<Scope = ExecutionScope> extends ProviderImpl<WorldInterface, Scope> {
+  readonly iface: WorldInterface;
+  readonly capability: Capability;
+  readonly placement: 'request' | 'host';
+  readonly oneWay: boolean;
+  readonly warmUp: Readonly<Record<string, unknown>>;
+}
+
+export function defineRequestProvider<I extends WorldInterface>(
+  definition: Omit<RequestProviderDefinition<I>, 'placement'>,
+): RequestProviderDefinition<I> {
+  return { ...definition, placement: 'request' };
+}
+
+export function defineProvider<I extends WorldInterface, S extends TProperties = Record<never, never>>(
+  definition: Omit<HostProviderDefinition<I, S>, 'placement'>,
+): HostProviderDefinition<I, S> {
+  return { ...definition, placement: 'host' };
 }

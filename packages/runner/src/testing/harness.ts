@@ -58,10 +58,8 @@ export async function createHarness(options: Partial<RunnerOptions> = {}): Promi
     verifier: await loadVerifier(keys.publicKeyFile),
     workers: 1,
     ...options,
-    logger: {
-      level: 'debug',
-      stream: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
-    },
+    logLevel: 'debug',
+    logStream: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
   });
   const token: Harness['token'] = (payload, claims = {}, ttlSeconds = 30) =>
     signer.sign(
@@ -172,23 +170,4 @@ export async function instanceEvents(h: Harness, event: string): Promise<number>
 
 export function bodyOf(response: ExecuteResponse): Record<string, unknown> {
   return JSON.parse(Buffer.from(response.body_b64 ?? '', 'base64').toString('utf8')) as Record<string, unknown>;
-}
-
-/** Builds something (a harness) with RUNNER_INSTANCE_MODE set: the engine reads it once, when built. */
-export async function inMode<T>(mode: 'reset' | 'fresh', build: () => Promise<T>): Promise<T> {
-  return withEnv({ RUNNER_INSTANCE_MODE: mode }, build);
-}
-
-/** Runs `build` (which creates an engine, reading its switches) with these environment variables set. */
-export async function withEnv<T>(vars: Record<string, string>, build: () => Promise<T>): Promise<T> {
-  const previous = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, vars);
-  try {
-    return await build();
-  } finally {
-    for (const [name, value] of Object.entries(previous)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
 }

@@ -1,7 +1,7 @@
 /** A stand-alone execution scope for provider tests (no guest, no worker). */
 import type { ExecuteRequest } from '@alga-psa/protocol';
 import { createLogger } from '../logger.ts';
-import { createScope, type ClosableScope } from '../scope.ts';
+import { createScope, type ClosableScope } from '../host-calls/index.ts';
 import { executeRequest } from './harness.ts';
 
 export interface TestScope extends ClosableScope {

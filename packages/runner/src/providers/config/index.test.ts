@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { testScope } from '../../testing/scope.ts';
-import { WitErr } from '../types.ts';
-import { createConfigProvider } from './index.ts';
+import { WitErr } from '../../host-calls/index.ts';
+import { configProvider } from './index.ts';
 
 describe('config provider', () => {
-  const provider = createConfigProvider();
-  const get = (scope: ReturnType<typeof testScope>['scope'], key: string) =>
-    provider.functions.get!(scope, ...([key] as never[]));
+  const provider = configProvider.create();
+  const get = (scope: ReturnType<typeof testScope>['scope'], key: string) => provider.functions.get(scope, key);
 
   it('returns the JSON encoding of a value of any settings type', () => {
     const { scope } = testScope({ config: { s: 'text', n: 3, b: false, l: ['a', 'b'] } });
@@ -25,7 +24,7 @@ describe('config provider', () => {
 
   it('returns the whole config JSON-encoded from get-all', () => {
     const { scope } = testScope({ config: { a: 1, b: 'x' } });
-    assert.equal(provider.functions.getAll!(scope), '{"a":1,"b":"x"}');
+    assert.equal(provider.functions.getAll(scope), '{"a":1,"b":"x"}');
   });
 
   it('answers denied when cap:context.read is not granted', () => {

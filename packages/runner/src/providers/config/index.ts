@@ -1,28 +1,23 @@
 /**
  * `alga:extension/config`: the install's configuration, JSON-encoded per
- * value so every settings type crosses the boundary as a string. Requires
+ * value so every settings type crosses the boundary as a string. Unlocked by
  * `cap:context.read`.
  */
-import { witErr, type ExecutionScope, type Provider } from '../types.ts';
+import { witErr } from '../../host-calls/index.ts';
+import { defineRequestProvider } from '../types.ts';
 
-export function createConfigProvider(): Provider {
-  return {
-    name: 'config',
-    iface: 'config',
-    capability: 'cap:context.read',
+export const configProvider = defineRequestProvider({
+  iface: 'config',
+  create: () => ({
     functions: {
-      get(scope: ExecutionScope, key: string) {
+      get(scope, key) {
         const { config } = scope.request;
         // Own properties only: `toString` is not a config key.
         if (!Object.hasOwn(config, key) || config[key] === undefined) return undefined;
         return JSON.stringify(config[key]);
       },
-      getAll(scope: ExecutionScope) {
-        return JSON.stringify(scope.request.config);
-      },
+      getAll: (scope) => JSON.stringify(scope.request.config),
     },
-    denied() {
-      return witErr('denied');
-    },
-  };
-}
+    denied: () => witErr('denied'),
+  }),
+});

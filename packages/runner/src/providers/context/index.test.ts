@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { testScope } from '../../testing/scope.ts';
-import { HostTrap } from '../types.ts';
-import { createContextProvider } from './index.ts';
+import { HostTrap } from '../../host-calls/index.ts';
+import type { ContextData } from '../../../generated/interfaces/alga-extension-types.js';
+import { contextProvider } from './index.ts';
 
 describe('context provider', () => {
-  const provider = createContextProvider();
+  const provider = contextProvider.create();
 
   it('returns the request ids as the WIT context-data record', () => {
     const { scope } = testScope();
-    assert.deepEqual(provider.functions.getContext!(scope), {
+    assert.deepEqual(provider.functions.getContext(scope), {
       requestId: 'req-1',
       tenantId: 'tenant-1',
       extensionId: 'ext-1',
@@ -21,7 +22,7 @@ describe('context provider', () => {
   it('maps empty optional ids to none', () => {
     const base = testScope().scope.request.context;
     const { scope } = testScope({ context: { ...base, request_id: '', version_id: '' } });
-    const data = provider.functions.getContext!(scope) as Record<string, unknown>;
+    const data = provider.functions.getContext(scope) as ContextData;
     assert.equal(data.requestId, undefined);
     assert.equal(data.versionId, undefined);
   });

@@ -29,8 +29,10 @@ export type AddressVerdict =
 /** Operator-approved private ranges (RUNNER_HTTP_ALLOW_PRIVATE). */
 export class PrivateAllowList {
   readonly #cidrs: Cidr[];
+  readonly #texts: string[];
 
   constructor(cidrs: readonly string[] = []) {
+    this.#texts = cidrs.map((text) => text.trim());
     this.#cidrs = cidrs.map((text) => {
       const trimmed = text.trim();
       if (!ipaddr.isValidCIDR(trimmed)) throw new Error(`Not a CIDR range: ${JSON.stringify(text)}.`);
@@ -55,6 +57,11 @@ export class PrivateAllowList {
 
   get size(): number {
     return this.#cidrs.length;
+  }
+
+  /** The ranges as `parse` reads them. */
+  toString(): string {
+    return this.#texts.join(',');
   }
 
   covers(address: Address): boolean {

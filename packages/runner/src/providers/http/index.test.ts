@@ -14,17 +14,14 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { ExecuteRequest } from '@alga-psa/protocol';
-import { testScope, type TestScope } from '../../testing/scope.ts';
-import { createDispatcher, createProviders, SecretCache, WitErr } from '../index.ts';
 import { buildConnector } from 'undici';
+import type { HttpResponse } from '../../../generated/interfaces/alga-extension-types.js';
+import { createDispatcher, WitErr } from '../../host-calls/index.ts';
+import { testProviders } from '../../testing/providers.ts';
+import { testScope, type TestScope } from '../../testing/scope.ts';
+import type { Provider } from '../types.ts';
 import { defaultConnector } from './transport.ts';
-import {
-  createHttpProvider,
-  type Connector,
-  type HttpProviderOptions,
-  type Resolver,
-  type WitHttpResponse,
-} from './index.ts';
+import { httpImpl, type Connector, type HttpProviderOptions, type Resolver } from './index.ts';
 
 const TOKEN = 'Bearer sk-live-TOPSECRET-1234';
 
@@ -131,7 +128,7 @@ function routes(req: IncomingMessage, res: ServerResponse, seen: Seen): void {
 }
 
 interface Counting {
-  provider: ReturnType<typeof createHttpProvider>;
+  provider: ReturnType<typeof httpImpl>;
   resolved: string[];
   connects: string[];
 }
@@ -152,7 +149,7 @@ function counting(options: HttpProviderOptions & { hosts?: Record<string, string
     return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
   };
   const { hosts: _hosts, ca: _ca, ...rest } = options;
-  return { provider: createHttpProvider({ resolve, connector, ...rest }), resolved, connects };
+  return { provider: httpImpl({ resolve, connector, ...rest }), resolved, connects };
 }
 
 function scopeWith(allowedHosts: string[] | undefined, extra: Partial<ExecuteRequest> = {}): TestScope {
@@ -170,12 +167,12 @@ interface Req {
   body?: Uint8Array;
 }
 
-async function call(provider: Counting['provider'], t: TestScope, req: Req): Promise<WitHttpResponse | WitErr> {
+async function call(provider: Counting['provider'], t: TestScope, req: Req): Promise<HttpResponse | WitErr> {
   const request = { method: req.method ?? 'GET', url: req.url, headers: req.headers ?? [], body: req.body };
-  return (await provider.functions.fetch!(t.scope, ...([request] as never[]))) as WitHttpResponse | WitErr;
+  return (await provider.functions.fetch(t.scope, request as never)) as HttpResponse | WitErr;
 }
 
-function ok(result: WitHttpResponse | WitErr): WitHttpResponse {
+function ok(result: HttpResponse | WitErr): HttpResponse {
   assert.ok(!(result instanceof WitErr), `expected a response, got ${JSON.stringify(result)}`);
   return result;
 }
@@ -304,9 +301,9 @@ describe('http provider', () => {
     it('answers not-allowed without any network activity when cap:http.fetch is not granted', async () => {
       const before = api.connections;
       const { provider, resolved, connects } = counting({ allowPrivate: LOOPBACK });
-      const decrypter = { decrypt: () => Promise.reject(new Error('unused')), ready: () => Promise.resolve() };
-      const providers = createProviders({ decrypter, secretCache: new SecretCache({ ttlMs: 1000, maxEntries: 1 }) });
-      const dispatch = createDispatcher(providers.map((p) => (p.iface === 'http' ? provider : p)));
+      const dispatch = createDispatcher(
+        testProviders().map((p): Provider => (p.iface === 'http' ? { ...p, ...(provider as unknown as Provider) } : p)),
+      );
       const t = testScope({ providers: ['cap:context.read'], egress: { allowed_hosts: [api.origin] } });
       scopes.push(t);
       const outcome = await dispatch(t.scope, 'http', 'fetch', [
@@ -671,7 +668,7 @@ describe('http provider', () => {
       assert.deepEqual(await call(provider, t, { url: `${api.origin}/hello` }), new WitErr('not-allowed'));
       assert.ok(warned(t, /already made 50 outbound requests/));
       assert.equal(api.requests.length - before, 50);
-      // The counter lives in the execution's memo: a new execution starts again.
+      // The counter lives in the execution's state: a new execution starts again.
       assert.equal(ok(await call(provider, scope([api.origin]), { url: `${api.origin}/hello` })).status, 200);
     });
 

@@ -1,5 +1,5 @@
 /**
- * `alga:extension/http`: outbound HTTP for the guest. Requires `cap:http.fetch`.
+ * `alga:extension/http`: outbound HTTP for the guest. Unlocked by `cap:http.fetch`.
  *
  * Deny by default, in this order, before any byte leaves the runner:
  * 1. the URL must be http(s), without credentials, at most 8 KiB (`invalid-url`);
@@ -15,17 +15,14 @@
  * origin and the error class, never headers, query strings or bodies.
  */
 import { lookup } from 'node:dns/promises';
-import { witErr, type ExecutionScope, type Provider } from '../types.ts';
+import { Type } from 'typebox';
+import type { HttpRequest, HttpResponse } from '../../../generated/interfaces/alga-extension-types.js';
+import { callBudget, callSignal, executionState, witErr, type ExecutionScope } from '../../host-calls/index.ts';
+import { ResponseTooLargeError } from '../../read-body.ts';
+import { defineProvider, type ProviderImpl } from '../types.ts';
 import { isIpLiteral, PrivateAllowList, vetAddress } from './address.ts';
-import { findAllowing, parseAllowList, parseRequestUrl, suggestEntry, type AllowList } from './policy.ts';
-import {
-  defaultConnector,
-  ResponseTooLargeError,
-  send,
-  type Connector,
-  type HttpHeader,
-  type RawResponse,
-} from './transport.ts';
+import { findAllowing, parseAllowList, parseRequestUrl, suggestEntry } from './policy.ts';
+import { defaultConnector, send, type Connector, type RawResponse } from './transport.ts';
 
 export { PrivateAllowList } from './address.ts';
 export type { Connector } from './transport.ts';
@@ -65,29 +62,6 @@ export interface HttpProviderOptions {
   resolve?: Resolver;
   /** Opens sockets to pinned addresses (tests wrap it to count connections). */
   connector?: Connector;
-}
-
-/** The WIT `http-request` as jco hands it over. */
-interface WitHttpRequest {
-  method: string;
-  url: string;
-  headers: HttpHeader[];
-  body?: Uint8Array | null;
-}
-
-/** The WIT `http-response`. */
-export interface WitHttpResponse {
-  status: number;
-  headers: HttpHeader[];
-  body: Uint8Array | undefined;
-}
-
-/** Per-execution state (in `scope.memo`, never module-level). */
-interface HttpMemo {
-  subrequests: number;
-  allowList: AllowList;
-  /** Aborted when the execution ends, so no call outlives it. */
-  inflight: Set<AbortController>;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -134,7 +108,19 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 
 const defaultResolve: Resolver = (hostname) => lookup(hostname, { all: true, verbatim: true });
 
-export function createHttpProvider(options: HttpProviderOptions = {}): Provider {
+/** This execution's outbound budget and allow-list, parsed once. */
+const egress = executionState('http.egress', (scope) => {
+  const allowList = parseAllowList(scope.request.egress?.allowed_hosts);
+  if (allowList.malformed.length > 0) {
+    scope.logger.warn(
+      { provider: 'http', entries: allowList.malformed },
+      'http: ignoring malformed allowedHosts entries',
+    );
+  }
+  return { allowList, subrequests: 0 };
+});
+
+export function httpImpl(options: HttpProviderOptions = {}): ProviderImpl<'http'> {
   const allowPrivate =
     options.allowPrivate instanceof PrivateAllowList
       ? options.allowPrivate
@@ -147,32 +133,10 @@ export function createHttpProvider(options: HttpProviderOptions = {}): Provider 
   const resolve = options.resolve ?? defaultResolve;
   const connector = options.connector ?? defaultConnector(timeoutMs);
 
-  function memoFor(scope: ExecutionScope): HttpMemo {
-    const existing = scope.memo.get('http') as HttpMemo | undefined;
-    if (existing) return existing;
-    const memo: HttpMemo = {
-      subrequests: 0,
-      allowList: parseAllowList(scope.request.egress?.allowed_hosts),
-      inflight: new Set(),
-    };
-    scope.memo.set('http', memo);
-    if (memo.allowList.malformed.length > 0) {
-      scope.logger.warn(
-        { provider: 'http', entries: memo.allowList.malformed },
-        'http: ignoring malformed allowedHosts entries',
-      );
-    }
-    scope.defer(() => {
-      for (const controller of memo.inflight) controller.abort(new Error('The execution ended.'));
-      memo.inflight.clear();
-    });
-    return memo;
-  }
-
   /** Validates method, headers and body; answers the pieces to send or a refusal. */
   function prepare(
     scope: ExecutionScope,
-    request: WitHttpRequest,
+    request: HttpRequest,
   ): { method: string; headers: Array<[string, string]>; body: Uint8Array | undefined } | Refusal {
     const log = scope.logger;
     const rawMethod = typeof request.method === 'string' ? request.method : '';
@@ -267,9 +231,9 @@ export function createHttpProvider(options: HttpProviderOptions = {}): Provider 
     return [...new Set(verdicts.map((verdict) => verdict.address))].slice(0, MAX_PINNED_ADDRESSES);
   }
 
-  async function fetch(scope: ExecutionScope, request: WitHttpRequest): Promise<WitHttpResponse | Refusal> {
+  async function fetch(scope: ExecutionScope, request: HttpRequest): Promise<HttpResponse | Refusal> {
     const log = scope.logger;
-    const memo = memoFor(scope);
+    const state = scope.state(egress);
     const checked = parseRequestUrl(request?.url);
     if (!checked.ok) {
       log.warn({ provider: 'http', reason: checked.reason }, `http.fetch refused: invalid URL (${checked.reason})`);
@@ -280,114 +244,104 @@ export function createHttpProvider(options: HttpProviderOptions = {}): Provider 
     let { method, headers, body } = prepared;
     let url = checked.url;
 
-    // One clock for the whole call, redirects included, bounded by the execution's own limit.
-    const limit = scope.request.limits?.timeout_ms;
-    const budget = typeof limit === 'number' && limit > 0 ? Math.min(timeoutMs, limit) : timeoutMs;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new TimeoutError(budget)), budget);
-    memo.inflight.add(controller);
-    try {
-      for (let hop = 0; ; hop++) {
-        const redirected = hop > 0 ? { redirect_hop: hop } : {};
-        const entry = findAllowing(memo.allowList, url);
-        if (!entry) {
-          const suggestion = suggestEntry(url);
-          log.warn(
-            { provider: 'http', origin: url.origin, ...redirected, add: suggestion },
-            `http.fetch refused: ${url.origin} is not in allowedHosts${hop > 0 ? ' (redirect target)' : ''}; ` +
-              `add "${suggestion}" to allowedHosts in manifest.json`,
-          );
-          return new Refusal('not-allowed');
-        }
-        if (memo.subrequests >= maxSubrequests) {
-          log.warn(
-            { provider: 'http', origin: url.origin, limit: maxSubrequests },
-            `http.fetch refused: this execution already made ${maxSubrequests} outbound requests (the limit)`,
-          );
-          return new Refusal('not-allowed');
-        }
-        memo.subrequests += 1;
-
-        const addresses = await vetTarget(scope, url, controller.signal);
-        if (addresses instanceof Refusal) return addresses;
-
-        let response: RawResponse;
-        try {
-          const flat = headers.flat();
-          response = await send(
-            { url, addresses },
-            { method, headers: flat, body, signal: controller.signal, maxResponseBytes, timeoutMs: budget, connector },
-          );
-        } catch (error) {
-          log.warn(
-            { provider: 'http', origin: url.origin, ...redirected, ...errorClass(error, controller.signal) },
-            'http.fetch failed: transport error',
-          );
-          return new Refusal('transport');
-        }
-
-        const location = REDIRECTS.has(response.status)
-          ? response.headers.find((header) => header.name === 'location')?.value
-          : undefined;
-        if (location === undefined) {
-          log.debug(
-            {
-              provider: 'http',
-              origin: url.origin,
-              status: response.status,
-              bytes: response.body.byteLength,
-              hops: hop,
-            },
-            'http.fetch done',
-          );
-          return {
-            status: response.status,
-            headers: response.headers,
-            body: response.body.byteLength > 0 ? response.body : undefined,
-          };
-        }
-
-        if (hop >= maxRedirects) {
-          log.warn(
-            { provider: 'http', origin: url.origin, limit: maxRedirects },
-            `http.fetch failed: more than ${maxRedirects} redirects`,
-          );
-          return new Refusal('transport');
-        }
-        const target = URL.parse(location, url);
-        const next = target ? parseRequestUrl(target.href) : { ok: false as const, reason: 'the URL does not parse' };
-        if (!next.ok) {
-          log.warn(
-            { provider: 'http', origin: url.origin, reason: next.reason },
-            `http.fetch refused: redirect to an invalid URL (${next.reason})`,
-          );
-          return new Refusal('not-allowed');
-        }
-        if (
-          (response.status === 303 && method !== 'HEAD') ||
-          ((response.status === 301 || response.status === 302) && method === 'POST')
-        ) {
-          method = 'GET';
-          body = undefined;
-          headers = headers.filter(([name]) => !BODY_HEADERS.has(name));
-        }
-        if (next.url.origin !== url.origin) {
-          headers = headers.filter(([name]) => !CREDENTIAL_HEADERS.has(name));
-        }
-        url = next.url;
+    // One clock for the whole call, redirects included, bounded by the execution's own limit;
+    // the call is abandoned when the execution ends.
+    const budget = callBudget(scope, timeoutMs);
+    const signal = callSignal(scope, budget);
+    for (let hop = 0; ; hop++) {
+      const redirected = hop > 0 ? { redirect_hop: hop } : {};
+      const entry = findAllowing(state.allowList, url);
+      if (!entry) {
+        const suggestion = suggestEntry(url);
+        log.warn(
+          { provider: 'http', origin: url.origin, ...redirected, add: suggestion },
+          `http.fetch refused: ${url.origin} is not in allowedHosts${hop > 0 ? ' (redirect target)' : ''}; ` +
+            `add "${suggestion}" to allowedHosts in manifest.json`,
+        );
+        return new Refusal('not-allowed');
       }
-    } finally {
-      clearTimeout(timer);
-      memo.inflight.delete(controller);
+      if (state.subrequests >= maxSubrequests) {
+        log.warn(
+          { provider: 'http', origin: url.origin, limit: maxSubrequests },
+          `http.fetch refused: this execution already made ${maxSubrequests} outbound requests (the limit)`,
+        );
+        return new Refusal('not-allowed');
+      }
+      state.subrequests += 1;
+
+      const addresses = await vetTarget(scope, url, signal);
+      if (addresses instanceof Refusal) return addresses;
+
+      let response: RawResponse;
+      try {
+        const flat = headers.flat();
+        response = await send(
+          { url, addresses },
+          { method, headers: flat, body, signal, maxResponseBytes, timeoutMs: budget, connector },
+        );
+      } catch (error) {
+        log.warn(
+          { provider: 'http', origin: url.origin, ...redirected, ...errorClass(error, signal) },
+          'http.fetch failed: transport error',
+        );
+        return new Refusal('transport');
+      }
+
+      const location = REDIRECTS.has(response.status)
+        ? response.headers.find((header) => header.name === 'location')?.value
+        : undefined;
+      if (location === undefined) {
+        log.debug(
+          {
+            provider: 'http',
+            origin: url.origin,
+            status: response.status,
+            bytes: response.body.byteLength,
+            hops: hop,
+          },
+          'http.fetch done',
+        );
+        return {
+          status: response.status,
+          headers: response.headers,
+          body: response.body.byteLength > 0 ? response.body : undefined,
+        };
+      }
+
+      if (hop >= maxRedirects) {
+        log.warn(
+          { provider: 'http', origin: url.origin, limit: maxRedirects },
+          `http.fetch failed: more than ${maxRedirects} redirects`,
+        );
+        return new Refusal('transport');
+      }
+      const target = URL.parse(location, url);
+      const next = target ? parseRequestUrl(target.href) : { ok: false as const, reason: 'the URL does not parse' };
+      if (!next.ok) {
+        log.warn(
+          { provider: 'http', origin: url.origin, reason: next.reason },
+          `http.fetch refused: redirect to an invalid URL (${next.reason})`,
+        );
+        return new Refusal('not-allowed');
+      }
+      if (
+        (response.status === 303 && method !== 'HEAD') ||
+        ((response.status === 301 || response.status === 302) && method === 'POST')
+      ) {
+        method = 'GET';
+        body = undefined;
+        headers = headers.filter(([name]) => !BODY_HEADERS.has(name));
+      }
+      if (next.url.origin !== url.origin) {
+        headers = headers.filter(([name]) => !CREDENTIAL_HEADERS.has(name));
+      }
+      url = next.url;
     }
   }
 
   return {
-    name: 'http',
-    iface: 'http',
-    capability: 'cap:http.fetch',
     functions: {
-      async fetch(scope: ExecutionScope, request: WitHttpRequest) {
+      async fetch(scope, request) {
         const outcome = await fetch(scope, request);
         return outcome instanceof Refusal ? witErr(outcome.error) : outcome;
       },
@@ -399,18 +353,35 @@ export function createHttpProvider(options: HttpProviderOptions = {}): Provider 
   };
 }
 
-class TimeoutError extends Error {
-  constructor(ms: number) {
-    super(`The call took longer than ${ms} ms.`);
-    this.name = 'TimeoutError';
-  }
-}
+export const httpProvider = defineProvider({
+  iface: 'http',
+  settings: {
+    httpAllowPrivate: Type.Codec(
+      Type.String({
+        default: '',
+        env: 'RUNNER_HTTP_ALLOW_PRIVATE',
+        description: 'Private CIDRs outbound HTTP may reach (development only; metadata addresses stay refused).',
+      }),
+    )
+      .Decode((text: string) => {
+        try {
+          return PrivateAllowList.parse(text);
+        } catch (error) {
+          throw new Error(`${(error as Error).message} Use comma-separated CIDRs, e.g. 127.0.0.0/8.`, {
+            cause: error,
+          });
+        }
+      })
+      .Encode((list: PrivateAllowList) => list.toString()),
+  },
+  create: ({ settings }) => httpImpl({ allowPrivate: settings.httpAllowPrivate }),
+});
 
 /** What a log line may say about an error: its class and code, never its message. */
 function errorClass(error: unknown, signal: AbortSignal): Record<string, unknown> {
   if (error instanceof ResponseTooLargeError) return { error: error.name, reason: 'response too large' };
   if (signal.aborted) {
-    return signal.reason instanceof TimeoutError
+    return (signal.reason as Error | undefined)?.name === 'TimeoutError'
       ? { error: 'TimeoutError', reason: 'time limit reached' }
       : { error: 'AbortError', reason: 'execution ended' };
   }

@@ -9,13 +9,10 @@
  */
 import { isIP } from 'node:net';
 import { Client, buildConnector } from 'undici';
+import type { HttpHeader } from '../../../generated/interfaces/alga-extension-types.js';
+import { readCapped } from '../../read-body.ts';
 
 export type Connector = buildConnector.connector;
-
-export interface HttpHeader {
-  name: string;
-  value: string;
-}
 
 export interface PinnedTarget {
   url: URL;
@@ -41,13 +38,6 @@ export interface RawResponse {
   headers: HttpHeader[];
   /** A fresh, exactly sized copy (never a view into a pooled buffer). */
   body: Uint8Array;
-}
-
-export class ResponseTooLargeError extends Error {
-  constructor(limit: number) {
-    super(`The response body exceeded ${limit} bytes.`);
-    this.name = 'ResponseTooLargeError';
-  }
 }
 
 /** The default connector: HTTP/1.1 only, bounded connect time. */
@@ -105,29 +95,7 @@ export async function send(target: PinnedTarget, options: SendOptions): Promise<
       body: options.body ? Buffer.from(options.body.buffer, options.body.byteOffset, options.body.byteLength) : null,
       signal: options.signal,
     });
-    // Errors while reading surface through the iterator below; this keeps a
-    // stream destroyed early (cap reached) from raising an unhandled 'error'.
-    response.body.on('error', () => {});
-    const declared = Number(response.headers['content-length']);
-    if (Number.isFinite(declared) && declared > options.maxResponseBytes) {
-      response.body.destroy();
-      throw new ResponseTooLargeError(options.maxResponseBytes);
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      total += chunk.byteLength;
-      if (total > options.maxResponseBytes) {
-        throw new ResponseTooLargeError(options.maxResponseBytes);
-      }
-      chunks.push(chunk);
-    }
-    const body = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      body.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
+    const body = await readCapped(response, options.maxResponseBytes);
     return { status: response.statusCode, headers: responseHeaders(response.headers), body };
   } finally {
     client.destroy().catch(() => {});

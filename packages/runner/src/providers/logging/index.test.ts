@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { testScope } from '../../testing/scope.ts';
-import { createDispatcher, createProviders, SecretCache } from '../index.ts';
-import { createLoggingProvider, MAX_GUEST_LOG_BYTES } from './index.ts';
-
-const noDecrypt = { decrypt: () => Promise.reject(new Error('unused')), ready: async () => {} };
+import { createDispatcher } from '../../host-calls/index.ts';
+import { testProviders } from '../../testing/providers.ts';
+import { loggingImpl, MAX_GUEST_LOG_BYTES } from './index.ts';
 
 function guestLines(logs: Array<Record<string, unknown>>) {
   return logs.filter((line) => line.source === 'guest');
 }
 
 describe('logging provider', () => {
-  const provider = createLoggingProvider();
-  const call = (fn: string, scope: ReturnType<typeof testScope>['scope'], message: string) =>
-    provider.functions[fn]!(scope, ...([message] as never[]));
+  const provider = loggingImpl();
+  const call = (
+    fn: 'logInfo' | 'logWarn' | 'logError',
+    scope: ReturnType<typeof testScope>['scope'],
+    message: string,
+  ) => provider.functions[fn](scope, message);
 
   it('writes guest lines at their level with the request ids and source guest', () => {
     const t = testScope({ providers: ['cap:log.emit'] });
@@ -35,7 +37,7 @@ describe('logging provider', () => {
   it('masks every secret decrypted in the execution: plain, base64, base64url and URL-encoded', () => {
     const t = testScope({ providers: ['cap:log.emit'] });
     const secret = 'a+b/c?d e>>>';
-    t.scope.secretValues.add(secret);
+    t.scope.masked.add(secret);
     const b64 = Buffer.from(secret).toString('base64');
     const message = [
       secret,
@@ -57,9 +59,7 @@ describe('logging provider', () => {
   });
 
   it('drops lines without cap:log.emit and reports the count once when the execution ends', async () => {
-    const dispatch = createDispatcher(
-      createProviders({ decrypter: noDecrypt, secretCache: new SecretCache({ ttlMs: 1000, maxEntries: 1 }) }),
-    );
+    const dispatch = createDispatcher(testProviders());
     const t = testScope({ providers: ['cap:context.read'] });
     assert.deepEqual(await dispatch(t.scope, 'logging', 'logInfo', ['one']), { kind: 'ok', value: undefined });
     await dispatch(t.scope, 'logging', 'logError', ['two']);

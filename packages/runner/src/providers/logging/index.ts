@@ -1,6 +1,6 @@
 /**
  * `alga:extension/logging`: the guest's log lines, written by the runner's
- * logger with the request's ids and `source: 'guest'`. Requires `cap:log.emit`.
+ * logger with the request's ids and `source: 'guest'`. Unlocked by `cap:log.emit`.
  *
  * Every secret value decrypted in this execution is masked (plain, base64,
  * base64url and URL-encoded) before the line is written, and a message is
@@ -9,32 +9,38 @@
  * The lines are also kept per install on the server, so a tenant's admins can
  * read their install's recent logs: see `ship.ts`.
  */
-import type { Dispatcher } from 'undici';
+import { executionState, type ExecutionScope } from '../../host-calls/index.ts';
 import { maskSecrets } from '../../redact.ts';
-import type { ExecutionScope, Provider } from '../types.ts';
+import type { ServerApi } from '../../server-api/client.ts';
+import { defineProvider, type ProviderImpl } from '../types.ts';
 import { LogShipper, type ShipStats } from './ship.ts';
 
 export { MAX_SHIPPED_LINES, MAX_SHIPPED_BYTES, type ShipStats } from './ship.ts';
 
-export interface LoggingProviderOptions {
-  /** The server's base URL (`ALGA_SERVER_URL`); without it lines stay in the runner's own log only. */
-  serverUrl?: string | undefined;
+export interface LoggingOptions {
+  /** The server's runner API; without it lines stay in the runner's own log only. */
+  serverApi?: ServerApi | undefined;
   /** How long one shipment may take. Default 2000 ms. */
   shipTimeoutMs?: number;
   /** How long an install's lines may wait to be shipped together. Default 500 ms. */
   shipBatchWindowMs?: number;
-  /** For tests. */
-  dispatcher?: Dispatcher;
 }
 
 export const MAX_GUEST_LOG_BYTES = 8 * 1024;
 
 type Level = 'info' | 'warn' | 'error';
 
-/** Per-execution state: lines dropped because the capability is missing. */
-interface LoggingMemo {
-  dropped: number;
-}
+/** Lines of this execution dropped because the capability is missing; the count is reported once, at the end. */
+const dropped = executionState('logging.dropped', (scope) => {
+  const state = { lines: 0 };
+  scope.defer(() => {
+    scope.logger.debug(
+      { provider: 'logging', dropped: state.lines },
+      'guest log lines dropped: cap:log.emit not granted',
+    );
+  });
+  return state;
+});
 
 function truncate(message: string): { text: string; truncated: boolean } {
   const bytes = Buffer.from(message, 'utf8');
@@ -46,28 +52,24 @@ function truncate(message: string): { text: string; truncated: boolean } {
 function write(level: Level, shipper: LogShipper) {
   return (scope: ExecutionScope, message: string): void => {
     // Mask before truncating, so a cut cannot leave half a secret unmasked.
-    const { text, truncated } = truncate(maskSecrets(String(message), scope.secretValues));
+    const { text, truncated } = truncate(maskSecrets(String(message), scope.masked));
     scope.logger[level]({ source: 'guest', ...(truncated ? { truncated: true } : {}) }, text);
     shipper.keep(scope, level, text);
   };
 }
 
-export function createLoggingProvider(
-  options: LoggingProviderOptions = {},
-): Provider & { shipStats(): ShipStats; shipIdle(): Promise<void> } {
+export function loggingImpl(
+  options: LoggingOptions = {},
+): ProviderImpl<'logging'> & { shipStats(): ShipStats; shipIdle(): Promise<void> } {
   const shipper = new LogShipper({
-    serverUrl: options.serverUrl,
+    serverApi: options.serverApi,
     timeoutMs: options.shipTimeoutMs ?? 2000,
     batchWindowMs: options.shipBatchWindowMs,
-    dispatcher: options.dispatcher,
   });
   return {
     shipStats: () => shipper.stats(),
     shipIdle: () => shipper.idle(),
     close: () => shipper.idle(),
-    name: 'logging',
-    iface: 'logging',
-    capability: 'cap:log.emit',
     functions: {
       logInfo: write('info', shipper),
       logWarn: write('warn', shipper),
@@ -75,20 +77,17 @@ export function createLoggingProvider(
     },
     denied(_fn, scope) {
       // No error variant: drop the line, count it, report the count once.
-      let memo = scope.memo.get('logging') as LoggingMemo | undefined;
-      if (!memo) {
-        const created: LoggingMemo = { dropped: 0 };
-        memo = created;
-        scope.memo.set('logging', created);
-        scope.defer(() => {
-          scope.logger.debug(
-            { provider: 'logging', dropped: created.dropped },
-            'guest log lines dropped: cap:log.emit not granted',
-          );
-        });
-      }
-      memo.dropped += 1;
+      scope.state(dropped).lines += 1;
       return undefined;
     },
   };
 }
+
+export const loggingProvider = defineProvider({
+  iface: 'logging',
+  // Nothing to answer: a worker posts the line and the guest goes on.
+  oneWay: true,
+  // Warm-up lines are dropped.
+  warmUp: { logInfo: undefined, logWarn: undefined, logError: undefined },
+  create: ({ deps }) => loggingImpl({ serverApi: deps.serverApi }),
+});

@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { after, before, describe, it } from 'node:test';
 import type { ExecuteRequest } from '@alga-psa/protocol';
 // The real server plugin, so the shipped batch is proven against the route that stores it.
 import { openPglite } from '../../../../server/src/db/index.ts';
 import { startRunnerApiServer, type RunnerApiTestContext } from '../../../../server/src/runner-api/testing.ts';
+import { createServerApi } from '../../server-api/client.ts';
 import { testScope } from '../../testing/scope.ts';
-import { createLoggingProvider, MAX_SHIPPED_LINES } from './index.ts';
+import { loggingImpl, MAX_SHIPPED_LINES, type LoggingOptions } from './index.ts';
+
+/** The provider shipping to `serverUrl` (none: no server configured). */
+const shippingTo = (
+  serverUrl: string | undefined,
+  options: Omit<LoggingOptions, 'serverApi'> & { dispatcher?: Dispatcher } = {},
+) => {
+  const { dispatcher, ...rest } = options;
+  return loggingImpl({ serverApi: serverUrl ? createServerApi({ serverUrl, dispatcher }) : undefined, ...rest });
+};
 
 describe('guest log shipping', () => {
   let ctx: RunnerApiTestContext;
@@ -35,14 +45,14 @@ describe('guest log shipping', () => {
     ).json().lines as Array<{ level: string; message: string; requestId: string }>;
 
   it('ships the masked lines after the execution ends, to the install in the token', async () => {
-    const provider = createLoggingProvider({ serverUrl });
+    const provider = shippingTo(serverUrl);
     const t = await scopeFor(ctx.installA);
-    t.scope.secretValues.add('s3cret-value');
-    provider.functions.logInfo!(t.scope, ...(['hello s3cret-value'] as never[]));
-    provider.functions.logError!(t.scope, ...(['it broke'] as never[]));
+    t.scope.masked.add('s3cret-value');
+    provider.functions.logInfo(t.scope, 'hello s3cret-value');
+    provider.functions.logError(t.scope, 'it broke');
     // A secret read after a line was written is masked at shipping time too.
-    provider.functions.logWarn!(t.scope, ...(['late other-secret'] as never[]));
-    t.scope.secretValues.add('other-secret');
+    provider.functions.logWarn(t.scope, 'late other-secret');
+    t.scope.masked.add('other-secret');
     assert.deepEqual(await stored(ctx.adminA), [], 'nothing is shipped before the execution ends');
     t.close();
     await provider.shipIdle();
@@ -65,11 +75,11 @@ describe('guest log shipping', () => {
       if (options.method === 'POST') posts += 1;
       return dispatch(options, handler);
     });
-    const provider = createLoggingProvider({ serverUrl, shipBatchWindowMs: 60_000, dispatcher: counting });
+    const provider = shippingTo(serverUrl, { shipBatchWindowMs: 60_000, dispatcher: counting });
     const before = (await stored(ctx.adminB)).length;
     for (const n of [1, 2, 3]) {
       const t = await scopeFor(ctx.installB);
-      provider.functions.logInfo!(t.scope, ...([`batched ${n}`] as never[]));
+      provider.functions.logInfo(t.scope, `batched ${n}`);
       t.close();
     }
     assert.equal(posts, 0, 'held for the window');
@@ -83,10 +93,10 @@ describe('guest log shipping', () => {
   });
 
   it('keeps at most the per-execution cap and says how many were not kept', async () => {
-    const provider = createLoggingProvider({ serverUrl });
+    const provider = shippingTo(serverUrl);
     const before = (await stored(ctx.adminB)).length;
     const t = await scopeFor(ctx.installB);
-    for (let i = 0; i < MAX_SHIPPED_LINES + 7; i++) provider.functions.logInfo!(t.scope, ...([`line ${i}`] as never[]));
+    for (let i = 0; i < MAX_SHIPPED_LINES + 7; i++) provider.functions.logInfo(t.scope, `line ${i}`);
     t.close();
     await provider.shipIdle();
     const lines = await stored(ctx.adminB);
@@ -96,11 +106,11 @@ describe('guest log shipping', () => {
   });
 
   it('a failing server never fails the execution: counted, warned once per outage', async () => {
-    const provider = createLoggingProvider({ serverUrl: 'http://127.0.0.1:1', shipTimeoutMs: 500 });
+    const provider = shippingTo('http://127.0.0.1:1', { shipTimeoutMs: 500 });
     const warnings: unknown[] = [];
     for (let i = 0; i < 3; i++) {
       const t = await scopeFor(ctx.installA);
-      provider.functions.logInfo!(t.scope, ...(['x'] as never[]));
+      provider.functions.logInfo(t.scope, 'x');
       t.close();
       await provider.shipIdle();
       warnings.push(...t.logs.filter((line) => line.level === 40 && line.provider === 'logging'));
@@ -110,16 +120,16 @@ describe('guest log shipping', () => {
   });
 
   it('without a server URL or token, lines go to the runner log only', async () => {
-    const noServer = createLoggingProvider();
+    const noServer = shippingTo(undefined);
     const t = await scopeFor(ctx.installA);
-    noServer.functions.logInfo!(t.scope, ...(['local only'] as never[]));
+    noServer.functions.logInfo(t.scope, 'local only');
     t.close();
     await noServer.shipIdle();
     assert.deepEqual(noServer.shipStats(), { shipped: 0, failed: 0, dropped: 0 });
     assert.ok(t.logs.some((line) => line.msg === 'local only'));
-    const noToken = createLoggingProvider({ serverUrl });
+    const noToken = shippingTo(serverUrl);
     const u = testScope({ providers: ['cap:log.emit'] });
-    noToken.functions.logInfo!(u.scope, ...(['no token'] as never[]));
+    noToken.functions.logInfo(u.scope, 'no token');
     u.close();
     await noToken.shipIdle();
     assert.deepEqual(noToken.shipStats(), { shipped: 0, failed: 0, dropped: 0 });

@@ -10,23 +10,19 @@
  * the response, never fails the execution, and a broken server costs one
  * warning per outage (the failure counter keeps the rest).
  */
-import type { Dispatcher } from 'undici';
+import { MAX_LOG_BATCH, runnerApiPaths, type GuestLogLine } from '@alga-psa/protocol';
+import { executionState, type ExecutionScope, type StateKey } from '../../host-calls/index.ts';
 import { maskSecrets } from '../../redact.ts';
-import type { ExecutionScope } from '../types.ts';
-import { callServer, serverToken } from '../storage/client.ts';
+import { serverToken, type ServerApi } from '../../server-api/client.ts';
 
 /** Per execution; the server accepts at most 500 lines per batch. */
 export const MAX_SHIPPED_LINES = 200;
 export const MAX_SHIPPED_BYTES = 256 * 1024;
 
-interface ShippedLine {
-  level: 'info' | 'warn' | 'error';
-  message: string;
-  at: string;
-  request_id: string;
-}
+type ShippedLine = GuestLogLine;
 
-interface ShipMemo {
+/** One execution's lines, kept until it ends. */
+interface ExecutionLines {
   lines: ShippedLine[];
   bytes: number;
   dropped: number;
@@ -40,9 +36,6 @@ export interface ShipStats {
   dropped: number;
 }
 
-const MEMO_KEY = 'logging.ship';
-/** The server accepts at most 500 lines per POST. */
-const MAX_BATCH_LINES = 500;
 /** Installs with lines waiting; beyond this a batch is sent at once rather than held. */
 const MAX_PENDING_INSTALLS = 1000;
 
@@ -55,9 +48,9 @@ interface PendingBatch {
 }
 
 export class LogShipper {
-  readonly #serverUrl: string | undefined;
+  readonly #serverApi: ServerApi | undefined;
   readonly #timeoutMs: number;
-  readonly #dispatcher: Dispatcher | undefined;
+  readonly #lines: StateKey<ExecutionLines>;
   readonly #stats: ShipStats = { shipped: 0, failed: 0, dropped: 0 };
   readonly #inflight = new Set<Promise<void>>();
   readonly #pending = new Map<string, PendingBatch>();
@@ -66,16 +59,19 @@ export class LogShipper {
   #failing = false;
 
   constructor(options: {
-    serverUrl?: string | undefined;
+    serverApi?: ServerApi | undefined;
     timeoutMs: number;
     /** How long an install's lines may wait to be sent together (default 500 ms; 0 sends per execution). */
-    batchWindowMs?: number;
-    dispatcher?: Dispatcher | undefined;
+    batchWindowMs?: number | undefined;
   }) {
-    this.#serverUrl = options.serverUrl;
+    this.#serverApi = options.serverApi;
     this.#timeoutMs = options.timeoutMs;
     this.#batchWindowMs = options.batchWindowMs ?? 500;
-    this.#dispatcher = options.dispatcher;
+    this.#lines = executionState('logging.ship', (scope) => {
+      const lines: ExecutionLines = { lines: [], bytes: 0, dropped: 0 };
+      scope.defer(() => this.#flush(scope, lines));
+      return lines;
+    });
   }
 
   stats(): ShipStats {
@@ -91,47 +87,41 @@ export class LogShipper {
   /** Buffers one (already masked and capped) line of this execution. */
   keep(scope: ExecutionScope, level: ShippedLine['level'], message: string): void {
     // Without a server or a token, the runner's own log is the only copy.
-    if (!this.#serverUrl || !serverToken(scope)) return;
-    let memo = scope.memo.get(MEMO_KEY) as ShipMemo | undefined;
-    if (!memo) {
-      const created: ShipMemo = { lines: [], bytes: 0, dropped: 0 };
-      memo = created;
-      scope.memo.set(MEMO_KEY, created);
-      scope.defer(() => this.#flush(scope, created));
-    }
+    if (!this.#serverApi || !serverToken(scope.request)) return;
+    const kept = scope.state(this.#lines);
     const size = Buffer.byteLength(message, 'utf8');
-    if (memo.lines.length >= MAX_SHIPPED_LINES || memo.bytes + size > MAX_SHIPPED_BYTES) {
-      memo.dropped += 1;
+    if (kept.lines.length >= MAX_SHIPPED_LINES || kept.bytes + size > MAX_SHIPPED_BYTES) {
+      kept.dropped += 1;
       this.#stats.dropped += 1;
       return;
     }
-    memo.bytes += size;
-    memo.lines.push({ level, message, at: new Date().toISOString(), request_id: scope.request.context.request_id });
+    kept.bytes += size;
+    kept.lines.push({ level, message, at: new Date().toISOString(), request_id: scope.request.context.request_id });
   }
 
-  #flush(scope: ExecutionScope, memo: ShipMemo): void {
-    if (memo.lines.length === 0) return;
+  #flush(scope: ExecutionScope, kept: ExecutionLines): void {
+    if (kept.lines.length === 0) return;
     // Mask again with every secret the execution read, including those read
     // after a line was written (deferred clean-ups run before the set is wiped).
-    const lines = memo.lines.map((line) => ({ ...line, message: maskSecrets(line.message, scope.secretValues) }));
-    if (memo.dropped > 0) {
+    const lines = kept.lines.map((line) => ({ ...line, message: maskSecrets(line.message, scope.masked) }));
+    if (kept.dropped > 0) {
       lines.push({
         level: 'warn',
-        message: `[runner] ${memo.dropped} more log line(s) of this request were not kept (limit ${MAX_SHIPPED_LINES} lines / ${MAX_SHIPPED_BYTES} bytes).`,
+        message: `[runner] ${kept.dropped} more log line(s) of this request were not kept (limit ${MAX_SHIPPED_LINES} lines / ${MAX_SHIPPED_BYTES} bytes).`,
         at: new Date().toISOString(),
         request_id: scope.request.context.request_id,
       });
     }
     const { tenant_id: tenantId, install_id: installId } = scope.request.context;
     const key = JSON.stringify([tenantId, installId]);
-    const token = serverToken(scope)!;
+    const token = serverToken(scope.request)!;
     const pending = this.#pending.get(key);
     if (pending) {
       // The newest token for the install: it lives at least as long as the older one.
       pending.token = token;
       pending.logger = scope.logger;
       pending.lines.push(...lines);
-      if (pending.lines.length >= MAX_BATCH_LINES - MAX_SHIPPED_LINES) this.#sendPending(key);
+      if (pending.lines.length >= MAX_LOG_BATCH - MAX_SHIPPED_LINES) this.#sendPending(key);
       return;
     }
     if (this.#batchWindowMs === 0 || this.#pending.size >= MAX_PENDING_INSTALLS) {
@@ -158,15 +148,13 @@ export class LogShipper {
 
   async #send(logger: ExecutionScope['logger'], token: string, lines: ShippedLine[]): Promise<void> {
     try {
-      const result = await callServer({
-        serverUrl: this.#serverUrl!,
+      const result = await this.#serverApi!.call({
         token,
         method: 'POST',
-        path: '/logs',
+        path: runnerApiPaths.logs,
         body: { lines },
         timeoutMs: this.#timeoutMs,
         maxResponseBytes: 64 * 1024,
-        dispatcher: this.#dispatcher,
       });
       if (result.kind === 'response' && result.status >= 200 && result.status < 300) {
         this.#stats.shipped += lines.length;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HostTrap } from '../types.ts';
+import { HostTrap } from '../../host-calls/index.ts';
 import { testScope } from '../../testing/scope.ts';
-import { createRandomProvider } from './index.ts';
+import { randomProvider } from './index.ts';
 
 // HostFunction's argument list is the WIT's; tests pass a length as jco would.
 const getRandomBytes = (scope: ReturnType<typeof testScope>['scope'], len: number) =>
-  createRandomProvider().functions.getRandomBytes!(scope, ...([len] as never[]));
+  randomProvider.create().functions.getRandomBytes(scope, len as number);
 
 test('answers the requested number of bytes, different on every call', async () => {
   const scope = testScope({ providers: ['cap:context.read'] }).scope;
@@ -23,13 +23,13 @@ test('refuses lengths above the Web Crypto cap or that are not integers', () => 
 });
 
 test('without cap:context.read the call traps', () => {
-  assert.throws(() => createRandomProvider().denied('getRandomBytes', testScope({ providers: [] }).scope), HostTrap);
+  assert.throws(() => randomProvider.create().denied('getRandomBytes', testScope({ providers: [] }).scope), HostTrap);
 });
 
 test('hands out every byte of its CSPRNG blocks once, across refills, and large reads whole', () => {
   const scope = testScope({ providers: ['cap:context.read'] }).scope;
-  const provider = createRandomProvider();
-  const read = (len: number) => provider.functions.getRandomBytes!(scope, ...([len] as never[])) as Uint8Array;
+  const provider = randomProvider.create();
+  const read = (len: number) => provider.functions.getRandomBytes(scope, len as number) as Uint8Array;
   const seen = new Set<string>();
   // 700 × 24 bytes spans four 4 KiB blocks; a repeat would mean a byte range served twice.
   for (let i = 0; i < 700; i++) {

@@ -1,5 +1,5 @@
 /**
- * `alga:extension/random`: bytes from the host's CSPRNG. Requires
+ * `alga:extension/random`: bytes from the host's CSPRNG. Unlocked by
  * `cap:context.read` (granted to every install by default).
  *
  * A componentized guest resumes from a build-time snapshot, so its own RNG
@@ -8,18 +8,13 @@
  * provider on every request.
  */
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { HostTrap, type Provider } from '../types.ts';
+import { HostTrap } from '../../host-calls/index.ts';
+import { defineRequestProvider } from '../types.ts';
 
 /** The same per-call cap as Web Crypto's getRandomValues. */
 export const MAX_RANDOM_BYTES = 65_536;
 
-/**
- * CSPRNG output drawn a block at a time. A small read costs ~8 µs on the
- * benchmark machine, nearly all of it per-call overhead, and the SDK makes
- * one to seed `Math.random` in each request that uses it; a 4 KiB block
- * serves ~250 of them. Every byte is handed out once, then the block is
- * refilled.
- */
+/** CSPRNG output drawn a block at a time: a small read is mostly per-call overhead (docs/perf/). */
 class RandomBlock {
   readonly #block = Buffer.alloc(4096);
   #next = this.#block.length;
@@ -36,22 +31,23 @@ class RandomBlock {
   }
 }
 
-export function createRandomProvider(): Provider {
-  const block = new RandomBlock();
-  return {
-    name: 'random',
-    iface: 'random',
-    capability: 'cap:context.read',
-    functions: {
-      getRandomBytes: (_scope, len) => {
-        if (typeof len !== 'number' || !Number.isInteger(len) || len < 0 || len > MAX_RANDOM_BYTES) {
-          throw new HostTrap(`alga:extension/random.get-random-bytes: length must be 0..${MAX_RANDOM_BYTES}.`);
-        }
-        return block.take(len);
+export const randomProvider = defineRequestProvider({
+  iface: 'random',
+  create() {
+    // Per thread that answers the calls; every byte is handed out once.
+    const block = new RandomBlock();
+    return {
+      functions: {
+        getRandomBytes(_scope, len) {
+          if (!Number.isInteger(len) || len < 0 || len > MAX_RANDOM_BYTES) {
+            throw new HostTrap(`alga:extension/random.get-random-bytes: length must be 0..${MAX_RANDOM_BYTES}.`);
+          }
+          return block.take(len);
+        },
       },
-    },
-    denied() {
-      throw new HostTrap('alga:extension/random.get-random-bytes requires the cap:context.read capability.');
-    },
-  };
-}
+      denied() {
+        throw new HostTrap('alga:extension/random.get-random-bytes requires the cap:context.read capability.');
+      },
+    };
+  },
+});

@@ -6,8 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { LocalKeyring, type Decrypter } from '@alga-psa/transit';
 import { envelopeFor } from '../../testing/harness.ts';
 import { testScope } from '../../testing/scope.ts';
-import { createDispatcher, createProviders, SecretCache, WitErr } from '../index.ts';
-import { createSecretsProvider } from './index.ts';
+import { createDispatcher, WitErr } from '../../host-calls/index.ts';
+import { testProviders } from '../../testing/providers.ts';
+import { SecretCache, secretsImpl } from './index.ts';
 
 describe('secrets provider', () => {
   let dir: string;
@@ -35,12 +36,12 @@ describe('secrets provider', () => {
 
   function setup(decrypter: Decrypter = keyring, options: { now?: () => number; ttlMs?: number } = {}) {
     const cache = new SecretCache({ ttlMs: options.ttlMs ?? 60_000, maxEntries: 10 });
-    const provider = createSecretsProvider({ decrypter, cache, ...(options.now ? { now: options.now } : {}) });
+    const provider = secretsImpl({ decrypter, cache, ...(options.now ? { now: options.now } : {}) });
     return {
       cache,
       provider,
-      get: provider.functions.get!,
-      listKeys: provider.functions.listKeys!,
+      get: provider.functions.get,
+      listKeys: provider.functions.listKeys,
       prefetch: provider.prefetch!,
     };
   }
@@ -51,20 +52,20 @@ describe('secrets provider', () => {
       providers: ['cap:secrets.get'],
       secret_envelope: await envelopeFor(keyring, { api_key: 'v4lue' }),
     });
-    assert.equal(await get(t.scope, ...(['api_key'] as never[])), 'v4lue');
-    assert.ok(t.scope.secretValues.has('v4lue'));
+    assert.equal(await get(t.scope, 'api_key'), 'v4lue');
+    assert.ok(t.scope.masked.has('v4lue'));
     t.close();
   });
 
   it('answers missing when the envelope is null or lacks the key', async () => {
     const { get } = setup();
     const none = testScope({ providers: ['cap:secrets.get'], secret_envelope: null });
-    assert.deepEqual(await get(none.scope, ...(['api_key'] as never[])), new WitErr('missing'));
+    assert.deepEqual(await get(none.scope, 'api_key'), new WitErr('missing'));
     const other = testScope({
       providers: ['cap:secrets.get'],
       secret_envelope: await envelopeFor(keyring, { a: '1' }),
     });
-    assert.deepEqual(await get(other.scope, ...(['toString'] as never[])), new WitErr('missing'));
+    assert.deepEqual(await get(other.scope, 'toString'), new WitErr('missing'));
   });
 
   it('answers expired once expires_at has passed, without decrypting', async () => {
@@ -72,7 +73,7 @@ describe('secrets provider', () => {
     const { get } = setup(decrypter);
     const envelope = await envelopeFor(keyring, { a: '1' }, { expires_at: new Date(Date.now() - 1000).toISOString() });
     const t = testScope({ providers: ['cap:secrets.get'], secret_envelope: envelope });
-    assert.deepEqual(await get(t.scope, ...(['a'] as never[])), new WitErr('expired'));
+    assert.deepEqual(await get(t.scope, 'a'), new WitErr('expired'));
     assert.equal(decrypter.calls, 0);
   });
 
@@ -82,7 +83,7 @@ describe('secrets provider', () => {
     // A ciphertext bound to another key name fails authentication.
     envelope.ciphertexts.b = envelope.ciphertexts.a!;
     const t = testScope({ providers: ['cap:secrets.get'], secret_envelope: envelope });
-    assert.deepEqual(await get(t.scope, ...(['b'] as never[])), new WitErr('internal'));
+    assert.deepEqual(await get(t.scope, 'b'), new WitErr('internal'));
     const line = t.logs.find((entry) => entry.msg === 'secret could not be decrypted');
     assert.ok(line);
     assert.equal(line.key, 'b');
@@ -92,8 +93,7 @@ describe('secrets provider', () => {
 
   it('answers denied without touching the decrypter when cap:secrets.get is not granted', async () => {
     const decrypter = counting(keyring);
-    const cache = new SecretCache({ ttlMs: 60_000, maxEntries: 10 });
-    const dispatch = createDispatcher(createProviders({ decrypter, secretCache: cache }));
+    const dispatch = createDispatcher(testProviders({}, { decrypter }));
     const t = testScope({ providers: ['cap:context.read'], secret_envelope: await envelopeFor(keyring, { a: '1' }) });
     assert.deepEqual(await dispatch(t.scope, 'secrets', 'get', ['a']), { kind: 'err', payload: 'denied' });
     assert.deepEqual(await dispatch(t.scope, 'secrets', 'listKeys', []), { kind: 'ok', value: [] });
@@ -115,13 +115,13 @@ describe('secrets provider', () => {
     const v1 = await envelopeFor(keyring, { a: 'one' });
     for (let i = 0; i < 3; i++) {
       const t = testScope({ providers: ['cap:secrets.get'], secret_envelope: v1 });
-      assert.equal(await get(t.scope, ...(['a'] as never[])), 'one');
+      assert.equal(await get(t.scope, 'a'), 'one');
       t.close();
     }
     assert.equal(decrypter.calls, 1);
     const v2 = await envelopeFor(keyring, { a: 'two' }, { version: 'v2' });
     const t = testScope({ providers: ['cap:secrets.get'], secret_envelope: v2 });
-    assert.equal(await get(t.scope, ...(['a'] as never[])), 'two');
+    assert.equal(await get(t.scope, 'a'), 'two');
     assert.equal(decrypter.calls, 2);
   });
 
@@ -131,13 +131,13 @@ describe('secrets provider', () => {
       providers: ['cap:secrets.get'],
       secret_envelope: await envelopeFor(keyring, { a: 'pinned' }),
     });
-    assert.equal(await get(t.scope, ...(['a'] as never[])), 'pinned');
+    assert.equal(await get(t.scope, 'a'), 'pinned');
     const entry = cache.acquire(SecretCache.key('tenant-1', 'install-1', 'v1'));
     cache.release(entry);
     const bytes = entry.values.get('a')!;
     cache.clear();
     assert.equal(bytes.toString('utf8'), 'pinned', 'still readable while the execution runs');
-    assert.equal(await get(t.scope, ...(['a'] as never[])), 'pinned');
+    assert.equal(await get(t.scope, 'a'), 'pinned');
     t.close();
     assert.ok(
       bytes.every((byte) => byte === 0),
@@ -150,7 +150,7 @@ describe('secrets provider', () => {
     const { cache, get } = setup(decrypter, { ttlMs: 30 });
     const envelope = await envelopeFor(keyring, { a: 'short-lived' }, { version: 'ttl' });
     const first = testScope({ providers: ['cap:secrets.get'], secret_envelope: envelope });
-    await get(first.scope, ...(['a'] as never[]));
+    await get(first.scope, 'a');
     first.close();
     const entry = cache.acquire(SecretCache.key('tenant-1', 'install-1', 'ttl'));
     cache.release(entry);
@@ -161,7 +161,7 @@ describe('secrets provider', () => {
       'wiped on expiry',
     );
     const second = testScope({ providers: ['cap:secrets.get'], secret_envelope: envelope });
-    assert.equal(await get(second.scope, ...(['a'] as never[])), 'short-lived');
+    assert.equal(await get(second.scope, 'a'), 'short-lived');
     assert.equal(decrypter.calls, 2);
   });
 
@@ -173,12 +173,12 @@ describe('secrets provider', () => {
     const cold = testScope(request);
     assert.equal(prefetch(cold.scope), undefined, 'nothing cached: nothing to hand over');
     assert.equal(cache.size, 0, 'and no entry made for it');
-    assert.equal(await get(cold.scope, ...(['a'] as never[])), 'first-value');
+    assert.equal(await get(cold.scope, 'a'), 'first-value');
     cold.close();
 
     const warm = testScope(request);
     assert.deepEqual(prefetch(warm.scope), { get: { a: 'first-value' } }, 'b was never read, so never decrypted');
-    assert.ok(warm.scope.secretValues.has('first-value'), 'masked though the guest may never read it');
+    assert.ok(warm.scope.masked.has('first-value'), 'masked though the guest may never read it');
     assert.equal(decrypter.calls, 1);
     // Pinned: an eviction now leaves the bytes to the execution until it ends.
     const entry = cache.acquire(SecretCache.key('tenant-1', 'install-1', 'pre'));
@@ -195,7 +195,7 @@ describe('secrets provider', () => {
       { version: 'pre', expires_at: new Date(Date.now() - 1000).toISOString() },
     );
     const refill = testScope(request);
-    await get(refill.scope, ...(['a'] as never[]));
+    await get(refill.scope, 'a');
     refill.close();
     const late = testScope({ ...request, secret_envelope: expired });
     assert.deepEqual(prefetch(late.scope), { get: {} });

@@ -1,13 +1,15 @@
 /**
  * `alga:extension/secrets`: the install's secrets, decrypted on demand from
- * the envelope the server sent. Requires `cap:secrets.get`.
+ * the envelope the server sent. Unlocked by `cap:secrets.get`.
  *
  * The runner is the only party that can decrypt; values never appear in a
  * log line (every value read here is added to the execution's mask set).
  */
+import { Type } from 'typebox';
 import { secretAad } from '@alga-psa/protocol';
 import { TransitError, type Decrypter } from '@alga-psa/transit';
-import { witErr, type ExecutionScope, type Provider, type WitErr } from '../types.ts';
+import { executionState, witErr, type ExecutionScope, type WitErr } from '../../host-calls/index.ts';
+import { defineProvider, type ProviderImpl } from '../types.ts';
 import { SecretCache, type SecretCacheEntry } from './cache.ts';
 
 export { SecretCache, SecretCacheEntry } from './cache.ts';
@@ -18,22 +20,29 @@ export interface SecretsMetrics {
   decrypt(ok: boolean): void;
 }
 
-export interface SecretsProviderOptions {
+export interface SecretsOptions {
   decrypter: Decrypter;
   cache: SecretCache;
-  metrics?: SecretsMetrics;
+  metrics?: SecretsMetrics | undefined;
   /** Clock, for tests of expiry. */
   now?: () => number;
 }
 
-/** Per-execution state: the cache entry this execution pinned. */
-interface SecretsMemo {
-  entry: SecretCacheEntry;
+/** The cache entry this execution pinned, released when it ends. */
+function pinned(cache: SecretCache) {
+  return executionState('secrets.entry', (scope): SecretCacheEntry => {
+    const { context, secret_envelope: envelope } = scope.request;
+    const entry = cache.acquire(SecretCache.key(context.tenant_id, context.install_id, envelope!.version));
+    scope.defer(() => cache.release(entry));
+    return entry;
+  });
 }
 
-export function createSecretsProvider(options: SecretsProviderOptions): Provider {
+/** The provider's implementation over a given cache (the runner's, or a test's). */
+export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
   const { decrypter, cache, metrics } = options;
   const now = options.now ?? Date.now;
+  const entryOf = pinned(cache);
 
   /** The envelope's answer before any decrypt: `missing` / `expired`, or undefined when the key can be read. */
   function unreadable(scope: ExecutionScope, key: string): WitErr | undefined {
@@ -47,66 +56,56 @@ export function createSecretsProvider(options: SecretsProviderOptions): Provider
     return undefined;
   }
 
-  function pinnedEntry(scope: ExecutionScope): SecretCacheEntry {
-    const existing = scope.memo.get('secrets') as SecretsMemo | undefined;
-    if (existing) return existing.entry;
-    const { context, secret_envelope: envelope } = scope.request;
-    const entry = cache.acquire(SecretCache.key(context.tenant_id, context.install_id, envelope!.version));
-    scope.memo.set('secrets', { entry } satisfies SecretsMemo);
-    scope.defer(() => cache.release(entry));
-    return entry;
+  /** Hands a value to the guest: from now on, every line of this execution masks it. */
+  function reveal(scope: ExecutionScope, bytes: Buffer): string {
+    const value = bytes.toString('utf8');
+    scope.masked.add(value);
+    return value;
+  }
+
+  async function decrypt(scope: ExecutionScope, key: string): Promise<Buffer | WitErr> {
+    const { context } = scope.request;
+    const ciphertext = scope.request.secret_envelope!.ciphertexts[key]!; // unreadable() checked it is there
+    try {
+      const plain = await decrypter.decrypt(ciphertext, secretAad(context.tenant_id, context.install_id, key));
+      metrics?.decrypt(true);
+      // A view, not a copy: wiping it wipes the only plaintext there is.
+      return Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
+    } catch (error) {
+      metrics?.decrypt(false);
+      const reason = error instanceof TransitError ? error.reason : 'unknown';
+      scope.logger.warn({ provider: 'secrets', key, reason }, 'secret could not be decrypted');
+      return witErr('internal');
+    }
   }
 
   return {
-    name: 'secrets',
-    iface: 'secrets',
-    capability: 'cap:secrets.get',
     functions: {
-      async get(scope: ExecutionScope, key: string) {
+      async get(scope, key) {
         const refused = unreadable(scope, key);
         if (refused) return refused;
-        const { context } = scope.request;
-        const envelope = scope.request.secret_envelope!; // unreadable() checked it is there
-        const entry = pinnedEntry(scope);
-        let bytes = entry.values.get(key);
-        metrics?.cacheLookup(bytes !== undefined);
-        if (!bytes) {
-          try {
-            const plain = await decrypter.decrypt(
-              envelope.ciphertexts[key]!,
-              secretAad(context.tenant_id, context.install_id, key),
-            );
-            // A view, not a copy: wiping it wipes the only plaintext there is.
-            bytes = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
-            metrics?.decrypt(true);
-          } catch (error) {
-            metrics?.decrypt(false);
-            const reason = error instanceof TransitError ? error.reason : 'unknown';
-            scope.logger.warn({ provider: 'secrets', key, reason }, 'secret could not be decrypted');
-            return witErr('internal');
-          }
-          // A concurrent read may have filled it while we awaited.
-          const raced = entry.values.get(key);
-          if (raced) {
-            bytes.fill(0);
-            bytes = raced;
-          } else if (!entry.evicted) {
-            entry.values.set(key, bytes);
-          } else {
-            // The entry was evicted while we decrypted: use the bytes once, keep nothing.
-            const value = bytes.toString('utf8');
-            bytes.fill(0);
-            scope.secretValues.add(value);
-            return value;
-          }
+        const entry = scope.state(entryOf);
+        const cached = entry.values.get(key);
+        metrics?.cacheLookup(cached !== undefined);
+        if (cached) return reveal(scope, cached);
+        const bytes = await decrypt(scope, key);
+        if (!Buffer.isBuffer(bytes)) return bytes;
+        // A concurrent read may have filled it while we awaited.
+        const raced = entry.values.get(key);
+        if (raced) {
+          bytes.fill(0);
+          return reveal(scope, raced);
         }
-        const value = bytes.toString('utf8');
-        scope.secretValues.add(value);
+        if (!entry.evicted) {
+          entry.values.set(key, bytes);
+          return reveal(scope, bytes);
+        }
+        // The entry was evicted while we decrypted: use the bytes once, keep nothing.
+        const value = reveal(scope, bytes);
+        bytes.fill(0);
         return value;
       },
-      listKeys(scope: ExecutionScope) {
-        return Object.keys(scope.request.secret_envelope?.ciphertexts ?? {});
-      },
+      listKeys: (scope) => Object.keys(scope.request.secret_envelope?.ciphertexts ?? {}),
     },
     /**
      * Values this install's cache entry already holds, for the worker to
@@ -114,18 +113,16 @@ export function createSecretsProvider(options: SecretsProviderOptions): Provider
      * execution as a bridged read would pin it, and every value shipped is
      * masked in its log lines whether or not the guest reads it.
      */
-    prefetch(scope: ExecutionScope) {
+    prefetch(scope) {
       const { context, secret_envelope: envelope } = scope.request;
       if (!envelope || !cache.has(SecretCache.key(context.tenant_id, context.install_id, envelope.version))) {
         return undefined;
       }
-      const entry = pinnedEntry(scope);
+      const entry = scope.state(entryOf);
       const values: Record<string, string> = {};
       for (const [key, bytes] of entry.values) {
         if (unreadable(scope, key)) continue;
-        const value = bytes.toString('utf8');
-        scope.secretValues.add(value);
-        values[key] = value;
+        values[key] = reveal(scope, bytes);
         metrics?.cacheLookup(true);
       }
       return { get: values };
@@ -137,3 +134,30 @@ export function createSecretsProvider(options: SecretsProviderOptions): Provider
     },
   };
 }
+
+export const secretsProvider = defineProvider({
+  iface: 'secrets',
+  settings: {
+    secretCacheTtlMs: Type.Integer({
+      minimum: 1,
+      default: 60_000,
+      env: 'RUNNER_SECRET_CACHE_TTL_MS',
+      description: 'How long decrypted secrets stay cached (and keep serving during a transit outage).',
+    }),
+    secretCacheMaxEntries: Type.Integer({
+      minimum: 1,
+      default: 1000,
+      description: '(tenant, install, version) entries in the secret cache.',
+    }),
+  },
+  warmUp: { get: witErr('missing'), listKeys: [] },
+  create({ settings, deps }) {
+    const cache = new SecretCache({ ttlMs: settings.secretCacheTtlMs, maxEntries: settings.secretCacheMaxEntries });
+    return {
+      ...secretsImpl({ decrypter: deps.decrypter, cache, metrics: deps.metrics }),
+      async close() {
+        cache.clear();
+      },
+    };
+  },
+});

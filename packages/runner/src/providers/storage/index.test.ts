@@ -6,10 +6,15 @@ import type { ExecuteRequest } from '@alga-psa/protocol';
 // The real server plugin, so these tests prove the HTTP contract end to end.
 import { openPglite } from '../../../../server/src/db/index.ts';
 import { startRunnerApiServer, type RunnerApiTestContext } from '../../../../server/src/runner-api/testing.ts';
-import { WORLD_FUNCTIONS } from '../../world.ts';
+import type { StorageEntry } from '../../../generated/interfaces/alga-extension-types.js';
+import { WitErr } from '../../host-calls/index.ts';
+import { createServerApi } from '../../server-api/client.ts';
 import { testScope, type TestScope } from '../../testing/scope.ts';
-import { WitErr } from '../types.ts';
-import { createStorageProvider, type WitStorageEntry } from './index.ts';
+import { storageImpl, type StorageOptions } from './index.ts';
+
+/** The provider against the server at `serverUrl` (none: no server configured). */
+const storageAt = (serverUrl?: string, options: Omit<StorageOptions, 'serverApi'> = {}) =>
+  storageImpl({ serverApi: serverUrl ? createServerApi({ serverUrl }) : undefined, ...options });
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text));
 const text = (value: Uint8Array) => Buffer.from(value).toString('utf8');
@@ -36,11 +41,11 @@ describe('storage provider against the real runner API', () => {
       ...overrides,
     } as Partial<ExecuteRequest>);
   }
-  const call = (provider: ReturnType<typeof createStorageProvider>, fn: string, scope: TestScope, ...args: unknown[]) =>
-    provider.functions[fn]!(scope.scope, ...(args as never[])) as Promise<unknown>;
+  const call = (provider: ReturnType<typeof storageAt>, fn: string, scope: TestScope, ...args: unknown[]) =>
+    (provider.functions as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[fn]!(scope.scope, ...args);
 
   it('get, put with revisions, delete and paging, for the install in the token', async () => {
-    const provider = createStorageProvider({ serverUrl });
+    const provider = storageAt(serverUrl);
     const t = await scopeFor(ctx.installA);
     assert.deepEqual(await call(provider, 'get', t, 'prefs', 'theme'), new WitErr('missing'));
     const created = (await call(provider, 'put', t, {
@@ -48,17 +53,17 @@ describe('storage provider against the real runner API', () => {
       key: 'theme',
       value: bytes('dark'),
       revision: 0n,
-    })) as WitStorageEntry;
+    })) as StorageEntry;
     assert.equal(typeof created.revision, 'bigint');
     assert.deepEqual(
       await call(provider, 'put', t, { namespace: 'prefs', key: 'theme', value: bytes('x'), revision: 0n }),
       new WitErr('conflict'),
       'revision 0 means "must not exist yet"',
     );
-    const read = (await call(provider, 'get', t, 'prefs', 'theme')) as WitStorageEntry;
+    const read = (await call(provider, 'get', t, 'prefs', 'theme')) as StorageEntry;
     assert.equal(text(read.value), 'dark');
     assert.equal(read.revision, created.revision);
-    const updated = (await call(provider, 'put', t, { ...read, value: bytes('light') })) as WitStorageEntry;
+    const updated = (await call(provider, 'put', t, { ...read, value: bytes('light') })) as StorageEntry;
     assert.ok(updated.revision! > created.revision!);
     assert.deepEqual(
       await call(provider, 'put', t, { ...read, value: bytes('stale') }),
@@ -78,7 +83,7 @@ describe('storage provider against the real runner API', () => {
     let cursor: string | undefined;
     do {
       const page = (await call(provider, 'listPage', t, 'many', cursor)) as {
-        entries: WitStorageEntry[];
+        entries: StorageEntry[];
         nextCursor?: string;
       };
       keys.push(...page.entries.map((entry) => entry.key));
@@ -86,19 +91,19 @@ describe('storage provider against the real runner API', () => {
     } while (cursor);
     assert.equal(keys.length, 150);
     assert.deepEqual(keys, [...keys].sort());
-    const first = (await call(provider, 'listEntries', t, 'many', undefined)) as WitStorageEntry[];
+    const first = (await call(provider, 'listEntries', t, 'many', undefined)) as StorageEntry[];
     assert.equal(first.length, 100, 'list-entries returns the first page');
 
     assert.equal(await call(provider, 'delete', t, 'prefs', 'theme'), undefined);
     assert.deepEqual(await call(provider, 'delete', t, 'prefs', 'theme'), new WitErr('missing'));
     const keyWithSlash = 'a/b?c#d %';
     await call(provider, 'put', t, { namespace: 'prefs', key: keyWithSlash, value: bytes('ok') });
-    assert.equal(text(((await call(provider, 'get', t, 'prefs', keyWithSlash)) as WitStorageEntry).value), 'ok');
+    assert.equal(text(((await call(provider, 'get', t, 'prefs', keyWithSlash)) as StorageEntry).value), 'ok');
     t.close();
   });
 
   it("cannot reach another install's keys: the server picks the install from the token", async () => {
-    const provider = createStorageProvider({ serverUrl });
+    const provider = storageAt(serverUrl);
     const b = await scopeFor(ctx.installB);
     await call(provider, 'put', b, { namespace: 'private', key: 'plan', value: bytes('B') });
     // Even a scope whose request body claims install B reads through A's token.
@@ -115,7 +120,7 @@ describe('storage provider against the real runner API', () => {
   });
 
   it('maps quota and validation failures to internal and logs the server message', async () => {
-    const provider = createStorageProvider({ serverUrl });
+    const provider = storageAt(serverUrl);
     const t = await scopeFor(ctx.installA);
     assert.deepEqual(
       await call(provider, 'put', t, { namespace: 'q', key: 'big', value: new Uint8Array(65) }),
@@ -127,7 +132,7 @@ describe('storage provider against the real runner API', () => {
   });
 
   it('answers denied when the server refuses the token or the install', async () => {
-    const provider = createStorageProvider({ serverUrl });
+    const provider = storageAt(serverUrl);
     const plain = await scopeFor(ctx.installPlain);
     assert.deepEqual(await call(provider, 'get', plain, 'ns', 'k'), new WitErr('denied'));
     assert.ok(plain.logs.some((line) => /cap:storage\.kv/.test(String(line.msg))));
@@ -136,17 +141,14 @@ describe('storage provider against the real runner API', () => {
   });
 
   it('without a server URL or token: internal, with one clear log line per execution', async () => {
-    const provider = createStorageProvider({});
+    const provider = storageAt();
     const t = await scopeFor(ctx.installA);
     assert.deepEqual(await call(provider, 'get', t, 'ns', 'k'), new WitErr('internal'));
     assert.deepEqual(await call(provider, 'get', t, 'ns', 'k'), new WitErr('internal'));
     const lines = t.logs.filter((line) => /ALGA_SERVER_URL/.test(String(line.msg)));
     assert.equal(lines.length, 1);
     const noToken = testScope({ providers: ['cap:storage.kv'] });
-    assert.deepEqual(
-      await call(createStorageProvider({ serverUrl }), 'get', noToken, 'ns', 'k'),
-      new WitErr('internal'),
-    );
+    assert.deepEqual(await call(storageAt(serverUrl), 'get', noToken, 'ns', 'k'), new WitErr('internal'));
     assert.ok(noToken.logs.some((line) => /server_token/.test(String(line.msg))));
   });
 });
@@ -185,10 +187,7 @@ describe('storage provider with a failing backend', () => {
   it('a hanging server answers internal within the execution deadline', async () => {
     mode = 'hang';
     const t = scope();
-    const result = await createStorageProvider({ serverUrl: url, timeoutMs: 10_000 }).functions.get!(
-      t.scope,
-      ...(['ns', 'k'] as never[]),
-    );
+    const result = await storageAt(url, { timeoutMs: 10_000 }).functions.get(t.scope, 'ns', 'k');
     assert.deepEqual(result, new WitErr('internal'));
     assert.ok(t.logs.some((line) => /timed out after 150 ms/.test(String(line.msg))));
   });
@@ -196,7 +195,7 @@ describe('storage provider with a failing backend', () => {
   it('the end of the execution aborts calls in flight', async () => {
     mode = 'hang';
     const t = testScope({ providers: ['cap:storage.kv'], server_token: 'tok' } as Partial<ExecuteRequest>);
-    const pending = createStorageProvider({ serverUrl: url }).functions.get!(t.scope, ...(['ns', 'k'] as never[]));
+    const pending = storageAt(url).functions.get(t.scope, 'ns', 'k');
     setImmediate(() => t.close());
     assert.deepEqual(await pending, new WitErr('internal'));
   });
@@ -209,29 +208,22 @@ describe('storage provider with a failing backend', () => {
     ] as const) {
       mode = m;
       const t = scope();
-      const provider = createStorageProvider({ serverUrl: url, maxResponseBytes: 1024 });
-      assert.deepEqual(
-        await provider.functions.listPage!(t.scope, ...(['ns', undefined] as never[])),
-        new WitErr('internal'),
-        m,
-      );
+      const provider = storageAt(url, { maxResponseBytes: 1024 });
+      assert.deepEqual(await provider.functions.listPage(t.scope, 'ns', undefined), new WitErr('internal'), m);
       assert.ok(
         t.logs.some((line) => pattern.test(String(line.msg))),
         m,
       );
     }
     const closed = scope();
-    const refused = await createStorageProvider({ serverUrl: 'http://127.0.0.1:1' }).functions.get!(
-      closed.scope,
-      ...(['ns', 'k'] as never[]),
-    );
+    const refused = await storageAt('http://127.0.0.1:1').functions.get(closed.scope, 'ns', 'k');
     assert.deepEqual(refused, new WitErr('internal'));
   });
 
   it('answers denied with no network call when not granted', () => {
     const before = hits;
-    const provider = createStorageProvider({ serverUrl: url });
-    for (const fn of WORLD_FUNCTIONS.storage)
+    const provider = storageAt(url);
+    for (const fn of Object.keys(provider.functions))
       assert.deepEqual(provider.denied(fn, testScope().scope), new WitErr('denied'));
     assert.equal(hits, before);
   });

@@ -4,8 +4,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { testScope } from '../../testing/scope.ts';
-import { WitErr } from '../types.ts';
-import { createUiProxyProvider, parseUiProxyRoutes } from './index.ts';
+import { WitErr } from '../../host-calls/index.ts';
+import { parseUiProxyRoutes, uiProxyImpl } from './index.ts';
 
 interface Seen {
   url: string;
@@ -42,7 +42,7 @@ describe('ui-proxy provider', () => {
   });
 
   const provider = () =>
-    createUiProxyProvider({
+    uiProxyImpl({
       routes: parseUiProxyRoutes(
         JSON.stringify({
           sync: `${origin}/ok`,
@@ -57,8 +57,8 @@ describe('ui-proxy provider', () => {
     });
   const call = (route: string, payload?: string) => {
     const t = testScope({ providers: ['cap:ui.proxy'] });
-    const args = [route, payload === undefined ? undefined : new TextEncoder().encode(payload)] as never[];
-    return provider().functions.callRoute!(t.scope, ...args) as Promise<Uint8Array | WitErr>;
+    const bytes = payload === undefined ? undefined : new TextEncoder().encode(payload);
+    return provider().functions.callRoute(t.scope, route, bytes) as Promise<Uint8Array | WitErr>;
   };
 
   it('POSTs the payload to the configured URL with request id, tenant and install, and returns the body', async () => {

@@ -2,15 +2,18 @@
  * `alga:extension/ui-proxy`: `call-route(route, payload)` reaches a host
  * endpoint the OPERATOR configured for UI-initiated actions (route name →
  * URL, `RUNNER_UI_PROXY_ROUTES`). A guest names a route, never a URL, so it
- * can reach nothing the operator did not list. Requires `cap:ui.proxy`.
+ * can reach nothing the operator did not list. Unlocked by `cap:ui.proxy`.
  *
  * The payload is POSTed as-is with the request id, tenant and install in
  * headers; the answer's body comes back as bytes. Errors: unknown route →
  * `route-not-found`, a 4xx answer → `bad-request`, anything else (5xx,
  * timeout, refused connection, an answer over the size cap) → `internal`.
  */
+import { Type } from 'typebox';
 import { request } from 'undici';
-import { witErr, type ExecutionScope, type Provider } from '../types.ts';
+import { callBudget, callSignal, witErr, type ExecutionScope } from '../../host-calls/index.ts';
+import { readCapped, ResponseTooLargeError } from '../../read-body.ts';
+import { defineProvider, type ProviderImpl } from '../types.ts';
 
 export interface UiProxyOptions {
   /** Route name → absolute http(s) URL (validated at start, see `parseUiProxyRoutes`). */
@@ -60,25 +63,7 @@ export function parseUiProxyRoutes(json: string | undefined): Map<string, URL> {
   return routes;
 }
 
-/** Per-execution state: in-flight calls, aborted when the execution ends. */
-interface UiProxyMemo {
-  controllers: Set<AbortController>;
-}
-
-function memoOf(scope: ExecutionScope): UiProxyMemo {
-  let memo = scope.memo.get('ui-proxy') as UiProxyMemo | undefined;
-  if (!memo) {
-    const created: UiProxyMemo = { controllers: new Set() };
-    memo = created;
-    scope.memo.set('ui-proxy', created);
-    scope.defer(() => {
-      for (const controller of created.controllers) controller.abort();
-    });
-  }
-  return memo;
-}
-
-export function createUiProxyProvider(options: UiProxyOptions = { routes: new Map() }): Provider {
+export function uiProxyImpl(options: UiProxyOptions = { routes: new Map() }): ProviderImpl<'ui-proxy'> {
   const timeoutMs = options.timeoutMs ?? UI_PROXY_DEFAULT_TIMEOUT_MS;
   const maxBytes = options.maxResponseBytes ?? UI_PROXY_MAX_RESPONSE_BYTES;
 
@@ -90,11 +75,8 @@ export function createUiProxyProvider(options: UiProxyOptions = { routes: new Ma
       return witErr('route-not-found');
     }
     const { context } = scope.request;
-    const budget = Math.min(timeoutMs, scope.request.limits?.timeout_ms ?? timeoutMs);
-    const controller = new AbortController();
-    const memo = memoOf(scope);
-    memo.controllers.add(controller);
-    const timer = setTimeout(() => controller.abort(), budget);
+    const budget = callBudget(scope, timeoutMs);
+    const signal = callSignal(scope, budget);
     try {
       const response = await request(target, {
         method: 'POST',
@@ -107,51 +89,41 @@ export function createUiProxyProvider(options: UiProxyOptions = { routes: new Ma
         },
         body: payload ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) : undefined,
         // undici's request() never follows redirects: a 3xx answers `internal`.
-        signal: controller.signal,
+        signal,
       });
-      const length = Number(response.headers['content-length']);
-      if (Number.isFinite(length) && length > maxBytes) {
-        response.body.destroy();
-        scope.logger.warn({ provider: 'ui-proxy', route, max_bytes: maxBytes }, 'ui-proxy answer too large');
-        return witErr('internal');
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
-        if (size > maxBytes) {
-          response.body.destroy();
-          scope.logger.warn({ provider: 'ui-proxy', route, max_bytes: maxBytes }, 'ui-proxy answer too large');
-          return witErr('internal');
-        }
-        chunks.push(chunk as Buffer);
-      }
+      const body = await readCapped(response, maxBytes);
       const status = response.statusCode;
-      if (status >= 200 && status < 300) return new Uint8Array(Buffer.concat(chunks));
+      if (status >= 200 && status < 300) return new Uint8Array(body);
       scope.logger.warn({ provider: 'ui-proxy', route, status }, 'ui-proxy route answered with an error');
       return witErr(status >= 400 && status < 500 ? 'bad-request' : 'internal');
     } catch (error) {
+      if (error instanceof ResponseTooLargeError) {
+        scope.logger.warn({ provider: 'ui-proxy', route, max_bytes: maxBytes }, 'ui-proxy answer too large');
+        return witErr('internal');
+      }
       const code = (error as { code?: string }).code;
       scope.logger.warn(
-        { provider: 'ui-proxy', route, error: controller.signal.aborted ? 'timeout' : (code ?? 'unknown') },
+        { provider: 'ui-proxy', route, error: signal.aborted ? 'timeout' : (code ?? 'unknown') },
         'ui-proxy call failed',
       );
       return witErr('internal');
-    } finally {
-      clearTimeout(timer);
-      memo.controllers.delete(controller);
     }
   }
 
   return {
-    name: 'ui-proxy',
-    iface: 'ui-proxy',
-    capability: 'cap:ui.proxy',
-    functions: {
-      callRoute: callRoute as (scope: ExecutionScope, ...args: never[]) => unknown,
-    },
-    denied() {
-      return witErr('denied');
-    },
+    functions: { callRoute },
+    denied: () => witErr('denied'),
   };
 }
+
+export const uiProxyProvider = defineProvider({
+  iface: 'ui-proxy',
+  settings: {
+    uiProxyRoutes: Type.Codec(
+      Type.String({ default: '', env: 'RUNNER_UI_PROXY_ROUTES', description: 'JSON: ui-proxy route → URL.' }),
+    )
+      .Decode(parseUiProxyRoutes)
+      .Encode((routes: ReadonlyMap<string, URL>) => JSON.stringify(Object.fromEntries(routes))),
+  },
+  create: ({ settings }) => uiProxyImpl({ routes: settings.uiProxyRoutes }),
+});

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { testScope } from '../../testing/scope.ts';
-import { WitErr } from '../types.ts';
-import { createUserProvider } from './index.ts';
+import { WitErr } from '../../host-calls/index.ts';
+import { userProvider } from './index.ts';
 
 describe('user provider', () => {
-  const provider = createUserProvider();
+  const provider = userProvider.create();
   const user = {
     user_id: 'u-1',
     user_email: 'ada@example.com',
@@ -16,7 +16,7 @@ describe('user provider', () => {
 
   it('returns the calling user with the tenant taken from the request context', () => {
     const t = testScope({ providers: ['cap:user.read'], user });
-    assert.deepEqual(provider.functions.getUser!(t.scope), {
+    assert.deepEqual(provider.functions.getUser(t.scope), {
       tenantId: 'tenant-1',
       clientName: 'Acme',
       userId: 'u-1',
@@ -28,7 +28,7 @@ describe('user provider', () => {
 
   it('fills absent optional fields with empty strings', () => {
     const t = testScope({ providers: ['cap:user.read'], user: { user_id: 'u-2' } });
-    assert.deepEqual(provider.functions.getUser!(t.scope), {
+    assert.deepEqual(provider.functions.getUser(t.scope), {
       tenantId: 'tenant-1',
       clientName: '',
       userId: 'u-2',
@@ -40,7 +40,7 @@ describe('user provider', () => {
 
   it('answers not-available when the request carries no user (an API-key call)', () => {
     const t = testScope({ providers: ['cap:user.read'] });
-    assert.deepEqual(provider.functions.getUser!(t.scope), new WitErr('not-available'));
+    assert.deepEqual(provider.functions.getUser(t.scope), new WitErr('not-available'));
   });
 
   it('answers not-allowed when cap:user.read is not granted, even with a user present', () => {

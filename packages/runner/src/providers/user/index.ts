@@ -1,21 +1,13 @@
 /**
  * `alga:extension/user`: the user on whose behalf the extension runs, when
  * the gateway supplies one (a browser session; an API key has no user).
- * Requires `cap:user.read`. The tenant always comes from the request's
+ * Unlocked by `cap:user.read`. The tenant always comes from the request's
  * context, never from the user record, so the two cannot disagree.
  */
 import type { ExecuteUser } from '@alga-psa/protocol';
-import { witErr, type ExecutionScope, type Provider } from '../types.ts';
-
-/** The WIT `user-data` record as jco lowers it from JS. */
-export interface UserData {
-  tenantId: string;
-  clientName: string;
-  userId: string;
-  userEmail: string;
-  userName: string;
-  userType: string;
-}
+import type { UserData } from '../../../generated/interfaces/alga-extension-types.js';
+import { witErr } from '../../host-calls/index.ts';
+import { defineRequestProvider } from '../types.ts';
 
 export function userData(tenantId: string, user: ExecuteUser): UserData {
   return {
@@ -28,20 +20,16 @@ export function userData(tenantId: string, user: ExecuteUser): UserData {
   };
 }
 
-export function createUserProvider(): Provider {
-  return {
-    name: 'user',
-    iface: 'user',
-    capability: 'cap:user.read',
+export const userProvider = defineRequestProvider({
+  iface: 'user',
+  create: () => ({
     functions: {
-      getUser(scope: ExecutionScope) {
+      getUser(scope) {
         const { user, context } = scope.request;
         if (!user) return witErr('not-available');
         return userData(context.tenant_id, user);
       },
     },
-    denied() {
-      return witErr('not-allowed');
-    },
-  };
-}
+    denied: () => witErr('not-allowed'),
+  }),
+});

@@ -1,0 +1,156 @@
+/**
+ * The guest host of one thread: it owns the thread's warm instances (their
+ * cache, warm-up and restore, instances.ts) and answers every host call the
+ * guest makes. A worker (worker.ts) and the main thread's inline path
+ * (inline.ts) each keep one; they differ only in how a call that must leave
+ * the thread is made (`remote`) and what becomes of a one-way call (`notify`).
+ *
+ * A call is answered, in order: during a new instance's warm-up, from the
+ * plan's warm-up answers (no tenant data); a one-way call is handed to
+ * `notify`; a request-only call, or one the execution prefetched an answer
+ * for, is answered here; anything else goes to `remote`.
+ */
+import {
+  createLocalAnswerer,
+  prefetchedAnswer,
+  witName,
+  type HostOutcome,
+  type HostPlan,
+  type LocalAnswerer,
+  type LocalScope,
+  type PlannedInterface,
+} from '../host-calls/index.ts';
+import { createRequestProviders } from '../providers/index.ts';
+import { guestValue, importKeys, type GuestImports } from './jco-glue.ts';
+import { InstanceCache, type CachedComponent, type WarmInstance } from './instances.ts';
+import type { ComponentLoad, HostCall, InstanceMode } from './messages.ts';
+import { warmUpAnswer } from './warm-up.ts';
+
+export interface GuestHostOptions {
+  plan: HostPlan;
+  instanceMode: InstanceMode;
+  /** Shared instance counters (messages.ts `countInstance`). */
+  counters: BigInt64Array;
+  /** Components whose warm instance this thread keeps (each costs its memory and a snapshot). */
+  maxWarm: number;
+  /** Answers a call only the main thread can answer, or throws to trap the guest. */
+  remote(call: HostCall): HostOutcome;
+  /** Takes a one-way call; the guest does not wait for it. */
+  notify(call: HostCall): void;
+}
+
+export class GuestHost {
+  readonly #options: GuestHostOptions;
+  readonly #cache: InstanceCache;
+  readonly #answerLocally: LocalAnswerer;
+  readonly #plan: Map<string, PlannedInterface>;
+  /** The execution being served, while one is. */
+  #serving: LocalScope | undefined;
+  #warmingUp = false;
+
+  constructor(options: GuestHostOptions) {
+    this.#options = options;
+    this.#answerLocally = createLocalAnswerer(createRequestProviders());
+    this.#plan = new Map(options.plan.map((planned) => [planned.iface, planned]));
+    this.#cache = new InstanceCache({
+      instanceMode: options.instanceMode,
+      imports: this.#imports(),
+      counters: options.counters,
+      warmingUp: (active) => (this.#warmingUp = active),
+      maxWarm: options.maxWarm,
+    });
+  }
+
+  /** Every planned interface, each function forwarding to `#call`. */
+  #imports(): GuestImports {
+    const imports: GuestImports = {};
+    for (const { iface, functions } of this.#options.plan) {
+      const bound: Record<string, (...args: unknown[]) => unknown> = {};
+      for (const fn of functions) bound[fn] = (...args) => this.#call(iface, fn, args);
+      for (const key of importKeys(iface)) imports[key] = bound;
+    }
+    return imports;
+  }
+
+  #call(iface: string, fn: string, args: unknown[]): unknown {
+    const planned = this.#plan.get(iface)!;
+    if (this.#warmingUp) return guestValue(iface, fn, warmUpAnswer(planned, this.#answerLocally, fn, args));
+    const serving = this.#serving;
+    if (!serving) throw new Error(`${witName(iface, fn)} called outside a request.`);
+    const call = { callId: 0, iface, fn, args };
+    if (planned.route === 'one-way') {
+      this.#options.notify(call);
+      return undefined;
+    }
+    const answered =
+      planned.route === 'local'
+        ? this.#answerLocally(serving, iface, fn, args)
+        : prefetchedAnswer(serving.answers, iface, fn, args);
+    return guestValue(iface, fn, answered ?? this.#options.remote(call));
+  }
+
+  /** Whether a request granted `granted`, with `answers` prefetched, needs nothing but this thread. */
+  answersAlone(local: LocalScope): boolean {
+    for (const planned of this.#options.plan) {
+      if (!local.granted.has(planned.capability) || planned.route !== 'host') continue;
+      if (!local.answers?.[planned.iface]) return false;
+    }
+    return true;
+  }
+
+  get(key: string): CachedComponent | undefined {
+    return this.#cache.get(key);
+  }
+
+  /** The component for `key`, loading its glue from `load` when this thread has not yet. */
+  async component(key: string, load: ComponentLoad | undefined): Promise<CachedComponent> {
+    let component = this.#cache.get(key);
+    if (!component) {
+      if (!load) throw new Error(`Component ${key} was not sent to this thread.`);
+      component = await this.#cache.load(load);
+    }
+    this.#cache.remember(key, component);
+    return component;
+  }
+
+  /** Makes the component's instance ready before its first request (warmed up and snapshotted). */
+  async prepare(key: string, load: ComponentLoad): Promise<void> {
+    const component = await this.component(key, load);
+    component.warm ??= this.#cache.instantiate(component);
+  }
+
+  /**
+   * Starts serving an execution on the component's warm instance (made now
+   * if there is none; its guest may call the host while it starts). Nothing
+   * else runs on the instance until `recycle`.
+   */
+  begin(component: CachedComponent, local: LocalScope): WarmInstance {
+    this.#serving = local;
+    return this.#cache.checkout(component);
+  }
+
+  /** Stops serving: host calls from now on are refused until the next `begin`. */
+  end(): void {
+    this.#serving = undefined;
+  }
+
+  /** Puts the instance that served a request back into its snapshot state, or replaces it. */
+  recycle(key: string, component: CachedComponent, used: WarmInstance, failed: boolean): void {
+    this.#cache.recycle(key, component, used, failed);
+  }
+
+  /** A new warm instance for the component, made now (its last one was discarded). */
+  replace(key: string, component: CachedComponent): void {
+    component.warm = undefined;
+    if (this.#cache.get(key) !== component) return;
+    try {
+      component.warm = this.#cache.instantiate(component);
+    } catch {
+      // Its next request instantiates again and reports the error.
+    }
+  }
+
+  forget(key: string): void {
+    this.#cache.delete(key);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The one adapter between the runner and jco's generated JS glue. Everything
+ * the runner assumes about that glue lives here, and `jco-glue.test.ts`
+ * fails when a jco upgrade changes any of it:
+ *
+ * - how a component is transpiled (sync instantiation: the handler call and
+ *   the guest's imports stay synchronous, which the worker's bridge needs);
+ * - the one text patch applied to the glue (`readDebugFlagOnce`);
+ * - how the glue looks imports up (by unversioned interface name) and how it
+ *   lowers a thrown value with an own `payload` property into the `err` case
+ *   of a `result` (`getErrorPayload`), which `guestValue` relies on;
+ * - that `instantiate` takes an `instantiateCore` hook (the reset snapshot
+ *   records the core instances through it).
+ */
+import { transpile } from '@bytecodealliance/jco';
+import { WIT_PACKAGE, WIT_VERSION } from '@alga-psa/protocol';
+import type { RunnerWithWarmUp } from '../../generated/runner-with-warm-up.js';
+import type { HostOutcome } from '../host-calls/index.ts';
+
+/** The name jco gives the glue and core modules (`component.js`, `component.core.wasm`). */
+export const GLUE_NAME = 'component';
+
+/** What an instantiated component exposes: `handler`, and `warmUp` when built by `alga build`. */
+export type GuestRoot = Pick<RunnerWithWarmUp, 'handler'> & Partial<Pick<RunnerWithWarmUp, 'warmUp'>>;
+
+export type GuestImports = Record<string, Record<string, (...args: unknown[]) => unknown>>;
+
+export type InstantiateCore = (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance;
+
+/** The glue's `instantiate` (sync instantiation). */
+export type Instantiate = (
+  getCoreModule: (path: string) => WebAssembly.Module,
+  imports: GuestImports,
+  instantiateCore?: InstantiateCore,
+) => GuestRoot;
+
+export interface TranspiledComponent {
+  /** ES module source exporting `instantiate` (patched, see `readDebugFlagOnce`). */
+  glue: string;
+  /** Core module bytes by the file name the glue asks for. */
+  wasm: Record<string, Uint8Array>;
+}
+
+/** Transpiles a component's bytes into glue and core modules; throws jco's error for an invalid component. */
+export async function transpileComponent(bytes: Uint8Array): Promise<TranspiledComponent> {
+  const { files } = await transpile(bytes, {
+    name: GLUE_NAME,
+    instantiation: 'sync',
+    noTypescript: true,
+    quiet: true,
+  });
+  const glue = files[`${GLUE_NAME}.js`];
+  if (!glue) throw new Error(`jco produced no ${GLUE_NAME}.js.`);
+  const wasm: Record<string, Uint8Array> = {};
+  for (const [file, content] of Object.entries(files)) if (file.endsWith('.wasm')) wasm[file] = content;
+  return { glue: readDebugFlagOnce(Buffer.from(glue).toString('utf8')), wasm };
+}
+
+/** The check jco's glue makes in every internal debug-log call. */
+export const JCO_DEBUG_CHECK = 'globalThis?.process?.env?.JCO_DEBUG';
+
+/**
+ * Reads `JCO_DEBUG` once when the glue loads instead of on every debug-log
+ * call (a `process.env` read is a C++ interceptor call, several per request);
+ * JCO_DEBUG still works when set before the runner starts. Glue without that
+ * exact check is left as it is.
+ */
+export function readDebugFlagOnce(glue: string): string {
+  if (!glue.includes(JCO_DEBUG_CHECK)) return glue;
+  return `const __algaJcoDebug = ${JCO_DEBUG_CHECK};\n${glue.replaceAll(JCO_DEBUG_CHECK, '__algaJcoDebug')}`;
+}
+
+/** Imports the glue without touching the filesystem (a data: URL). */
+export async function importGlue(glue: string): Promise<Instantiate> {
+  const url = `data:text/javascript;base64,${Buffer.from(glue, 'utf8').toString('base64')}`;
+  return ((await import(url)) as { instantiate: Instantiate }).instantiate;
+}
+
+/**
+ * The keys an interface's functions go under in the imports object: jco's
+ * glue looks them up by the unversioned name; the versioned one is supplied
+ * too for glue that keeps the version.
+ */
+export function importKeys(iface: string): string[] {
+  return [`${WIT_PACKAGE}/${iface}`, `${WIT_PACKAGE}/${iface}@${WIT_VERSION}`];
+}
+
+/** A host call's outcome as the glue expects it: the value, a thrown `payload` (a WIT `err`), or a trap. */
+export function guestValue(iface: string, fn: string, outcome: HostOutcome): unknown {
+  if (outcome.kind === 'ok') return outcome.value;
+  if (outcome.kind === 'err') {
+    // The glue's `getErrorPayload` lowers a thrown value with an own `payload`
+    // into the `err` case of the import's `result<T, E>`; any other Error traps.
+    throw Object.assign(new Error(`${WIT_PACKAGE}/${iface}.${fn} returned an error`), { payload: outcome.payload });
+  }
+  throw new Error(outcome.message);
+}
+
+const MAX_DETAIL = 4096;
+
+/** A log-sized description of a failure: the glue's data: URL would otherwise fill every stack frame. */
+export function describeFailure(error: unknown): string {
+  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  return text.replace(/data:text\/javascript;base64,[A-Za-z0-9+/=]+/g, '<component glue>').slice(0, MAX_DETAIL);
+}
