@@ -20,7 +20,7 @@ export function createLogger(options: { level?: LogLevel; stream?: DestinationSt
     {
       level: options.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-      // Value-based masking for execution loggers (see scope.ts): pino's
+      // Value-based masking for execution loggers (see host-calls/scope.ts): pino's
       // `redact` only knows paths, a secret can sit inside any string.
       hooks: { logMethod: maskingLogMethod },
     },

@@ -58,7 +58,7 @@ export function maskSecrets(text: string, secretValues: Iterable<string>): strin
 
 /**
  * Where a logger keeps the secret values its lines must mask. Set on an
- * execution's child logger (see scope.ts); children of that child inherit it
+ * execution's child logger (see host-calls/scope.ts); children of that child inherit it
  * through the prototype chain pino builds them with.
  */
 export const MASK_VALUES = Symbol.for('alga.runner.maskValues');

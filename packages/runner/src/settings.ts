@@ -16,7 +16,7 @@ import { Value } from 'typebox/value';
 import { transitEnvProblems, type TransitKind } from '@alga-psa/transit';
 import { PROVIDERS } from './providers/index.ts';
 
-/** Executions allowed to wait per worker; why 64: docs/perf/ (queue per worker). */
+/** Executions allowed to wait per worker; why 64: docs/perf/018-queue-per-worker.md. */
 export const QUEUE_PER_WORKER = 64;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

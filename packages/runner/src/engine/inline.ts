@@ -1,7 +1,7 @@
 /**
  * Inline execution: a quick request runs on the runner's own thread, on a
  * warm instance of the main thread's guest host, instead of being handed to
- * a worker, which costs two thread hand-offs per request (docs/perf/). The
+ * a worker, which costs two thread hand-offs per request (docs/perf/009-inline-execution.md). The
  * same instances, restores, providers and masking as a worker's.
  *
  * What keeps the main thread safe:

@@ -55,7 +55,7 @@ export interface InstanceCacheOptions {
  * A restored instance is replaced after this many requests anyway, bounding
  * anything outside the snapshot a future glue might accumulate; not lower,
  * because a replaced instance's memory is freed only when V8 collects it
- * (docs/perf/).
+ * (docs/perf/008-instance-replacement.md).
  */
 const MAX_USES = 1_000_000;
 

@@ -1,7 +1,7 @@
 /**
  * Turns a bundle's content hash into what a worker needs to instantiate it:
  * jco's JS glue (sync instantiation) and the compiled core modules, with
- * their linear memory capped (see wasm/memory-limit.ts). Compiling is the
+ * their linear memory capped (wasm-rewrite's `capModuleMemory`). Compiling is the
  * expensive step, so compiled variants are cached per (hash, memory limit)
  * and concurrent loads of the same variant share one promise (lru-cache's
  * `fetch` does both). jco's output is cached per hash, so a second memory
@@ -32,7 +32,7 @@ export interface LoadedComponent {
   modules: Record<string, WebAssembly.Module>;
   /**
    * Every module also exports its memories, mutable globals and tables for
-   * reset-in-place (wasm/memory-limit.ts `exposeResetState`). False in fresh
+   * reset-in-place (wasm-rewrite's `exposeResetState`). False in fresh
    * mode, or when a module holds something the rewriter does not handle:
    * the worker then makes a fresh instance per request for this component.
    */
@@ -43,7 +43,7 @@ export interface LoadedComponent {
    */
   tablesWritable: boolean;
   /**
-   * Every module counts fuel (wasm/fuel.ts), so the runner may run this
+   * Every module counts fuel (wasm-rewrite's `meterFuel`), so the runner may run this
    * component's requests on its own thread (inline.ts). Only when the loader
    * was asked to meter and every module could be rewritten.
    */
@@ -58,7 +58,7 @@ export interface ComponentLoaderOptions {
   onEvict?: (key: string) => void;
   /** `reset` (default) also rewrites the modules for reset-in-place. */
   instanceMode?: InstanceMode;
-  /** Also rewrite the modules to count fuel (wasm/fuel.ts), for inline execution. */
+  /** Also rewrite the modules to count fuel (wasm-rewrite's `meterFuel`), for inline execution. */
   meter?: boolean;
 }
 

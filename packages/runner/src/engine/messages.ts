@@ -53,7 +53,7 @@ export function countInstance(counters: BigInt64Array, counter: InstanceCounter,
 export interface ComponentLoad {
   glue: string;
   modules: Record<string, WebAssembly.Module>;
-  /** Whether the modules carry the reset exports (wasm/memory-limit.ts `exposeResetState`). */
+  /** Whether the modules carry the reset exports (wasm-rewrite's `exposeResetState`). */
   resettable: boolean;
   /** Whether a reset must restore tables (loader.ts `tablesWritable`). */
   tablesWritable: boolean;

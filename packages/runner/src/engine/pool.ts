@@ -10,7 +10,7 @@
  * Busy polling (`busyPollMicros`, a benchmark option, off by default): for
  * a while after each dispatch the main thread checks the workers' result
  * ports on every turn of its event loop instead of sleeping until a message
- * wakes it (docs/perf/).
+ * wakes it (docs/perf/014-busy-polling.md).
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
@@ -53,7 +53,7 @@ export interface WorkerPoolOptions {
   logger: FastifyBaseLogger;
   /**
    * V8 heap limits of each worker. A backstop only: wasm linear memory is
-   * capped in the module itself (wasm/memory-limit.ts); this bounds the JS side
+   * capped in the module itself (wasm-rewrite's `capModuleMemory`); this bounds the JS side
    * (glue, host-call copies) so a runaway worker dies alone.
    */
   resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
@@ -119,7 +119,7 @@ interface Slot {
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
-/** A worker's young generation, fixed, so its RSS does not grow under steady load (docs/perf/). */
+/** A worker's young generation, fixed, so its RSS does not grow under steady load (docs/perf/016-worker-young-generation.md). */
 const YOUNG_GENERATION_MB = 32;
 
 export class WorkerPool {

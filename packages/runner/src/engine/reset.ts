@@ -4,22 +4,23 @@
  * request, so the next request sees exactly what a fresh instance would.
  *
  * Why: V8 has no copy-on-write memory, so a fresh componentize-js instance
- * costs a ~10 MB memory copy plus the glue's set-up (~3.5 ms). A request
- * writes a small part of that memory, and only that part is put back.
+ * costs a copy of all its memory plus the glue's set-up; a request writes a
+ * small part of that memory, and only that part is put back
+ * (docs/perf/001-reset-in-place.md).
  *
  * What the guest can reach, and how each part is put back:
  * - linear memories: a module the loader could rewrite for write tracking
- *   (wasm/write-tracking.ts) marks every 1 KiB block it or the host writes
+ *   (wasm-rewrite's `trackWrites`) marks every 1 KiB block it or the host writes
  *   in its `alga-reset:dirty` map; the snapshot keeps its image of the
  *   memory in that map's memory, and a small wasm kernel
- *   (wasm/restore-kernel.ts) puts back the differing 16-byte vectors of
+ *   (wasm-rewrite's `restoreKernel`) puts back the differing 16-byte vectors of
  *   the marked blocks (and of the first 16 bytes after each, for a store
  *   that straddles). Otherwise every 4 KiB page is compared against the
  *   snapshot (memcmp through `Buffer#compare`). A memory that grew cannot
  *   be shrunk, so the instance is discarded;
  * - mutable globals the modules define (the shadow-stack pointer and the
  *   like): read and restored through the `alga-reset:global:N` exports that
- *   the loader adds (wasm/memory-limit.ts `exposeResetState`);
+ *   the loader adds (wasm-rewrite's `exposeResetState`);
  * - mutable globals the modules import (jco's instance flags): restored
  *   from their snapshot value;
  * - tables: when some module's code can write a table, copied back from a

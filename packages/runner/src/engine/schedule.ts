@@ -3,7 +3,7 @@
  * nothing else is in flight, else in the worker pool. Overlapping requests
  * always go to the workers, which run them in parallel while the main thread
  * serves HTTP and dispatches (running one per turn inline regardless cost
- * throughput; docs/perf/).
+ * throughput; docs/perf/011-inline-scheduling.md).
  *
  * The main thread's inline work is budgeted per turn of its event loop
  * (`INLINE_MS_PER_TURN`): a caller that issues requests one after another

@@ -5,7 +5,7 @@
  * every request. The protocol is in wit/README.md, "Warm-up".
  *
  * Why: a reset puts the instance back into the state its snapshot holds, so
- * without warm-up every request starts from a never-called engine (docs/perf/).
+ * without warm-up every request starts from a never-called engine (docs/perf/005-warm-up.md).
  *
  * Safety: the extension's code does not run (the SDK answers the call with a
  * built-in handler), and the host answers the call's imports without any

@@ -3,7 +3,7 @@
  * `eager`: each function's optimizing compile is queued right after its first
  * call (the warm-up and first requests), so no recompiles compete with later
  * requests for a core; `dynamic` (V8's default) is kept for the benchmark's
- * comparison (docs/perf/).
+ * comparison (docs/perf/015-eager-wasm-tiering.md).
  *
  * A V8 flag is process-wide and read when a module is compiled, so it is set
  * before the engine compiles anything.

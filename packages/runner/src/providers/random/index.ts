@@ -14,7 +14,7 @@ import { defineRequestProvider } from '../types.ts';
 /** The same per-call cap as Web Crypto's getRandomValues. */
 export const MAX_RANDOM_BYTES = 65_536;
 
-/** CSPRNG output drawn a block at a time: a small read is mostly per-call overhead (docs/perf/). */
+/** CSPRNG output drawn a block at a time: a small read is mostly per-call overhead (docs/perf/020-csprng-block.md). */
 class RandomBlock {
   readonly #block = Buffer.alloc(4096);
   #next = this.#block.length;
