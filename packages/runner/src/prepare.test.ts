@@ -4,17 +4,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseContentHash } from '@alga-psa/bundle-store';
 import type { ExecuteResponse } from '@alga-psa/protocol';
-import { buildFixture } from './testing/build-fixture.ts';
-import { FIXTURE_GUEST, FIXTURE_WORLD } from './testing/guest.ts';
-import { createHarness, executeRequest, instanceEvents, type Harness } from './testing/harness.ts';
+import { executeRequest, fixtureHarness, type Harness, instanceEvents } from './testing/harness.ts';
 
 describe('POST /v1/prepare: loading a bundle before its first request', { timeout: 180_000 }, () => {
   let h: Harness;
   let hash: string;
 
   before(async () => {
-    h = await createHarness({ workers: 2, instanceMode: 'reset' });
-    hash = await h.bundleStore.put(await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD));
+    ({ h, hash } = await fixtureHarness({ workers: 2, instanceMode: 'reset' }));
   });
   after(async () => {
     await h?.close();

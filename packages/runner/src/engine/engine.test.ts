@@ -5,15 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ExecuteResponse } from '@alga-psa/protocol';
-import { buildFixture } from '../testing/build-fixture.ts';
-import { FIXTURE_GUEST, FIXTURE_WORLD } from '../testing/guest.ts';
 import {
   bodyOf,
-  createHarness,
   envelopeFor,
   executeRequest,
-  instanceEvents,
+  fixtureHarness,
   type Harness,
+  instanceEvents,
 } from '../testing/harness.ts';
 
 /** Reset mode runs quick requests on the runner's thread by default (inline.ts); the worker path is tested on its own too. */
@@ -29,15 +27,13 @@ for (const { mode, settings, label } of VARIANTS) {
     let hash: string;
 
     before(async () => {
-      const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
-      h = await createHarness({
+      ({ h, hash } = await fixtureHarness({
         workers: 1,
         defaultTimeoutMs: 5000,
         maxTimeoutMs: 10_000,
         instanceMode: mode,
         ...settings,
-      });
-      hash = await h.bundleStore.put(component);
+      }));
     });
     after(async () => {
       await h?.close();
@@ -274,9 +270,7 @@ for (const { mode, settings, label } of VARIANTS) {
     let hash: string;
 
     before(async () => {
-      const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
-      h = await createHarness({ workers: 1, queueLimit: 1, instanceMode: mode, ...settings });
-      hash = await h.bundleStore.put(component);
+      ({ h, hash } = await fixtureHarness({ workers: 1, queueLimit: 1, instanceMode: mode, ...settings }));
     });
     after(async () => {
       await h?.close();

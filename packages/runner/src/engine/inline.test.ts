@@ -7,10 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ExecuteResponse } from '@alga-psa/protocol';
-import { buildFixture } from '../testing/build-fixture.ts';
-import { FIXTURE_GUEST, FIXTURE_WORLD } from '../testing/guest.ts';
 import type { RunnerSettings } from '../settings.ts';
-import { bodyOf, createHarness, envelopeFor, executeRequest, type Harness } from '../testing/harness.ts';
+import { bodyOf, envelopeFor, executeRequest, fixtureHarness, type Harness } from '../testing/harness.ts';
 
 /** `alga_runner_inline_executions_total{result}` from the runner's /metrics. */
 async function inlineRuns(h: Harness, result: string): Promise<number> {
@@ -25,22 +23,9 @@ async function demotions(h: Harness): Promise<number> {
 }
 
 describe('inline execution on the runner thread', { timeout: 180_000 }, () => {
-  let component: Uint8Array;
-  before(async () => {
-    component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
-  });
-
   /** A runner of its own per test: demotion is per compiled component, and tests must not share it. */
-  async function runner(settings: Partial<RunnerSettings> = {}): Promise<{ h: Harness; hash: string }> {
-    const h = await createHarness({
-      workers: 1,
-      defaultTimeoutMs: 5000,
-      maxTimeoutMs: 10_000,
-      instanceMode: 'reset',
-      ...settings,
-    });
-    return { h, hash: await h.bundleStore.put(component) };
-  }
+  const runner = (settings: Partial<RunnerSettings> = {}): Promise<{ h: Harness; hash: string }> =>
+    fixtureHarness({ workers: 1, defaultTimeoutMs: 5000, maxTimeoutMs: 10_000, instanceMode: 'reset', ...settings });
 
   describe('a quick request', () => {
     let inline: { h: Harness; hash: string };

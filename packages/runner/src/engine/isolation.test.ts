@@ -6,15 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ExecuteRequest } from '@alga-psa/protocol';
-import { buildFixture } from '../testing/build-fixture.ts';
-import { FIXTURE_GUEST, FIXTURE_WORLD } from '../testing/guest.ts';
 import {
   bodyOf,
   CANARY,
   canaryForms,
-  createHarness,
   envelopeFor,
   executeRequest,
+  fixtureHarness,
   type Harness,
 } from '../testing/harness.ts';
 
@@ -32,15 +30,13 @@ for (const mode of ['reset', 'fresh'] as const) {
     let hash: string;
 
     before(async () => {
-      const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
-      h = await createHarness({
+      ({ h, hash } = await fixtureHarness({
         workers: 3,
         queueLimit: 256,
         secretCacheTtlMs: 300,
         maxTimeoutMs: 20_000,
         instanceMode: mode,
-      });
-      hash = await h.bundleStore.put(component);
+      }));
       await h.execute(executeRequest(hash)); // compile once, outside the timed tests
     });
     after(async () => {

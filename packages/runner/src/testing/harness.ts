@@ -15,6 +15,8 @@ import {
 } from '@alga-psa/service-auth';
 import { LocalKeyring } from '@alga-psa/transit';
 import { createRunner, type Runner, type RunnerOptions } from '../index.ts';
+import { buildFixture } from './build-fixture.ts';
+import { FIXTURE_GUEST, FIXTURE_WORLD } from './guest.ts';
 import { secretForms } from '../redact.ts';
 
 /**
@@ -110,6 +112,13 @@ export async function createHarness(options: Partial<RunnerOptions> = {}): Promi
 /** The canary in every encoding a log line might carry it, plus a JSON-escaped form. */
 export function canaryForms(value = CANARY): string[] {
   return [...secretForms(value), JSON.stringify(value).slice(1, -1)];
+}
+
+/** A harness with the fixture guest (testing/guest.ts) already in its bundle store. */
+export async function fixtureHarness(options: Partial<RunnerOptions> = {}): Promise<{ h: Harness; hash: string }> {
+  const component = await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD);
+  const h = await createHarness(options);
+  return { h, hash: await h.bundleStore.put(component) };
 }
 
 export const TENANT = 'tenant-1';
