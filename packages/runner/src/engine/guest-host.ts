@@ -43,7 +43,6 @@ export class GuestHost {
   readonly #options: GuestHostOptions;
   readonly #cache: InstanceCache;
   readonly #answerLocally: LocalAnswerer;
-  readonly #plan: Map<string, PlannedInterface>;
   /** The execution being served, while one is. */
   #serving: LocalScope | undefined;
   #warmingUp = false;
@@ -51,7 +50,6 @@ export class GuestHost {
   constructor(options: GuestHostOptions) {
     this.#options = options;
     this.#answerLocally = createLocalAnswerer(createRequestProviders());
-    this.#plan = new Map(options.plan.map((planned) => [planned.iface, planned]));
     this.#cache = new InstanceCache({
       instanceMode: options.instanceMode,
       imports: this.#imports(),
@@ -64,29 +62,28 @@ export class GuestHost {
   /** Every planned interface, each function forwarding to `#call`. */
   #imports(): GuestImports {
     const imports: GuestImports = {};
-    for (const { iface, functions } of this.#options.plan) {
+    for (const planned of this.#options.plan) {
       const bound: Record<string, (...args: unknown[]) => unknown> = {};
-      for (const fn of functions) bound[fn] = (...args) => this.#call(iface, fn, args);
-      for (const key of importKeys(iface)) imports[key] = bound;
+      for (const fn of planned.functions) bound[fn] = (...args) => this.#call(planned, fn, args);
+      for (const key of importKeys(planned.iface)) imports[key] = bound;
     }
     return imports;
   }
 
-  #call(iface: string, fn: string, args: unknown[]): unknown {
-    const planned = this.#plan.get(iface)!;
+  #call(planned: PlannedInterface, fn: string, args: unknown[]): unknown {
+    const { iface, route } = planned;
     if (this.#warmingUp) return guestValue(iface, fn, warmUpAnswer(planned, this.#answerLocally, fn, args));
     const serving = this.#serving;
     if (!serving) throw new Error(`${witName(iface, fn)} called outside a request.`);
-    const call = { callId: 0, iface, fn, args };
-    if (planned.route === 'one-way') {
-      this.#options.notify(call);
+    if (route === 'one-way') {
+      this.#options.notify({ callId: 0, iface, fn, args });
       return undefined;
     }
     const answered =
-      planned.route === 'local'
+      route === 'local'
         ? this.#answerLocally(serving, iface, fn, args)
         : prefetchedAnswer(serving.answers, iface, fn, args);
-    return guestValue(iface, fn, answered ?? this.#options.remote(call));
+    return guestValue(iface, fn, answered ?? this.#options.remote({ callId: 0, iface, fn, args }));
   }
 
   /** Whether a request granted `granted`, with `answers` prefetched, needs nothing but this thread. */
