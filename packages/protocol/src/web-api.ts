@@ -1,10 +1,189 @@
 /**
- * What the browser and the server agree on for the web UI and for extension
- * iframes calling the UI proxy with a session.
+ * What the browser and the server agree on for the web UI (`/ui/api/*`) and
+ * for extension iframes calling the UI proxy with a session. Request bodies
+ * are schemas (the server validates with them, the browser takes their
+ * types); answers are the shapes the server's web routes return and the
+ * React app reads. Neither side keeps a copy of its own.
  */
+import { Type, type Static } from 'typebox';
+import type { SettingDefinition, SettingType } from './settings.ts';
 
-/**
- * The header a signed-in browser sends on every state-changing request (the
- * value is the session's CSRF token); the server refuses writes without it.
- */
-export const CSRF_HEADER = 'x-alga-csrf';
+/** A person's (or an API key's) role in a tenant: admins change things, viewers read. */
+export type Role = 'admin' | 'viewer';
+
+/** The signed-in person, as the web UI shows them. */
+export interface UiUser {
+  email: string;
+  name: string;
+  role: Role;
+  /** The tenant's name. */
+  tenant: string;
+}
+
+/** `GET/POST/DELETE /ui/api/session`: who is signed in (null when nobody), and the CSRF token for writes. */
+export interface SessionInfo {
+  user: UiUser | null;
+  csrfToken: string;
+}
+
+/** `POST /ui/api/session`. */
+export const SignInRequestSchema = Type.Object(
+  {
+    email: Type.String({ minLength: 3, maxLength: 320 }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+export type SignInRequest = Static<typeof SignInRequestSchema>;
+
+export type InstallStatus = 'active' | 'needs-setup' | 'disabled';
+
+export interface InstalledExtension {
+  /** The install id (the settings page's URL carries it). */
+  id: string;
+  extensionId: string;
+  publisher: string;
+  description: string | null;
+  version: string;
+  enabled: boolean;
+  status: InstallStatus;
+  missingSecrets: string[];
+}
+
+export interface AvailableExtension {
+  extensionId: string;
+  publisher: string;
+  /** The latest version. */
+  version: string;
+  description: string | null;
+}
+
+/** `GET /ui/api/extensions`. */
+export interface ExtensionList {
+  role: Role;
+  installed: InstalledExtension[];
+  available: AvailableExtension[];
+}
+
+/** One capability to consent to, in the words the consent prompt shows (`consentText`). */
+export interface ConsentCapability {
+  id: string;
+  description: string;
+}
+
+/** `GET /ui/api/extensions/:extensionId/consent`: what installing the latest version asks for. */
+export interface Consent {
+  extensionId: string;
+  version: string;
+  publisher: string;
+  description: string | null;
+  allowedHosts: string[];
+  capabilities: ConsentCapability[];
+}
+
+/** `POST /ui/api/installs`: `consent` must list every capability the consent view named. */
+export const InstallRequestSchema = Type.Object(
+  {
+    extensionId: Type.String({ minLength: 1, maxLength: 63 }),
+    version: Type.String({ minLength: 1, maxLength: 256 }),
+    consent: Type.Array(Type.String(), { maxItems: 64 }),
+  },
+  { additionalProperties: false },
+);
+export type InstallRequest = Static<typeof InstallRequestSchema>;
+
+/** `POST /ui/api/installs` → 201. */
+export interface InstallCreated {
+  id: string;
+}
+
+/** `PUT /ui/api/installs/:installId/enabled`, request and answer. */
+export const EnabledChangeSchema = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
+export type EnabledChange = Static<typeof EnabledChangeSchema>;
+export interface EnabledState {
+  id: string;
+  enabled: boolean;
+}
+
+/** A secret's metadata: never its value or ciphertext. */
+export interface SecretMeta {
+  key: string;
+  set: boolean;
+  version: number | null;
+  updatedAt: string | null;
+  /** Who set it (`user:<email>` or `api_key:<id>`). */
+  updatedBy: string | null;
+}
+
+/** An install as both APIs show it. */
+export interface InstallInfo {
+  id: string;
+  extensionId: string;
+  version: string;
+  contentHash: string;
+  grantedCapabilities: string[];
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A manifest setting as the settings page gets it (secrets are listed separately). */
+export type UiSetting = Omit<SettingDefinition, 'secret'>;
+
+export interface SettingsGroup {
+  category: string;
+  settings: UiSetting[];
+}
+
+/** A secret setting on the settings page: its metadata and how to present it. */
+export interface SettingsSecret extends SecretMeta {
+  label: string;
+  description: string | null;
+  required: boolean;
+  /** False for a stored key the current manifest no longer declares. */
+  declared: boolean;
+  type: SettingType;
+}
+
+/** `GET /ui/api/installs/:installId/settings` (also the answer to a save and a reset). */
+export interface SettingsView {
+  install: InstallInfo & { publisher: string; description: string | null; status: InstallStatus };
+  canEdit: boolean;
+  groups: SettingsGroup[];
+  config: Record<string, unknown>;
+  configVersion: number;
+  secrets: SettingsSecret[];
+  secretsVersion: number;
+  missingSecrets: string[];
+}
+
+/** `PUT /ui/api/installs/:installId/settings`: the whole config, and the secrets to set or clear. */
+export const SaveSettingsRequestSchema = Type.Object(
+  {
+    config: Type.Record(Type.String(), Type.Unknown()),
+    secrets: Type.Optional(
+      Type.Object(
+        {
+          /** Secret key → new value (browser → server only; never sent back). */
+          set: Type.Optional(Type.Record(Type.String(), Type.String(), { maxProperties: 64 })),
+          clear: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SaveSettingsRequest = Static<typeof SaveSettingsRequestSchema>;
+
+export interface UiLogEntry {
+  at: string | null;
+  level: string | null;
+  message: string;
+}
+
+/** `GET /ui/api/installs/:installId/logs`: the newest lines first. */
+export interface LogsView {
+  available: boolean;
+  entries: UiLogEntry[];
+}

@@ -1,54 +1,259 @@
 /**
- * The one place an error becomes an HTTP response: every error body is
- * `AlgaError.toBody(requestId)`, whatever threw it (a route, Fastify's body
- * parser, schema validation, or a bug).
+ * Every error the server raises, defined once: a registry code (which fixes
+ * the HTTP status) and the message template. A throw site passes arguments,
+ * never prose: `throw notInstalled({ extensionId })`. Turning errors into
+ * responses is `algaErrors` from `@alga-psa/protocol/fastify`.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
-import { AlgaError } from '@alga-psa/protocol';
+import { defineError } from '@alga-psa/protocol';
 
-export function toAlgaError(error: FastifyError | Error): AlgaError {
-  if (error instanceof AlgaError) return error;
-  const fastifyError = error as FastifyError;
-  if (fastifyError.validation) {
-    const details = fastifyError.validation.map((issue) => ({
-      field: `${fastifyError.validationContext ?? 'body'}${issue.instancePath.replace(/\//g, '.')}`,
-      message: issue.message ?? 'is invalid',
-    }));
-    return new AlgaError(
-      'ALGA_VALIDATION_FAILED',
-      `The ${fastifyError.validationContext ?? 'request'} is invalid: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}.`,
-      { details },
-    );
-  }
-  switch (fastifyError.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AlgaError('ALGA_PAYLOAD_TOO_LARGE');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AlgaError('ALGA_BAD_REQUEST', `Unsupported Content-Type: ${fastifyError.message}`);
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new AlgaError('ALGA_BAD_REQUEST', 'The body is not valid JSON.');
-  }
-  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    return new AlgaError('ALGA_BAD_REQUEST', fastifyError.message);
-  }
-  return new AlgaError('ALGA_INTERNAL', undefined, { cause: error });
-}
+// ── Credentials: API keys, sessions, service tokens ──────────────────────────
+export const credentialsMissing = defineError('ALGA_UNAUTHENTICATED', 'Missing or invalid credentials.');
+export const apiKeyMalformed = defineError(
+  'ALGA_UNAUTHENTICATED',
+  'Send an API key as "Authorization: Bearer alga_sk_…".',
+);
+export const apiKeyInvalid = defineError('ALGA_UNAUTHENTICATED', 'The API key is not valid.');
+export const viewerKeyWrite = defineError(
+  'ALGA_FORBIDDEN',
+  'This API key has the viewer role; use an admin key for changes.',
+);
+export const signInFailed = defineError('ALGA_UNAUTHENTICATED', 'The email or password is not correct.');
+export const signInRequired = defineError('ALGA_UNAUTHENTICATED', 'Sign in to continue.');
+export const sessionEnded = defineError('ALGA_UNAUTHENTICATED', 'The session has ended; sign in again.');
+/** `details.reason`: `role`. */
+export const roleWithoutAccess = defineError('ALGA_FORBIDDEN', 'Your role has no access to extension settings.');
+/** `details.reason`: `role`. */
+export const adminOnly = defineError('ALGA_FORBIDDEN', 'Only tenant admins can change extensions and their settings.');
+/** `details.reason`: `csrf`. */
+export const csrfTokenInvalid = defineError(
+  'ALGA_FORBIDDEN',
+  'The request carried no valid CSRF token; reload the page and try again.',
+);
+/** `details.reason`: `origin`. */
+export const crossSiteWrite = defineError(
+  'ALGA_FORBIDDEN',
+  'Cross-site requests are refused: send writes from the Alga web UI itself.',
+);
+/** `details.reason`: `csrf` (the gateway's door for signed-in browsers). */
+export const crossSiteGatewayWrite = defineError(
+  'ALGA_FORBIDDEN',
+  'Cross-site requests are refused: send writes from the Alga UI with the {header} header.',
+);
+export const noServiceVerifier = defineError(
+  'ALGA_UNAUTHENTICATED',
+  'This server has no service verification key configured, so it accepts no runner calls.',
+);
+/** A service token that does not verify; the message is the verifier's. */
+export const serviceTokenInvalid = defineError('ALGA_UNAUTHENTICATED', '{reason}');
+/** A valid service token without the scope; the message is the verifier's. */
+export const serviceTokenScope = defineError('ALGA_FORBIDDEN', '{reason}');
+export const tokenInstallInactive = defineError(
+  'ALGA_FORBIDDEN',
+  'The install named by the service token is not active.',
+);
+export const tokenInstallNotGranted = defineError('ALGA_FORBIDDEN', 'The install was not granted {capability}.');
 
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    const alga = toAlgaError(error);
-    if (alga.status >= 500) {
-      // Log the cause server-side only; the client gets the registry message.
-      request.log.error({ err: alga.cause ?? alga, code: alga.code }, 'request failed');
-    }
-    return reply
-      .code(alga.status)
-      .header('content-type', 'application/json; charset=utf-8')
-      .send(alga.toBody(request.id));
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const alga = new AlgaError('ALGA_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`);
-    return reply.code(alga.status).send(alga.toBody(request.id));
-  });
-}
+// ── Registry: bundles, publishing, versions ──────────────────────────────────
+export const contentHashMalformed = defineError(
+  'ALGA_BAD_REQUEST',
+  'The content hash must be sha256:<64 lowercase hex characters>.',
+);
+export const bundleBodyMissing = defineError(
+  'ALGA_BAD_REQUEST',
+  'Send the component bytes with Content-Type: application/wasm (or application/octet-stream).',
+);
+export const bundleHashMismatch = defineError(
+  'ALGA_BUNDLE_HASH_MISMATCH',
+  'The body hashes to {actual}, not {claimed}; upload it under its own hash.',
+);
+export const bundleNotUploaded = defineError(
+  'ALGA_BUNDLE_NOT_FOUND',
+  'No bundle {contentHash}; upload it first with PUT /api/v1/bundles/{contentHash}.',
+);
+/** What is wrong with the bytes, from `componentProblem`. */
+export const notAComponent = defineError('ALGA_INVALID_COMPONENT', '{problem}');
+export const componentUndecodable = defineError(
+  'ALGA_INVALID_COMPONENT',
+  'The component could not be decoded (truncated or corrupt); rebuild it with `alga build`.',
+);
+export const importsNotAllowed = defineError('ALGA_IMPORT_NOT_ALLOWED', 'The component {problems}');
+export const manifestInvalid = defineError('ALGA_INVALID_MANIFEST', 'The manifest is invalid: {problems}');
+export const manifestNotJson = defineError('ALGA_INVALID_MANIFEST', '{file} is not valid JSON.');
+export const archiveBodyMissing = defineError(
+  'ALGA_BAD_REQUEST',
+  'Send the bundle archive (the .tgz from `alga pack`) as the body with Content-Type: application/gzip.',
+);
+export const metadataHashMismatch = defineError(
+  'ALGA_BUNDLE_HASH_MISMATCH',
+  'metadata.json says the component is {claimed}, but component.wasm hashes to {actual}; run `alga build` and `alga pack` again.',
+);
+export const extensionOwnedElsewhere = defineError(
+  'ALGA_FORBIDDEN',
+  'Extension "{extensionId}" is published by another tenant; choose another "name".',
+);
+export const publisherMismatch = defineError(
+  'ALGA_VERSION_CONFLICT',
+  'Extension "{extensionId}" is published by "{publisher}", not "{given}"; set "publisher" to "{publisher}".',
+);
+export const versionImmutable = defineError(
+  'ALGA_VERSION_CONFLICT',
+  '{extensionId}@{version} was already published with different content ({contentHash}); published versions are immutable, so bump "version".',
+);
+
+// ── Installs, config and secrets ─────────────────────────────────────────────
+/** Same message whether the extension is unknown, not installed, disabled or another tenant's. */
+export const notInstalled = defineError(
+  'ALGA_NOT_FOUND',
+  'Extension "{extensionId}" is not installed for this tenant.',
+);
+/** The web UI's door: an install id that is not this tenant's (or not an id at all). */
+export const noSuchInstall = defineError('ALGA_NOT_FOUND', 'No such extension install in this tenant.');
+export const notPublished = defineError('ALGA_NOT_FOUND', 'No extension "{extensionId}" is published.');
+export const noSuchVersion = defineError(
+  'ALGA_NOT_FOUND',
+  '{extensionId} has no version "{version}"; published: {available}.',
+);
+export const noSuchExtension = defineError('ALGA_NOT_FOUND', 'No such extension is published.');
+export const noSuchExtensionVersion = defineError('ALGA_NOT_FOUND', 'No such extension version is published.');
+export const alreadyInstalled = defineError(
+  'ALGA_VERSION_CONFLICT',
+  '{extensionId} is already installed in this tenant.',
+);
+/** `details.unknown`: the ids. */
+export const unknownCapabilities = defineError('ALGA_UNKNOWN_CAPABILITY', 'Unknown capability id(s): {ids}.');
+export const grantMissing = defineError(
+  'ALGA_VALIDATION_FAILED',
+  'The grant is missing capabilities the extension requires: {capabilities}. Add them to "grant".',
+);
+export const grantUndeclared = defineError(
+  'ALGA_VALIDATION_FAILED',
+  'The grant includes capabilities the manifest does not declare: {capabilities}. Remove them.',
+);
+/** `details.consentRequired`: every capability to consent to. */
+export const consentMissing = defineError(
+  'ALGA_VALIDATION_FAILED',
+  'Consent is missing for: {capabilities}. Review the requested access and confirm again.',
+);
+/** `details`: `[{field, message}]`. */
+export const configInvalid = defineError('ALGA_VALIDATION_FAILED', 'The config is invalid: {problems}');
+/** `details`: `[{field, message}]` for config fields and `secrets.<key>`. */
+export const settingsInvalid = defineError(
+  'ALGA_VALIDATION_FAILED',
+  'Nothing was saved: fix the highlighted fields and save again.',
+);
+export const secretUndeclared = defineError(
+  'ALGA_VALIDATION_FAILED',
+  '"{key}" is not a secret setting of {extensionId}; declared secrets: {declared}.',
+);
+export const secretEmpty = defineError(
+  'ALGA_VALIDATION_FAILED',
+  'The value for "{key}" is empty; to clear it use DELETE.',
+);
+export const secretTooLarge = defineError('ALGA_VALIDATION_FAILED', 'The value for "{key}" is larger than {kib} KiB.');
+/** `details.transitReason`; the backend's own message stays in the server log (`cause`). */
+export const secretNotEncrypted = defineError(
+  'ALGA_TRANSIT_UNAVAILABLE',
+  'The secret could not be encrypted, so nothing was saved: {hint}.',
+);
+export const settingsNotEncrypted = defineError(
+  'ALGA_TRANSIT_UNAVAILABLE',
+  'Secrets could not be encrypted, so nothing was saved; try again later.',
+);
+
+// ── Gateway and runners ──────────────────────────────────────────────────────
+export const gatewayBodyTooLarge = defineError(
+  'ALGA_PAYLOAD_TOO_LARGE',
+  'The request body is larger than {max} bytes.',
+);
+export const viewerGatewayWrite = defineError(
+  'ALGA_FORBIDDEN',
+  'This API key has the viewer role, which may only call GET endpoints; use an admin key for {method}.',
+);
+export const endpointNotDeclared = defineError(
+  'ALGA_ROUTE_NOT_FOUND',
+  '{extensionId} declares no endpoint {method} {path}; declared: {declared}.',
+);
+export const proxyEndpointNotExposed = defineError(
+  'ALGA_ROUTE_NOT_FOUND',
+  '{extensionId} exposes no UI-proxy endpoint {method} {path} (endpoints need "proxy": true); exposed: {exposed}.',
+);
+export const gatewayRateLimited = defineError(
+  'ALGA_RATE_LIMITED',
+  '{extensionId} is receiving too many requests for this tenant; retry after {seconds} s.',
+);
+export const noRunnerReachable = defineError(
+  'ALGA_RUNNER_UNAVAILABLE',
+  'No runner is reachable; check that the runners are started and ALGA_RUNNER_URL points to them.',
+);
+export const runnerResponseTooLarge = defineError('ALGA_EXECUTION_FAILED', 'The extension response is too large.');
+export const runnerDeadline = defineError('ALGA_TIMEOUT', 'The runner did not answer before the gateway deadline.');
+export const runnerConnectionLost = defineError(
+  'ALGA_EXECUTION_FAILED',
+  'The connection to the runner failed while the request was running.',
+);
+export const runnerAnswerNotJson = defineError(
+  'ALGA_EXECUTION_FAILED',
+  'The runner answered with a body that is not JSON.',
+);
+export const guestResponseInvalid = defineError(
+  'ALGA_EXECUTION_FAILED',
+  'The extension returned an invalid response (status must be 100–599).',
+);
+/** A runner answered 504 without our error body. */
+export const guestTimeout = defineError('ALGA_TIMEOUT', 'The extension did not answer before its deadline.');
+/** A runner answered an error without our error body (and not 504). */
+export const runnerStatus = defineError('ALGA_EXECUTION_FAILED', 'The runner answered HTTP {status}.');
+/** A runner error whose code the client does not get as is; the message is the runner's. */
+export const runnerFailed = defineError('ALGA_EXECUTION_FAILED', '{runnerMessage}');
+
+// ── Runner API: storage and logs ─────────────────────────────────────────────
+export const entryNotFound = defineError('ALGA_NOT_FOUND', 'No entry with this namespace and key.');
+export const valueNotBase64 = defineError('ALGA_VALIDATION_FAILED', 'value_b64 must be standard base64 with padding.');
+export const pageLimitTooHigh = defineError('ALGA_VALIDATION_FAILED', 'limit may be at most {max}.');
+export const namespaceInvalid = defineError(
+  'ALGA_VALIDATION_FAILED',
+  'A storage namespace is 1-64 characters of A-Z, a-z, 0-9, ".", "_" or "-", starting with a letter or digit.',
+);
+export const keyInvalid = defineError(
+  'ALGA_VALIDATION_FAILED',
+  'A storage key is 1-{maxBytes} bytes of UTF-8 without control characters, and not "" or "." or "..".',
+);
+export const cursorForeign = defineError(
+  'ALGA_BAD_REQUEST',
+  'The cursor is not one this namespace returned; start again without it.',
+);
+/** `details.currentRevision`. */
+export const keyExists = defineError('ALGA_STORAGE_CONFLICT', 'The key already exists (expected it not to).');
+/** `details.currentRevision`. */
+export const revisionMismatch = defineError(
+  'ALGA_STORAGE_CONFLICT',
+  'The key is at revision {current}, not {expected}; read it again and retry.',
+);
+/** `details.currentRevision` (null). */
+export const keyMissing = defineError(
+  'ALGA_STORAGE_CONFLICT',
+  'The key does not exist (expected revision {expected}).',
+);
+// Quotas: `details: {limit, max}`.
+export const valueOverQuota = defineError(
+  'ALGA_STORAGE_QUOTA_EXCEEDED',
+  'A storage value may be at most {max} bytes (this one is {size}).',
+);
+export const namespacesOverQuota = defineError(
+  'ALGA_STORAGE_QUOTA_EXCEEDED',
+  'An install may use at most {max} storage namespaces; delete the keys of one it no longer needs.',
+);
+export const keysOverQuota = defineError(
+  'ALGA_STORAGE_QUOTA_EXCEEDED',
+  'Namespace "{namespace}" already holds the maximum of {max} keys.',
+);
+export const bytesOverQuota = defineError(
+  'ALGA_STORAGE_QUOTA_EXCEEDED',
+  "The install's storage would exceed its total of {max} bytes (keys and values); delete entries first.",
+);
+
+// ── Infrastructure ───────────────────────────────────────────────────────────
+export const databaseUnavailable = defineError(
+  'ALGA_DATABASE_UNAVAILABLE',
+  'The database is unavailable; retry shortly.',
+);

@@ -12,7 +12,7 @@ import { ensureServiceKeys, loadSigner } from '@alga-psa/service-auth';
 import { bootstrapTenant, writeBootstrapFile } from './auth/bootstrap.ts';
 import { migrate, openDatabase } from './db/index.ts';
 import { createServer } from './server.ts';
-import { transitFromEnv } from './transit.ts';
+import { encrypterFromEnv } from './transit.ts';
 import { verifierFromSigningKeyFile } from './service-keys.ts';
 import { rateLimitFromEnv } from './gateway/rate-limit.ts';
 import { webOptionsFromEnv } from './web/index.ts';
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const db = await openDatabase({ ...(databaseUrl ? { databaseUrl } : {}), dataDir });
   await migrate(db);
   // ALGA_TRANSIT=local|vault picks the backend; the server only ever holds its encrypt side.
-  const { encrypter } = await transitFromEnv(env, dataDir);
+  const { encrypter } = await encrypterFromEnv(env, dataDir);
   // ALGA_BUNDLE_STORE=dir|s3; the directory defaults to <data dir>/bundles.
   const bundleStore = bundleStoreFromEnv(env, path.join(dataDir, 'bundles'));
 

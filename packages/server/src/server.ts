@@ -2,26 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { BundleStore } from '@alga-psa/bundle-store';
+import { RUNNER_API_PREFIX, type BundleLimits } from '@alga-psa/protocol';
+import { algaErrors } from '@alga-psa/protocol/fastify';
+import type { ServiceTokenSigner, ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { Encrypter } from '@alga-psa/transit';
 import { migrate, openPglite, type Db } from './db/index.ts';
 import { registerAuth } from './auth/plugin.ts';
-import { registerErrorHandling } from './errors.ts';
-import { TtlCache, installCacheKey } from './gateway/cache.ts';
-import { findInstall } from './data/installs.ts';
-import { gatewayRoutes, type InstallRuntime } from './gateway/index.ts';
+import { gatewayRoutes } from './gateway/index.ts';
+import type { RateLimitOptions } from './gateway/rate-limit.ts';
 import { ephemeralSigner, RunnerClient } from './gateway/runner-client.ts';
+import { InstallService } from './installs/service.ts';
 import { bundleRoutes } from './routes/bundles.ts';
 import { extensionRoutes } from './routes/extensions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installRoutes } from './routes/installs.ts';
-import { secretRoutes } from './routes/secrets.ts';
-import { publishRoutes } from './routes/publish.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
-import { installConfigRoutes } from './routes/install-config.ts';
-import type { RateLimitOptions } from './gateway/rate-limit.ts';
-import type { ServiceTokenSigner, ServiceTokenVerifier } from '@alga-psa/service-auth';
-import type { BundleLimits } from '@alga-psa/protocol';
-import { installLogRoutes, runnerApi, runnerApiOptionsFrom, RUNNER_API_PREFIX } from './runner-api/index.ts';
+import { publishRoutes } from './routes/publish.ts';
+import { secretRoutes } from './routes/secrets.ts';
+import { installLogRoutes, runnerApi, runnerApiOptionsFrom } from './runner-api/index.ts';
 import { webUi, type WebUiOptions } from './web/index.ts';
 
 export interface ServerOptions {
@@ -131,11 +129,9 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  registerErrorHandling(app);
+  await app.register(algaErrors);
   healthRoutes(app, db);
 
-  const cache = new TtlCache<InstallRuntime | null>({ ttlMs: options.installCacheTtlMs ?? 5_000, max: 10_000 });
-  const invalidate = (tenantId: string, extensionId: string) => cache.delete(installCacheKey(tenantId, extensionId));
   const runner = new RunnerClient({
     runnerUrl: options.runnerUrl ?? 'http://127.0.0.1:8081',
     timeoutMs: runnerTimeoutMs,
@@ -144,44 +140,46 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     ...(options.runnerHealthIntervalMs ? { healthIntervalMs: options.runnerHealthIntervalMs } : {}),
   });
 
-  const prepare = async (tenantId: string, extensionId: string) => {
-    const install = await findInstall(db, tenantId, extensionId);
-    if (!install) return;
-    await runner.prepare({
-      tenantId,
-      installId: install.id,
-      contentHash: install.contentHash,
-      ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
-    });
-  };
+  // Every install write goes through this service; its store empties the gateway's cache itself.
+  const installs = new InstallService({
+    db,
+    encrypter: options.encrypter,
+    ...(options.installCacheTtlMs === undefined ? {} : { runtimeTtlMs: options.installCacheTtlMs }),
+    prepare: (install) =>
+      runner.prepare({
+        tenantId: install.tenantId,
+        installId: install.id,
+        contentHash: install.contentHash,
+        ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
+      }),
+  });
 
   await app.register(async (api) => {
     registerAuth(api, db);
     bundleRoutes(api, options.bundleStore);
     extensionRoutes(api, db, options.bundleStore);
-    installRoutes(api, { db, invalidate, prepare });
-    secretRoutes(api, { db, encrypter: options.encrypter, invalidate });
+    installRoutes(api, { installs });
+    secretRoutes(api, { installs });
     publishRoutes(api, {
       db,
       bundles: options.bundleStore,
       ...(options.bundleLimits ? { limits: options.bundleLimits } : {}),
     });
-    lifecycleRoutes(api, { db, invalidate });
-    installLogRoutes(api, { db });
+    lifecycleRoutes(api, { installs });
+    installLogRoutes(api, { db, installs });
   });
-  await app.register(runnerApi, { prefix: RUNNER_API_PREFIX, db, ...runnerApiOptionsFrom(options) });
-  await app.register(async (internal) =>
-    installConfigRoutes(internal, { db, encrypter: options.encrypter, verifier: options.serviceVerifier }),
-  );
-  await app.register(async (ui) =>
-    webUi(ui, { db, encrypter: options.encrypter, invalidate, prepare, options: options.web }),
-  );
+  await app.register(runnerApi, {
+    prefix: RUNNER_API_PREFIX,
+    db,
+    installs: installs.store,
+    ...runnerApiOptionsFrom(options),
+  });
+  await app.register(async (ui) => webUi(ui, { db, installs, options: options.web }));
   await app.register(async (gateway) => {
-    gatewayRoutes(gateway, {
+    await gatewayRoutes(gateway, {
       db,
-      encrypter: options.encrypter,
+      installs,
       runner,
-      cache,
       executionTimeoutMs,
       ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
       ...(options.gatewayRateLimit === undefined ? {} : { rateLimit: options.gatewayRateLimit }),
@@ -195,7 +193,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     async close() {
       await app.close();
       await runner.close();
-      cache.clear();
+      installs.clearRuntimes();
       if (ownsDb) await db.close();
     },
   };

@@ -6,19 +6,19 @@ import { after, before, describe, test } from 'node:test';
 import { FakeVault } from '@alga-psa/transit/testing';
 import { testEngines } from './testing/databases.ts';
 import { install, publish, sampleManifest, startTestServer, type TestContext } from './testing/fixtures.ts';
-import { transitFromEnv } from './transit.ts';
+import { encrypterFromEnv } from './transit.ts';
 
 test('ALGA_TRANSIT picks the backend and names what vault mode is missing', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'alga-transit-env-'));
   try {
-    const local = await transitFromEnv({}, dir);
+    const local = await encrypterFromEnv({}, dir);
     assert.match(local.encrypter.keyRef, /^local:/);
     assert.equal('decrypt' in local.encrypter, false, 'the server holds encrypt only');
     await assert.rejects(
-      transitFromEnv({ ALGA_TRANSIT: 'vault' }, dir),
+      encrypterFromEnv({ ALGA_TRANSIT: 'vault' }, dir),
       /VAULT_ADDR, VAULT_TRANSIT_KEY, VAULT_TOKEN_FILE/,
     );
-    await assert.rejects(transitFromEnv({ ALGA_TRANSIT: 'kms' }, dir), /"local" or "vault"/);
+    await assert.rejects(encrypterFromEnv({ ALGA_TRANSIT: 'kms' }, dir), /"local" or "vault"/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -35,7 +35,7 @@ for (const engine of testEngines()) {
       vault = await FakeVault.start({ token: 'server-token', namespace: 'team-a' });
       const tokenFile = path.join(dir, 'token');
       await writeFile(tokenFile, 'server-token\n', { mode: 0o600 });
-      const transit = await transitFromEnv(
+      const transit = await encrypterFromEnv(
         {
           ALGA_TRANSIT: 'vault',
           VAULT_ADDR: vault.address,

@@ -5,10 +5,9 @@
  * and the Vault policy for its token should grant only transit/encrypt.
  */
 import path from 'node:path';
-import { encryptOnly, TransitError, transitFromEnv as backendFromEnv, type Encrypter } from '@alga-psa/transit';
-import { AlgaError } from '@alga-psa/protocol';
-
-export { encryptOnly } from '@alga-psa/transit';
+import { encryptOnly, TransitError, transitFromEnv, type Encrypter } from '@alga-psa/transit';
+import type { AlgaError } from '@alga-psa/protocol';
+import { secretNotEncrypted } from './errors.ts';
 
 export interface ServerTransit {
   encrypter: Encrypter;
@@ -17,9 +16,9 @@ export interface ServerTransit {
   close(): Promise<void>;
 }
 
-/** The shared `@alga-psa/transit` selection, narrowed to encrypt; the local key file is created on first start. */
-export async function transitFromEnv(env: NodeJS.ProcessEnv, dataDir: string): Promise<ServerTransit> {
-  const transit = await backendFromEnv(env, {
+/** `@alga-psa/transit`'s `transitFromEnv`, narrowed to encrypt; the local key file is created on first start. */
+export async function encrypterFromEnv(env: NodeJS.ProcessEnv, dataDir: string): Promise<ServerTransit> {
+  const transit = await transitFromEnv(env, {
     defaultKeyFile: path.join(dataDir, 'transit-keys.json'),
     createLocalKey: true,
   });
@@ -40,12 +39,5 @@ const REASON_HINTS: Partial<Record<string, string>> = {
 export function transitFailure(error: unknown): AlgaError {
   const reason = error instanceof TransitError ? error.reason : 'unavailable';
   const hint = REASON_HINTS[reason] ?? REASON_HINTS['unavailable']!;
-  return new AlgaError(
-    'ALGA_TRANSIT_UNAVAILABLE',
-    `The secret could not be encrypted, so nothing was saved: ${hint}.`,
-    {
-      cause: error,
-      details: { transitReason: reason },
-    },
-  );
+  return secretNotEncrypted({ hint }, { cause: error, details: { transitReason: reason } });
 }

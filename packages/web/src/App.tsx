@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { loadSession } from './api.ts';
 import { navigate, usePath } from './router.tsx';
-import type { User } from './types.ts';
+import type { UiUser } from '@alga-psa/protocol';
 import { Layout } from './components/Layout.tsx';
 import { ErrorPage } from './components/ErrorPage.tsx';
 import { SignInPage } from './pages/SignInPage.tsx';
@@ -13,7 +13,7 @@ const SETTINGS_RE = /^\/msp\/settings\/extensions\/([^/]+)\/settings\/?$/;
 
 export function App() {
   const path = usePath();
-  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [user, setUser] = useState<UiUser | null | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | null>(null);
 
   useEffect(() => {

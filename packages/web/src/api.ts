@@ -3,7 +3,7 @@
  * the server issued for this session; cookies are same-origin and HttpOnly,
  * so this code never sees the session itself.
  */
-import type { FieldError, User } from './types.ts';
+import type { ConfigFieldError, SessionInfo } from '@alga-psa/protocol';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -17,21 +17,16 @@ export class ApiError extends Error {
   }
 
   /** Per-field messages from the server's validation (`details: [{field, message}]`). */
-  get fieldErrors(): FieldError[] {
+  get fieldErrors(): ConfigFieldError[] {
     return Array.isArray(this.details)
       ? (this.details as unknown[]).filter(
-          (d): d is FieldError => typeof d === 'object' && d !== null && 'field' in d && 'message' in d,
+          (d): d is ConfigFieldError => typeof d === 'object' && d !== null && 'field' in d && 'message' in d,
         )
       : [];
   }
 }
 
 let csrfToken = '';
-
-export interface SessionInfo {
-  user: User | null;
-  csrfToken: string;
-}
 
 export async function loadSession(): Promise<SessionInfo> {
   const session = await request<SessionInfo>('GET', '/ui/api/session');
@@ -72,8 +67,8 @@ async function request<T>(method: string, url: string, body?: unknown): Promise<
   return json as T;
 }
 
-/** Writes retry once with a fresh token: a server restart invalidates the one we held. */
-export async function send<T>(method: 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<T> {
+/** A state-changing request. It retries once with a fresh token: a server restart invalidates the one we held. */
+export async function mutate<T>(method: 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<T> {
   try {
     return await request<T>(method, url, body);
   } catch (error) {

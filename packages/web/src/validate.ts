@@ -1,17 +1,16 @@
 /**
- * Client-side checks for what the inputs themselves express (required,
- * number and range). The server's validateConfig stays the authority: it
- * also checks lengths, choice counts and unknown keys, and its field errors
- * are shown on the same fields. Not imported from @alga-psa/protocol because
- * that module compiles the manifest JSON Schema with Ajv at load time, which
- * the browser does not need.
+ * The settings form's model and its checks. The form holds a draft (numbers
+ * stay strings while typed, so "" and "1." are editable); the checks before
+ * saving are the server's own (`validateConfig` from @alga-psa/protocol) on
+ * the config the draft would send, so the page shows the same messages on
+ * the same fields as a save would.
  */
-import type { FieldError, Setting, SettingValue } from './types.ts';
+import { validateConfig, type ConfigFieldError, type SettingValue, type UiSetting } from '@alga-psa/protocol';
 
-/** What the form holds: numbers stay strings while typed so "" and "1." are editable. */
+/** What the form holds, per setting key. */
 export type Draft = Record<string, string | boolean | string[]>;
 
-export function toDraft(settings: Setting[], config: Record<string, SettingValue>): Draft {
+export function toDraft(settings: UiSetting[], config: Record<string, unknown>): Draft {
   const draft: Draft = {};
   for (const setting of settings) {
     const value = config[setting.key];
@@ -20,7 +19,9 @@ export function toDraft(settings: Setting[], config: Record<string, SettingValue
         draft[setting.key] = value === true;
         break;
       case 'multiselect':
-        draft[setting.key] = Array.isArray(value) ? [...value] : [];
+        draft[setting.key] = Array.isArray(value)
+          ? value.filter((item): item is string => typeof item === 'string')
+          : [];
         break;
       case 'number':
         draft[setting.key] = typeof value === 'number' ? String(value) : '';
@@ -32,43 +33,21 @@ export function toDraft(settings: Setting[], config: Record<string, SettingValue
   return draft;
 }
 
-/** Draft → config object; empty optional fields are left out rather than sent as "". */
-export function fromDraft(settings: Setting[], draft: Draft): Record<string, SettingValue> {
+/** Draft → config object; empty fields are left out rather than sent as "" (a required one then says so). */
+export function fromDraft(settings: UiSetting[], draft: Draft): Record<string, SettingValue> {
   const config: Record<string, SettingValue> = {};
   for (const setting of settings) {
     const value = draft[setting.key];
-    if (value === undefined) continue;
-    if (setting.type === 'number') {
-      if (value !== '') config[setting.key] = Number(value);
-    } else if (setting.type === 'boolean' || setting.type === 'multiselect') {
-      config[setting.key] = value;
-    } else if (value !== '' || setting.required) {
-      config[setting.key] = value;
-    }
+    if (value === undefined || value === '') continue;
+    config[setting.key] = setting.type === 'number' && typeof value === 'string' ? Number(value) : value;
   }
   return config;
 }
 
-export function validateDraft(settings: Setting[], draft: Draft): FieldError[] {
-  const errors: FieldError[] = [];
-  for (const setting of settings) {
-    const value = draft[setting.key];
-    const empty = value === undefined || value === '' || (Array.isArray(value) && value.length === 0);
-    if (empty) {
-      if (setting.required) errors.push({ field: setting.key, message: `${setting.label} is required.` });
-      continue;
-    }
-    if (setting.type === 'number' && typeof value === 'string') {
-      const number = Number(value);
-      if (!Number.isFinite(number)) errors.push({ field: setting.key, message: 'Enter a number.' });
-      else if (setting.min !== undefined && number < setting.min)
-        errors.push({ field: setting.key, message: `Must be at least ${setting.min}.` });
-      else if (setting.max !== undefined && number > setting.max)
-        errors.push({ field: setting.key, message: `Must be at most ${setting.max}.` });
-    }
-    if (setting.type === 'select' && typeof value === 'string' && !setting.options?.some((o) => o.value === value)) {
-      errors.push({ field: setting.key, message: 'Choose one of the options.' });
-    }
-  }
-  return errors;
+/** The field errors a save of this draft would get, in the form's order. */
+export function validateDraft(settings: UiSetting[], draft: Draft): ConfigFieldError[] {
+  const position = new Map(settings.map((setting, index) => [setting.key, index]));
+  return validateConfig({ settings }, fromDraft(settings, draft)).sort(
+    (a, b) => (position.get(a.field) ?? -1) - (position.get(b.field) ?? -1),
+  );
 }

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Db, Queryable } from '../db/index.ts';
 import { migrate } from '../db/migrate.ts';
 import { testEngines } from '../testing/databases.ts';
-import { authenticate, createTenantWithKey } from './api-keys.ts';
+import { authenticateApiKey, createTenantWithKey } from './api-keys.ts';
 
 for (const engine of testEngines()) {
   describe(`API key authentication (${engine.name})`, () => {
@@ -31,7 +31,7 @@ for (const engine of testEngines()) {
       const { tenantId, keyId, apiKey } = await createTenantWithKey(db, { name: 'cache' });
       const handle = counting(db);
       const header = `Bearer ${apiKey}`;
-      assert.deepEqual(await authenticate(handle, header), {
+      assert.deepEqual(await authenticateApiKey(handle, header), {
         tenantId,
         role: 'admin',
         keyId,
@@ -39,10 +39,10 @@ for (const engine of testEngines()) {
       });
       const afterFirst = handle.queries;
       assert.ok(afterFirst >= 1);
-      for (let i = 0; i < 20; i++) assert.equal((await authenticate(handle, header)).tenantId, tenantId);
+      for (let i = 0; i < 20; i++) assert.equal((await authenticateApiKey(handle, header)).tenantId, tenantId);
       assert.equal(handle.queries, afterFirst, 'no query while the lookup is fresh');
       const wrong = `Bearer ${apiKey.slice(0, -4)}AAAA`;
-      await assert.rejects(authenticate(handle, wrong), { code: 'ALGA_UNAUTHENTICATED' });
+      await assert.rejects(authenticateApiKey(handle, wrong), { code: 'ALGA_UNAUTHENTICATED' });
     });
 
     it('never remembers a key that failed: revoked or unknown keys are refused every time', async () => {
@@ -50,7 +50,7 @@ for (const engine of testEngines()) {
       await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [keyId]);
       const handle = counting(db);
       for (let i = 0; i < 3; i++) {
-        await assert.rejects(authenticate(handle, `Bearer ${apiKey}`), { code: 'ALGA_UNAUTHENTICATED' });
+        await assert.rejects(authenticateApiKey(handle, `Bearer ${apiKey}`), { code: 'ALGA_UNAUTHENTICATED' });
       }
       assert.equal(handle.queries, 3, 'each attempt asked the database');
     });

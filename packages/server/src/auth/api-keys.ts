@@ -5,10 +5,11 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { AlgaError } from '@alga-psa/protocol';
+import type { Role } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
+import { apiKeyInvalid, apiKeyMalformed, viewerKeyWrite } from '../errors.ts';
 
-export type Role = 'admin' | 'viewer';
+export type { Role } from '@alga-psa/protocol';
 
 export interface Principal {
   tenantId: string;
@@ -86,12 +87,10 @@ function keyCache(db: Queryable): LRUCache<string, KeyRow> {
 }
 
 /** Resolves an Authorization header to a principal, or throws 401. */
-export async function authenticate(db: Queryable, authorization: string | undefined): Promise<Principal> {
+export async function authenticateApiKey(db: Queryable, authorization: string | undefined): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
   const parsed = match ? KEY_RE.exec(match[1]!) : null;
-  if (!parsed) {
-    throw new AlgaError('ALGA_UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer alga_sk_…".');
-  }
+  if (!parsed) throw apiKeyMalformed();
   const [, keyId, secret] = parsed as unknown as [string, string, string];
   const cache = keyCache(db);
   let row: KeyRow | undefined = cache.get(keyId);
@@ -109,9 +108,7 @@ export async function authenticate(db: Queryable, authorization: string | undefi
   // Hash even when the id is unknown so both failures take the same time.
   const presented = Buffer.from(sha256Hex(secret), 'hex');
   const expected = Buffer.from(row?.secret_sha256 ?? '0'.repeat(64), 'hex');
-  if (!row || !timingSafeEqual(presented, expected)) {
-    throw new AlgaError('ALGA_UNAUTHENTICATED', 'The API key is not valid.');
-  }
+  if (!row || !timingSafeEqual(presented, expected)) throw apiKeyInvalid();
   // Remembered only once the secret matched, so an unknown or mistyped key never fills the cache.
   if (!cache.has(keyId))
     cache.set(keyId, { tenant_id: row.tenant_id, role: row.role, secret_sha256: row.secret_sha256 });
@@ -121,7 +118,5 @@ export async function authenticate(db: Queryable, authorization: string | undefi
 }
 
 export function requireAdmin(principal: Principal): void {
-  if (principal.role !== 'admin') {
-    throw new AlgaError('ALGA_FORBIDDEN', 'This API key has the viewer role; use an admin key for changes.');
-  }
+  if (principal.role !== 'admin') throw viewerKeyWrite();
 }

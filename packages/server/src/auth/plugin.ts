@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AlgaError } from '@alga-psa/protocol';
 import type { Db } from '../db/index.ts';
-import { authenticate, requireAdmin, type Principal } from './api-keys.ts';
+import { credentialsMissing } from '../errors.ts';
+import { authenticateApiKey, requireAdmin, type Principal } from './api-keys.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,12 +17,12 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function registerAuth(app: FastifyInstance, db: Db): void {
   app.addHook('onRequest', async (request) => {
-    request.principal = await authenticate(db, request.headers.authorization);
+    request.principal = await authenticateApiKey(db, request.headers.authorization);
     if (!READ_METHODS.has(request.method)) requireAdmin(request.principal);
   });
 }
 
 export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new AlgaError('ALGA_UNAUTHENTICATED');
+  if (!request.principal) throw credentialsMissing();
   return request.principal;
 }

@@ -5,8 +5,8 @@
  * come from the user row behind the session, never from the request.
  */
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { Role } from '@alga-psa/protocol';
 import type { Queryable } from '../db/index.ts';
-import type { Role } from './api-keys.ts';
 
 export interface SessionUser {
   sessionId: string;
@@ -183,6 +183,12 @@ export async function resolveSession(db: Queryable, token: string | undefined): 
 export async function deleteSession(db: Queryable, token: string | undefined): Promise<void> {
   if (!token || !TOKEN_RE.test(token)) return;
   await db.query('DELETE FROM ui_sessions WHERE token_sha256 = $1', [sha256Hex(token)]);
+}
+
+/** The tenant's display name ('' when it is gone). */
+export async function tenantName(db: Queryable, tenantId: string): Promise<string> {
+  const { rows } = await db.query<{ name: string }>('SELECT name FROM tenants WHERE id = $1', [tenantId]);
+  return rows[0]?.name ?? '';
 }
 
 /** Housekeeping: expired rows are useless; called on sign-in so the table does not grow forever. */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { AlgaError } from '@alga-psa/protocol';
+import { databaseUnavailable } from '../errors.ts';
 import type { Db, Queryable } from './index.ts';
 
 /** SQLSTATE classes and socket errors that mean "the database is not there", not "this query is wrong". */
@@ -18,7 +18,7 @@ export function asUnavailable(error: unknown): unknown {
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
       text,
     );
-  return lost ? new AlgaError('ALGA_DATABASE_UNAVAILABLE', undefined, { cause: error }) : error;
+  return lost ? databaseUnavailable({ cause: error }) : error;
 }
 
 export interface PostgresOptions {

@@ -14,13 +14,12 @@
  */
 import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyRequest } from 'fastify';
-import { AlgaError, type ExecuteUser } from '@alga-psa/protocol';
-import { authenticate, requireAdmin, type Principal } from '../auth/api-keys.ts';
+import { CSRF_HEADER, type ExecuteUser } from '@alga-psa/protocol';
+import { authenticateApiKey, requireAdmin, type Principal } from '../auth/api-keys.ts';
 import { resolveSession } from '../auth/session.ts';
 import type { Db } from '../db/index.ts';
+import { crossSiteGatewayWrite, sessionEnded } from '../errors.ts';
 import { SESSION_COOKIE, originOf } from '../web/security.ts';
-
-export const CSRF_HEADER = 'x-alga-csrf';
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface GatewayCaller {
@@ -39,22 +38,18 @@ export async function identifyCaller(
     ? undefined
     : fastifyCookie.parse(request.headers.cookie ?? '')[SESSION_COOKIE];
   if (!sessionToken) {
-    const principal = await authenticate(db, request.headers.authorization);
+    const principal = await authenticateApiKey(db, request.headers.authorization);
     if (write) requireAdmin(principal);
     return { principal };
   }
   const user = await resolveSession(db, sessionToken);
-  if (!user) throw new AlgaError('ALGA_UNAUTHENTICATED', 'The session has ended; sign in again.');
+  if (!user) throw sessionEnded();
   if (write) {
     // Normalized through URL so `http://host:80` and `http://host` compare equal.
     const allowed = (options.allowedOrigins ?? [`${request.protocol}://${request.host}`]).map(originOf);
     const origin = originOf(request.headers.origin) ?? originOf(request.headers.referer);
     if (!origin || !allowed.includes(origin) || !request.headers[CSRF_HEADER]) {
-      throw new AlgaError(
-        'ALGA_FORBIDDEN',
-        `Cross-site requests are refused: send writes from the Alga UI with the ${CSRF_HEADER} header.`,
-        { details: { reason: 'csrf' } },
-      );
+      throw crossSiteGatewayWrite({ header: CSRF_HEADER }, { details: { reason: 'csrf' } });
     }
   }
   return {

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { ExecuteRequest } from '@alga-psa/protocol';
+import { CSRF_HEADER, type ExecuteRequest } from '@alga-psa/protocol';
 import { testEngines } from '../testing/databases.ts';
-import { install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
+import { closeAll, install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
 import { createSession, createUser } from '../auth/session.ts';
 import { SESSION_COOKIE } from '../web/security.ts';
-import { CSRF_HEADER } from './caller.ts';
 
 interface Captured {
   url: string;
@@ -95,11 +94,7 @@ for (const engine of testEngines()) {
         payload: { value: secretValue },
       });
     });
-    after(async () => {
-      await ctx.close();
-      await ctx.db.close();
-      await runner.close();
-    });
+    after(() => closeAll(ctx, runner));
     beforeEach(() => {
       runner.received.length = 0;
     });

@@ -1,28 +1,32 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ServiceTokenSigner } from '@alga-psa/service-auth';
+import Fastify from 'fastify';
 import { testEngines } from '../testing/databases.ts';
 import { startEchoRunner } from '../testing/fake-runner.ts';
-import { install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
-import { verifierFromSigningKeyFile } from '../service-keys.ts';
-import { InstallRateLimiter, rateLimitFromEnv } from './rate-limit.ts';
+import { closeAll, install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
+import { installRateLimiter, rateLimitFromEnv } from './rate-limit.ts';
 import { responseHeadersForClient } from './headers.ts';
 
-test('token bucket: burst, then refill at the sustained rate, per install', () => {
-  let now = 0;
-  const limiter = new InstallRateLimiter({ perSecond: 2, burst: 3 }, () => now);
-  assert.deepEqual(
-    [1, 2, 3].map(() => limiter.take('a')),
-    [0, 0, 0],
-  );
-  assert.equal(limiter.take('a'), 1);
-  assert.equal(limiter.take('b'), 0, 'another install has its own bucket');
-  now += 500;
-  assert.equal(limiter.take('a'), 0);
+test('rate limit: a burst per install, then nothing until its window of burst/perSecond seconds ends', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 0 });
+  const app = Fastify();
+  const limit = await installRateLimiter(app, { perSecond: 2, burst: 3 });
+  app.get<{ Params: { install: string } }>('/:install', async (request) => ({
+    wait: await limit(request, request.params.install),
+  }));
+  const take = async (installId: string) => (await app.inject(`/${installId}`)).json<{ wait: number }>().wait;
+  try {
+    assert.deepEqual([await take('a'), await take('a'), await take('a')], [0, 0, 0]);
+    // The window is 3 / 2 = 1.5 s long: Retry-After rounds its remaining time up.
+    assert.equal(await take('a'), 2);
+    assert.equal(await take('b'), 0, 'another install has its own window');
+    t.mock.timers.tick(1_000);
+    assert.equal(await take('a'), 1);
+    t.mock.timers.tick(500);
+    assert.equal(await take('a'), 0, 'a new window, a new burst');
+  } finally {
+    await app.close();
+  }
   assert.equal(rateLimitFromEnv({}), undefined);
   assert.equal(rateLimitFromEnv({ ALGA_GATEWAY_RATE_LIMIT: '0' }), false);
   assert.deepEqual(rateLimitFromEnv({ ALGA_GATEWAY_RATE_LIMIT: '5', ALGA_GATEWAY_RATE_BURST: '7' }), {
@@ -47,23 +51,14 @@ test('response headers: allowlist plus x-ext-*, no CR/LF injection', () => {
 });
 
 for (const engine of testEngines()) {
-  describe(`gateway hardening, UI proxy and runner install-config (${engine.name})`, () => {
+  describe(`gateway hardening and UI proxy (${engine.name})`, () => {
     let ctx: TestContext;
     let runner: Awaited<ReturnType<typeof startEchoRunner>>;
-    let dir: string;
-    let signer: ServiceTokenSigner;
-    let installId: string;
     before(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'alga-gw-'));
-      const { privateKey } = generateKeyPairSync('ed25519');
-      const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-      await writeFile(path.join(dir, 'signing.pem'), pem, { mode: 0o600 });
-      signer = ServiceTokenSigner.fromPem(pem);
       runner = await startEchoRunner();
       ctx = await startTestServer(await engine.open(), {
         runnerUrl: runner.url,
         gatewayRateLimit: { perSecond: 0.001, burst: 8 },
-        serviceVerifier: await verifierFromSigningKeyFile(path.join(dir, 'signing.pem')),
       });
       const manifest = sampleManifest({
         name: 'gw-ext',
@@ -76,7 +71,7 @@ for (const engine of testEngines()) {
         },
       });
       await publish(ctx, manifest);
-      installId = (await install(ctx, 'gw-ext')).json().install.id;
+      await install(ctx, 'gw-ext');
       await publish(ctx, sampleManifest({ name: 'limit-ext' }));
       await install(ctx, 'limit-ext');
       await ctx.server.app.inject({
@@ -86,12 +81,7 @@ for (const engine of testEngines()) {
         payload: { value: 'proxy-secret-value' },
       });
     });
-    after(async () => {
-      await ctx.close();
-      await ctx.db.close();
-      await runner.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    after(() => closeAll(ctx, runner));
     beforeEach(() => {
       runner.received.length = 0;
     });
@@ -162,59 +152,6 @@ for (const engine of testEngines()) {
       assert.equal(limited!.json().error.requestId, 'rl-9');
       assert.ok(Number(limited!.headers['retry-after']) >= 1);
       assert.equal(limited!.headers['x-request-id'], 'rl-9');
-    });
-
-    const installConfig = (token?: string) =>
-      ctx.server.app.inject({
-        method: 'POST',
-        url: '/api/internal/ext-runner/install-config',
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        payload: { installId: 'ignored' },
-      });
-
-    test("install-config returns the token's install only: config, providers, envelope, versions", async () => {
-      const token = await signer.sign(
-        { audience: 'alga-server', tenantId: ctx.tenantA, installId, scope: ['install-config'] },
-        30,
-      );
-      const response = await installConfig(token);
-      assert.equal(response.statusCode, 200, response.body);
-      const body = response.json();
-      assert.deepEqual(body.config, { greeting: 'Hello', retries: 3, mode: 'fast' });
-      assert.ok(body.providers.includes('cap:secrets.get'));
-      assert.match(body.secret_envelope.ciphertexts.api_token, /^vault:v1:/);
-      assert.equal(body.configVersion, 1);
-      assert.equal(body.secretsVersion, 1);
-      assert.ok(!response.body.includes('proxy-secret-value'));
-    });
-
-    test('install-config refuses missing, foreign, wrong-scope and wrong-audience tokens', async () => {
-      assert.equal((await installConfig()).statusCode, 401);
-      assert.equal((await installConfig('not-a-jwt')).statusCode, 401);
-      const wrongScope = await signer.sign(
-        { audience: 'alga-server', tenantId: ctx.tenantA, installId, scope: ['storage'] },
-        30,
-      );
-      assert.equal((await installConfig(wrongScope)).statusCode, 403);
-      const wrongAudience = await signer.sign(
-        { audience: 'alga-runner', tenantId: ctx.tenantA, installId, scope: ['install-config'] },
-        30,
-      );
-      assert.equal((await installConfig(wrongAudience)).statusCode, 401);
-      // Tenant B's token naming tenant A's install finds nothing.
-      const foreign = await signer.sign(
-        { audience: 'alga-server', tenantId: ctx.tenantB, installId, scope: ['install-config'] },
-        30,
-      );
-      const response = await installConfig(foreign);
-      assert.equal(response.statusCode, 404);
-      assert.ok(!response.body.includes('Hello'));
-      const otherKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-      const forged = await ServiceTokenSigner.fromPem(otherKey).sign(
-        { audience: 'alga-server', tenantId: ctx.tenantA, installId, scope: ['install-config'] },
-        30,
-      );
-      assert.equal((await installConfig(forged)).statusCode, 401);
     });
   });
 }

@@ -2,33 +2,33 @@
  * The gateway: `/api/ext/:extensionId/*` → the runner. The walk, in order:
  * refuse an oversized body by its Content-Length, authenticate (tenant from
  * the key), find the install for (tenant, extension), check read vs write
- * permission, match the route against the manifest, take a rate-limit token,
- * load config and secret envelope, send the runner an ExecuteRequest, relay
- * the guest's response through the header allowlist.
+ * permission, match the route against the manifest, count the request in
+ * the install's rate limit, load config and secret envelope (the install
+ * service's cache), send the runner an ExecuteRequest, relay the guest's
+ * response through the header allowlist.
  *
  * `/api/ext-proxy/:extensionId/*` is the same walk for the extension's iframe
  * UI, limited to endpoints the manifest marks `"proxy": true`; the guest sees
  * `x-alga-entry: ui-proxy` so it can tell the two doors apart.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  AlgaError,
-  type ExecuteRequest,
-  type ExecuteUser,
-  type Manifest,
-  type SecretEnvelope,
-} from '@alga-psa/protocol';
+import type { ExecuteRequest, ExecuteUser } from '@alga-psa/protocol';
 import type { Principal } from '../auth/api-keys.ts';
-import { loadEnvelope } from '../data/envelope.ts';
-import { requestHeadersForGuest, responseHeadersForClient } from './headers.ts';
-import { InstallRateLimiter, type RateLimitOptions } from './rate-limit.ts';
-import type { Encrypter } from '@alga-psa/transit';
-import type { Db } from '../db/index.ts';
 import { principalOf } from '../auth/plugin.ts';
+import type { Db } from '../db/index.ts';
+import {
+  endpointNotDeclared,
+  gatewayBodyTooLarge,
+  gatewayRateLimited,
+  notInstalled,
+  proxyEndpointNotExposed,
+  viewerGatewayWrite,
+} from '../errors.ts';
+import type { InstallService } from '../installs/service.ts';
 import { identifyCaller } from './caller.ts';
-import { findInstall, loadConfig, type InstallRow } from '../data/installs.ts';
-import { installCacheKey, type TtlCache } from './cache.ts';
+import { requestHeadersForGuest, responseHeadersForClient } from './headers.ts';
 import { matchEndpoint } from './match.ts';
+import { installRateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import type { RunnerClient } from './runner-client.ts';
 
 export const MAX_GATEWAY_BODY_BYTES = 1024 * 1024;
@@ -38,22 +38,15 @@ export const GATEWAY_PREFIX = '/api/ext';
 export const UI_PROXY_PREFIX = '/api/ext-proxy';
 export const UI_PROXY_ENTRY_HEADER = 'x-alga-entry';
 
-export interface InstallRuntime {
-  install: InstallRow;
-  manifest: Manifest;
-  config: Record<string, unknown>;
-  configVersion: number;
-  envelope: SecretEnvelope | null;
-}
-
 export interface GatewayDeps {
+  /** Authenticates API keys and sessions. */
   db: Db;
-  encrypter: Pick<Encrypter, 'keyRef'>;
+  /** Where each request's install runtime comes from (cached per install). */
+  installs: Pick<InstallService, 'runtime'>;
   runner: RunnerClient;
-  cache: TtlCache<InstallRuntime | null>;
   executionTimeoutMs: number;
   memoryMb?: number;
-  /** Per-install token bucket; false turns it off. Default 50/s, burst 100. */
+  /** Per-install rate limit; false turns it off. Default 50/s, burst 100. */
   rateLimit?: RateLimitOptions | false;
   /** Request body cap in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
@@ -70,26 +63,6 @@ declare module 'fastify' {
 
 export const DEFAULT_GATEWAY_RATE_LIMIT: RateLimitOptions = { perSecond: 50, burst: 100 };
 
-async function loadRuntime(deps: GatewayDeps, tenantId: string, extensionId: string): Promise<InstallRuntime | null> {
-  const key = installCacheKey(tenantId, extensionId);
-  const cached = deps.cache.get(key);
-  if (cached !== undefined) return cached;
-  const install = await findInstall(deps.db, tenantId, extensionId);
-  let runtime: InstallRuntime | null = null;
-  if (install) {
-    const { config, version } = await loadConfig(deps.db, install.id);
-    runtime = {
-      install,
-      manifest: install.manifest,
-      config,
-      configVersion: version,
-      envelope: await loadEnvelope(deps.db, install, deps.encrypter.keyRef),
-    };
-  }
-  deps.cache.set(key, runtime);
-  return runtime;
-}
-
 function splitUrl(request: FastifyRequest, mount: string): { path: string; query: string } {
   const raw = request.raw.url ?? request.url;
   const queryAt = raw.indexOf('?');
@@ -101,26 +74,19 @@ function splitUrl(request: FastifyRequest, mount: string): { path: string; query
 /** Viewers read: only GET and HEAD. Anything that may change state needs an admin key. */
 export function requireGatewayPermission(principal: Principal, method: string): void {
   if (principal.role === 'admin') return;
-  if (method !== 'GET' && method !== 'HEAD') {
-    throw new AlgaError(
-      'ALGA_FORBIDDEN',
-      `This API key has the viewer role, which may only call GET endpoints; use an admin key for ${method}.`,
-    );
-  }
+  if (method !== 'GET' && method !== 'HEAD') throw viewerGatewayWrite({ method });
 }
 
-export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
+export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const maxBodyBytes = deps.maxBodyBytes ?? MAX_GATEWAY_BODY_BYTES;
-  const limiter =
-    deps.rateLimit === false ? undefined : new InstallRateLimiter(deps.rateLimit ?? DEFAULT_GATEWAY_RATE_LIMIT);
+  const limit =
+    deps.rateLimit === false ? undefined : await installRateLimiter(app, deps.rateLimit ?? DEFAULT_GATEWAY_RATE_LIMIT);
 
   // Refuse by the declared length before authenticating or reading a byte;
   // Fastify's bodyLimit then enforces the same cap while a chunked body streams in.
   app.addHook('onRequest', async (request) => {
     const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > maxBodyBytes) {
-      throw new AlgaError('ALGA_PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBodyBytes} bytes.`);
-    }
+    if (declared > maxBodyBytes) throw gatewayBodyTooLarge({ max: maxBodyBytes });
   });
   // The guest gets the request body as bytes, whatever its type, so no parsing here.
   app.removeAllContentTypeParsers();
@@ -141,32 +107,26 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   ) => {
     const principal = principalOf(request);
     const { extensionId } = request.params;
-    const runtime = await loadRuntime(deps, principal.tenantId, extensionId);
-    if (!runtime || !runtime.install.enabled) {
-      // One message for "unknown", "not installed", "disabled" and "another tenant's".
-      throw new AlgaError('ALGA_NOT_FOUND', `Extension "${extensionId}" is not installed for this tenant.`);
-    }
+    const runtime = await deps.installs.runtime(principal.tenantId, extensionId);
+    // One message for "unknown", "not installed", "disabled" and "another tenant's".
+    if (!runtime || !runtime.install.enabled) throw notInstalled({ extensionId });
     requireGatewayPermission(principal, request.method);
+    const { install } = runtime;
     const mount = `${entry === 'api' ? GATEWAY_PREFIX : UI_PROXY_PREFIX}/${extensionId}`;
     const { path, query } = splitUrl(request, mount);
     const endpoints =
-      entry === 'api' ? runtime.manifest.api.endpoints : runtime.manifest.api.endpoints.filter((e) => e.proxy === true);
+      entry === 'api' ? install.manifest.api.endpoints : install.manifest.api.endpoints.filter((e) => e.proxy === true);
     if (!matchEndpoint(endpoints, request.method, path)) {
-      const declared = endpoints.map((e) => `${e.method} ${e.path}`).join(', ');
-      throw new AlgaError(
-        'ALGA_ROUTE_NOT_FOUND',
-        entry === 'api'
-          ? `${extensionId} declares no endpoint ${request.method} ${path}; declared: ${declared || '(none)'}.`
-          : `${extensionId} exposes no UI-proxy endpoint ${request.method} ${path} (endpoints need "proxy": true); exposed: ${declared || '(none)'}.`,
-      );
+      const declared = endpoints.map((e) => `${e.method} ${e.path}`).join(', ') || '(none)';
+      const route = { extensionId, method: request.method, path };
+      throw entry === 'api'
+        ? endpointNotDeclared({ ...route, declared })
+        : proxyEndpointNotExposed({ ...route, exposed: declared });
     }
-    const wait = limiter?.take(runtime.install.id) ?? 0;
+    const wait = (await limit?.(request, install.id)) ?? 0;
     if (wait > 0) {
       reply.header('retry-after', String(wait));
-      throw new AlgaError(
-        'ALGA_RATE_LIMITED',
-        `${extensionId} is receiving too many requests for this tenant; retry after ${wait} s.`,
-      );
+      throw gatewayRateLimited({ extensionId, seconds: wait });
     }
 
     const headers = requestHeadersForGuest(request.headers);
@@ -174,7 +134,6 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     if (entry === 'ui-proxy') headers[UI_PROXY_ENTRY_HEADER] = 'ui-proxy';
     const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body.toString('base64') : null;
 
-    const { install } = runtime;
     const execute: ExecuteRequest = {
       context: {
         request_id: request.id,
@@ -185,7 +144,7 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
         content_hash: install.contentHash,
       },
       ...(install.grantedCapabilities.includes('cap:http.fetch')
-        ? { egress: { allowed_hosts: runtime.manifest.allowedHosts } }
+        ? { egress: { allowed_hosts: install.manifest.allowedHosts } }
         : {}),
       config: runtime.config,
       config_version: String(runtime.configVersion),

@@ -1,11 +1,14 @@
 /**
- * Per-install rate limit: one token bucket per install, so one tenant's busy
- * extension cannot starve the runners for everyone else. Buckets live in an
- * LRU (bounded memory however many installs exist); an evicted bucket just
- * starts full again, which errs on the side of serving. Per process: with N
- * server replicas the effective limit is N × this one.
+ * Per-install rate limit, so one tenant's busy extension cannot starve the
+ * runners for everyone else: `@fastify/rate-limit`'s fixed window, keyed by
+ * install. An install may send `burst` requests per window of
+ * `burst / perSecond` seconds: all at once after a quiet spell, `perSecond`
+ * on average. Windows live in an LRU (bounded memory however many installs
+ * exist); an evicted one just starts afresh, which errs on the side of
+ * serving. Per process: with N server replicas the effective limit is N × this one.
  */
-import { LRUCache } from 'lru-cache';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fastifyRateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
 
 export interface RateLimitOptions {
   /** Sustained requests per second per install. */
@@ -16,38 +19,29 @@ export interface RateLimitOptions {
   maxInstalls?: number;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
+/** Counts one request of the install; resolves 0 when allowed, else the seconds to wait (for Retry-After). */
+export type InstallRateLimiter = (request: FastifyRequest, installId: string) => Promise<number>;
 
-export class InstallRateLimiter {
-  readonly #perMs: number;
-  readonly #burst: number;
-  readonly #buckets: LRUCache<string, Bucket>;
-  readonly #now: () => number;
-
-  constructor(options: RateLimitOptions, now: () => number = () => performance.now()) {
-    if (!(options.perSecond > 0)) throw new RangeError('rate limit perSecond must be > 0');
-    this.#perMs = options.perSecond / 1000;
-    this.#burst = Math.max(1, options.burst ?? Math.ceil(options.perSecond * 2));
-    this.#buckets = new LRUCache({ max: options.maxInstalls ?? 10_000 });
-    this.#now = now;
-  }
-
-  /** Takes one token; returns 0 when allowed, else the seconds to wait (for Retry-After). */
-  take(installId: string): number {
-    const now = this.#now();
-    const bucket = this.#buckets.get(installId) ?? { tokens: this.#burst, at: now };
-    bucket.tokens = Math.min(this.#burst, bucket.tokens + (now - bucket.at) * this.#perMs);
-    bucket.at = now;
-    this.#buckets.set(installId, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.#perMs / 1000));
-  }
+/** Registers `@fastify/rate-limit` (for no route of its own) in `app` and returns the per-install limiter. */
+export async function installRateLimiter(app: FastifyInstance, options: RateLimitOptions): Promise<InstallRateLimiter> {
+  if (!(options.perSecond > 0)) throw new RangeError('rate limit perSecond must be > 0');
+  const burst = Math.max(1, options.burst ?? Math.ceil(options.perSecond * 2));
+  await app.register(fastifyRateLimit, { global: false });
+  // The install being counted, for the key generator: the limiter is called from the handler, once per request.
+  const installOf = new WeakMap<FastifyRequest, string>();
+  const limiterOptions: CreateRateLimitOptions & { cache: number } = {
+    max: burst,
+    timeWindow: Math.ceil((burst / options.perSecond) * 1000),
+    keyGenerator: (request) => installOf.get(request) ?? '',
+    // The LRU's size (the plugin passes it on to the store of each limiter it creates).
+    cache: options.maxInstalls ?? 10_000,
+  };
+  const limit = app.createRateLimit(limiterOptions);
+  return async (request, installId) => {
+    installOf.set(request, installId);
+    const result = await limit(request);
+    return !result.isAllowed && result.isExceeded ? Math.max(1, result.ttlInSeconds) : 0;
+  };
 }
 
 /**

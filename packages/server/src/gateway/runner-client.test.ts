@@ -16,12 +16,12 @@ import {
 } from '@alga-psa/service-auth';
 import { parseRunnerUrls, RunnerClient } from './runner-client.ts';
 
-type Behaviour = 'ok' | 'die' | 'not-ready';
+type Behaviour = 'ok' | 'die' | 'not-ready' | 'answer';
 
 /** A stand-in runner: answers execute with its own name, /readyz per `behaviour`. */
 async function fakeRunner(name: string) {
   const seen: Array<{ headers: IncomingHttpHeaders; body: ExecuteRequest }> = [];
-  const state = { behaviour: 'ok' as Behaviour };
+  const state = { behaviour: 'ok' as Behaviour, answer: { status: 200, body: '' } };
   const server: Server = createServer((req, res) => {
     if (req.url === '/readyz') {
       res.writeHead(state.behaviour === 'not-ready' ? 503 : 200).end('{}');
@@ -33,6 +33,7 @@ async function fakeRunner(name: string) {
       seen.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString()) as ExecuteRequest });
       // A runner process dying mid-request: the socket closes with no answer.
       if (state.behaviour === 'die') return void req.socket.destroy();
+      if (state.behaviour === 'answer') return void res.writeHead(state.answer.status).end(state.answer.body);
       const body = Buffer.from(name).toString('base64');
       res
         .writeHead(200, { 'content-type': 'application/json' })
@@ -209,6 +210,53 @@ describe('runner client', () => {
       c.status().map((s) => s.up),
       [true, true],
     );
+  });
+
+  test('a runner error keeps its code when it is a timeout, a failure or no free worker; anything else is a 502 naming it', async () => {
+    const c = client(b.url);
+    const error = (code: string, message: string) =>
+      JSON.stringify({ error: { code, message, details: { inside: 'the runner' } } });
+    const cases: [status: number, body: string, expected: Record<string, unknown>][] = [
+      [
+        504,
+        error('ALGA_TIMEOUT', 'Guest exceeded 5000 ms.'),
+        { code: 'ALGA_TIMEOUT', status: 504, details: undefined },
+      ],
+      [502, error('ALGA_MEMORY_LIMIT', 'Out of memory.'), { code: 'ALGA_MEMORY_LIMIT', message: 'Out of memory.' }],
+      [502, error('ALGA_EXECUTION_FAILED', 'Trap.'), { code: 'ALGA_EXECUTION_FAILED', message: 'Trap.', status: 502 }],
+      [503, error('ALGA_RUNNER_UNAVAILABLE', 'Busy.'), { code: 'ALGA_RUNNER_UNAVAILABLE', status: 503 }],
+      [
+        401,
+        error('ALGA_UNAUTHENTICATED', 'Bad runner token.'),
+        {
+          code: 'ALGA_EXECUTION_FAILED',
+          status: 502,
+          message: 'Bad runner token.',
+          details: { runnerStatus: 401, runnerCode: 'ALGA_UNAUTHENTICATED' },
+        },
+      ],
+      [504, '<html>gateway timeout</html>', { code: 'ALGA_TIMEOUT', status: 504 }],
+      [
+        500,
+        'not json',
+        { code: 'ALGA_EXECUTION_FAILED', message: 'The runner answered HTTP 500.', details: { runnerStatus: 500 } },
+      ],
+    ];
+    b.state.behaviour = 'answer';
+    try {
+      for (const [status, body, expected] of cases) {
+        b.state.answer = { status, body };
+        await assert.rejects(c.execute(request('POST')), (thrown: unknown) => {
+          assert.ok(thrown instanceof AlgaError);
+          for (const [field, value] of Object.entries(expected)) {
+            assert.deepEqual(thrown[field as keyof AlgaError], value, `${status} ${body}: ${field}`);
+          }
+          return true;
+        });
+      }
+    } finally {
+      b.state.behaviour = 'ok';
+    }
   });
 
   test('parses ALGA_RUNNER_URL as a comma-separated list and refuses what is not an http(s) URL', () => {

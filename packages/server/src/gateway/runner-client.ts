@@ -15,6 +15,7 @@
  *   and never races our own timer; a runner that dies mid-request ends the
  *   request with 502 (socket closed) or 504 (no answer), never a hang.
  */
+// Not undici's BalancedPool/RetryAgent: neither says which upstream failed, so a refused runner could not be taken out and probed back in, nor a connect failure told from a reset after sending.
 import { generateKeyPairSync } from 'node:crypto';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { FastifyBaseLogger } from 'fastify';
@@ -23,11 +24,26 @@ import {
   HEADER_CONFIG_VERSION,
   HEADER_REQUEST_ID,
   HEADER_SECRETS_VERSION,
-  isErrorCode,
+  RUNNER_API_SCOPES,
+  RUNNER_ROUTES,
+  RUNNER_SCOPES,
+  type ErrorCode,
   type ExecuteRequest,
   type ExecuteResponse,
+  type PrepareRequest,
 } from '@alga-psa/protocol';
 import { MAX_TOKEN_TTL_SECONDS, ReusableTokens, ServiceTokenSigner } from '@alga-psa/service-auth';
+import {
+  guestResponseInvalid,
+  guestTimeout,
+  noRunnerReachable,
+  runnerAnswerNotJson,
+  runnerConnectionLost,
+  runnerDeadline,
+  runnerFailed,
+  runnerResponseTooLarge,
+  runnerStatus,
+} from '../errors.ts';
 
 export interface RunnerClientOptions {
   /** One runner URL, or several separated by commas (`ALGA_RUNNER_URL`). */
@@ -155,18 +171,17 @@ export class RunnerClient {
     const retryable = IDEMPOTENT_METHODS.has(body.http.method.toUpperCase());
     const binding = { tenantId: body.context.tenant_id, installId: body.context.install_id };
     const [serverToken, runnerToken] = await Promise.all([
-      this.#tokens.get({ audience: 'alga-server', ...binding, scope: ['storage', 'logs'] }),
-      this.#tokens.get({ audience: 'alga-runner', ...binding, scope: ['execute'] }),
+      this.#tokens.get({
+        audience: 'alga-server',
+        ...binding,
+        scope: [RUNNER_API_SCOPES.storage, RUNNER_API_SCOPES.logs],
+      }),
+      this.#tokens.get({ audience: 'alga-runner', ...binding, scope: [RUNNER_SCOPES.execute] }),
     ]);
     const payload = JSON.stringify({ ...body, server_token: serverToken });
     for (;;) {
       const node = this.#pick(tried);
-      if (!node) {
-        throw new AlgaError(
-          'ALGA_RUNNER_UNAVAILABLE',
-          'No runner is reachable; check that the runners are started and ALGA_RUNNER_URL points to them.',
-        );
-      }
+      if (!node) throw noRunnerReachable();
       tried.add(node);
       try {
         return await this.#send(node, body, payload, runnerToken);
@@ -195,19 +210,20 @@ export class RunnerClient {
       audience: 'alga-runner',
       tenantId: target.tenantId,
       installId: target.installId,
-      scope: ['prepare'],
+      scope: [RUNNER_SCOPES.prepare],
     });
-    const body = JSON.stringify({
+    const prepare: PrepareRequest = {
       content_hash: target.contentHash,
       ...(target.memoryMb ? { memory_mb: target.memoryMb } : {}),
-    });
+    };
+    const body = JSON.stringify(prepare);
     await Promise.all(
       this.#nodes
         .filter((node) => node.up)
         .map(async (node) => {
           try {
             const response = await node.pool.request({
-              path: '/v1/prepare',
+              path: RUNNER_ROUTES.prepare,
               method: 'POST',
               headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
               body,
@@ -248,7 +264,7 @@ export class RunnerClient {
     let response;
     try {
       response = await node.pool.request({
-        path: '/v1/execute',
+        path: RUNNER_ROUTES.execute,
         method: 'POST',
         headers: {
           authorization: `Bearer ${token}`,
@@ -267,8 +283,7 @@ export class RunnerClient {
     let text: string;
     try {
       const bytes = Buffer.from(await response.body.arrayBuffer());
-      if (bytes.length > MAX_RUNNER_RESPONSE_BYTES)
-        throw new AlgaError('ALGA_EXECUTION_FAILED', 'The extension response is too large.');
+      if (bytes.length > MAX_RUNNER_RESPONSE_BYTES) throw runnerResponseTooLarge();
       text = bytes.toString('utf8');
     } catch (error) {
       if (error instanceof AlgaError) throw error;
@@ -280,18 +295,12 @@ export class RunnerClient {
 
   #transportError(node: RunnerNode, error: unknown): Error {
     if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
-      return new AlgaError('ALGA_TIMEOUT', 'The runner did not answer before the gateway deadline.', { cause: error });
+      return runnerDeadline({ cause: error });
     }
     const code = errorCode(error);
     if (code && CONNECT_FAILURES.has(code)) return new ConnectFailure(code, error);
     if (code && CONNECTION_LOST.has(code)) this.#markDown(node, code);
-    return new AlgaError(
-      'ALGA_EXECUTION_FAILED',
-      'The connection to the runner failed while the request was running.',
-      {
-        cause: error,
-      },
-    );
+    return runnerConnectionLost({ cause: error });
   }
 
   #markDown(node: RunnerNode, reason: string): void {
@@ -306,7 +315,7 @@ export class RunnerClient {
     let verdict: 'ready' | 'not ready' | 'slow';
     try {
       const response = await node.pool.request({
-        path: '/readyz',
+        path: RUNNER_ROUTES.ready,
         method: 'GET',
         headersTimeout: PROBE_TIMEOUT_MS,
         bodyTimeout: PROBE_TIMEOUT_MS,
@@ -338,11 +347,7 @@ class ConnectFailure extends Error {
   constructor(code: string, cause: unknown) {
     super(`connect failed: ${code}`);
     this.code = code;
-    this.alga = new AlgaError(
-      'ALGA_RUNNER_UNAVAILABLE',
-      'No runner is reachable; check that the runners are started and ALGA_RUNNER_URL points to them.',
-      { cause },
-    );
+    this.alga = noRunnerReachable({ cause });
   }
 }
 
@@ -351,7 +356,7 @@ function parseExecuteResponse(text: string): ExecuteResponse {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new AlgaError('ALGA_EXECUTION_FAILED', 'The runner answered with a body that is not JSON.');
+    throw runnerAnswerNotJson();
   }
   const response = value as Partial<ExecuteResponse>;
   if (
@@ -361,10 +366,7 @@ function parseExecuteResponse(text: string): ExecuteResponse {
     response.status > 599 ||
     (response.body_b64 !== null && response.body_b64 !== undefined && typeof response.body_b64 !== 'string')
   ) {
-    throw new AlgaError(
-      'ALGA_EXECUTION_FAILED',
-      'The extension returned an invalid response (status must be 100–599).',
-    );
+    throw guestResponseInvalid();
   }
   const headers: Record<string, string> = {};
   for (const [name, headerValue] of Object.entries(response.headers ?? {})) {
@@ -373,6 +375,14 @@ function parseExecuteResponse(text: string): ExecuteResponse {
   return { status: response.status, headers, body_b64: response.body_b64 ?? null };
 }
 
+/** Runner errors the client gets with their own code (and status). */
+const RELAYED_CODES: ReadonlySet<ErrorCode> = new Set([
+  'ALGA_TIMEOUT',
+  'ALGA_EXECUTION_FAILED',
+  'ALGA_MEMORY_LIMIT',
+  'ALGA_RUNNER_UNAVAILABLE',
+]);
+
 /**
  * Runner errors keep their code and message. A guest timeout stays 504; a
  * runner with no free worker is a 503 the client may retry; every other
@@ -380,20 +390,19 @@ function parseExecuteResponse(text: string): ExecuteResponse {
  * own auth) says nothing about the client's request.
  */
 function runnerError(status: number, text: string): AlgaError {
-  let code: unknown;
-  let message: string | undefined;
+  let body: unknown;
   try {
-    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
-    code = body.error?.code;
-    message = typeof body.error?.message === 'string' ? body.error.message : undefined;
+    body = JSON.parse(text);
   } catch {
-    // Not our error shape: fall through to a generic 502.
+    // Not our error shape: a generic 502 below.
   }
-  if (code === 'ALGA_TIMEOUT' || (code === undefined && status === 504)) return new AlgaError('ALGA_TIMEOUT', message);
-  if (code === 'ALGA_EXECUTION_FAILED' || code === 'ALGA_MEMORY_LIMIT' || code === 'ALGA_RUNNER_UNAVAILABLE') {
-    return new AlgaError(code, message);
-  }
-  return new AlgaError('ALGA_EXECUTION_FAILED', message ?? `The runner answered HTTP ${status}.`, {
-    details: { runnerStatus: status, ...(isErrorCode(code) ? { runnerCode: code } : {}) },
-  });
+  const fromRunner = AlgaError.fromBody(body);
+  if (!fromRunner)
+    return status === 504 ? guestTimeout() : runnerStatus({ status }, { details: { runnerStatus: status } });
+  // The runner's code and message, not its details (those describe the runner, not the request).
+  if (RELAYED_CODES.has(fromRunner.code)) return new AlgaError(fromRunner.code, fromRunner.message);
+  return runnerFailed(
+    { runnerMessage: fromRunner.message },
+    { details: { runnerStatus: status, runnerCode: fromRunner.code } },
+  );
 }

@@ -6,7 +6,6 @@
  */
 import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools';
 import {
-  AlgaError,
   DEFAULT_CAPABILITIES,
   WIT_PACKAGE,
   WIT_VERSION,
@@ -14,6 +13,7 @@ import {
   parseImportName,
   type Manifest,
 } from '@alga-psa/protocol';
+import { componentUndecodable, importsNotAllowed, notAComponent } from '../errors.ts';
 import { componentProblem } from '../routes/bundles.ts';
 
 /** Interfaces that carry only types: importing them needs no capability. */
@@ -35,22 +35,18 @@ export interface ImportProblem {
  */
 export async function componentImports(bytes: Uint8Array): Promise<string[]> {
   const problem = componentProblem(bytes);
-  if (problem) throw new AlgaError('ALGA_INVALID_COMPONENT', problem);
+  if (problem) throw notAComponent({ problem });
   let wit: string;
   try {
     wit = await componentWit(bytes);
   } catch (error) {
-    throw new AlgaError(
-      'ALGA_INVALID_COMPONENT',
-      'The component could not be decoded (truncated or corrupt); rebuild it with `alga build`.',
-      { cause: error },
-    );
+    throw componentUndecodable({ cause: error });
   }
-  return worldImports(wit);
+  return witImports(wit);
 }
 
-/** `import a:b/c@1.0.0;` → `a:b/c@1.0.0`; named imports (`import f: func…`) keep a marker. */
-export function worldImports(wit: string): string[] {
+/** The imports of a WIT world: `import a:b/c@1.0.0;` → `a:b/c@1.0.0`; named imports (`import f: func…`) keep a marker. */
+function witImports(wit: string): string[] {
   const lines = wit.split('\n');
   const start = lines.findIndex((line) => /^world \S+ \{$/.test(line));
   if (start === -1) return [];
@@ -131,11 +127,7 @@ export async function verifyComponent(
   const imports = await componentImports(bytes);
   const problems = importProblems(imports, manifest);
   if (problems.length > 0) {
-    throw new AlgaError(
-      'ALGA_IMPORT_NOT_ALLOWED',
-      `The component ${problems.map((p) => p.message).join(' It also ')}`,
-      { details: problems },
-    );
+    throw importsNotAllowed({ problems: problems.map((p) => p.message).join(' It also ') }, { details: problems });
   }
   return { imports };
 }

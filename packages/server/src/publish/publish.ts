@@ -5,11 +5,13 @@
  * the same content is idempotent (200); different content is a 409.
  */
 import { createHash } from 'node:crypto';
-import { AlgaError, type Manifest } from '@alga-psa/protocol';
+import * as semver from 'semver';
+import type { Manifest, ManifestProblem } from '@alga-psa/protocol';
 import { validateManifest } from '@alga-psa/protocol/manifest';
 import type { Db } from '../db/index.ts';
 import type { Principal } from '../auth/api-keys.ts';
-import { audit } from '../data/installs.ts';
+import { extensionOwnedElsewhere, manifestInvalid, publisherMismatch, versionImmutable } from '../errors.ts';
+import { insertAudit } from '../installs/store.ts';
 import { verifyComponent } from './component.ts';
 
 export interface UiFileRecord {
@@ -40,11 +42,15 @@ export interface PublishResult {
 
 export function parseManifest(value: unknown): Manifest {
   const result = validateManifest(value);
-  if (!result.ok) {
-    throw new AlgaError(
-      'ALGA_INVALID_MANIFEST',
-      `The manifest is invalid: ${result.errors.map((e) => `${e.path || 'manifest'}: ${e.message}`).join(' ')}`,
-      { details: result.errors },
+  const errors: ManifestProblem[] = result.ok ? [] : [...result.errors];
+  // The schema's pattern admits numbers too large to order; versions are sorted with `semver`.
+  if (result.ok && !semver.valid(result.manifest.version)) {
+    errors.push({ path: 'version', message: 'version has a number too large; keep each part below 2^53.' });
+  }
+  if (!result.ok || errors.length > 0) {
+    throw manifestInvalid(
+      { problems: errors.map((e) => `${e.path || 'manifest'}: ${e.message}`).join(' ') },
+      { details: errors },
     );
   }
   return result.manifest;
@@ -91,16 +97,14 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
     );
     const extension = extensions[0]!;
     if (extension.owner_tenant_id !== principal.tenantId) {
-      throw new AlgaError(
-        'ALGA_FORBIDDEN',
-        `Extension "${manifest.name}" is published by another tenant; choose another "name".`,
-      );
+      throw extensionOwnedElsewhere({ extensionId: manifest.name });
     }
     if (extension.publisher !== manifest.publisher) {
-      throw new AlgaError(
-        'ALGA_VERSION_CONFLICT',
-        `Extension "${manifest.name}" is published by "${extension.publisher}", not "${manifest.publisher}"; set "publisher" to "${extension.publisher}".`,
-      );
+      throw publisherMismatch({
+        extensionId: manifest.name,
+        publisher: extension.publisher,
+        given: manifest.publisher,
+      });
     }
     const { rows: existing } = await tx.query<{
       content_hash: string;
@@ -117,10 +121,11 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
         canonical(previous.manifest) === canonical(manifest) &&
         (previous.files_digest ?? null) === (input.archive?.digest ?? previous.files_digest ?? null);
       if (same) return false;
-      throw new AlgaError(
-        'ALGA_VERSION_CONFLICT',
-        `${manifest.name}@${manifest.version} was already published with different content (${previous.content_hash}); published versions are immutable, so bump "version".`,
-      );
+      throw versionImmutable({
+        extensionId: manifest.name,
+        version: manifest.version,
+        contentHash: previous.content_hash,
+      });
     }
     await tx.query(
       `INSERT INTO extension_versions (extension_id, version, content_hash, manifest, metadata, archive_hash, files_digest)
@@ -142,7 +147,7 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
         [manifest.name, manifest.version, file.path, file.contentHash, file.size, file.contentType],
       );
     }
-    await audit(tx, {
+    await insertAudit(tx, {
       actor: principal.actor,
       tenantId: principal.tenantId,
       action: 'extension.publish',

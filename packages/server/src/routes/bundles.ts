@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { AlgaError } from '@alga-psa/protocol';
 import { contentHashOf, type BundleStore } from '@alga-psa/bundle-store';
+import { bundleBodyMissing, bundleHashMismatch, contentHashMalformed, notAComponent } from '../errors.ts';
 
 export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 
@@ -27,9 +27,7 @@ export function componentProblem(bytes: Uint8Array): string | undefined {
 /** `sha256:<hex>` or bare `<hex>` → `sha256:<hex>`; anything else is a 400. */
 export function normalizeContentHash(value: string): string {
   const hex = value.startsWith('sha256:') ? value.slice('sha256:'.length) : value;
-  if (!/^[0-9a-f]{64}$/.test(hex)) {
-    throw new AlgaError('ALGA_BAD_REQUEST', 'The content hash must be sha256:<64 lowercase hex characters>.');
-  }
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw contentHashMalformed();
   return `sha256:${hex}`;
 }
 
@@ -48,21 +46,11 @@ export function bundleRoutes(app: FastifyInstance, bundles: BundleStore): void {
     async (request, reply) => {
       const claimed = normalizeContentHash(request.params.contentHash);
       const body = request.body;
-      if (!Buffer.isBuffer(body) || body.length === 0) {
-        throw new AlgaError(
-          'ALGA_BAD_REQUEST',
-          'Send the component bytes with Content-Type: application/wasm (or application/octet-stream).',
-        );
-      }
+      if (!Buffer.isBuffer(body) || body.length === 0) throw bundleBodyMissing();
       const actual = contentHashOf(body);
-      if (actual !== claimed) {
-        throw new AlgaError(
-          'ALGA_BUNDLE_HASH_MISMATCH',
-          `The body hashes to ${actual}, not ${claimed}; upload it under its own hash.`,
-        );
-      }
+      if (actual !== claimed) throw bundleHashMismatch({ actual, claimed });
       const problem = componentProblem(body);
-      if (problem) throw new AlgaError('ALGA_INVALID_COMPONENT', problem);
+      if (problem) throw notAComponent({ problem });
       const existed = (await bundles.get(actual)) !== undefined;
       if (!existed) await bundles.put(body);
       return reply.code(existed ? 200 : 201).send({ contentHash: actual, size: body.length });

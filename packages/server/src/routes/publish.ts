@@ -3,10 +3,11 @@
  * (docs/bundle-format.md). Everything is checked before anything is stored.
  */
 import type { FastifyInstance } from 'fastify';
-import { AlgaError, BundleArchiveError, DEFAULT_BUNDLE_LIMITS, type BundleLimits } from '@alga-psa/protocol';
+import { BundleArchiveError, DEFAULT_BUNDLE_LIMITS, type BundleLimits } from '@alga-psa/protocol';
 import { contentHashOf, type BundleStore } from '@alga-psa/bundle-store';
 import type { Db } from '../db/index.ts';
 import { principalOf } from '../auth/plugin.ts';
+import { archiveBodyMissing, manifestNotJson, metadataHashMismatch } from '../errors.ts';
 import { readBundleArchive, type BundleContents } from '../publish/archive.ts';
 import { filesDigest, parseManifest, publishVersion, type UiFileRecord } from '../publish/publish.ts';
 
@@ -45,7 +46,7 @@ function parseJson(text: string, what: string, code: 'manifest' | 'metadata'): u
   try {
     return JSON.parse(text);
   } catch {
-    if (code === 'manifest') throw new AlgaError('ALGA_INVALID_MANIFEST', `${what} is not valid JSON.`);
+    if (code === 'manifest') throw manifestNotJson({ file: what });
     throw new BundleArchiveError('bad-metadata', `${what} is not valid JSON; rebuild with \`alga build\`.`);
   }
 }
@@ -61,12 +62,7 @@ function checkMetadata(contents: BundleContents, manifest: { name: string; versi
   if (typeof record['contentHash'] !== 'string') {
     throw new BundleArchiveError('bad-metadata', 'metadata.json has no "contentHash"; rebuild with `alga build`.');
   }
-  if (record['contentHash'] !== actual) {
-    throw new AlgaError(
-      'ALGA_BUNDLE_HASH_MISMATCH',
-      `metadata.json says the component is ${record['contentHash']}, but component.wasm hashes to ${actual}; run \`alga build\` and \`alga pack\` again.`,
-    );
-  }
+  if (record['contentHash'] !== actual) throw metadataHashMismatch({ claimed: record['contentHash'], actual });
   for (const field of ['name', 'version'] as const) {
     if (record[field] !== undefined && record[field] !== manifest[field]) {
       throw new BundleArchiveError(
@@ -91,12 +87,7 @@ export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): voi
   app.post('/api/v1/extensions/publish', { bodyLimit: limits.maxArchiveBytes }, async (request, reply) => {
     const principal = principalOf(request);
     const archive = request.body;
-    if (!Buffer.isBuffer(archive) || archive.length === 0) {
-      throw new AlgaError(
-        'ALGA_BAD_REQUEST',
-        'Send the bundle archive (the .tgz from `alga pack`) as the body with Content-Type: application/gzip.',
-      );
-    }
+    if (!Buffer.isBuffer(archive) || archive.length === 0) throw archiveBodyMissing();
     const contents = await readBundleArchive(archive, limits);
     const manifest = parseManifest(parseJson(contents.manifestText, 'manifest.json', 'manifest'));
     const { metadata, contentHash } = checkMetadata(contents, manifest);

@@ -29,6 +29,17 @@ for (const engine of testEngines()) {
         headers: { authorization: auth, 'content-type': 'application/wasm' },
         payload: bytes,
       });
+    /** Uploads a fresh component and publishes `manifest` against it with the two-step API. */
+    const publishFresh = async (manifest: unknown) => {
+      const bytes = fakeComponent();
+      await upload(bytes);
+      return ctx.server.app.inject({
+        method: 'POST',
+        url: '/api/v1/extensions/versions',
+        headers: { authorization: ctx.adminA },
+        payload: { manifest: manifest as object, contentHash: contentHashOf(bytes) },
+      });
+    };
 
     test('a component uploads once (201) and again idempotently (200)', async () => {
       const bytes = fakeComponent();
@@ -59,17 +70,7 @@ for (const engine of testEngines()) {
     });
 
     test('an invalid manifest is refused with field errors', async () => {
-      const bytes = fakeComponent();
-      await upload(bytes);
-      const response = await ctx.server.app.inject({
-        method: 'POST',
-        url: '/api/v1/extensions/versions',
-        headers: { authorization: ctx.adminA },
-        payload: {
-          manifest: { ...sampleManifest(), name: 'Bad Name', surprise: true },
-          contentHash: contentHashOf(bytes),
-        },
-      });
+      const response = await publishFresh({ ...sampleManifest(), name: 'Bad Name', surprise: true });
       assert.equal(response.statusCode, 422);
       const { error } = response.json();
       assert.equal(error.code, 'ALGA_INVALID_MANIFEST');
@@ -159,6 +160,20 @@ for (const engine of testEngines()) {
       const entry = response.json().extensions.find((e: { id: string }) => e.id === 'versions-ext');
       assert.equal(entry.latestVersion, '1.10.0');
       assert.equal(entry.versions.length, 3);
+      assert.deepEqual(
+        entry.versions.map((v: { version: string }) => v.version),
+        ['1.10.0', '1.10.0-beta.1', '1.2.0'],
+      );
+    });
+
+    test('a version with a number too large to order is refused at publish, so listing never trips on it', async () => {
+      const response = await publishFresh(sampleManifest({ name: 'huge-ext', version: '99999999999999999999.0.0' }));
+      assert.equal(response.statusCode, 422);
+      assert.equal(response.json().error.code, 'ALGA_INVALID_MANIFEST');
+      assert.deepEqual(
+        response.json().error.details.map((d: { path: string }) => d.path),
+        ['version'],
+      );
     });
 
     test('the request id is echoed, and generated when absent', async () => {

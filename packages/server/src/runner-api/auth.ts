@@ -5,9 +5,16 @@
  * (or a guest that tricked it) can reach only the install it is executing.
  */
 import type { FastifyRequest } from 'fastify';
-import { AlgaError, type Capability } from '@alga-psa/protocol';
+import type { Capability, RUNNER_API_SCOPES } from '@alga-psa/protocol';
 import { ServiceTokenError, type ServiceTokenVerifier } from '@alga-psa/service-auth';
-import type { Queryable } from '../db/index.ts';
+import {
+  noServiceVerifier,
+  serviceTokenInvalid,
+  serviceTokenScope,
+  tokenInstallInactive,
+  tokenInstallNotGranted,
+} from '../errors.ts';
+import type { InstallStore } from '../installs/store.ts';
 
 /** The install a runner call acts on, resolved from its token. */
 export interface RunnerPrincipal {
@@ -16,7 +23,7 @@ export interface RunnerPrincipal {
   requestId?: string;
 }
 
-export type RunnerScope = 'storage' | 'logs';
+export type RunnerScope = (typeof RUNNER_API_SCOPES)[keyof typeof RUNNER_API_SCOPES];
 
 /** The capability an install must hold for each scope (checked again here: deny by default). */
 const SCOPE_CAPABILITY: Record<RunnerScope, Capability> = {
@@ -25,18 +32,13 @@ const SCOPE_CAPABILITY: Record<RunnerScope, Capability> = {
 };
 
 export async function authenticateRunner(
-  db: Queryable,
+  installs: Pick<InstallStore, 'findById'>,
   verifier: ServiceTokenVerifier | undefined,
   request: FastifyRequest,
   scope: RunnerScope,
 ): Promise<RunnerPrincipal> {
-  if (!verifier) {
-    // Without a verification key no token can be trusted; say so instead of a bare 401.
-    throw new AlgaError(
-      'ALGA_UNAUTHENTICATED',
-      'This server has no service verification key configured, so it accepts no runner calls.',
-    );
-  }
+  // Without a verification key no token can be trusted; say so instead of a bare 401.
+  if (!verifier) throw noServiceVerifier();
   const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
   let claims;
   try {
@@ -44,22 +46,16 @@ export async function authenticateRunner(
   } catch (error) {
     if (error instanceof ServiceTokenError) {
       // A valid token without the scope is a 403; every other failure is a 401.
-      throw new AlgaError(error.reason === 'scope' ? 'ALGA_FORBIDDEN' : 'ALGA_UNAUTHENTICATED', error.message);
+      throw (error.reason === 'scope' ? serviceTokenScope : serviceTokenInvalid)({ reason: error.message });
     }
     throw error;
   }
-  // The install must still exist, belong to the token's tenant, and hold the
-  // capability now (it may have been uninstalled or downgraded since minting).
-  const { rows } = await db.query<{ granted: boolean }>(
-    `SELECT $3 = ANY (granted_capabilities) AS granted
-       FROM installs WHERE id::text = $1 AND tenant_id::text = $2 AND enabled`,
-    [claims.installId, claims.tenantId, SCOPE_CAPABILITY[scope]],
-  );
-  const row = rows[0];
-  if (!row) throw new AlgaError('ALGA_FORBIDDEN', 'The install named by the service token is not active.');
-  if (!row.granted) {
-    throw new AlgaError('ALGA_FORBIDDEN', `The install was not granted ${SCOPE_CAPABILITY[scope]}.`);
-  }
+  // The install must still exist, belong to the token's tenant, be enabled and
+  // hold the capability now (it may have been uninstalled or downgraded since minting).
+  const install = await installs.findById(claims.tenantId, claims.installId);
+  if (!install?.enabled) throw tokenInstallInactive();
+  const capability = SCOPE_CAPABILITY[scope];
+  if (!install.grantedCapabilities.includes(capability)) throw tokenInstallNotGranted({ capability });
   return {
     tenantId: claims.tenantId,
     installId: claims.installId,

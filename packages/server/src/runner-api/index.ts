@@ -1,29 +1,37 @@
 /**
  * The API runners call back into while executing a guest: the install's
  * key-value storage and the shipping of guest log lines. Registered under
- * `/api/internal/ext-runner`; every route takes an `alga-server` service
- * token and acts on the install named in that token, nothing else.
+ * `RUNNER_API_PREFIX`; every route takes an `alga-server` service token and
+ * acts on the install named in that token, nothing else. The wire contract
+ * (schemas, paths, scopes) is `@alga-psa/protocol`'s, which the runner uses too.
  *
  * `installLogRoutes` is the tenant-facing read side of the logs, registered
  * inside the API-key-authenticated scope.
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { AlgaError } from '@alga-psa/protocol';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import {
+  LogBatchSchema,
+  RUNNER_API_SCOPES,
+  runnerApiPaths,
+  StorageDeleteQuerySchema,
+  StorageEntrySchema,
+  StorageListQuerySchema,
+  StoragePageSchema,
+  StoragePutResultSchema,
+  StoragePutSchema,
+  type StorageEntryWire,
+} from '@alga-psa/protocol';
 import type { ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { Db } from '../db/index.ts';
 import { principalOf } from '../auth/plugin.ts';
 import { requireAdmin } from '../auth/api-keys.ts';
-import { findInstall } from '../data/installs.ts';
+import { entryNotFound, pageLimitTooHigh, valueNotBase64 } from '../errors.ts';
+import type { InstallService } from '../installs/service.ts';
+import type { InstallStore } from '../installs/store.ts';
 import { authenticateRunner } from './auth.ts';
-import {
-  appendLogs,
-  DEFAULT_LOG_RETENTION,
-  LOG_LEVELS,
-  MAX_LOG_BATCH,
-  MAX_LOG_LINE_CHARS,
-  readLogs,
-  type GuestLogLine,
-} from './logs.ts';
+import { appendLogs, DEFAULT_LOG_RETENTION, readLogs } from './logs.ts';
 import {
   checkKey,
   checkNamespace,
@@ -33,17 +41,17 @@ import {
   listPage,
   MAX_PAGE_LIMIT,
   putEntry,
+  type KvRow,
   type StorageQuotas,
-  type StoredEntry,
 } from './storage.ts';
 
 export { DEFAULT_STORAGE_QUOTAS, type StorageQuotas } from './storage.ts';
 export { DEFAULT_LOG_RETENTION } from './logs.ts';
 
-export const RUNNER_API_PREFIX = '/api/internal/ext-runner';
-
 export interface RunnerApiOptions {
   db: Db;
+  /** Where a token's install is looked up (it must still exist, be enabled and hold the capability). */
+  installs: Pick<InstallStore, 'findById'>;
   /** Verifies `alga-server` service tokens. Without it every call answers 401 (nothing can be trusted). */
   verifier?: ServiceTokenVerifier | undefined;
   quotas?: Partial<StorageQuotas> | undefined;
@@ -56,7 +64,7 @@ export interface RunnerApiOptions {
  * defensively: `serviceVerifier` is declared on `ServerOptions` by whoever
  * wires the signing key, and the quota knobs are optional embedder settings.
  */
-export function runnerApiOptionsFrom(serverOptions: object): Omit<RunnerApiOptions, 'db'> {
+export function runnerApiOptionsFrom(serverOptions: object): Omit<RunnerApiOptions, 'db' | 'installs'> {
   const given = serverOptions as {
     serviceVerifier?: ServiceTokenVerifier;
     storageQuotas?: Partial<StorageQuotas>;
@@ -69,11 +77,10 @@ export function runnerApiOptionsFrom(serverOptions: object): Omit<RunnerApiOptio
   };
 }
 
-const REVISION = { type: 'string', pattern: '^(0|[1-9][0-9]{0,19})$' } as const;
 // Strict base64: Buffer.from(…, 'base64') would silently skip garbage.
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-function entryView(entry: StoredEntry) {
+function entryView(entry: KvRow): StorageEntryWire {
   return {
     namespace: entry.namespace,
     key: entry.key,
@@ -83,58 +90,52 @@ function entryView(entry: StoredEntry) {
   };
 }
 
-const NOT_FOUND = () => new AlgaError('ALGA_NOT_FOUND', 'No entry with this namespace and key.');
-
-export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (app, options) => {
+export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (plain, options) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { db, verifier } = options;
   const quotas: StorageQuotas = { ...DEFAULT_STORAGE_QUOTAS, ...options.quotas };
   const retain = options.logRetention ?? DEFAULT_LOG_RETENTION;
   // Room for the base64 of the largest value plus the JSON around it.
   const putBodyLimit = Math.ceil(quotas.maxValueBytes / 3) * 4 + 64 * 1024;
+  // The route patterns of `runnerApiPaths.namespace` and `.entry` (which build URLs for runners).
+  const namespacePath = '/storage/:namespace';
+  const entryPath = `${namespacePath}/*`;
+  const namespaceParams = Type.Object({ namespace: Type.String() });
+  // The key comes from the wildcard, so it may hold "/" (sent as %2F) and exceed find-my-way's param length.
+  const entryParams = Type.Object({ namespace: Type.String(), '*': Type.String() });
 
-  /** Decoded from the wildcard so keys may hold "/" (sent as %2F) and exceed find-my-way's param length. */
-  const keyParams = (params: { namespace: string; '*': string }) => {
-    checkNamespace(params.namespace);
-    checkKey(params['*']);
-    return { namespace: params.namespace, key: params['*'] };
+  const caller = (request: Parameters<typeof authenticateRunner>[2], scope: keyof typeof RUNNER_API_SCOPES) =>
+    authenticateRunner(options.installs, verifier, request, RUNNER_API_SCOPES[scope]);
+  const keyParams = ({ namespace, '*': key }: { namespace: string; '*': string }) => {
+    checkNamespace(namespace);
+    checkKey(key);
+    return { namespace, key };
   };
 
-  app.get<{ Params: { namespace: string; '*': string } }>('/storage/:namespace/*', async (request) => {
-    const { installId } = await authenticateRunner(db, verifier, request, 'storage');
+  app.get(entryPath, { schema: { params: entryParams, response: { 200: StorageEntrySchema } } }, async (request) => {
+    const { installId } = await caller(request, 'storage');
     const { namespace, key } = keyParams(request.params);
     const entry = await getEntry(db, installId, namespace, key);
-    if (!entry) throw NOT_FOUND();
+    if (!entry) throw entryNotFound();
     return entryView(entry);
   });
 
-  app.put<{
-    Params: { namespace: string; '*': string };
-    Body: { value_b64: string; expected_revision?: string | null; ttl_seconds?: number };
-  }>(
-    '/storage/:namespace/*',
+  app.put(
+    entryPath,
     {
       bodyLimit: putBodyLimit,
       schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['value_b64'],
-          properties: {
-            value_b64: { type: 'string' },
-            expected_revision: { anyOf: [REVISION, { type: 'null' }] },
-            ttl_seconds: { type: 'integer', minimum: 1, maximum: 10 * 365 * 24 * 3600 },
-          },
-        },
+        params: entryParams,
+        body: StoragePutSchema,
+        response: { 200: StoragePutResultSchema, 201: StoragePutResultSchema },
       },
     },
     async (request, reply) => {
-      const { installId } = await authenticateRunner(db, verifier, request, 'storage');
+      const { installId } = await caller(request, 'storage');
       const { namespace, key } = keyParams(request.params);
       const { value_b64: valueB64, expected_revision: expected, ttl_seconds: ttlSeconds } = request.body;
       if (!BASE64_RE.test(valueB64)) {
-        throw new AlgaError('ALGA_VALIDATION_FAILED', 'value_b64 must be standard base64 with padding.', {
-          details: [{ field: 'body.value_b64', message: 'is not base64' }],
-        });
+        throw valueNotBase64({ details: [{ field: 'body.value_b64', message: 'is not base64' }] });
       }
       const result = await putEntry(db, installId, quotas, {
         namespace,
@@ -152,49 +153,28 @@ export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (app, optio
     },
   );
 
-  app.delete<{ Params: { namespace: string; '*': string }; Querystring: { expected_revision?: string } }>(
-    '/storage/:namespace/*',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { expected_revision: REVISION },
-        },
-      },
-    },
+  app.delete(
+    entryPath,
+    { schema: { params: entryParams, querystring: StorageDeleteQuerySchema } },
     async (request, reply) => {
-      const { installId } = await authenticateRunner(db, verifier, request, 'storage');
+      const { installId } = await caller(request, 'storage');
       const { namespace, key } = keyParams(request.params);
       const deleted = await deleteEntry(db, installId, { namespace, key, expected: request.query.expected_revision });
-      if (!deleted) throw NOT_FOUND();
+      if (!deleted) throw entryNotFound();
       return reply.code(204).send();
     },
   );
 
-  app.get<{ Params: { namespace: string }; Querystring: { cursor?: string; limit?: string } }>(
-    '/storage/:namespace',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            cursor: { type: 'string', maxLength: 2048 },
-            // Strings: the server's Ajv never coerces types.
-            limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' },
-          },
-        },
-      },
-    },
+  app.get(
+    namespacePath,
+    { schema: { params: namespaceParams, querystring: StorageListQuerySchema, response: { 200: StoragePageSchema } } },
     async (request) => {
-      const { installId } = await authenticateRunner(db, verifier, request, 'storage');
-      checkNamespace(request.params.namespace);
+      const { installId } = await caller(request, 'storage');
+      const { namespace } = request.params;
+      checkNamespace(namespace);
       const limit = request.query.limit === undefined ? undefined : Number(request.query.limit);
-      if (limit !== undefined && limit > MAX_PAGE_LIMIT) {
-        throw new AlgaError('ALGA_VALIDATION_FAILED', `limit may be at most ${MAX_PAGE_LIMIT}.`);
-      }
-      const page = await listPage(db, installId, request.params.namespace, {
+      if (limit !== undefined && limit > MAX_PAGE_LIMIT) throw pageLimitTooHigh({ max: MAX_PAGE_LIMIT });
+      const page = await listPage(db, installId, namespace, {
         cursor: request.query.cursor || undefined,
         limit,
       });
@@ -202,44 +182,15 @@ export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (app, optio
     },
   );
 
-  app.post<{ Body: { lines: GuestLogLine[] } }>(
-    '/logs',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['lines'],
-          properties: {
-            lines: {
-              type: 'array',
-              maxItems: MAX_LOG_BATCH,
-              items: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['level', 'message', 'at'],
-                properties: {
-                  level: { enum: [...LOG_LEVELS] },
-                  message: { type: 'string', maxLength: MAX_LOG_LINE_CHARS },
-                  at: { type: 'string', maxLength: 64 },
-                  request_id: { anyOf: [{ type: 'string', maxLength: 128 }, { type: 'null' }] },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-    async (request, reply) => {
-      const { installId } = await authenticateRunner(db, verifier, request, 'logs');
-      const accepted = await appendLogs(db, installId, request.body.lines, retain);
-      return reply.code(202).send({ accepted });
-    },
-  );
+  app.post(runnerApiPaths.logs, { schema: { body: LogBatchSchema } }, async (request, reply) => {
+    const { installId } = await caller(request, 'logs');
+    const accepted = await appendLogs(db, installId, request.body.lines, retain);
+    return reply.code(202).send({ accepted });
+  });
 };
 
 /** `GET /api/v1/installs/:extensionId/logs`: an install's recent guest logs, for the tenant's admins. */
-export function installLogRoutes(app: FastifyInstance, deps: { db: Db }): void {
+export function installLogRoutes(app: FastifyInstance, deps: { db: Db; installs: InstallService }): void {
   app.get<{ Params: { extensionId: string }; Querystring: { limit?: string; after?: string } }>(
     '/api/v1/installs/:extensionId/logs',
     {
@@ -258,14 +209,8 @@ export function installLogRoutes(app: FastifyInstance, deps: { db: Db }): void {
       const principal = principalOf(request);
       // Guest lines may quote customer data; viewers see the install, not its logs.
       requireAdmin(principal);
-      const install = await findInstall(deps.db, principal.tenantId, request.params.extensionId);
-      if (!install) {
-        // Same answer whether the extension is unknown or another tenant's.
-        throw new AlgaError(
-          'ALGA_NOT_FOUND',
-          `Extension "${request.params.extensionId}" is not installed for this tenant.`,
-        );
-      }
+      // Same answer whether the extension is unknown or another tenant's.
+      const install = await deps.installs.get(principal.tenantId, request.params.extensionId);
       const limit = Math.min(Number(request.query.limit ?? 100), 1000);
       const lines = await readLogs(deps.db, install.id, { limit, after: request.query.after });
       return { lines, nextAfter: lines.at(-1)?.id ?? request.query.after ?? null };

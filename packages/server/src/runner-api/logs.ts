@@ -4,22 +4,10 @@
  * insert prunes all but the newest `retain` lines, under a per-install lock
  * so concurrent batches cannot both keep "their" view of the newest lines.
  */
+import type { GuestLogLevel, GuestLogLine, UiLogEntry } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
 
-export const LOG_LEVELS = ['info', 'warn', 'error'] as const;
-export type GuestLogLevel = (typeof LOG_LEVELS)[number];
-
-export interface GuestLogLine {
-  level: GuestLogLevel;
-  message: string;
-  /** ISO time the guest wrote it. */
-  at: string;
-  request_id?: string | null;
-}
-
 export const DEFAULT_LOG_RETENTION = 1000;
-export const MAX_LOG_BATCH = 500;
-export const MAX_LOG_LINE_CHARS = 8 * 1024;
 
 // Two-key advisory locks live in their own key space; this class id keeps ours apart.
 const LOG_LOCK_CLASS = 7413;
@@ -88,6 +76,15 @@ export async function readLogs(
     message: row.message,
     requestId: row.request_id,
   }));
+}
+
+/** The newest lines first, as the web UI's logs panel shows them. */
+export async function recentLogs(db: Queryable, installId: string, limit = 50): Promise<UiLogEntry[]> {
+  const { rows } = await db.query<{ at: Date | string; level: string; message: string }>(
+    'SELECT at, level, message FROM install_logs WHERE install_id = $1 ORDER BY at DESC LIMIT $2',
+    [installId, limit],
+  );
+  return rows.map((row) => ({ at: new Date(row.at).toISOString(), level: row.level, message: row.message }));
 }
 
 interface RawLogLine {

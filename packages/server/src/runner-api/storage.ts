@@ -9,8 +9,19 @@
  * Revisions are drawn from a per-install counter (`revision_seq`), so a key's
  * revision only ever grows, even across delete and re-create.
  */
-import { AlgaError } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
+import {
+  bytesOverQuota,
+  cursorForeign,
+  keyExists,
+  keyInvalid,
+  keyMissing,
+  keysOverQuota,
+  namespaceInvalid,
+  namespacesOverQuota,
+  revisionMismatch,
+  valueOverQuota,
+} from '../errors.ts';
 
 export interface StorageQuotas {
   /** Distinct namespaces holding at least one key. */
@@ -42,26 +53,19 @@ export const MAX_PAGE_VALUE_BYTES = 4 * 1024 * 1024;
 
 export function checkNamespace(namespace: string): void {
   if (!NAMESPACE_RE.test(namespace)) {
-    throw new AlgaError(
-      'ALGA_VALIDATION_FAILED',
-      'A storage namespace is 1-64 characters of A-Z, a-z, 0-9, ".", "_" or "-", starting with a letter or digit.',
-      { details: [{ field: 'namespace', message: 'has an invalid syntax' }] },
-    );
+    throw namespaceInvalid({ details: [{ field: 'namespace', message: 'has an invalid syntax' }] });
   }
 }
 
 export function checkKey(key: string): void {
   // "." and ".." would be dot segments in a URL, which clients may resolve before sending.
   if (!KEY_RE.test(key) || key === '.' || key === '..' || Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
-    throw new AlgaError(
-      'ALGA_VALIDATION_FAILED',
-      `A storage key is 1-${MAX_KEY_BYTES} bytes of UTF-8 without control characters, and not "" or "." or "..".`,
-      { details: [{ field: 'key', message: 'has an invalid syntax' }] },
-    );
+    throw keyInvalid({ maxBytes: MAX_KEY_BYTES }, { details: [{ field: 'key', message: 'has an invalid syntax' }] });
   }
 }
 
-export interface StoredEntry {
+/** One key-value entry of an install's storage. */
+export interface KvRow {
   namespace: string;
   key: string;
   value: Buffer;
@@ -77,7 +81,7 @@ interface RecordRow {
   expires_at: Date | string | null;
 }
 
-function toEntry(namespace: string, row: RecordRow): StoredEntry {
+function toEntry(namespace: string, row: RecordRow): KvRow {
   return {
     namespace,
     key: row.key,
@@ -95,7 +99,7 @@ export async function getEntry(
   installId: string,
   namespace: string,
   key: string,
-): Promise<StoredEntry | undefined> {
+): Promise<KvRow | undefined> {
   const { rows } = await db.query<RecordRow>(
     `SELECT key, value, revision::text AS revision, expires_at FROM storage_records
       WHERE install_id = $1 AND namespace = $2 AND key = $3 AND ${LIVE}`,
@@ -104,8 +108,9 @@ export async function getEntry(
   return rows[0] ? toEntry(namespace, rows[0]) : undefined;
 }
 
-export interface StoragePage {
-  entries: StoredEntry[];
+/** One page of a namespace's entries. */
+export interface KvPage {
+  entries: KvRow[];
   nextCursor: string | null;
 }
 
@@ -127,7 +132,7 @@ function decodeCursor(namespace: string, cursor: string): string {
   } catch {
     // Falls through to the error below.
   }
-  throw new AlgaError('ALGA_BAD_REQUEST', 'The cursor is not one this namespace returned; start again without it.');
+  throw cursorForeign();
 }
 
 /**
@@ -140,7 +145,7 @@ export async function listPage(
   installId: string,
   namespace: string,
   options: { cursor?: string | undefined; limit?: number | undefined },
-): Promise<StoragePage> {
+): Promise<KvPage> {
   const after = options.cursor ? decodeCursor(namespace, options.cursor) : null;
   const limit = Math.min(Math.max(options.limit ?? DEFAULT_PAGE_LIMIT, 1), MAX_PAGE_LIMIT);
   const { rows: heads } = await db.query<{ key: string; size: number }>(
@@ -287,25 +292,16 @@ export type ExpectedRevision = string | null | undefined;
 function checkExpected(found: Existing | undefined, expected: ExpectedRevision): void {
   if (expected === undefined) return;
   const live = found && !found.expired ? found : undefined;
-  if (expected === null && live) {
-    throw new AlgaError('ALGA_STORAGE_CONFLICT', 'The key already exists (expected it not to).', {
-      details: { currentRevision: live.revision },
-    });
-  }
+  if (expected === null && live) throw keyExists({ details: { currentRevision: live.revision } });
   if (expected !== null && live?.revision !== expected) {
-    throw new AlgaError(
-      'ALGA_STORAGE_CONFLICT',
-      live
-        ? `The key is at revision ${live.revision}, not ${expected}; read it again and retry.`
-        : `The key does not exist (expected revision ${expected}).`,
-      { details: { currentRevision: live?.revision ?? null } },
-    );
+    throw live
+      ? revisionMismatch({ current: live.revision, expected }, { details: { currentRevision: live.revision } })
+      : keyMissing({ expected }, { details: { currentRevision: null } });
   }
 }
 
-function quotaError(limit: string, max: number, message: string): AlgaError {
-  return new AlgaError('ALGA_STORAGE_QUOTA_EXCEEDED', message, { details: { limit, max } });
-}
+/** `details` of every quota error: which limit and its value. */
+const quota = (limit: keyof StorageQuotas, quotas: StorageQuotas) => ({ details: { limit, max: quotas[limit] } });
 
 export interface PutInput {
   namespace: string;
@@ -324,11 +320,7 @@ export async function putEntry(
 ): Promise<{ revision: string; expiresAt: Date | null; created: boolean }> {
   const { namespace, key, value } = input;
   if (value.length > quotas.maxValueBytes) {
-    throw quotaError(
-      'maxValueBytes',
-      quotas.maxValueBytes,
-      `A storage value may be at most ${quotas.maxValueBytes} bytes (this one is ${value.length}).`,
-    );
+    throw valueOverQuota({ max: quotas.maxValueBytes, size: value.length }, quota('maxValueBytes', quotas));
   }
   const size = Buffer.byteLength(key, 'utf8') + value.length;
   return db.transaction(async (tx) => {
@@ -340,26 +332,14 @@ export async function putEntry(
     if (!found) {
       const ns = await namespaceRow(tx, installId, namespace);
       if (!ns && usage.namespaces >= quotas.maxNamespaces) {
-        throw quotaError(
-          'maxNamespaces',
-          quotas.maxNamespaces,
-          `An install may use at most ${quotas.maxNamespaces} storage namespaces; delete the keys of one it no longer needs.`,
-        );
+        throw namespacesOverQuota({ max: quotas.maxNamespaces }, quota('maxNamespaces', quotas));
       }
       if (ns && ns.keys >= quotas.maxKeysPerNamespace) {
-        throw quotaError(
-          'maxKeysPerNamespace',
-          quotas.maxKeysPerNamespace,
-          `Namespace "${namespace}" already holds the maximum of ${quotas.maxKeysPerNamespace} keys.`,
-        );
+        throw keysOverQuota({ namespace, max: quotas.maxKeysPerNamespace }, quota('maxKeysPerNamespace', quotas));
       }
     }
     if (deltaBytes > 0 && usage.bytes + deltaBytes > quotas.maxTotalBytes) {
-      throw quotaError(
-        'maxTotalBytes',
-        quotas.maxTotalBytes,
-        `The install's storage would exceed its total of ${quotas.maxTotalBytes} bytes (keys and values); delete entries first.`,
-      );
+      throw bytesOverQuota({ max: quotas.maxTotalBytes }, quota('maxTotalBytes', quotas));
     }
 
     usage.revisionSeq += 1n;

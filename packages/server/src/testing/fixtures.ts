@@ -84,6 +84,13 @@ export async function startTestServer(db: Db, options: Partial<ServerOptions> = 
   };
 }
 
+/** Ends a suite: the server, then its database, then whatever else it started (stand-in runners). */
+export async function closeAll(ctx: TestContext, ...others: { close(): Promise<void> }[]): Promise<void> {
+  await ctx.close();
+  await ctx.db.close();
+  for (const other of others) await other.close();
+}
+
 /** Uploads a bundle and publishes `manifest` against it; returns the content hash. */
 export async function publish(
   ctx: TestContext,

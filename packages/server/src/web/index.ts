@@ -4,8 +4,8 @@
  * so its cookie parser, CSRF hooks and error mapping touch no other route.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Encrypter } from '@alga-psa/transit';
 import type { Db } from '../db/index.ts';
+import type { InstallService } from '../installs/service.ts';
 import { webApiRoutes } from './api-routes.ts';
 import { registerWebSecurity, type WebSecurityOptions } from './security.ts';
 import { sessionRoutes } from './session-routes.ts';
@@ -18,10 +18,8 @@ export interface WebUiOptions extends WebSecurityOptions {
 
 export interface WebUiDeps {
   db: Db;
-  encrypter: Encrypter;
-  invalidate(tenantId: string, extensionId: string): void;
-  prepare?(tenantId: string, extensionId: string): Promise<void>;
-  options?: WebUiOptions;
+  installs: InstallService;
+  options?: WebUiOptions | undefined;
 }
 
 export async function webUi(app: FastifyInstance, deps: WebUiDeps): Promise<void> {

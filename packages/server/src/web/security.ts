@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
-import { AlgaError } from '@alga-psa/protocol';
 import type { Db } from '../db/index.ts';
 import { resolveSession, type SessionUser } from '../auth/session.ts';
+import { adminOnly, crossSiteWrite, csrfTokenInvalid, roleWithoutAccess, signInRequired } from '../errors.ts';
 
 export const SESSION_COOKIE = 'alga_session';
 export const CSRF_COOKIE = 'alga_csrf';
@@ -48,9 +48,6 @@ export function originOf(value: string | undefined): string | undefined {
   }
 }
 
-const forbidden = (message: string, reason: string) =>
-  new AlgaError('ALGA_FORBIDDEN', message, { details: { reason } });
-
 export async function registerWebSecurity(app: FastifyInstance, db: Db, options: WebSecurityOptions): Promise<void> {
   await app.register(fastifyCookie);
   await app.register(fastifyCsrf, {
@@ -69,7 +66,7 @@ export async function registerWebSecurity(app: FastifyInstance, db: Db, options:
   // our registry's code so the UI (and tests) see one 403 shape.
   app.setErrorHandler((error: Error & { code?: string }) => {
     if (error.code === 'FST_CSRF_MISSING_SECRET' || error.code === 'FST_CSRF_INVALID_TOKEN') {
-      throw forbidden('The request carried no valid CSRF token; reload the page and try again.', 'csrf');
+      throw csrfTokenInvalid({ details: { reason: 'csrf' } });
     }
     throw error;
   });
@@ -80,7 +77,7 @@ export async function registerWebSecurity(app: FastifyInstance, db: Db, options:
     const allowed = options.allowedOrigins ?? [`${request.protocol}://${request.host}`];
     const origin = originOf(request.headers.origin) ?? originOf(request.headers.referer);
     if (!origin || !allowed.includes(origin)) {
-      throw forbidden('Cross-site requests are refused: send writes from the Alga web UI itself.', 'origin');
+      throw crossSiteWrite({ details: { reason: 'origin' } });
     }
   });
   app.addHook('onRequest', (request, reply, done) => {
@@ -107,16 +104,16 @@ export function issueCsrfToken(request: FastifyRequest, reply: FastifyReply, opt
 /** The signed-in user, or 401. Tenant and role come from here and nowhere else. */
 export function requireUser(request: FastifyRequest): SessionUser {
   const user = request.uiUser;
-  if (!user) throw new AlgaError('ALGA_UNAUTHENTICATED', 'Sign in to continue.');
+  if (!user) throw signInRequired();
   // The schema only knows admin and viewer today; anything else must not fall through to "viewer".
   if (user.role !== 'admin' && user.role !== 'viewer') {
-    throw forbidden('Your role has no access to extension settings.', 'role');
+    throw roleWithoutAccess({ details: { reason: 'role' } });
   }
   return user;
 }
 
 export function requireAdminUser(request: FastifyRequest): SessionUser {
   const user = requireUser(request);
-  if (user.role !== 'admin') throw forbidden('Only tenant admins can change extensions and their settings.', 'role');
+  if (user.role !== 'admin') throw adminOnly({ details: { reason: 'role' } });
   return user;
 }

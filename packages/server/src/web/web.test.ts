@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { consentText } from '@alga-psa/protocol';
 import { createUser } from '../auth/session.ts';
 import { testEngines } from '../testing/databases.ts';
-import { install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
+import { startEchoRunner } from '../testing/fake-runner.ts';
+import { closeAll, install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
 
 const ORIGIN = 'http://localhost:80';
 const CANARY = 'canary-web-secret-4f1c9a';
@@ -20,6 +22,7 @@ interface Browser {
 for (const engine of testEngines()) {
   describe(`web UI API (${engine.name})`, () => {
     let ctx: TestContext;
+    let runner: Awaited<ReturnType<typeof startEchoRunner>>;
     let installId: string;
     let otherTenantInstallId: string;
     const bodies: string[] = [];
@@ -62,7 +65,8 @@ for (const engine of testEngines()) {
     };
 
     before(async () => {
-      ctx = await startTestServer(await engine.open());
+      runner = await startEchoRunner();
+      ctx = await startTestServer(await engine.open(), { runnerUrl: runner.url });
       await publish(ctx, sampleManifest());
       await publish(ctx, sampleManifest({ name: 'second-ext' }));
       installId = (await install(ctx, 'hello-ext')).json().install.id;
@@ -80,10 +84,7 @@ for (const engine of testEngines()) {
         password: 'viewer-pass',
       });
     });
-    after(async () => {
-      await ctx.close();
-      await ctx.db.close();
-    });
+    after(() => closeAll(ctx, runner));
 
     test('a wrong password and an unknown email get the same 401', async () => {
       const browser: Browser = { cookies: {}, csrf: '' };
@@ -193,6 +194,13 @@ for (const engine of testEngines()) {
     test('install needs consent to every requested capability', async () => {
       const admin = await signIn('admin@a.test', 'admin-pass-1');
       const consent = (await request(admin, 'GET', '/ui/api/extensions/second-ext/consent')).json();
+      for (const capability of consent.capabilities as { id: string; description: string }[]) {
+        assert.equal(
+          capability.description,
+          consentText(capability.id),
+          'the consent words come from the capability table',
+        );
+      }
       const partial = await request(admin, 'POST', '/ui/api/installs', {
         extensionId: 'second-ext',
         version: consent.version,
@@ -207,6 +215,33 @@ for (const engine of testEngines()) {
       assert.equal(full.statusCode, 201, full.body);
       const list = (await request(admin, 'GET', '/ui/api/extensions')).json();
       assert.ok(list.installed.some((i: { extensionId: string }) => i.extensionId === 'second-ext'));
+    });
+
+    test('enabling and disabling in the web UI reaches the gateway at once', async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const gateway = () =>
+        ctx.server.app.inject({
+          method: 'GET',
+          url: '/api/ext/hello-ext/hello',
+          headers: { authorization: ctx.adminA },
+        });
+      assert.equal((await gateway()).statusCode, 200, 'the gateway has the install cached');
+      const off = await request(admin, 'PUT', `/ui/api/installs/${installId}/enabled`, { enabled: false });
+      assert.deepEqual(off.json(), { id: installId, enabled: false });
+      assert.equal((await gateway()).statusCode, 404);
+      await request(admin, 'PUT', `/ui/api/installs/${installId}/enabled`, { enabled: true });
+      assert.equal((await gateway()).statusCode, 200);
+      const { rows } = await ctx.db.query<{ action: string; actor: string }>(
+        "SELECT action, actor FROM audit_log WHERE install_id = $1 AND action LIKE 'install.%able' ORDER BY id",
+        [installId],
+      );
+      assert.deepEqual(
+        rows.map((row) => [row.action, row.actor]),
+        [
+          ['install.disable', 'user:admin@a.test'],
+          ['install.enable', 'user:admin@a.test'],
+        ],
+      );
     });
 
     test('logs say honestly when log storage is not there', async () => {

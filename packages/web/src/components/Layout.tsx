@@ -1,11 +1,19 @@
 import type { ReactNode } from 'react';
-import { send } from '../api.ts';
+import type { UiUser } from '@alga-psa/protocol';
+import { mutate } from '../api.ts';
 import { Link } from '../router.tsx';
-import type { User } from '../types.ts';
 
-export function Layout({ user, onSignedOut, children }: { user: User; onSignedOut: () => void; children: ReactNode }) {
+export function Layout({
+  user,
+  onSignedOut,
+  children,
+}: {
+  user: UiUser;
+  onSignedOut: () => void;
+  children: ReactNode;
+}) {
   const signOut = async () => {
-    await send('DELETE', '/ui/api/session').catch(() => undefined);
+    await mutate('DELETE', '/ui/api/session').catch(() => undefined);
     onSignedOut();
   };
   return (

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
+import type { LogsView } from '@alga-psa/protocol';
 import { get } from '../api.ts';
 import { exactTime } from '../format.ts';
-import type { LogsView } from '../types.ts';
 
 /** Recent per-install log lines (admins only). Says so plainly when the server keeps no logs yet. */
 export function LogsPanel({ installId }: { installId: string }) {

@@ -1,18 +1,18 @@
+import type { SettingsSecret } from '@alga-psa/protocol';
 import { actorName, exactTime, timeAgo } from '../format.ts';
-import type { SecretMeta } from '../types.ts';
 
 /** What the person has staged for one secret; applied with the rest of the form on Save. */
 export type SecretChange = { mode: 'keep' } | { mode: 'replace'; value: string } | { mode: 'clear' };
 
 interface Props {
-  secret: SecretMeta;
+  secret: SettingsSecret;
   change: SecretChange;
   canEdit: boolean;
   error?: string;
   onChange: (change: SecretChange) => void;
 }
 
-function SecretState({ secret }: { secret: SecretMeta }) {
+function SecretState({ secret }: { secret: SettingsSecret }) {
   if (!secret.set) return <span className="secret-state secret-unset">Not set</span>;
   return (
     <span className="secret-state secret-set">

@@ -1,14 +1,14 @@
-import type { Setting } from '../types.ts';
+import type { UiSetting } from '@alga-psa/protocol';
 
 interface Props {
-  setting: Setting;
+  setting: UiSetting;
   value: string | boolean | string[];
   error?: string;
   disabled: boolean;
   onChange: (value: string | boolean | string[]) => void;
 }
 
-function defaultText(setting: Setting): string | null {
+function defaultText(setting: UiSetting): string | null {
   const value = setting.default;
   if (value === undefined) return null;
   if (Array.isArray(value))

@@ -1,4 +1,4 @@
-import type { InstallStatus } from '../types.ts';
+import type { InstallStatus } from '@alga-psa/protocol';
 
 const TEXT: Record<InstallStatus, string> = { active: 'Active', 'needs-setup': 'Needs setup', disabled: 'Disabled' };
 

@@ -1,14 +1,23 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ApiError, get, send } from '../api.ts';
+import type {
+  AvailableExtension,
+  Consent,
+  EnabledChange,
+  ExtensionList,
+  InstallCreated,
+  InstalledExtension,
+  InstallRequest,
+  UiUser,
+} from '@alga-psa/protocol';
+import { ApiError, get, mutate } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
-import type { AvailableExtension, Consent, ExtensionList, InstalledExtension, User } from '../types.ts';
 import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
 import { ErrorPage } from '../components/ErrorPage.tsx';
 import { Notice, type NoticeState } from '../components/Notice.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 
 interface Props {
-  user: User;
+  user: UiUser;
   onSignedOut: () => void;
 }
 
@@ -56,11 +65,12 @@ export function ExtensionsPage({ user, onSignedOut }: Props) {
 
   const confirmInstall = (request: Consent) =>
     act(async () => {
-      const { id } = await send<{ id: string }>('POST', '/ui/api/installs', {
+      const install: InstallRequest = {
         extensionId: request.extensionId,
         version: request.version,
         consent: request.capabilities.map((c) => c.id),
-      });
+      };
+      const { id } = await mutate<InstallCreated>('POST', '/ui/api/installs', install);
       setConsent(null);
       navigate(`/msp/settings/extensions/${id}/settings`);
       return `${request.extensionId} installed.`;
@@ -68,13 +78,14 @@ export function ExtensionsPage({ user, onSignedOut }: Props) {
 
   const toggle = (install: InstalledExtension) =>
     act(async () => {
-      await send('PUT', `/ui/api/installs/${install.id}/enabled`, { enabled: !install.enabled });
+      const change: EnabledChange = { enabled: !install.enabled };
+      await mutate('PUT', `/ui/api/installs/${install.id}/enabled`, change);
       return `${install.extensionId} ${install.enabled ? 'disabled' : 'enabled'}.`;
     });
 
   const uninstall = (install: InstalledExtension) =>
     act(async () => {
-      await send('DELETE', `/ui/api/installs/${install.id}`);
+      await mutate('DELETE', `/ui/api/installs/${install.id}`);
       setUninstalling(null);
       return `${install.extensionId} uninstalled.`;
     });

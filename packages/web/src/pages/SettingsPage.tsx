@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import type { ConfigFieldError, SaveSettingsRequest, SettingsView, UiUser } from '@alga-psa/protocol';
 import type { ApiError } from '../api.ts';
-import { get, send } from '../api.ts';
+import { get, mutate } from '../api.ts';
 import { Link } from '../router.tsx';
-import type { FieldError, SettingsView, User } from '../types.ts';
 import { fromDraft, toDraft, validateDraft, type Draft } from '../validate.ts';
 import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
 import { ErrorPage } from '../components/ErrorPage.tsx';
@@ -14,13 +14,14 @@ import { StatusBadge } from '../components/StatusBadge.tsx';
 
 interface Props {
   installId: string;
-  user: User;
+  user: UiUser;
   onSignedOut: () => void;
 }
 
 type Errors = Record<string, string>;
 
-function toErrors(list: FieldError[]): Errors {
+/** One message per field (the first), keyed like the inputs: a setting's key or `secrets.<key>`. */
+function toErrors(list: ConfigFieldError[]): Errors {
   const errors: Errors = {};
   for (const error of list) errors[error.field] ??= error.message;
   return errors;
@@ -92,13 +93,14 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
     }
     setBusy(true);
     try {
-      const next = await send<SettingsView>('PUT', `${url}/settings`, {
+      const change: SaveSettingsRequest = {
         config: fromDraft(settings, draft),
         secrets: {
           set: Object.fromEntries(staged.flatMap(([key, c]) => (c.mode === 'replace' ? [[key, c.value]] : []))),
           clear: staged.filter(([, c]) => c.mode === 'clear').map(([key]) => key),
         },
-      });
+      };
+      const next = await mutate<SettingsView>('PUT', `${url}/settings`, change);
       adopt(next);
       setNotice({ tone: 'success', text: `Saved. Settings are at version ${next.configVersion}.` });
     } catch (e) {
@@ -114,7 +116,7 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
   const reset = async () => {
     setBusy(true);
     try {
-      adopt(await send<SettingsView>('POST', `${url}/reset`));
+      adopt(await mutate<SettingsView>('POST', `${url}/reset`));
       setNotice({ tone: 'success', text: 'Settings restored to their defaults and all secrets cleared.' });
     } catch (e) {
       setNotice({ tone: 'error', text: (e as Error).message });

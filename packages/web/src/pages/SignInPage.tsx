@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from 'react';
-import { ApiError, send, setCsrfToken } from '../api.ts';
-import type { User } from '../types.ts';
+import type { SessionInfo, SignInRequest, UiUser } from '@alga-psa/protocol';
+import { ApiError, mutate, setCsrfToken } from '../api.ts';
 
-export function SignInPage({ onSignedIn }: { onSignedIn: (user: User) => void }) {
+export function SignInPage({ onSignedIn }: { onSignedIn: (user: UiUser) => void }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -13,11 +13,12 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (user: User) => void })
     setBusy(true);
     setError(null);
     try {
-      const session = await send<{ user: User; csrfToken: string }>('POST', '/ui/api/session', { email, password });
+      const request: SignInRequest = { email, password };
+      const session = await mutate<SessionInfo>('POST', '/ui/api/session', request);
       // The token is bound to the session, and sign-in started a new one.
       setCsrfToken(session.csrfToken);
       setPassword('');
-      onSignedIn(session.user);
+      if (session.user) onSignedIn(session.user);
     } catch (e) {
       setError(
         e instanceof ApiError && e.status === 401 ? 'The email or password is not correct.' : (e as Error).message,

@@ -1,0 +1,529 @@
+/**
+ * What can be done to an install, whichever door the request came through
+ * (API key or web session): install or upgrade, uninstall, enable and
+ * disable, save config, save settings (config and secrets together), reset,
+ * set and delete a secret. Each change is ONE transaction with its audit
+ * row(s) in it; secrets are encrypted before the transaction opens, so a
+ * transit failure writes nothing. The adapters (routes/, web/) only map
+ * HTTP to these calls.
+ *
+ * The gateway reads installs through `runtime()`, a per-install cache that
+ * the store empties itself on every write in this process.
+ */
+import { LRUCache } from 'lru-cache';
+import {
+  DEFAULT_CAPABILITIES,
+  consentText,
+  grantedWith,
+  isCapability,
+  secretAad,
+  secretKeys,
+  settingsDefaults,
+  validateConfig,
+  type ConfigFieldError,
+  type Consent,
+  type InstallInfo,
+  type Manifest,
+  type SecretEnvelope,
+  type SecretMeta,
+} from '@alga-psa/protocol';
+import type { Encrypter } from '@alga-psa/transit';
+import type { Db } from '../db/index.ts';
+import {
+  alreadyInstalled,
+  configInvalid,
+  consentMissing,
+  grantMissing,
+  grantUndeclared,
+  noSuchExtension,
+  noSuchExtensionVersion,
+  noSuchInstall,
+  noSuchVersion,
+  notInstalled,
+  notPublished,
+  secretEmpty,
+  secretTooLarge,
+  secretUndeclared,
+  settingsInvalid,
+  settingsNotEncrypted,
+  unknownCapabilities,
+} from '../errors.ts';
+import { findVersion, type FoundVersion } from '../registry.ts';
+import { transitFailure } from '../transit.ts';
+import {
+  InstallStore,
+  type AuditEntry,
+  type InstallRow,
+  type InstallSummary,
+  type InstallWriter,
+  type StoredConfig,
+} from './store.ts';
+
+export { type InstallRow, type InstallSummary } from './store.ts';
+
+/** Bytes of one secret value. */
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+/** Who acts, for the audit log: the tenant from the credential, how the log names the person, the request. */
+export interface Actor {
+  tenantId: string;
+  actor: string;
+  requestId: string;
+}
+
+/** What the gateway sends a runner for one install. */
+export interface InstallRuntime {
+  install: InstallRow;
+  config: Record<string, unknown>;
+  configVersion: number;
+  /** Null when the install was not granted `cap:secrets.get`. */
+  envelope: SecretEnvelope | null;
+}
+
+/** An install with its config and secret metadata (never a value). */
+export interface InstallState {
+  install: InstallRow;
+  config: Record<string, unknown>;
+  configVersion: number;
+  secrets: SecretMeta[];
+  /** Required secrets without a value: the install will not work until they are set. */
+  missingSecrets: string[];
+}
+
+export interface SettingsChange {
+  /** The whole config. */
+  config: Record<string, unknown>;
+  secrets?: { set?: Record<string, string>; clear?: string[] };
+}
+
+export interface InstallServiceOptions {
+  db: Db;
+  encrypter: Pick<Encrypter, 'encrypt' | 'keyRef'>;
+  /** How long the gateway may serve an install's cached runtime (another process's writes). Default 5000 ms. */
+  runtimeTtlMs?: number;
+  /** Has the runners load a freshly installed or upgraded bundle now (best effort). */
+  prepare?(install: InstallRow): Promise<void>;
+}
+
+/** The install as both APIs show it. */
+export function installInfo(install: InstallRow): InstallInfo {
+  return {
+    id: install.id,
+    extensionId: install.extensionId,
+    version: install.version,
+    contentHash: install.contentHash,
+    grantedCapabilities: install.grantedCapabilities,
+    enabled: install.enabled,
+    createdAt: install.createdAt.toISOString(),
+    updatedAt: install.updatedAt.toISOString(),
+  };
+}
+
+/** Required secret settings that have no value yet. */
+export function missingSecrets(manifest: Manifest, setKeys: readonly string[]): string[] {
+  return manifest.settings.filter((s) => s.secret && s.required && !setKeys.includes(s.key)).map((s) => s.key);
+}
+
+/** Keys whose value differs between two configs. */
+function changedKeys(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]))
+    .sort();
+}
+
+/** Checks a grant against the manifest: every declared capability is required, nothing undeclared is granted. */
+function resolveGrant(manifest: Manifest, grant: string[] | undefined): string[] {
+  const requested = grant ?? manifest.capabilities;
+  const unknown = requested.filter((id) => !isCapability(id));
+  if (unknown.length > 0) throw unknownCapabilities({ ids: unknown.join(', ') }, { details: { unknown } });
+  const missing = manifest.capabilities.filter((cap) => !requested.includes(cap));
+  if (missing.length > 0) {
+    throw grantMissing(
+      { capabilities: missing.join(', ') },
+      { details: missing.map((cap) => ({ field: 'grant', message: `${cap} is required by the manifest` })) },
+    );
+  }
+  const extra = requested.filter(
+    (cap) => !manifest.capabilities.includes(cap as never) && !DEFAULT_CAPABILITIES.includes(cap as never),
+  );
+  if (extra.length > 0) {
+    throw grantUndeclared(
+      { capabilities: extra.join(', ') },
+      { details: extra.map((cap) => ({ field: 'grant', message: `${cap} is not declared by the manifest` })) },
+    );
+  }
+  return grantedWith(requested);
+}
+
+/** On upgrade, keep values for settings that still exist and still validate; take new defaults for the rest. */
+function carryConfig(manifest: Manifest, previous: Record<string, unknown>): Record<string, unknown> {
+  const next: Record<string, unknown> = settingsDefaults(manifest);
+  for (const [key, value] of Object.entries(previous)) {
+    if (validateConfig({ settings: manifest.settings.filter((s) => s.key === key) }, { [key]: value }).length === 0) {
+      next[key] = value;
+    }
+  }
+  return next;
+}
+
+/** What installing a version asks an admin to consent to. */
+function consentFor(found: FoundVersion): Consent {
+  return {
+    extensionId: found.manifest.name,
+    version: found.version,
+    publisher: found.manifest.publisher,
+    description: found.manifest.description ?? null,
+    allowedHosts: found.manifest.allowedHosts,
+    capabilities: grantedWith(found.manifest.capabilities).map((id) => ({ id, description: consentText(id) })),
+  };
+}
+
+const runtimeKey = (tenantId: string, extensionId: string) => `${tenantId}\u0000${extensionId}`;
+
+export class InstallService {
+  /** The installs' SQL; the runner API and publishing read and audit through it too. */
+  readonly store: InstallStore;
+  readonly #db: Db;
+  readonly #encrypter: Pick<Encrypter, 'encrypt' | 'keyRef'>;
+  readonly #prepare: ((install: InstallRow) => Promise<void>) | undefined;
+  // Values are wrapped: "not installed" (null) is cached too, and lru-cache stores no null.
+  readonly #runtimes: LRUCache<string, { runtime: InstallRuntime | null }>;
+
+  constructor(options: InstallServiceOptions) {
+    this.#db = options.db;
+    this.#encrypter = options.encrypter;
+    this.#prepare = options.prepare;
+    // Bounded, so a burst of tenants cannot grow it without limit; the TTL bounds
+    // how long another server process's write stays unseen here.
+    this.#runtimes = new LRUCache({ max: 10_000, ttl: options.runtimeTtlMs ?? 5_000 });
+    this.store = new InstallStore(options.db, {
+      invalidate: (tenantId, extensionId) => this.#runtimes.delete(runtimeKey(tenantId, extensionId)),
+    });
+  }
+
+  // ── Reads ──────────────────────────────────────────────────────────────────
+
+  /** The tenant's install of `extensionId`, or 404. */
+  async get(tenantId: string, extensionId: string): Promise<InstallRow> {
+    const install = await this.store.find(tenantId, extensionId);
+    if (!install) throw notInstalled({ extensionId });
+    return install;
+  }
+
+  /** The tenant's install with this id, or 404 (the same for another tenant's id and a made-up one). */
+  async getById(tenantId: string, installId: string): Promise<InstallRow> {
+    const install = await this.store.findById(tenantId, installId);
+    if (!install) throw noSuchInstall();
+    return install;
+  }
+
+  /** The tenant's installs, by extension id. */
+  list(tenantId: string): Promise<InstallSummary[]> {
+    return this.store.list(tenantId);
+  }
+
+  async state(install: InstallRow): Promise<InstallState> {
+    const [{ config, version }, secrets] = await Promise.all([
+      this.store.config(install.id),
+      this.store.secretMeta(install),
+    ]);
+    const set = secrets.filter((secret) => secret.set).map((secret) => secret.key);
+    return { install, config, configVersion: version, secrets, missingSecrets: missingSecrets(install.manifest, set) };
+  }
+
+  /** The latest version of a published extension and what installing it asks consent for. */
+  async consent(extensionId: string): Promise<Consent> {
+    const found = await findVersion(this.#db, extensionId);
+    if (!found || 'available' in found) throw noSuchExtension();
+    return consentFor(found);
+  }
+
+  /**
+   * What the gateway sends a runner, cached per install for `runtimeTtlMs`
+   * (writes in this process drop it at once); null when not installed.
+   */
+  async runtime(tenantId: string, extensionId: string): Promise<InstallRuntime | null> {
+    const key = runtimeKey(tenantId, extensionId);
+    const cached = this.#runtimes.get(key);
+    if (cached) return cached.runtime;
+    const install = await this.store.find(tenantId, extensionId);
+    let runtime: InstallRuntime | null = null;
+    if (install) {
+      const [{ config, version }, envelope] = await Promise.all([
+        this.store.config(install.id),
+        this.#envelope(install),
+      ]);
+      runtime = { install, config, configVersion: version, envelope };
+    }
+    this.#runtimes.set(key, { runtime });
+    return runtime;
+  }
+
+  clearRuntimes(): void {
+    this.#runtimes.clear();
+  }
+
+  // ── Writes ─────────────────────────────────────────────────────────────────
+
+  /** Installs the version (latest by default) with the grant, or upgrades the tenant's install in place. */
+  async install(
+    actor: Actor,
+    request: { extensionId: string; version?: string | undefined; grant?: string[] | undefined },
+  ): Promise<{ created: boolean; install: InstallRow }> {
+    const { extensionId } = request;
+    const found = await findVersion(this.#db, extensionId, request.version);
+    if (!found) throw notPublished({ extensionId });
+    if ('available' in found) {
+      throw noSuchVersion({ extensionId, version: request.version ?? '', available: found.available.join(', ') });
+    }
+    const granted = resolveGrant(found.manifest, request.grant);
+    const created = await this.store.write({ tenantId: actor.tenantId, extensionId }, async (tx) => {
+      const existing = await tx.lock(actor.tenantId, extensionId);
+      if (existing) {
+        await tx.upgrade(existing, found.version, granted);
+        const previous = await tx.config(existing);
+        const next = carryConfig(found.manifest, previous.config);
+        const configVersion =
+          JSON.stringify(next) === JSON.stringify(previous.config)
+            ? previous.version
+            : await tx.writeConfig(existing, next, actor.actor);
+        await tx.audit(auditEntry(actor, existing, 'install.upgrade', { version: configVersion }));
+        return false;
+      }
+      // Only a concurrent first install of the same extension can make this fail.
+      if (!(await this.#create(tx, actor, found, granted))) throw alreadyInstalled({ extensionId });
+      return true;
+    });
+    const install = await this.get(actor.tenantId, extensionId);
+    await this.#prepare?.(install);
+    return { created, install };
+  }
+
+  /** A first install from the web UI: only when `consent` covers every capability the version gets. */
+  async installWithConsent(
+    actor: Actor,
+    request: { extensionId: string; version: string; consent: string[] },
+  ): Promise<InstallRow> {
+    const { extensionId } = request;
+    const found = await findVersion(this.#db, extensionId, request.version);
+    if (!found || 'available' in found) throw noSuchExtensionVersion();
+    const required = consentFor(found).capabilities.map((cap) => cap.id);
+    const missing = required.filter((cap) => !request.consent.includes(cap));
+    if (missing.length > 0) {
+      throw consentMissing({ capabilities: missing.join(', ') }, { details: { consentRequired: required } });
+    }
+    const created = await this.store.write({ tenantId: actor.tenantId, extensionId }, (tx) =>
+      this.#create(tx, actor, found, required),
+    );
+    if (!created) throw alreadyInstalled({ extensionId });
+    const install = await this.get(actor.tenantId, extensionId);
+    await this.#prepare?.(install);
+    return install;
+  }
+
+  /** Uninstalls; config, secrets and storage go with it. */
+  async uninstall(actor: Actor, install: InstallRow): Promise<void> {
+    await this.store.write(install, async (tx) => {
+      if (!(await tx.remove(actor.tenantId, install.id))) throw notInstalled({ extensionId: install.extensionId });
+      await tx.audit(auditEntry(actor, install.id, 'install.delete'));
+    });
+  }
+
+  /** Enables or disables; repeating one changes nothing, so it leaves no audit row. */
+  async setEnabled(actor: Actor, install: InstallRow, enabled: boolean): Promise<void> {
+    await this.store.write(install, async (tx) => {
+      const was = await tx.setEnabled(actor.tenantId, install.id, enabled);
+      if (was === undefined) throw notInstalled({ extensionId: install.extensionId });
+      if (was === enabled) return;
+      await tx.audit(auditEntry(actor, install.id, enabled ? 'install.enable' : 'install.disable'));
+    });
+  }
+
+  /** Replaces the whole config (validated against the manifest); the version bumps on every save. */
+  async saveConfig(actor: Actor, install: InstallRow, config: Record<string, unknown>): Promise<StoredConfig> {
+    const errors = validateConfig(install.manifest, config);
+    if (errors.length > 0) {
+      throw configInvalid({ problems: errors.map((e) => e.message).join(' ') }, { details: errors });
+    }
+    return this.store.write(install, async (tx) => {
+      const previous = await tx.config(install.id);
+      const version = await tx.writeConfig(install.id, config, actor.actor);
+      const keyNames = changedKeys(previous.config, config);
+      await tx.audit(auditEntry(actor, install.id, 'config.update', { keyNames, version }));
+      return { config, version };
+    });
+  }
+
+  /**
+   * The settings form: config and secret changes validated together, then
+   * written in one transaction, so either the whole form is saved or none of
+   * it. The config version bumps only when the config changed (one
+   * `config.update` row), the secrets version once when any secret changed
+   * (one `secret.update` row).
+   */
+  async saveSettings(actor: Actor, install: InstallRow, change: SettingsChange): Promise<void> {
+    const { config } = change;
+    const toSet = Object.entries(change.secrets?.set ?? {});
+    const toClear = [...new Set(change.secrets?.clear ?? [])];
+
+    const errors: ConfigFieldError[] = validateConfig(install.manifest, config);
+    const declared = secretKeys(install.manifest);
+    const stored = (await this.store.secretMeta(install)).filter((s) => s.set).map((s) => s.key);
+    for (const [key, value] of toSet) {
+      const field = `secrets.${key}`;
+      if (!declared.includes(key)) errors.push({ field, message: `"${key}" is not a secret of this extension.` });
+      else if (value.length === 0) errors.push({ field, message: 'Enter a value, or use Clear to remove the secret.' });
+      else if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_BYTES)
+        errors.push({ field, message: `The value is larger than ${MAX_SECRET_BYTES / 1024} KiB.` });
+      if (toClear.includes(key)) errors.push({ field, message: 'A secret cannot be replaced and cleared at once.' });
+    }
+    for (const key of toClear) {
+      if (!declared.includes(key) && !stored.includes(key))
+        errors.push({ field: `secrets.${key}`, message: `"${key}" is not a secret of this extension.` });
+    }
+    if (errors.length > 0) throw settingsInvalid({ details: errors });
+
+    const secrets = await this.#encrypt(install, toSet, (error) => settingsNotEncrypted({ cause: error }));
+    await this.store.write(install, async (tx) => {
+      const previous = await tx.config(install.id);
+      const changed = changedKeys(previous.config, config);
+      if (changed.length > 0) {
+        const version = await tx.writeConfig(install.id, config, actor.actor);
+        await tx.audit(auditEntry(actor, install.id, 'config.update', { keyNames: changed, version }));
+      }
+      const secretsChanged = [];
+      for (const secret of secrets) {
+        await tx.writeSecret(install.id, secret, actor.actor);
+        secretsChanged.push(secret.key);
+      }
+      if (toClear.length > 0) secretsChanged.push(...(await tx.deleteSecrets(install.id, toClear)));
+      if (secretsChanged.length > 0) {
+        const version = await tx.bumpSecretsVersion(install.id);
+        const keyNames = [...new Set(secretsChanged)].sort();
+        await tx.audit(auditEntry(actor, install.id, 'secret.update', { keyNames, version }));
+      }
+    });
+  }
+
+  /**
+   * Config back to the manifest's defaults AND every secret cleared. Both
+   * versions bump even when nothing differed, so runners drop whatever they
+   * cached; one `install.reset` row names every key that changed.
+   */
+  async reset(actor: Actor, install: InstallRow): Promise<void> {
+    const defaults = settingsDefaults(install.manifest);
+    await this.store.write(install, async (tx) => {
+      const previous = await tx.config(install.id);
+      const version = await tx.writeConfig(install.id, defaults, actor.actor);
+      const cleared = await tx.deleteSecrets(install.id);
+      await tx.bumpSecretsVersion(install.id);
+      const keyNames = [...new Set([...changedKeys(previous.config, defaults), ...cleared])].sort();
+      await tx.audit(auditEntry(actor, install.id, 'install.reset', { keyNames, version }));
+    });
+  }
+
+  /** Encrypts (AAD bound to tenant, install and key) and stores one secret; returns its and the install's version. */
+  async setSecret(
+    actor: Actor,
+    install: InstallRow,
+    key: string,
+    value: string,
+  ): Promise<{ version: number; secretsVersion: number }> {
+    declaredSecret(install, key);
+    const size = Buffer.byteLength(value, 'utf8');
+    if (size === 0) throw secretEmpty({ key });
+    if (size > MAX_SECRET_BYTES) throw secretTooLarge({ key, kib: MAX_SECRET_BYTES / 1024 });
+    const [secret] = await this.#encrypt(install, [[key, value]], transitFailure);
+    return this.store.write(install, async (tx) => {
+      const version = await tx.writeSecret(install.id, secret!, actor.actor);
+      const secretsVersion = await tx.bumpSecretsVersion(install.id);
+      await tx.audit(auditEntry(actor, install.id, 'secret.set', { keyNames: [key], version: secretsVersion }));
+      return { version, secretsVersion };
+    });
+  }
+
+  /** Clears one secret; clearing an unset one is a no-op (no audit row), so "reset" can be repeated safely. */
+  async deleteSecret(actor: Actor, install: InstallRow, key: string): Promise<number> {
+    declaredSecret(install, key);
+    return this.store.write(install, async (tx) => {
+      const deleted = await tx.deleteSecrets(install.id, [key]);
+      if (deleted.length === 0) return install.secretsVersion;
+      const secretsVersion = await tx.bumpSecretsVersion(install.id);
+      await tx.audit(auditEntry(actor, install.id, 'secret.delete', { keyNames: [key], version: secretsVersion }));
+      return secretsVersion;
+    });
+  }
+
+  // ── Internals ──────────────────────────────────────────────────────────────
+
+  /** The install row, its config (the manifest's defaults) and the `install.create` row; false if it exists. */
+  async #create(tx: InstallWriter, actor: Actor, found: FoundVersion, granted: string[]): Promise<boolean> {
+    const installId = await tx.create(actor.tenantId, found.manifest.name, found.version, granted);
+    if (!installId) return false;
+    const version = await tx.writeConfig(installId, settingsDefaults(found.manifest), actor.actor);
+    await tx.audit(auditEntry(actor, installId, 'install.create', { version }));
+    return true;
+  }
+
+  /**
+   * Encrypts before any transaction opens: if transit fails, nothing at all
+   * is written, and never a plaintext fallback. The AAD binds each
+   * ciphertext to this tenant, install and key: copied anywhere else it
+   * fails to decrypt.
+   */
+  async #encrypt(
+    install: InstallRow,
+    values: [key: string, value: string][],
+    failure: (error: unknown) => Error,
+  ): Promise<{ key: string; ciphertext: string; keyRef: string }[]> {
+    const encrypted = [];
+    for (const [key, value] of values) {
+      const bytes = Buffer.from(value, 'utf8');
+      try {
+        const ciphertext = await this.#encrypter.encrypt(bytes, secretAad(install.tenantId, install.id, key));
+        encrypted.push({ key, ciphertext, keyRef: this.#encrypter.keyRef });
+      } catch (error) {
+        throw failure(error);
+      } finally {
+        bytes.fill(0);
+      }
+    }
+    return encrypted;
+  }
+
+  /**
+   * Ciphertexts only: the server cannot decrypt. An install without the
+   * secrets capability gets no envelope at all (deny by default, nothing to leak).
+   */
+  async #envelope(install: InstallRow): Promise<SecretEnvelope | null> {
+    if (!install.grantedCapabilities.includes('cap:secrets.get')) return null;
+    const { ciphertexts, keyRef } = await this.store.ciphertexts(install.id);
+    return {
+      version: String(install.secretsVersion),
+      algorithm: 'aes-256-gcm',
+      key_ref: keyRef ?? this.#encrypter.keyRef,
+      expires_at: install.secretsExpiresAt ? install.secretsExpiresAt.toISOString() : null,
+      ciphertexts,
+    };
+  }
+}
+
+/** An audit row of `actor`'s change to an install: names and versions only, never a value. */
+function auditEntry(
+  actor: Actor,
+  installId: string,
+  action: string,
+  more: { keyNames?: string[]; version?: number } = {},
+): AuditEntry {
+  return { actor: actor.actor, tenantId: actor.tenantId, requestId: actor.requestId, installId, action, ...more };
+}
+
+function declaredSecret(install: InstallRow, key: string): void {
+  const declared = secretKeys(install.manifest);
+  if (!declared.includes(key)) {
+    throw secretUndeclared(
+      { key, extensionId: install.extensionId, declared: declared.length > 0 ? declared.join(', ') : '(none)' },
+      { details: [{ field: 'key', message: `not a declared secret; use one of: ${declared.join(', ')}` }] },
+    );
+  }
+}
