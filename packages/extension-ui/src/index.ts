@@ -6,6 +6,10 @@
  * with the host's session cookie. The backend (the component) reads secrets
  * inside the runner and answers only what the UI may see.
  */
+import { CSRF_HEADER } from '@alga-psa/protocol';
+
+/** The header the host requires on a session's writes; the server reads the same constant. */
+export { CSRF_HEADER };
 
 export interface ProxyOptions {
   /** Defaults to the `ext` query parameter of the iframe URL, or `<meta name="alga-extension-id">`. */
@@ -35,7 +39,6 @@ export class ProxyCallError extends Error {
 }
 
 export const CSRF_META = 'alga-csrf-token';
-export const CSRF_HEADER = 'x-alga-csrf';
 export const EXTENSION_ID_META = 'alga-extension-id';
 
 let csrfFromMessage: string | undefined;

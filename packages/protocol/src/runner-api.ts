@@ -81,7 +81,7 @@ export const MAX_LOG_LINE_CHARS = 8 * 1024;
 
 export const GuestLogLineSchema = Type.Object(
   {
-    level: Type.Union([Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
+    level: Type.Enum(GUEST_LOG_LEVELS),
     message: Type.String({ maxLength: MAX_LOG_LINE_CHARS }),
     /** ISO time the guest wrote it. */
     at: Type.String({ maxLength: 64 }),

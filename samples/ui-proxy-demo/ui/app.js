@@ -1,5 +1,8 @@
 // Generated from ui-src/app.ts by ui-src/build.ts. Do not edit.
 /* eslint-disable -- esbuild output, checked against its source by a unit test */
+// packages/protocol/src/csrf.ts
+var CSRF_HEADER = 'x-alga-csrf';
+
 // packages/extension-ui/src/index.ts
 var ProxyCallError = class extends Error {
   status;
@@ -14,7 +17,6 @@ var ProxyCallError = class extends Error {
   }
 };
 var CSRF_META = 'alga-csrf-token';
-var CSRF_HEADER = 'x-alga-csrf';
 var EXTENSION_ID_META = 'alga-extension-id';
 var csrfFromMessage;
 function meta(doc, name) {
