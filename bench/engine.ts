@@ -279,7 +279,7 @@ const ROWS = {
   // 6. The runner's engine itself (worker pool, host-call bridge, providers).
   // These need only the component's bytes: the runner transpiles and compiles it itself.
   'runner-reset': async (options) => runnerEngineRow(await fixtureComponent(), options, { instanceMode: 'reset' }),
-  // The same with every request in a worker (RUNNER_INLINE_FUEL=0), and with busy polling on top (RUNNER_BUSY_POLL_US).
+  // The same with every request in a worker (inlineFuel 0), and with busy polling on top (an engine option).
   'runner-reset-workers': async (options) =>
     runnerEngineRow(await fixtureComponent(), options, { instanceMode: 'reset', inlineFuel: 0 }),
   'runner-reset-busy-poll': async (options) =>

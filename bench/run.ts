@@ -312,7 +312,7 @@ const build = await buildExtension({ dir: fixtureDir });
 const component = new Uint8Array(await readFile(build.componentPath));
 
 log('engines in process');
-// The runner processes started below read the same variable.
+// The in-process engine rows only: the runner processes started below always use `eager`.
 const wasmTiering = benchWasmTiering();
 const engine = await runEngineBench(
   {

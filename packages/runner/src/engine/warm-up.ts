@@ -62,7 +62,7 @@ export function warmUpAnswer(
   fn: string,
   args: unknown[],
 ): HostOutcome {
-  const local = planned.route === 'local' ? answerLocally(WARM_UP_SCOPE, planned.iface, fn, args) : undefined;
+  const local = planned.requestOnly ? answerLocally(WARM_UP_SCOPE, planned.iface, fn, args) : undefined;
   return (
     local ??
     planned.warmUp[fn] ?? { kind: 'trap', message: `${witName(planned.iface, fn)} is not available during warm-up.` }

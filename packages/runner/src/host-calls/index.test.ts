@@ -60,6 +60,13 @@ describe('the host plan', () => {
     }
     const bridged = hostPlan(testProviders(), { localCalls: false });
     assert.ok(bridged.every((planned) => planned.route === 'host'));
+    // Warm-up still answers request-only interfaces from its synthetic request on that plan.
+    assert.deepEqual(
+      bridged.filter((planned) => planned.requestOnly).map((planned) => planned.iface),
+      testProviders()
+        .filter((provider) => provider.placement === 'request')
+        .map((provider) => provider.iface),
+    );
   });
 
   it('carries warm-up answers as plain outcomes, so they cross to workers', () => {

@@ -50,6 +50,8 @@ export interface PlannedInterface {
   capability: Capability;
   functions: string[];
   route: Route;
+  /** A request provider answers it: any thread can, from the request alone (warm-up does, whatever the route). */
+  requestOnly: boolean;
   /** Answers to a new instance's warm-up call, by function; a function without one traps. */
   warmUp: Record<string, HostOutcome>;
 }
@@ -78,6 +80,7 @@ export function hostPlan(providers: readonly Provider[], options: { localCalls?:
       capability: provider.capability,
       functions: Object.keys(provider.functions),
       route,
+      requestOnly: provider.placement === 'request',
       warmUp,
     };
   });
