@@ -10,6 +10,7 @@
  * `notify`; a request-only call, or one the execution prefetched an answer
  * for, is answered here; anything else goes to `remote`.
  */
+import type { Capability } from '@alga-psa/protocol';
 import {
   createLocalAnswerer,
   prefetchedAnswer,
@@ -17,6 +18,7 @@ import {
   type HostOutcome,
   type HostPlan,
   type LocalAnswerer,
+  type LocalAnswers,
   type LocalScope,
   type PlannedInterface,
 } from '../host-calls/index.ts';
@@ -87,10 +89,10 @@ export class GuestHost {
   }
 
   /** Whether a request granted `granted`, with `answers` prefetched, needs nothing but this thread. */
-  answersAlone(local: LocalScope): boolean {
+  answersAlone(granted: readonly Capability[], answers: LocalAnswers | undefined): boolean {
     for (const planned of this.#options.plan) {
-      if (!local.granted.has(planned.capability) || planned.route !== 'host') continue;
-      if (!local.answers?.[planned.iface]) return false;
+      if (planned.route !== 'host' || !granted.includes(planned.capability)) continue;
+      if (!answers?.[planned.iface]) return false;
     }
     return true;
   }

@@ -154,7 +154,7 @@ export class Engine {
 
   async execute(request: ExecuteRequest, logger: FastifyBaseLogger): Promise<ExecuteResponse> {
     const started = performance.now();
-    const release = this.#scheduler.admit();
+    this.#scheduler.admit();
     let outcome = 'ok';
     try {
       const memoryMb = this.memoryFor(request);
@@ -172,7 +172,7 @@ export class Engine {
       outcome = error instanceof AlgaError ? error.code : 'ALGA_INTERNAL';
       throw error;
     } finally {
-      release();
+      this.#scheduler.release();
       this.#options.metrics?.executed(outcome, (performance.now() - started) / 1000);
     }
   }

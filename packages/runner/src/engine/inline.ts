@@ -124,7 +124,7 @@ export class InlineRunner {
     // Metered implies resettable (the loader meters only modules it can reset).
     if (!job.component.metered) return false;
     if ((this.#strikes.get(job.component.key) ?? 0) >= MAX_STRIKES) return false;
-    return this.#host.answersAlone(localScopeOf(job.local));
+    return this.#host.answersAlone(job.local.granted, job.local.answers);
   }
 
   /** Makes the main thread's instance of a component ready (the engine's `prepare`), if it may run here. */

@@ -47,15 +47,13 @@ export class Scheduler {
     this.#options = options;
   }
 
-  /** Counts an execution in flight from now until the returned release is called. */
-  admit(): () => void {
+  /** Counts an execution in flight, from its arrival (before loading) until `release`. */
+  admit(): void {
     this.#inFlight++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#inFlight--;
-    };
+  }
+
+  release(): void {
+    this.#inFlight--;
   }
 
   /** Runs a job inline when it qualifies and nothing else is in flight, else (or when the inline run declines) in a worker. */

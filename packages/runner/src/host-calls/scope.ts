@@ -51,8 +51,9 @@ const ENDED = new Error('The execution ended.');
 
 export function createScope(request: ExecuteRequest, logger: FastifyBaseLogger): ClosableScope {
   const deferred: Array<() => void> = [];
-  const states = new Map<StateKey<unknown>, unknown>();
-  const ended = new AbortController();
+  // Made when a provider first asks: most executions need neither.
+  let states: Map<StateKey<unknown>, unknown> | undefined;
+  let ended: AbortController | undefined;
   const masked = new Set<string>();
   const { context } = request;
   const child = logger.child({
@@ -64,13 +65,19 @@ export function createScope(request: ExecuteRequest, logger: FastifyBaseLogger):
   // Every line written through this logger (or its children) masks this
   // execution's values; the runner's root logger installs the hook that reads this.
   Object.defineProperty(child, MASK_VALUES, { value: masked });
+  let closed = false;
   const scope: ExecutionScope = {
     request,
     granted: new Set(request.providers.filter(isCapability)),
     logger: child,
     masked,
-    signal: ended.signal,
+    get signal() {
+      ended ??= new AbortController();
+      if (closed) ended.abort(ENDED);
+      return ended.signal;
+    },
     state<S>(key: StateKey<S>): S {
+      states ??= new Map();
       if (!states.has(key)) states.set(key, key.init(scope));
       return states.get(key) as S;
     },
@@ -78,13 +85,12 @@ export function createScope(request: ExecuteRequest, logger: FastifyBaseLogger):
       deferred.push(fn);
     },
   };
-  let closed = false;
   return {
     scope,
     close() {
       if (closed) return;
       closed = true;
-      ended.abort(ENDED);
+      ended?.abort(ENDED);
       for (const fn of deferred.reverse()) {
         try {
           fn();
