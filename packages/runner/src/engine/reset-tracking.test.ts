@@ -7,16 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parse } from '@bytecodealliance/jco';
-import { DIRTY_BLOCK_BYTES, DIRTY_EXPORT, exposeResetState, trackWrites } from '@alga-psa/wasm-rewrite';
+import { DIRTY_BLOCK_BYTES, DIRTY_EXPORT } from '@alga-psa/wasm-rewrite';
+import { trackedModule as tracked, WRITER } from '@alga-psa/wasm-rewrite/testing';
 import { InstanceRecorder, ResetSnapshot } from './reset.ts';
 
 const BLOCK = DIRTY_BLOCK_BYTES;
-
-async function tracked(text: string) {
-  const result = trackWrites(exposeResetState(await parse(text)).module);
-  return { ...result, compiled: new WebAssembly.Module(result.module as Uint8Array<ArrayBuffer>) };
-}
 
 function instantiate(module: WebAssembly.Module, imports?: WebAssembly.Imports) {
   const recorder = new InstanceRecorder();
@@ -25,27 +20,6 @@ function instantiate(module: WebAssembly.Module, imports?: WebAssembly.Imports) 
   const memory = exports.memory as WebAssembly.Memory;
   return { recorder, exports, memory };
 }
-
-/** A guest that writes memory every way the instruction set allows, and lets its host write it too. */
-const WRITER = `(module
-  (import "env" "hostWrite" (func $hostWrite (param i32 i32)))
-  (memory (export "memory") 4)
-  (data (i32.const 100) "initial")
-  (data $passive "passive-segment")
-  (global $bump (mut i32) (i32.const 60000))
-  (func (export "storeI32") (param i32 i32) (i32.store offset=4 (local.get 0) (local.get 1)))
-  (func (export "storeI64") (param i32 i64) (i64.store (local.get 0) (local.get 1)))
-  (func (export "fill") (param i32 i32 i32) (memory.fill (local.get 0) (local.get 1) (local.get 2)))
-  (func (export "copy") (param i32 i32 i32) (memory.copy (local.get 0) (local.get 1) (local.get 2)))
-  (func (export "init") (param i32) (memory.init $passive (local.get 0) (i32.const 0) (i32.const 15)))
-  (func (export "callHost") (param i32 i32) (call $hostWrite (local.get 0) (local.get 1)))
-  (func $realloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-    (local $at i32)
-    (local.set $at (global.get $bump))
-    (global.set $bump (i32.add (global.get $bump) (local.get 3)))
-    (local.get $at))
-  (func (export "internalRealloc") (result i32)
-    (call $realloc (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8))))`;
 
 describe('reset-in-place over write-tracked modules', () => {
   it('restores marked blocks, and the first bytes of the block after each, to exactly the snapshot', async () => {
