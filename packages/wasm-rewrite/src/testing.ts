@@ -1,7 +1,7 @@
 /** Fixtures for tests of write tracking, here and in the runner's reset-in-place tests. */
 import { parse } from '@bytecodealliance/jco';
 import { exposeResetState } from './memory-limit.ts';
-import { trackWrites } from './write-tracking.ts';
+import { DIRTY_BLOCK_BYTES as BLOCK, trackWrites } from './write-tracking.ts';
 
 /** `text` (WAT) with the reset exports and write tracking, compiled. */
 export async function trackedModule(text: string) {
@@ -33,3 +33,23 @@ export const WRITER = `(module
     (local.get $at))
   (func (export "internalRealloc") (result i32)
     (call $realloc (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8))))`;
+
+/**
+ * One request's worth of writes to a `WRITER` instance, every way it can write
+ * (`round` varies the values): blocks 0-4, 30, 31 and 50 and one realloc'd block.
+ */
+export function writeEveryWay(
+  call: (name: string, ...args: unknown[]) => unknown,
+  memory: WebAssembly.Memory,
+  round: number,
+) {
+  call('storeI64', 4 * BLOCK - 3, -1n); // straddles into block 4, which only the neighbour check catches
+  call('storeI32', 90, 0x41414141); // over the data segment
+  call('fill', BLOCK, round + 1, 2 * BLOCK);
+  call('copy', 30 * BLOCK, 100, 7);
+  call('init', 31 * BLOCK + 10);
+  call('callHost', 50 * BLOCK, 300);
+  const block = call('cabi_realloc', 0, 0, 1, 64) as number;
+  new Uint8Array(memory.buffer, block, 64).fill(7);
+  call('internalRealloc');
+}

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { parse } from '@bytecodealliance/jco';
 import { WASM_PAGE_BYTES } from './binary.ts';
 import { restoreKernel } from './restore-kernel.ts';
-import { trackedModule as tracked, WRITER } from './testing.ts';
+import { trackedModule as tracked, writeEveryWay, WRITER } from './testing.ts';
 import { DIRTY_BLOCK_BYTES, DIRTY_BLOCK_SHIFT, DIRTY_EXPORT, MAP_BYTES, trackWrites } from './write-tracking.ts';
 
 const BLOCK = DIRTY_BLOCK_BYTES;
@@ -136,15 +136,7 @@ describe('write tracking (load-time rewrite)', () => {
     const blocks = memory.buffer.byteLength / BLOCK;
     const pristine = Buffer.from(new Uint8Array(memory.buffer)); // a copy, not a view
     for (let round = 0; round < 3; round++) {
-      call('storeI64', 4 * BLOCK - 3, -1n); // straddles into block 4, which only the neighbour check catches
-      call('storeI32', 90, 0x41414141); // over the data segment
-      call('fill', BLOCK, round + 1, 2 * BLOCK);
-      call('copy', 30 * BLOCK, 100, 7);
-      call('init', 31 * BLOCK + 10);
-      call('callHost', 50 * BLOCK, 300);
-      const block = call('cabi_realloc', 0, 0, 1, 64) as number;
-      new Uint8Array(memory.buffer, block, 64).fill(7);
-      call('internalRealloc');
+      writeEveryWay(call, memory, round);
       assert.notDeepEqual(Buffer.from(memory.buffer), pristine);
       const restored = restore(blocks);
       assert.ok(restored >= 8, `round ${round}: ${restored} blocks put back`);

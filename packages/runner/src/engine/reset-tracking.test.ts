@@ -7,11 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DIRTY_BLOCK_BYTES, DIRTY_EXPORT } from '@alga-psa/wasm-rewrite';
-import { trackedModule as tracked, WRITER } from '@alga-psa/wasm-rewrite/testing';
+import { DIRTY_EXPORT } from '@alga-psa/wasm-rewrite';
+import { trackedModule as tracked, writeEveryWay, WRITER } from '@alga-psa/wasm-rewrite/testing';
 import { InstanceRecorder, ResetSnapshot } from './reset.ts';
-
-const BLOCK = DIRTY_BLOCK_BYTES;
 
 function instantiate(module: WebAssembly.Module, imports?: WebAssembly.Imports) {
   const recorder = new InstanceRecorder();
@@ -32,15 +30,7 @@ describe('reset-in-place over write-tracked modules', () => {
     const pristine = Buffer.from(new Uint8Array(memory.buffer)); // a copy, not a view
     const call = (name: string, ...args: unknown[]) => (exports[name] as (...a: unknown[]) => unknown)(...args);
     for (let round = 0; round < 3; round++) {
-      call('storeI64', 4 * BLOCK - 3, -1n); // straddles into block 4, which only the neighbour check catches
-      call('storeI32', 90, 0x41414141); // over the data segment
-      call('fill', BLOCK, round + 1, 2 * BLOCK);
-      call('copy', 30 * BLOCK, 100, 7);
-      call('init', 31 * BLOCK + 10);
-      call('callHost', 50 * BLOCK, 300);
-      const block = (exports.cabi_realloc as (...a: number[]) => number)(0, 0, 1, 64);
-      new Uint8Array(memory.buffer, block, 64).fill(7);
-      call('internalRealloc');
+      writeEveryWay(call, memory, round);
       assert.notDeepEqual(Buffer.from(memory.buffer), pristine);
       const result = snapshot.restore();
       assert.equal(result.discard, undefined);
