@@ -1,4 +1,9 @@
-/** A stand-in runner for gateway tests: records each ExecuteRequest and answers 200 with a fixed guest response. */
+/**
+ * A stand-in runner for gateway tests: records each ExecuteRequest and answers
+ * 200 with a fixed guest response. Bodiless requests (the gateway's /readyz
+ * probe, which fires whenever a test outlasts the probe interval) are answered
+ * ready and not recorded.
+ */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ExecuteRequest } from '@alga-psa/protocol';
@@ -9,6 +14,10 @@ export async function startEchoRunner() {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      if (chunks.length === 0) {
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}');
+        return;
+      }
       received.push({ headers: request.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
       response
         .writeHead(200, { 'content-type': 'application/json' })
