@@ -454,7 +454,7 @@ async function runnerEngineRow(
         (inline
           ? `${inline.runs} requests inline, ${Object.values(inline.declined).reduce((a, b) => a + b, 0)} declined; `
           : '') +
-        `instances restored ${stats.restored}, replaced ${stats.retired + stats.failed + stats['memory-grew'] + stats['table-changed']}`,
+        `instances restored ${stats.restored}, replaced ${stats.retired + stats.failed + stats['memory-grew'] + stats['table-changed'] + stats['global-unwritable'] + stats['resources-left']}`,
       summary,
     };
   } finally {

@@ -5,11 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildExtension } from '@alga-psa/cli';
+import { ambientWasiInterface, importsHostClock } from '@alga-psa/protocol';
 import { packExtension } from '../../packages/cli/src/pack/index.ts';
+import { componentImports, importWarnings } from '../../packages/server/src/publish/component.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const samples = readdirSync(path.join(repo, 'samples')).filter((name) =>
@@ -27,8 +30,15 @@ for (const name of samples) {
     assert.equal(result.metadata.name, name);
     assert.match(result.metadata.contentHash, /^sha256:[0-9a-f]{64}$/);
     const declared = new Set(result.metadata.capabilities);
-    // Each import belongs to a declared capability (the build enforces it; this proves it on the output).
-    for (const imp of result.metadata.imports) assert.match(imp, /^alga:extension\/[a-z-]+@0\.1\.0$/);
+    // Each import is our WIT (a declared capability: the build enforces it) or the ambient WASI clocks,
+    // read from the component itself as the server's publish reads it.
+    const imports = await componentImports(new Uint8Array(await readFile(result.componentPath)));
+    for (const imp of imports) {
+      if (ambientWasiInterface(imp)) continue;
+      assert.match(imp, /^alga:extension\/[a-z-]+@0\.1\.0$/);
+    }
+    assert.ok(importsHostClock(imports), 'built with the host clock');
+    assert.deepEqual(importWarnings(imports), [], 'publish has nothing to warn about');
     assert.ok(declared.size > 0);
   });
 }

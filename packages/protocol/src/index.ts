@@ -12,4 +12,5 @@ export * from './execute.ts';
 export * from './manifest.ts';
 export * from './runner-api.ts';
 export * from './settings.ts';
+export * from './wasi.ts';
 export * from './web-api.ts';

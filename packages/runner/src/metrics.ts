@@ -76,7 +76,8 @@ export class RunnerMetrics implements ExecutionMetrics, SecretsMetrics, PoolEven
       name: 'alga_runner_instance_events_total',
       help:
         'What became of component instances: restored, memory-grew, table-changed, global-unwritable, ' +
-        'failed, retired (after their request), warmed-up and warm-up-refused (before their snapshot).',
+        'failed, retired, resources-left (a timer still pending; after their request), warmed-up and ' +
+        'warm-up-refused (before their snapshot).',
       labelNames: ['event'],
       registers,
       collect() {
@@ -95,7 +96,7 @@ export class RunnerMetrics implements ExecutionMetrics, SecretsMetrics, PoolEven
       name: 'alga_runner_inline_executions_total',
       help:
         'Requests the runner tried on its own thread instead of a worker (RUNNER_INLINE_FUEL), by result: ' +
-        'ok, or why it went to a worker instead (host-call, fuel, failed).',
+        'ok, or why it went to a worker instead (host-call, timer, fuel, failed).',
       labelNames: ['result'],
       registers,
       collect() {

@@ -16,6 +16,7 @@ export {
   DIRTY_BLOCK_BYTES,
   DIRTY_BLOCK_SHIFT,
   DIRTY_EXPORT,
+  DIRTY_IMPORT,
   MAP_BYTES,
   trackWrites,
   type WriteTrackingResult,

@@ -11,7 +11,14 @@ import { parse } from '@bytecodealliance/jco';
 import { WASM_PAGE_BYTES } from './binary.ts';
 import { restoreKernel } from './restore-kernel.ts';
 import { trackedModule as tracked, writeEveryWay, WRITER } from './testing.ts';
-import { DIRTY_BLOCK_BYTES, DIRTY_BLOCK_SHIFT, DIRTY_EXPORT, MAP_BYTES, trackWrites } from './write-tracking.ts';
+import {
+  DIRTY_BLOCK_BYTES,
+  DIRTY_BLOCK_SHIFT,
+  DIRTY_EXPORT,
+  DIRTY_IMPORT,
+  MAP_BYTES,
+  trackWrites,
+} from './write-tracking.ts';
 
 const BLOCK = DIRTY_BLOCK_BYTES;
 
@@ -147,7 +154,7 @@ describe('write tracking (load-time rewrite)', () => {
 
   it('leaves a module without memory unchanged and tells whether any code writes a table', async () => {
     const reader = await parse('(module (table 1 funcref) (func (export "n") (result i32) (table.size 0)))');
-    assert.deepEqual(trackWrites(reader), { module: reader, tracked: false, writesTables: false });
+    assert.deepEqual(trackWrites(reader), { module: reader, tracked: false, importsMap: false, writesTables: false });
     const writer = await parse(`(module (table 1 funcref) (func $f)
       (func (export "w") (table.set 0 (i32.const 0) (ref.func $f))) (elem declare func $f))`);
     assert.equal(trackWrites(writer).writesTables, true);
@@ -155,10 +162,40 @@ describe('write tracking (load-time rewrite)', () => {
     assert.equal(writesTables, false);
   });
 
+  it("marks a module's writes into a memory it imports in the owner's map, which it imports too", async () => {
+    const owner = instantiate((await tracked(WRITER)).compiled, { env: { hostWrite: () => {} } });
+    // As a WASI adapter does: its own stores, bulk writes and a host call, all into the main module's memory.
+    const borrower = trackWrites(
+      await parse(`(module
+        (import "env" "memory" (memory 1))
+        (import "env" "hostWrite" (func $hostWrite (param i32 i32)))
+        (func (export "store") (param i32) (i32.store (local.get 0) (i32.const 7)))
+        (func (export "fill") (param i32 i32) (memory.fill (local.get 0) (i32.const 1) (local.get 1)))
+        (func (export "callHost") (param i32) (call $hostWrite (local.get 0) (i32.const 4))))`),
+    );
+    assert.equal(borrower.tracked, true);
+    assert.equal(borrower.importsMap, true);
+    const module = new WebAssembly.Module(borrower.module as Uint8Array<ArrayBuffer>);
+    assert.deepEqual(
+      WebAssembly.Module.imports(module).map(({ module, name, kind }) => `${module}.${name}:${kind}`),
+      ['env.memory:memory', 'env.hostWrite:function', `${DIRTY_IMPORT.module}.${DIRTY_IMPORT.name}:memory`],
+    );
+    const exports = new WebAssembly.Instance(module, {
+      env: { memory: owner.memory, hostWrite: () => {} },
+      [DIRTY_IMPORT.module]: { [DIRTY_IMPORT.name]: owner.exports[DIRTY_EXPORT] as WebAssembly.Memory },
+    }).exports as Record<string, (...args: number[]) => void>;
+    exports.store!(12 * BLOCK + 3);
+    exports.fill!(20 * BLOCK, 2 * BLOCK);
+    exports.callHost!(30 * BLOCK);
+    // callHost's second argument, 4, is read as a pointer too (blocks 0 and 1).
+    assert.deepEqual(owner.marks(), [0, 1, 12, 20, 21, 30, 31]);
+    assert.equal(new DataView(owner.memory.buffer).getInt32(12 * BLOCK + 3, true), 7);
+  });
+
   it('refuses what it cannot track soundly', async () => {
     const refusals = {
-      'an imported memory': '(module (import "e" "m" (memory 1)) (func (i32.store (i32.const 0) (i32.const 1))))',
       'two memories': '(module (memory 1) (memory 1))',
+      'an imported memory and one of its own': '(module (import "e" "m" (memory 1)) (memory 1))',
       'atomic writes': '(module (memory 1) (func (i32.atomic.store (i32.const 0) (i32.const 1))))',
       'an import whose reference escapes': `(module (import "e" "f" (func $f (param i32))) (memory 1)
         (table 1 funcref) (elem (i32.const 0) $f))`,

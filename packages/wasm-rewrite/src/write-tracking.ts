@@ -25,10 +25,15 @@
  *   few dozen bytes; at least 1 KiB from the pointer is covered).
  *   Marking an i32 that is not a pointer only costs a block compare.
  *
+ * A module that defines no memory but imports one (a WASI adapter writing
+ * into the main module's memory) marks the same way into the owner's map,
+ * which it imports as `DIRTY_IMPORT`; whoever instantiates it passes the
+ * owner's `alga-reset:dirty` export there.
+ *
  * What the rewriter does not handle throws `RangeError` (atomic writes, GC
- * instructions, a memory it does not define, an import whose function
- * reference escapes into a table); the caller then restores that module's
- * memory some other way (e.g. a full compare).
+ * instructions, several memories, an import whose function reference
+ * escapes into a table); the caller then restores that module's memory some
+ * other way (e.g. a full compare).
  *
  * Hand-written: one streaming pass that copies every function without writes
  * or calls untouched, where a wasm toolkit would rebuild the module as an IR.
@@ -50,6 +55,8 @@ import { nextInstruction, OP, STORE_VALUE_TYPE, TABLE_WRITES, type Instruction }
 
 /** Export name of the write map (one byte per 1 KiB block of memory 0; non-zero = written). */
 export const DIRTY_EXPORT = 'alga-reset:dirty';
+/** Where a module that imports its memory imports the owner's write map from. */
+export const DIRTY_IMPORT = { module: 'alga-reset', name: 'dirty' } as const;
 /**
  * Blocks of 1 KiB rather than 4 KiB pages: writes between restores are
  * scattered, and a restore reads every marked block, so smaller blocks mean
@@ -79,8 +86,10 @@ const MAX_LOCALS = 50_000;
 
 export interface WriteTrackingResult {
   module: Uint8Array;
-  /** True when the module defines a memory and now marks every write to it. */
+  /** True when the module has a memory (its own or an imported one) and now marks every write to it. */
   tracked: boolean;
+  /** True when that memory is imported: the module then imports the owner's map as `DIRTY_IMPORT`. */
+  importsMap: boolean;
   /**
    * True when the module's code can write a table (`table.set`, `.grow`,
    * `.fill`, `.copy`, `.init`). When no module of a component can, its tables
@@ -395,14 +404,19 @@ export function trackWrites(module: Uint8Array): WriteTrackingResult {
   const info = readModule(module);
   const state = { writesTables: false };
   const code = info.sections.get(SECTION.code);
-  if (info.importedMemories > 0) throw new RangeError('A module that imports a memory is not tracked.');
-  if (info.definedMemories > 1) throw new RangeError('A module with several memories is not tracked.');
-  if (info.definedMemories === 0) {
+  const memories = info.importedMemories + info.definedMemories;
+  if (memories > 1) throw new RangeError('A module with several memories is not tracked.');
+  if (memories === 0) {
     // Nothing to track; only whether it writes tables.
     if (code) scanForTableWrites(module, code.bodyStart, code.bodyEnd, state);
-    return { module, tracked: false, writesTables: state.writesTables };
+    return { module, tracked: false, importsMap: false, writesTables: state.writesTables };
   }
-  if (!code) throw new RangeError('A module with a memory and no code section.');
+  const importsMap = info.importedMemories === 1;
+  if (!code) {
+    // Its memory can change only through what it exports (data segments ran at instantiation).
+    if (importsMap) return { module, tracked: true, importsMap: false, writesTables: false };
+    throw new RangeError('A module with a memory and no code section.');
+  }
 
   const importedFunctions = info.importedFunctionTypes.length;
   let nextFunction = importedFunctions + info.functionTypes.length;
@@ -426,7 +440,8 @@ export function trackWrites(module: Uint8Array): WriteTrackingResult {
     newBodies.push(reallocWrapper(entry.index));
     return { ...entry, index: nextFunction++ };
   });
-  exports.push({ name: DIRTY_EXPORT, kind: KIND.memory, index: info.definedMemories });
+  // The map is memory 1 either way: defined after the module's own, or imported after the one it imports.
+  if (!importsMap) exports.push({ name: DIRTY_EXPORT, kind: KIND.memory, index: 1 });
 
   // Code: each function rewritten or copied as is, then the wrappers.
   const reader = new Reader(module.subarray(0, code.bodyEnd), code.bodyStart);
@@ -449,27 +464,36 @@ export function trackWrites(module: Uint8Array): WriteTrackingResult {
   }
   for (const body of newBodies) codeBody.u32(body.length).bytes(body.view());
 
-  // The other sections that change: function (new types), memory (the map), export (wrappers + map).
+  // The other sections that change: function (new types), memory or import (the map), export (wrappers + map).
   const functionBody = new Writer().u32(info.functionTypes.length + newFunctionTypes.length);
   for (const type of [...info.functionTypes, ...newFunctionTypes]) functionBody.u32(type);
-  const memory = info.sections.get(SECTION.memory)!;
-  const memoryEntries = new Reader(module, memory.bodyStart);
-  memoryEntries.u32();
-  const memoryBody = new Writer()
-    .u32(info.definedMemories + 1)
-    .bytes(module.subarray(memoryEntries.offset, memory.bodyEnd))
-    .byte(0x01)
-    .u32(MAP_WASM_PAGES)
-    .u32(MAP_MAX_WASM_PAGES);
   const exportBody = new Writer().u32(exports.length);
   for (const entry of exports) exportBody.name(entry.name).byte(entry.kind).u32(entry.index);
-
   const replaced = new Map<number, Writer>([
     [SECTION.function, functionBody],
-    [SECTION.memory, memoryBody],
     [SECTION.export, exportBody],
     [SECTION.code, codeBody],
   ]);
+  const mapType = (w: Writer) => w.byte(0x01).u32(MAP_WASM_PAGES).u32(MAP_MAX_WASM_PAGES);
+  if (importsMap) {
+    // Appended after every other import: memory indices count memory imports only, so it becomes memory 1.
+    const imports = info.sections.get(SECTION.import)!;
+    const entries = new Reader(module, imports.bodyStart);
+    const count = entries.u32();
+    const importBody = new Writer()
+      .u32(count + 1)
+      .bytes(module.subarray(entries.offset, imports.bodyEnd))
+      .name(DIRTY_IMPORT.module)
+      .name(DIRTY_IMPORT.name)
+      .byte(KIND.memory);
+    replaced.set(SECTION.import, mapType(importBody));
+  } else {
+    const memory = info.sections.get(SECTION.memory)!;
+    const memoryEntries = new Reader(module, memory.bodyStart);
+    memoryEntries.u32();
+    const memoryBody = new Writer().u32(2).bytes(module.subarray(memoryEntries.offset, memory.bodyEnd));
+    replaced.set(SECTION.memory, mapType(memoryBody));
+  }
   const out = new Writer(module.length + 2 * 1024 * 1024).bytes(module.subarray(0, 8));
   let exportWritten = info.sections.has(SECTION.export);
   for (const { id, sectionStart, bodyEnd } of sections(module)) {
@@ -483,7 +507,7 @@ export function trackWrites(module: Uint8Array): WriteTrackingResult {
     else out.bytes(module.subarray(sectionStart, bodyEnd));
   }
   if (!info.sections.has(SECTION.function)) throw new RangeError('A module with code and no function section.');
-  return { module: out.view().slice(), tracked: true, writesTables: state.writesTables };
+  return { module: out.view().slice(), tracked: true, importsMap, writesTables: state.writesTables };
 }
 
 function scanForTableWrites(module: Uint8Array, start: number, end: number, state: { writesTables: boolean }): void {

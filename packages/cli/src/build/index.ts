@@ -5,7 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DEFAULT_CAPABILITIES,
+  DISABLED_COMPONENTIZE_FEATURES,
   WIT_VERSION,
+  ambientWasiInterface,
   parseImportName,
   capabilityForInterface,
   type Capability,
@@ -27,8 +29,8 @@ export const WIT_DIR = path.resolve(cliRoot, '../../wit');
 
 const BUILD_WORLD = 'extension';
 
-/** Every WASI feature off: a guest's only door to the world is our WIT. */
-const DISABLED_FEATURES = ['random', 'stdio', 'clocks', 'http', 'fetch-event'] as const;
+/** Only the clocks on: beyond time, a guest's only door to the world is our WIT. */
+const DISABLED_FEATURES = DISABLED_COMPONENTIZE_FEATURES;
 
 export interface BuildMetadata {
   name: string;
@@ -39,6 +41,7 @@ export interface BuildMetadata {
   inputHash: string;
   witPackage: string;
   toolchain: ToolchainVersions;
+  /** The WIT interfaces the code imports (the engine also imports the ambient WASI clocks, protocol's wasi.ts). */
   imports: string[];
   capabilities: Capability[];
   builtAt: string;
@@ -241,13 +244,14 @@ function checkSourceImports(
   }
 }
 
-/** Every import must belong to a capability the manifest declares. */
+/** Every import must be the ambient WASI clocks or belong to a capability the manifest declares. */
 function checkImports(
   imports: string[],
   capabilities: readonly Capability[],
   manifest: LoadedManifest['manifest'],
 ): void {
   for (const name of imports) {
+    if (ambientWasiInterface(name)) continue;
     const parsed = parseImportName(name);
     if (!parsed) {
       throw new BuildError(

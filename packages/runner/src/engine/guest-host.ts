@@ -25,8 +25,9 @@ import {
 import { createRequestProviders } from '../providers/index.ts';
 import { guestValue, importKeys, type GuestImports } from './jco-glue.ts';
 import { InstanceCache, type CachedComponent, type WarmInstance } from './instances.ts';
-import type { ComponentLoad, HostCall, InstanceMode } from './messages.ts';
+import type { ComponentLoad, Discard, HostCall, InstanceMode } from './messages.ts';
 import { warmUpAnswer } from './warm-up.ts';
+import { createWasiHost, type ResourceLedger } from '../wasi/index.ts';
 
 export interface GuestHostOptions {
   plan: HostPlan;
@@ -39,19 +40,38 @@ export interface GuestHostOptions {
   remote(call: HostCall): HostOutcome;
   /** Takes a one-way call; the guest does not wait for it. */
   notify(call: HostCall): void;
+  /** Waits up to `ms` for a guest's timer during a request, or throws to give up (the guest traps). */
+  wait(ms: number): void;
+  /** Takes what the guest wrote to stderr. */
+  stderr(bytes: Uint8Array): void;
 }
 
 export class GuestHost {
   readonly #options: GuestHostOptions;
   readonly #cache: InstanceCache;
   readonly #answerLocally: LocalAnswerer;
+  /** The host resources (WASI pollables, streams) guests on this thread hold. */
+  readonly #resources: ResourceLedger;
+  readonly #wasiImports: GuestImports;
   /** The execution being served, while one is. */
   #serving: LocalScope | undefined;
+  /** What the ledger held when the request being served began. */
+  #resourcesAtBegin = 0;
   #warmingUp = false;
 
   constructor(options: GuestHostOptions) {
     this.#options = options;
     this.#answerLocally = createLocalAnswerer(createRequestProviders());
+    const wasi = createWasiHost({
+      // A guest waits for its timers only inside a request (never while it is warmed up).
+      wait: (ms) => {
+        if (!this.#serving || this.#warmingUp) throw new Error('A guest may wait for a timer only inside a request.');
+        options.wait(ms);
+      },
+      stderr: (bytes) => options.stderr(bytes),
+    });
+    this.#resources = wasi.ledger;
+    this.#wasiImports = wasi.imports;
     this.#cache = new InstanceCache({
       instanceMode: options.instanceMode,
       imports: this.#imports(),
@@ -61,9 +81,9 @@ export class GuestHost {
     });
   }
 
-  /** Every planned interface, each function forwarding to `#call`. */
+  /** The ambient WASI, and every planned interface with each function forwarding to `#call`. */
   #imports(): GuestImports {
-    const imports: GuestImports = {};
+    const imports: GuestImports = { ...this.#wasiImports };
     for (const planned of this.#options.plan) {
       const bound: Record<string, (...args: unknown[]) => unknown> = {};
       for (const fn of planned.functions) bound[fn] = (...args) => this.#call(planned, fn, args);
@@ -125,17 +145,31 @@ export class GuestHost {
    */
   begin(component: CachedComponent, local: LocalScope): WarmInstance {
     this.#serving = local;
-    return this.#cache.checkout(component);
+    // A start that fails leaves nothing counted against the next request...
+    this.#resourcesAtBegin = this.#resources.live;
+    const used = this.#cache.checkout(component);
+    // ...and what a new instance holds from its start belongs to its snapshot.
+    this.#resourcesAtBegin = this.#resources.live;
+    return used;
   }
 
-  /** Stops serving: host calls from now on are refused until the next `begin`. */
-  end(): void {
+  /**
+   * Stops serving: host calls from now on are refused until the next
+   * `begin`. Answers whether the request left host resources its guest never
+   * dropped (a timer still pending), in which case its instance must be
+   * replaced, not restored: those would otherwise outlive the request.
+   */
+  end(): boolean {
     this.#serving = undefined;
+    const left = this.#resources.live !== this.#resourcesAtBegin;
+    // Whatever the request left belongs to an instance that is about to go.
+    this.#resources.live = this.#resourcesAtBegin;
+    return left;
   }
 
-  /** Puts the instance that served a request back into its snapshot state, or replaces it. */
-  recycle(key: string, component: CachedComponent, used: WarmInstance, failed: boolean): void {
-    this.#cache.recycle(key, component, used, failed);
+  /** Puts the instance that served a request back into its snapshot state, or replaces it (`discard`). */
+  recycle(key: string, component: CachedComponent, used: WarmInstance, discard?: Discard): void {
+    this.#cache.recycle(key, component, used, discard);
   }
 
   /** A new warm instance for the component, made now (its last one was discarded). */

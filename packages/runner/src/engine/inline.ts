@@ -28,7 +28,14 @@ import type { WitExecuteRequest, WitExecuteResponse } from './convert.ts';
 import { GuestHost } from './guest-host.ts';
 import type { CachedComponent, WarmInstance } from './instances.ts';
 import type { LoadedComponent } from './loader.ts';
-import { INSTANCE_COUNTERS, localScopeOf, type HostCall, type InstanceCounter, type LocalJob } from './messages.ts';
+import {
+  INSTANCE_COUNTERS,
+  localScopeOf,
+  type Discard,
+  type HostCall,
+  type InstanceCounter,
+  type LocalJob,
+} from './messages.ts';
 
 /** Inline runs that end without a response, in a row, before a component is sent to workers for good. */
 const MAX_STRIKES = 3;
@@ -40,7 +47,7 @@ const MAX_WARM_COMPONENTS = 4;
 export const DEFAULT_INLINE_FUEL = 2_000_000;
 
 /** Why a request left the inline path for a worker. */
-export type InlineDecline = 'host-call' | 'fuel' | 'failed';
+export type InlineDecline = 'host-call' | 'timer' | 'fuel' | 'failed';
 
 export type InlineResult =
   | {
@@ -79,13 +86,13 @@ export class InlineRunner {
   readonly #host: GuestHost;
   /** Strikes per component key; a component at MAX_STRIKES is demoted. */
   readonly #strikes = new Map<string, number>();
-  readonly #stats: InlineStats = { runs: 0, declined: { 'host-call': 0, fuel: 0, failed: 0 }, demoted: 0 };
+  readonly #stats: InlineStats = { runs: 0, declined: { 'host-call': 0, timer: 0, fuel: 0, failed: 0 }, demoted: 0 };
   /** The running request's one-way calls and why it gave up, if it did (set only inside `run`). */
   #notified: HostCall[] = [];
   #declined: InlineDecline | undefined;
   #running: WarmInstance | undefined;
   /** Instances that served a request and still wait for their restore (done when idle, or before the next use). */
-  readonly #dirty = new Map<string, { component: CachedComponent; used: WarmInstance }>();
+  readonly #dirty = new Map<string, { component: CachedComponent; used: WarmInstance; discard?: Discard }>();
   #restoreScheduled = false;
 
   constructor(options: InlineRunnerOptions) {
@@ -97,14 +104,22 @@ export class InlineRunner {
       counters: this.#counters,
       maxWarm: MAX_WARM_COMPONENTS,
       notify: (call) => void this.#notified.push(call),
-      remote: () => {
-        // The call needs the host's async side: leave for a worker. A guest that catches the
-        // exception still stops at its next fuel check.
-        this.#declined = 'host-call';
-        if (this.#running) setFuel(this.#running, -1n);
-        throw new Error('inline run declined: the call needs a worker');
+      // The call needs the host's async side: leave for a worker.
+      remote: () => this.#leave('host-call'),
+      // The main thread never sleeps for a guest's timer.
+      wait: () => this.#leave('timer'),
+      // Written by the worker that runs the request instead, through its masked capture.
+      stderr: () => {
+        if (this.#running) this.#leave('host-call');
       },
     });
+  }
+
+  /** Ends the inline run: a guest that catches the exception still stops at its next fuel check. */
+  #leave(reason: InlineDecline): never {
+    this.#declined = reason;
+    if (this.#running) setFuel(this.#running, -1n);
+    throw new Error(`inline run declined (${reason}): the request needs a worker`);
   }
 
   /** The main thread's instance counters (messages.ts `INSTANCE_COUNTERS`). */
@@ -157,6 +172,7 @@ export class InlineRunner {
       this.#host.end();
       return this.#decline(key, 'failed');
     }
+    let leftResources: boolean;
     this.#running = used;
     setFuel(used, BigInt(this.#options.fuel));
     let response: WitExecuteResponse | Promise<WitExecuteResponse> | undefined;
@@ -172,7 +188,7 @@ export class InlineRunner {
       failure = this.#declined ?? (fuelSpent(used) ? 'fuel' : 'failed');
     } finally {
       this.#running = undefined;
-      this.#host.end();
+      leftResources = this.#host.end();
       setFuel(used, UNLIMITED_FUEL);
     }
     if (failure || !response || response instanceof Promise) {
@@ -186,7 +202,8 @@ export class InlineRunner {
     }
     this.#strikes.delete(key);
     this.#stats.runs++;
-    this.#dirty.set(key, { component, used });
+    // A request that left a timer pending gets a new instance rather than a restore.
+    this.#dirty.set(key, { component, used, ...(leftResources ? { discard: 'resources-left' as const } : {}) });
     this.#scheduleRestore();
     return { kind: 'done', response, notified: this.#notified };
   }
@@ -208,7 +225,7 @@ export class InlineRunner {
     const pending = this.#dirty.get(key);
     if (!pending) return;
     this.#dirty.delete(key);
-    this.#host.recycle(key, pending.component, pending.used, false);
+    this.#host.recycle(key, pending.component, pending.used, pending.discard);
   }
 
   #scheduleRestore(): void {

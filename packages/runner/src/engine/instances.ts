@@ -12,7 +12,7 @@
  * an instance that another request has left in a different state.
  */
 import { importGlue, type GuestImports, type GuestRoot, type Instantiate } from './jco-glue.ts';
-import { countInstance, type ComponentLoad, type InstanceMode, type Recycled } from './messages.ts';
+import { countInstance, type ComponentLoad, type Discard, type InstanceMode, type Recycled } from './messages.ts';
 import { InstanceRecorder, ResetSnapshot } from './reset.ts';
 import { warmUp } from './warm-up.ts';
 
@@ -142,10 +142,10 @@ export class InstanceCache {
   }
 
   /** The instance that served a request goes back into its snapshot state, or is replaced. */
-  recycle(key: string, component: CachedComponent, used: WarmInstance, failed: boolean): void {
+  recycle(key: string, component: CachedComponent, used: WarmInstance, discard?: Discard): void {
     const { counters } = this.#options;
     let outcome: Recycled;
-    if (failed) outcome = 'failed';
+    if (discard) outcome = discard;
     else if (!used.snapshot) outcome = 'retired';
     else if (used.uses >= MAX_USES) outcome = 'retired';
     else {

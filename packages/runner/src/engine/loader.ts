@@ -11,6 +11,8 @@ import { LRUCache } from 'lru-cache';
 import { BundleIntegrityError, type BundleStore } from '@alga-psa/bundle-store';
 import {
   capModuleMemory,
+  DIRTY_EXPORT,
+  DIRTY_IMPORT,
   exposeResetState,
   meterFuel,
   MemoryFloorError,
@@ -73,6 +75,18 @@ async function transpileBundle(contentHash: string, bytes: Uint8Array): Promise<
     throw errors.invalidComponent({ cause: error });
   }
 }
+
+/** Imports a memory but not a write map for it (wasm-rewrite's `DIRTY_IMPORT`). */
+function writesUnmarked(module: WebAssembly.Module): boolean {
+  const imports = WebAssembly.Module.imports(module);
+  return (
+    imports.some((d) => d.kind === 'memory') &&
+    !imports.some((d) => d.module === DIRTY_IMPORT.module && d.name === DIRTY_IMPORT.name)
+  );
+}
+
+const hasWriteMap = (module: WebAssembly.Module): boolean =>
+  WebAssembly.Module.exports(module).some((d) => d.name === DIRTY_EXPORT);
 
 export function variantKey(contentHash: string, memoryMb: number): string {
   return `${contentHash}#${memoryMb}m`;
@@ -143,6 +157,12 @@ async function compileVariant(
         if (i === attempts.length - 1) throw errors.invalidComponent({ cause: error });
       }
     }
+  }
+  // A module writing into a tracked memory without marking its writes (its own rewrite
+  // failed) would defeat that memory's write map: such a component runs fresh per request.
+  if (resettable && Object.values(modules).some(writesUnmarked) && Object.values(modules).some(hasWriteMap)) {
+    resettable = false;
+    metered = false;
   }
   return {
     contentHash: transpiled.contentHash,

@@ -27,7 +27,18 @@ export interface WorkerInit {
 export type InstanceMode = 'reset' | 'fresh';
 
 /** What became of the instance that served a request, decided after the response. */
-export type Recycled = 'restored' | 'memory-grew' | 'table-changed' | 'global-unwritable' | 'failed' | 'retired';
+export type Recycled =
+  | 'restored'
+  | 'memory-grew'
+  | 'table-changed'
+  | 'global-unwritable'
+  | 'failed'
+  | 'retired'
+  /** The request left host resources the guest never dropped (a timer still pending): replaced, not restored. */
+  | 'resources-left';
+
+/** Why an instance is replaced rather than restored, known before the restore is tried. */
+export type Discard = Extract<Recycled, 'failed' | 'resources-left'>;
 
 /** The shared instance counters, in buffer order: outcomes, then blocks restored and warm-ups (warm-up.ts). */
 export const INSTANCE_COUNTERS = [
@@ -37,6 +48,7 @@ export const INSTANCE_COUNTERS = [
   'global-unwritable',
   'failed',
   'retired',
+  'resources-left',
   'dirtyBlocks',
   'warmedUp',
   'warmUpRefused',

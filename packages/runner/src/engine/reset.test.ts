@@ -28,6 +28,7 @@ import { Engine, type InstanceMode } from './index.ts';
 import { importKeys } from './jco-glue.ts';
 import { compileComponent } from './loader.ts';
 import { InstanceRecorder, ResetSnapshot } from './reset.ts';
+import { createWasiHost } from '../wasi/index.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -197,6 +198,12 @@ export async function handler(req) {
       kept.push(big);
       return json({ counter, sum, nonZero, strings: strings.join('').length, kept: kept.length });
     }
+    case '/clock': {
+      // The WASI clocks (through the preview1 adapter too) and a timer the guest awaits.
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, Number(params.ms ?? 2)));
+      return json({ counter, wall: Date.now() > 0, date: new Date().toISOString().length, waited: performance.now() >= started });
+    }
     case '/grow': {
       const hoard = [];
       for (let i = 0; i < 24; i++) hoard.push(new Uint8Array(1 << 20).fill(i));
@@ -306,8 +313,10 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
         core: InstanceRecorder['instantiateCore'],
       ): { handler(r: WitExecuteRequest): WitExecuteResponse };
     };
-    // Every import of the world (the glue checks them all); only context is ever called.
-    const imports: Record<string, Record<string, (...args: never[]) => unknown>> = {};
+    // Every import of the world (the glue checks them all), and the ambient WASI as the guest host gives it.
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const wasi = createWasiHost({ wait: (ms) => void Atomics.wait(sleeper, 0, 0, ms), stderr: () => {} });
+    const imports = { ...wasi.imports } as Record<string, Record<string, (...args: never[]) => unknown>>;
     const key = (iface: string) => importKeys(iface)[0]!;
     for (const { iface, functions } of hostPlan(testProviders())) {
       imports[key(iface)] = Object.fromEntries(
@@ -373,7 +382,16 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
       http: { method: 'GET', url, headers: [], body: undefined },
     });
     let dirty = 0;
-    for (const url of ['/state', '/memory?fill=7', '/host', '/state', '/memory?fill=200&kb=512', '/host']) {
+    for (const url of [
+      '/state',
+      '/memory?fill=7',
+      '/host',
+      '/clock',
+      '/state',
+      '/memory?fill=200&kb=512',
+      '/host',
+      '/clock?ms=5',
+    ]) {
       const response = used.root.handler(request(url));
       assert.equal(response.status, 200, url);
       const result = snapshot.restore();

@@ -31,12 +31,16 @@
  * - the JS glue's own per-instance state (jco's task bookkeeping, the
  *   may-leave flag, the trapped flag) returns to its idle state after every
  *   call that completed; a call that trapped or threw discards the instance.
- *   The world defines no resources, so there are no handle tables to reset.
+ *   Its handle tables hold the WASI resources (timers' pollables, streams)
+ *   a guest has not dropped: a request that leaves one is replaced, not
+ *   restored (the guest host's resource ledger, wasi/index.ts), so after a
+ *   restore they hold what they held at the snapshot. Only the numbering of
+ *   freed handles may differ from a fresh instance.
  */
 import { WASM_PAGE_BYTES } from '@alga-psa/wasm-rewrite';
 import { RESET_EXPORT_PREFIX } from '@alga-psa/wasm-rewrite';
 import { restoreKernel } from '@alga-psa/wasm-rewrite';
-import { DIRTY_BLOCK_SHIFT, DIRTY_EXPORT, MAP_BYTES } from '@alga-psa/wasm-rewrite';
+import { DIRTY_BLOCK_SHIFT, DIRTY_EXPORT, DIRTY_IMPORT, MAP_BYTES } from '@alga-psa/wasm-rewrite';
 
 /** A memory whose module marks its writes: restored by the kernel from the image in its map's memory. */
 interface TrackedMemory {
@@ -101,12 +105,34 @@ export class InstanceRecorder {
     imports?: WebAssembly.Imports;
   }> = [];
 
-  /** An `instantiateCore` for jco's glue that records what it creates. */
+  /**
+   * An `instantiateCore` for jco's glue that records what it creates, and
+   * gives a module that marks its writes into an imported memory the write
+   * map of that memory's owner (wasm-rewrite's `DIRTY_IMPORT`).
+   */
   readonly instantiateCore = (module: WebAssembly.Module, imports?: WebAssembly.Imports): WebAssembly.Instance => {
+    const memory = mapImport(module);
+    if (memory) imports = { ...imports, [DIRTY_IMPORT.module]: { [DIRTY_IMPORT.name]: this.#mapOf(memory, imports) } };
     const instance = new WebAssembly.Instance(module, imports);
     this.instances.push({ instance, module, ...(imports ? { imports } : {}) });
     return instance;
   };
+
+  /**
+   * The write map of the instance that exports the memory a module imports.
+   * An owner without one gets the full compare, which sees every writer's
+   * writes, so a map no one reads is as good.
+   */
+  #mapOf(memory: WebAssembly.ModuleImportDescriptor, imports: WebAssembly.Imports | undefined): WebAssembly.Memory {
+    const imported = imports?.[memory.module]?.[memory.name];
+    for (const { instance } of this.instances) {
+      const map = instance.exports[DIRTY_EXPORT];
+      if (map instanceof WebAssembly.Memory && Object.values(instance.exports).some((value) => value === imported)) {
+        return map;
+      }
+    }
+    return new WebAssembly.Memory({ initial: MAP_BYTES / WASM_PAGE_BYTES, maximum: 65_536 });
+  }
 
   /**
    * The guest's linear memories, for the memory-cap check after a failure:
@@ -123,6 +149,20 @@ export class InstanceRecorder {
     }
     return [...out];
   }
+}
+
+/** Per module: the memory it imports when it also imports a write map for it (else undefined). */
+const mapImports = new WeakMap<WebAssembly.Module, WebAssembly.ModuleImportDescriptor | undefined>();
+
+function mapImport(module: WebAssembly.Module): WebAssembly.ModuleImportDescriptor | undefined {
+  if (mapImports.has(module)) return mapImports.get(module);
+  const descriptors = WebAssembly.Module.imports(module);
+  const wantsMap = descriptors.some((d) => d.module === DIRTY_IMPORT.module && d.name === DIRTY_IMPORT.name);
+  const memory = wantsMap
+    ? descriptors.find((d) => d.kind === 'memory' && d.module !== DIRTY_IMPORT.module)
+    : undefined;
+  mapImports.set(module, memory);
+  return memory;
 }
 
 export class ResetSnapshot {

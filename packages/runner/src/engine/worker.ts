@@ -32,6 +32,8 @@ const parent = parentPort;
 const init = workerData as WorkerInit;
 const { port, results } = init;
 const flag = new Int32Array(init.signal);
+/** Never notified: a timer's wait is `Atomics.wait` on it with a timeout. */
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** Components whose warm instance a worker keeps. */
 const MAX_WARM_COMPONENTS = 8;
 let nextCallId = 0;
@@ -56,6 +58,10 @@ const host = new GuestHost({
     // On the results channel, so the main thread handles it before this job's result.
     results.postMessage({ type: 'notify', jobId: currentJob, call } satisfies FromWorker);
   },
+  // The thread serves one request: it sleeps until the guest's timer is due (the pool's deadline still stops it).
+  wait: (ms) => void Atomics.wait(sleeper, 0, 0, ms),
+  // Captured by the pool, which logs it masked.
+  stderr: (bytes) => void process.stderr.write(bytes),
 });
 
 /**
@@ -77,6 +83,7 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   let component: CachedComponent | undefined;
   let used: WarmInstance | undefined;
   let result: FromWorker;
+  let leftResources: boolean;
   currentJob = jobId;
   try {
     component = await host.component(componentKey, message.load ?? unprepared.get(componentKey));
@@ -94,12 +101,13 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     const memoryLimit = used ? nearCap(used.recorder.memories(), message.memoryLimitBytes) : false;
     result = { type: 'failed', jobId, phase, detail: describeFailure(error), ...(memoryLimit ? { memoryLimit } : {}) };
   } finally {
-    host.end();
+    leftResources = host.end();
   }
   results.postMessage(result);
   // After the response: the restore (or a replacement instance) is off the request's critical path.
   if (component && used && !(result.type === 'failed' && result.memoryLimit)) {
-    host.recycle(componentKey, component, used, result.type === 'failed');
+    const discard = result.type === 'failed' ? 'failed' : leftResources ? 'resources-left' : undefined;
+    host.recycle(componentKey, component, used, discard);
   }
 }
 

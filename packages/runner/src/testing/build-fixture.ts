@@ -12,15 +12,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentize } from '@bytecodealliance/componentize-js';
+import { DISABLED_COMPONENTIZE_FEATURES } from '@alga-psa/protocol';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const WIT_DIR = path.join(REPO_ROOT, 'wit');
 const CACHE_DIR = path.join(REPO_ROOT, 'node_modules', '.cache', 'alga-test-components');
 
-// The cache key includes the WIT so a contract change rebuilds every fixture.
+// The cache key includes the WIT and the features so a contract change rebuilds every fixture.
 async function cacheKey(jsSource: string, world: string): Promise<string> {
   const wit = await readFile(path.join(WIT_DIR, 'alga-extension.wit'), 'utf8');
-  return createHash('sha256').update(jsSource).update('\0').update(world).update('\0').update(wit).digest('hex');
+  return createHash('sha256')
+    .update(jsSource)
+    .update('\0')
+    .update(world)
+    .update('\0')
+    .update(wit)
+    .update('\0')
+    .update(DISABLED_COMPONENTIZE_FEATURES.join(','))
+    .digest('hex');
 }
 
 /** `world`: `runner` (the reference host's exports) or `runner-with-warm-up` (also `warm-up`). */
@@ -39,8 +48,8 @@ export async function buildFixture(jsSource: string, world = 'runner'): Promise<
       sourcePath,
       witPath: WIT_DIR,
       worldName: world,
-      // No WASI: the guest's only door to the world is our WIT.
-      disableFeatures: ['random', 'stdio', 'clocks', 'http', 'fetch-event'],
+      // As `alga build` does: the clocks, and otherwise only our WIT.
+      disableFeatures: [...DISABLED_COMPONENTIZE_FEATURES],
     });
     await mkdir(CACHE_DIR, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;

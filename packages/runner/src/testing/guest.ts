@@ -17,6 +17,10 @@ import { getUser } from 'alga:extension/user@0.1.0';
 
 // Module-level state: a fresh instance per request must always see 1.
 let counter = 0;
+// Bumped only by timers /leave-timers arms and never waits for.
+let leftTimersFired = 0;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function json(status, value) {
   return {
@@ -118,6 +122,35 @@ export async function handler(req) {
     }
     case '/warmed-up':
       return json(200, { counter, warmedUp });
+    case '/clock':
+      return json(200, { wall: Date.now(), date: new Date().getTime(), mono: performance.now() });
+    case '/timer': {
+      const started = performance.now();
+      await sleep(Number(params.ms ?? 10));
+      return json(200, { fired: true, waited: performance.now() - started });
+    }
+    case '/interval': {
+      let ticks = 0;
+      let cancelledFired = false;
+      const cancelled = setTimeout(() => { cancelledFired = true; }, 1);
+      clearTimeout(cancelled);
+      await new Promise((resolve) => {
+        const id = setInterval(() => {
+          ticks += 1;
+          if (ticks === 3) { clearInterval(id); resolve(); }
+        }, 2);
+      });
+      await sleep(5);
+      return json(200, { ticks, cancelledFired });
+    }
+    case '/leave-timers':
+      setTimeout(() => { leftTimersFired += 1; logInfo('a left timer fired'); }, 5);
+      setInterval(() => { leftTimersFired += 1; logInfo('a left interval fired'); }, 5);
+      return json(200, { armed: true });
+    case '/left-timers':
+      // Long enough for anything /leave-timers armed to have come due.
+      await sleep(30);
+      return json(200, { leftTimersFired });
     case '/bad-status':
       return { status: 42, headers: [], body: undefined };
     default:

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AlgaError } from '@alga-psa/protocol';
 import { componentWithImports, coreModule } from '../testing/fixtures.ts';
-import { componentImports, importProblems, verifyComponent } from './component.ts';
+import { componentImports, importProblems, importWarnings, verifyComponent } from './component.ts';
 
 const manifest = { capabilities: ['cap:secrets.get' as const] };
 
@@ -62,9 +62,35 @@ test('WASI, the reference host PSA interfaces, foreign packages and incompatible
       'do-it',
     ],
   );
-  assert.match(problems[0]!.message, /no WASI access/);
+  assert.match(problems[0]!.message, /only the WASI clocks/);
   assert.match(problems[1]!.message, /PSA-specific/);
   assert.match(problems[3]!.message, /not compatible/);
+});
+
+test('the ambient WASI clocks need no capability, but other WASI and other WASI versions are refused', () => {
+  const clocks = [
+    'wasi:clocks/wall-clock@0.2.3',
+    'wasi:clocks/monotonic-clock@0.2.3',
+    'wasi:io/poll@0.2.3',
+    'wasi:io/error@0.2.3',
+    'wasi:io/streams@0.2.3',
+    'wasi:cli/stderr@0.2.3',
+  ];
+  assert.deepEqual(importProblems(clocks, { capabilities: [] }), []);
+  assert.deepEqual(
+    importProblems(['wasi:clocks/wall-clock@0.3.0', 'wasi:random/random@0.2.3', 'wasi:filesystem/types@0.2.3'], {
+      capabilities: [],
+    }).map((p) => p.import),
+    ['wasi:clocks/wall-clock@0.3.0', 'wasi:random/random@0.2.3', 'wasi:filesystem/types@0.2.3'],
+  );
+  assert.deepEqual(importWarnings(clocks), []);
+});
+
+test('a component without the host clock is accepted with a warning that its clock reads its build time', () => {
+  const [warning, ...more] = importWarnings(['alga:extension/secrets@0.1.0']);
+  assert.match(warning!, /the instant it was built/);
+  assert.match(warning!, /alga build/);
+  assert.deepEqual(more, []);
 });
 
 test('a core module or garbage is ALGA_INVALID_COMPONENT, not a crash', async () => {

@@ -2,14 +2,18 @@
  * Validate early: a component is checked at publish, not at its first call.
  * It must be a Component Model binary, and every import must be an
  * `alga:extension` interface unlocked by a capability the manifest declares,
- * so a guest can never reach for a door the install did not open.
+ * or one of the ambient WASI interfaces (the clocks) every guest gets, so a
+ * guest can never reach for a door the install did not open.
  */
 import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools';
 import {
   DEFAULT_CAPABILITIES,
   WIT_PACKAGE,
+  WASI_VERSION_LINE,
   WIT_VERSION,
+  ambientWasiInterface,
   capabilityForInterface,
+  importsHostClock,
   parseImportName,
   type Manifest,
 } from '@alga-psa/protocol';
@@ -76,9 +80,10 @@ export function importProblems(imports: readonly string[], manifest: Pick<Manife
       continue;
     }
     if (name.startsWith('wasi:')) {
+      if (ambientWasiInterface(name)) continue;
       problems.push({
         import: name,
-        message: `imports the WASI interface ${name}; extensions get no WASI access (build with \`alga build\`, which disables every WASI feature, and reach the outside world through ${WIT_PACKAGE}/http).`,
+        message: `imports the WASI interface ${name}; extensions get only the WASI clocks (@${WASI_VERSION_LINE}.x) (build with \`alga build\`, which disables every other WASI feature, and reach the outside world through ${WIT_PACKAGE}/http).`,
       });
       continue;
     }
@@ -119,15 +124,23 @@ export function importProblems(imports: readonly string[], manifest: Pick<Manife
   return problems;
 }
 
-/** Throws ALGA_IMPORT_NOT_ALLOWED naming every offending import and its fix. */
+/** What publish accepts but the author should hear about. */
+export function importWarnings(imports: readonly string[]): string[] {
+  if (importsHostClock(imports)) return [];
+  return [
+    "The component does not import wasi:clocks, so its Date.now() and new Date() read the instant it was built, and performance.now() and timers trap. Rebuild it with `alga build` (componentize-js's clocks feature) to read the host's clock.",
+  ];
+}
+
+/** Throws ALGA_IMPORT_NOT_ALLOWED naming every offending import and its fix; answers the warnings otherwise. */
 export async function verifyComponent(
   bytes: Uint8Array,
   manifest: Pick<Manifest, 'capabilities'>,
-): Promise<{ imports: string[] }> {
+): Promise<{ imports: string[]; warnings: string[] }> {
   const imports = await componentImports(bytes);
   const problems = importProblems(imports, manifest);
   if (problems.length > 0) {
     throw importsNotAllowed({ problems: problems.map((p) => p.message).join(' It also ') }, { details: problems });
   }
-  return { imports };
+  return { imports, warnings: importWarnings(imports) };
 }
