@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '@alga-psa/cli';
 import { deployExtension } from '../../scripts/lib/demo.ts';
@@ -116,6 +117,29 @@ describe('walking skeleton: gateway → runner → component', () => {
     assert.notEqual(a.uuid, b.uuid);
     assert.match(a.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.notDeepEqual(a.bytes, b.bytes);
+  });
+
+  test("the guest reads the host's clock: two requests a second apart see a second pass", async () => {
+    const before = Date.now();
+    const first = (await call('looper/clock')).json();
+    await sleep(1000);
+    const second = (await call('looper/clock')).json();
+    // Not the instant the component was built: the host's time of each request.
+    assert.ok(first.wall >= before - 1, `${first.wall} < ${before}`);
+    assert.ok(second.wall - first.wall >= 990, `the guest clock advanced ${second.wall - first.wall} ms`);
+    assert.equal(new Date(second.iso).getTime() - second.wall < 1000, true);
+    assert.ok(first.mono >= 0 && second.mono >= 0);
+  });
+
+  test('a guest awaits its setTimeout, and a timer it leaves pending never fires into the next request', async () => {
+    const timer = await call('looper/timer');
+    assert.equal(timer.status, 200, timer.text);
+    assert.equal(timer.json().fired, true);
+    assert.ok(timer.json().waited >= 9, `waited ${timer.json().waited} ms`);
+    assert.equal((await call('looper/leave-timer')).status, 200);
+    const later = await call('looper/left-timer');
+    assert.deepEqual(later.json(), { leftTimerFired: 0 });
+    assert.doesNotMatch(runner.output(), /the left timer fired/);
   });
 
   test('a route the manifest does not declare is a 404', async () => {
