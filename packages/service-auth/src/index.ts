@@ -16,6 +16,17 @@ import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
+import {
+  tokenAudience,
+  tokenAudienceNotSingle,
+  tokenExpired,
+  tokenInvalid,
+  tokenLifetimeTooLong,
+  tokenMissing,
+  tokenScope,
+} from './errors.ts';
+
+export { ServiceTokenError, type TokenRefusal } from './errors.ts';
 
 export type Audience = 'alga-runner' | 'alga-server';
 
@@ -33,27 +44,30 @@ export const MAX_TOKEN_TTL_SECONDS = 60;
 const ISSUER = 'alga-server';
 const ALGORITHM = 'EdDSA';
 
-export class ServiceTokenError extends Error {
-  readonly reason: 'missing' | 'invalid' | 'expired' | 'audience' | 'scope';
-  constructor(reason: ServiceTokenError['reason'], message: string) {
-    super(message);
-    this.name = 'ServiceTokenError';
-    this.reason = reason;
-  }
+/** Milliseconds since the epoch; injectable so tests move time instead of sleeping. */
+export type Clock = () => number;
+
+export interface ClockOptions {
+  /** Default `Date.now`. */
+  now?: Clock;
 }
 
 export class ServiceTokenSigner {
   readonly #key: KeyObject;
-  private constructor(key: KeyObject) {
+  readonly #now: Clock;
+  private constructor(key: KeyObject, now: Clock) {
     this.#key = key;
+    this.#now = now;
   }
-  static fromPem(pem: string): ServiceTokenSigner {
-    return new ServiceTokenSigner(createPrivateKey(pem));
+  static fromPem(pem: string, options: ClockOptions = {}): ServiceTokenSigner {
+    return new ServiceTokenSigner(createPrivateKey(pem), options.now ?? Date.now);
   }
   async sign(claims: ServiceClaims, ttlSeconds: number): Promise<string> {
     if (!(ttlSeconds > 0 && ttlSeconds <= MAX_TOKEN_TTL_SECONDS)) {
       throw new RangeError(`Service token lifetime must be 1..${MAX_TOKEN_TTL_SECONDS} s, got ${ttlSeconds}.`);
     }
+    // One reading of the clock for both claims, so `exp - iat` is exactly the lifetime the verifier allows.
+    const issuedAt = Math.floor(this.#now() / 1000);
     return new SignJWT({
       tid: claims.tenantId,
       iid: claims.installId,
@@ -63,8 +77,8 @@ export class ServiceTokenSigner {
       .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
       .setIssuer(ISSUER)
       .setAudience(claims.audience)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + Math.ceil(ttlSeconds))
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + Math.ceil(ttlSeconds))
       .sign(this.#key);
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
@@ -77,74 +91,82 @@ export class ServiceTokenSigner {
 
 interface VerifiedToken {
   claims: Omit<ServiceClaims, 'audience'>;
-  audience: string | string[] | undefined;
-  expiresAtMs: number;
+  audience: string;
+  /** `min(exp, iat + MAX_TOKEN_TTL_SECONDS)`, in ms: past it the token is refused, cached or not. */
+  usableUntilMs: number;
 }
 
 export class ServiceTokenVerifier {
   readonly #key: KeyObject;
+  readonly #now: Clock;
   // Signature checks are the costly part (Ed25519 via WebCrypto) and a token
   // is reused for many requests (see ReusableTokens); a verified token is
-  // remembered until it expires. Audience, scope and expiry are still
-  // checked on every call.
+  // remembered until it may no longer be used. Audience, scope and expiry
+  // are still checked on every call.
   readonly #verified = new LRUCache<string, VerifiedToken>({ max: 10_000 });
-  private constructor(key: KeyObject) {
+  private constructor(key: KeyObject, now: Clock) {
     this.#key = key;
+    this.#now = now;
   }
-  static fromPem(pem: string): ServiceTokenVerifier {
-    return new ServiceTokenVerifier(createPublicKey(pem));
+  static fromPem(pem: string, options: ClockOptions = {}): ServiceTokenVerifier {
+    return new ServiceTokenVerifier(createPublicKey(pem), options.now ?? Date.now);
   }
 
   /**
-   * Verifies signature, issuer, audience, expiry (≤ 60 s lifetime, `alg`
-   * pinned to EdDSA so `none` or HMAC tokens are refused) and, when given,
-   * that the token carries `scope`.
+   * Verifies signature, issuer, audience (exactly one, the expected one: an
+   * array is refused even when it names it), lifetime (`exp - iat` at most
+   * 60 s, `iat` at most 60 s ago, and never used past `min(exp, iat + 60 s)`),
+   * `alg` (pinned to EdDSA so `none` or HMAC tokens are refused) and, when
+   * given, that the token carries `scope`.
    */
   async verify(token: string | undefined, expected: { audience: Audience; scope?: string }): Promise<ServiceClaims> {
-    if (!token) throw new ServiceTokenError('missing', 'A service token is required (Authorization: Bearer <token>).');
-    const known = this.#verified.get(token);
-    if (known) {
-      if (Date.now() >= known.expiresAtMs) throw new ServiceTokenError('expired', 'The service token has expired.');
-      const audiences = Array.isArray(known.audience) ? known.audience : [known.audience];
-      if (!audiences.includes(expected.audience)) {
-        throw new ServiceTokenError('audience', `The service token is not for ${expected.audience}.`);
-      }
-      return this.#checkScope({ audience: expected.audience, ...known.claims }, expected.scope);
-    }
+    if (!token) throw tokenMissing();
+    const nowMs = this.#now();
+    const known = this.#verified.get(token) ?? (await this.#verifyAndRemember(token, expected.audience, nowMs));
+    if (nowMs >= known.usableUntilMs) throw tokenExpired();
+    if (known.audience !== expected.audience) throw tokenAudience({ audience: expected.audience });
+    return this.#checkScope({ audience: expected.audience, ...known.claims }, expected.scope);
+  }
+
+  async #verifyAndRemember(token: string, audience: Audience, nowMs: number): Promise<VerifiedToken> {
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.#key, {
         issuer: ISSUER,
-        audience: expected.audience,
+        audience,
         algorithms: [ALGORITHM],
         maxTokenAge: `${MAX_TOKEN_TTL_SECONDS}s`,
         requiredClaims: ['exp', 'iat', 'tid', 'iid'],
+        currentDate: new Date(nowMs),
       }));
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired)
-        throw new ServiceTokenError('expired', 'The service token has expired.');
-      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
-        throw new ServiceTokenError('audience', `The service token is not for ${expected.audience}.`);
-      }
-      throw new ServiceTokenError('invalid', 'The service token is invalid.');
+      if (error instanceof joseErrors.JWTExpired) throw tokenExpired();
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud')
+        throw tokenAudience({ audience });
+      throw tokenInvalid();
     }
-    if (typeof payload.tid !== 'string' || typeof payload.iid !== 'string') {
-      throw new ServiceTokenError('invalid', 'The service token is invalid.');
-    }
-    const claims = {
-      tenantId: payload.tid,
-      installId: payload.iid,
-      scope: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
-      ...(typeof payload.rid === 'string' ? { requestId: payload.rid } : {}),
+    // jose accepts an `aud` array that contains the audience; a token for several audiences is not ours.
+    if (typeof payload.aud !== 'string') throw tokenAudienceNotSingle({ audience });
+    // Both are numbers here: jose required and type-checked them.
+    const { iat, exp } = payload as { iat: number; exp: number };
+    if (exp - iat > MAX_TOKEN_TTL_SECONDS) throw tokenLifetimeTooLong({ max: MAX_TOKEN_TTL_SECONDS });
+    if (typeof payload.tid !== 'string' || typeof payload.iid !== 'string') throw tokenInvalid();
+    const verified: VerifiedToken = {
+      claims: {
+        tenantId: payload.tid,
+        installId: payload.iid,
+        scope: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
+        ...(typeof payload.rid === 'string' ? { requestId: payload.rid } : {}),
+      },
+      audience: payload.aud,
+      usableUntilMs: Math.min(exp, iat + MAX_TOKEN_TTL_SECONDS) * 1000,
     };
-    this.#verified.set(token, { claims, audience: payload.aud, expiresAtMs: payload.exp! * 1000 });
-    return this.#checkScope({ audience: expected.audience, ...claims }, expected.scope);
+    this.#verified.set(token, verified);
+    return verified;
   }
 
   #checkScope(claims: ServiceClaims, scope: string | undefined): ServiceClaims {
-    if (scope && !claims.scope.includes(scope)) {
-      throw new ServiceTokenError('scope', `The service token does not allow "${scope}".`);
-    }
+    if (scope && !claims.scope.includes(scope)) throw tokenScope({ scope });
     return claims;
   }
 }
@@ -160,13 +182,16 @@ export class ReusableTokens {
   readonly #signer: ServiceTokenSigner;
   readonly #minRemainingMs: number;
   readonly #ttlSeconds: number;
+  readonly #now: Clock;
   readonly #tokens = new LRUCache<string, { token: string; expiresAtMs: number }>({ max: 10_000 });
 
-  constructor(signer: ServiceTokenSigner, options: { minRemainingSeconds: number }) {
+  /** `now` must be the signer's clock (both default to `Date.now`). */
+  constructor(signer: ServiceTokenSigner, options: { minRemainingSeconds: number } & ClockOptions) {
     if (!(options.minRemainingSeconds > 0 && options.minRemainingSeconds <= MAX_TOKEN_TTL_SECONDS)) {
       throw new RangeError(`minRemainingSeconds must be 1..${MAX_TOKEN_TTL_SECONDS}.`);
     }
     this.#signer = signer;
+    this.#now = options.now ?? Date.now;
     this.#minRemainingMs = options.minRemainingSeconds * 1000;
     // Twice the minimum (capped at the maximum) so each token serves a while.
     this.#ttlSeconds = Math.min(MAX_TOKEN_TTL_SECONDS, Math.ceil(options.minRemainingSeconds * 2));
@@ -175,8 +200,10 @@ export class ReusableTokens {
   async get(claims: Omit<ServiceClaims, 'requestId'>): Promise<string> {
     const key = JSON.stringify([claims.audience, claims.tenantId, claims.installId, [...claims.scope].sort()]);
     const cached = this.#tokens.get(key);
-    if (cached && cached.expiresAtMs - Date.now() >= this.#minRemainingMs) return cached.token;
-    const expiresAtMs = Date.now() + this.#ttlSeconds * 1000;
+    const now = this.#now();
+    if (cached && cached.expiresAtMs - now >= this.#minRemainingMs) return cached.token;
+    // The signer dates the token from the whole second (`exp = floor(now) + ttl`); count from there too.
+    const expiresAtMs = (Math.floor(now / 1000) + this.#ttlSeconds) * 1000;
     const token = await this.#signer.sign(claims, this.#ttlSeconds);
     this.#tokens.set(key, { token, expiresAtMs });
     return token;
@@ -209,16 +236,16 @@ export async function ensureServiceKeys(dir: string): Promise<ServiceKeyFiles> {
 }
 
 /** Reads a signing key, refusing one that other users can read. */
-export async function loadSigner(file: string): Promise<ServiceTokenSigner> {
+export async function loadSigner(file: string, options: ClockOptions = {}): Promise<ServiceTokenSigner> {
   const info = await stat(file);
   if ((info.mode & 0o077) !== 0) {
     throw new Error(`Service signing key ${file} is readable by other users; run: chmod 600 ${file}`);
   }
-  return ServiceTokenSigner.fromPem(await readFile(file, 'utf8'));
+  return ServiceTokenSigner.fromPem(await readFile(file, 'utf8'), options);
 }
 
-export async function loadVerifier(file: string): Promise<ServiceTokenVerifier> {
-  return ServiceTokenVerifier.fromPem(await readFile(file, 'utf8'));
+export async function loadVerifier(file: string, options: ClockOptions = {}): Promise<ServiceTokenVerifier> {
+  return ServiceTokenVerifier.fromPem(await readFile(file, 'utf8'), options);
 }
 
 async function writeNew(file: string, text: string, mode: number): Promise<void> {
