@@ -252,6 +252,18 @@ export const bytesOverQuota = defineError(
   "The install's storage would exceed its total of {max} bytes (keys and values); delete entries first.",
 );
 
+// ── Every request ────────────────────────────────────────────────────────────
+/** A path parameter or query name or value the database could not hold; the text is not quoted back. */
+export const urlTextInvalid = defineError(
+  'ALGA_BAD_REQUEST',
+  'The URL is not valid: its {part} holds a NUL character or text that is not Unicode.',
+);
+/** A JSON body with a string the database could not hold; the text is not quoted back. */
+export const bodyTextInvalid = defineError(
+  'ALGA_BAD_REQUEST',
+  'The body is not valid: a string in it holds a NUL character or text that is not Unicode.',
+);
+
 // ── Infrastructure ───────────────────────────────────────────────────────────
 export const databaseUnavailable = defineError(
   'ALGA_DATABASE_UNAVAILABLE',

@@ -3,7 +3,7 @@ import { createServer as createHttpServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import { RUNNER_API_PREFIX, type BundleLimits } from '@alga-psa/protocol';
-import { algaErrors } from '@alga-psa/protocol/fastify';
+import { algaErrors, algaFrameworkErrors } from '@alga-psa/protocol/fastify';
 import type { ServiceTokenSigner, ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { Encrypter } from '@alga-psa/transit';
 import { migrate, openPglite, type Db } from './db/index.ts';
@@ -20,6 +20,7 @@ import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { publishRoutes } from './routes/publish.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { installLogRoutes, runnerApi, runnerApiOptionsFrom } from './runner-api/index.ts';
+import { registerInputGuard } from './input-guard.ts';
 import { webUi, type WebUiOptions } from './web/index.ts';
 
 export interface ServerOptions {
@@ -61,9 +62,17 @@ export interface ServerOptions {
   web?: WebUiOptions;
 }
 
+/** One method and URL pattern the server answers, as registered (e.g. `GET /api/v1/installs/:extensionId`). */
+export interface ServedRoute {
+  method: string;
+  url: string;
+}
+
 export interface AlgaServer {
   app: FastifyInstance;
   db: Db;
+  /** Every route, HEAD twins included, in registration order: tests drive each one (input-guard.test.ts). */
+  routes: readonly ServedRoute[];
   close(): Promise<void>;
 }
 
@@ -111,6 +120,8 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // A path the router cannot decode, or with a segment over maxParamLength (100), is a registry 400.
+    frameworkErrors: algaFrameworkErrors,
     // Node's defaults (60 s for headers, checked only every 30 s) let slow clients hold a socket for
     // a minute and a half; ours are tighter, and checked every second.
     serverFactory: (handler) =>
@@ -125,10 +136,16 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     // Reject unknown fields instead of silently stripping them, and never coerce types.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   });
+  const routes: ServedRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // Before any other hook: no NUL or broken Unicode from a URL or JSON body reaches authentication or SQL.
+  registerInputGuard(app);
   await app.register(algaErrors);
   healthRoutes(app, db);
 
@@ -190,6 +207,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
   return {
     app,
     db,
+    routes,
     async close() {
       await app.close();
       await runner.close();

@@ -57,9 +57,13 @@ export function checkNamespace(namespace: string): void {
   }
 }
 
+/** Whether `key` may name an entry. "." and ".." would be dot segments in a URL, which clients may resolve before sending. */
+function isKey(key: string): boolean {
+  return KEY_RE.test(key) && key !== '.' && key !== '..' && Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES;
+}
+
 export function checkKey(key: string): void {
-  // "." and ".." would be dot segments in a URL, which clients may resolve before sending.
-  if (!KEY_RE.test(key) || key === '.' || key === '..' || Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+  if (!isKey(key)) {
     throw keyInvalid({ maxBytes: MAX_KEY_BYTES }, { details: [{ field: 'key', message: 'has an invalid syntax' }] });
   }
 }
@@ -128,7 +132,8 @@ function encodeCursor(namespace: string, key: string): string {
 function decodeCursor(namespace: string, cursor: string): string {
   try {
     const body = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorBody>;
-    if (body.v === 1 && body.ns === namespace && typeof body.k === 'string') return body.k;
+    // The cursor is not signed: its key reaches SQL, so it must be one a client could have stored (no NUL).
+    if (body.v === 1 && body.ns === namespace && typeof body.k === 'string' && isKey(body.k)) return body.k;
   } catch {
     // Falls through to the error below.
   }

@@ -23,7 +23,7 @@ export interface RunnerApiTestContext extends TestContext {
 
 export async function startRunnerApiServer(
   db: Db,
-  options: { storageQuotas?: Partial<StorageQuotas>; installLogRetention?: number } = {},
+  options: Partial<ServerOptions> & { storageQuotas?: Partial<StorageQuotas>; installLogRetention?: number } = {},
 ): Promise<RunnerApiTestContext> {
   const keyDir = await mkdtemp(path.join(tmpdir(), 'alga-runner-api-keys-'));
   const files = await ensureServiceKeys(keyDir);
