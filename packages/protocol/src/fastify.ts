@@ -5,27 +5,75 @@
  * with the registry's status. Kept out of the package's main entry so that
  * importing `@alga-psa/protocol` (the browser UI does) never pulls Fastify in.
  */
-import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { clip } from './clip.ts';
 import { AlgaError } from './errors.ts';
+
+/**
+ * Most schema problems one error lists; past it a last entry counts the
+ * rest. With `allErrors`, a body of 100,000 wrong items fails 100,000 times,
+ * and an answer listing each would be far larger than the request.
+ */
+export const MAX_VALIDATION_DETAILS = 10;
+/** Longest field name (it may quote the client's own keys) and message of one listed problem. */
+const MAX_FIELD_CHARS = 160;
+const MAX_MESSAGE_CHARS = 240;
+
+/** One listed problem: `{field, message}`; the last entry of a cut list also says how many were `omitted`. */
+export interface ProblemDetail {
+  field: string;
+  message: string;
+  omitted?: number;
+}
+
+/**
+ * The first `MAX_VALIDATION_DETAILS` of `items` as problems, each clipped,
+ * then (when there were more) `{field: summaryField, message: "…and N more
+ * problems not listed", omitted: N}`. Only the listed items are turned into
+ * text. For every answer that lists problems, so none grows with the input.
+ */
+export function boundedDetails<T>(
+  items: readonly T[],
+  toDetail: (item: T) => ProblemDetail,
+  summaryField = '',
+): ProblemDetail[] {
+  const listed = items.slice(0, MAX_VALIDATION_DETAILS).map((item) => {
+    const detail = toDetail(item);
+    return { field: clip(detail.field, MAX_FIELD_CHARS), message: clip(detail.message, MAX_MESSAGE_CHARS) };
+  });
+  const omitted = items.length - listed.length;
+  if (omitted <= 0) return listed;
+  const message = `…and ${omitted} more problem${omitted === 1 ? '' : 's'} not listed`;
+  return [...listed, { field: summaryField, message, omitted }];
+}
+
+/** A schema validation failure: the bounded problems, worded `<context>.<path> <message>` as ever. */
+function validationFailed(context: string, issues: NonNullable<FastifyError['validation']>): AlgaError {
+  const details = boundedDetails(
+    issues,
+    (issue) => ({
+      field: `${context}${issue.instancePath.replace(/\//g, '.')}`,
+      message: issue.message ?? 'is invalid',
+    }),
+    context,
+  );
+  const text = details.map((d) => (d.omitted === undefined ? `${d.field} ${d.message}` : d.message)).join('; ');
+  return new AlgaError('ALGA_VALIDATION_FAILED', `The ${context} is invalid: ${text}.`, { details });
+}
 
 /** Maps anything thrown inside a request to the error registry. */
 export function toAlgaError(error: unknown): AlgaError {
   if (error instanceof AlgaError) return error;
   const fastifyError = error as Partial<FastifyError> & Error;
-  if (fastifyError.validation) {
-    const context = fastifyError.validationContext ?? 'body';
-    const details = fastifyError.validation.map((issue) => ({
-      field: `${context}${issue.instancePath.replace(/\//g, '.')}`,
-      message: issue.message ?? 'is invalid',
-    }));
-    return new AlgaError(
-      'ALGA_VALIDATION_FAILED',
-      `The ${context} is invalid: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}.`,
-      { details },
-    );
-  }
+  if (fastifyError.validation)
+    return validationFailed(fastifyError.validationContext ?? 'body', fastifyError.validation);
   switch (fastifyError.code) {
+    // The router's own refusals (see `algaFrameworkErrors`); the URL is not quoted back.
+    case 'FST_ERR_BAD_URL':
+      return new AlgaError('ALGA_BAD_REQUEST', 'The URL is not valid: its path holds a %-escape that is not UTF-8.');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AlgaError('ALGA_BAD_REQUEST', 'The URL is not valid: a segment of its path is too long.');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AlgaError('ALGA_PAYLOAD_TOO_LARGE');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -40,6 +88,22 @@ export function toAlgaError(error: unknown): AlgaError {
   return new AlgaError('ALGA_INTERNAL', undefined, { cause: error });
 }
 
+/**
+ * Fastify's `frameworkErrors` option: what the router refuses before any
+ * route (or hook) runs — a path whose %-escapes are not UTF-8, a segment
+ * longer than `maxParamLength` — answered like every other error instead of
+ * with Fastify's own body (and a 414 for the long segment).
+ */
+export function algaFrameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const alga = toAlgaError(error);
+  if (alga.status >= 500) request.log.error({ err: alga.cause ?? alga, code: alga.code }, 'request failed');
+  void reply
+    .code(alga.status)
+    .header('x-request-id', request.id)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(alga.toBody(request.id));
+}
+
 export interface AlgaErrorsOptions {
   /** The id an error body names (default: Fastify's `request.id`). */
   requestId?(request: FastifyRequest): string | undefined;
@@ -47,6 +111,9 @@ export interface AlgaErrorsOptions {
 
 function register(app: FastifyInstance, options: AlgaErrorsOptions, done: (error?: Error) => void): void {
   const requestId = options.requestId ?? ((request: FastifyRequest) => request.id);
+  // Fastify's default formatter joins every problem into one message; the answer is
+  // `toAlgaError`'s (bounded) anyway, so the error only names the first few.
+  app.setSchemaErrorFormatter((issues, context) => new Error(validationFailed(context, issues).message));
   app.setErrorHandler((error: unknown, request, reply) => {
     const alga = toAlgaError(error);
     // The cause stays in our log; the client gets the registry's message.

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { validateManifest } from './validate-manifest.ts';
+import { MAX_MANIFEST_PROBLEMS, validateManifest } from './validate-manifest.ts';
 import { settingsDefaults, validateConfig } from './settings.ts';
 
 const slug = fc.stringMatching(/^[a-z][a-z0-9-]{1,20}$/);
@@ -74,6 +74,9 @@ test('validateManifest never throws and every error names a path and a message',
         );
       } else {
         assert.ok(result.errors.length > 0);
+        // Bounded whatever the input: the first problems and a count of the rest.
+        assert.ok(result.errors.length <= MAX_MANIFEST_PROBLEMS + 1);
+        assert.ok(JSON.stringify(result.errors).length <= 8 * 1024);
         for (const error of result.errors) {
           assert.equal(typeof error.path, 'string');
           assert.ok(error.message.length > 0);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { validateManifest } from './validate-manifest.ts';
+import { MAX_MANIFEST_PROBLEMS, validateManifest } from './validate-manifest.ts';
 import { sampleManifest } from './testing.ts';
 
 function errorsOf(value: unknown) {
@@ -75,4 +75,51 @@ test('endpoints may opt in to the UI proxy with a boolean "proxy"', () => {
     errors.map((e) => e.path),
     ['api.endpoints[0].proxy'],
   );
+});
+
+test('10,000 unknown capabilities draw the first problems, worded as ever, and a count of the rest', () => {
+  const capabilities = Array.from({ length: 10_000 }, (_, i) => `cap:bogus-${i}`);
+  const errors = errorsOf({ ...sampleManifest(), capabilities });
+  assert.equal(errors.length, MAX_MANIFEST_PROBLEMS + 1);
+  assert.deepEqual(errors[0], {
+    path: 'capabilities[0]',
+    message:
+      'capabilities[0] must be one of: "cap:context.read", "cap:secrets.get", "cap:http.fetch", "cap:storage.kv", "cap:log.emit", "cap:ui.proxy", "cap:user.read".',
+  });
+  assert.deepEqual(errors.at(-1), {
+    path: '',
+    message: `…and ${10_000 - MAX_MANIFEST_PROBLEMS} more problems not listed; fix these and validate again.`,
+  });
+  assert.ok(JSON.stringify(errors).length < 4 * 1024, `${JSON.stringify(errors).length} characters`);
+});
+
+test('as many problems as the limit are all listed, with no count', () => {
+  const capabilities = Array.from({ length: MAX_MANIFEST_PROBLEMS }, (_, i) => `cap:bogus-${i}`);
+  const errors = errorsOf({ ...sampleManifest(), capabilities });
+  assert.deepEqual(
+    errors.map((e) => e.path),
+    capabilities.map((_, i) => `capabilities[${i}]`),
+  );
+});
+
+test('problems found after the schema passed are bounded too, and quotes of huge author text are clipped', () => {
+  const settings = Array.from({ length: 5_000 }, () => ({ key: 'same', type: 'string', label: 'Same' }));
+  const duplicates = errorsOf({ ...sampleManifest(), settings });
+  assert.equal(duplicates.length, MAX_MANIFEST_PROBLEMS + 1);
+  assert.match(duplicates[0]!.message, /declared twice/);
+  assert.match(duplicates.at(-1)!.message, new RegExp(`${4_999 - MAX_MANIFEST_PROBLEMS} more problems`));
+
+  const field = 'x'.repeat(100_000);
+  const options = Array.from({ length: 5_000 }, (_, i) => ({ value: `value-${i}`, label: 'L' }));
+  const huge = errorsOf({
+    ...sampleManifest(),
+    [field]: 1,
+  });
+  assert.match(huge[0]!.message, /^"x+…" is not a known field of manifest; remove it \(allowed: name, /);
+  const longDefault = errorsOf({
+    ...sampleManifest(),
+    settings: [{ key: 'pick', type: 'select', label: 'Pick', options, default: 'none' }],
+  });
+  assert.match(longDefault[0]!.message, /^Default does not match the setting: "pick" must be one of: value-0, .*…$/);
+  for (const error of [...huge, ...longDefault]) assert.ok(error.path.length + error.message.length < 512);
 });

@@ -8,9 +8,23 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import schema from '../manifest.schema.json' with { type: 'json' };
 import type { Manifest, ManifestProblem } from './manifest.ts';
+import { clip } from './clip.ts';
 import { valueProblem } from './settings.ts';
 
 export type ManifestValidation = { ok: true; manifest: Manifest } | { ok: false; errors: ManifestProblem[] };
+
+/**
+ * Most problems one validation lists; past it the last entry counts the rest.
+ * Every problem is also clipped (below), so an invalid manifest of any size
+ * draws a few KiB of errors: 10,000 bad capabilities once drew 2 MB, each
+ * entry repeating the allowed list.
+ */
+export const MAX_MANIFEST_PROBLEMS = 10;
+/** Longest quote of the author's own text (an unknown field's name) inside a message. */
+const MAX_QUOTE_CHARS = 80;
+/** Longest path and message of one problem, whatever a message quotes (a long options list, say). */
+const MAX_PATH_CHARS = 160;
+const MAX_MESSAGE_CHARS = 320;
 
 export { schema as manifestSchema };
 
@@ -26,11 +40,58 @@ function validateSchema(): ValidateFunction {
 export function validateManifest(value: unknown): ManifestValidation {
   const validate = validateSchema();
   if (!validate(value)) {
-    return { ok: false, errors: dedupe((validate.errors ?? []).map(friendlyError)) };
+    // Only the problems that are listed are worded; the rest are only counted.
+    const errors = validate.errors ?? [];
+    return { ok: false, errors: firstProblems(errors, friendlyError, rawId) };
   }
   const manifest = value as unknown as Manifest;
   const errors = semanticErrors(manifest);
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, manifest };
+  return errors.length > 0
+    ? { ok: false, errors: firstProblems(errors, (problem) => problem, problemId) }
+    : { ok: true, manifest };
+}
+
+/**
+ * The first `MAX_MANIFEST_PROBLEMS` distinct problems, clipped, then one
+ * entry that counts the distinct problems left out.
+ */
+function firstProblems<T>(
+  items: readonly T[],
+  toProblem: (item: T) => ManifestProblem,
+  idOf: (item: T) => string,
+): ManifestProblem[] {
+  const listed: ManifestProblem[] = [];
+  const seen = new Set<string>();
+  let omitted = 0;
+  for (const item of items) {
+    if (listed.length < MAX_MANIFEST_PROBLEMS) {
+      const problem = clipProblem(toProblem(item));
+      const id = problemId(problem);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      listed.push(problem);
+    } else {
+      const id = `\u0001${idOf(item)}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      omitted += 1;
+    }
+  }
+  if (omitted > 0) {
+    listed.push({
+      path: '',
+      message: `…and ${omitted} more problem${omitted === 1 ? '' : 's'} not listed; fix these and validate again.`,
+    });
+  }
+  return listed;
+}
+
+const problemId = (problem: ManifestProblem) => `${problem.path}\u0000${problem.message}`;
+const rawId = (error: ErrorObject) =>
+  `${error.instancePath}\u0000${error.schemaPath}\u0000${JSON.stringify(error.params)}`;
+
+function clipProblem(problem: ManifestProblem): ManifestProblem {
+  return { path: clip(problem.path, MAX_PATH_CHARS), message: clip(problem.message, MAX_MESSAGE_CHARS) };
 }
 
 function semanticErrors(manifest: Manifest): ManifestProblem[] {
@@ -141,7 +202,7 @@ function friendlyError(error: ErrorObject): ManifestProblem {
       return { path: path ? `${path}.${missing}` : missing, message: `${field} is missing "${missing}"; add it.` };
     }
     case 'additionalProperties': {
-      const extra = String(params['additionalProperty']);
+      const extra = clip(String(params['additionalProperty']), MAX_QUOTE_CHARS);
       const allowed = allowedPropertiesAt(error.schemaPath);
       return {
         path: path ? `${path}.${extra}` : extra,
@@ -184,14 +245,4 @@ function allowedPropertiesAt(schemaPath: string): string[] | undefined {
   }
   const properties = (node as { properties?: Record<string, unknown> } | undefined)?.properties;
   return properties ? Object.keys(properties).filter((key) => key !== '$schema') : undefined;
-}
-
-function dedupe(errors: ManifestProblem[]): ManifestProblem[] {
-  const seen = new Set<string>();
-  return errors.filter((error) => {
-    const id = `${error.path}\u0000${error.message}`;
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
 }

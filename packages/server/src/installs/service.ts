@@ -11,6 +11,7 @@
  * the store empties itself on every write in this process.
  */
 import { LRUCache } from 'lru-cache';
+import { boundedDetails } from '@alga-psa/protocol/fastify';
 import {
   DEFAULT_CAPABILITIES,
   consentText,
@@ -343,7 +344,9 @@ export class InstallService {
   async saveConfig(actor: Actor, install: InstallRow, config: Record<string, unknown>): Promise<StoredConfig> {
     const errors = validateConfig(install.manifest, config);
     if (errors.length > 0) {
-      throw configInvalid({ problems: errors.map((e) => e.message).join(' ') }, { details: errors });
+      // Bounded: a config with 20,000 unknown keys once drew 4 MB of problems.
+      const details = boundedDetails(errors, (error) => error);
+      throw configInvalid({ problems: details.map((e) => e.message).join(' ') }, { details });
     }
     return this.store.write(install, async (tx) => {
       const previous = await tx.config(install.id);
@@ -381,7 +384,7 @@ export class InstallService {
       if (!declared.includes(key) && !stored.includes(key))
         errors.push({ field: `secrets.${key}`, message: `"${key}" is not a secret of this extension.` });
     }
-    if (errors.length > 0) throw settingsInvalid({ details: errors });
+    if (errors.length > 0) throw settingsInvalid({ details: boundedDetails(errors, (error) => error) });
 
     const secrets = await this.#encrypt(install, toSet, (error) => settingsNotEncrypted({ cause: error }));
     await this.store.write(install, async (tx) => {

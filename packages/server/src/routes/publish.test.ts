@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { contentHashOf } from '@alga-psa/bundle-store';
 import type { Manifest } from '@alga-psa/protocol';
+import { MAX_MANIFEST_PROBLEMS } from '@alga-psa/protocol/manifest';
 import { testEngines } from '../testing/databases.ts';
 import { archiveBytes, bundleArchive, type TarEntrySpec } from '../testing/archives.ts';
 import { componentWithImports, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
@@ -159,6 +160,32 @@ for (const engine of testEngines()) {
       const refused = await post(bomb);
       assert.equal(refused.statusCode, 413);
       assert.equal(refused.json().error.details.reason, 'bomb');
+    });
+
+    test('a manifest with 10,000 invalid capabilities draws a bounded 422 on both publish routes', async () => {
+      const manifest = {
+        ...sampleManifest({ name: 'amplify-ext' }),
+        capabilities: Array.from({ length: 10_000 }, (_, i) => `cap:bogus-${i}`),
+      } as unknown as Manifest;
+      assert.ok(JSON.stringify(manifest).length > 150_000);
+      const fromArchive = await post(archiveFor(manifest));
+      const fromJson = await ctx.server.app.inject({
+        method: 'POST',
+        url: '/api/v1/extensions/versions',
+        headers: { authorization: ctx.adminA },
+        payload: { manifest, contentHash: contentHashOf(component) },
+      });
+      for (const response of [fromArchive, fromJson]) {
+        assert.equal(response.statusCode, 422, response.body.slice(0, 200));
+        // Was 2 MB: one entry per item, each repeating the allowed list.
+        assert.ok(response.body.length < 6 * 1024, `${response.body.length} bytes`);
+        const { code, message, details } = response.json().error;
+        assert.equal(code, 'ALGA_INVALID_MANIFEST');
+        assert.equal(details.length, MAX_MANIFEST_PROBLEMS + 1);
+        assert.equal(details[0].path, 'capabilities[0]');
+        assert.match(details.at(-1).message, new RegExp(`${10_000 - MAX_MANIFEST_PROBLEMS} more problems not listed`));
+        assert.match(message, /^The manifest is invalid: capabilities\[0\]: capabilities\[0\] must be one of: /);
+      }
     });
 
     test('size cap (413 by Content-Length), content type, empty body and viewer keys', async () => {
