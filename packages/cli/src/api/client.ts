@@ -1,4 +1,4 @@
-import type { ErrorBody } from '@alga-psa/protocol';
+import type { ErrorBody, PublishedVersion } from '@alga-psa/protocol';
 
 /**
  * A failed call to the server's management API, with the server's error code
@@ -80,11 +80,7 @@ export class ApiClient {
     return this.request('PUT', `/api/v1/bundles/${contentHash}`, bytes, 'application/octet-stream');
   }
 
-  publishVersion(input: {
-    manifest: unknown;
-    contentHash: string;
-    metadata?: unknown;
-  }): Promise<{ extensionId: string; version: string; contentHash: string }> {
+  publishVersion(input: { manifest: unknown; contentHash: string; metadata?: unknown }): Promise<PublishedVersion> {
     return this.request('POST', '/api/v1/extensions/versions', input);
   }
 
@@ -92,10 +88,7 @@ export class ApiClient {
    * `POST /api/v1/extensions/publish` with a bundle archive; `onProgress`
    * hears how many bytes have been handed to the socket so far.
    */
-  publishArchive(
-    archive: Uint8Array,
-    onProgress?: (sent: number, total: number) => void,
-  ): Promise<{ extensionId: string; version: string; contentHash: string }> {
+  publishArchive(archive: Uint8Array, onProgress?: (sent: number, total: number) => void): Promise<PublishedVersion> {
     const chunk = 64 * 1024;
     let offset = 0;
     const body = new ReadableStream<Uint8Array>({

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import type { PublishedVersion } from '@alga-psa/protocol';
 import { ServerApiError } from '../api/client.ts';
 import { apiClient } from '../lib/credentials.ts';
 import { packExtension } from '../pack/index.ts';
@@ -27,7 +28,7 @@ export function register(program: Command): void {
           status(`  uploading ${formatBytes(sent)} / ${formatBytes(total)} (${percent}%)`);
         }
       };
-      let result: { extensionId: string; version: string; contentHash: string };
+      let result: PublishedVersion;
       try {
         result = await client.publishArchive(archive, onProgress);
       } catch (error) {
@@ -42,6 +43,8 @@ export function register(program: Command): void {
         result = await client.publishVersion({ manifest, contentHash: metadata.contentHash, metadata });
       }
       if (opts.json) return console.log(JSON.stringify({ ...result, archive: packed.sha256 }, null, 2));
+      // A server from before warnings sends none.
+      for (const warning of result.warnings ?? []) console.error(`warning: ${warning}`);
       console.log(`Published ${result.extensionId}@${result.version} (${result.contentHash}) to ${client.serverUrl}`);
       console.log(`  install it with: alga install ${result.extensionId}`);
     });

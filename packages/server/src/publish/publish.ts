@@ -38,6 +38,8 @@ export interface PublishResult {
   version: string;
   contentHash: string;
   imports: string[];
+  /** From the component checks (`importWarnings`). */
+  warnings: string[];
 }
 
 export function parseManifest(value: unknown): Manifest {
@@ -82,7 +84,7 @@ function canonical(value: unknown): string {
 
 export async function publishVersion(db: Db, principal: Principal, input: PublishInput, requestId: string) {
   const { manifest, contentHash } = input;
-  const { imports } = await verifyComponent(input.component, manifest);
+  const { imports, warnings } = await verifyComponent(input.component, manifest);
   // Content-addressed and idempotent: bytes stored for a publish that then fails are harmless.
   await input.store?.();
   const created = await db.transaction(async (tx) => {
@@ -161,5 +163,6 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
     version: manifest.version,
     contentHash,
     imports,
+    warnings,
   } satisfies PublishResult;
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { BundleStore } from '@alga-psa/bundle-store';
+import type { PublishedVersion } from '@alga-psa/protocol';
 import type { Db } from '../db/index.ts';
 import { principalOf } from '../auth/plugin.ts';
 import { bundleNotUploaded } from '../errors.ts';
@@ -41,9 +42,12 @@ export function extensionRoutes(app: FastifyInstance, db: Db, bundles: BundleSto
       { manifest, contentHash, component, metadata: request.body.metadata ?? {} },
       request.id,
     );
-    return reply
-      .code(result.created ? 201 : 200)
-      .send({ extensionId: result.extensionId, version: result.version, contentHash });
+    return reply.code(result.created ? 201 : 200).send({
+      extensionId: result.extensionId,
+      version: result.version,
+      contentHash,
+      warnings: result.warnings,
+    } satisfies PublishedVersion);
   });
 
   app.get('/api/v1/extensions', async () => ({ extensions: await listExtensions(db) }));

@@ -67,6 +67,23 @@ for (const engine of testEngines()) {
       assert.equal(listed.json().extensions.find((e: { id: string }) => e.id === 'arch-ext').latestVersion, '1.0.0');
     });
 
+    test('warns, but publishes, a component that does not import the host clock; one that does draws no warning', async () => {
+      const without = await post(archiveFor(sampleManifest({ name: 'clockless-ext' })));
+      assert.equal(without.statusCode, 201, without.body);
+      const [warning, ...more] = without.json().warnings as string[];
+      assert.match(warning!, /Date\.now\(\).*the instant it was built/);
+      assert.deepEqual(more, []);
+      const clocked = await componentWithImports([
+        'alga:extension/secrets@0.1.0',
+        'wasi:clocks/wall-clock@0.2.3',
+        'wasi:clocks/monotonic-clock@0.2.3',
+        'wasi:io/poll@0.2.3',
+      ]);
+      const withClock = await post(archiveFor(sampleManifest({ name: 'clocked-ext' }), clocked));
+      assert.equal(withClock.statusCode, 201, withClock.body);
+      assert.deepEqual(withClock.json().warnings, []);
+    });
+
     test('re-packing the same build is idempotent (200); different content for the version is a 409', async () => {
       const manifest = sampleManifest({ name: 'repack-ext' });
       assert.equal((await post(archiveFor(manifest))).statusCode, 201);

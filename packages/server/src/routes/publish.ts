@@ -3,7 +3,12 @@
  * (docs/bundle-format.md). Everything is checked before anything is stored.
  */
 import type { FastifyInstance } from 'fastify';
-import { BundleArchiveError, DEFAULT_BUNDLE_LIMITS, type BundleLimits } from '@alga-psa/protocol';
+import {
+  BundleArchiveError,
+  DEFAULT_BUNDLE_LIMITS,
+  type BundleLimits,
+  type PublishedVersion,
+} from '@alga-psa/protocol';
 import { contentHashOf, type BundleStore } from '@alga-psa/bundle-store';
 import type { Db } from '../db/index.ts';
 import { principalOf } from '../auth/plugin.ts';
@@ -132,9 +137,10 @@ export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): voi
       extensionId: result.extensionId,
       version: result.version,
       contentHash,
+      warnings: result.warnings,
       archiveHash,
       imports: result.imports,
       uiFiles: uiFiles.map((file) => file.path).sort(),
-    });
+    } satisfies PublishedVersion);
   });
 }
