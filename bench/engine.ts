@@ -25,6 +25,7 @@ import { createLogger } from '../packages/runner/src/logger.ts';
 import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
 import { createRequestProviders } from '../packages/runner/src/providers/index.ts';
 import { testProviders } from '../packages/runner/src/testing/providers.ts';
+import { createWasiHost } from '../packages/runner/src/wasi/index.ts';
 import { benchWasmTiering } from './lib/tiering.ts';
 import { HOST_DATA, PLAIN_HANDLER } from './lib/guest-source.ts';
 import { measure as measureAlone, type Summary, type Warmup } from './lib/stats.ts';
@@ -68,8 +69,11 @@ function witImports() {
     'alga:extension/secrets': { get: () => HOST_DATA.secret, listKeys: () => ['api_token'] },
     'alga:extension/logging': { logInfo: () => {}, logWarn: () => {}, logError: () => {} },
     'alga:extension/random': { getRandomBytes: (n: number) => crypto.getRandomValues(new Uint8Array(n)) },
+    // The ambient WASI clocks, as the runner gives every guest (the handler sets no timer).
+    ...(createWasiHost({ wait: () => {}, stderr: () => {} }).imports as Record<string, Record<string, () => unknown>>),
   };
   for (const [key, functions] of Object.entries(imports)) {
+    if (!key.startsWith('alga:extension/')) continue;
     const iface = key.slice('alga:extension/'.length);
     for (const [fn, impl] of Object.entries(functions)) {
       functions[fn] = (...args: never[]) =>

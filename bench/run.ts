@@ -22,6 +22,7 @@ import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
 import { ENGINE_ROUNDS, realisticRequest, runEngineBench } from './engine.ts';
 import { HOST_DATA } from './lib/guest-source.ts';
 import { closedLoop, closedLoopCount, openLoop, type LoadResult, type LoadTarget } from './lib/load.ts';
+import { summarize } from './lib/stats.ts';
 import { toMarkdown, toSvg, type BenchResults } from './lib/report.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,11 @@ const CAPACITY_MS = quick ? 2000 : 5000;
 const CONCURRENCY = 8;
 const SECRET_TTL_MS = 5000;
 const STABILITY = quick ? { first: 2000, last: 6000 } : { first: 10_000, last: 100_000 };
+/** Deadline kills in the "after a kill" section, and the deadline of the request that is killed. */
+const KILLS = quick ? 4 : 12;
+const KILL_TIMEOUT_MS = 200;
+/** Between two kills, so each is a separate incident: time for the pool to boot its next spare worker. */
+const KILL_SPACING_MS = 1500;
 
 const started = performance.now();
 const log = (message: string) =>
@@ -107,9 +113,49 @@ function newVersionOf(component: Uint8Array, marker: string): Uint8Array {
   return Buffer.concat([component, Buffer.from([0x00, ...leb]), body]);
 }
 
+/**
+ * The first request to an install right after its previous request was
+ * killed at its deadline (its worker terminated and replaced), next to the
+ * same request's normal p50. Sent from this process, one after the other,
+ * so the request follows the kill at once (a load-generator child would
+ * start later and give the runner time to recover).
+ */
+async function firstRequestAfterKill(
+  runnerUrl: string,
+  request: Awaited<ReturnType<typeof realisticRequest>>,
+  headers: () => Promise<Record<string, string>>,
+): Promise<BenchResults['afterKill']> {
+  const send = async (payload: object, expected: number) => {
+    const started = performance.now();
+    const response = await fetch(`${runnerUrl}/v1/execute`, {
+      method: 'POST',
+      headers: await headers(),
+      body: JSON.stringify(payload),
+    });
+    await response.arrayBuffer();
+    const ms = performance.now() - started;
+    if (response.status !== expected) throw new Error(`after-kill section: HTTP ${response.status}, not ${expected}`);
+    return ms;
+  };
+  const spin = { ...request, http: { ...request.http, path: '/spin' }, limits: { timeout_ms: KILL_TIMEOUT_MS } };
+  const normal: number[] = [];
+  for (let i = 0; i < 100; i++) normal.push(await send(request, 200));
+  const after: number[] = [];
+  for (let i = 0; i < KILLS; i++) {
+    await send(spin, 504);
+    after.push(await send(request, 200));
+    await new Promise((resolve) => setTimeout(resolve, KILL_SPACING_MS));
+  }
+  return {
+    normalP50: summarize(normal).p50,
+    firstAfterKill: { ...summarize(after), max: Math.max(...after) },
+    timeoutMs: KILL_TIMEOUT_MS,
+  };
+}
+
 async function runnerSections(
   component: Uint8Array,
-): Promise<Pick<BenchResults, 'runnerHttp' | 'coldStart' | 'secrets' | 'stability'>> {
+): Promise<Pick<BenchResults, 'runnerHttp' | 'coldStart' | 'afterKill' | 'clock' | 'secrets' | 'stability'>> {
   const work = await mkdtemp(path.join(tmpdir(), 'alga-bench-runner-'));
   let runner: ServiceProcess | undefined;
   try {
@@ -215,6 +261,15 @@ async function runnerSections(
     const one = await reads(1);
     const many = await reads(101);
 
+    log('clock: Date.now() and performance.now() in the guest');
+    const clockReads = async (n: number) =>
+      closedLoopCount(target({ ...request, http: { ...request.http, path: '/clock', query: `n=${n}` } }), 1, 300);
+    const [clockOne, clockMany] = [await clockReads(1), await clockReads(1001)];
+
+    // Last on this runner: a component that was once killed leaves the inline path for good.
+    log('first request after a deadline kill');
+    const afterKill = await firstRequestAfterKill(runner.url, request, bearer);
+
     // Decrypts are counted on both runners, each of which starts with an empty cache.
     const firstRunSeconds = (performance.now() - runnerStarted) / 1000;
     const firstDecrypts = await decrypts(runner.url);
@@ -245,6 +300,8 @@ async function runnerSections(
     return {
       runnerHttp: { steps, heldUnder10ms: heldUnder10ms(steps), capacity },
       coldStart: cold,
+      afterKill,
+      clock: { perReadPairUs: ((clockMany.p50 - clockOne.p50) / 1000) * 1000, p50OneRead: clockOne.p50 },
       secrets: {
         perCachedGetMs: (many.p50 - one.p50) / 100,
         p50OneRead: one.p50,

@@ -1,6 +1,7 @@
 /** The benchmark's results as JSON, a markdown table and an SVG chart. */
 import type { EngineRow } from '../engine.ts';
 import type { LoadResult } from './load.ts';
+import type { Summary } from './stats.ts';
 
 export interface BenchResults {
   date: string;
@@ -22,6 +23,16 @@ export interface BenchResults {
     /** First request of another new version after that preparation. */
     preparedFirstMs: number;
   }>;
+  /** The first request after its install's previous one was killed at its deadline (the worker replaced). */
+  afterKill: {
+    /** p50 of the same request, sequential, before any kill. */
+    normalP50: number;
+    /** One sample per kill, each a separate incident (the pool settled in between). */
+    firstAfterKill: Summary & { max: number };
+    timeoutMs: number;
+  };
+  /** The guest's clock: one `Date.now()` plus one `performance.now()`, and a request that reads them once. */
+  clock: { perReadPairUs: number; p50OneRead: number };
   secrets: {
     perCachedGetMs: number;
     p50OneRead: number;
@@ -120,6 +131,11 @@ export function targets(results: BenchResults): Target[] {
       met: Math.abs(results.stability.growth) <= 0.1,
     },
     {
+      target: 'Guest clock: a few µs per request',
+      measured: `${results.clock.perReadPairUs.toFixed(2)} µs per Date.now() + performance.now()`,
+      met: results.clock.perReadPairUs <= 5,
+    },
+    {
       target: 'Secrets: one decrypt per (install, version) per TTL',
       measured: `${results.secrets.decrypts} decrypts in ${results.secrets.runSeconds.toFixed(0)} s at TTL ${results.secrets.ttlMs / 1000} s (at most ${results.secrets.maxExpected})`,
       met: results.secrets.decrypts <= results.secrets.maxExpected,
@@ -178,10 +194,19 @@ export function toMarkdown(results: BenchResults): string {
       results.coldStart.map((c) => `${ms(c.firstMs)} ms (then ${ms(c.secondMs)} ms)`).join(', ') +
       '.',
     '',
+    `**4b. After a kill** (a request to the same install right after the previous one was stopped at its ` +
+      `${results.afterKill.timeoutMs} ms deadline and its worker replaced; ${results.afterKill.firstAfterKill.n} kills): ` +
+      `first request p50 ${ms(results.afterKill.firstAfterKill.p50)} ms, max ${ms(results.afterKill.firstAfterKill.max)} ms, ` +
+      `against ${ms(results.afterKill.normalP50)} ms normally (p50, sequential) and ` +
+      `${results.coldStart.map((c) => ms(c.preparedFirstMs)).join(' / ')} ms for a new version's first request after prepare.`,
+    '',
     `**5. Secrets**: a cached \`secrets.get\` costs ${(results.secrets.perCachedGetMs * 1000).toFixed(1)} µs ` +
       `(p50 ${ms(results.secrets.p50OneRead)} ms for 1 read, ${ms(results.secrets.p50ManyReads)} ms for 101); ` +
       `${results.secrets.decrypts} decrypts for the one (install, version) over ${results.secrets.runSeconds.toFixed(0)} s ` +
       `of two runners' lives (sections 2–5 and 7) with a ${results.secrets.ttlMs / 1000} s TTL.`,
+    '',
+    `**5b. Clock**: a guest's \`Date.now()\` plus \`performance.now()\` (WASI clocks, 1 ms resolution) costs ` +
+      `${results.clock.perReadPairUs.toFixed(2)} µs (p50 of a request reading them once: ${ms(results.clock.p50OneRead)} ms).`,
     '',
     `**6. Scaling** (closed loop through the gateway): 1 runner ${results.scaling.one.achievedRps.toFixed(0)} req/s, ` +
       `2 runners ${results.scaling.two.achievedRps.toFixed(0)} req/s (${ratio(results.scaling.ratio)}; ` +

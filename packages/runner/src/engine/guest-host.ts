@@ -22,7 +22,7 @@ import {
   type LocalScope,
   type PlannedInterface,
 } from '../host-calls/index.ts';
-import { createRequestProviders } from '../providers/index.ts';
+import { createRequestProviders } from '../providers/request.ts';
 import { guestValue, importKeys, type GuestImports } from './jco-glue.ts';
 import { InstanceCache, type CachedComponent, type WarmInstance } from './instances.ts';
 import type { ComponentLoad, Discard, HostCall, InstanceMode } from './messages.ts';

@@ -12,7 +12,6 @@
  * - that `instantiate` takes an `instantiateCore` hook (the reset snapshot
  *   records the core instances through it).
  */
-import { transpile } from '@bytecodealliance/jco';
 import { WIT_PACKAGE, WIT_VERSION } from '@alga-psa/protocol';
 import type { RunnerWithWarmUp } from '../../generated/runner-with-warm-up.js';
 import type { HostOutcome } from '../host-calls/index.ts';
@@ -43,6 +42,9 @@ export interface TranspiledComponent {
 
 /** Transpiles a component's bytes into glue and core modules; throws jco's error for an invalid component. */
 export async function transpileComponent(bytes: Uint8Array): Promise<TranspiledComponent> {
+  // Loaded on first use: worker threads import this file but never transpile, and
+  // jco's module graph would add ~50 ms to every worker's boot.
+  const { transpile } = await import('@bytecodealliance/jco');
   const { files } = await transpile(bytes, {
     name: GLUE_NAME,
     instantiation: 'sync',

@@ -101,6 +101,8 @@ export function localScopeOf(job: LocalJob): LocalScope {
 export type FailurePhase = 'load' | 'instantiate' | 'handler';
 
 export type FromWorker =
+  /** The worker has loaded its modules and takes messages (the pool's spare is then ready). */
+  | { type: 'ready' }
   | { type: 'done'; jobId: number; response: WitExecuteResponse }
   /** A `prepare` finished (whether or not the instance could be made). */
   | { type: 'prepared'; componentKey: string }

@@ -7,6 +7,12 @@
  * terminated (this works for pure-wasm loops and for a worker blocked in
  * `Atomics.wait`) and replaced, so the pool keeps its size.
  *
+ * A replacement must not hold up the killed install's next request: a new
+ * worker takes ~0.5 s to load its module graph, so the pool keeps one spare
+ * worker booted out of rotation and swaps it in; and a request goes to an
+ * idle worker that already holds its component when there is one
+ * (docs/perf/032-spare-worker.md).
+ *
  * Busy polling (`busyPollMicros`, a benchmark option, off by default): for
  * a while after each dispatch the main thread checks the workers' result
  * ports on every turn of its event loop instead of sleeping until a message
@@ -115,6 +121,8 @@ interface Slot {
   retired: boolean;
   /** Prepares posted to this worker and not yet reported, by component key. */
   preparing: Map<string, Array<() => void>>;
+  /** Set once the worker has loaded its modules (its `ready` message). */
+  ready: boolean;
 }
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
@@ -132,6 +140,8 @@ export class WorkerPool {
   #closed = false;
   /** Whether a busy-poll turn is scheduled. */
   #polling = false;
+  /** A booted worker out of rotation, swapped in for one that is killed or dies. */
+  #spare: Slot | undefined;
 
   constructor(options: WorkerPoolOptions) {
     if (!Number.isInteger(options.size) || options.size < 1)
@@ -145,11 +155,24 @@ export class WorkerPool {
       throw new RangeError('Busy-poll time must be a non-negative integer of microseconds.');
     this.#options = options;
     for (let i = 0; i < options.size; i++) this.#slots.push(this.#spawn());
+    this.#keepSpare();
   }
 
-  get stats(): { workers: number; busy: number; queued: number; polling: boolean; instances: InstanceStats } {
+  get stats(): {
+    workers: number;
+    /** Workers in rotation that have loaded their modules. */
+    ready: number;
+    /** The spare worker swapped in for the next one killed. */
+    spare: 'none' | 'booting' | 'ready';
+    busy: number;
+    queued: number;
+    polling: boolean;
+    instances: InstanceStats;
+  } {
     return {
       workers: this.#slots.length,
+      ready: this.#slots.filter((slot) => slot.ready).length,
+      spare: !this.#spare ? 'none' : this.#spare.ready ? 'ready' : 'booting',
       busy: this.#slots.filter((slot) => slot.active).length,
       queued: this.#queue.length,
       polling: this.#polling,
@@ -165,7 +188,7 @@ export class WorkerPool {
 
   run(job: PoolJob): Promise<WitExecuteResponse> {
     if (this.#closed) return Promise.reject(errors.shuttingDown());
-    const idle = this.#slots.find((slot) => !slot.active);
+    const idle = this.#idleFor(job.component.key);
     if (!idle && this.#queue.length >= this.#options.queueLimit) {
       return Promise.reject(errors.busy());
     }
@@ -191,22 +214,41 @@ export class WorkerPool {
    */
   async prepare(component: LoadedComponent): Promise<void> {
     if (this.#closed) return;
-    const ready: Promise<void>[] = [];
+    await Promise.all(this.#slots.map((slot) => this.#prepareOn(slot, component)));
+  }
+
+  /** Has one worker instantiate `component`; settles when it reports it, or at once if it holds it. */
+  #prepareOn(slot: Slot, component: LoadedComponent): Promise<void> {
+    const waiting = slot.preparing.get(component.key);
+    if (waiting) return new Promise((resolve) => waiting.push(resolve));
+    if (slot.retired || slot.loaded.has(component.key)) return Promise.resolve();
+    const ready = new Promise<void>((resolve) => slot.preparing.set(component.key, [resolve]));
+    slot.worker.postMessage({
+      type: 'prepare',
+      componentKey: component.key,
+      load: this.#load(slot, component),
+    } satisfies ToWorker);
+    return ready;
+  }
+
+  /** An idle worker: one that holds the component ready if there is one, else one instantiating it, else any. */
+  #idleFor(componentKey: string): Slot | undefined {
+    let preparing: Slot | undefined;
+    let idle: Slot | undefined;
     for (const slot of this.#slots) {
-      const waiting = slot.preparing.get(component.key);
-      if (waiting) {
-        ready.push(new Promise((resolve) => waiting.push(resolve)));
-        continue;
+      if (slot.active) continue;
+      if (slot.loaded.has(componentKey)) {
+        if (!slot.preparing.has(componentKey)) return slot;
+        preparing ??= slot;
       }
-      if (slot.retired || slot.loaded.has(component.key)) continue;
-      ready.push(new Promise((resolve) => slot.preparing.set(component.key, [resolve])));
-      slot.worker.postMessage({
-        type: 'prepare',
-        componentKey: component.key,
-        load: this.#load(slot, component),
-      } satisfies ToWorker);
+      idle ??= slot;
     }
-    await Promise.all(ready);
+    return preparing ?? idle;
+  }
+
+  #keepSpare(): void {
+    if (this.#spare || this.#closed) return;
+    this.#spare = this.#spawn();
   }
 
   /** Settles a slot's pending prepares: once the worker reports them, or when it is gone. */
@@ -231,12 +273,15 @@ export class WorkerPool {
     this.#closed = true;
     const error = errors.shuttingDown();
     for (const pending of this.#queue.splice(0)) this.#settle(pending, error);
-    await Promise.all(
-      this.#slots.map(async (slot) => {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    await Promise.all([
+      ...this.#slots.map(async (slot) => {
         if (slot.active) this.#settle(slot.active, error);
         await this.#retire(slot);
       }),
-    );
+      ...(spare ? [this.#retire(spare)] : []),
+    ]);
   }
 
   #spawn(): Slot {
@@ -266,6 +311,7 @@ export class WorkerPool {
       loaded: new Set(),
       preparing: new Map(),
       retired: false,
+      ready: false,
     };
 
     results.port1.on('message', (message: FromWorker) => this.#onResult(slot, message));
@@ -288,6 +334,8 @@ export class WorkerPool {
       if (slot.retired) return;
       // An unexpected exit: fail its execution and put a fresh worker in its place.
       slot.retired = true;
+      // A spare that died is not replaced until one is needed: a worker that cannot boot must not loop.
+      if (slot === this.#spare) this.#spare = undefined;
       port1.close();
       results.port1.close();
       this.#prepared(slot);
@@ -375,6 +423,10 @@ export class WorkerPool {
   }
 
   #onResult(slot: Slot, message: FromWorker): void {
+    if (message.type === 'ready') {
+      slot.ready = true;
+      return;
+    }
     if (message.type === 'prepared') {
       this.#prepared(slot, message.componentKey);
       return;
@@ -463,13 +515,21 @@ export class WorkerPool {
     await slot.worker.terminate();
   }
 
+  /**
+   * Puts the spare (or, without one, a new worker) in place of a worker that
+   * is gone, and boots the next spare. The component that was running is not
+   * instantiated ahead of its next request: guest code would then run with
+   * no deadline over it.
+   */
   #replace(old: Slot, reason: 'timeout' | 'memory' | 'crash'): void {
     if (this.#closed) return;
     const index = this.#slots.indexOf(old);
     if (index === -1) return;
     this.#options.events?.workerRestart?.(reason);
-    const fresh = this.#spawn();
+    const fresh = this.#spare ?? this.#spawn();
+    this.#spare = undefined;
     this.#slots[index] = fresh;
     this.#pump(fresh);
+    this.#keepSpare();
   }
 }

@@ -140,3 +140,4 @@ parent.on('message', (message: ToWorker) => {
   // Never let one failure stop the chain (its job then times out and the pool replaces this worker).
   handled = handled.catch((error: unknown) => console.error('worker: message handling failed:', error));
 });
+results.postMessage({ type: 'ready' } satisfies FromWorker);
