@@ -81,7 +81,7 @@ describe('ambient WASI host', () => {
     const { imports, ledger, fn } = host();
     const pollable = fn('wasi:clocks/monotonic-clock', 'subscribeDuration')(1n) as Record<symbol, Fn>;
     const stderr = fn('wasi:cli/stderr', 'getStderr')() as Record<string | symbol, Fn>;
-    const error = new (imports['wasi:io/error'] as Record<string, Ctor>).Error!();
+    const error = new (imports['wasi:io/error'] as unknown as Record<string, Ctor>).Error!();
     assert.equal(ledger.live, 3);
     pollable[Symbol.dispose]!();
     pollable[Symbol.dispose]!();
@@ -91,12 +91,29 @@ describe('ambient WASI host', () => {
     assert.equal(ledger.live, 0);
   });
 
+  it('closes the stream on a write larger than check-write grants, so a guest cannot make the host allocate', () => {
+    const { written, fn } = host();
+    const stream = fn('wasi:cli/stderr', 'getStderr')() as Record<string, Fn>;
+    const permit = stream.checkWrite!() as bigint;
+    const isClosed = (error: { payload?: unknown }) => {
+      assert.deepEqual(error.payload, { tag: 'closed' });
+      return true;
+    };
+    assert.throws(() => stream.blockingWriteZeroesAndFlush!(1n << 40n), isClosed);
+    assert.throws(() => stream.write!(new Uint8Array(Number(permit) + 1)), isClosed);
+    stream.writeZeroes!(permit);
+    assert.deepEqual(
+      written.map((bytes) => bytes.length),
+      [Number(permit)],
+    );
+  });
+
   it('hands what the guest writes to stderr to `stderr`, and reads nothing from an input stream', () => {
     const { imports, written, fn } = host();
     const stream = fn('wasi:cli/stderr', 'getStderr')() as Record<string, Fn>;
     stream.blockingWriteAndFlush!(new TextEncoder().encode('engine says hi'));
     assert.equal(new TextDecoder().decode(written[0]), 'engine says hi');
-    const input = new (imports['wasi:io/streams'] as Record<string, Ctor>).InputStream!();
+    const input = new (imports['wasi:io/streams'] as unknown as Record<string, Ctor>).InputStream!();
     assert.throws(
       () => input.read!(10n),
       (error: { payload?: unknown }) => {

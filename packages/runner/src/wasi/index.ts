@@ -37,6 +37,15 @@ const monotonicNow = (): bigint => (process.hrtime.bigint() / RESOLUTION) * RESO
 /** A WASI `stream-error` result, as jco's glue lowers a thrown `payload`. */
 const closed = () => Object.assign(new Error('stream closed'), { payload: { tag: 'closed' } });
 
+/** Bytes one write may carry (what `check-write` grants): a guest cannot make the host allocate more. */
+const WRITE_PERMIT = 65_536;
+
+/** `length` as a number when within the permit; a larger write closes the stream, as WASI lets it. */
+function permitted(length: number | bigint): number {
+  if (length > WRITE_PERMIT) throw closed();
+  return Number(length);
+}
+
 export function createWasiHost(options: WasiHostOptions): { imports: GuestImports; ledger: ResourceLedger } {
   const ledger: ResourceLedger = { live: 0 };
   const dispose = Symbol.dispose;
@@ -80,19 +89,21 @@ export function createWasiHost(options: WasiHostOptions): { imports: GuestImport
 
   class OutputStream extends Resource {
     checkWrite(): bigint {
-      return 65_536n;
+      return BigInt(WRITE_PERMIT);
     }
     write(contents: Uint8Array): void {
+      permitted(contents.length);
       options.stderr(contents);
     }
     blockingWriteAndFlush(contents: Uint8Array): void {
+      permitted(contents.length);
       options.stderr(contents);
     }
     writeZeroes(len: bigint): void {
-      options.stderr(new Uint8Array(Number(len)));
+      options.stderr(new Uint8Array(permitted(len)));
     }
     blockingWriteZeroesAndFlush(len: bigint): void {
-      options.stderr(new Uint8Array(Number(len)));
+      options.stderr(new Uint8Array(permitted(len)));
     }
     flush(): void {}
     blockingFlush(): void {}
