@@ -65,12 +65,21 @@ export interface EngineOptions {
   busyPollMicros?: number;
 }
 
-/** An error for the caller, with this execution's masked values taken out of its message. */
-function masked(error: unknown, values: ReadonlySet<string>): unknown {
-  if (!(error instanceof AlgaError) || values.size === 0) return error;
-  const message = maskSecrets(error.message, values);
-  if (message === error.message) return error;
-  return new AlgaError(error.code, message, { details: error.details });
+/**
+ * An error for the caller, with this execution's masked values taken out of
+ * its message, and without a guest failure as its cause: the error handler
+ * logs a 5xx's cause with the request's logger, which does not mask, and the
+ * failure's detail (trap message, guest stack) was logged masked already.
+ */
+export function callerError(error: unknown, values: ReadonlySet<string>): unknown {
+  if (!(error instanceof AlgaError)) return error;
+  const guestCause = error.cause instanceof ExecutionFailure;
+  const message = values.size === 0 ? error.message : maskSecrets(error.message, values);
+  if (message === error.message && !guestCause) return error;
+  return new AlgaError(error.code, message, {
+    details: error.details,
+    ...(guestCause ? {} : { cause: error.cause }),
+  });
 }
 
 export class Engine {
@@ -213,7 +222,7 @@ export class Engine {
         'extension exceeded its memory limit; worker recycled',
       );
     }
-    return masked(error, scope.masked);
+    return callerError(error, scope.masked);
   }
 
   async close(): Promise<void> {

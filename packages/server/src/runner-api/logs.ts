@@ -78,10 +78,10 @@ export async function readLogs(
   }));
 }
 
-/** The newest lines first, as the web UI's logs panel shows them. */
+/** The newest lines first, as the web UI's logs panel shows them: in the order they were stored, as the tenant API lists them. */
 export async function recentLogs(db: Queryable, installId: string, limit = 50): Promise<UiLogEntry[]> {
   const { rows } = await db.query<{ at: Date | string; level: string; message: string }>(
-    'SELECT at, level, message FROM install_logs WHERE install_id = $1 ORDER BY at DESC LIMIT $2',
+    'SELECT at, level, message FROM install_logs WHERE install_id = $1 ORDER BY id DESC LIMIT $2',
     [installId, limit],
   );
   return rows.map((row) => ({ at: new Date(row.at).toISOString(), level: row.level, message: row.message }));

@@ -54,7 +54,8 @@ function write(level: Level, shipper: LogShipper) {
     // Mask before truncating, so a cut cannot leave half a secret unmasked.
     const { text, truncated } = truncate(maskSecrets(String(message), scope.masked));
     scope.logger[level]({ source: 'guest', ...(truncated ? { truncated: true } : {}) }, text);
-    shipper.keep(scope, level, text);
+    // The server refuses text its database cannot store (a NUL): one such line must not lose its batch.
+    shipper.keep(scope, level, text.replaceAll('\0', '\uFFFD'));
   };
 }
 

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import { after, before, describe, it } from 'node:test';
-import type { ExecuteRequest } from '@alga-psa/protocol';
+import type { ExecuteRequest, GuestLogLine, UiLogEntry } from '@alga-psa/protocol';
 // The real server plugin, so the shipped batch is proven against the route that stores it.
+import { createUser } from '../../../../server/src/auth/session.ts';
 import { openPglite } from '../../../../server/src/db/index.ts';
 import { startRunnerApiServer, type RunnerApiTestContext } from '../../../../server/src/runner-api/testing.ts';
-import { createServerApi } from '../../server-api/client.ts';
+import { REDACTED, secretForms } from '../../redact.ts';
+import { createServerApi, type ServerApi } from '../../server-api/client.ts';
 import { testScope } from '../../testing/scope.ts';
+import { NO_DEADLINE_MS } from '../../testing/wait.ts';
 import { loggingImpl, MAX_SHIPPED_LINES, type LoggingOptions } from './index.ts';
 
 /** The provider shipping to `serverUrl` (none: no server configured). */
@@ -15,7 +19,12 @@ const shippingTo = (
   options: Omit<LoggingOptions, 'serverApi'> & { dispatcher?: Dispatcher } = {},
 ) => {
   const { dispatcher, ...rest } = options;
-  return loggingImpl({ serverApi: serverUrl ? createServerApi({ serverUrl, dispatcher }) : undefined, ...rest });
+  return loggingImpl({
+    serverApi: serverUrl ? createServerApi({ serverUrl, dispatcher }) : undefined,
+    // A shipment a test expects stored has no time cap a slow machine could reach.
+    shipTimeoutMs: NO_DEADLINE_MS,
+    ...rest,
+  });
 };
 
 describe('guest log shipping', () => {
@@ -66,6 +75,127 @@ describe('guest log shipping', () => {
       ],
     );
     assert.deepEqual(await stored(ctx.adminB), []);
+    assert.deepEqual(provider.shipStats(), { shipped: 3, failed: 0, dropped: 0 });
+  });
+
+  /**
+   * The whole path of a guest line, for docs/security.md ("What secret
+   * masking covers"): the runner masks it, ships it, the server stores it as
+   * shipped, and the tenant API and the browser's logs API answer exactly
+   * those lines. Masked forms never arrive; other transforms arrive in full.
+   */
+  it("shows in the browser's logs API exactly the masked lines the runner shipped, and nothing else masks them", async () => {
+    const secret = 'Tr0ub4dor&3 x>?~y';
+    const reversed = [...secret].reverse().join('');
+    const tag = `path-${randomUUID().slice(0, 8)}`;
+    const posted: GuestLogLine[] = [];
+    const api = createServerApi({ serverUrl });
+    const recording: ServerApi = {
+      call(call) {
+        posted.push(...(call.body as { lines: GuestLogLine[] }).lines);
+        return api.call(call);
+      },
+    };
+    const provider = loggingImpl({ serverApi: recording, shipTimeoutMs: NO_DEADLINE_MS });
+    const t = await scopeFor(ctx.installA);
+    // A value the guest carries in from elsewhere (its storage, an upstream) and logs before it reads it here.
+    provider.functions.logInfo(t.scope, `${tag} before the read: ${secret}`);
+    t.scope.masked.add(secret); // what secrets.get does when it hands the value over
+    for (const form of secretForms(secret)) provider.functions.logInfo(t.scope, `${tag} form: ${form}`);
+    const transforms = [
+      reversed,
+      `${secret.slice(0, 8)} ${secret.slice(8)}`,
+      secret.toUpperCase(),
+      [...secret].map((c) => c.charCodeAt(0)).join(','),
+      Buffer.from(`x${secret}`).toString('base64'),
+    ];
+    for (const text of transforms) provider.functions.logWarn(t.scope, `${tag} transform: ${text}`);
+    // As the SDK logs an unhandled error: message and stack.
+    provider.functions.logError(
+      t.scope,
+      `${tag} Unhandled error: Error: failed with ${secret}\n    at h (${reversed})`,
+    );
+    t.close();
+    await provider.shipIdle();
+
+    const runnerLog = t.logs.filter((line) => line.source === 'guest').map((line) => String(line.msg));
+    const shipped = posted.filter((line) => line.message.startsWith(tag));
+    assert.equal(shipped.length, runnerLog.length);
+    // The runner log masks what the execution had read when the line was written; the shipment masks again at the end.
+    assert.equal(runnerLog[0], `${tag} before the read: ${secret}`);
+    assert.equal(shipped[0]?.message, `${tag} before the read: ${REDACTED}`);
+    assert.deepEqual(
+      shipped.slice(1).map((line) => line.message),
+      runnerLog.slice(1),
+    );
+    for (const line of shipped.slice(1, 1 + secretForms(secret).length)) {
+      assert.equal(line.message, `${tag} form: ${REDACTED}`);
+    }
+
+    // The tenant API: the stored lines, as shipped, in order.
+    const stored = (await (
+      await fetch(`${serverUrl}/api/v1/installs/store-ext/logs?limit=1000`, {
+        headers: { authorization: ctx.adminA },
+      })
+    ).json()) as { lines: Array<{ level: string; message: string }> };
+    const fromApi = stored.lines.filter((line) => line.message.startsWith(tag));
+    assert.deepEqual(
+      fromApi.map((line) => [line.level, line.message]),
+      shipped.map((line) => [line.level, line.message]),
+    );
+
+    // The browser's logs API, with a signed-in admin's session.
+    const email = `${tag}@a.test`;
+    await createUser(ctx.db, { tenantId: ctx.tenantA, email, role: 'admin', password: 'admin-pass-1' });
+    const host = new URL(serverUrl).host;
+    const jar = new Map<string, string>();
+    const keep = (response: Response) => {
+      for (const set of response.headers.getSetCookie()) {
+        const [pair = ''] = set.split(';');
+        jar.set(pair.slice(0, pair.indexOf('=')), pair);
+      }
+      return response;
+    };
+    const cookie = () => [...jar.values()].join('; ');
+    const session = keep(await fetch(`${serverUrl}/ui/api/session`));
+    const { csrfToken } = (await session.json()) as { csrfToken: string };
+    const signedIn = keep(
+      await fetch(`${serverUrl}/ui/api/session`, {
+        method: 'POST',
+        headers: {
+          cookie: cookie(),
+          origin: `http://${host}`,
+          'x-csrf-token': csrfToken,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ email, password: 'admin-pass-1' }),
+      }),
+    );
+    assert.equal(signedIn.status, 200, await signedIn.clone().text());
+    const view = await fetch(`${serverUrl}/ui/api/installs/${ctx.installA}/logs`, { headers: { cookie: cookie() } });
+    assert.equal(view.status, 200);
+    const entries = ((await view.json()) as { entries: UiLogEntry[] }).entries.filter((entry) =>
+      entry.message.startsWith(tag),
+    );
+    // Newest first, by time: lines of the same millisecond may come in any order.
+    const sorted = (lines: Array<{ level: string | null; message: string }>) =>
+      lines.map((line) => `${line.level} ${line.message}`).sort();
+    assert.deepEqual(sorted(entries), sorted(shipped));
+    const shown = entries.map((entry) => entry.message).join('\n');
+    for (const form of secretForms(secret)) assert.ok(!shown.includes(form), `the browser got form ${form}`);
+    for (const text of transforms) assert.ok(shown.includes(text), `the browser got the transform ${text} in full`);
+  });
+
+  it('ships a line holding a NUL with U+FFFD in its place, so the server stores it and the rest of its batch', async () => {
+    const provider = shippingTo(serverUrl);
+    const t = await scopeFor(ctx.installB);
+    provider.functions.logInfo(t.scope, 'before');
+    provider.functions.logInfo(t.scope, 'bytes a\u0000b');
+    provider.functions.logInfo(t.scope, 'after');
+    t.close();
+    await provider.shipIdle();
+    const messages = (await stored(ctx.adminB)).map((line) => line.message);
+    assert.deepEqual(messages.slice(-3), ['before', 'bytes a\uFFFDb', 'after']);
     assert.deepEqual(provider.shipStats(), { shipped: 3, failed: 0, dropped: 0 });
   });
 
