@@ -129,6 +129,10 @@ describe('web UI in a real browser', () => {
       args: CHROMIUM_ARGS,
       viewport: { width: 1280, height: 860 },
     });
+    // Every wait is for what the page shows, however long a slow machine takes to show it (Playwright's
+    // own 30 s default is a deadline of its own): the test runner's timeout is the backstop.
+    context.setDefaultTimeout(0);
+    context.setDefaultNavigationTimeout(0);
     page = context.pages()[0] ?? (await context.newPage());
     context.on('response', (response) => {
       void response.text().then(

@@ -15,9 +15,17 @@ import { after, before, describe, test } from 'node:test';
 import { FakeVault } from '@alga-psa/transit/testing';
 import { deployExtension } from '../../scripts/lib/demo.ts';
 import { canaryRun } from '../adversarial/lib/canary.ts';
-import { gatewayCall, repo, startSystem, type System } from '../adversarial/lib/system.ts';
+import { gatewayCall, repo, startSystem, until, type System } from '../adversarial/lib/system.ts';
 
-const TTL_MS = 3_000;
+/**
+ * The runner's secret cache TTL. A read that must be served from the cache
+ * comes within a few requests (and at most two readiness probes, ~4 s) of the
+ * value being cached, so the TTL leaves room for any machine's slowness; a
+ * read that must find the value expired comes after waiting the whole TTL.
+ */
+const TTL_MS = 15_000;
+/** The gateway's execution deadline in this file: room for the Vault client's bounded retries (≈ 3 × 2 s). */
+const EXECUTION_TIMEOUT_MS = 12_000;
 const TOKEN = `fake-vault-token-${process.pid}`;
 
 describe('transit unavailable: cached material until its TTL, then clear and bounded failures', () => {
@@ -27,9 +35,7 @@ describe('transit unavailable: cached material until its TTL, then clear and bou
   let tokenFile: string;
   const read = async () => {
     const started = Date.now();
-    const answer = await gatewayCall(sys.server.url, sys.tenants[0].apiKey, 'hostile/secret-status', {
-      timeoutMs: 30_000,
-    });
+    const answer = await gatewayCall(sys.server.url, sys.tenants[0].apiKey, 'hostile/secret-status');
     return { status: answer.status, body: answer.json(), ms: Date.now() - started };
   };
   const decryptRequests = () => vault.transitRequests.filter((r) => r.path.includes('/decrypt/')).length;
@@ -48,8 +54,11 @@ describe('transit unavailable: cached material until its TTL, then clear and bou
     sys = await startSystem({
       name: 'transit-outage',
       runnerEnv: { ...vaultEnv, ALGA_TRANSIT_KEY_FILE: '', RUNNER_SECRET_CACHE_TTL_MS: String(TTL_MS) },
-      // Room for the Vault client's bounded retries (≈ 3 × 2 s) inside one execution.
-      serverEnv: { ...vaultEnv, ALGA_EXECUTION_TIMEOUT_MS: '12000', ALGA_GATEWAY_RATE_LIMIT: '0' },
+      serverEnv: {
+        ...vaultEnv,
+        ALGA_EXECUTION_TIMEOUT_MS: String(EXECUTION_TIMEOUT_MS),
+        ALGA_GATEWAY_RATE_LIMIT: '0',
+      },
     });
     await deployExtension(sys.tenants[0].client, path.join(repo, 'test/fixtures/hostile'));
     await sys.tenants[0].client.setSecret('hostile', 'canary', canaryRun().canary);
@@ -74,6 +83,7 @@ describe('transit unavailable: cached material until its TTL, then clear and bou
     const beforeCount = decryptRequests();
     assert.equal((await read()).status, 200, 'served from the cache');
     assert.equal(decryptRequests(), beforeCount, 'no Vault request within the TTL');
+    // Whenever the value was cached, it has expired once a whole TTL has passed from now.
     await new Promise((r) => setTimeout(r, TTL_MS + 500));
     const refused = await read();
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
@@ -85,17 +95,28 @@ describe('transit unavailable: cached material until its TTL, then clear and bou
   });
 
   test('Vault down: runners stay in rotation, cached values serve until the TTL, then "unavailable" in bounded time', async () => {
+    // Cached by the last read of the previous test (the value had expired before it).
     assert.equal((await read()).status, 200);
+    const runner = sys.runners[0]!;
+    const probes = () =>
+      runner
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"url":"/readyz"')).length;
     await vault.close();
-    // Long enough for the gateway's readiness probe to have looked at the runner.
-    await new Promise((r) => setTimeout(r, 2_500));
+    // The gateway's readiness probe has looked at the runner with Vault gone, and acted on the answer:
+    // the first probe to arrive from now on sees Vault down, and the gateway sends the next one only
+    // after it has handled that one's answer, so wait for the second.
+    const probesBefore = probes();
+    await until(() => probes() >= probesBefore + 2);
     const cached = await read();
     assert.equal(cached.status, 200, `cached while Vault is gone: ${JSON.stringify(cached.body)}`);
     await new Promise((r) => setTimeout(r, TTL_MS));
     const down = await read();
+    // The guest's own answer, not the gateway's 504: the Vault client gave up inside the execution deadline.
     assert.equal(down.status, 503);
     assert.equal(down.body.code, 'unavailable', JSON.stringify(down.body));
-    assert.ok(down.ms < 11_000, `took ${down.ms} ms`);
+    assert.ok(down.ms < EXECUTION_TIMEOUT_MS, `took ${down.ms} ms`);
   });
 
   test('the Vault token never appears in a runner or server log', () => {

@@ -29,6 +29,27 @@ export interface Tenant {
   client: ApiClient;
 }
 
+/**
+ * The execution deadline the server sends (ALGA_EXECUTION_TIMEOUT_MS) unless a
+ * test sets its own: long enough that no request a test expects to succeed
+ * can reach it on a slow or busy machine (the busiest, 1,000 outbound calls,
+ * takes about 1.5 s on a loaded 2-core machine), and still what stops the
+ * hostile guests that never end. The gateway waits 5 s longer than this.
+ */
+export const EXECUTION_TIMEOUT_MS = 10_000;
+
+/**
+ * How long a test waits for a process to become ready or for an answer before
+ * it gives up: no deadline a slow machine could reach; a process that exits
+ * fails the wait at once, and the test runner's timeout is the backstop.
+ */
+export const NO_DEADLINE_MS = 15 * 60_000;
+
+/** Resolves once `condition` holds, checked every 50 ms, with no deadline of its own. */
+export async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 export interface SystemOptions {
   /** Names the log files under the artifacts dir. */
   name: string;
@@ -107,11 +128,11 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         ALGA_SERVICE_SIGNING_KEY_FILE: serviceKeys.privateKeyFile,
         ALGA_TRANSIT_KEY_FILE: transitKeyFile,
         DATABASE_URL: options.databaseUrl ?? '',
-        ALGA_EXECUTION_TIMEOUT_MS: '2000',
+        ALGA_EXECUTION_TIMEOUT_MS: String(EXECUTION_TIMEOUT_MS),
         ...options.serverEnv,
       },
       ready: /Server ready on (http:\/\/\S+)/,
-      timeoutMs: 60_000,
+      timeoutMs: NO_DEADLINE_MS,
       logFile: logFile('server'),
     });
   try {
@@ -130,6 +151,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
             ...options.runnerEnv,
           },
           ready: /Runner ready on (http:\/\/\S+)/,
+          timeoutMs: NO_DEADLINE_MS,
           logFile: logFile(`runner-${i + 1}`),
         }),
       );
@@ -176,7 +198,8 @@ export async function gatewayCall(
     method: init.method ?? 'GET',
     headers: { authorization: `Bearer ${apiKey}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
     ...(init.body ? { body: init.body } : {}),
-    signal: AbortSignal.timeout(init.timeoutMs ?? 20_000),
+    // The gateway ends every call (at the latest EXECUTION_TIMEOUT_MS + 5 s); the client never cuts one short.
+    signal: AbortSignal.timeout(init.timeoutMs ?? NO_DEADLINE_MS),
   });
   const text = await response.text();
   if (init.record ?? true) {
@@ -193,6 +216,9 @@ export async function gatewayCall(
     json: () => JSON.parse(text) as Record<string, unknown>,
   };
 }
+
+/** How long the upstream's /drip answer goes on if nothing cuts it. */
+export const DRIP_LIFETIME_MS = 600_000;
 
 /** The fixed ports the hostile fixture's allowedHosts name (a manifest cannot say "any port"). */
 export const UPSTREAM_PORTS = [41911, 41912, 41913] as const;
@@ -242,10 +268,10 @@ export async function startUpstream(): Promise<Upstream> {
         return;
       }
       case '/drip': {
-        // One byte every 200 ms, forever (bounded at 10 min): only the time cap ends it.
+        // One byte every 200 ms, forever (bounded at DRIP_LIFETIME_MS): only the time cap ends it.
         response.writeHead(200, { 'content-type': 'text/plain' });
         const timer = setInterval(() => response.write('.'), 200);
-        const stop = setTimeout(() => response.end(), 600_000);
+        const stop = setTimeout(() => response.end(), DRIP_LIFETIME_MS);
         response.on('close', () => {
           clearInterval(timer);
           clearTimeout(stop);

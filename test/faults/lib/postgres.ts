@@ -11,6 +11,7 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../../scripts/lib/platform.ts';
+import { NO_DEADLINE_MS } from '../../adversarial/lib/system.ts';
 
 const run = promisify(execFile);
 
@@ -45,11 +46,14 @@ export async function createPrivatePostgres(bin: string): Promise<PrivatePostgre
       : run(path.join(bin, tool), args, { cwd: dir });
   await pg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
+  // pg_ctl waits (-w) until the server is up or down; not its default 60 s, which a loaded machine could
+  // exceed: as long as it takes (the test runner's timeout is the backstop).
+  const wait = ['-w', '-t', String(NO_DEADLINE_MS / 1000)];
   const cluster: PrivatePostgres = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     start: async () =>
-      void (await pg('pg_ctl', ['-D', data, '-o', options, '-l', path.join(dir, 'log'), '-w', 'start'])),
-    stop: async () => void (await pg('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop'])),
+      void (await pg('pg_ctl', ['-D', data, '-o', options, '-l', path.join(dir, 'log'), ...wait, 'start'])),
+    stop: async () => void (await pg('pg_ctl', ['-D', data, '-m', 'fast', ...wait, 'stop'])),
     async destroy() {
       await cluster.stop().catch(() => {});
       await rm(dir, { recursive: true, force: true });

@@ -23,12 +23,7 @@ for (const way of WAYS) {
     let h: Harness;
     let hash: string;
     before(async () => {
-      ({ h, hash } = await fixtureHarness({
-        workers: 1,
-        defaultTimeoutMs: 10_000,
-        maxTimeoutMs: 20_000,
-        ...way.settings,
-      }));
+      ({ h, hash } = await fixtureHarness({ workers: 1, ...way.settings }));
     });
     after(() => h?.close());
 

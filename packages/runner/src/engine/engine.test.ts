@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ExecuteResponse } from '@alga-psa/protocol';
+import { AlgaError, type ExecuteResponse } from '@alga-psa/protocol';
 import {
   bodyOf,
   envelopeFor,
@@ -12,7 +12,14 @@ import {
   fixtureHarness,
   type Harness,
   instanceEvents,
+  metric,
 } from '../testing/harness.ts';
+import { until } from '../testing/wait.ts';
+import { callerError, ExecutionFailure } from './index.ts';
+
+/** What the guest logged for one request, in order. */
+const guestLines = (h: Harness, requestId: string) =>
+  h.logs.filter((line) => line.source === 'guest' && line.request_id === requestId).map((line) => line.msg);
 
 /** Reset mode runs quick requests on the runner's thread by default (inline.ts); the worker path is tested on its own too. */
 const VARIANTS = [
@@ -27,13 +34,7 @@ for (const { mode, settings, label } of VARIANTS) {
     let hash: string;
 
     before(async () => {
-      ({ h, hash } = await fixtureHarness({
-        workers: 1,
-        defaultTimeoutMs: 5000,
-        maxTimeoutMs: 10_000,
-        instanceMode: mode,
-        ...settings,
-      }));
+      ({ h, hash } = await fixtureHarness({ workers: 1, instanceMode: mode, ...settings }));
     });
     after(async () => {
       await h?.close();
@@ -106,31 +107,36 @@ for (const { mode, settings, label } of VARIANTS) {
     );
 
     it('kills an infinite loop at the deadline with 504 and keeps serving', async () => {
-      const started = Date.now();
+      const kills = await metric(h, 'alga_runner_limit_kills_total{kind="timeout"}');
+      // The guest never ends by itself, and a request without limits.timeout_ms here has no deadline
+      // a test could wait for: an answer at all is its own 500 ms deadline stopping it.
       const res = await execute({ path: '/loop', limits: { timeout_ms: 500 } });
-      const elapsed = Date.now() - started;
       assert.equal(res.statusCode, 504);
       assert.equal(res.json().error.code, 'ALGA_TIMEOUT');
       assert.equal(res.json().error.requestId, 'req-1');
-      assert.ok(elapsed < 3000, `answered after ${elapsed} ms`);
+      assert.equal(
+        await metric(h, 'alga_runner_limit_kills_total{kind="timeout"}'),
+        kills + 1,
+        'stopped by its deadline',
+      );
       const next = await execute();
       assert.equal(next.statusCode, 200);
       assert.equal((bodyOf(next.json()) as { counter: number }).counter, 1);
     });
 
-    it('writes the lines a guest logged before it hung, in order, though the guest never waited for them', async () => {
-      const res = await execute({
+    it('writes the lines a guest logged before it hung, in order, though the guest never waited for them', async (t) => {
+      // The deadline passes when the test moves the clock: once the lines are written, on any machine.
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const answered = execute({
         path: '/log-then-loop',
-        limits: { timeout_ms: 500 },
+        limits: { timeout_ms: 60_000 },
         providers: ['cap:log.emit'],
         context: { ...executeRequest(hash).context, request_id: 'req-hung' },
       });
-      assert.equal(res.statusCode, 504);
-      const lines = h.logs.filter((line) => line.source === 'guest' && line.request_id === 'req-hung');
-      assert.deepEqual(
-        lines.map((line) => line.msg),
-        ['step-1', 'step-2', 'step-3'],
-      );
+      await until(() => guestLines(h, 'req-hung').length === 3);
+      t.mock.timers.tick(60_000);
+      assert.equal((await answered).statusCode, 504);
+      assert.deepEqual(guestLines(h, 'req-hung'), ['step-1', 'step-2', 'step-3']);
     });
 
     it('answers a guest throw with a generic 502 and logs the detail only', async () => {
@@ -279,26 +285,70 @@ for (const { mode, settings, label } of VARIANTS) {
     const execute = (overrides: Parameters<typeof executeRequest>[1] = {}) =>
       h.execute(executeRequest(hash, overrides));
 
-    it('queues when every worker is busy, answers 503 ALGA_RUNNER_UNAVAILABLE once the queue is full, then recovers', async () => {
+    /**
+     * Occupies the only worker with a guest that spins until its deadline, which passes only when the
+     * test moves the clock (`t.mock.timers.tick(BUSY_MS)`); resolves once it is running in the
+     * worker (its lines are written), with its answer to come.
+     */
+    const occupyWorker = async (requestId: string) => {
+      const answered = execute({
+        path: '/log-then-loop',
+        limits: { timeout_ms: BUSY_MS },
+        providers: ['cap:log.emit'],
+        context: { ...executeRequest(hash).context, request_id: requestId },
+      });
+      await until(() => guestLines(h, requestId).length === 3);
+      return { answered };
+    };
+    const BUSY_MS = 60_000;
+    const queueDepth = () => metric(h, 'alga_runner_queue_depth');
+
+    it('queues when every worker is busy, answers 503 ALGA_RUNNER_UNAVAILABLE once the queue is full, then recovers', async (t) => {
       await execute(); // compile and warm the worker first
-      const busy = execute({ path: '/loop', limits: { timeout_ms: 800 } });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const queued = execute({ limits: { timeout_ms: 3000 } });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const busy = (await occupyWorker('req-busy')).answered;
+      const queued = execute();
+      await until(async () => (await queueDepth()) === 1);
       const rejected = await execute();
       assert.equal(rejected.statusCode, 503);
       assert.equal(rejected.json().error.code, 'ALGA_RUNNER_UNAVAILABLE');
+      t.mock.timers.tick(BUSY_MS);
       assert.equal((await busy).statusCode, 504);
       assert.equal((await queued).statusCode, 200, 'the queued request runs on the replacement worker');
     });
 
-    it('times out a request that waited in the queue past its deadline', async () => {
-      const busy = execute({ path: '/loop', limits: { timeout_ms: 800 } });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const queued = await execute({ limits: { timeout_ms: 200 } });
-      assert.equal(queued.statusCode, 504);
+    it('times out a request that waited in the queue past its deadline', async (t) => {
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const busy = (await occupyWorker('req-busy-2')).answered;
+      const queued = execute({ limits: { timeout_ms: 200 } });
+      await until(async () => (await queueDepth()) === 1);
+      // Its deadline passes while the worker is still busy: it never reached one.
+      t.mock.timers.tick(200);
+      assert.equal((await queued).statusCode, 504);
+      assert.equal(await queueDepth(), 0);
+      t.mock.timers.tick(BUSY_MS);
       assert.equal((await busy).statusCode, 504);
+      t.mock.timers.reset();
       assert.equal((await execute()).statusCode, 200);
     });
   });
 }
+
+describe('the error a caller gets', () => {
+  it('carries no guest failure as its cause (the error handler logs causes unmasked) and masks its message', () => {
+    const secret = 's3cret-in-a-trap';
+    const failure = new ExecutionFailure('handler', `RuntimeError: unreachable\n    at leak (${secret})`);
+    const error = callerError(new AlgaError('ALGA_MEMORY_LIMIT', undefined, { cause: failure }), new Set([secret]));
+    assert.ok(error instanceof AlgaError);
+    assert.equal(error.code, 'ALGA_MEMORY_LIMIT');
+    assert.equal(error.cause, undefined);
+    const named = callerError(new AlgaError('ALGA_BAD_REQUEST', `no ${secret} here`), new Set([secret]));
+    assert.equal((named as AlgaError).message, 'no [REDACTED] here');
+    // A runner-side cause (not the guest's) stays for the operator's log.
+    const internal = new Error('bundle store down');
+    assert.equal(
+      (callerError(new AlgaError('ALGA_INTERNAL', undefined, { cause: internal }), new Set()) as AlgaError).cause,
+      internal,
+    );
+  });
+});

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ExecuteResponse } from '@alga-psa/protocol';
 import type { RunnerSettings } from '../settings.ts';
-import { bodyOf, envelopeFor, executeRequest, fixtureHarness, type Harness } from '../testing/harness.ts';
+import { bodyOf, envelopeFor, executeRequest, fixtureHarness, metric, type Harness } from '../testing/harness.ts';
+import { until } from '../testing/wait.ts';
 
 /** `alga_runner_inline_executions_total{result}` from the runner's /metrics. */
 async function inlineRuns(h: Harness, result: string): Promise<number> {
@@ -16,6 +17,10 @@ async function inlineRuns(h: Harness, result: string): Promise<number> {
   const line = new RegExp(`^alga_runner_inline_executions_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(metrics);
   return Number(line?.[1] ?? 0);
 }
+
+/** What the guest logged for one request, in order. */
+const guestLines = (h: Harness, requestId: string) =>
+  h.logs.filter((line) => line.source === 'guest' && line.request_id === requestId).map((line) => line.msg);
 
 async function demotions(h: Harness): Promise<number> {
   const metrics = (await h.runner.app.inject({ method: 'GET', url: '/metrics' })).body;
@@ -25,7 +30,7 @@ async function demotions(h: Harness): Promise<number> {
 describe('inline execution on the runner thread', { timeout: 180_000 }, () => {
   /** A runner of its own per test: demotion is per compiled component, and tests must not share it. */
   const runner = (settings: Partial<RunnerSettings> = {}): Promise<{ h: Harness; hash: string }> =>
-    fixtureHarness({ workers: 1, defaultTimeoutMs: 5000, maxTimeoutMs: 10_000, instanceMode: 'reset', ...settings });
+    fixtureHarness({ workers: 1, instanceMode: 'reset', ...settings });
 
   describe('a quick request', () => {
     let inline: { h: Harness; hash: string };
@@ -75,33 +80,38 @@ describe('inline execution on the runner thread', { timeout: 180_000 }, () => {
         assert.equal(res.statusCode, 200);
       }
       assert.equal(await inlineRuns(inline.h, 'ok'), before + 1);
-      const lines = (id: string) =>
-        inline.h.logs.filter((line) => line.source === 'guest' && line.request_id === id).map((line) => line.msg);
-      assert.deepEqual(lines('req-log-2'), lines('req-log-1'));
-      assert.ok(lines('req-log-2').length > 0);
+      assert.deepEqual(guestLines(inline.h, 'req-log-2'), guestLines(inline.h, 'req-log-1'));
+      assert.ok(guestLines(inline.h, 'req-log-2').length > 0);
       assert.ok(!JSON.stringify(inline.h.logs).includes('inline-s3cr3t'));
     });
   });
 
-  it('runs back-to-back requests inline, and a request that overlaps another in a worker', async () => {
+  it('runs back-to-back requests inline, and a request that overlaps another in a worker', async (t) => {
     const { h, hash } = await runner();
     try {
       // More in a row than one event-loop turn's inline budget: the later ones wait a turn, still inline.
       for (let i = 0; i < 8; i++)
         assert.equal((await h.execute(executeRequest(hash, { path: '/echo' }))).statusCode, 200);
       assert.equal(await inlineRuns(h, 'ok'), 8);
-      // A spinning request that may not run inline holds the worker until its deadline...
+      // A spinning request that may not run inline holds the worker until its deadline, which
+      // passes when the test moves the clock...
+      t.mock.timers.enable({ apis: ['setTimeout'] });
       const spinning = h.execute(
         executeRequest(hash, {
-          path: '/loop',
-          providers: ['cap:context.read', 'cap:http.fetch'],
-          limits: { timeout_ms: 300 },
+          path: '/log-then-loop',
+          providers: ['cap:context.read', 'cap:log.emit', 'cap:http.fetch'],
+          limits: { timeout_ms: 1000 },
+          context: { ...executeRequest(hash).context, request_id: 'req-spinning' },
         }),
       );
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await until(() => guestLines(h, 'req-spinning').includes('step-3'));
       // ...and one that arrives meanwhile is not alone: it waits for a worker rather than running here.
-      assert.equal((await h.execute(executeRequest(hash, { path: '/echo' }))).statusCode, 200);
+      const overlapping = h.execute(executeRequest(hash, { path: '/echo' }));
+      await until(async () => (await metric(h, 'alga_runner_queue_depth')) === 1);
+      t.mock.timers.tick(1000);
       assert.equal((await spinning).statusCode, 504);
+      assert.equal((await overlapping).statusCode, 200);
+      t.mock.timers.reset();
       assert.equal(await inlineRuns(h, 'ok'), 8);
       assert.equal((await h.execute(executeRequest(hash, { path: '/echo' }))).statusCode, 200);
       assert.equal(await inlineRuns(h, 'ok'), 9, 'alone again: inline');
@@ -163,23 +173,29 @@ describe('inline execution on the runner thread', { timeout: 180_000 }, () => {
     }
   });
 
-  it('stops a spinning guest when its fuel runs out; the worker enforces the deadline and the lines appear once', async () => {
+  it('stops a spinning guest when its fuel runs out; the worker enforces the deadline and the lines appear once', async (t) => {
     const { h, hash } = await runner();
     try {
-      const res = await h.execute(
+      // The deadline passes when the test moves the clock: once the worker is seen running the guest
+      // (its lines are written), however long the fuel run and the worker's start took.
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const answered = h.execute(
         executeRequest(hash, {
           path: '/log-then-loop',
-          limits: { timeout_ms: 1000 },
+          limits: { timeout_ms: 60_000 },
           providers: ['cap:log.emit'],
           context: { ...executeRequest(hash).context, request_id: 'req-spin' },
         }),
       );
+      await until(() => guestLines(h, 'req-spin').includes('step-3'));
+      t.mock.timers.tick(60_000);
+      const res = await answered;
+      t.mock.timers.reset();
       assert.equal(res.statusCode, 504);
       assert.equal(res.json().error.code, 'ALGA_TIMEOUT');
       assert.equal(await inlineRuns(h, 'fuel'), 1);
-      const lines = h.logs.filter((line) => line.source === 'guest' && line.request_id === 'req-spin');
       assert.deepEqual(
-        lines.map((line) => line.msg),
+        guestLines(h, 'req-spin'),
         ['step-1', 'step-2', 'step-3'],
         'the abandoned inline run logged nothing',
       );

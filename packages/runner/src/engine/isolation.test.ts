@@ -15,6 +15,7 @@ import {
   fixtureHarness,
   type Harness,
 } from '../testing/harness.ts';
+import { until } from '../testing/wait.ts';
 
 /** A request of another install (B), so it never shares a cache entry or token with install A. */
 function forInstallB(request: ExecuteRequest, id: string): ExecuteRequest {
@@ -34,7 +35,6 @@ for (const mode of ['reset', 'fresh'] as const) {
         workers: 3,
         queueLimit: 256,
         secretCacheTtlMs: 300,
-        maxTimeoutMs: 20_000,
         instanceMode: mode,
       }));
       await h.execute(executeRequest(hash)); // compile once, outside the timed tests
@@ -44,10 +44,8 @@ for (const mode of ['reset', 'fresh'] as const) {
     });
 
     it('stops a guest that allocates past limits.memory_mb with 502 ALGA_MEMORY_LIMIT while another install keeps being served', async () => {
-      const hog = h.execute(executeRequest(hash, { path: '/alloc', limits: { timeout_ms: 15_000, memory_mb: 64 } }));
-      const others = Array.from({ length: 6 }, (_, i) =>
-        h.execute(forInstallB(executeRequest(hash, { limits: { timeout_ms: 15_000 } }), `b-${i}`)),
-      );
+      const hog = h.execute(executeRequest(hash, { path: '/alloc', limits: { memory_mb: 64 } }));
+      const others = Array.from({ length: 6 }, (_, i) => h.execute(forInstallB(executeRequest(hash), `b-${i}`)));
       const res = await hog;
       assert.equal(res.statusCode, 502);
       assert.equal(res.json().error.code, 'ALGA_MEMORY_LIMIT');
@@ -66,17 +64,32 @@ for (const mode of ['reset', 'fresh'] as const) {
       assert.match(res.json().error.message, /limits\.memory_mb/);
     });
 
-    it("keeps serving install B while install A's guests loop and allocate", async () => {
+    it("keeps serving install B while install A's guests loop and allocate", async (t) => {
+      // A's loop holds its worker until the test moves the clock past its deadline: after B was served.
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      let loopEnded = false;
       const a = [
-        h.execute(executeRequest(hash, { path: '/loop', limits: { timeout_ms: 1_500 } })),
-        h.execute(executeRequest(hash, { path: '/alloc', limits: { timeout_ms: 10_000, memory_mb: 48 } })),
+        h
+          .execute(
+            executeRequest(hash, {
+              path: '/log-then-loop',
+              providers: ['cap:log.emit'],
+              limits: { timeout_ms: 1_500 },
+              context: { ...executeRequest(hash).context, request_id: 'iso-loop' },
+            }),
+          )
+          .finally(() => (loopEnded = true)),
+        h.execute(executeRequest(hash, { path: '/alloc', limits: { memory_mb: 48 } })),
       ];
+      await until(() => h.logs.some((line) => line.request_id === 'iso-loop' && line.msg === 'step-3'));
       const statuses: number[] = [];
       for (let i = 0; i < 10; i++) {
-        const res = await h.execute(forInstallB(executeRequest(hash, { limits: { timeout_ms: 10_000 } }), `iso-${i}`));
+        const res = await h.execute(forInstallB(executeRequest(hash), `iso-${i}`));
         statuses.push(res.statusCode);
       }
       assert.deepEqual(statuses, Array(10).fill(200));
+      assert.equal(loopEnded, false, "B was served while A's guest was still looping");
+      t.mock.timers.tick(1_500);
       const [loop, alloc] = await Promise.all(a);
       assert.equal(loop!.statusCode, 504);
       assert.equal(alloc!.statusCode, 502);
@@ -93,7 +106,6 @@ for (const mode of ['reset', 'fresh'] as const) {
             query: 'key=token',
             providers: ['cap:secrets.get', 'cap:log.emit'],
             secret_envelope: envelope,
-            limits: { timeout_ms: 20_000 },
             context: { ...executeRequest(hash).context, request_id: `rot-${i}` },
           }),
         );

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { AlgaError } from '@alga-psa/protocol';
 import { hostPlan, type HostOutcome } from '../host-calls/index.ts';
 import { testProviders } from '../testing/providers.ts';
+import { NO_DEADLINE_MS, until } from '../testing/wait.ts';
 import type { WitExecuteRequest } from './convert.ts';
 import { ExecutionFailure, WorkerPool, type PoolJob, type WorkerPoolOptions } from './pool.ts';
 import type { LoadedComponent } from './loader.ts';
@@ -79,7 +80,7 @@ for (const [instanceMode, busyPollMicros] of [
         job({
           component,
           request,
-          timeoutMs: 5000,
+          timeoutMs: NO_DEADLINE_MS,
           onHostCall: async (call) => {
             calls.push(call);
             await new Promise((resolve) => setTimeout(resolve, 20));
@@ -105,7 +106,7 @@ for (const [instanceMode, busyPollMicros] of [
         job({
           component,
           request,
-          timeoutMs: 5000,
+          timeoutMs: NO_DEADLINE_MS,
           onHostCall: async () => ({ kind: 'err', payload: 'denied' }),
         }),
       );
@@ -115,7 +116,7 @@ for (const [instanceMode, busyPollMicros] of [
     it('turns a trap outcome into a failed execution', async () => {
       const component = fakeComponent(`imports['alga:extension/secrets'].get('k'); ${textResponse('1')}`);
       await assert.rejects(
-        pool.run(job({ component, request, timeoutMs: 5000, onHostCall: noHost })),
+        pool.run(job({ component, request, timeoutMs: NO_DEADLINE_MS, onHostCall: noHost })),
         (error: unknown) => {
           assert.ok(error instanceof ExecutionFailure);
           assert.equal(error.phase, 'handler');
@@ -128,14 +129,14 @@ for (const [instanceMode, busyPollMicros] of [
     it('replaces a worker that dies and keeps serving', async () => {
       const crash = fakeComponent(textResponse('1'), 'process.exit(3);');
       await assert.rejects(
-        pool.run(job({ component: crash, request, timeoutMs: 5000, onHostCall: noHost })),
+        pool.run(job({ component: crash, request, timeoutMs: NO_DEADLINE_MS, onHostCall: noHost })),
         ExecutionFailure,
       );
       const ok = await pool.run(
         job({
           component: fakeComponent(textResponse('"alive"')),
           request,
-          timeoutMs: 5000,
+          timeoutMs: NO_DEADLINE_MS,
           onHostCall: noHost,
         }),
       );
@@ -143,32 +144,46 @@ for (const [instanceMode, busyPollMicros] of [
       assert.equal(pool.stats.workers, 1);
     });
 
-    it('terminates a worker blocked in a host call at the deadline and keeps serving', async () => {
+    it('terminates a worker blocked in a host call at the deadline and keeps serving', async (t) => {
       const component = fakeComponent(`imports['alga:extension/secrets'].get('k'); ${textResponse('1')}`);
-      const never = () => new Promise<HostOutcome>(() => {});
-      await assert.rejects(
+      let blocked!: () => void;
+      const inHostCall = new Promise<void>((resolve) => (blocked = resolve));
+      const never = () => {
+        blocked();
+        return new Promise<HostOutcome>(() => {});
+      };
+      // The deadline passes when the test moves the clock: only once the worker is blocked in its call.
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const stopped = assert.rejects(
         pool.run(job({ component, request, timeoutMs: 200, onHostCall: never })),
         (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_TIMEOUT',
       );
+      await inHostCall;
+      t.mock.timers.tick(200);
+      await stopped;
+      t.mock.timers.reset();
       const ok = await pool.run(
         job({
           component: fakeComponent(textResponse('"after"')),
           request,
-          timeoutMs: 5000,
+          timeoutMs: NO_DEADLINE_MS,
           onHostCall: noHost,
         }),
       );
       assert.equal(text(ok.body), 'after');
     });
 
-    /** A host that records the first argument of every call (the guest's log lines). */
+    /** A host that records the first argument of every call (the guest's log lines); `first` resolves on the first. */
     const recorder = () => {
       const logged: unknown[] = [];
+      let seen!: () => void;
+      const first = new Promise<void>((resolve) => (seen = resolve));
       const onHostCall = async (call: HostCall): Promise<HostOutcome> => {
         logged.push(call.args[0]);
+        seen();
         return { kind: 'ok', value: undefined };
       };
-      return { logged, onHostCall };
+      return { logged, first, onHostCall };
     };
 
     it("hands a guest's one-way log calls to the host before its result, in the order made", async () => {
@@ -178,25 +193,35 @@ for (const [instanceMode, busyPollMicros] of [
          for (let i = 0; i < 5; i++) log.logInfo('line ' + i);
          ${textResponse('"done"')}`,
       );
-      const response = await pool.run(job({ component, request, timeoutMs: 5000, onHostCall }));
+      const response = await pool.run(job({ component, request, timeoutMs: NO_DEADLINE_MS, onHostCall }));
       assert.equal(text(response.body), 'done');
       assert.deepEqual(logged, ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
     });
 
-    it('hands over what a guest logged before it was stopped at its deadline', async () => {
-      const { logged, onHostCall } = recorder();
+    it('hands over what a guest logged before it was stopped at its deadline', async (t) => {
+      const { logged, first, onHostCall } = recorder();
       const component = fakeComponent(`imports['alga:extension/logging'].logWarn('about to spin'); for (;;) {}`);
-      await assert.rejects(
+      // The deadline passes when the test moves the clock: once the guest has logged and is spinning.
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const stopped = assert.rejects(
         pool.run(job({ component, request, timeoutMs: 200, onHostCall })),
         (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_TIMEOUT',
       );
+      await first;
+      t.mock.timers.tick(200);
+      await stopped;
       assert.deepEqual(logged, ['about to spin']);
     });
 
     it('serves jobs queued behind a busy worker in order', async () => {
       const jobs = [1, 2, 3].map((n) =>
         pool.run(
-          job({ component: fakeComponent(textResponse(String(n))), request, timeoutMs: 5000, onHostCall: noHost }),
+          job({
+            component: fakeComponent(textResponse(String(n))),
+            request,
+            timeoutMs: NO_DEADLINE_MS,
+            onHostCall: noHost,
+          }),
         ),
       );
       assert.deepEqual(
@@ -208,12 +233,12 @@ for (const [instanceMode, busyPollMicros] of [
 
     it('sends a component to a worker once and reuses it', async () => {
       const component = fakeComponent(textResponse('(globalThis.__seen = (globalThis.__seen ?? 0) + 1)'));
-      await pool.run(job({ component, request, timeoutMs: 5000, onHostCall: noHost }));
+      await pool.run(job({ component, request, timeoutMs: NO_DEADLINE_MS, onHostCall: noHost }));
       const second = await pool.run(
         job({
           component: { ...component, glue: 'syntax error: not sent again' },
           request,
-          timeoutMs: 5000,
+          timeoutMs: NO_DEADLINE_MS,
           onHostCall: noHost,
         }),
       );
@@ -243,14 +268,14 @@ describe('worker pool busy polling', () => {
         job({
           component,
           request: { ...request, http: { ...request.http, body: new Uint8Array(gate.buffer) } },
-          timeoutMs: 5000,
+          timeoutMs: NO_DEADLINE_MS,
           onHostCall: async () => ({ kind: 'trap', message: 'no host' }),
         }),
       );
       assert.equal(pool.stats.polling, true, 'polls right after the dispatch');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Stops polling once the budget is spent, while the job still runs: the guest waits for the gate.
+      await until(() => !pool.stats.polling);
       assert.equal(pool.stats.busy, 1);
-      assert.equal(pool.stats.polling, false, 'stopped polling once the budget was spent');
       Atomics.store(gate, 0, 1);
       Atomics.notify(gate, 0);
       assert.equal(Buffer.from((await running).body ?? []).toString('utf8'), 'released');
@@ -266,7 +291,7 @@ describe('worker pool busy polling', () => {
         job({
           component: fakeComponent(textResponse('1')),
           request,
-          timeoutMs: 5000,
+          timeoutMs: NO_DEADLINE_MS,
           onHostCall: async () => ({ kind: 'trap', message: 'no host' }),
         }),
       );
@@ -283,6 +308,83 @@ describe('worker pool busy polling', () => {
         () => poolOf({ size: 1, queueLimit: 1, logger: pino({ level: 'silent' }), busyPollMicros }),
         RangeError,
       );
+    }
+  });
+});
+
+describe('worker pool: replacing a killed worker', () => {
+  const noHostCall = async (): Promise<HostOutcome> => ({ kind: 'trap', message: 'no host' });
+  const spinning = () => {
+    let spun!: () => void;
+    const started = new Promise<void>((resolve) => (spun = resolve));
+    const component = fakeComponent(`imports['alga:extension/logging'].logWarn('spinning'); for (;;) {}`);
+    const onHostCall = async (): Promise<HostOutcome> => {
+      spun();
+      return { kind: 'ok', value: undefined };
+    };
+    return { component, started, onHostCall };
+  };
+
+  it('swaps in a spare booted beforehand, then boots the next spare', async (t) => {
+    const pool = poolOf({ size: 1, queueLimit: 4, logger: pino({ level: 'silent' }) });
+    try {
+      await until(() => pool.stats.spare === 'ready' && pool.stats.ready === 1);
+      const { component, started, onHostCall } = spinning();
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const stopped = assert.rejects(
+        pool.run(job({ component, request, timeoutMs: 200, onHostCall })),
+        (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_TIMEOUT',
+      );
+      await started;
+      t.mock.timers.tick(200);
+      await stopped;
+      t.mock.timers.reset();
+      // Right after the kill: the worker in its place has loaded its modules already...
+      assert.deepEqual([pool.stats.workers, pool.stats.ready], [1, 1]);
+      // ...and the next spare is on its way.
+      assert.notEqual(pool.stats.spare, 'none');
+      const alive = fakeComponent(textResponse('"alive"'));
+      const ok = await pool.run(job({ component: alive, request, timeoutMs: NO_DEADLINE_MS, onHostCall: noHostCall }));
+      assert.equal(Buffer.from(ok.body ?? []).toString('utf8'), 'alive');
+      await until(() => pool.stats.spare === 'ready');
+    } finally {
+      await pool.close();
+    }
+    assert.equal(pool.stats.spare, 'none', 'close retires the spare too');
+  });
+
+  it('sends a request to an idle worker that already holds its component, not to the first idle one', async () => {
+    const pool = poolOf({ size: 2, queueLimit: 4, logger: pino({ level: 'silent' }) });
+    try {
+      // Answers with an id drawn once per worker (the glue's globals live as long as the worker).
+      const component = fakeComponent(textResponse('(globalThis.workerId ??= Math.random())'));
+      const idOf = async () =>
+        Buffer.from(
+          (await pool.run(job({ component, request, timeoutMs: NO_DEADLINE_MS, onHostCall: noHostCall }))).body ?? [],
+        ).toString('utf8');
+      // The first worker is busy in a host call, so the component loads on the second one only.
+      let release!: (outcome: HostOutcome) => void;
+      let blocked!: () => void;
+      const inCall = new Promise<void>((resolve) => (blocked = resolve));
+      const busy = pool.run(
+        job({
+          component: fakeComponent(`imports['alga:extension/secrets'].get('k'); ${textResponse('1')}`),
+          request,
+          timeoutMs: NO_DEADLINE_MS,
+          onHostCall: () => {
+            blocked();
+            return new Promise<HostOutcome>((resolve) => (release = resolve));
+          },
+        }),
+      );
+      await inCall;
+      const second = await idOf();
+      release({ kind: 'ok', value: { tag: 'ok', val: 'v' } });
+      await busy;
+      // Both idle now: the one holding the component serves it, every time.
+      for (let i = 0; i < 3; i++) assert.equal(await idOf(), second);
+    } finally {
+      await pool.close();
     }
   });
 });

@@ -23,6 +23,7 @@ import { createRequestProviders } from '../providers/index.ts';
 import { buildFixture } from '../testing/build-fixture.ts';
 import { bodyOf, executeRequest, INSTALL, TENANT } from '../testing/harness.ts';
 import { testProviders } from '../testing/providers.ts';
+import { NO_DEADLINE_MS } from '../testing/wait.ts';
 import type { WitExecuteRequest, WitExecuteResponse } from './convert.ts';
 import { Engine, type InstanceMode } from './index.ts';
 import { importKeys } from './jco-glue.ts';
@@ -265,8 +266,8 @@ async function engineHarness(mode: InstanceMode, components: Uint8Array[], worke
     providers: testProviders({ secretCacheTtlMs: 1000, secretCacheMaxEntries: 10 }, { decrypter: keyring }),
     workers,
     queueLimit: 256,
-    defaultTimeoutMs: 10_000,
-    maxTimeoutMs: 10_000,
+    defaultTimeoutMs: NO_DEADLINE_MS,
+    maxTimeoutMs: NO_DEADLINE_MS,
     defaultMemoryMb: 128,
     maxMemoryMb: 512,
     logger,

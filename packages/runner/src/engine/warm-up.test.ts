@@ -8,6 +8,7 @@ import { DirectoryBundleStore } from '@alga-psa/bundle-store';
 import { buildFixture } from '../testing/build-fixture.ts';
 import { FIXTURE_GUEST, FIXTURE_WORLD } from '../testing/guest.ts';
 import { testProviders } from '../testing/providers.ts';
+import { NO_DEADLINE_MS } from '../testing/wait.ts';
 import { Engine } from './index.ts';
 
 describe('warm-up', { timeout: 180_000 }, () => {
@@ -28,8 +29,8 @@ describe('warm-up', { timeout: 180_000 }, () => {
         providers: testProviders(),
         workers: 1,
         queueLimit: 4,
-        defaultTimeoutMs: 10_000,
-        maxTimeoutMs: 10_000,
+        defaultTimeoutMs: NO_DEADLINE_MS,
+        maxTimeoutMs: NO_DEADLINE_MS,
         defaultMemoryMb: 128,
         maxMemoryMb: 128,
         logger: pino({ level: 'silent' }),

@@ -18,6 +18,7 @@ import { createRunner, type Runner, type RunnerOptions } from '../index.ts';
 import { buildFixture } from './build-fixture.ts';
 import { FIXTURE_GUEST, FIXTURE_WORLD } from './guest.ts';
 import { secretForms } from '../redact.ts';
+import { NO_DEADLINE_MS } from './wait.ts';
 
 /**
  * A secret value the runner tests set on installs on purpose. Every harness
@@ -59,6 +60,10 @@ export async function createHarness(options: Partial<RunnerOptions> = {}): Promi
     decrypter: keyring,
     verifier: await loadVerifier(keys.publicKeyFile),
     workers: 1,
+    // A request a test expects to be answered has no deadline a slow machine could reach
+    // (its worker may still be starting); tests of deadlines set `limits.timeout_ms`.
+    defaultTimeoutMs: NO_DEADLINE_MS,
+    maxTimeoutMs: NO_DEADLINE_MS,
     ...options,
     logLevel: 'debug',
     logStream: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
@@ -167,6 +172,13 @@ export function executeRequest(
     http: { method: 'GET', path: reqPath, query, headers: {}, body_b64: null },
     ...rest,
   };
+}
+
+/** One series' value from the runner's /metrics, e.g. `alga_runner_queue_depth` or `alga_runner_limit_kills_total{kind="timeout"}` (0 when absent). */
+export async function metric(h: Harness, series: string): Promise<number> {
+  const metrics = (await h.runner.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const line = metrics.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
 /** The guest's JSON answer inside a runner response. */

@@ -5,6 +5,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { CSRF_HEADER, type ExecuteRequest } from '@alga-psa/protocol';
 import { testEngines } from '../testing/databases.ts';
 import { closeAll, install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
+import { NO_DEADLINE_MS } from '../testing/wait.ts';
 import { createSession, createUser } from '../auth/session.ts';
 import { SESSION_COOKIE } from '../web/security.ts';
 
@@ -17,7 +18,8 @@ interface Captured {
 /** A stand-in runner: records what it receives and answers what the test says. */
 async function startFakeRunner() {
   const received: Captured[] = [];
-  let answer: (request: ExecuteRequest) => { status: number; body: unknown; delayMs?: number } = () => ({
+  /** `delayMs: 'never'`: the runner takes the request and never answers. */
+  let answer: (request: ExecuteRequest) => { status: number; body: unknown; delayMs?: number | 'never' } = () => ({
     status: 200,
     body: {
       status: 200,
@@ -40,6 +42,7 @@ async function startFakeRunner() {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ExecuteRequest;
       received.push({ url: request.url ?? '', headers: request.headers, body });
       const reply = answer(body);
+      if (reply.delayMs === 'never') return;
       setTimeout(() => {
         if (!response.destroyed)
           response.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
@@ -264,26 +267,34 @@ for (const engine of testEngines()) {
     });
 
     test('the gateway waits longer than the execution deadline', async () => {
-      // A slow runner that still answers inside the gateway's margin is relayed, not cut off.
+      // A slow runner that answers after the execution deadline, inside the gateway's margin, is relayed,
+      // not cut off. The margin is one no machine could use up, so only the order of the two matters.
       runner.respond(() => ({ status: 200, body: { status: 200, headers: {}, body_b64: null }, delayMs: 300 }));
       const slow = await startTestServer(ctx.db, {
         runnerUrl: runner.url,
         executionTimeoutMs: 100,
+        runnerTimeoutMs: NO_DEADLINE_MS,
+      });
+      // A runner that never answers is cut off at the gateway's own deadline (nothing else could end the call).
+      const cutOff = await startTestServer(ctx.db, {
+        runnerUrl: runner.url,
+        executionTimeoutMs: 100,
         runnerTimeoutMs: 1_000,
       });
+      const call = (server: TestContext, name: string) =>
+        server.server.app.inject({
+          method: 'GET',
+          url: `/api/ext/${name}/hello`,
+          headers: { authorization: server.adminA },
+        });
       try {
         await publish(slow, sampleManifest({ name: 'slow-ext' }));
         await install(slow, 'slow-ext');
-        const call = () =>
-          slow.server.app.inject({
-            method: 'GET',
-            url: '/api/ext/slow-ext/hello',
-            headers: { authorization: slow.adminA },
-          });
-        assert.equal((await call()).statusCode, 200);
-        // A runner that never answers is cut off at the gateway's own deadline.
-        runner.respond(() => ({ status: 200, body: {}, delayMs: 3_000 }));
-        const hung = await call();
+        await publish(cutOff, sampleManifest({ name: 'hung-ext' }));
+        await install(cutOff, 'hung-ext');
+        assert.equal((await call(slow, 'slow-ext')).statusCode, 200);
+        runner.respond(() => ({ status: 200, body: {}, delayMs: 'never' }));
+        const hung = await call(cutOff, 'hung-ext');
         assert.equal(hung.statusCode, 504);
         assert.equal(hung.json().error.code, 'ALGA_TIMEOUT');
         await assert.rejects(
@@ -293,6 +304,7 @@ for (const engine of testEngines()) {
       } finally {
         runner.respond(() => ({ status: 200, body: { status: 204, headers: {}, body_b64: null } }));
         await slow.close();
+        await cutOff.close();
       }
     });
 

@@ -14,6 +14,7 @@ import {
   type ServiceTokenSigner,
   type ServiceTokenVerifier,
 } from '@alga-psa/service-auth';
+import { NO_DEADLINE_MS } from '../testing/wait.ts';
 import { parseRunnerUrls, RunnerClient } from './runner-client.ts';
 
 type Behaviour = 'ok' | 'die' | 'not-ready' | 'answer';
@@ -178,13 +179,12 @@ describe('runner client', () => {
   test('ends a request whose runner dies mid-request with 502 at once and marks that runner down', async () => {
     b.state.behaviour = 'die';
     try {
-      const c = client(`${b.url},${a.url}`, 30_000);
-      const started = Date.now();
+      // A gateway deadline no test could wait for: the request ends because the runner died, or not at all.
+      const c = client(`${b.url},${a.url}`, NO_DEADLINE_MS);
       await assert.rejects(
         c.execute(request('POST')),
         (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_EXECUTION_FAILED',
       );
-      assert.ok(Date.now() - started < 5_000, 'the request did not wait for the gateway deadline');
       assert.equal(c.status()[0]?.up, false);
       assert.equal(await answeredBy(c), 'a', 'the gateway keeps answering from the other runner');
     } finally {

@@ -10,11 +10,19 @@ import type { StorageEntry } from '../../../generated/interfaces/alga-extension-
 import { WitErr } from '../../host-calls/index.ts';
 import { createServerApi } from '../../server-api/client.ts';
 import { testScope, type TestScope } from '../../testing/scope.ts';
+import { NO_DEADLINE_MS } from '../../testing/wait.ts';
 import { storageImpl, type StorageOptions } from './index.ts';
 
-/** The provider against the server at `serverUrl` (none: no server configured). */
+/**
+ * The provider against the server at `serverUrl` (none: no server configured). A call a test expects
+ * answered has no time cap a slow machine could reach; the tests of the cap set one.
+ */
 const storageAt = (serverUrl?: string, options: Omit<StorageOptions, 'serverApi'> = {}) =>
-  storageImpl({ serverApi: serverUrl ? createServerApi({ serverUrl }) : undefined, ...options });
+  storageImpl({
+    serverApi: serverUrl ? createServerApi({ serverUrl }) : undefined,
+    timeoutMs: NO_DEADLINE_MS,
+    ...options,
+  });
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text));
 const text = (value: Uint8Array) => Buffer.from(value).toString('utf8');

@@ -4,6 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { testScope } from '../../testing/scope.ts';
+import { NO_DEADLINE_MS } from '../../testing/wait.ts';
 import { WitErr } from '../../host-calls/index.ts';
 import { parseUiProxyRoutes, uiProxyImpl } from './index.ts';
 
@@ -29,7 +30,8 @@ describe('ui-proxy provider', () => {
         else if (req.url === '/invalid') res.writeHead(422).end('no');
         else if (req.url === '/broken') res.writeHead(500).end('oops');
         else if (req.url === '/huge') res.end(Buffer.alloc(1024 * 1024 + 1, 97));
-        else if (req.url === '/slow') setTimeout(() => res.end('late'), 2_000);
+        // Never answers: only the provider's time cap ends the call (the server's close ends the socket).
+        else if (req.url === '/slow') return;
         else res.writeHead(404).end();
       });
     });
@@ -41,7 +43,8 @@ describe('ui-proxy provider', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  const provider = () =>
+  /** Calls that should be answered get no time cap a slow machine could reach; the timeout test sets one. */
+  const provider = (timeoutMs = NO_DEADLINE_MS) =>
     uiProxyImpl({
       routes: parseUiProxyRoutes(
         JSON.stringify({
@@ -53,12 +56,12 @@ describe('ui-proxy provider', () => {
           closed: 'http://127.0.0.1:1/',
         }),
       ),
-      timeoutMs: 300,
+      timeoutMs,
     });
-  const call = (route: string, payload?: string) => {
+  const call = (route: string, payload?: string, timeoutMs?: number) => {
     const t = testScope({ providers: ['cap:ui.proxy'] });
     const bytes = payload === undefined ? undefined : new TextEncoder().encode(payload);
-    return provider().functions.callRoute(t.scope, route, bytes) as Promise<Uint8Array | WitErr>;
+    return provider(timeoutMs).functions.callRoute(t.scope, route, bytes) as Promise<Uint8Array | WitErr>;
   };
 
   it('POSTs the payload to the configured URL with request id, tenant and install, and returns the body', async () => {
@@ -86,7 +89,7 @@ describe('ui-proxy provider', () => {
 
   it('answers internal for an answer over 1 MiB, a timeout and a refused connection', async () => {
     assert.deepEqual(await call('huge'), new WitErr('internal'));
-    assert.deepEqual(await call('slow'), new WitErr('internal'));
+    assert.deepEqual(await call('slow', undefined, 300), new WitErr('internal'));
     assert.deepEqual(await call('closed'), new WitErr('internal'));
   });
 
