@@ -9,6 +9,9 @@
  * so a route added later is driven too.
  */
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { CSRF_HEADER, isErrorCode } from '@alga-psa/protocol';
@@ -18,6 +21,17 @@ import type { ServedRoute } from './server.ts';
 import { testEngines } from './testing/databases.ts';
 import { startEchoRunner } from './testing/fake-runner.ts';
 import { closeAll, install, publish, sampleManifest } from './testing/fixtures.ts';
+
+/**
+ * A stand-in for packages/web/dist, so the page routes answer as in a deployment whether or not
+ * this checkout has built the UI (unbuilt, they answer a deliberate 503 that says so).
+ */
+async function builtWebRoot(): Promise<string> {
+  const root = await mkdtemp(path.join(tmpdir(), 'alga-web-root-'));
+  await mkdir(path.join(root, 'assets'));
+  await writeFile(path.join(root, 'index.html'), '<!doctype html><title>Alga</title>');
+  return root;
+}
 
 /** Requests per route and engine: enough to mix every kind of input and credential, bounded for speed. */
 const RUNS_PER_ROUTE = 12;
@@ -226,7 +240,10 @@ for (const engine of testEngines()) {
 
     before(async () => {
       runner = await startEchoRunner();
-      ctx = await startRunnerApiServer(await engine.open(), { runnerUrl: runner.url });
+      ctx = await startRunnerApiServer(await engine.open(), {
+        runnerUrl: runner.url,
+        web: { webRoot: await builtWebRoot() },
+      });
       contentHash = await publish(ctx, sampleManifest());
       await createUser(ctx.db, {
         tenantId: ctx.tenantA,
