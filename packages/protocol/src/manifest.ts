@@ -18,6 +18,25 @@ export interface EndpointDefinition {
   proxy?: boolean;
 }
 
+/** A place in the host's navigation that opens the extension's UI. */
+export interface UiHook {
+  /** The menu entry's text. */
+  label: string;
+}
+
+export interface UiDefinition {
+  /** Only iframes exist; omitted means iframe (the reference host requires it). */
+  type?: 'iframe';
+  /** The page to open, relative to the bundle root, e.g. `ui/index.html`. */
+  entry: string;
+  hooks?: {
+    /** A link in the admin and viewer navigation. */
+    appMenu?: UiHook;
+    /** A link in the client portal (users with the client role see only these). */
+    clientPortalMenu?: UiHook;
+  };
+}
+
 export interface Manifest {
   $schema?: string;
   name: string;
@@ -27,7 +46,7 @@ export interface Manifest {
   runtime: typeof MANIFEST_RUNTIME;
   capabilities: Capability[];
   api: { endpoints: EndpointDefinition[] };
-  ui?: { entry: string };
+  ui?: UiDefinition;
   allowedHosts: string[];
   settings: SettingDefinition[];
 }

@@ -77,6 +77,30 @@ test('endpoints may opt in to the UI proxy with a boolean "proxy"', () => {
   );
 });
 
+test('a UI may declare iframe type and app-menu / client-portal hooks with a label; other hooks and blank labels are refused', () => {
+  const ui = {
+    type: 'iframe' as const,
+    entry: 'ui/index.html',
+    hooks: { appMenu: { label: 'Reports' }, clientPortalMenu: { label: 'My reports' } },
+  };
+  assert.equal(validateManifest(sampleManifest({ ui })).ok, true);
+  assert.deepEqual(
+    errorsOf(sampleManifest({ ui: { entry: 'ui/index.html', hooks: { appMenu: { label: '  ' } } } })).map(
+      (e) => e.path,
+    ),
+    ['ui.hooks.appMenu.label'],
+  );
+  const unknownHook = { entry: 'ui/index.html', hooks: { sidebar: { label: 'x' } } };
+  assert.deepEqual(
+    errorsOf(sampleManifest({ ui: unknownHook as never })).map((e) => e.path),
+    ['ui.hooks.sidebar'],
+  );
+  assert.deepEqual(
+    errorsOf(sampleManifest({ ui: { type: 'window' as never, entry: 'ui/index.html' } })).map((e) => e.path),
+    ['ui.type'],
+  );
+});
+
 test('10,000 unknown capabilities draw the first problems, worded as ever, and a count of the rest', () => {
   const capabilities = Array.from({ length: 10_000 }, (_, i) => `cap:bogus-${i}`);
   const errors = errorsOf({ ...sampleManifest(), capabilities });
