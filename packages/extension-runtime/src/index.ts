@@ -28,3 +28,42 @@ export type {
   DeclaredCapability,
   CapabilityNotDeclared,
 } from './types.ts';
+
+// The reference host's SDK (0.3.0) surface, so `handler(request, host)` code runs unchanged.
+// Its `Handler`, `ContextData` and `UserError` collide with ours and are renamed here;
+// `@alga-psa/extension-runtime/reference` spells every name as 0.3.0 does.
+export {
+  jsonResponse,
+  emptyResponse,
+  callProxyJson,
+  normalizeUserData,
+  createMockHostBindings,
+  createHostBindings,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  type HostBindings,
+  type HostImports,
+  type HttpHeader,
+  type HttpRequest,
+  type HttpResponse,
+  type SecretsHost,
+  type HttpHost,
+  type StorageHost,
+  type LoggingHost,
+  type UiProxyHost,
+  type SchedulerHost,
+  type ScheduleInfo,
+  type EndpointInfo,
+  type CreateScheduleInput,
+  type CreateScheduleResult,
+  type UpdateScheduleInput,
+  type UpdateScheduleResult,
+  type DeleteScheduleResult,
+  type UserData,
+  type UserDataV2,
+  type RawUserData,
+  type UserHost,
+  type Handler as ReferenceHandler,
+  type ContextData as ReferenceContextData,
+  type UserError as ReferenceUserError,
+} from './reference.ts';
