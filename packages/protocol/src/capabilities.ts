@@ -53,9 +53,93 @@ const BY_INTERFACE = new Map<string, Capability>(
 /** Every interface some capability unlocks, in table order. */
 export const WORLD_INTERFACES: readonly WorldInterface[] = [...BY_INTERFACE.keys()] as WorldInterface[];
 
-/** The capability that unlocks a WIT interface (`secrets` → `cap:secrets.get`). */
+/**
+ * Interfaces of the reference host's world (`alga:extension`, REFERENCE-HOST.md
+ * §5) beyond the table above. componentize-js imports a whole world, so a
+ * reference component imports these whether it calls them or not: publish
+ * accepts them and the runner links them. `capability` unlocks a provided
+ * one; the PSA-specific ones are never provided here, so every call answers
+ * the interface's own "not allowed" variant. `referenceCapability` is the
+ * id the reference host uses for it (a manifest may list it; it is dropped
+ * with a warning).
+ */
+export const REFERENCE_INTERFACES = {
+  'user-v2': { capability: 'cap:user.read', referenceCapability: 'cap:user.read' },
+  scheduler: { capability: undefined, referenceCapability: 'cap:scheduler.manage' },
+  invoicing: { capability: undefined, referenceCapability: 'cap:invoice.manual.create' },
+  clients: { capability: undefined, referenceCapability: 'cap:client.read' },
+  services: { capability: undefined, referenceCapability: 'cap:service.read' },
+} as const satisfies Record<string, { capability: Capability | undefined; referenceCapability: string }>;
+
+export type ReferenceInterface = keyof typeof REFERENCE_INTERFACES;
+
+/** The reference host's capability ids for interfaces this platform does not provide. */
+export const UNPROVIDED_REFERENCE_CAPABILITIES: readonly string[] = Object.values(REFERENCE_INTERFACES)
+  .filter((entry) => entry.capability === undefined)
+  .map((entry) => entry.referenceCapability);
+
+/** Interfaces that carry only types: importing them needs no capability. */
+export const TYPE_ONLY_INTERFACES: readonly string[] = ['types'];
+
+/** The capability that unlocks a WIT interface (`secrets` → `cap:secrets.get`, `user-v2` → `cap:user.read`). */
 export function capabilityForInterface(iface: string): Capability | undefined {
-  return BY_INTERFACE.get(iface);
+  return (
+    BY_INTERFACE.get(iface) ??
+    (Object.hasOwn(REFERENCE_INTERFACES, iface)
+      ? REFERENCE_INTERFACES[iface as ReferenceInterface].capability
+      : undefined)
+  );
+}
+
+/**
+ * How publish, consent and the runner treat one `alga:extension` interface a
+ * component imports:
+ * - `capability`: answered when `capability` is granted, the deny path otherwise;
+ * - `not-provided`: a reference-host interface this platform never provides (always the deny path);
+ * - `types`: carries only types;
+ * - `unknown`: not part of this WIT nor the reference's, refused at publish.
+ */
+export type InterfaceClass =
+  { kind: 'capability'; capability: Capability } | { kind: 'not-provided' } | { kind: 'types' } | { kind: 'unknown' };
+
+export function classifyInterface(iface: string): InterfaceClass {
+  if (TYPE_ONLY_INTERFACES.includes(iface)) return { kind: 'types' };
+  const capability = capabilityForInterface(iface);
+  if (capability) return { kind: 'capability', capability };
+  if (Object.hasOwn(REFERENCE_INTERFACES, iface)) return { kind: 'not-provided' };
+  return { kind: 'unknown' };
+}
+
+/**
+ * The interfaces a component imports without its manifest requesting them
+ * (componentize-js imports the whole world): linked to the deny path, and
+ * shown at publish and on the consent screen as "imported, not requested".
+ * `imports` are full import names; WASI and unknown names are skipped.
+ */
+export function importedNotRequested(
+  imports: readonly string[],
+  capabilities: readonly string[],
+): { iface: string; capability?: Capability }[] {
+  const granted = new Set<string>(grantedWith(capabilities));
+  const out = new Map<string, { iface: string; capability?: Capability }>();
+  for (const name of imports) {
+    const parsed = parseImportName(name);
+    if (!parsed) continue;
+    const kind = classifyInterface(parsed.iface);
+    if (kind.kind === 'capability' && !granted.has(kind.capability)) {
+      out.set(parsed.iface, { iface: parsed.iface, capability: kind.capability });
+    } else if (kind.kind === 'not-provided') {
+      out.set(parsed.iface, { iface: parsed.iface });
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.iface < b.iface ? -1 : a.iface > b.iface ? 1 : 0));
+}
+
+/** One line per entry of `importedNotRequested`, as publish, the CLI and the consent screen show it. */
+export function describeNotRequested(entry: { iface: string; capability?: string }): string {
+  return entry.capability
+    ? `${entry.iface}: imported, not requested (needs ${entry.capability}; every call answers "not allowed")`
+    : `${entry.iface}: imported, not provided by this platform (every call answers "not allowed")`;
 }
 
 /** What a capability allows, for a consent prompt; the id itself for an unknown one. */

@@ -49,6 +49,36 @@ export interface Manifest {
   ui?: UiDefinition;
   allowedHosts: string[];
   settings: SettingDefinition[];
+  /**
+   * Set on a manifest published in the reference host's v2 format
+   * (`validateManifest` converted it); absent for this platform's own format.
+   */
+  format?: typeof REFERENCE_MANIFEST_FORMAT;
+  /**
+   * The manifest had no `api` section (reference format only): every method
+   * and path goes to the component's one handler, as on the reference host.
+   */
+  acceptsAnyPath?: boolean;
+  /** A wildcard version as written (`0.3.*`); `version` then holds what publish resolved it to. */
+  versionPattern?: string;
+  /** Reference format: kept as published, informational (nothing here reads them). */
+  assets?: string[];
+  precompiled?: Record<string, string>;
+}
+
+export const REFERENCE_MANIFEST_FORMAT = 'reference-v2';
+
+export interface MenuHook {
+  label: string;
+}
+
+export interface UiDefinition {
+  /** Relative to the bundle's `ui/` folder. */
+  entry: string;
+  /** Reference format: always `iframe`. */
+  type?: 'iframe';
+  /** Reference format: where the host shows the UI (other hooks are dropped, as the reference does). */
+  hooks?: { appMenu?: MenuHook; clientPortalMenu?: MenuHook };
 }
 
 export interface ManifestProblem {

@@ -7,11 +7,26 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import schema from '../manifest.schema.json' with { type: 'json' };
-import type { Manifest, ManifestProblem } from './manifest.ts';
+import referenceSchema from '../manifest.reference.schema.json' with { type: 'json' };
+import {
+  REFERENCE_MANIFEST_FORMAT,
+  type EndpointDefinition,
+  type HttpMethod,
+  type Manifest,
+  type ManifestProblem,
+  type UiDefinition,
+} from './manifest.ts';
+import { UNPROVIDED_REFERENCE_CAPABILITIES, isCapability, type Capability } from './capabilities.ts';
 import { clip } from './clip.ts';
 import { valueProblem } from './settings.ts';
 
-export type ManifestValidation = { ok: true; manifest: Manifest } | { ok: false; errors: ManifestProblem[] };
+/**
+ * `notes` are the safe defaults applied to a reference-format manifest (no
+ * egress until granted, dropped capabilities…), which publish reports as
+ * warnings; empty for this platform's own format.
+ */
+export type ManifestValidation =
+  { ok: true; manifest: Manifest; notes: string[] } | { ok: false; errors: ManifestProblem[] };
 
 /**
  * Most problems one validation lists; past it the last entry counts the rest.
@@ -26,9 +41,10 @@ const MAX_QUOTE_CHARS = 80;
 const MAX_PATH_CHARS = 160;
 const MAX_MESSAGE_CHARS = 320;
 
-export { schema as manifestSchema };
+export { schema as manifestSchema, referenceSchema as referenceManifestSchema };
 
 let compiled: ValidateFunction | undefined;
+let compiledReference: ValidateFunction | undefined;
 
 /** Compiled on first use, so importing this package costs no schema compile (the browser UI never validates manifests). */
 function validateSchema(): ValidateFunction {
@@ -37,7 +53,28 @@ function validateSchema(): ValidateFunction {
   return compiled;
 }
 
+function validateReferenceSchema(): ValidateFunction {
+  compiledReference ??= new Ajv({ allErrors: true, strict: false }).compile(referenceSchema);
+  return compiledReference;
+}
+
+/**
+ * Which format a manifest is written in. This platform's format requires
+ * `allowedHosts` and `settings`; the reference host's v2 format refuses both,
+ * so a manifest with neither is read as a reference manifest.
+ */
+export function isReferenceManifest(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !Object.hasOwn(value, 'allowedHosts') &&
+    !Object.hasOwn(value, 'settings')
+  );
+}
+
 export function validateManifest(value: unknown): ManifestValidation {
+  if (isReferenceManifest(value)) return validateReferenceManifest(value);
   const validate = validateSchema();
   if (!validate(value)) {
     // Only the problems that are listed are worded; the rest are only counted.
@@ -48,7 +85,152 @@ export function validateManifest(value: unknown): ManifestValidation {
   const errors = semanticErrors(manifest);
   return errors.length > 0
     ? { ok: false, errors: firstProblems(errors, (problem) => problem, problemId) }
-    : { ok: true, manifest };
+    : { ok: true, manifest, notes: [] };
+}
+
+/** A reference-format manifest as written (only the fields its schema allows). */
+interface ReferenceManifest {
+  name: string;
+  publisher?: string;
+  version: string;
+  runtime: 'wasm-js@1';
+  capabilities?: string[];
+  ui?: { type: 'iframe'; entry: string; hooks?: Record<string, { label: string } | unknown> };
+  api?: { endpoints: { method: string; path: string; handler: string }[] };
+  assets?: string[];
+  precompiled?: Record<string, string>;
+}
+
+const WILDCARD_VERSION = /^(\d+)\.(\d+)\.\*$/;
+
+/** `a//b` → `a/b`, leading `./` removed, as the reference normalises endpoint paths and handlers. */
+function cleanPath(path: string): string {
+  let out = path.trim().replace(/\/{2,}/g, '/');
+  while (out.startsWith('./')) out = out.slice(2);
+  return out;
+}
+
+/**
+ * Reads the reference host's enforced v2 format (REFERENCE-HOST.md §1) into
+ * this platform's manifest, applying a safe default for everything the
+ * reference format has no field for, and saying so in `notes`.
+ */
+function validateReferenceManifest(value: unknown): ManifestValidation {
+  const validate = validateReferenceSchema();
+  if (!validate(value)) {
+    const errors = validate.errors ?? [];
+    return {
+      ok: false,
+      errors: firstProblems(errors, (error) => friendlyError(error, referenceSchema, REFERENCE_PATTERN_HINTS), rawId),
+    };
+  }
+  const ref = value as ReferenceManifest;
+  const notes: string[] = [];
+  const errors: ManifestProblem[] = [];
+  const name = ref.name.trim();
+  if (name.includes('..')) errors.push({ path: 'name', message: 'name must not contain "..".' });
+  const publisher = ref.publisher?.trim();
+  if (publisher === undefined) {
+    notes.push(`The manifest names no publisher; "${name}" is recorded as its publisher.`);
+  }
+
+  const capabilities: Capability[] = [];
+  for (const raw of ref.capabilities ?? []) {
+    const id = raw.trim().toLowerCase();
+    if (isCapability(id)) {
+      if (!capabilities.includes(id)) capabilities.push(id);
+    } else if (UNPROVIDED_REFERENCE_CAPABILITIES.includes(id)) {
+      notes.push(
+        `Capability "${id}" is not provided by this platform; it is dropped and its interface answers "not allowed".`,
+      );
+    } else {
+      notes.push(
+        `Capability "${clip(raw, MAX_QUOTE_CHARS)}" is unknown; it is dropped (the reference host drops it at install too).`,
+      );
+    }
+  }
+
+  const endpoints: EndpointDefinition[] = [];
+  (ref.api?.endpoints ?? []).forEach((endpoint, index) => {
+    const method = endpoint.method.toUpperCase();
+    if (method === 'OPTIONS' || method === 'HEAD') {
+      notes.push(
+        `Endpoint ${index} (${method} ${endpoint.path}) is dropped: ${method} requests are answered by the gateway itself.`,
+      );
+      return;
+    }
+    const path = `/${cleanPath(endpoint.path).replace(/^\/+/, '')}`;
+    if (!ENDPOINT_PATH.test(path)) {
+      errors.push({
+        path: `api.endpoints[${index}].path`,
+        message: `api.endpoints[${index}].path ${PATTERN_HINTS['path']}.`,
+      });
+      return;
+    }
+    endpoints.push({ method: method as HttpMethod, path, handler: cleanPath(endpoint.handler) });
+  });
+
+  let ui: UiDefinition | undefined;
+  if (ref.ui) {
+    // The reference serves ui/ and names the entry either way ("index.html" or "ui/index.html").
+    const entry = cleanPath(ref.ui.entry).replace(/^\/+/, '').replace(/^ui\//, '');
+    const hooks: NonNullable<UiDefinition['hooks']> = {};
+    for (const key of ['appMenu', 'clientPortalMenu'] as const) {
+      const hook = ref.ui.hooks?.[key] as { label: string } | undefined;
+      if (hook) hooks[key] = { label: hook.label.trim() };
+    }
+    ui = {
+      type: 'iframe',
+      entry: entry === '' ? 'index.html' : entry,
+      ...(Object.keys(hooks).length > 0 ? { hooks } : {}),
+    };
+  }
+
+  if (capabilities.includes('cap:http.fetch')) {
+    notes.push(
+      'The manifest lists no allowedHosts: the extension has no outbound HTTP until a tenant admin grants hosts for its install.',
+    );
+  }
+  if (ref.api === undefined) {
+    notes.push('The manifest has no "api" section: every method and path is sent to the component\'s handler.');
+  }
+
+  if (errors.length > 0) return { ok: false, errors: firstProblems(errors, (problem) => problem, problemId) };
+  const version = ref.version.trim();
+  const manifest: Manifest = {
+    name,
+    publisher: publisher ?? name,
+    version,
+    runtime: 'wasm-js@1',
+    capabilities,
+    api: { endpoints },
+    ...(ui ? { ui } : {}),
+    allowedHosts: [],
+    settings: [],
+    format: REFERENCE_MANIFEST_FORMAT,
+    ...(ref.api === undefined ? { acceptsAnyPath: true } : {}),
+    ...(WILDCARD_VERSION.test(version) ? { versionPattern: version } : {}),
+    ...(ref.assets ? { assets: [...ref.assets] } : {}),
+    ...(ref.precompiled ? { precompiled: { ...ref.precompiled } } : {}),
+  };
+  return { ok: true, manifest, notes };
+}
+
+/**
+ * The version a wildcard `X.Y.*` publishes as: one past the highest stable
+ * `X.Y.N` already published (pre-releases ignored), else `X.Y.0` — as the
+ * reference host resolves it. A version without a wildcard is returned as is.
+ */
+export function resolveWildcardVersion(version: string, existing: readonly string[]): string {
+  const match = WILDCARD_VERSION.exec(version);
+  if (!match) return version;
+  const [, major, minor] = match;
+  let next = 0;
+  for (const candidate of existing) {
+    const stable = /^(\d+)\.(\d+)\.(\d+)$/.exec(candidate);
+    if (stable && stable[1] === major && stable[2] === minor) next = Math.max(next, Number(stable[3]) + 1);
+  }
+  return `${major}.${minor}.${next}`;
 }
 
 /**
@@ -181,13 +363,37 @@ const PATTERN_HINTS: Record<string, string> = {
   name: 'must be a lowercase slug: a letter, then 2–63 letters, digits or dashes (e.g. "my-extension")',
   publisher: 'must be a lowercase slug: a letter, then 2–63 letters, digits or dashes (e.g. "acme")',
   version: 'must be a semantic version such as "1.0.0" or "1.2.0-beta.1"',
-  key: 'must start with a lowercase letter and use only lowercase letters, digits and "_" (max 64), e.g. "api_base_url"',
+  key: 'must use only letters, digits, "_", "." and "-" (max 64), e.g. "api_base_url" or "ALGA_API_KEY"',
   path: 'must start with "/" and use plain segments or ":param" segments, e.g. "/items/:id"',
   allowedHosts:
     'must be a host such as "api.example.com", "*.example.com" or "https://api.example.com:8443/v1"; wildcards like "*" or "http://*" are refused',
 };
 
-function friendlyError(error: ErrorObject): ManifestProblem {
+const ENDPOINT_PATH = new RegExp(
+  (schema.properties.api.properties.endpoints.items.properties.path as { pattern: string }).pattern,
+);
+
+/** The reference format's hints, where its rules differ from this platform's format. */
+const REFERENCE_PATTERN_HINTS: Record<string, string> = {
+  ...PATTERN_HINTS,
+  name: 'must be lowercase letters, digits, ".", "_" or "-" (e.g. "com.example.reports"); it is the extension id in URLs',
+  publisher: 'must not be blank',
+  version: 'must be a semantic version such as "1.0.0", or a wildcard such as "0.3.*"',
+  capabilities: 'must not be blank',
+  entry: 'must not be blank or contain ".."',
+  path: 'must not be blank or contain whitespace or ".."',
+  handler: 'must not contain ".."',
+  method: 'must be one of GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD',
+  label: 'must not be blank',
+  assets: 'must not be blank',
+  precompiled: 'must not be blank',
+};
+
+function friendlyError(
+  error: ErrorObject,
+  against: object = schema,
+  hints: Record<string, string> = PATTERN_HINTS,
+): ManifestProblem {
   const path = toPath(error.instancePath);
   const field = path === '' ? 'manifest' : path;
   const leaf =
@@ -203,14 +409,14 @@ function friendlyError(error: ErrorObject): ManifestProblem {
     }
     case 'additionalProperties': {
       const extra = clip(String(params['additionalProperty']), MAX_QUOTE_CHARS);
-      const allowed = allowedPropertiesAt(error.schemaPath);
+      const allowed = allowedPropertiesAt(error.schemaPath, against);
       return {
         path: path ? `${path}.${extra}` : extra,
         message: `"${extra}" is not a known field of ${field}; remove it${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}.`,
       };
     }
     case 'pattern':
-      return { path, message: `${field} ${PATTERN_HINTS[leaf] ?? `must match ${String(params['pattern'])}`}.` };
+      return { path, message: `${field} ${hints[leaf] ?? `must match ${String(params['pattern'])}`}.` };
     case 'const':
       return { path, message: `${field} must be ${JSON.stringify(params['allowedValue'])}.` };
     case 'enum':
@@ -236,9 +442,9 @@ function friendlyError(error: ErrorObject): ManifestProblem {
   }
 }
 
-function allowedPropertiesAt(schemaPath: string): string[] | undefined {
+function allowedPropertiesAt(schemaPath: string, against: object): string[] | undefined {
   // schemaPath looks like "#/properties/api/additionalProperties" or "#/definitions/setting/additionalProperties".
-  let node: unknown = schema;
+  let node: unknown = against;
   for (const part of schemaPath.replace(/^#\//, '').split('/').slice(0, -1)) {
     if (typeof node !== 'object' || node === null) return undefined;
     node = (node as Record<string, unknown>)[part];

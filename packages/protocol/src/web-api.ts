@@ -79,12 +79,27 @@ export interface Consent {
   description: string | null;
   allowedHosts: string[];
   capabilities: ConsentCapability[];
+  /**
+   * Interfaces the component imports without requesting them (componentize-js
+   * imports a whole world): never granted, every call answers "not allowed".
+   */
+  notRequested: ConsentNotRequested[];
+  /** The manifest declares no endpoints (reference format without `api`): the extension accepts any method and path. */
+  acceptsAnyPath: boolean;
+}
+
+/** One "imported, not requested" interface, in the words the consent screen shows (`describeNotRequested`). */
+export interface ConsentNotRequested {
+  iface: string;
+  /** The capability that would unlock it; absent for an interface this platform does not provide. */
+  capability?: string;
+  description: string;
 }
 
 /** `POST /ui/api/installs`: `consent` must list every capability the consent view named. */
 export const InstallRequestSchema = Type.Object(
   {
-    extensionId: Type.String({ minLength: 1, maxLength: 63 }),
+    extensionId: Type.String({ minLength: 1, maxLength: 128 }),
     version: Type.String({ minLength: 1, maxLength: 256 }),
     consent: Type.Array(Type.String(), { maxItems: 64 }),
   },

@@ -11,6 +11,8 @@ export interface FoundVersion {
   version: string;
   manifest: Manifest;
   contentHash: string;
+  /** The component's imports as publish read them; null for versions published before they were recorded. */
+  imports: string[] | null;
 }
 
 /** Manifest and content hash of one version (latest when `version` is omitted); `available` when it is not there. */
@@ -19,15 +21,17 @@ export async function findVersion(
   extensionId: string,
   version?: string,
 ): Promise<FoundVersion | undefined | { available: string[] }> {
-  const { rows } = await db.query<{ version: string; manifest: Manifest; content_hash: string }>(
-    'SELECT version, manifest, content_hash FROM extension_versions WHERE extension_id = $1',
-    [extensionId],
-  );
+  const { rows } = await db.query<{
+    version: string;
+    manifest: Manifest;
+    content_hash: string;
+    imports: string[] | null;
+  }>('SELECT version, manifest, content_hash, imports FROM extension_versions WHERE extension_id = $1', [extensionId]);
   if (rows.length === 0) return undefined;
   const sorted = [...rows].sort((a, b) => semver.compare(a.version, b.version));
   const row = version === undefined ? sorted.at(-1) : sorted.find((r) => r.version === version);
   if (!row) return { available: sorted.map((r) => r.version) };
-  return { version: row.version, manifest: row.manifest, contentHash: row.content_hash };
+  return { version: row.version, manifest: row.manifest, contentHash: row.content_hash, imports: row.imports };
 }
 
 export interface PublishedExtension {

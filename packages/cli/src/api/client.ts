@@ -1,4 +1,4 @@
-import type { ErrorBody, PublishedVersion } from '@alga-psa/protocol';
+import type { Consent, ErrorBody, PublishedVersion } from '@alga-psa/protocol';
 
 /**
  * A failed call to the server's management API, with the server's error code
@@ -125,6 +125,12 @@ export class ApiClient {
     if (query.after) params.set('after', query.after);
     const q = params.toString();
     return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}/logs${q ? `?${q}` : ''}`);
+  }
+
+  /** What installing a version (the latest by default) asks consent for. */
+  consent(extensionId: string, version?: string): Promise<Consent> {
+    const q = version ? `?version=${encodeURIComponent(version)}` : '';
+    return this.request('GET', `/api/v1/extensions/${encodeURIComponent(extensionId)}/consent${q}`);
   }
 
   install(input: { extensionId: string; version?: string; grant?: string[] }): Promise<InstallView> {

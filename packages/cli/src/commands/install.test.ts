@@ -15,3 +15,20 @@ test('the consent prompt lists the granted capabilities with the defaults, in th
 test('an unknown capability is listed without a sentence, for the server to refuse', () => {
   assert.equal(consentLines('hello-ext', ['cap:teleport']).at(-1), '  cap:teleport       ');
 });
+
+test('the prompt also names what the component imports without requesting it, and an open path space', () => {
+  const lines = consentLines('com.acme.reports', ['cap:ui.proxy'], {
+    allowedHosts: [],
+    acceptsAnyPath: true,
+    notRequested: [
+      { iface: 'storage', capability: 'cap:storage.kv', description: 'storage: imported, not requested (…)' },
+      { iface: 'scheduler', description: 'scheduler: imported, not provided by this platform (…)' },
+    ],
+  });
+  assert.deepEqual(lines.slice(-4), [
+    'Imported, not requested (never granted; every call is refused):',
+    '  storage: imported, not requested (…)',
+    '  scheduler: imported, not provided by this platform (…)',
+    'It declares no endpoints: it accepts requests on any path under its URL.',
+  ]);
+});

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { consentText, grantedWith, isCapability } from '@alga-psa/protocol';
+import { consentText, grantedWith, isCapability, type Consent } from '@alga-psa/protocol';
 import { apiClient } from '../lib/credentials.ts';
 import { CliError } from '../lib/errors.ts';
 import { confirm } from '../lib/input.ts';
@@ -12,12 +12,25 @@ import { printJson } from '../output.ts';
  * The consent prompt's lines: every capability the install ends up with (the
  * defaults included), each with the sentence the web UI shows for it too.
  */
-export function consentLines(extensionId: string, grant: readonly string[]): string[] {
-  return [
+export function consentLines(
+  extensionId: string,
+  grant: readonly string[],
+  consent?: Pick<Consent, 'notRequested' | 'acceptsAnyPath' | 'allowedHosts'>,
+): string[] {
+  const lines = [
     `${extensionId} will be allowed to:`,
     // An unknown id gets no sentence; the server refuses it with its own message.
     ...grantedWith(grant).map((cap) => `  ${cap.padEnd(18)} ${isCapability(cap) ? consentText(cap) : ''}`),
   ];
+  if (consent && consent.allowedHosts.length > 0) lines.push(`Outbound hosts: ${consent.allowedHosts.join(', ')}`);
+  if (consent && consent.notRequested.length > 0) {
+    lines.push('Imported, not requested (never granted; every call is refused):');
+    for (const entry of consent.notRequested) lines.push(`  ${entry.description}`);
+  }
+  if (consent?.acceptsAnyPath) {
+    lines.push('It declares no endpoints: it accepts requests on any path under its URL.');
+  }
+  return lines;
 }
 
 export function register(program: Command): void {
@@ -53,7 +66,9 @@ export function register(program: Command): void {
           if (!process.stdin.isTTY) {
             throw new CliError('Installing grants capabilities; confirm on a terminal, or pass --yes in scripts.');
           }
-          for (const line of consentLines(extensionId, grant ?? [])) console.error(line);
+          const consent = await client.consent(extensionId, opts.version);
+          const asked = grant ?? consent.capabilities.map((cap) => cap.id);
+          for (const line of consentLines(extensionId, asked, consent)) console.error(line);
           if (!(await confirm('Grant these and install?'))) throw new CliError('Not installed: consent was not given.');
         }
         const view = await client.install({

@@ -15,7 +15,9 @@ import { boundedDetails } from '@alga-psa/protocol/fastify';
 import {
   DEFAULT_CAPABILITIES,
   consentText,
+  describeNotRequested,
   grantedWith,
+  importedNotRequested,
   isCapability,
   secretAad,
   secretKeys,
@@ -176,6 +178,11 @@ function consentFor(found: FoundVersion): Consent {
     description: found.manifest.description ?? null,
     allowedHosts: found.manifest.allowedHosts,
     capabilities: grantedWith(found.manifest.capabilities).map((id) => ({ id, description: consentText(id) })),
+    notRequested: importedNotRequested(found.imports ?? [], found.manifest.capabilities).map((entry) => ({
+      ...entry,
+      description: describeNotRequested(entry),
+    })),
+    acceptsAnyPath: found.manifest.acceptsAnyPath === true,
   };
 }
 
@@ -232,10 +239,12 @@ export class InstallService {
     return { install, config, configVersion: version, secrets, missingSecrets: missingSecrets(install.manifest, set) };
   }
 
-  /** The latest version of a published extension and what installing it asks consent for. */
-  async consent(extensionId: string): Promise<Consent> {
-    const found = await findVersion(this.#db, extensionId);
-    if (!found || 'available' in found) throw noSuchExtension();
+  /** A version (the latest by default) of a published extension and what installing it asks consent for. */
+  async consent(extensionId: string, version?: string): Promise<Consent> {
+    const found = await findVersion(this.#db, extensionId, version);
+    if (!found) throw noSuchExtension();
+    if ('available' in found)
+      throw noSuchVersion({ extensionId, version: version ?? '', available: found.available.join(', ') });
     return consentFor(found);
   }
 

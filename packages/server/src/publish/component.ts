@@ -1,29 +1,28 @@
 /**
  * Validate early: a component is checked at publish, not at its first call.
  * It must be a Component Model binary, and every import must be an
- * `alga:extension` interface unlocked by a capability the manifest declares,
- * or one of the ambient WASI interfaces (the clocks) every guest gets, so a
- * guest can never reach for a door the install did not open.
+ * `alga:extension` interface of this WIT or the reference host's, or one of
+ * the ambient WASI interfaces (the clocks) every guest gets. An interface the
+ * manifest has no capability for is accepted (componentize-js imports the
+ * whole world) and recorded as "imported, not requested": the runner links it
+ * to the deny path, so the guest still cannot reach a door the install did
+ * not open.
  */
 import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools';
 import {
-  DEFAULT_CAPABILITIES,
   WIT_PACKAGE,
   WASI_VERSION_LINE,
   WIT_VERSION,
   ambientWasiInterface,
-  capabilityForInterface,
+  classifyInterface,
+  describeNotRequested,
+  importedNotRequested,
   importsHostClock,
   parseImportName,
   type Manifest,
 } from '@alga-psa/protocol';
 import { componentUndecodable, importsNotAllowed, notAComponent } from '../errors.ts';
 import { componentProblem } from '../routes/bundles.ts';
-
-/** Interfaces that carry only types: importing them needs no capability. */
-const TYPE_ONLY_INTERFACES = new Set(['types']);
-/** The reference host's PSA-specific interfaces, out of this platform's scope. */
-const PSA_INTERFACES = new Set(['scheduler', 'invoicing', 'clients', 'services', 'tickets', 'projects', 'contacts']);
 
 export interface ImportProblem {
   import: string;
@@ -68,8 +67,8 @@ function witImports(wit: string): string[] {
   return imports;
 }
 
-export function importProblems(imports: readonly string[], manifest: Pick<Manifest, 'capabilities'>): ImportProblem[] {
-  const declared = new Set<string>([...manifest.capabilities, ...DEFAULT_CAPABILITIES]);
+/** The imports publish refuses: foreign packages, WASI beyond the clocks, incompatible versions, unknown interfaces. */
+export function importProblems(imports: readonly string[]): ImportProblem[] {
   const problems: ImportProblem[] = [];
   for (const name of imports) {
     if (name.startsWith('<named>')) {
@@ -99,48 +98,41 @@ export function importProblems(imports: readonly string[], manifest: Pick<Manife
       });
       continue;
     }
-    if (TYPE_ONLY_INTERFACES.has(parsed.iface)) continue;
-    if (PSA_INTERFACES.has(parsed.iface)) {
+    if (classifyInterface(parsed.iface).kind === 'unknown') {
       problems.push({
         import: name,
-        message: `imports ${name}, a PSA-specific interface of the reference host that this platform does not provide; remove its use.`,
-      });
-      continue;
-    }
-    const capability = capabilityForInterface(parsed.iface);
-    if (!capability) {
-      problems.push({ import: name, message: `imports ${name}, an interface this platform does not provide.` });
-      continue;
-    }
-    if (!declared.has(capability)) {
-      const fix = `add "${capability}" to "capabilities"`;
-      problems.push({
-        import: name,
-        message: `imports ${name}, which needs ${capability}; ${fix} in manifest.json.`,
-        fix,
+        message: `imports ${name}, an interface neither this platform's WIT nor the reference host's declares; rebuild against the published WIT.`,
       });
     }
   }
   return problems;
 }
 
-/** What publish accepts but the author should hear about. */
-export function importWarnings(imports: readonly string[]): string[] {
-  if (importsHostClock(imports)) return [];
-  return [
-    "The component does not import wasi:clocks, so its Date.now() and new Date() read the instant it was built, and performance.now() and timers trap. Rebuild it with `alga build` (componentize-js's clocks feature) to read the host's clock.",
-  ];
+/** What publish accepts but the author should hear about: the host clock, and every import the manifest did not request. */
+export function importWarnings(imports: readonly string[], manifest?: Pick<Manifest, 'capabilities'>): string[] {
+  const warnings: string[] = [];
+  if (!importsHostClock(imports)) {
+    warnings.push(
+      "The component does not import wasi:clocks, so its Date.now() and new Date() read the instant it was built, and performance.now() and timers trap. Rebuild it with `alga build` (componentize-js's clocks feature) to read the host's clock.",
+    );
+  }
+  if (manifest) {
+    for (const entry of importedNotRequested(imports, manifest.capabilities)) {
+      warnings.push(`${WIT_PACKAGE}/${describeNotRequested(entry)}.`);
+    }
+  }
+  return warnings;
 }
 
-/** Throws ALGA_IMPORT_NOT_ALLOWED naming every offending import and its fix; answers the warnings otherwise. */
+/** Throws ALGA_IMPORT_NOT_ALLOWED naming every refused import; answers the warnings otherwise. */
 export async function verifyComponent(
   bytes: Uint8Array,
   manifest: Pick<Manifest, 'capabilities'>,
 ): Promise<{ imports: string[]; warnings: string[] }> {
   const imports = await componentImports(bytes);
-  const problems = importProblems(imports, manifest);
+  const problems = importProblems(imports);
   if (problems.length > 0) {
     throw importsNotAllowed({ problems: problems.map((p) => p.message).join(' It also ') }, { details: problems });
   }
-  return { imports, warnings: importWarnings(imports) };
+  return { imports, warnings: importWarnings(imports, manifest) };
 }

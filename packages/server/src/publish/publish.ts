@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as semver from 'semver';
 import type { Manifest, ManifestProblem } from '@alga-psa/protocol';
-import { validateManifest } from '@alga-psa/protocol/manifest';
+import { resolveWildcardVersion, validateManifest } from '@alga-psa/protocol/manifest';
 import type { Db } from '../db/index.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import { extensionOwnedElsewhere, manifestInvalid, publisherMismatch, versionImmutable } from '../errors.ts';
@@ -23,6 +23,8 @@ export interface UiFileRecord {
 
 export interface PublishInput {
   manifest: Manifest;
+  /** The defaults `parseManifest` applied to a reference-format manifest; answered as warnings. */
+  notes?: string[];
   contentHash: string;
   component: Uint8Array;
   metadata: Record<string, unknown>;
@@ -38,15 +40,22 @@ export interface PublishResult {
   version: string;
   contentHash: string;
   imports: string[];
-  /** From the component checks (`importWarnings`). */
+  /** The manifest's notes, then the component checks' (`importWarnings`). */
   warnings: string[];
 }
 
-export function parseManifest(value: unknown): Manifest {
+export interface ParsedManifest {
+  manifest: Manifest;
+  /** Safe defaults applied to a reference-format manifest (publish answers them as warnings). */
+  notes: string[];
+}
+
+export function parseManifest(value: unknown): ParsedManifest {
   const result = validateManifest(value);
   const errors: ManifestProblem[] = result.ok ? [] : [...result.errors];
   // The schema's pattern admits numbers too large to order; versions are sorted with `semver`.
-  if (result.ok && !semver.valid(result.manifest.version)) {
+  const concrete = result.ok ? resolveWildcardVersion(result.manifest.version, []) : '';
+  if (result.ok && !semver.valid(concrete)) {
     errors.push({ path: 'version', message: 'version has a number too large; keep each part below 2^53.' });
   }
   if (!result.ok || errors.length > 0) {
@@ -55,7 +64,7 @@ export function parseManifest(value: unknown): Manifest {
       { details: errors },
     );
   }
-  return result.manifest;
+  return { manifest: result.manifest, notes: result.notes };
 }
 
 /**
@@ -83,8 +92,11 @@ function canonical(value: unknown): string {
 }
 
 export async function publishVersion(db: Db, principal: Principal, input: PublishInput, requestId: string) {
-  const { manifest, contentHash } = input;
-  const { imports, warnings } = await verifyComponent(input.component, manifest);
+  const { contentHash } = input;
+  let manifest = input.manifest;
+  const checked = await verifyComponent(input.component, manifest);
+  const { imports } = checked;
+  const warnings = [...(input.notes ?? []), ...checked.warnings];
   // Content-addressed and idempotent: bytes stored for a publish that then fails are harmless.
   await input.store?.();
   const created = await db.transaction(async (tx) => {
@@ -108,6 +120,19 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
         given: manifest.publisher,
       });
     }
+    if (manifest.versionPattern !== undefined) {
+      // Under the extension's row lock, so two concurrent wildcard publishes get distinct versions.
+      const { rows: published } = await tx.query<{ version: string }>(
+        'SELECT version FROM extension_versions WHERE extension_id = $1',
+        [manifest.name],
+      );
+      const version = resolveWildcardVersion(
+        manifest.versionPattern,
+        published.map((row) => row.version),
+      );
+      manifest = { ...manifest, version };
+      warnings.unshift(`Version "${manifest.versionPattern}" was published as ${version}.`);
+    }
     const { rows: existing } = await tx.query<{
       content_hash: string;
       manifest: Manifest;
@@ -130,8 +155,8 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
       });
     }
     await tx.query(
-      `INSERT INTO extension_versions (extension_id, version, content_hash, manifest, metadata, archive_hash, files_digest)
-       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7)`,
+      `INSERT INTO extension_versions (extension_id, version, content_hash, manifest, metadata, archive_hash, files_digest, imports)
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8::jsonb)`,
       [
         manifest.name,
         manifest.version,
@@ -140,6 +165,7 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
         JSON.stringify(input.metadata),
         input.archive?.contentHash ?? null,
         input.archive?.digest ?? null,
+        JSON.stringify(imports),
       ],
     );
     for (const file of input.archive?.uiFiles ?? []) {

@@ -32,14 +32,14 @@ export function extensionRoutes(app: FastifyInstance, db: Db, bundles: BundleSto
   // scripts and the CLI use it. It runs the same component checks as the archive route.
   app.post<{ Body: PublishBody }>('/api/v1/extensions/versions', { schema: publishSchema }, async (request, reply) => {
     const principal = principalOf(request);
-    const manifest = parseManifest(request.body.manifest);
+    const { manifest, notes } = parseManifest(request.body.manifest);
     const contentHash = normalizeContentHash(request.body.contentHash);
     const component = await bundles.get(contentHash);
     if (component === undefined) throw bundleNotUploaded({ contentHash });
     const result = await publishVersion(
       db,
       principal,
-      { manifest, contentHash, component, metadata: request.body.metadata ?? {} },
+      { manifest, notes, contentHash, component, metadata: request.body.metadata ?? {} },
       request.id,
     );
     return reply.code(result.created ? 201 : 200).send({

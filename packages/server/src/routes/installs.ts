@@ -19,7 +19,7 @@ const installSchema = {
     additionalProperties: false,
     required: ['extensionId'],
     properties: {
-      extensionId: { type: 'string', minLength: 1, maxLength: 63 },
+      extensionId: { type: 'string', minLength: 1, maxLength: 128 },
       version: { type: 'string', minLength: 1, maxLength: 256 },
       grant: { type: 'array', items: { type: 'string' }, maxItems: 64 },
     },
@@ -68,6 +68,21 @@ export function installRoutes(app: FastifyInstance, { installs }: InstallRouteDe
       const { created, install } = await installs.install(apiActor(request), request.body);
       return reply.code(created ? 201 : 200).send(await describeInstall(installs, install));
     },
+  );
+
+  // What installing asks consent for (the CLI prints it before `alga install` grants anything).
+  app.get<ExtensionParams & { Querystring: { version?: string } }>(
+    '/api/v1/extensions/:extensionId/consent',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { version: { type: 'string', minLength: 1, maxLength: 256 } },
+        },
+      },
+    },
+    async (request) => installs.consent(request.params.extensionId, request.query.version),
   );
 
   app.get('/api/v1/installs', async (request) => ({

@@ -98,33 +98,33 @@ for (const engine of testEngines()) {
       assert.equal(otherUi.statusCode, 409);
     });
 
-    test('an import not covered by a capability is refused with the manifest line to add', async () => {
+    test('an import not covered by a capability is published and reported as imported, not requested', async () => {
       const manifest = sampleManifest({ name: 'cap-ext', capabilities: [] });
       const response = await post(archiveFor(manifest));
-      assert.equal(response.statusCode, 422);
-      const { error } = response.json();
-      assert.equal(error.code, 'ALGA_IMPORT_NOT_ALLOWED');
-      assert.match(error.message, /alga:extension\/secrets@0\.1\.0/);
-      assert.match(error.message, /add "cap:secrets\.get" to "capabilities"/);
-      assert.ok(error.requestId);
+      assert.equal(response.statusCode, 201);
+      assert.ok(
+        (response.json().warnings as string[]).some((w) =>
+          /alga:extension\/secrets: imported, not requested \(needs cap:secrets\.get/.test(w),
+        ),
+        JSON.stringify(response.json().warnings),
+      );
       const wasi = await componentWithImports(['wasi:filesystem/types@0.2.0']);
       const refused = await post(archiveFor(sampleManifest({ name: 'wasi-ext' }), wasi));
       assert.equal(refused.json().error.code, 'ALGA_IMPORT_NOT_ALLOWED');
       assert.match(refused.json().error.message, /WASI/);
-      const { rows } = await ctx.db.query(
-        "SELECT 1 FROM extension_versions WHERE extension_id IN ('cap-ext', 'wasi-ext')",
-      );
+      assert.ok(refused.json().error.requestId);
+      const { rows } = await ctx.db.query("SELECT 1 FROM extension_versions WHERE extension_id = 'wasi-ext'");
       assert.equal(rows.length, 0);
     });
 
     test('the two-step API runs the same import checks', async () => {
-      const uncovered = await componentWithImports(['alga:extension/http']);
-      const hash = contentHashOf(uncovered);
+      const unknown = await componentWithImports(['alga:extension/http', 'alga:extension/teleport']);
+      const hash = contentHashOf(unknown);
       const upload = await ctx.server.app.inject({
         method: 'PUT',
         url: `/api/v1/bundles/${hash}`,
         headers: { authorization: ctx.adminA, 'content-type': 'application/wasm' },
-        payload: uncovered,
+        payload: unknown,
       });
       assert.equal(upload.statusCode, 201);
       const response = await ctx.server.app.inject({
@@ -137,7 +137,8 @@ for (const engine of testEngines()) {
         },
       });
       assert.equal(response.statusCode, 422);
-      assert.match(response.json().error.message, /add "cap:http\.fetch" to "capabilities"/);
+      assert.match(response.json().error.message, /alga:extension\/teleport, an interface neither/);
+      assert.doesNotMatch(response.json().error.message, /http/);
     });
 
     test('metadata must match the component hash and the manifest', async () => {

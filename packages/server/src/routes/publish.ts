@@ -94,7 +94,7 @@ export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): voi
     const archive = request.body;
     if (!Buffer.isBuffer(archive) || archive.length === 0) throw archiveBodyMissing();
     const contents = await readBundleArchive(archive, limits);
-    const manifest = parseManifest(parseJson(contents.manifestText, 'manifest.json', 'manifest'));
+    const { manifest, notes } = parseManifest(parseJson(contents.manifestText, 'manifest.json', 'manifest'));
     const { metadata, contentHash } = checkMetadata(contents, manifest);
     if (manifest.ui && !contents.ui.has(`ui/${manifest.ui.entry.replace(/^\/+/, '')}`)) {
       throw new BundleArchiveError(
@@ -121,6 +121,7 @@ export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): voi
       principal,
       {
         manifest,
+        notes,
         contentHash,
         component: contents.component,
         metadata,

@@ -233,6 +233,31 @@ export function ExtensionsPage({ user, onSignedOut }: Props) {
                 Outbound hosts: <code>{consent.allowedHosts.join(', ')}</code>
               </p>
             )}
+            {consent.notRequested.length > 0 && (
+              <>
+                <p className="small">Imported, not requested (never granted; every call is refused):</p>
+                <ul className="consent-list small">
+                  {consent.notRequested.map((entry) => (
+                    <li key={entry.iface}>
+                      <code>{entry.iface}</code>
+                      {entry.capability ? (
+                        <>
+                          {' '}
+                          would need <code>{entry.capability}</code>
+                        </>
+                      ) : (
+                        ' is not provided by this platform'
+                      )}
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
+            {consent.acceptsAnyPath && (
+              <p className="small">
+                This extension declares no endpoints: it accepts requests on any path under its URL.
+              </p>
+            )}
           </>
         )}
       </ConfirmDialog>
