@@ -68,19 +68,6 @@ export interface Manifest {
 
 export const REFERENCE_MANIFEST_FORMAT = 'reference-v2';
 
-export interface MenuHook {
-  label: string;
-}
-
-export interface UiDefinition {
-  /** Relative to the bundle's `ui/` folder. */
-  entry: string;
-  /** Reference format: always `iframe`. */
-  type?: 'iframe';
-  /** Reference format: where the host shows the UI (other hooks are dropped, as the reference does). */
-  hooks?: { appMenu?: MenuHook; clientPortalMenu?: MenuHook };
-}
-
 export interface ManifestProblem {
   /** JSON-pointer-like path with dots, e.g. `settings[2].default`; empty for the whole document. */
   path: string;

@@ -30,7 +30,7 @@ test('a shipped reference manifest is accepted as it is and converted with its d
   assert.equal(manifest.version, '0.3.*');
   assert.equal(manifest.versionPattern, '0.3.*');
   assert.deepEqual(manifest.capabilities, ['cap:context.read', 'cap:log.emit', 'cap:ui.proxy']);
-  assert.deepEqual(manifest.ui, { type: 'iframe', entry: 'index.html', hooks: { appMenu: { label: 'Reports' } } });
+  assert.deepEqual(manifest.ui, { type: 'iframe', entry: 'ui/index.html', hooks: { appMenu: { label: 'Reports' } } });
   assert.deepEqual(manifest.api, { endpoints: [] });
   assert.equal(manifest.acceptsAnyPath, true);
   assert.deepEqual(manifest.allowedHosts, []);

@@ -172,8 +172,7 @@ function validateReferenceManifest(value: unknown): ManifestValidation {
 
   let ui: UiDefinition | undefined;
   if (ref.ui) {
-    // The reference serves ui/ and names the entry either way ("index.html" or "ui/index.html").
-    const entry = cleanPath(ref.ui.entry).replace(/^\/+/, '').replace(/^ui\//, '');
+    const entry = cleanPath(ref.ui.entry).replace(/^\/+/, '');
     const hooks: NonNullable<UiDefinition['hooks']> = {};
     for (const key of ['appMenu', 'clientPortalMenu'] as const) {
       const hook = ref.ui.hooks?.[key] as { label: string } | undefined;
@@ -181,7 +180,7 @@ function validateReferenceManifest(value: unknown): ManifestValidation {
     }
     ui = {
       type: 'iframe',
-      entry: entry === '' ? 'index.html' : entry,
+      entry,
       ...(Object.keys(hooks).length > 0 ? { hooks } : {}),
     };
   }
