@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -153,6 +153,31 @@ describe('walking skeleton: gateway → runner → component', () => {
     const response = await call('secrets-demo/not-declared');
     assert.equal(response.status, 404);
     assert.equal(response.json().error.code, 'ALGA_ROUTE_NOT_FOUND');
+  });
+
+  test('both processes serve /metrics after traffic, with every series deploy/monitoring names', async () => {
+    const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
+    const [serverText, runnerText] = await Promise.all([scrape(server.url), scrape(runner.url)]);
+    const count = (text: string, series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    assert.ok(count(serverText, 'alga_gateway_requests_total{entry="api",outcome="ok",status_class="2xx"}') >= 3);
+    assert.ok(
+      count(serverText, 'alga_gateway_requests_total{entry="api",outcome="ALGA_UNAUTHENTICATED",status_class="4xx"}') >=
+        1,
+    );
+    assert.ok(count(runnerText, 'alga_runner_executions_total{outcome="ok"}') >= 3);
+    // The alert rules and the dashboard query only series the processes export.
+    const declared = new Set([...`${serverText}\n${runnerText}`.matchAll(/^# TYPE (\S+) (\w+)$/gm)].map((m) => m[1]!));
+    for (const file of ['alerts.yaml', 'grafana-dashboard.json']) {
+      const text = await readFile(path.join(repo, 'deploy/monitoring', file), 'utf8');
+      const named = new Set(
+        [...text.matchAll(/\b(alga_[a-z_]+)/g)].map((m) => m[1]!.replace(/_(bucket|count|sum)$/, '')),
+      );
+      assert.ok(named.size > 5, file);
+      for (const name of named) assert.ok(declared.has(name), `${file} names ${name}, which neither process exports`);
+    }
+    // The gateway probes the runner's /readyz every 2 s: at debug, those lines stay out of an info log.
+    assert.ok(!/"url":"\/readyz"/.test(runner.output()), 'runner logs readiness probes at info');
   });
 
   test('the secret value appears in no log line and no response', () => {

@@ -5,7 +5,14 @@
  * with the registry's status. Kept out of the package's main entry so that
  * importing `@alga-psa/protocol` (the browser UI does) never pulls Fastify in.
  */
-import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyPluginCallback,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { clip } from './clip.ts';
 import { AlgaError } from './errors.ts';
@@ -135,3 +142,34 @@ export const algaErrors: FastifyPluginCallback<AlgaErrorsOptions> = fp(register,
   fastify: '5.x',
   name: 'alga-errors',
 });
+
+/** Liveness, readiness and scrape paths: polled every few seconds by machines. */
+const PROBE_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+function isProbe(request: FastifyRequest): boolean {
+  const url = request.url;
+  const queryAt = url.indexOf('?');
+  return PROBE_PATHS.has(queryAt === -1 ? url : url.slice(0, queryAt));
+}
+
+/**
+ * Fastify's request log lines, with probes and scrapes at debug instead of
+ * info (they were half of a fresh runner's log). A failed probe still logs
+ * its error at error level. Pass as `logController` (both processes).
+ */
+export class ProbesAtDebug extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (isProbe(request)) request.log.debug({ req: request }, 'incoming request');
+    else super.incomingRequest(request, reply, metadata);
+  }
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
+    if (!error && isProbe(request))
+      reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    else super.requestCompleted(error, request, reply, metadata);
+  }
+}

@@ -97,6 +97,15 @@ describe('runner HTTP API', () => {
     assert.equal(res.json().error.code, 'ALGA_INVALID_COMPONENT');
   });
 
+  it('logs health, readiness and metrics probes at debug level only, so they stay out of an info log', async () => {
+    const before = h.logs.length;
+    for (const url of ['/healthz', '/readyz', '/metrics']) await h.runner.app.inject({ method: 'GET', url });
+    const probes = h.logs.slice(before).filter((line) => typeof line.level === 'number' && line.level >= 30);
+    assert.deepEqual(probes, []);
+    await h.runner.app.inject({ method: 'GET', url: '/nope' });
+    assert.ok(h.logs.length > before, 'other requests are still logged');
+  });
+
   it('answers unknown routes with 404 ALGA_NOT_FOUND', async () => {
     const res = await h.runner.app.inject({ method: 'GET', url: '/nope' });
     assert.equal(res.statusCode, 404);

@@ -3,7 +3,7 @@ import { createServer as createHttpServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import { RUNNER_API_PREFIX, type BundleLimits } from '@alga-psa/protocol';
-import { algaErrors, algaFrameworkErrors } from '@alga-psa/protocol/fastify';
+import { algaErrors, algaFrameworkErrors, ProbesAtDebug } from '@alga-psa/protocol/fastify';
 import type { ServiceTokenSigner, ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { Encrypter } from '@alga-psa/transit';
 import { migrate, openPglite, type Db } from './db/index.ts';
@@ -22,6 +22,7 @@ import { secretRoutes } from './routes/secrets.ts';
 import { installLogRoutes, runnerApi, runnerApiOptionsFrom } from './runner-api/index.ts';
 import { registerInputGuard } from './input-guard.ts';
 import { webUi, type WebUiOptions } from './web/index.ts';
+import { countSecretsExpiring, ServerMetrics, timedDb } from './metrics.ts';
 
 export interface ServerOptions {
   /**
@@ -43,6 +44,8 @@ export interface ServerOptions {
   runnerHealthIntervalMs?: number;
   /** Pino level, or false for no logs. Default 'info'. */
   logger?: false | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Where log lines go. Default stderr (stdout carries only the "Server ready" line). */
+  logStream?: { write(line: string): void };
   /** The runner's execution deadline per request (sent as limits.timeout_ms). Default 5000. */
   executionTimeoutMs?: number;
   /** How long the gateway waits for the runner. Default executionTimeoutMs + 5000; must be longer. */
@@ -93,8 +96,14 @@ export const LOG_REDACT_PATHS = [
 
 export async function createServer(options: ServerOptions): Promise<AlgaServer> {
   const ownsDb = !options.db;
-  const db = options.db ?? (await openPglite());
-  if (options.migrate ?? true) await migrate(db);
+  const givenDb = options.db ?? (await openPglite());
+  if (options.migrate ?? true) await migrate(givenDb);
+  // Read at scrape time: `runner` is built below, before any scrape can arrive.
+  const metrics: ServerMetrics = new ServerMetrics({
+    runnersUp: (): number => runner.status().filter((node) => node.up).length,
+    secretsExpiring: () => countSecretsExpiring(givenDb),
+  });
+  const db = timedDb(givenDb, metrics);
 
   const executionTimeoutMs = options.executionTimeoutMs ?? 5_000;
   const runnerTimeoutMs = options.runnerTimeoutMs ?? executionTimeoutMs + 5_000;
@@ -113,13 +122,15 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
         : {
             level: options.logger ?? 'info',
             redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
-            stream: process.stderr,
+            stream: options.logStream ?? process.stderr,
           },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // Health probes and scrapes are request lines at debug, not info.
+    logController: new ProbesAtDebug(),
     // A path the router cannot decode, or with a segment over maxParamLength (100), is a registry 400.
     frameworkErrors: algaFrameworkErrors,
     // Node's defaults (60 s for headers, checked only every 30 s) let slow clients hold a socket for
@@ -147,13 +158,14 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
   // Before any other hook: no NUL or broken Unicode from a URL or JSON body reaches authentication or SQL.
   registerInputGuard(app);
   await app.register(algaErrors);
-  healthRoutes(app, db);
+  healthRoutes(app, db, metrics);
 
-  const runner = new RunnerClient({
+  const runner: RunnerClient = new RunnerClient({
     runnerUrl: options.runnerUrl ?? 'http://127.0.0.1:8081',
     timeoutMs: runnerTimeoutMs,
     signer: options.serviceSigner ?? ephemeralSigner(),
     logger: app.log,
+    metrics,
     ...(options.runnerHealthIntervalMs ? { healthIntervalMs: options.runnerHealthIntervalMs } : {}),
   });
 
@@ -161,6 +173,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
   const installs = new InstallService({
     db,
     encrypter: options.encrypter,
+    onRuntimeLookup: (hit) => metrics.installCacheLookup(hit),
     ...(options.installCacheTtlMs === undefined ? {} : { runtimeTtlMs: options.installCacheTtlMs }),
     prepare: (install) =>
       runner.prepare({
@@ -197,6 +210,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       db,
       installs,
       runner,
+      metrics,
       executionTimeoutMs,
       ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
       ...(options.gatewayRateLimit === undefined ? {} : { rateLimit: options.gatewayRateLimit }),
@@ -212,7 +226,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       await app.close();
       await runner.close();
       installs.clearRuntimes();
-      if (ownsDb) await db.close();
+      if (ownsDb) await givenDb.close();
     },
   };
 }

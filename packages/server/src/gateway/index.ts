@@ -12,7 +12,7 @@
  * `x-alga-entry: ui-proxy` so it can tell the two doors apart.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ExecuteRequest, ExecuteUser } from '@alga-psa/protocol';
+import { AlgaError, type ExecuteRequest, type ExecuteUser } from '@alga-psa/protocol';
 import type { Principal } from '../auth/api-keys.ts';
 import { principalOf } from '../auth/plugin.ts';
 import type { Db } from '../db/index.ts';
@@ -25,6 +25,7 @@ import {
   viewerGatewayWrite,
 } from '../errors.ts';
 import type { InstallService } from '../installs/service.ts';
+import type { GatewayEntry, ServerMetrics } from '../metrics.ts';
 import { identifyCaller } from './caller.ts';
 import { requestHeadersForGuest, responseHeadersForClient } from './headers.ts';
 import { matchEndpoint } from './match.ts';
@@ -44,6 +45,8 @@ export interface GatewayDeps {
   /** Where each request's install runtime comes from (cached per install). */
   installs: Pick<InstallService, 'runtime'>;
   runner: RunnerClient;
+  /** Requests by outcome and status class, latency, rate-limit refusals. */
+  metrics?: Pick<ServerMetrics, 'gatewayRequest' | 'rateLimited'>;
   executionTimeoutMs: number;
   memoryMb?: number;
   /** Per-install rate limit; false turns it off. Default 50/s, burst 100. */
@@ -58,6 +61,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The signed-in user behind a session call; null for API keys. */
     gatewayUser: ExecuteUser | null;
+    /** The error code a gateway request ended with (metrics); null when the guest answered. */
+    gatewayOutcome: string | null;
   }
 }
 
@@ -94,6 +99,18 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
     done(null, body),
   );
   app.decorateRequest('gatewayUser', null);
+  const { metrics } = deps;
+  if (metrics) {
+    app.decorateRequest('gatewayOutcome', null);
+    // Registry codes only (bounded); anything else is one "error" bucket.
+    app.addHook('onError', async (request, _reply, error) => {
+      request.gatewayOutcome = error instanceof AlgaError ? error.code : 'error';
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const entry: GatewayEntry = request.url.startsWith(UI_PROXY_PREFIX) ? 'ui-proxy' : 'api';
+      metrics.gatewayRequest(entry, request.gatewayOutcome ?? 'ok', reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
   app.addHook('onRequest', async (request) => {
     const caller = await identifyCaller(deps.db, request, { allowedOrigins: deps.allowedOrigins });
     request.principal = caller.principal;
@@ -125,6 +142,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
     }
     const wait = (await limit?.(request, install.id)) ?? 0;
     if (wait > 0) {
+      deps.metrics?.rateLimited(entry);
       reply.header('retry-after', String(wait));
       throw gatewayRateLimited({ extensionId, seconds: wait });
     }

@@ -44,6 +44,7 @@ import {
   runnerResponseTooLarge,
   runnerStatus,
 } from '../errors.ts';
+import type { RunnerCallMetrics } from '../metrics.ts';
 
 export interface RunnerClientOptions {
   /** One runner URL, or several separated by commas (`ALGA_RUNNER_URL`). */
@@ -57,6 +58,8 @@ export interface RunnerClientOptions {
   /** Connections kept per runner (default 64). */
   connectionsPerRunner?: number;
   logger?: FastifyBaseLogger;
+  /** Counts failed runner calls by reason, and failovers. */
+  metrics?: RunnerCallMetrics;
 }
 
 export interface RunnerStatus {
@@ -129,12 +132,14 @@ export class RunnerClient {
   readonly #timeoutMs: number;
   readonly #tokens: ReusableTokens;
   readonly #logger: FastifyBaseLogger | undefined;
+  readonly #metrics: RunnerCallMetrics | undefined;
   readonly #timer: NodeJS.Timeout;
   #next = 0;
 
   constructor(options: RunnerClientOptions) {
     this.#timeoutMs = options.timeoutMs;
     this.#logger = options.logger;
+    this.#metrics = options.metrics;
     // A token handed out must stay valid for the whole execution (the runner
     // uses the server token until the guest returns), never longer than the
     // verifier accepts; within that, one token per install is reused.
@@ -182,11 +187,13 @@ export class RunnerClient {
     for (;;) {
       const node = this.#pick(tried);
       if (!node) throw noRunnerReachable();
+      if (tried.size > 0) this.#metrics?.failover();
       tried.add(node);
       try {
         return await this.#send(node, body, payload, runnerToken);
       } catch (error) {
         if (!(error instanceof ConnectFailure)) throw error;
+        this.#metrics?.runnerFailure('connect');
         this.#markDown(node, error.code);
         // Only one retry, and only where sending twice could not hurt.
         if (!retryable || tried.size > 1) throw error.alga;
@@ -289,17 +296,29 @@ export class RunnerClient {
       if (error instanceof AlgaError) throw error;
       throw this.#transportError(node, error);
     }
-    if (response.statusCode === 200) return parseExecuteResponse(text);
-    throw runnerError(response.statusCode, text);
+    if (response.statusCode === 200) {
+      try {
+        return parseExecuteResponse(text);
+      } catch (error) {
+        this.#metrics?.runnerFailure('invalid-answer');
+        throw error;
+      }
+    }
+    // A guest's own failure (timeout, trap, memory) is the request's outcome, not the runner's.
+    const failure = runnerError(response.statusCode, text);
+    if (!RELAYED_CODES.has(failure.code)) this.#metrics?.runnerFailure('status');
+    throw failure;
   }
 
   #transportError(node: RunnerNode, error: unknown): Error {
     if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+      this.#metrics?.runnerFailure('deadline');
       return runnerDeadline({ cause: error });
     }
     const code = errorCode(error);
     if (code && CONNECT_FAILURES.has(code)) return new ConnectFailure(code, error);
     if (code && CONNECTION_LOST.has(code)) this.#markDown(node, code);
+    this.#metrics?.runnerFailure('connection-lost');
     return runnerConnectionLost({ cause: error });
   }
 

@@ -106,6 +106,8 @@ export interface InstallServiceOptions {
   runtimeTtlMs?: number;
   /** Has the runners load a freshly installed or upgraded bundle now (best effort). */
   prepare?(install: InstallRow): Promise<void>;
+  /** Told whether each gateway lookup of a runtime was served from the cache (metrics). */
+  onRuntimeLookup?(hit: boolean): void;
 }
 
 /** The install as both APIs show it. */
@@ -194,6 +196,7 @@ export class InstallService {
   readonly #db: Db;
   readonly #encrypter: Pick<Encrypter, 'encrypt' | 'keyRef'>;
   readonly #prepare: ((install: InstallRow) => Promise<void>) | undefined;
+  readonly #onRuntimeLookup: ((hit: boolean) => void) | undefined;
   // Values are wrapped: "not installed" (null) is cached too, and lru-cache stores no null.
   readonly #runtimes: LRUCache<string, { runtime: InstallRuntime | null }>;
 
@@ -201,6 +204,7 @@ export class InstallService {
     this.#db = options.db;
     this.#encrypter = options.encrypter;
     this.#prepare = options.prepare;
+    this.#onRuntimeLookup = options.onRuntimeLookup;
     // Bounded, so a burst of tenants cannot grow it without limit; the TTL bounds
     // how long another server process's write stays unseen here.
     this.#runtimes = new LRUCache({ max: 10_000, ttl: options.runtimeTtlMs ?? 5_000 });
@@ -255,6 +259,7 @@ export class InstallService {
   async runtime(tenantId: string, extensionId: string): Promise<InstallRuntime | null> {
     const key = runtimeKey(tenantId, extensionId);
     const cached = this.#runtimes.get(key);
+    this.#onRuntimeLookup?.(cached !== undefined);
     if (cached) return cached.runtime;
     const install = await this.store.find(tenantId, extensionId);
     let runtime: InstallRuntime | null = null;
