@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -238,11 +239,20 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
     assert.equal(first.tokenSet, true, 'the local secret reached the guest');
     const second = await get();
 
-    await writeFile(indexFile, withCounter.replace('`${greeting} from', '`${greeting} (edited) from'));
-    await waitFor(() => /Change detected: src\/index\.ts/.test(dev.output()), 'change detected', dev.output, exited);
-    await waitFor(() => (dev.output().match(/Reloaded first-ext@/g) ?? []).length >= 1, 'reload', dev.output, exited);
+    // The first save the way vim and emacs do it (a new file renamed over the old one), the
+    // next in place: Node's recursive watcher stopped seeing a file after a rename-over.
+    const reloads = () => (dev.output().match(/Reloaded first-ext@/g) ?? []).length;
+    await writeFile(`${indexFile}~`, withCounter.replace('`${greeting} from', '`${greeting} (edited) from'));
+    await rename(`${indexFile}~`, indexFile);
+    await waitFor(() => /Change detected: src\/index\.ts;/.test(dev.output()), 'change detected', dev.output, exited);
+    await waitFor(() => reloads() >= 1, 'reload', dev.output, exited);
     const third = await get();
     assert.equal(third.message, `Hello (edited) from ${NAME}`);
+    await writeFile(indexFile, withCounter.replace('`${greeting} from', '`${greeting} (edited twice) from'));
+    await waitFor(() => reloads() >= 2, 'second reload', dev.output, exited);
+    assert.equal((await get()).message, `Hello (edited twice) from ${NAME}`);
+    assert.ok(!dev.output().includes('index.ts~'), 'the scratch file is not reported');
+    assert.ok(!/could not be shipped/.test(dev.output()), 'guest log lines still reach the local server');
     assert.match(dev.output(), /\[info\] hello called on \/hello/, 'guest log lines are shown');
     assert.ok(!dev.output().includes(TOKEN), 'the local secret never reaches the dev output');
 
@@ -286,6 +296,56 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stderr, /uploading .* \(100%\)/);
       assert.match(run.stdout, new RegExp(`Published ${NAME}@0\\.1\\.0 \\(sha256:[0-9a-f]{64}\\)`));
+    });
+
+    test('publishing that version again from changed sources is refused before the component is rebuilt', async () => {
+      const indexFile = path.join(project, 'src/index.ts');
+      const source = await readFile(indexFile, 'utf8');
+      try {
+        await writeFile(indexFile, source.replace('`${greeting} from', '`${greeting} (changed) from'));
+        const run = await alga(['publish'], { cwd: project, env });
+        assert.equal(run.code, 1);
+        assert.match(
+          run.stderr,
+          /alga: first-ext@0\.1\.0 is already published on http:\S+ \(sha256:[0-9a-f]{64}\) and the sources changed since the last local build; published versions are immutable, so bump "version" in manifest\.json\./,
+        );
+        assert.ok(!run.stderr.includes('componentizing'), run.stderr);
+      } finally {
+        await writeFile(indexFile, source);
+      }
+      // The unchanged sources re-publish as the same bytes: accepted, nothing rebuilt.
+      const again = await alga(['publish'], { cwd: project, env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.ok(!again.stderr.includes('componentizing'), again.stderr);
+    });
+
+    test('login: an address where nothing listens is unreachable, a wrong key is not valid', async () => {
+      const closed = await new Promise<number>((resolve) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => {
+          const { port } = probe.address() as { port: number };
+          probe.close(() => resolve(port));
+        });
+      });
+      const unreachable = await alga(['login', '--server', `http://127.0.0.1:${closed}`], {
+        cwd: project,
+        env: { ALGA_API_KEY: env['ALGA_API_KEY'] },
+      });
+      assert.equal(unreachable.code, 1);
+      assert.match(
+        unreachable.stderr,
+        new RegExp(`alga: Cannot reach the server at http://127\\.0\\.0\\.1:${closed} `),
+      );
+      assert.match(unreachable.stderr, /Is it running\? Nothing was saved\./);
+      assert.ok(!unreachable.stderr.includes('refused the key'), unreachable.stderr);
+
+      const wrongKey = `alga_sk_${'0'.repeat(16)}_${'a'.repeat(43)}`;
+      const refused = await alga(['login', '--server', server.url], { cwd: project, env: { ALGA_API_KEY: wrongKey } });
+      assert.equal(refused.code, 1);
+      assert.match(
+        refused.stderr,
+        /alga: The server refused the key \(The API key is not valid\.\); nothing was saved\./,
+      );
+      assert.ok(!refused.stderr.includes(wrongKey));
     });
 
     test('install without a terminal needs --yes; with it, the capabilities are granted', async () => {
@@ -335,6 +395,48 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
       assert.equal(response.status, 200, text);
       assert.deepEqual(JSON.parse(text), { message: `Bonjour from ${NAME}`, tokenSet: true });
       assert.ok(!server.output().includes(TOKEN) && !runner.output().includes(TOKEN));
+    });
+
+    test("logs prints the guest's lines, and --follow prints new ones as they arrive", async (t) => {
+      const follow = spawn(process.execPath, [ALGA, 'logs', '--follow'], {
+        cwd: project,
+        env: { ...process.env, XDG_CONFIG_HOME: home, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      t.after(() => follow.kill('SIGINT'));
+      let output = '';
+      follow.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      follow.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const gone = () => follow.exitCode !== null || follow.signalCode !== null;
+      const lines = () => output.match(/ INFO {2}hello called on \/hello$/gm) ?? [];
+      // The gateway request of the previous test logged one line (shipped a moment after its response).
+      await waitFor(
+        () => lines().length >= 1,
+        'the earlier line',
+        () => output,
+        gone,
+      );
+      const before = lines().length;
+      const response = await fetch(`${server.url}/api/ext/${NAME}/hello`, {
+        headers: { authorization: `Bearer ${env['ALGA_API_KEY']}` },
+      });
+      assert.equal(response.status, 200, await response.text());
+      await waitFor(
+        () => lines().length > before,
+        'the new line',
+        () => output,
+        gone,
+      );
+      assert.match(output, /^\d{4}-\d\d-\d\dT\S+Z INFO {2}hello called on \/hello$/m);
+
+      const once = await alga(['logs', '--json'], { cwd: project, env });
+      assert.equal(once.code, 0, once.stderr);
+      const rows = once.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { message: string; level: string });
+      assert.equal(rows.filter((r) => r.message === 'hello called on /hello').length, lines().length);
+      assert.ok(!once.stdout.includes(TOKEN) && !output.includes(TOKEN));
     });
 
     test('a read command without credentials says how to log in', async () => {

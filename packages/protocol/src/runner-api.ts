@@ -96,3 +96,19 @@ export const LogBatchSchema = Type.Object(
   { additionalProperties: false },
 );
 export type LogBatch = Static<typeof LogBatchSchema>;
+
+/** One stored guest line as `GET /api/v1/installs/:extensionId/logs` answers it. */
+export interface InstallLogLine {
+  /** Increasing per install; pass the last one as `?after=` to read only newer lines. */
+  id: string;
+  at: string;
+  level: GuestLogLevel;
+  message: string;
+  requestId: string | null;
+}
+
+/** `GET /api/v1/installs/:extensionId/logs`: oldest first; `nextAfter` is the cursor for the next poll. */
+export interface InstallLogsPage {
+  lines: InstallLogLine[];
+  nextAfter: string | null;
+}

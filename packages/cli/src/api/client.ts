@@ -107,7 +107,7 @@ export class ApiClient {
   }
 
   listExtensions(): Promise<{
-    extensions: { id: string; latestVersion: string | null; versions: { version: string }[] }[];
+    extensions: { id: string; latestVersion: string | null; versions: { version: string; contentHash?: string }[] }[];
   }> {
     return this.request('GET', '/api/v1/extensions');
   }

@@ -65,6 +65,8 @@ export interface BuildOptions {
   force?: boolean;
   /** Type-check the component's code against the manifest's types (default true). */
   typeCheck?: boolean;
+  /** Called when the inputs changed and the slow componentize step is next; throwing stops the build there. */
+  beforeComponentize?: () => void | Promise<void>;
 }
 
 export class BuildError extends Error {
@@ -140,6 +142,7 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
     }
   }
 
+  await options.beforeComponentize?.();
   progress('componentizing (StarlingMonkey + wizer; takes a few seconds)');
   const { componentize } = await import('@bytecodealliance/componentize-js');
   // Kept on disk for debugging: the exact module that was componentized.

@@ -1,4 +1,3 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { buildExtension } from '../build/index.ts';
 import { readLocalConfig, readLocalSecrets, SECRETS_FILE, writeLocalSecrets } from '../dev/local-files.ts';
 import { startLocalPlatform, type LocalPlatform, type RunnerLogLine } from '../dev/platform.ts';
 import { startDevProxy } from '../dev/proxy.ts';
+import { watchTree, type TreeWatcher } from '../dev/watch.ts';
 import { loadManifest } from '../build/manifest.ts';
 import { formatMs, progressReporter } from '../output.ts';
 
@@ -94,11 +94,6 @@ export function register(program: Command): void {
         extensionId: () => manifest.name,
         uiDir: path.join(dir, 'ui'),
       });
-      say(`Ready on ${proxy.url}`);
-      for (const endpoint of manifest.api.endpoints) say(`  ${endpoint.method.padEnd(6)} ${proxy.url}${endpoint.path}`);
-      if (existsSync(path.join(dir, 'ui'))) say(`  UI     ${proxy.url}/ui/?ext=${manifest.name}`);
-      say('Watching src/, ui/, manifest.json and .alga/*.local.json; Ctrl-C to stop.');
-
       // Debounced: editors write a file in several steps.
       let timer: NodeJS.Timeout | undefined;
       let running: Promise<void> = Promise.resolve();
@@ -119,20 +114,23 @@ export function register(program: Command): void {
           });
         }, 150);
       };
-      const watchers: FSWatcher[] = [];
-      const watchPath = (target: string, recursive: boolean, filter: (name: string) => boolean = () => true) => {
-        if (!existsSync(target)) return;
-        watchers.push(
-          watch(target, { recursive }, (_event, name) => {
-            const rel = path.relative(dir, path.join(target, String(name ?? '')));
-            if (filter(path.basename(rel))) onChange(rel);
-          }),
-        );
-      };
-      watchPath(path.join(dir, 'src'), true);
-      watchPath(path.join(dir, 'ui'), true);
-      watchPath(dir, false, (name) => name === 'manifest.json');
-      watchPath(path.join(dir, '.alga'), false, (name) => name.endsWith('.local.json'));
+      const report = (file: string) => onChange(path.relative(dir, file));
+      const watchers: TreeWatcher[] = await Promise.all([
+        watchTree(path.join(dir, 'src'), { recursive: true, onChange: report }),
+        watchTree(path.join(dir, 'ui'), { recursive: true, onChange: report }),
+        watchTree(dir, { recursive: false, filter: (name) => name === 'manifest.json', onChange: report }),
+        watchTree(path.join(dir, '.alga'), {
+          recursive: false,
+          filter: (name) => name.endsWith('.local.json'),
+          onChange: report,
+        }),
+      ]);
+
+      // Only now: an edit made as soon as this is printed must be seen.
+      say(`Ready on ${proxy.url}`);
+      for (const endpoint of manifest.api.endpoints) say(`  ${endpoint.method.padEnd(6)} ${proxy.url}${endpoint.path}`);
+      if (existsSync(path.join(dir, 'ui'))) say(`  UI     ${proxy.url}/ui/?ext=${manifest.name}`);
+      say('Watching src/, ui/, manifest.json and .alga/*.local.json; Ctrl-C to stop.');
 
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

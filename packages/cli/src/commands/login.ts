@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ApiClient } from '../api/client.ts';
+import { ApiClient, ServerApiError } from '../api/client.ts';
 import { writeCredentials } from '../lib/credentials.ts';
 import { CliError } from '../lib/errors.ts';
 import { readSecretValue } from '../lib/input.ts';
@@ -16,7 +16,16 @@ export function register(program: Command): void {
       try {
         await client.request('GET', '/api/v1/installs');
       } catch (error) {
-        throw new CliError(`The server refused the key (${(error as Error).message}); nothing was saved.`);
+        // Unreachable is not refused: the message must send the user to the server, not to their key.
+        if (error instanceof ServerApiError && error.status === 0) {
+          throw new CliError(`${error.message} Nothing was saved.`);
+        }
+        if (error instanceof ServerApiError && (error.status === 401 || error.status === 403)) {
+          throw new CliError(`The server refused the key (${error.message}); nothing was saved.`);
+        }
+        throw new CliError(
+          `Could not check the key against ${opts.server} (${(error as Error).message}); nothing was saved.`,
+        );
       }
       const file = await writeCredentials({ serverUrl: opts.server, apiKey });
       console.log(`Logged in to ${opts.server}; credentials saved to ${file} (mode 0600).`);

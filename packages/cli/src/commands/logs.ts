@@ -1,25 +1,20 @@
 import type { Command } from 'commander';
-import { ServerApiError } from '../api/client.ts';
+import type { InstallLogLine, InstallLogsPage } from '@alga-psa/protocol';
+import { ServerApiError, type ApiClient } from '../api/client.ts';
 import { CliError } from '../lib/errors.ts';
 import { resolveInstallTarget } from '../lib/install-target.ts';
 
-interface LogEntry {
-  id?: string | number;
-  cursor?: string;
-  time?: string;
-  createdAt?: string;
-  level?: string;
-  message?: string;
-  requestId?: string;
+/** A page of `GET /api/v1/installs/:id/logs`, refusing an answer of another shape instead of printing nothing. */
+function pageOf(client: ApiClient, body: unknown): InstallLogsPage {
+  const page = body as Partial<InstallLogsPage> | undefined;
+  if (!page || !Array.isArray(page.lines)) {
+    throw new CliError(`${client.serverUrl} answered the logs request without a "lines" list; upgrade the server.`);
+  }
+  return { lines: page.lines, nextAfter: page.nextAfter ?? null };
 }
 
-/** The logs API's page, whatever the exact field names (entries/logs, nextCursor/cursor). */
-function pageOf(body: unknown): { entries: LogEntry[]; next: string | undefined } {
-  const b = (body ?? {}) as { entries?: LogEntry[]; logs?: LogEntry[]; nextCursor?: string; cursor?: string };
-  const entries = b.entries ?? b.logs ?? (Array.isArray(body) ? (body as LogEntry[]) : []);
-  const last = entries.at(-1);
-  const next = b.nextCursor ?? b.cursor ?? (last ? String(last.cursor ?? last.id ?? '') || undefined : undefined);
-  return { entries, next };
+export function formatLogLine(line: InstallLogLine): string {
+  return `${line.at} ${line.level.toUpperCase().padEnd(5)} ${line.message}`;
 }
 
 export function register(program: Command): void {
@@ -48,15 +43,9 @@ export function register(program: Command): void {
             }
             throw error;
           }
-          const { entries, next } = pageOf(body);
-          for (const entry of entries) {
-            if (opts.json) console.log(JSON.stringify(entry));
-            else
-              console.log(
-                `${entry.time ?? entry.createdAt ?? ''} ${(entry.level ?? 'info').toUpperCase().padEnd(5)} ${entry.message ?? ''}`,
-              );
-          }
-          if (next) after = next;
+          const { lines, nextAfter } = pageOf(client, body);
+          for (const line of lines) console.log(opts.json ? JSON.stringify(line) : formatLogLine(line));
+          if (nextAfter) after = nextAfter;
           if (!opts.follow) return;
           await new Promise((r) => setTimeout(r, 1000));
         }

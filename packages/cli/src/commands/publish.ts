@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { PublishedVersion } from '@alga-psa/protocol';
-import { ServerApiError } from '../api/client.ts';
+import { ServerApiError, type ApiClient } from '../api/client.ts';
+import { loadManifest } from '../build/manifest.ts';
+import { CliError } from '../lib/errors.ts';
 import { apiClient } from '../lib/credentials.ts';
 import { packExtension } from '../pack/index.ts';
 import { formatBytes, progressReporter, status } from '../output.ts';
@@ -16,8 +18,29 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { dir: string; server?: string; json?: boolean }) => {
       const client = await apiClient(opts);
+      const { manifest } = await loadManifest(path.resolve(opts.dir));
+      // Asked before building: a version the server already holds can only be re-sent byte for byte,
+      // and finding out after a componentize costs the author half a minute.
+      const published = await publishedContent(client, manifest.name, manifest.version);
+      const alreadyPublished = (why: string) =>
+        new CliError(
+          `${manifest.name}@${manifest.version} is already published on ${client.serverUrl} (${published}) and ${why}; published versions are immutable, so bump "version" in manifest.json.`,
+        );
       const progress = progressReporter();
-      const packed = await packExtension({ dir: opts.dir, onProgress: progress.step }).finally(progress.done);
+      const packed = await packExtension({
+        dir: opts.dir,
+        onProgress: progress.step,
+        ...(published
+          ? {
+              beforeComponentize: () => {
+                throw alreadyPublished('the sources changed since the last local build');
+              },
+            }
+          : {}),
+      }).finally(progress.done);
+      if (published && packed.build.metadata.contentHash !== published) {
+        throw alreadyPublished(`this build is ${packed.build.metadata.contentHash}`);
+      }
       const archive = await readFile(packed.file);
       let lastShown = -1;
       const onProgress = (sent: number, total: number) => {
@@ -48,4 +71,17 @@ export function register(program: Command): void {
       console.log(`Published ${result.extensionId}@${result.version} (${result.contentHash}) to ${client.serverUrl}`);
       console.log(`  install it with: alga install ${result.extensionId}`);
     });
+}
+
+/** The content hash the server holds for that version, if it holds it (a server without the listing: unknown). */
+async function publishedContent(client: ApiClient, name: string, version: string): Promise<string | undefined> {
+  let listing: Awaited<ReturnType<ApiClient['listExtensions']>>;
+  try {
+    listing = await client.listExtensions();
+  } catch (error) {
+    if (error instanceof ServerApiError && error.status === 404) return undefined;
+    throw error;
+  }
+  const versions = listing.extensions.find((e) => e.id === name)?.versions ?? [];
+  return versions.find((v) => v.version === version)?.contentHash;
 }

@@ -28,12 +28,14 @@ export async function packExtension(options: {
   dir: string;
   onProgress?: (message: string) => void;
   force?: boolean;
+  beforeComponentize?: () => void | Promise<void>;
 }): Promise<PackResult> {
   const dir = path.resolve(options.dir);
   const build = await buildExtension({
     dir,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.force ? { force: true } : {}),
+    ...(options.beforeComponentize ? { beforeComponentize: options.beforeComponentize } : {}),
   });
   const { metadata } = build;
   const stage = path.join(dir, 'dist', '.alga-pack');

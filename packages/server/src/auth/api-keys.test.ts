@@ -45,6 +45,20 @@ for (const engine of testEngines()) {
       await assert.rejects(authenticateApiKey(handle, wrong), { code: 'ALGA_UNAUTHENTICATED' });
     });
 
+    it('no key at all asks for one; a well-formed unknown or revoked key is told it is not valid', async () => {
+      const { keyId, apiKey } = await createTenantWithKey(db, { name: 'told-apart' });
+      const missing = /^Send an API key as "Authorization: Bearer alga_sk_…"\.$/;
+      for (const header of [undefined, '', 'Bearer', 'Basic abc']) {
+        await assert.rejects(authenticateApiKey(db, header), { code: 'ALGA_UNAUTHENTICATED', message: missing });
+      }
+      // The same words for an unknown id and a wrong secret: which part is wrong is not said.
+      const notValid = { code: 'ALGA_UNAUTHENTICATED', message: 'The API key is not valid.' };
+      await assert.rejects(authenticateApiKey(db, `Bearer alga_sk_${'0'.repeat(16)}_${'a'.repeat(43)}`), notValid);
+      await assert.rejects(authenticateApiKey(db, `Bearer ${apiKey.slice(0, -4)}AAAA`), notValid);
+      await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [keyId]);
+      await assert.rejects(authenticateApiKey(db, `Bearer ${apiKey}`), notValid);
+    });
+
     it('never remembers a key that failed: revoked or unknown keys are refused every time', async () => {
       const { keyId, apiKey } = await createTenantWithKey(db, { name: 'revoked' });
       await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [keyId]);

@@ -126,6 +126,12 @@ describe('runner client', () => {
       number
     >;
     assert.ok(exp! - iat! >= 10 && exp! - iat! <= 60, `token lifetime ${exp! - iat!} s`);
+    // The server token outlives the wait for the response (10 s) by the log shipping after it.
+    const server = JSON.parse(Buffer.from(body.server_token!.split('.')[1]!, 'base64url').toString()) as {
+      exp: number;
+      iat: number;
+    };
+    assert.ok(server.exp - server.iat >= 30, `server token lifetime ${server.exp - server.iat} s`);
     await assert.rejects(verifier.verify(body.server_token, { audience: 'alga-runner' }), /not for alga-runner/);
     // The same install's next request reuses the token (one signature per binding and
     // lifetime); another install never gets it.

@@ -81,6 +81,8 @@ const CONNECTION_LOST = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const MAX_RUNNER_RESPONSE_BYTES = 16 * 1024 * 1024;
 const PROBE_TIMEOUT_MS = 2_000;
+/** Log shipping after the response: the runner's batch window (0.5 s) and its send timeout (2 s), with room. */
+const SERVER_TOKEN_AFTER_RESPONSE_S = 10;
 
 /**
  * A signer for servers built without a key file (in-process tests, embedders
@@ -131,6 +133,7 @@ export class RunnerClient {
   readonly #nodes: RunnerNode[];
   readonly #timeoutMs: number;
   readonly #tokens: ReusableTokens;
+  readonly #serverTokens: ReusableTokens;
   readonly #logger: FastifyBaseLogger | undefined;
   readonly #metrics: RunnerCallMetrics | undefined;
   readonly #timer: NodeJS.Timeout;
@@ -145,6 +148,14 @@ export class RunnerClient {
     // verifier accepts; within that, one token per install is reused.
     this.#tokens = new ReusableTokens(options.signer, {
       minRemainingSeconds: Math.min(MAX_TOKEN_TTL_SECONDS, Math.ceil(options.timeoutMs / 1000)),
+    });
+    // The server token is used once more after the guest returns: the runner ships its log lines
+    // up to a batch window later, so it must outlive the wait for the response by that much.
+    this.#serverTokens = new ReusableTokens(options.signer, {
+      minRemainingSeconds: Math.min(
+        MAX_TOKEN_TTL_SECONDS,
+        Math.ceil(options.timeoutMs / 1000) + SERVER_TOKEN_AFTER_RESPONSE_S,
+      ),
     });
     this.#nodes = parseRunnerUrls(options.runnerUrl).map((url) => ({
       url,
@@ -176,7 +187,7 @@ export class RunnerClient {
     const retryable = IDEMPOTENT_METHODS.has(body.http.method.toUpperCase());
     const binding = { tenantId: body.context.tenant_id, installId: body.context.install_id };
     const [serverToken, runnerToken] = await Promise.all([
-      this.#tokens.get({
+      this.#serverTokens.get({
         audience: 'alga-server',
         ...binding,
         scope: [RUNNER_API_SCOPES.storage, RUNNER_API_SCOPES.logs],

@@ -22,6 +22,7 @@ import {
   StoragePutResultSchema,
   StoragePutSchema,
   type StorageEntryWire,
+  type InstallLogsPage,
 } from '@alga-psa/protocol';
 import type { ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { Db } from '../db/index.ts';
@@ -205,7 +206,7 @@ export function installLogRoutes(app: FastifyInstance, deps: { db: Db; installs:
         },
       },
     },
-    async (request) => {
+    async (request): Promise<InstallLogsPage> => {
       const principal = principalOf(request);
       // Guest lines may quote customer data; viewers see the install, not its logs.
       requireAdmin(principal);
