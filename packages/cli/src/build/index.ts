@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Plugin } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import {
   DEFAULT_CAPABILITIES,
   DISABLED_COMPONENTIZE_FEATURES,
   WIT_VERSION,
+  WORLD_INTERFACES,
   ambientWasiInterface,
   parseImportName,
   capabilityForInterface,
@@ -54,10 +56,12 @@ export interface BuildResult {
   /** True when the previous output was reused because no input changed. */
   cached: boolean;
   durationMs: number;
+  /** What the author should know but that does not stop the build (e.g. imports beyond the manifest). */
+  warnings: string[];
 }
 
 export interface BuildOptions {
-  /** Extension folder holding manifest.json and src/index.ts. */
+  /** Extension folder holding manifest.json and the entry (src/index.ts, or a reference layout's; see ENTRY_CANDIDATES). */
   dir: string;
   /** Progress lines ("bundling…") for long steps. */
   onProgress?: (message: string) => void;
@@ -90,29 +94,28 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   const toolchain = checkToolchain();
   const { manifest } = await loadManifest(dir);
   const capabilities = [...new Set<Capability>([...DEFAULT_CAPABILITIES, ...(manifest.capabilities as Capability[])])];
-  const entry = path.join(dir, 'src/index.ts');
-  if (!existsSync(entry))
-    throw new BuildError(
-      `No entry file: ${path.relative(process.cwd(), entry) || entry}. An extension's handler lives in src/index.ts.`,
-    );
-
-  // Types first: they are what makes an undeclared key or capability a compile error.
+  const entry = await findEntry(dir);
   const typesPath = path.join(dir, TYPES_FILE);
   await writeIfChanged(typesPath, generateTypes(manifest));
-  if (options.typeCheck ?? true) {
+
+  // Types first: they are what makes an undeclared key or capability a compile error.
+  // A project laid out for the reference host is built there without a type check, so here too.
+  const nativeEntry = entry === path.join(dir, 'src/index.ts');
+  let problems: TypeProblem[] = [];
+  if ((options.typeCheck ?? true) && nativeEntry) {
     progress('type-checking');
-    const problems = await typeCheck(dir, [entry, typesPath]);
-    if (problems.length > 0) {
-      const lines = problems
-        .slice(0, 20)
-        .map((p) => `  ${p.where ? `${p.where} ` : ''}TS${p.code}: ${p.message}${p.hint ? `\n    → ${p.hint}` : ''}`);
-      if (problems.length > 20) lines.push(`  … and ${problems.length - 20} more`);
-      throw new BuildError(
-        `Type check failed with ${problems.length} error${problems.length === 1 ? '' : 's'}; fix them and build again:\n${lines.join('\n')}`,
-        problems,
-      );
-    }
+    problems = await typeCheck(dir, [entry, typesPath]);
   }
+  const typeErrors = () => {
+    const lines = problems
+      .slice(0, 20)
+      .map((p) => `  ${p.where ? `${p.where} ` : ''}TS${p.code}: ${p.message}${p.hint ? `\n    → ${p.hint}` : ''}`);
+    if (problems.length > 20) lines.push(`  … and ${problems.length - 20} more`);
+    return new BuildError(
+      `Type check failed with ${problems.length} error${problems.length === 1 ? '' : 's'}; fix them and build again:\n${lines.join('\n')}`,
+      problems,
+    );
+  };
 
   const distDir = path.join(dir, 'dist');
   const workDir = path.join(distDir, '.alga-build');
@@ -121,9 +124,23 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   await writeFile(shimPath, entryShim(entry, capabilities));
 
   progress('bundling');
-  const { source, witImports } = await bundle(shimPath, dir);
-  checkSourceImports(witImports, capabilities, dir);
-  const wit = (await witSource()) + extensionWorld(BUILD_WORLD, interfacesFor(capabilities));
+  const bundled = await bundle(shimPath, dir).catch((error: unknown) => {
+    throw problems.length > 0 ? typeErrors() : error;
+  });
+  const { source, witImports } = bundled;
+  // Code written for the reference host (unversioned `alga:extension/*` imports, or
+  // an entry elsewhere than src/index.ts): its types are the reference SDK's, not ours.
+  const referenceStyle = !nativeEntry || witImports.some((i) => i.unversioned);
+  if (problems.length > 0 && !referenceStyle) throw typeErrors();
+  const warnings: string[] = [];
+  if (problems.length > 0)
+    warnings.push(`type check skipped: ${path.relative(dir, entry)} is written for the reference host`);
+  const unrequested = checkSourceImports(witImports, capabilities, dir, warnings);
+
+  const worldInterfaces = WORLD_INTERFACES.filter(
+    (iface) => interfacesFor(capabilities).includes(iface) || unrequested.includes(iface),
+  );
+  const wit = (await witSource()) + extensionWorld(BUILD_WORLD, worldInterfaces);
   const witDir = path.join(workDir, 'wit');
   await mkdir(witDir, { recursive: true });
   await writeFile(path.join(witDir, 'alga-extension.wit'), wit);
@@ -138,7 +155,15 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
     if (previous) {
       const metadata = { ...previous, name: manifest.name, version: manifest.version, capabilities };
       await writeFile(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
-      return { metadata, componentPath, metadataPath, cached: true, durationMs: performance.now() - started };
+      if (referenceStyle) await copyAsMainWasm(componentPath, distDir);
+      return {
+        metadata,
+        componentPath,
+        metadataPath,
+        cached: true,
+        durationMs: performance.now() - started,
+        warnings,
+      };
     }
   }
 
@@ -161,7 +186,7 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
     throw new BuildError(`componentize-js failed: ${error instanceof Error ? error.message : String(error)}`);
   }
   const imports = [...new Set(result.imports.map(([iface]) => iface))].sort();
-  checkImports(imports, capabilities, manifest);
+  checkImports(imports, capabilities, manifest, unrequested);
 
   const metadata: BuildMetadata = {
     name: manifest.name,
@@ -177,14 +202,32 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   };
   await writeAtomic(componentPath, result.component);
   await writeAtomic(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
-  return { metadata, componentPath, metadataPath, cached: false, durationMs: performance.now() - started };
+  if (referenceStyle) await copyAsMainWasm(componentPath, distDir);
+  return { metadata, componentPath, metadataPath, cached: false, durationMs: performance.now() - started, warnings };
 }
 
-async function bundle(
-  shimPath: string,
-  projectDir: string,
-): Promise<{ source: string; witImports: { from: string; path: string }[] }> {
+interface SourceImport {
+  from: string;
+  path: string;
+  /** Spelled without a version (`alga:extension/secrets`), as code for the reference host does. */
+  unversioned: boolean;
+}
+
+async function bundle(shimPath: string, projectDir: string): Promise<{ source: string; witImports: SourceImport[] }> {
   const esbuild = await import('esbuild');
+  const unversioned = new Set<string>();
+  // The reference host's package has no version; ours does. The same interface
+  // under our versioned name, so the import resolves in the build world.
+  const versionImports: Plugin = {
+    name: 'alga-versioned-imports',
+    setup(build) {
+      build.onResolve({ filter: /^alga:extension\/[^@]+$/ }, (args) => {
+        const versioned = `${args.path}@${WIT_VERSION}`;
+        unversioned.add(versioned);
+        return { path: versioned, external: true };
+      });
+    },
+  };
   try {
     const out = await esbuild.build({
       entryPoints: [shimPath],
@@ -196,6 +239,7 @@ async function bundle(
       mainFields: ['module', 'main'],
       conditions: ['import', 'default'],
       external: ['alga:extension/*'],
+      plugins: [versionImports],
       absWorkingDir: projectDir,
       // The SDK resolves from the project first, then from the CLI's own install.
       nodePaths: [path.resolve(cliRoot, 'node_modules'), path.resolve(cliRoot, '../../node_modules')],
@@ -207,7 +251,9 @@ async function bundle(
     const witImports = Object.entries(out.metafile.inputs).flatMap(([from, input]) =>
       path.resolve(projectDir, from) === shimPath
         ? []
-        : input.imports.filter((i) => i.path.startsWith('alga:')).map((i) => ({ from, path: i.path })),
+        : input.imports
+            .filter((i) => i.path.startsWith('alga:'))
+            .map((i) => ({ from, path: i.path, unversioned: i.original !== undefined && i.original !== i.path })),
     );
     return { source: out.outputFiles[0]!.text, witImports };
   } catch (error) {
@@ -222,29 +268,44 @@ async function bundle(
 
 /**
  * Code that imports `alga:extension/*` itself (instead of through the SDK)
- * must stay within the declared capabilities; caught here, before
- * componentize-js, so the message names the file and the manifest line.
+ * is checked here, before componentize-js, so a message names the file and
+ * the manifest line. An unversioned (reference-style) import beyond the
+ * manifest's capabilities is kept, as the reference host's whole-world
+ * builds keep it: the runner answers its calls with the interface's
+ * "not allowed" case. Returns those interfaces; a versioned import beyond
+ * the manifest stays an error, since that code was written for this host.
  */
 function checkSourceImports(
-  witImports: { from: string; path: string }[],
+  witImports: SourceImport[],
   capabilities: readonly Capability[],
   projectDir: string,
-): void {
-  for (const { from, path: spec } of witImports) {
+  warnings: string[],
+): string[] {
+  const unrequested = new Set<string>();
+  for (const { from, path: spec, unversioned } of witImports) {
     const where = path.relative(projectDir, path.resolve(projectDir, from));
+    const written = unversioned ? spec.replace(/@[^@]*$/, '') : spec;
     const parsed = parseImportName(spec);
     const capability = parsed && capabilityForInterface(parsed.iface);
     if (!parsed || !capability) {
       throw new BuildError(
-        `${where} imports ${spec}, which the runner does not provide; only alga:extension@${WIT_VERSION} interfaces are available.`,
+        `${where} imports ${written}, which the runner does not provide; only alga:extension@${WIT_VERSION} interfaces are available (${WORLD_INTERFACES.join(', ')}).`,
       );
     }
-    if (!capabilities.includes(capability)) {
+    if (capabilities.includes(capability)) continue;
+    if (!unversioned) {
       throw new BuildError(
         `${where} imports ${spec}, but manifest.json does not declare "${capability}"; add "${capability}" to "capabilities" in manifest.json.`,
       );
     }
+    if (!unrequested.has(parsed.iface)) {
+      warnings.push(
+        `${where} imports ${written} but manifest.json does not declare "${capability}": its calls will answer "not allowed". Add "${capability}" to "capabilities" to use it.`,
+      );
+    }
+    unrequested.add(parsed.iface);
   }
+  return [...unrequested];
 }
 
 /** Every import must be the ambient WASI clocks or belong to a capability the manifest declares. */
@@ -252,6 +313,7 @@ function checkImports(
   imports: string[],
   capabilities: readonly Capability[],
   manifest: LoadedManifest['manifest'],
+  unrequested: readonly string[],
 ): void {
   for (const name of imports) {
     if (ambientWasiInterface(name)) continue;
@@ -263,12 +325,48 @@ function checkImports(
     }
     const capability = capabilityForInterface(parsed.iface);
     if (!capability) throw new BuildError(`The component imports unknown interface alga:extension/${parsed.iface}.`);
-    if (!capabilities.includes(capability)) {
+    if (!capabilities.includes(capability) && !unrequested.includes(parsed.iface)) {
       throw new BuildError(
         `The component imports alga:extension/${parsed.iface} but ${manifest.name}'s manifest.json does not declare it; add "${capability}" to "capabilities".`,
       );
     }
   }
+}
+
+/**
+ * Where the handler lives: src/index.ts, or where a reference-host project
+ * keeps it (its samples and templates use these), or the file its own
+ * `esbuild <entry>` build script names.
+ */
+export const ENTRY_CANDIDATES = [
+  'src/index.ts',
+  'src/index.js',
+  'src/backend/index.ts',
+  'src/component/index.ts',
+  'src/handler.ts',
+  'src/main.ts',
+  'index.ts',
+] as const;
+
+async function findEntry(dir: string): Promise<string> {
+  for (const candidate of ENTRY_CANDIDATES) {
+    if (existsSync(path.join(dir, candidate))) return path.join(dir, candidate);
+  }
+  const pkg = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8').catch(() => '{}')) as {
+    scripts?: Record<string, string>;
+  };
+  for (const script of Object.values(pkg.scripts ?? {})) {
+    const named = /\besbuild\s+(?:--?\S+\s+)*([^\s-][^\s]*\.(?:ts|js|mjs|tsx))\b/.exec(script)?.[1];
+    if (named && existsSync(path.join(dir, named))) return path.join(dir, named);
+  }
+  throw new BuildError(
+    `No entry file in ${path.relative(process.cwd(), dir) || '.'}: looked for ${ENTRY_CANDIDATES.join(', ')} and an esbuild entry in package.json's scripts. An extension's handler lives in src/index.ts.`,
+  );
+}
+
+/** The reference host's name for the component (REFERENCE-HOST.md §2): its tools and bundles expect dist/main.wasm. */
+async function copyAsMainWasm(componentPath: string, distDir: string): Promise<void> {
+  await writeAtomic(path.join(distDir, 'main.wasm'), await readFile(componentPath));
 }
 
 async function witSource(): Promise<string> {

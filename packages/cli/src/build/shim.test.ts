@@ -37,15 +37,19 @@ test('the entry shim answers one call after warm-up without the extension, then 
     'wit_context',
     'wit_config',
     'wit_random',
+    'createHostBindings',
+    'toWitResponse',
     `${source}\nreturn { handler, warmUp };`,
   ) as (...args: unknown[]) => { handler(r: string): string; warmUp(): void };
   const shim = make(
     () => calls.push('install'),
     (_handler: unknown, r: string) => `warm-up answer to ${r}`,
-    (r: string) => `extension answer to ${r}`,
+    (r: string, host: unknown) => `extension answer to ${r}${host === 'reference host' ? '' : ' without a host'}`,
     {},
     {},
     {},
+    () => 'reference host',
+    (response: unknown) => response,
   );
   assert.equal(shim.handler('a'), 'extension answer to a');
   shim.warmUp();

@@ -25,6 +25,7 @@ export function register(program: Command): void {
         );
         console.log(`  dist/component.wasm  ${formatBytes(metadata.size)}  ${metadata.contentHash}`);
         console.log(`  dist/metadata.json   imports: ${metadata.imports.join(', ') || '(none)'}`);
+        for (const warning of result.warnings) console.error(`warning: ${warning}`);
       } finally {
         progress.done();
       }
