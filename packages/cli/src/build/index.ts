@@ -12,6 +12,8 @@ import {
   ambientWasiInterface,
   parseImportName,
   capabilityForInterface,
+  classifyInterface,
+  describeNotRequested,
   type Capability,
 } from '@alga-psa/protocol';
 import { loadManifest, type LoadedManifest } from './manifest.ts';
@@ -135,12 +137,12 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   const warnings: string[] = [];
   if (problems.length > 0)
     warnings.push(`type check skipped: ${path.relative(dir, entry)} is written for the reference host`);
-  const unrequested = checkSourceImports(witImports, capabilities, dir, warnings);
+  const witText = await witSource();
+  const unrequested = checkSourceImports(witImports, capabilities, dir, witText, warnings);
 
-  const worldInterfaces = WORLD_INTERFACES.filter(
-    (iface) => interfacesFor(capabilities).includes(iface) || unrequested.includes(iface),
-  );
-  const wit = (await witSource()) + extensionWorld(BUILD_WORLD, worldInterfaces);
+  const declared = interfacesFor(capabilities);
+  const worldInterfaces = [...declared, ...unrequested.filter((iface) => !declared.includes(iface))];
+  const wit = witText + extensionWorld(BUILD_WORLD, worldInterfaces);
   const witDir = path.join(workDir, 'wit');
   await mkdir(witDir, { recursive: true });
   await writeFile(path.join(witDir, 'alga-extension.wit'), wit);
@@ -223,7 +225,7 @@ async function bundle(shimPath: string, projectDir: string): Promise<{ source: s
     setup(build) {
       build.onResolve({ filter: /^alga:extension\/[^@]+$/ }, (args) => {
         const versioned = `${args.path}@${WIT_VERSION}`;
-        unversioned.add(versioned);
+        unversioned.add(`${path.resolve(args.importer)}\0${versioned}`);
         return { path: versioned, external: true };
       });
     },
@@ -253,7 +255,11 @@ async function bundle(shimPath: string, projectDir: string): Promise<{ source: s
         ? []
         : input.imports
             .filter((i) => i.path.startsWith('alga:'))
-            .map((i) => ({ from, path: i.path, unversioned: i.original !== undefined && i.original !== i.path })),
+            .map((i) => ({
+              from,
+              path: i.path,
+              unversioned: unversioned.has(`${path.resolve(projectDir, from)}\0${i.path}`),
+            })),
     );
     return { source: out.outputFiles[0]!.text, witImports };
   } catch (error) {
@@ -279,6 +285,7 @@ function checkSourceImports(
   witImports: SourceImport[],
   capabilities: readonly Capability[],
   projectDir: string,
+  witText: string,
   warnings: string[],
 ): string[] {
   const unrequested = new Set<string>();
@@ -286,21 +293,24 @@ function checkSourceImports(
     const where = path.relative(projectDir, path.resolve(projectDir, from));
     const written = unversioned ? spec.replace(/@[^@]*$/, '') : spec;
     const parsed = parseImportName(spec);
-    const capability = parsed && capabilityForInterface(parsed.iface);
-    if (!parsed || !capability) {
+    const kind = parsed ? classifyInterface(parsed.iface) : { kind: 'unknown' as const };
+    if (!parsed || kind.kind === 'unknown' || !new RegExp(`^interface ${parsed.iface} \\{`, 'm').test(witText)) {
       throw new BuildError(
-        `${where} imports ${written}, which the runner does not provide; only alga:extension@${WIT_VERSION} interfaces are available (${WORLD_INTERFACES.join(', ')}).`,
+        `${where} imports ${written}, which this platform's WIT (alga:extension@${WIT_VERSION}) does not have; only these interfaces are available: ${WORLD_INTERFACES.join(', ')}.`,
       );
     }
-    if (capabilities.includes(capability)) continue;
+    if (kind.kind === 'types' || (kind.kind === 'capability' && capabilities.includes(kind.capability))) continue;
+    const capability = kind.kind === 'capability' ? kind.capability : undefined;
     if (!unversioned) {
       throw new BuildError(
-        `${where} imports ${spec}, but manifest.json does not declare "${capability}"; add "${capability}" to "capabilities" in manifest.json.`,
+        capability
+          ? `${where} imports ${spec}, but manifest.json does not declare "${capability}"; add "${capability}" to "capabilities" in manifest.json.`
+          : `${where} imports ${spec}, which this platform does not provide.`,
       );
     }
     if (!unrequested.has(parsed.iface)) {
       warnings.push(
-        `${where} imports ${written} but manifest.json does not declare "${capability}": its calls will answer "not allowed". Add "${capability}" to "capabilities" to use it.`,
+        `${where} imports ${written}: ${describeNotRequested({ iface: parsed.iface, ...(capability ? { capability } : {}) })}.`,
       );
     }
     unrequested.add(parsed.iface);
@@ -323,9 +333,10 @@ function checkImports(
         `The component imports ${name}, which the runner does not provide. Only alga:extension@${WIT_VERSION} interfaces are available.`,
       );
     }
+    if (unrequested.includes(parsed.iface)) continue;
     const capability = capabilityForInterface(parsed.iface);
     if (!capability) throw new BuildError(`The component imports unknown interface alga:extension/${parsed.iface}.`);
-    if (!capabilities.includes(capability) && !unrequested.includes(parsed.iface)) {
+    if (!capabilities.includes(capability)) {
       throw new BuildError(
         `The component imports alga:extension/${parsed.iface} but ${manifest.name}'s manifest.json does not declare it; add "${capability}" to "capabilities".`,
       );
