@@ -6,28 +6,22 @@
  * Absolute numbers depend on the machine and on whatever else runs on it;
  * compare the ratios, which come from the same run.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient, buildExtension } from '@alga-psa/cli';
-import { DirectoryBundleStore } from '@alga-psa/bundle-store';
-import { ensureServiceKeys, loadSigner } from '@alga-psa/service-auth';
-import { LocalKeyring } from '@alga-psa/transit';
-import { startPlatform } from '../scripts/lib/platform.ts';
-import { deployExtension } from '../scripts/lib/demo.ts';
-import { startService, type ServiceProcess } from '../scripts/lib/processes.ts';
+import { buildExtension } from '@alga-psa/cli';
+import type { ServiceProcess } from '../scripts/lib/processes.ts';
 import { benchWasmTiering } from './lib/tiering.ts';
-import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
-import { ENGINE_ROUNDS, realisticRequest, runEngineBench } from './engine.ts';
-import { HOST_DATA } from './lib/guest-source.ts';
+import { ENGINE_ROUNDS, runEngineBench, type realisticRequest } from './engine.ts';
 import { closedLoop, closedLoopCount, openLoop, type LoadResult, type LoadTarget } from './lib/load.ts';
 import { summarize } from './lib/stats.ts';
+import { benchPlatform, benchRunner, fixtureDir } from './lib/services.ts';
+import { sideBySide } from './lib/side-by-side.ts';
 import { toMarkdown, toSvg, type BenchResults } from './lib/report.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-const fixtureDir = path.join(here, 'fixtures/realistic');
 const quick = process.env.BENCH_QUICK === '1';
 
 /** Offered loads for the open-loop runs (requests/s). */
@@ -156,56 +150,16 @@ async function firstRequestAfterKill(
 async function runnerSections(
   component: Uint8Array,
 ): Promise<Pick<BenchResults, 'runnerHttp' | 'coldStart' | 'afterKill' | 'clock' | 'secrets' | 'stability'>> {
-  const work = await mkdtemp(path.join(tmpdir(), 'alga-bench-runner-'));
+  const setup = await benchRunner(component, {
+    RUNNER_SECRET_CACHE_TTL_MS: String(SECRET_TTL_MS),
+    RUNNER_QUEUE_LIMIT: '4096',
+  });
+  const { bundleStore, signer, request, bearer } = setup;
   let runner: ServiceProcess | undefined;
   try {
-    const keyring = await LocalKeyring.open(path.join(work, 'transit.key'), { create: true });
-    const keys = await ensureServiceKeys(path.join(work, 'service'));
-    const signer = await loadSigner(keys.privateKeyFile);
-    const bundleStore = new DirectoryBundleStore(path.join(work, 'bundles'));
-    const hash = await bundleStore.put(component);
-    const startRunner = (name: string) =>
-      startService({
-        name,
-        script: path.join(root, 'packages/runner/src/main.ts'),
-        nodeArgs: RUNNER_NODE_FLAGS,
-        env: {
-          RUNNER_PORT: '0',
-          ALGA_BUNDLE_DIR: path.join(work, 'bundles'),
-          ALGA_TRANSIT_KEY_FILE: path.join(work, 'transit.key'),
-          ALGA_SERVICE_VERIFY_KEY_FILE: keys.publicKeyFile,
-          RUNNER_SECRET_CACHE_TTL_MS: String(SECRET_TTL_MS),
-          RUNNER_QUEUE_LIMIT: '4096',
-        },
-        ready: /Runner ready on (http:\/\/\S+)/,
-      });
-    runner = await startRunner('bench-runner');
+    runner = await setup.start('bench-runner');
     const runnerStarted = performance.now();
-    const request = await realisticRequest(keyring, hash);
-    let token = { value: '', at: 0 };
-    const bearer = async () => {
-      // Service tokens live at most 60 s: mint a new one every 30 s.
-      if (!token.value || performance.now() - token.at > 30_000) {
-        const value = await signer.sign(
-          {
-            audience: 'alga-runner',
-            tenantId: request.context.tenant_id,
-            installId: request.context.install_id,
-            scope: ['execute'],
-          },
-          60,
-        );
-        token = { value, at: performance.now() };
-      }
-      return { authorization: `Bearer ${token.value}`, 'content-type': 'application/json' };
-    };
-    const target = (payload: object, origin = runner!.url): LoadTarget => ({
-      origin,
-      path: '/v1/execute',
-      method: 'POST',
-      headers: bearer,
-      body: JSON.stringify(payload),
-    });
+    const target = (payload: object, origin = runner!.url): LoadTarget => setup.target(payload, origin);
     const work200 = target(request);
     // Compile and warm both workers, and give V8 time to finish the optimizing
     // compiles the first calls queued (wasm-tiering.ts) before anything is measured.
@@ -280,7 +234,7 @@ async function runnerSections(
     // compiled seven bundle versions, and the garbage they left is collected at
     // whatever moment V8 picks, which moved the growth measured there from -11% to +20%.
     log(`stability: a new runner, ${STABILITY.first} then ${STABILITY.last} requests`);
-    runner = await startRunner('bench-runner-stability');
+    runner = await setup.start('bench-runner-stability');
     const stabilityStarted = performance.now();
     const pid = runner.child.pid!;
     const steady = target(request, runner.url);
@@ -322,27 +276,14 @@ async function runnerSections(
     };
   } finally {
     await runner?.stop();
-    await rm(work, { recursive: true, force: true });
+    await setup.cleanUp();
   }
 }
 
 async function gatewaySections(): Promise<Pick<BenchResults, 'gateway' | 'scaling'>> {
   const runPlatform = async (runners: number, sweep: boolean) => {
-    const dataDir = await mkdtemp(path.join(tmpdir(), `alga-bench-platform-${runners}-`));
-    const platform = await startPlatform({
-      dataDir,
-      runners,
-      serverEnv: { ALGA_GATEWAY_RATE_LIMIT: '0' },
-    });
+    const { target, stop } = await benchPlatform(runners);
     try {
-      const client = new ApiClient({ serverUrl: platform.server.url, apiKey: platform.credentials.apiKey });
-      const { extensionId } = await deployExtension(client, fixtureDir);
-      await client.setSecret(extensionId, 'api_token', HOST_DATA.secret);
-      const target: LoadTarget = {
-        origin: platform.server.url,
-        path: `/api/ext/${extensionId}/work`,
-        headers: { authorization: `Bearer ${platform.credentials.apiKey}` },
-      };
       const warm = await closedLoop(target, 4, quick ? 1500 : 3000);
       if (warm.errors) throw new Error(`gateway warm-up failed: ${JSON.stringify(warm.statuses)}`);
       const steps = sweep ? await openLoopSweep(target, `gateway (${runners} runner)`) : [];
@@ -350,8 +291,7 @@ async function gatewaySections(): Promise<Pick<BenchResults, 'gateway' | 'scalin
       log(`gateway closed loop, ${runners} runner(s): ${capacity.achievedRps.toFixed(0)} req/s`);
       return { steps, capacity };
     } finally {
-      await platform.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      await stop();
     }
   };
   log('end to end through the gateway (1 runner)');
@@ -384,6 +324,14 @@ const engine = await runEngineBench(
   log,
 );
 
+log('HTTP side by side: workerd, runner, gateway + runner in interleaved rounds');
+const sideBySideResults = await sideBySide(
+  component,
+  quick
+    ? { rounds: 2, sliceMs: 1000, rewarmMs: 200, concurrency: CONCURRENCY, warmMs: 1000 }
+    : { rounds: 6, sliceMs: 2500, rewarmMs: 300, concurrency: CONCURRENCY, warmMs: 3000 },
+  log,
+);
 const runnerResults = await runnerSections(component);
 const gatewayResults = await gatewaySections();
 
@@ -395,6 +343,7 @@ const results: BenchResults = {
   wasmTiering,
   engineRounds: ENGINE_ROUNDS,
   engine,
+  sideBySide: sideBySideResults,
   ...runnerResults,
   ...gatewayResults,
 };

@@ -12,6 +12,7 @@
  * to replace the request headers (fresh service tokens on long runs); the
  * child answers with one `LoadResult` (or `{ error }`) and exits.
  */
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { summarize } from './stats.ts';
 import type { LoadJob, LoadResult, StaticTarget } from './load.ts';
@@ -21,8 +22,8 @@ class Run {
   readonly #target: StaticTarget;
   #samples: Float64Array;
   #count = 0;
-  readonly #statuses: Record<string, number> = {};
-  readonly #started = performance.now();
+  #statuses: Record<string, number> = {};
+  #started = performance.now();
   #errors = 0;
 
   constructor(target: StaticTarget, connections: number, expected: number) {
@@ -64,17 +65,44 @@ class Run {
     this.#samples[this.#count++] = ms;
   }
 
-  async finish(offeredRps: number): Promise<LoadResult> {
+  /** Forgets what was measured so far (after an unmeasured warm-up); the window starts now. */
+  restart(): void {
+    this.#count = 0;
+    this.#errors = 0;
+    this.#statuses = {};
+    this.#started = performance.now();
+  }
+
+  async finish(offeredRps: number, keepSamples = false): Promise<LoadResult> {
     const elapsed = performance.now() - this.#started;
     await this.#pool.close();
+    const samples = Array.from(this.#samples.subarray(0, this.#count));
     return {
-      ...summarize(Array.from(this.#samples.subarray(0, this.#count))),
+      ...summarize(samples),
       offeredRps,
       achievedRps: (this.#count / elapsed) * 1000,
       errors: this.#errors,
       statuses: this.#statuses,
+      elapsedMs: elapsed,
+      ...(keepSamples ? { samples } : {}),
     };
   }
+}
+
+const TICK_MS = 1000 / 100; // USER_HZ: 100 on Linux
+
+/**
+ * CPU time (user + system, every thread, ms) of processes, from
+ * /proc/<pid>/stat: fields 14 and 15 after the `(comm)` field, in clock ticks.
+ */
+function cpuTimeMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * TICK_MS;
 }
 
 /**
@@ -98,12 +126,16 @@ async function openLoop(run: Run, offeredRps: number, durationMs: number): Promi
 }
 
 /** `concurrency` clients back to back while `more()` says so. */
-async function closed(run: Run, concurrency: number, more: () => boolean): Promise<LoadResult> {
+async function clients(run: Run, concurrency: number, more: () => boolean): Promise<void> {
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (more()) await run.send();
     }),
   );
+}
+
+async function closed(run: Run, concurrency: number, more: () => boolean): Promise<LoadResult> {
+  await clients(run, concurrency, more);
   return run.finish(0);
 }
 
@@ -118,8 +150,13 @@ function execute(job: LoadJob): Promise<LoadResult> {
     case 'closed': {
       const run = new Run(job.target, plan.concurrency, 4096);
       current = run;
-      const deadline = performance.now() + plan.durationMs;
-      return closed(run, plan.concurrency, () => performance.now() < deadline);
+      return (async () => {
+        if (plan.warmupMs) {
+          const warmUntil = performance.now() + plan.warmupMs;
+          await clients(run, plan.concurrency, () => performance.now() < warmUntil);
+        }
+        return measuredClosedLoop(run, plan);
+      })();
     }
     case 'count': {
       const run = new Run(job.target, plan.concurrency, plan.count);
@@ -128,6 +165,21 @@ function execute(job: LoadJob): Promise<LoadResult> {
       return closed(run, plan.concurrency, () => issued++ < plan.count);
     }
   }
+}
+
+/**
+ * The measured window of a closed loop: the server processes' CPU time is
+ * read at its start and after its last response, so what the generator does
+ * before (starting up, warming up) is not counted against the server.
+ */
+async function measuredClosedLoop(run: Run, plan: Extract<LoadJob['plan'], { mode: 'closed' }>): Promise<LoadResult> {
+  run.restart();
+  const cpuBefore = plan.cpuPids ? cpuTimeMs(plan.cpuPids) : 0;
+  const deadline = performance.now() + plan.durationMs;
+  await clients(run, plan.concurrency, () => performance.now() < deadline);
+  const cpuMs = plan.cpuPids ? cpuTimeMs(plan.cpuPids) - cpuBefore : undefined;
+  const result = await run.finish(0, plan.keepSamples);
+  return cpuMs === undefined ? result : { ...result, cpuMs };
 }
 
 let current: Run | undefined;

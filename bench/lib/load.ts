@@ -26,7 +26,17 @@ export interface StaticTarget extends Omit<LoadTarget, 'headers'> {
 
 export type LoadPlan =
   | { mode: 'open'; offeredRps: number; durationMs: number }
-  | { mode: 'closed'; concurrency: number; durationMs: number }
+  | {
+      mode: 'closed';
+      concurrency: number;
+      durationMs: number;
+      /** Unmeasured load first (the row's caches went cold while other rows ran). */
+      warmupMs?: number;
+      /** Processes whose CPU time (all threads) the generator reads at the start and end of the measured window. */
+      cpuPids?: number[];
+      /** Return every latency sample, for pooling over rounds. */
+      keepSamples?: boolean;
+    }
   | { mode: 'count'; concurrency: number; count: number };
 
 export interface LoadJob {
@@ -39,6 +49,11 @@ export interface LoadResult extends Summary {
   achievedRps: number;
   errors: number;
   statuses: Record<string, number>;
+  /** CPU time of `cpuPids` over the measured window, ms (closed plan only). */
+  cpuMs?: number;
+  /** Length of the measured window, ms. */
+  elapsedMs?: number;
+  samples?: number[];
 }
 
 const GENERATOR = fileURLToPath(new URL('./load-generator.ts', import.meta.url));
@@ -87,8 +102,13 @@ export function openLoop(target: LoadTarget, offeredRps: number, durationMs: num
 }
 
 /** Closed loop (`concurrency` clients back to back) for `durationMs`; measures capacity. */
-export function closedLoop(target: LoadTarget, concurrency: number, durationMs: number): Promise<LoadResult> {
-  return runLoad(target, { mode: 'closed', concurrency, durationMs });
+export function closedLoop(
+  target: LoadTarget,
+  concurrency: number,
+  durationMs: number,
+  extra: Pick<Extract<LoadPlan, { mode: 'closed' }>, 'warmupMs' | 'cpuPids' | 'keepSamples'> = {},
+): Promise<LoadResult> {
+  return runLoad(target, { mode: 'closed', concurrency, durationMs, ...extra });
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The benchmark's results as JSON, a markdown table and an SVG chart. */
 import type { EngineRow } from '../engine.ts';
 import type { LoadResult } from './load.ts';
+import { GATEWAY_ROW, RUNNER_ROW, WORKERD_ROW, type SideBySide } from './side-by-side.ts';
 import type { Summary } from './stats.ts';
 
 export interface BenchResults {
@@ -13,6 +14,8 @@ export interface BenchResults {
   /** Interleaved rounds the engine rows were measured in (engine.ts `ENGINE_ROUNDS`). */
   engineRounds?: number;
   engine: EngineRow[];
+  /** Section 2a: workerd, runner and gateway + runner in the same interleaved rounds, with CPU per request. */
+  sideBySide: SideBySide;
   runnerHttp: { steps: LoadResult[]; heldUnder10ms: number; capacity: LoadResult };
   coldStart: Array<{
     /** First request with no preparation: transpile + compile + instantiate. */
@@ -143,6 +146,64 @@ export function targets(results: BenchResults): Target[] {
   ];
 }
 
+/**
+ * Issue 24's targets, all ratios to workerd from the same rounds: CPU per
+ * request (runner ≤ 3×, gateway + runner ≤ 5×) and closed-loop throughput
+ * (runner ≥ 0.5×, gateway path ≥ 0.33×).
+ */
+export function sideBySideTargets(side: SideBySide): Target[] {
+  const find = (name: string) => {
+    const found = side.rows.find((r) => r.name === name);
+    if (!found) throw new Error(`no HTTP row ${name}`);
+    return found;
+  };
+  const [workerd, runner, gateway] = [find(WORKERD_ROW), find(RUNNER_ROW), find(GATEWAY_ROW)];
+  const cpu = (row: typeof runner, limit: number, label: string): Target => {
+    const times = row.cpuMsPerRequest / workerd.cpuMsPerRequest;
+    return {
+      target: `${label} CPU per request ≤ ${limit}× workerd`,
+      measured: `${ratio(times)} (${ms(row.cpuMsPerRequest)} vs ${ms(workerd.cpuMsPerRequest)} ms)`,
+      met: times <= limit,
+    };
+  };
+  const rps = (row: typeof runner, floor: number, label: string): Target => {
+    const share = row.rps / workerd.rps;
+    return {
+      target: `${label} closed-loop throughput ≥ ${floor}× workerd`,
+      measured: `${ratio(share)} (${row.rps.toFixed(0)} vs ${workerd.rps.toFixed(0)} req/s)`,
+      met: share >= floor,
+    };
+  };
+  return [
+    cpu(runner, 3, 'Runner'),
+    cpu(gateway, 5, 'Gateway + runner'),
+    rps(runner, 0.5, 'Runner'),
+    rps(gateway, 0.33, 'Gateway path'),
+  ];
+}
+
+export function sideBySideTable(side: SideBySide): string[] {
+  const workerd = side.rows.find((r) => r.name === WORKERD_ROW)!;
+  const spread = (values: number[], digits: number) =>
+    `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+  return [
+    '| target | CPU ms per request | per round | req/s | per round | p50 ms | p99 ms | CPU vs workerd | req/s vs workerd |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...side.rows.map(
+      (r) =>
+        `| ${r.name} | ${r.cpuMsPerRequest.toFixed(3)} | ${spread(
+          r.rounds.map((x) => x.cpuMsPerRequest),
+          3,
+        )} | ${r.rps.toFixed(0)} | ${spread(
+          r.rounds.map((x) => x.rps),
+          0,
+        )} | ${ms(r.latency.p50)} | ${ms(r.latency.p99)} | ` +
+        `${r === workerd ? '–' : ratio(r.cpuMsPerRequest / workerd.cpuMsPerRequest)} | ` +
+        `${r === workerd ? '–' : ratio(r.rps / workerd.rps)} |`,
+    ),
+  ];
+}
+
 function loadTable(title: string, steps: LoadResult[]): string[] {
   return [
     `| ${title} offered req/s | achieved | p50 ms | p99 ms | errors |`,
@@ -174,6 +235,13 @@ export function toMarkdown(results: BenchResults): string {
         `${ratio(r.summary.rps / naive.summary.rps)} | ${ratio(r.summary.rps / ivm.summary.rps)} | ` +
         `${ratio(r.summary.rps / quickjs.summary.rps)} | ${mb(r.memoryPerSlot)} | ${r.note ?? ''} |`,
     ),
+    '',
+    `**2a. Side by side with workerd** (the same handler on Cloudflare's workerd, on the runner's ` +
+      `\`/v1/execute\` and through the gateway with 1 runner; closed loop, ${results.sideBySide.concurrency} connections; ` +
+      `the rows take turns, ${results.sideBySide.rounds} rounds of ${results.sideBySide.sliceMs / 1000} s each, the others stopped; ` +
+      `CPU is the serving processes' (every thread) over the measured windows ÷ requests)`,
+    '',
+    ...sideBySideTable(results.sideBySide),
     '',
     `**2. Runner over HTTP** (\`/v1/execute\`, 2 workers, open loop): highest load held with p99 < 10 ms: ` +
       `**${results.runnerHttp.heldUnder10ms} req/s**; closed loop (8 clients): ${results.runnerHttp.capacity.achievedRps.toFixed(0)} req/s, ` +
@@ -222,7 +290,9 @@ export function toMarkdown(results: BenchResults): string {
     '',
     '| target | measured | met |',
     '| --- | --- | :-: |',
-    ...targets(results).map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`),
+    ...[...targets(results), ...sideBySideTargets(results.sideBySide)].map(
+      (t) => `| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`,
+    ),
     '',
   ];
   return lines.join('\n');
