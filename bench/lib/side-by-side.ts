@@ -41,6 +41,11 @@ export async function sideBySide(
         target: gateway.target,
       },
     ];
+    // For profiles (docs/perf/034-request-path.md): which process is which.
+    log(
+      `pids: workerd ${workerd.pid}, runner ${runner.child.pid}, gateway's server ${gateway.platform.server.child.pid}, ` +
+        `gateway's runner ${gateway.platform.runners.map((r) => r.child.pid).join(', ')}`,
+    );
     // Compile, fill caches and let V8 finish its optimizing compiles before anything is measured.
     for (const row of rows) {
       const warm = await closedLoop(row.target, options.concurrency, options.warmMs);
