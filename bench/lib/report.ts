@@ -315,8 +315,10 @@ export function toSvg(results: BenchResults): string {
   const maxRps = Math.max(...engineRows.map((r) => r.summary.rps));
   const logMax = Math.log10(maxRps * 1.2);
   const scale = (rps: number) => ((Math.log10(Math.max(rps, 1)) / logMax) * (width - left - 80)) | 0;
+  const sideRows = results.sideBySide.rows;
+  const panel3Height = 50 + sideRows.length * (barHeight + 6);
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${panel1 + 300}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${panel1 + 300 + panel3Height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">Fresh-state requests per second, one thread (log scale) — ${escape(results.machine.cpu)}, ${results.machine.cores} cores</text>`,
   ];
@@ -363,6 +365,24 @@ export function toSvg(results: BenchResults): string {
     parts.push(
       `<rect x="${plotLeft + plotWidth + 50}" y="${top + 20 + i * 20}" width="12" height="12" fill="${s.color}"/>`,
       `<text x="${plotLeft + plotWidth + 68}" y="${top + 30 + i * 20}">${escape(s.name)}</text>`,
+    );
+  });
+
+  // Panel 3: CPU time per request of the side-by-side HTTP rows (linear scale).
+  const top3 = top + plotHeight + 70;
+  const workerd = sideRows.find((r) => r.name === WORKERD_ROW);
+  const maxCpu = Math.max(...sideRows.map((r) => r.cpuMsPerRequest));
+  const cpuScale = (cpu: number) => ((cpu / maxCpu) * (width - left - 260)) | 0;
+  parts.push(
+    `<text x="10" y="${top3 - 10}" font-size="14" font-weight="bold">CPU ms per request, side by side with workerd (closed loop, ${results.sideBySide.concurrency} connections)</text>`,
+  );
+  sideRows.forEach((r, i) => {
+    const y = top3 + i * (barHeight + 6);
+    const versus = workerd && r !== workerd ? ` · ${ratio(r.cpuMsPerRequest / workerd.cpuMsPerRequest)} CPU` : '';
+    parts.push(
+      `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${escape(r.name)}</text>`,
+      `<rect x="${left}" y="${y}" width="${Math.max(1, cpuScale(r.cpuMsPerRequest))}" height="${barHeight}" fill="${r === workerd ? '#e08a2c' : '#2b7bb9'}"/>`,
+      `<text x="${left + cpuScale(r.cpuMsPerRequest) + 6}" y="${y + 15}">${r.cpuMsPerRequest.toFixed(3)} ms · ${r.rps.toFixed(0)} req/s${versus}</text>`,
     );
   });
   parts.push('</svg>', '');
