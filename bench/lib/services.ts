@@ -20,6 +20,9 @@ import { realisticRequest } from '../engine.ts';
 import { HOST_DATA } from './guest-source.ts';
 import type { LoadTarget } from './load.ts';
 
+/** The machine the bench runs on is shared: a process may take minutes to start when it is busy. */
+const READY_TIMEOUT_MS = 180_000;
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const fixtureDir = path.join(root, 'bench/fixtures/realistic');
 
@@ -86,6 +89,7 @@ export async function benchRunner(
           ...env,
         },
         ready: /Runner ready on (http:\/\/\S+)/,
+        timeoutMs: READY_TIMEOUT_MS,
       }),
     target: (payload, origin) => ({
       origin,
@@ -108,7 +112,12 @@ export interface BenchPlatform {
 /** The platform with `runners` runners and the realistic extension deployed, its secret set. */
 export async function benchPlatform(runners: number): Promise<BenchPlatform> {
   const dataDir = await mkdtemp(path.join(tmpdir(), `alga-bench-platform-${runners}-`));
-  const platform = await startPlatform({ dataDir, runners, serverEnv: { ALGA_GATEWAY_RATE_LIMIT: '0' } });
+  const platform = await startPlatform({
+    dataDir,
+    runners,
+    serverEnv: { ALGA_GATEWAY_RATE_LIMIT: '0' },
+    readyTimeoutMs: READY_TIMEOUT_MS,
+  });
   const stop = async () => {
     await platform.stop();
     await rm(dataDir, { recursive: true, force: true });

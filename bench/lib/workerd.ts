@@ -41,7 +41,7 @@ export async function startWorkerd(): Promise<Workerd> {
       () => false,
     );
     if (ok) break;
-    if (attempt > 300) throw new Error(`workerd did not answer on ${url} within 30 s:\n${output}`);
+    if (attempt > 1200) throw new Error(`workerd did not answer on ${url} within 120 s:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {

@@ -21,6 +21,8 @@ export interface PlatformOptions {
   serverEnv?: NodeJS.ProcessEnv;
   /** Append each process's output to `<dataDir>/logs/<name>.log`. */
   logToFiles?: boolean;
+  /** How long each process may take to say it is ready (default 30 s for a runner, 60 s for the server). */
+  readyTimeoutMs?: number;
   /** Runs after keys exist and before the server starts (e.g. to seed its database). */
   beforeServer?: (files: { dataDir: string; bootstrapFile: string }) => Promise<void>;
 }
@@ -78,6 +80,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
             ...options.runnerEnv,
           },
           ready: /Runner ready on (http:\/\/\S+)/,
+          ...(options.readyTimeoutMs ? { timeoutMs: options.readyTimeoutMs } : {}),
           logFile: logFile(name),
         }),
       );
@@ -96,7 +99,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         ...options.serverEnv,
       },
       ready: /Server ready on (http:\/\/\S+)/,
-      timeoutMs: 60_000,
+      timeoutMs: options.readyTimeoutMs ?? 60_000,
       logFile: logFile('server'),
     });
     return { server, runners, credentials: await readBootstrap(bootstrapFile), dataDir, stop };
