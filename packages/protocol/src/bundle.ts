@@ -114,6 +114,26 @@ const SEGMENT_RE = /^[A-Za-z0-9_@+~-][A-Za-z0-9._@+~-]*$/;
 
 export type BundleEntryKind = 'manifest' | 'component' | 'metadata' | 'wit' | 'ui' | 'directory';
 
+/**
+ * The reference host's `bundle.tar.zst` (what its `alga pack` writes; see
+ * docs/bundle-format.md): tar + zstd, `manifest.json` at the root or one
+ * folder down, the component at `dist/main.wasm` or
+ * `artifacts/component/component.wasm`, the UI under `ui/`. The same entry
+ * safety rules apply; only the layout differs.
+ */
+export const REFERENCE_BUNDLE_CONTENT_TYPES = ['application/zstd', 'application/x-zstd'] as const;
+/** Where the reference layout keeps the component, in the order they are looked for. */
+export const REFERENCE_BUNDLE_COMPONENTS = ['dist/main.wasm', 'artifacts/component/component.wasm'] as const;
+/** What may sit at the top of a reference bundle (below its optional folder); the runner here reads only the component and ui/. */
+const REFERENCE_TOP_LEVEL = new Set(['dist', 'artifacts', 'precompiled', 'ui', 'wit']);
+const REFERENCE_ROOT_FILES = new Set([BUNDLE_MANIFEST, 'SIGNATURE', 'sbom.spdx.json']);
+
+/** Whether a path (below the bundle's folder) belongs to the reference layout. */
+export function isReferenceBundlePath(path: string): boolean {
+  const [top, ...rest] = path.split('/');
+  return rest.length === 0 ? REFERENCE_ROOT_FILES.has(top!) : REFERENCE_TOP_LEVEL.has(top!);
+}
+
 export type BundleEntryCheck =
   { ok: true; path: string; kind: BundleEntryKind } | { ok: false; reason: BundleArchiveReason; message: string };
 
@@ -132,6 +152,24 @@ export function checkBundleEntry(
   type: string,
   limits: Pick<BundleLimits, 'maxPathBytes'> = DEFAULT_BUNDLE_LIMITS,
 ): BundleEntryCheck {
+  const safe = checkEntrySafety(rawPath, type, limits);
+  if (!safe.ok) return safe;
+  return classifyEntry(safe.path, safe.directory, printable(rawPath));
+}
+
+export type EntrySafety =
+  { ok: true; path: string; directory: boolean } | { ok: false; reason: BundleArchiveReason; message: string };
+
+/**
+ * The rules every bundle entry obeys, whatever the layout: regular files and
+ * directories only (no links, devices), relative paths without `..`, plain
+ * segments, bounded length. Answers the normalized path.
+ */
+export function checkEntrySafety(
+  rawPath: string,
+  type: string,
+  limits: Pick<BundleLimits, 'maxPathBytes'> = DEFAULT_BUNDLE_LIMITS,
+): EntrySafety {
   const shown = printable(rawPath);
   if (LINK_TYPES.has(type)) {
     return { ok: false, reason: 'link', message: `${shown} is a link; bundles may only hold regular files.` };
@@ -182,7 +220,11 @@ export function checkBundleEntry(
       message: `${shown} has an empty, hidden or unusual path segment; use letters, digits and . _ - @ + ~ only.`,
     };
   }
-  const normalized = segments.join('/');
+  return { ok: true, path: segments.join('/'), directory: isDirectory };
+}
+
+function classifyEntry(normalized: string, isDirectory: boolean, shown: string): BundleEntryCheck {
+  const segments = normalized === '' ? [] : normalized.split('/');
   const [top, ...rest] = segments;
   if (isDirectory) {
     if (segments.length === 0 || top === BUNDLE_UI_DIR || top === BUNDLE_WIT_DIR) {

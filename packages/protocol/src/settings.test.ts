@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { settingsDefaults, validateConfig } from './settings.ts';
+import { customKeysAllowed, keyProblem, settingsDefaults, validateConfig } from './settings.ts';
 import { sampleManifest } from './testing.ts';
 
 test('settingsDefaults skips secrets; validateConfig checks types, bounds, options, required and unknown keys', () => {
@@ -24,4 +24,18 @@ test('validateConfig never throws, whatever the config', () => {
     }),
     { numRuns: 1_000 },
   );
+});
+
+test('an extension that declares no settings takes custom keys of the reference key names, with plain values', () => {
+  const none = { settings: [] };
+  assert.deepEqual(validateConfig(none, { algaApiBase: 'https://psa.example', 'feature.on': true, retries: 3 }), []);
+  const errors = validateConfig(none, { 'bad key': 'x', nested: { a: 1 }, list: ['a'] });
+  assert.deepEqual(errors.map((e) => e.field).sort(), ['bad key', 'list', 'nested']);
+  assert.match(errors.find((e) => e.field === 'bad key')?.message ?? '', /letters, digits, "_", "\." or "-"/);
+  assert.equal(keyProblem('ALGA_API_KEY'), undefined);
+  assert.equal(keyProblem('api_key'), undefined);
+  assert.ok(keyProblem('x'.repeat(65)));
+  assert.ok(keyProblem(''));
+  assert.equal(customKeysAllowed(none), true);
+  assert.equal(customKeysAllowed(sampleManifest()), false);
 });

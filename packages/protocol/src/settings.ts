@@ -39,6 +39,28 @@ export interface SettingsOf {
   settings: SettingDefinition[];
 }
 
+/**
+ * A config or secret key: the reference host's rule (`^[a-zA-Z0-9_.-]+$`,
+ * so `ALGA_API_KEY`, `algaApiBase` and `api_key` are all keys), bounded.
+ */
+export const SETTING_KEY_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
+
+/** Why `key` is not a usable config or secret key, or undefined when it is. */
+export function keyProblem(key: string): string | undefined {
+  return SETTING_KEY_PATTERN.test(key)
+    ? undefined
+    : `"${key.length > 80 ? `${key.slice(0, 80)}…` : key}" is not a valid key: use 1–64 letters, digits, "_", "." or "-".`;
+}
+
+/**
+ * An extension whose manifest declares no settings (every reference-format
+ * manifest) takes custom keys: an admin adds config and secret keys of any
+ * valid name, as the reference host's settings page lets them.
+ */
+export function customKeysAllowed(manifest: SettingsOf): boolean {
+  return manifest.settings.length === 0;
+}
+
 /** Config an install starts with: every non-secret setting's default. */
 export function settingsDefaults(manifest: SettingsOf): Record<string, SettingValue> {
   const config: Record<string, SettingValue> = {};
@@ -63,8 +85,18 @@ export function validateConfig(manifest: SettingsOf, config: unknown): ConfigFie
     return [{ field: '', message: 'config must be a JSON object of setting key → value.' }];
   }
   const errors: ConfigFieldError[] = [];
-  const byKey = new Map(manifest.settings.map((setting) => [setting.key, setting]));
   const values = config as Record<string, unknown>;
+  if (customKeysAllowed(manifest)) {
+    for (const [key, value] of Object.entries(values)) {
+      const problem = keyProblem(key);
+      if (problem) errors.push({ field: key, message: problem });
+      else if (!['string', 'number', 'boolean'].includes(typeof value)) {
+        errors.push({ field: key, message: `"${key}" must be a string, number or boolean.` });
+      }
+    }
+    return errors;
+  }
+  const byKey = new Map(manifest.settings.map((setting) => [setting.key, setting]));
   for (const [key, value] of Object.entries(values)) {
     const setting = byKey.get(key);
     if (!setting) {

@@ -2,7 +2,7 @@
 // read beside this platform's own, with safe defaults that publish reports.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isReferenceManifest, resolveWildcardVersion, validateManifest } from './validate-manifest.ts';
+import { hostProblem, isReferenceManifest, resolveWildcardVersion, validateManifest } from './validate-manifest.ts';
 import { sampleManifest } from './testing.ts';
 
 const reporting = {
@@ -129,4 +129,14 @@ test('setting keys allow the reference key names (capitals, dots, dashes)', () =
     validateManifest({ ...sampleManifest(), settings: [{ key: 'a b', type: 'string', label: 'x' }] }).ok,
     false,
   );
+});
+
+test('hostProblem applies the allowedHosts rules to granted hosts', () => {
+  assert.equal(hostProblem('api.example.com'), undefined);
+  assert.equal(hostProblem('https://api.example.com:8443/v1'), undefined);
+  assert.equal(hostProblem('*.example.com'), undefined);
+  assert.match(hostProblem('*') ?? '', /wildcards like "\*"/);
+  assert.match(hostProblem('*.com') ?? '', /too broad/);
+  assert.ok(hostProblem('exa mple.com'));
+  assert.ok(hostProblem(''));
 });

@@ -326,14 +326,8 @@ function semanticErrors(manifest: Manifest): ManifestProblem[] {
     }
   });
   manifest.allowedHosts.forEach((host, index) => {
-    const hostname = host.replace(/^https?:\/\//, '').split(/[:/]/)[0] ?? '';
-    // "*.com" would allow a whole top-level domain: require a registrable name after the wildcard.
-    if (hostname.startsWith('*.') && hostname.split('.').length < 3) {
-      errors.push({
-        path: `allowedHosts[${index}]`,
-        message: `"${host}" is too broad; name a domain such as "*.example.com".`,
-      });
-    }
+    const problem = tooBroad(host);
+    if (problem) errors.push({ path: `allowedHosts[${index}]`, message: problem });
   });
   const seenRoutes = new Set<string>();
   manifest.api.endpoints.forEach((endpoint, index) => {
@@ -347,6 +341,28 @@ function semanticErrors(manifest: Manifest): ManifestProblem[] {
     seenRoutes.add(route);
   });
   return errors;
+}
+
+function tooBroad(host: string): string | undefined {
+  const hostname = host.replace(/^https?:\/\//, '').split(/[:/]/)[0] ?? '';
+  // "*.com" would allow a whole top-level domain: require a registrable name after the wildcard.
+  return hostname.startsWith('*.') && hostname.split('.').length < 3
+    ? `"${host}" is too broad; name a domain such as "*.example.com".`
+    : undefined;
+}
+
+const HOST_PATTERN = new RegExp(schema.properties.allowedHosts.items.pattern);
+
+/**
+ * Why `host` cannot be an allowed host, or undefined when it can: the rules
+ * of a manifest's `allowedHosts`, also applied to the hosts a tenant admin
+ * grants an install.
+ */
+export function hostProblem(host: string): string | undefined {
+  if (host.length > 512 || !HOST_PATTERN.test(host)) {
+    return `"${clip(host, MAX_QUOTE_CHARS)}" ${PATTERN_HINTS['allowedHosts']}.`;
+  }
+  return tooBroad(host);
 }
 
 /** `/settings/2/key` → `settings[2].key`, the way authors read their JSON. */

@@ -112,6 +112,13 @@ export interface InstallCreated {
   id: string;
 }
 
+/** `PUT /ui/api/installs/:installId/egress` and `PUT /api/v1/installs/:extensionId/egress`: the whole list of granted hosts. */
+export const EgressGrantsSchema = Type.Object(
+  { hosts: Type.Array(Type.String({ maxLength: 512 }), { maxItems: 64 }) },
+  { additionalProperties: false },
+);
+export type EgressGrants = Static<typeof EgressGrantsSchema>;
+
 /** `PUT /ui/api/installs/:installId/enabled`, request and answer. */
 export const EnabledChangeSchema = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
 export type EnabledChange = Static<typeof EnabledChangeSchema>;
@@ -137,6 +144,8 @@ export interface InstallInfo {
   version: string;
   contentHash: string;
   grantedCapabilities: string[];
+  /** Outbound hosts a tenant admin granted beyond the manifest's `allowedHosts`. */
+  egressGrants: string[];
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
@@ -170,6 +179,13 @@ export interface SettingsView {
   secrets: SettingsSecret[];
   secretsVersion: number;
   missingSecrets: string[];
+  /**
+   * The manifest declares no settings (`customKeysAllowed`): an admin adds
+   * config and secret keys of their own, a "sensitive" switch choosing which.
+   */
+  customKeys: boolean;
+  /** The manifest's own `allowedHosts` (the install's `egressGrants` add to them). */
+  allowedHosts: string[];
 }
 
 /** `PUT /ui/api/installs/:installId/settings`: the whole config, and the secrets to set or clear. */

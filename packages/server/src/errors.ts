@@ -79,6 +79,11 @@ export const componentUndecodable = defineError(
 export const importsNotAllowed = defineError('ALGA_IMPORT_NOT_ALLOWED', 'The component {problems}');
 export const manifestInvalid = defineError('ALGA_INVALID_MANIFEST', 'The manifest is invalid: {problems}');
 export const manifestNotJson = defineError('ALGA_INVALID_MANIFEST', '{file} is not valid JSON.');
+export const stagingKeyInvalid = defineError('ALGA_BAD_REQUEST', 'Staged upload refused: {problem}.');
+export const stagedBundleMissing = defineError(
+  'ALGA_BUNDLE_NOT_FOUND',
+  'No staged bundle {contentHash}; upload it first with POST /api/ext-bundles/upload-proxy.',
+);
 export const archiveBodyMissing = defineError(
   'ALGA_BAD_REQUEST',
   'Send the bundle archive (the .tgz from `alga pack`) as the body with Content-Type: application/gzip.',
@@ -145,6 +150,8 @@ export const secretUndeclared = defineError(
   'ALGA_VALIDATION_FAILED',
   '"{key}" is not a secret setting of {extensionId}; declared secrets: {declared}.',
 );
+export const egressInvalid = defineError('ALGA_VALIDATION_FAILED', 'Egress grants refused: {problems}');
+export const secretKeyInvalid = defineError('ALGA_VALIDATION_FAILED', '{problem}');
 export const secretEmpty = defineError(
   'ALGA_VALIDATION_FAILED',
   'The value for "{key}" is empty; to clear it use DELETE.',

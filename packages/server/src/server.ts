@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.ts';
 import { installRoutes } from './routes/installs.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { publishRoutes } from './routes/publish.ts';
+import { referenceRoutes } from './routes/reference-api.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { installLogRoutes, runnerApi, runnerApiOptionsFrom } from './runner-api/index.ts';
 import { registerInputGuard } from './input-guard.ts';
@@ -193,6 +194,12 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     publishRoutes(api, {
       db,
       bundles: options.bundleStore,
+      ...(options.bundleLimits ? { limits: options.bundleLimits } : {}),
+    });
+    referenceRoutes(api, {
+      db,
+      bundles: options.bundleStore,
+      installs,
       ...(options.bundleLimits ? { limits: options.bundleLimits } : {}),
     });
     lifecycleRoutes(api, { installs });

@@ -149,13 +149,24 @@ export class ApiClient {
     );
   }
 
+  /** Replaces the hosts granted to the install beyond its manifest's allowedHosts. */
+  setEgressGrants(extensionId: string, hosts: string[]): Promise<{ hosts: string[] }> {
+    return this.request('PUT', `/api/v1/installs/${encodeURIComponent(extensionId)}/egress`, { hosts });
+  }
+
   setConfig(extensionId: string, config: Record<string, unknown>): Promise<unknown> {
     return this.request('PUT', `/api/v1/installs/${encodeURIComponent(extensionId)}/config`, { config });
   }
 }
 
 export interface InstallView {
-  install: { id: string; extensionId: string; version: string; grantedCapabilities?: string[] };
+  install: {
+    id: string;
+    extensionId: string;
+    version: string;
+    grantedCapabilities?: string[];
+    egressGrants?: string[];
+  };
   config?: Record<string, unknown>;
   secrets?: { key: string; set: boolean; version?: number | null }[];
   missingSecrets?: string[];

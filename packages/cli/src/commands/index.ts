@@ -10,6 +10,7 @@ import { register as configGet } from './config-get.ts';
 import { register as configSet } from './config-set.ts';
 import { register as secretsSet } from './secrets-set.ts';
 import { register as secretsList } from './secrets-list.ts';
+import { register as egress } from './egress.ts';
 import { register as logs } from './logs.ts';
 
 /** The command table: one file per command, registered in help order (the order a new user meets them). */
@@ -25,5 +26,6 @@ export const commands: ((program: Command) => void)[] = [
   configSet,
   secretsSet,
   secretsList,
+  egress,
   logs,
 ];

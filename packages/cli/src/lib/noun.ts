@@ -5,6 +5,7 @@ const NOUNS = {
   new: 'Create a new extension from a template',
   config: "Read and change an install's configuration",
   secrets: "Set and list an install's secrets (values are never shown)",
+  egress: 'Grant an install outbound hosts beyond its manifest (deny by default)',
 } as const;
 
 export type Noun = keyof typeof NOUNS;

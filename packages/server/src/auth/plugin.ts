@@ -17,7 +17,11 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function registerAuth(app: FastifyInstance, db: Db): void {
   app.addHook('onRequest', async (request) => {
-    request.principal = await authenticateApiKey(db, request.headers.authorization);
+    // The reference host's CLI sends its key as `x-api-key`; the credential is the same API key.
+    const apiKey = request.headers['x-api-key'];
+    const authorization =
+      request.headers.authorization ?? (typeof apiKey === 'string' && apiKey !== '' ? `Bearer ${apiKey}` : undefined);
+    request.principal = await authenticateApiKey(db, authorization);
     if (!READ_METHODS.has(request.method)) requireAdmin(request.principal);
   });
 }

@@ -158,6 +158,27 @@ for (const engine of testEngines()) {
       assert.ok(!raw.includes('alga_sk_') && !raw.includes('session=abc'));
     });
 
+    test("hosts an admin grants the install reach the runner beside the manifest's; another tenant cannot grant them", async () => {
+      const grant = (hosts: string[], auth = ctx.adminA) =>
+        ctx.server.app.inject({
+          method: 'PUT',
+          url: '/api/v1/installs/hello-ext/egress',
+          headers: { authorization: auth },
+          payload: { hosts },
+        });
+      assert.equal((await grant(['granted.example.org', 'api.example.com'], ctx.adminB)).statusCode, 404);
+      const granted = await grant(['granted.example.org', 'api.example.com']);
+      assert.equal(granted.statusCode, 200, granted.body);
+      assert.deepEqual(granted.json(), { hosts: ['api.example.com', 'granted.example.org'] });
+      assert.equal((await call('GET', '/api/ext/hello-ext/hello', ctx.adminA)).statusCode, 200);
+      assert.deepEqual(runner.received.at(-1)?.body.egress, {
+        allowed_hosts: ['api.example.com', 'granted.example.org'],
+      });
+      assert.equal((await grant([])).statusCode, 200);
+      assert.equal((await call('GET', '/api/ext/hello-ext/hello', ctx.adminA)).statusCode, 200);
+      assert.deepEqual(runner.received.at(-1)?.body.egress, { allowed_hosts: ['api.example.com'] });
+    });
+
     test('config and secret writes are visible on the next call (cache invalidated)', async () => {
       await ctx.server.app.inject({
         method: 'PUT',

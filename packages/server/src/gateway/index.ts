@@ -162,7 +162,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
         content_hash: install.contentHash,
       },
       ...(install.grantedCapabilities.includes('cap:http.fetch')
-        ? { egress: { allowed_hosts: install.manifest.allowedHosts } }
+        ? { egress: { allowed_hosts: [...new Set([...install.manifest.allowedHosts, ...install.egressGrants])] } }
         : {}),
       config: runtime.config,
       config_version: String(runtime.configVersion),

@@ -12,13 +12,16 @@
  */
 import { LRUCache } from 'lru-cache';
 import { boundedDetails } from '@alga-psa/protocol/fastify';
+import { hostProblem } from '@alga-psa/protocol/manifest';
 import {
   DEFAULT_CAPABILITIES,
   consentText,
+  customKeysAllowed,
   describeNotRequested,
   grantedWith,
   importedNotRequested,
   isCapability,
+  keyProblem,
   secretAad,
   secretKeys,
   settingsDefaults,
@@ -36,6 +39,7 @@ import {
   alreadyInstalled,
   configInvalid,
   consentMissing,
+  egressInvalid,
   grantMissing,
   grantUndeclared,
   noSuchExtension,
@@ -46,6 +50,7 @@ import {
   notPublished,
   secretEmpty,
   secretTooLarge,
+  secretKeyInvalid,
   secretUndeclared,
   settingsInvalid,
   settingsNotEncrypted,
@@ -118,6 +123,7 @@ export function installInfo(install: InstallRow): InstallInfo {
     version: install.version,
     contentHash: install.contentHash,
     grantedCapabilities: install.grantedCapabilities,
+    egressGrants: install.egressGrants,
     enabled: install.enabled,
     createdAt: install.createdAt.toISOString(),
     updatedAt: install.updatedAt.toISOString(),
@@ -386,16 +392,20 @@ export class InstallService {
     const errors: ConfigFieldError[] = validateConfig(install.manifest, config);
     const declared = secretKeys(install.manifest);
     const stored = (await this.store.secretMeta(install)).filter((s) => s.set).map((s) => s.key);
+    const custom = customKeysAllowed(install.manifest);
     for (const [key, value] of toSet) {
       const field = `secrets.${key}`;
-      if (!declared.includes(key)) errors.push({ field, message: `"${key}" is not a secret of this extension.` });
+      const badKey = custom ? keyProblem(key) : undefined;
+      if (badKey) errors.push({ field, message: badKey });
+      else if (!custom && !declared.includes(key))
+        errors.push({ field, message: `"${key}" is not a secret of this extension.` });
       else if (value.length === 0) errors.push({ field, message: 'Enter a value, or use Clear to remove the secret.' });
       else if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_BYTES)
         errors.push({ field, message: `The value is larger than ${MAX_SECRET_BYTES / 1024} KiB.` });
       if (toClear.includes(key)) errors.push({ field, message: 'A secret cannot be replaced and cleared at once.' });
     }
     for (const key of toClear) {
-      if (!declared.includes(key) && !stored.includes(key))
+      if (!custom && !declared.includes(key) && !stored.includes(key))
         errors.push({ field: `secrets.${key}`, message: `"${key}" is not a secret of this extension.` });
     }
     if (errors.length > 0) throw settingsInvalid({ details: boundedDetails(errors, (error) => error) });
@@ -437,6 +447,31 @@ export class InstallService {
       const keyNames = [...new Set([...changedKeys(previous.config, defaults), ...cleared])].sort();
       await tx.audit(auditEntry(actor, install.id, 'install.reset', { keyNames, version }));
     });
+  }
+
+  /**
+   * Replaces the hosts an admin granted this install beyond its manifest's
+   * `allowedHosts` (a reference manifest has none: no egress until granted).
+   * Each host is checked like an `allowedHosts` entry; deny by default stays,
+   * an empty list grants nothing. One `install.egress` audit row per change.
+   */
+  async setEgressGrants(actor: Actor, install: InstallRow, hosts: string[]): Promise<string[]> {
+    const problems = hosts.flatMap((host, index) => {
+      const problem = hostProblem(host);
+      return problem ? [{ field: `hosts[${index}]`, message: problem }] : [];
+    });
+    if (problems.length > 0) {
+      const details = boundedDetails(problems, (problem) => problem);
+      throw egressInvalid({ problems: details.map((p) => p.message).join(' ') }, { details });
+    }
+    const next = [...new Set(hosts.map((host) => host.trim()))].sort();
+    await this.store.write(install, async (tx) => {
+      const was = await tx.setEgressGrants(actor.tenantId, install.id, next);
+      if (was === undefined) throw notInstalled({ extensionId: install.extensionId });
+      if (JSON.stringify(was) === JSON.stringify(next)) return;
+      await tx.audit(auditEntry(actor, install.id, 'install.egress', { keyNames: next }));
+    });
+    return next;
   }
 
   /** Encrypts (AAD bound to tenant, install and key) and stores one secret; returns its and the install's version. */
@@ -535,7 +570,13 @@ function auditEntry(
   return { actor: actor.actor, tenantId: actor.tenantId, requestId: actor.requestId, installId, action, ...more };
 }
 
+/** A secret key the install takes: a declared one, or any valid key when the manifest declares no settings. */
 function declaredSecret(install: InstallRow, key: string): void {
+  if (customKeysAllowed(install.manifest)) {
+    const problem = keyProblem(key);
+    if (problem) throw secretKeyInvalid({ problem }, { details: [{ field: 'key', message: problem }] });
+    return;
+  }
   const declared = secretKeys(install.manifest);
   if (!declared.includes(key)) {
     throw secretUndeclared(

@@ -38,6 +38,7 @@ for (const engine of testEngines()) {
         create: (tx) => tx.create(tenantId, 'hello-ext', '1.0.0', ['cap:log.emit']),
         upgrade: (tx) => tx.upgrade(id, '1.0.0', ['cap:context.read', 'cap:log.emit']),
         setEnabled: (tx) => tx.setEnabled(tenantId, id, false),
+        setEgressGrants: (tx) => tx.setEgressGrants(tenantId, id, ['api.example.com']),
         writeConfig: (tx) => tx.writeConfig(id, { greeting: 'Hi' }, 'test'),
         writeSecret: (tx) => tx.writeSecret(id, secret, 'test'),
         deleteSecrets: (tx) => tx.deleteSecrets(id, ['api_token']),

@@ -18,6 +18,8 @@ export interface InstallRow {
   versionId: string;
   contentHash: string;
   grantedCapabilities: string[];
+  /** Hosts a tenant admin granted this install beyond the manifest's `allowedHosts`. */
+  egressGrants: string[];
   enabled: boolean;
   secretsVersion: number;
   secretsExpiresAt: Date | null;
@@ -73,7 +75,7 @@ export interface InstallStoreOptions {
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const INSTALL_COLUMNS = `i.id, i.tenant_id, i.extension_id, i.version, v.id AS version_id, v.content_hash,
-            i.granted_capabilities, i.enabled, i.secrets_version, i.secrets_expires_at,
+            i.granted_capabilities, i.egress_grants, i.enabled, i.secrets_version, i.secrets_expires_at,
             i.created_at, i.updated_at, v.manifest
        FROM installs i
        JOIN extension_versions v ON v.extension_id = i.extension_id AND v.version = i.version`;
@@ -86,6 +88,7 @@ interface RawInstall {
   version_id: string;
   content_hash: string;
   granted_capabilities: string[];
+  egress_grants: string[];
   enabled: boolean;
   secrets_version: number;
   secrets_expires_at: Date | null;
@@ -103,6 +106,7 @@ function toInstall(row: RawInstall): InstallRow {
     versionId: row.version_id,
     contentHash: row.content_hash,
     grantedCapabilities: row.granted_capabilities,
+    egressGrants: row.egress_grants,
     enabled: row.enabled,
     secretsVersion: row.secrets_version,
     secretsExpiresAt: row.secrets_expires_at,
@@ -261,6 +265,17 @@ export class InstallWriter extends InstallReads {
       tenantId,
     ]);
     return rows.length > 0;
+  }
+
+  /** Replaces the hosts granted beyond the manifest; returns the previous list, or undefined when the install is not there. */
+  async setEgressGrants(tenantId: string, installId: string, hosts: string[]): Promise<string[] | undefined> {
+    const { rows } = await this.q.query<{ was: string[] }>(
+      `UPDATE installs i SET egress_grants = $3::jsonb, updated_at = now()
+         FROM installs old WHERE old.id = i.id AND i.id = $1 AND i.tenant_id = $2
+       RETURNING old.egress_grants AS was`,
+      [installId, tenantId, JSON.stringify(hosts)],
+    );
+    return rows[0]?.was;
   }
 
   /** Sets `enabled`; returns what it was before, or undefined when the install is not there. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import fc from 'fast-check';
 import { BundleArchiveError, DEFAULT_BUNDLE_LIMITS, checkBundleEntry } from '@alga-psa/protocol';
-import { archiveBytes, tarBytes, type TarEntrySpec } from '../testing/archives.ts';
+import { archiveBytes, referenceBundle, tarBytes, zstdArchiveBytes, type TarEntrySpec } from '../testing/archives.ts';
 import { readBundleArchive } from './archive.ts';
 
 const base: TarEntrySpec[] = [
@@ -167,4 +167,57 @@ test('property: arbitrary bytes are refused with a BundleArchiveError', async ()
     }),
     { numRuns: 300 },
   );
+});
+
+test('a reference bundle.tar.zst is read: component from dist/main.wasm, ui/, extras kept out', async () => {
+  const contents = await readBundleArchive(
+    referenceBundle({ name: 'x' }, Buffer.from('wasm'), [
+      { path: 'ui/index.html', body: '<p>hi</p>' },
+      { path: 'precompiled/x86_64-linux-gnu.cwasm', body: 'native' },
+      { path: 'SIGNATURE', body: '# SIGNATURE PLACEHOLDER' },
+      { path: 'dist/component.json', body: '{}' },
+    ]),
+  );
+  assert.equal(contents.layout, 'reference');
+  assert.equal(contents.metadataText, undefined);
+  assert.equal(contents.component.toString(), 'wasm');
+  assert.deepEqual([...contents.ui.keys()], ['ui/index.html']);
+  const nested = await readBundleArchive(referenceBundle({ name: 'x' }, Buffer.from('w2'), [], 'my-ext/'));
+  assert.equal(nested.component.toString(), 'w2');
+  const onlyArtifacts = await readBundleArchive(
+    zstdArchiveBytes([
+      { path: 'manifest.json', body: '{}' },
+      { path: 'artifacts/component/component.wasm', body: 'art' },
+    ]),
+  );
+  assert.equal(onlyArtifacts.component.toString(), 'art');
+});
+
+test('reference bundles keep every safety rule and refuse what is outside the layout', async () => {
+  const manifest = { path: 'manifest.json', body: '{}' };
+  const wasm = { path: 'dist/main.wasm', body: 'w' };
+  const cases: [TarEntrySpec[], string][] = [
+    [[manifest, wasm, { path: '../evil', body: 'x' }], 'escaping-path'],
+    [[manifest, wasm, { path: '/etc/passwd', body: 'x' }], 'escaping-path'],
+    [[manifest, wasm, { path: 'ui/link', type: 'SymbolicLink', linkpath: '/etc/passwd' }], 'link'],
+    [[manifest, wasm, { path: 'ui/.env', body: 'x' }], 'unexpected-entry'],
+    [[manifest, wasm, { path: 'node_modules/x.js', body: 'x' }], 'unexpected-entry'],
+    [[manifest, { path: 'dist/other.wasm', body: 'w' }], 'missing-file'],
+    [[wasm], 'missing-file'],
+    [
+      [
+        { ...manifest, path: 'a/manifest.json' },
+        { ...wasm, path: 'a/dist/main.wasm' },
+        { path: 'b/x', body: 'x' },
+      ],
+      'unexpected-entry',
+    ],
+    [[manifest, wasm, { path: 'artifacts/component/component.wasm', body: 'different' }], 'unexpected-entry'],
+  ];
+  for (const [entries, reason] of cases) {
+    assert.equal((await refusal(zstdArchiveBytes(entries))).reason, reason, JSON.stringify(entries.map((e) => e.path)));
+  }
+  const bomb = zstdCompressSync(Buffer.concat([tarBytes([manifest, wasm]), Buffer.alloc(4 * 1024 * 1024)]));
+  assert.equal((await refusal(bomb, { ...DEFAULT_BUNDLE_LIMITS, maxUncompressedBytes: 1024 * 1024 })).reason, 'bomb');
+  assert.equal((await refusal(zstdCompressSync(zstdArchiveBytes([manifest, wasm])))).reason, 'bad-tar');
 });

@@ -1,13 +1,15 @@
 /**
  * Reads a bundle archive (docs/bundle-format.md) into memory, refusing
- * anything the format does not allow. Nothing is written to disk: entries are
- * checked as strings, so a hostile path never meets a filesystem.
+ * anything the format does not allow: this platform's `.tgz`, or the
+ * reference host's `bundle.tar.zst` (told apart by their magic bytes). Nothing
+ * is written to disk: entries are checked as strings, so a hostile path never
+ * meets a filesystem.
  *
  * Decompression is bounded twice: zlib stops at `maxUncompressedBytes`
  * (so a bomb cannot exhaust memory) and the ratio is checked afterwards.
  */
 import { promisify } from 'node:util';
-import { gunzip as gunzipCallback } from 'node:zlib';
+import { gunzip as gunzipCallback, zstdDecompress as zstdCallback } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import {
   BUNDLE_COMPONENT,
@@ -16,16 +18,30 @@ import {
   BUNDLE_REQUIRED_FILES,
   BundleArchiveError,
   DEFAULT_BUNDLE_LIMITS,
+  REFERENCE_BUNDLE_COMPONENTS,
   checkBundleEntry,
+  checkEntrySafety,
+  isReferenceBundlePath,
   type BundleLimits,
 } from '@alga-psa/protocol';
 
 const gunzip = promisify(gunzipCallback);
+const unzstd = promisify(zstdCallback);
+
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/** Whether the bytes start like a zstd frame (the reference host's `bundle.tar.zst`). */
+export function isZstd(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && ZSTD_MAGIC.every((byte, index) => bytes[index] === byte);
+}
 
 export interface BundleContents {
+  /** `alga`: this platform's `.tgz`; `reference`: the reference host's `bundle.tar.zst`. */
+  layout: 'alga' | 'reference';
   manifestText: string;
   component: Buffer;
-  metadataText: string;
+  /** Undefined for a reference bundle, which has no metadata.json. */
+  metadataText: string | undefined;
   /** `wit/...` path → text. */
   wit: Map<string, string>;
   /** `ui/...` path → bytes. */
@@ -41,19 +57,15 @@ export async function readBundleArchive(
   if (archive.length > limits.maxArchiveBytes) {
     throw new BundleArchiveError('too-large', `The archive is larger than ${mib(limits.maxArchiveBytes)}.`);
   }
+  if (isZstd(archive)) return readReferenceBundle(archive, limits);
   if (archive.length < 18 || archive[0] !== 0x1f || archive[1] !== 0x8b) {
     throw new BundleArchiveError(
       'not-gzip',
-      'The body is not a gzip archive; send the .tgz that `alga pack` writes with Content-Type: application/gzip.',
+      "The body is neither a gzip nor a zstd archive; send the .tgz that `alga pack` writes (Content-Type: application/gzip) or the reference host's bundle.tar.zst (application/zstd).",
     );
   }
-  const tarBytes = await inflate(archive, limits);
-  // tar's parser would transparently unpack a second compression layer, which
-  // would bypass the bounds above; a bundle is compressed exactly once.
-  if (tarBytes[0] === 0x1f && tarBytes[1] === 0x8b) {
-    throw new BundleArchiveError('bad-tar', 'The archive is compressed twice; gzip the tar once.');
-  }
-  const files = await untar(tarBytes, limits);
+  const tarBytes = await inflate(archive, limits, gunzip, 'gzip');
+  const files = await untar(tarBytes, limits, 'alga');
 
   const missing = BUNDLE_REQUIRED_FILES.filter((name) => !files.has(name));
   if (missing.length > 0) {
@@ -71,6 +83,7 @@ export async function readBundleArchive(
     else if (path.startsWith('ui/')) ui.set(path, bytes);
   }
   return {
+    layout: 'alga',
     manifestText: files.get(BUNDLE_MANIFEST)!.toString('utf8'),
     component: files.get(BUNDLE_COMPONENT)!,
     metadataText: files.get(BUNDLE_METADATA)!.toString('utf8'),
@@ -80,10 +93,84 @@ export async function readBundleArchive(
   };
 }
 
-async function inflate(archive: Uint8Array, limits: BundleLimits): Promise<Buffer> {
+/**
+ * The reference layout: `manifest.json` at the root or one folder down (then
+ * every entry sits in that folder), the component at `dist/main.wasm` or
+ * `artifacts/component/component.wasm` (its pack writes both), `ui/**`, and
+ * the other files its pack may add, which are kept out of what is served.
+ */
+async function readReferenceBundle(archive: Uint8Array, limits: BundleLimits): Promise<BundleContents> {
+  const tarBytes = await inflate(archive, limits, unzstd, 'zstd');
+  const files = await untar(tarBytes, limits, 'reference');
+  const manifests = [...files.keys()].filter((path) => /^(?:[^/]+\/)?manifest\.json$/.test(path));
+  const root = manifests.includes(BUNDLE_MANIFEST)
+    ? BUNDLE_MANIFEST
+    : manifests.length === 1
+      ? manifests[0]
+      : undefined;
+  if (!root) {
+    throw new BundleArchiveError(
+      'missing-file',
+      manifests.length > 1
+        ? `The archive has manifest.json in several folders (${manifests.join(', ')}); pack one extension.`
+        : 'The archive has no manifest.json at its root or one folder down.',
+    );
+  }
+  const prefix = root.slice(0, -BUNDLE_MANIFEST.length);
+  const inside = new Map<string, Buffer>();
+  for (const [path, bytes] of files) {
+    const relative = path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+    if (relative === undefined || !isReferenceBundlePath(relative)) {
+      throw new BundleArchiveError(
+        'unexpected-entry',
+        `${JSON.stringify(path)} is not part of the reference bundle layout; ${prefix ? `everything sits in ${prefix} and ` : ''}the top may hold only manifest.json, dist/, artifacts/, precompiled/, ui/, wit/, SIGNATURE and sbom.spdx.json.`,
+        { entry: path },
+      );
+    }
+    inside.set(relative, bytes);
+  }
+  const found = REFERENCE_BUNDLE_COMPONENTS.filter((name) => inside.has(name));
+  if (found.length === 0) {
+    throw new BundleArchiveError(
+      'missing-file',
+      `The archive has no component: expected ${REFERENCE_BUNDLE_COMPONENTS.join(' or ')}.`,
+    );
+  }
+  const component = inside.get(found[0]!)!;
+  if (found.length > 1 && !inside.get(found[1]!)!.equals(component)) {
+    throw new BundleArchiveError(
+      'unexpected-entry',
+      `${REFERENCE_BUNDLE_COMPONENTS.join(' and ')} differ; a bundle holds one component.`,
+    );
+  }
+  const wit = new Map<string, string>();
+  const ui = new Map<string, Buffer>();
+  let totalBytes = 0;
+  for (const [path, bytes] of inside) {
+    totalBytes += bytes.length;
+    if (path.startsWith('wit/') && path.endsWith('.wit')) wit.set(path, bytes.toString('utf8'));
+    else if (path.startsWith('ui/')) ui.set(path, bytes);
+  }
+  return {
+    layout: 'reference',
+    manifestText: inside.get(BUNDLE_MANIFEST)!.toString('utf8'),
+    component,
+    metadataText: undefined,
+    wit,
+    ui,
+    totalBytes,
+  };
+}
+
+async function inflate(
+  archive: Uint8Array,
+  limits: BundleLimits,
+  decompress: (bytes: Uint8Array, options: { maxOutputLength: number }) => Promise<Buffer>,
+  format: 'gzip' | 'zstd',
+): Promise<Buffer> {
   let tarBytes: Buffer;
   try {
-    tarBytes = await gunzip(archive, { maxOutputLength: limits.maxUncompressedBytes });
+    tarBytes = await decompress(archive, { maxOutputLength: limits.maxUncompressedBytes });
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
       throw new BundleArchiveError(
@@ -92,7 +179,14 @@ async function inflate(archive: Uint8Array, limits: BundleLimits): Promise<Buffe
         { cause: error },
       );
     }
-    throw new BundleArchiveError('not-gzip', 'The archive is not valid gzip (truncated or corrupt).', { cause: error });
+    throw new BundleArchiveError('not-gzip', `The archive is not valid ${format} (truncated or corrupt).`, {
+      cause: error,
+    });
+  }
+  // tar's parser would transparently unpack a second compression layer, which
+  // would bypass the bounds above; a bundle is compressed exactly once.
+  if ((tarBytes[0] === 0x1f && tarBytes[1] === 0x8b) || isZstd(tarBytes)) {
+    throw new BundleArchiveError('bad-tar', `The archive is compressed twice; compress the tar once.`);
   }
   if (tarBytes.length > limits.ratioFloorBytes && tarBytes.length / archive.length > limits.maxRatio) {
     throw new BundleArchiveError(
@@ -103,7 +197,7 @@ async function inflate(archive: Uint8Array, limits: BundleLimits): Promise<Buffe
   return tarBytes;
 }
 
-function untar(tarBytes: Buffer, limits: BundleLimits): Promise<Map<string, Buffer>> {
+function untar(tarBytes: Buffer, limits: BundleLimits, layout: 'alga' | 'reference'): Promise<Map<string, Buffer>> {
   return new Promise((resolve, reject) => {
     const files = new Map<string, Buffer>();
     const seen = new Set<string>();
@@ -124,7 +218,17 @@ function untar(tarBytes: Buffer, limits: BundleLimits): Promise<Map<string, Buff
         fail(new BundleArchiveError('too-many-entries', `The archive has more than ${limits.maxEntries} entries.`));
         return void entry.resume();
       }
-      const check = checkBundleEntry(entry.path, entry.type, limits);
+      // The reference layout is checked once the manifest's folder is known (readReferenceBundle).
+      const check =
+        layout === 'alga'
+          ? checkBundleEntry(entry.path, entry.type, limits)
+          : ((safe) =>
+              safe.ok
+                ? {
+                    ...safe,
+                    kind: safe.directory ? 'directory' : /\.c?wasm$/.test(safe.path) ? 'component' : 'file',
+                  }
+                : safe)(checkEntrySafety(entry.path, entry.type, limits));
       if (!check.ok) {
         fail(new BundleArchiveError(check.reason, check.message, { entry: entry.path.slice(0, 255) }));
         return void entry.resume();

@@ -4,6 +4,7 @@
  * rule and every write lives in the install service.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { EgressGrantsSchema } from '@alga-psa/protocol';
 import { principalOf } from '../auth/plugin.ts';
 import { installInfo, type Actor, type InstallRow, type InstallService } from '../installs/service.ts';
 
@@ -102,6 +103,15 @@ export function installRoutes(app: FastifyInstance, { installs }: InstallRouteDe
     await installs.uninstall(apiActor(request), await installOf(installs, request));
     return reply.code(204).send();
   });
+
+  app.put<ExtensionParams & { Body: { hosts: string[] } }>(
+    '/api/v1/installs/:extensionId/egress',
+    { schema: { body: EgressGrantsSchema } },
+    async (request) => {
+      const install = await installOf(installs, request);
+      return { hosts: await installs.setEgressGrants(apiActor(request), install, request.body.hosts) };
+    },
+  );
 
   app.put<ExtensionParams & { Body: { config: Record<string, unknown> } }>(
     '/api/v1/installs/:extensionId/config',

@@ -6,12 +6,14 @@ import type { FastifyInstance } from 'fastify';
 import {
   BundleArchiveError,
   DEFAULT_BUNDLE_LIMITS,
+  REFERENCE_BUNDLE_CONTENT_TYPES,
   type BundleLimits,
   type PublishedVersion,
 } from '@alga-psa/protocol';
 import { contentHashOf, type BundleStore } from '@alga-psa/bundle-store';
 import type { Db } from '../db/index.ts';
 import { principalOf } from '../auth/plugin.ts';
+import type { Principal } from '../auth/api-keys.ts';
 import { archiveBodyMissing, manifestNotJson, metadataHashMismatch } from '../errors.ts';
 import { readBundleArchive, type BundleContents } from '../publish/archive.ts';
 import { filesDigest, parseManifest, publishVersion, type UiFileRecord } from '../publish/publish.ts';
@@ -57,7 +59,10 @@ function parseJson(text: string, what: string, code: 'manifest' | 'metadata'): u
 }
 
 /** metadata.json must describe this very component (and this extension, when it says so). */
-function checkMetadata(contents: BundleContents, manifest: { name: string; version: string }) {
+function checkMetadata(
+  contents: BundleContents & { metadataText: string },
+  manifest: { name: string; version: string },
+) {
   const metadata = parseJson(contents.metadataText, 'metadata.json', 'metadata');
   if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) {
     throw new BundleArchiveError('bad-metadata', 'metadata.json must be a JSON object; rebuild with `alga build`.');
@@ -79,12 +84,77 @@ function checkMetadata(contents: BundleContents, manifest: { name: string; versi
   return { metadata: record, contentHash: actual };
 }
 
+/** Reads, checks and publishes one bundle archive (either layout); `manifestText` replaces the archive's own when given. */
+export async function publishArchive(
+  deps: PublishRouteDeps,
+  principal: Principal,
+  archive: Buffer,
+  requestId: string,
+  limits: BundleLimits,
+  manifestText?: string,
+) {
+  const contents = await readBundleArchive(archive, limits);
+  const { manifest, notes } = parseManifest(
+    parseJson(manifestText ?? contents.manifestText, 'manifest.json', 'manifest'),
+  );
+  // A reference bundle has no metadata.json: its component is hashed here.
+  const { metadata, contentHash } =
+    contents.metadataText === undefined
+      ? { metadata: { layout: 'reference' } as Record<string, unknown>, contentHash: contentHashOf(contents.component) }
+      : checkMetadata({ ...contents, metadataText: contents.metadataText }, manifest);
+  if (manifest.ui) {
+    // Relative to ui/ in this platform's older manifests, to the bundle root in reference ones ("ui/index.html").
+    const entry = manifest.ui.entry.replace(/^\/+/, '');
+    if (!contents.ui.has(`ui/${entry}`) && !(entry.startsWith('ui/') && contents.ui.has(entry))) {
+      throw new BundleArchiveError(
+        'missing-file',
+        `manifest.json names ui.entry "${manifest.ui.entry}", but the archive has no ${entry.startsWith('ui/') ? entry : `ui/${entry}`}.`,
+      );
+    }
+  }
+  const uiFiles: UiFileRecord[] = [...contents.ui].map(([path, bytes]) => ({
+    path: path.slice('ui/'.length),
+    contentHash: contentHashOf(bytes),
+    size: bytes.length,
+    contentType: uiContentType(path),
+  }));
+  const files: [string, Uint8Array][] = [
+    ['manifest.json', Buffer.from(contents.manifestText)],
+    ['component.wasm', contents.component],
+    ...(contents.metadataText === undefined
+      ? []
+      : [['metadata.json', Buffer.from(contents.metadataText)] as [string, Uint8Array]]),
+    ...[...contents.wit].map(([path, text]): [string, Uint8Array] => [path, Buffer.from(text)]),
+    ...contents.ui,
+  ];
+  const archiveHash = contentHashOf(archive);
+  const result = await publishVersion(
+    deps.db,
+    principal,
+    {
+      manifest,
+      notes,
+      contentHash,
+      component: contents.component,
+      metadata,
+      archive: { contentHash: archiveHash, digest: filesDigest(files), uiFiles },
+      store: async () => {
+        await deps.bundles.put(contents.component);
+        await deps.bundles.put(archive);
+        for (const bytes of contents.ui.values()) await deps.bundles.put(bytes);
+      },
+    },
+    requestId,
+  );
+  return { result, contentHash, archiveHash, uiFiles, manifest };
+}
+
 export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): void {
   const limits: BundleLimits = { ...DEFAULT_BUNDLE_LIMITS, ...deps.limits };
   // Fastify refuses a Content-Length over the limit before reading the body,
   // and stops reading a chunked body once it passes it.
   app.addContentTypeParser(
-    ['application/gzip', 'application/x-gzip', 'application/x-tar+gzip'],
+    ['application/gzip', 'application/x-gzip', 'application/x-tar+gzip', ...REFERENCE_BUNDLE_CONTENT_TYPES],
     { parseAs: 'buffer', bodyLimit: limits.maxArchiveBytes },
     (_request, body, done) => done(null, body),
   );
@@ -93,46 +163,12 @@ export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): voi
     const principal = principalOf(request);
     const archive = request.body;
     if (!Buffer.isBuffer(archive) || archive.length === 0) throw archiveBodyMissing();
-    const contents = await readBundleArchive(archive, limits);
-    const { manifest, notes } = parseManifest(parseJson(contents.manifestText, 'manifest.json', 'manifest'));
-    const { metadata, contentHash } = checkMetadata(contents, manifest);
-    if (manifest.ui && !contents.ui.has(`ui/${manifest.ui.entry.replace(/^\/+/, '')}`)) {
-      throw new BundleArchiveError(
-        'missing-file',
-        `manifest.json names ui.entry "${manifest.ui.entry}", but the archive has no ui/${manifest.ui.entry.replace(/^\/+/, '')}.`,
-      );
-    }
-    const uiFiles: UiFileRecord[] = [...contents.ui].map(([path, bytes]) => ({
-      path: path.slice('ui/'.length),
-      contentHash: contentHashOf(bytes),
-      size: bytes.length,
-      contentType: uiContentType(path),
-    }));
-    const files: [string, Uint8Array][] = [
-      ['manifest.json', Buffer.from(contents.manifestText)],
-      ['component.wasm', contents.component],
-      ['metadata.json', Buffer.from(contents.metadataText)],
-      ...[...contents.wit].map(([path, text]): [string, Uint8Array] => [path, Buffer.from(text)]),
-      ...contents.ui,
-    ];
-    const archiveHash = contentHashOf(archive);
-    const result = await publishVersion(
-      deps.db,
+    const { result, contentHash, archiveHash, uiFiles } = await publishArchive(
+      deps,
       principal,
-      {
-        manifest,
-        notes,
-        contentHash,
-        component: contents.component,
-        metadata,
-        archive: { contentHash: archiveHash, digest: filesDigest(files), uiFiles },
-        store: async () => {
-          await deps.bundles.put(contents.component);
-          await deps.bundles.put(archive);
-          for (const bytes of contents.ui.values()) await deps.bundles.put(bytes);
-        },
-      },
+      archive,
       request.id,
+      limits,
     );
     return reply.code(result.created ? 201 : 200).send({
       extensionId: result.extensionId,

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { contentHashOf } from '@alga-psa/bundle-store';
 import { testEngines } from '../testing/databases.ts';
 import { apiCaller, componentWithImports, startTestServer, type TestContext } from '../testing/fixtures.ts';
+import { referenceBundle } from '../testing/archives.ts';
 
 /** The twelve interfaces of the reference host's canonical world. */
 const WORLD = [
@@ -140,6 +141,189 @@ for (const engine of testEngines()) {
         'cap:log.emit',
         'cap:ui.proxy',
       ]);
+    });
+
+    test('an extension without declared settings takes custom config and secret keys of the reference key names', async () => {
+      const base = '/api/v1/installs/com.alga.ninemindsreporting';
+      const config = await call('PUT', `${base}/config`, ctx.adminB, {
+        config: { algaApiBase: 'https://psa.example', 'feature.flag': true },
+      });
+      assert.equal(config.statusCode, 200, config.body);
+      const badConfig = await call('PUT', `${base}/config`, ctx.adminB, { config: { 'bad key': 'x', nested: {} } });
+      assert.equal(badConfig.statusCode, 400);
+      assert.deepEqual(
+        badConfig.json().error.details.map((d: { field: string }) => d.field),
+        ['bad key', 'nested'],
+      );
+      for (const key of ['ALGA_API_KEY', 'api_key']) {
+        const secret = await call('PUT', `${base}/secrets/${key}`, ctx.adminB, { value: 'sk-value' });
+        assert.equal(secret.statusCode, 200, secret.body);
+      }
+      const badSecret = await call('PUT', `${base}/secrets/${encodeURIComponent('no spaces')}`, ctx.adminB, {
+        value: 'x',
+      });
+      assert.equal(badSecret.statusCode, 400);
+      const listed = await call('GET', `${base}/secrets`, ctx.adminB);
+      assert.deepEqual(
+        listed.json().secrets.map((s: { key: string; set: boolean }) => [s.key, s.set]),
+        [
+          ['ALGA_API_KEY', true],
+          ['api_key', true],
+        ],
+      );
+      assert.ok(!listed.body.includes('sk-value'));
+      // 404 across tenants: tenant A has no install of it.
+      assert.equal((await call('PUT', `${base}/secrets/ALGA_API_KEY`, ctx.adminA, { value: 'x' })).statusCode, 404);
+    });
+
+    test('egress grants: validated like allowedHosts, audited, never "allow all"', async () => {
+      const manifest = { ...reporting, name: 'com.alga.sample.service-proxy', capabilities: ['cap:http.fetch'] };
+      const published = await publishWith(manifest);
+      assert.ok(
+        (published.json().warnings as string[]).some((w) =>
+          /no outbound HTTP until a tenant admin grants hosts/.test(w),
+        ),
+      );
+      const installed = await call('POST', '/api/v1/installs', ctx.adminA, { extensionId: manifest.name });
+      assert.equal(installed.statusCode, 201, installed.body);
+      assert.deepEqual(installed.json().install.egressGrants, []);
+      const url = `/api/v1/installs/${manifest.name}/egress`;
+      const refused = await call('PUT', url, ctx.adminA, { hosts: ['*', '*.com', 'ok.example.com'] });
+      assert.equal(refused.statusCode, 400);
+      assert.deepEqual(
+        refused.json().error.details.map((d: { field: string }) => d.field),
+        ['hosts[0]', 'hosts[1]'],
+      );
+      assert.equal((await call('PUT', url, ctx.viewerA, { hosts: ['ok.example.com'] })).statusCode, 403);
+      const ok = await call('PUT', url, ctx.adminA, { hosts: ['ok.example.com', '*.api.example.net'] });
+      assert.equal(ok.statusCode, 200, ok.body);
+      const view = await call('GET', `/api/v1/installs/${manifest.name}`, ctx.adminA);
+      assert.deepEqual(view.json().install.egressGrants, ['*.api.example.net', 'ok.example.com']);
+      const { rows } = await ctx.db.query<{ action: string; key_names: string[] }>(
+        "SELECT action, key_names FROM audit_log WHERE action = 'install.egress' AND tenant_id = $1",
+        [ctx.tenantA],
+      );
+      assert.deepEqual(
+        rows.map((row) => row.key_names),
+        [['*.api.example.net', 'ok.example.com']],
+      );
+    });
+
+    test('the reference CLI flow: upload-proxy + finalize (x-api-key), then install, update and uninstall', async () => {
+      const manifest = {
+        name: 'com.alga.sample.client-portal-test',
+        version: '1.3.0',
+        runtime: 'wasm-js@1',
+        capabilities: ['cap:context.read', 'cap:log.emit', 'cap:ui.proxy', 'cap:http.fetch', 'cap:user.read'],
+        ui: { type: 'iframe', entry: 'ui/index.html', hooks: { clientPortalMenu: { label: 'Portal test' } } },
+      };
+      const archive = referenceBundle(manifest, await componentWithImports(WORLD), [
+        { path: 'ui/index.html', body: '<p>portal</p>' },
+      ]);
+      const hex = contentHashOf(archive).slice('sha256:'.length);
+      const apiKey = ctx.adminA.replace(/^Bearer /, '');
+      const headers = { 'x-api-key': apiKey, 'x-alga-admin': 'true', 'x-tenant-id': ctx.tenantA };
+      const upload = await ctx.server.app.inject({
+        method: 'POST',
+        url: `/api/ext-bundles/upload-proxy?filename=bundle.tar.zst&size=${archive.length}&declaredHash=${hex}`,
+        headers: { ...headers, 'content-type': 'application/octet-stream' },
+        payload: archive,
+      });
+      assert.equal(upload.statusCode, 200, upload.body);
+      assert.deepEqual(upload.json(), {
+        upload: { key: `sha256/_staging/${hex}/bundle.tar.zst`, strategy: 'staging' },
+        filename: 'bundle.tar.zst',
+        size: archive.length,
+        declaredHash: hex,
+      });
+      const noKey = await ctx.server.app.inject({
+        method: 'POST',
+        url: `/api/ext-bundles/upload-proxy?filename=bundle.tar.zst&size=${archive.length}`,
+        headers: { 'content-type': 'application/octet-stream', 'x-alga-admin': 'true' },
+        payload: archive,
+      });
+      assert.equal(noKey.statusCode, 401, 'x-alga-admin alone is no credential here');
+
+      const finalize = await ctx.server.app.inject({
+        method: 'POST',
+        url: '/api/ext-bundles/finalize',
+        headers,
+        payload: { key: upload.json().upload.key, declaredHash: hex, size: archive.length },
+      });
+      assert.equal(finalize.statusCode, 200, finalize.body);
+      const done = finalize.json();
+      assert.deepEqual(done.extension, {
+        id: 'com.alga.sample.client-portal-test',
+        name: 'com.alga.sample.client-portal-test',
+        publisher: 'com.alga.sample.client-portal-test',
+      });
+      assert.equal(done.version.version, '1.3.0');
+      assert.match(done.version.id, /^[0-9a-f-]{36}$/);
+      assert.equal(done.contentHash, `sha256:${hex}`);
+      assert.ok((done.warnings as string[]).some((w) => /names no publisher/.test(w)));
+
+      const badKey = await ctx.server.app.inject({
+        method: 'POST',
+        url: '/api/ext-bundles/finalize',
+        headers,
+        payload: { key: 'tenants/x/../../etc/bundle.tar.zst' },
+      });
+      assert.equal(badKey.statusCode, 400);
+
+      const wildcard = await call('POST', '/api/v1/extensions/install', ctx.adminA, {
+        registryId: 'com.alga.sample.client-portal-test',
+        version: '1.3.*',
+      });
+      assert.equal(wildcard.statusCode, 404, 'the version must be exact, as on the reference');
+      const installed = await call('POST', '/api/v1/extensions/install', ctx.adminA, {
+        registryId: 'com.alga.sample.client-portal-test',
+        version: '1.3.0',
+      });
+      assert.equal(installed.statusCode, 202, installed.body);
+      const data = installed.json().data;
+      assert.equal(data.registryId, 'com.alga.sample.client-portal-test');
+      assert.equal(data.version, '1.3.0');
+      assert.equal(data.success, true);
+      assert.equal(data.message, 'Extension installation enqueued');
+      assert.match(data.installId, /^[0-9a-f-]{36}$/);
+
+      // The same bundle through this platform's own publish route, as application/zstd: idempotent.
+      const direct = await ctx.server.app.inject({
+        method: 'POST',
+        url: '/api/v1/extensions/publish',
+        headers: { authorization: ctx.adminA, 'content-type': 'application/zstd' },
+        payload: archive,
+      });
+      assert.equal(direct.statusCode, 200, direct.body);
+      assert.deepEqual(direct.json().uiFiles, ['index.html']);
+
+      const update = await call('POST', '/api/v1/extensions/update', ctx.adminB, {
+        registryId: 'com.alga.sample.client-portal-test',
+        version: '1.3.0',
+      });
+      assert.equal(update.statusCode, 404, 'tenant B has no install to update');
+      const updated = await call('POST', '/api/v1/extensions/update', ctx.adminA, {
+        registryId: 'com.alga.sample.client-portal-test',
+        version: '1.3.0',
+      });
+      assert.deepEqual(updated.json(), {
+        data: {
+          registryId: 'com.alga.sample.client-portal-test',
+          version: '1.3.0',
+          success: true,
+          message: 'Extension updated',
+        },
+      });
+      const uninstalled = await call('POST', '/api/v1/extensions/uninstall', ctx.adminA, {
+        registryId: 'com.alga.sample.client-portal-test',
+      });
+      assert.deepEqual(uninstalled.json(), {
+        data: { registryId: 'com.alga.sample.client-portal-test', success: true, message: 'Extension uninstalled' },
+      });
+      const again = await call('POST', '/api/v1/extensions/uninstall', ctx.adminA, {
+        registryId: 'com.alga.sample.client-portal-test',
+      });
+      assert.equal(again.statusCode, 404);
     });
 
     test('an interface of neither WIT is still refused, naming it', async () => {

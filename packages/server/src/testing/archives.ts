@@ -3,7 +3,7 @@
  * `..`, absolute paths, devices) that no well-behaved packer would write.
  * Headers come from `tar` itself so checksums and fields are real.
  */
-import { gzipSync } from 'node:zlib';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { Header, Pax } from 'tar';
 
 export interface TarEntrySpec {
@@ -56,4 +56,29 @@ export function bundleArchive(
     { path: 'metadata.json', body: JSON.stringify({ contentHash, size: component.length, ...metadata }) },
     ...extra,
   ]);
+}
+
+/** tar + zstd, as the reference host's `alga pack` writes `bundle.tar.zst`. */
+export function zstdArchiveBytes(entries: TarEntrySpec[]): Buffer {
+  return zstdCompressSync(tarBytes(entries));
+}
+
+/**
+ * A reference-layout `bundle.tar.zst`: the manifest at the root (or in
+ * `folder/`), the component at both names its pack writes, and `extra`.
+ */
+export function referenceBundle(
+  manifest: unknown,
+  component: Uint8Array,
+  extra: TarEntrySpec[] = [],
+  folder = '',
+): Buffer {
+  return zstdArchiveBytes(
+    [
+      { path: 'manifest.json', body: JSON.stringify(manifest) },
+      { path: 'dist/main.wasm', body: component },
+      { path: 'artifacts/component/component.wasm', body: component },
+      ...extra,
+    ].map((entry) => ({ ...entry, path: `${folder}${entry.path}` })),
+  );
 }

@@ -15,7 +15,9 @@ import { Type } from 'typebox';
 import {
   EnabledChangeSchema,
   InstallRequestSchema,
+  EgressGrantsSchema,
   SaveSettingsRequestSchema,
+  customKeysAllowed,
   type Consent,
   type EnabledState,
   type ExtensionList,
@@ -97,6 +99,8 @@ export function webApiRoutes(plain: FastifyInstance, { db, installs }: WebApiDep
       }),
       secretsVersion: install.secretsVersion,
       missingSecrets: state.missingSecrets,
+      customKeys: customKeysAllowed(install.manifest),
+      allowedHosts: install.manifest.allowedHosts,
     };
   }
 
@@ -191,6 +195,15 @@ export function webApiRoutes(plain: FastifyInstance, { db, installs }: WebApiDep
     '/ui/api/installs/:installId/settings',
     { schema: { params: installParams, body: SaveSettingsRequestSchema } },
     async (request) => changeSettings(request, (actor, install) => installs.saveSettings(actor, install, request.body)),
+  );
+
+  app.put(
+    '/ui/api/installs/:installId/egress',
+    { schema: { params: installParams, body: EgressGrantsSchema } },
+    async (request) =>
+      changeSettings(request, async (actor, install) => {
+        await installs.setEgressGrants(actor, install, request.body.hosts);
+      }),
   );
 
   app.post('/ui/api/installs/:installId/reset', { schema: { params: installParams } }, async (request) =>

@@ -1,5 +1,11 @@
 import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
-import type { ConfigFieldError, SaveSettingsRequest, SettingsView, UiUser } from '@alga-psa/protocol';
+import {
+  keyProblem,
+  type ConfigFieldError,
+  type SaveSettingsRequest,
+  type SettingsView,
+  type UiUser,
+} from '@alga-psa/protocol';
 import type { ApiError } from '../api.ts';
 import { get, mutate } from '../api.ts';
 import { Link } from '../router.tsx';
@@ -8,6 +14,8 @@ import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
 import { ErrorPage } from '../components/ErrorPage.tsx';
 import { LogsPanel } from '../components/LogsPanel.tsx';
 import { Notice, type NoticeState } from '../components/Notice.tsx';
+import { CustomKeys } from '../components/CustomKeys.tsx';
+import { EgressGrants } from '../components/EgressGrants.tsx';
 import { SecretRow, type SecretChange } from '../components/SecretRow.tsx';
 import { SettingField } from '../components/SettingField.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
@@ -36,6 +44,8 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
   const [notice, setNotice] = useState<NoticeState>(null);
   const [busy, setBusy] = useState(false);
   const [confirmReset, setConfirmReset] = useState(false);
+  /** Custom config keys (an extension that declares no settings), as the form edits them. */
+  const [custom, setCustom] = useState<Record<string, string>>({});
   const url = `/ui/api/installs/${encodeURIComponent(installId)}`;
 
   const settings = useMemo(() => view?.groups.flatMap((group) => group.settings) ?? [], [view]);
@@ -51,6 +61,16 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
     );
     setSecretChanges({});
     setErrors({});
+    setCustom(
+      next.customKeys
+        ? Object.fromEntries(
+            Object.entries(next.config).map(([key, value]) => [
+              key,
+              typeof value === 'string' ? value : JSON.stringify(value),
+            ]),
+          )
+        : {},
+    );
   }, []);
 
   useEffect(() => {
@@ -79,6 +99,10 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
   const save = async (event: FormEvent) => {
     event.preventDefault();
     const clientErrors = validateDraft(settings, draft);
+    for (const key of view.customKeys ? Object.keys(custom) : []) {
+      const problem = keyProblem(key);
+      if (problem) clientErrors.push({ field: key, message: problem });
+    }
     for (const [key, change] of staged) {
       if (change.mode === 'replace' && change.value === '')
         clientErrors.push({ field: `secrets.${key}`, message: 'Enter a value, or cancel the replacement.' });
@@ -94,7 +118,7 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
     setBusy(true);
     try {
       const change: SaveSettingsRequest = {
-        config: fromDraft(settings, draft),
+        config: view.customKeys ? custom : fromDraft(settings, draft),
         secrets: {
           set: Object.fromEntries(staged.flatMap(([key, c]) => (c.mode === 'replace' ? [[key, c.value]] : []))),
           clear: staged.filter(([, c]) => c.mode === 'clear').map(([key]) => key),
@@ -169,7 +193,21 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
         </div>
       )}
       <form onSubmit={save} noValidate aria-label="Extension settings">
-        {view.groups.length === 0 && (
+        {view.customKeys && (
+          <CustomKeys
+            config={custom}
+            secretKeys={view.secrets.map((secret) => secret.key)}
+            staged={secretChanges}
+            errors={errors}
+            disabled={!canEdit || busy}
+            onConfigChange={(next) => setCustom(next)}
+            onAddSecret={(key, value) =>
+              setSecretChanges((current) => ({ ...current, [key]: { mode: 'replace', value } }))
+            }
+            onDropSecret={(key) => setSecretChanges(({ [key]: _dropped, ...rest }) => rest)}
+          />
+        )}
+        {view.groups.length === 0 && !view.customKeys && (
           <section className="card">
             <p className="empty">This extension has no settings.</p>
           </section>
@@ -230,6 +268,30 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
           </div>
         )}
       </form>
+      {view.install.grantedCapabilities.includes('cap:http.fetch') && (
+        <EgressGrants
+          key={view.install.egressGrants.join('\n')}
+          allowedHosts={view.allowedHosts}
+          granted={view.install.egressGrants}
+          canEdit={canEdit}
+          busy={busy}
+          onSave={async (hosts) => {
+            setBusy(true);
+            try {
+              const next = await mutate<SettingsView>('PUT', `${url}/egress`, { hosts });
+              adopt(next);
+              setNotice({ tone: 'success', text: 'Outbound hosts saved.' });
+              return null;
+            } catch (e) {
+              const error = e as ApiError;
+              if (error.status === 401) onSignedOut();
+              return error.fieldErrors?.map((f) => f.message).join(' ') || error.message;
+            } finally {
+              setBusy(false);
+            }
+          }}
+        />
+      )}
       {user.role === 'admin' && <LogsPanel installId={installId} />}
       <ConfirmDialog
         open={confirmReset}
