@@ -30,6 +30,7 @@ export async function sideBySide(
     stops.push(() => setup.cleanUp());
     const runner = await setup.start('bench-runner-side-by-side');
     stops.push(() => runner.stop());
+    await setup.prepare(runner.url);
     const gateway = await benchPlatform(1);
     stops.push(() => gateway.stop());
     const rows = [

@@ -23,7 +23,7 @@ describe('the runner process flags', () => {
     assert.deepEqual(cmd, ['node', ...RUNNER_NODE_FLAGS, 'packages/runner/src/main.ts']);
     const main = await readFile(new URL('./main.ts', import.meta.url), 'utf8');
     assert.equal(main.split('\n')[0], `#!/usr/bin/env -S node ${RUNNER_NODE_FLAGS.join(' ')}`);
-    for (const script of ['scripts/lib/platform.ts', 'bench/run.ts']) {
+    for (const script of ['scripts/lib/platform.ts', 'bench/lib/services.ts']) {
       assert.match(await readFile(repo(script), 'utf8'), /nodeArgs: RUNNER_NODE_FLAGS/, script);
     }
   });
