@@ -73,3 +73,13 @@ export interface ManifestProblem {
   path: string;
   message: string;
 }
+
+/**
+ * `ui.entry` as a path below the bundle's `ui/` folder. Authors write it
+ * either from the bundle root (`ui/index.html`, as the reference host's
+ * manifests do) or from `ui/` itself (`index.html`); both name the same file.
+ */
+export function uiEntryPath(entry: string): string {
+  const path = entry.replace(/^(?:\.?\/)+/, '');
+  return path.startsWith('ui/') ? path.slice('ui/'.length) : path;
+}

@@ -38,6 +38,16 @@ export type SignInRequest = Static<typeof SignInRequestSchema>;
 
 export type InstallStatus = 'active' | 'needs-setup' | 'disabled';
 
+/** An install's iframe UI: where it is served and which menus link to it (`ui.hooks`). */
+export interface ExtensionUiInfo {
+  /** The entry page on this server, `/ext-ui/<extensionId>/<digest>/<entry>`. */
+  url: string;
+  /** The admin navigation's label (`ui.hooks.appMenu.label`), or null when the extension has none. */
+  appMenu: string | null;
+  /** The client portal's label (`ui.hooks.clientPortalMenu.label`), or null. */
+  clientPortalMenu: string | null;
+}
+
 export interface InstalledExtension {
   /** The install id (the settings page's URL carries it). */
   id: string;
@@ -48,6 +58,8 @@ export interface InstalledExtension {
   enabled: boolean;
   status: InstallStatus;
   missingSecrets: string[];
+  /** Null when the installed version has no UI. */
+  ui: ExtensionUiInfo | null;
 }
 
 export interface AvailableExtension {

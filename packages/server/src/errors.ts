@@ -119,6 +119,7 @@ export const noSuchVersion = defineError(
   '{extensionId} has no version "{version}"; published: {available}.',
 );
 export const noSuchExtension = defineError('ALGA_NOT_FOUND', 'No such extension is published.');
+export const uiFileNotFound = defineError('ALGA_NOT_FOUND', 'No such file in this extension UI.');
 export const noSuchExtensionVersion = defineError('ALGA_NOT_FOUND', 'No such extension version is published.');
 export const alreadyInstalled = defineError(
   'ALGA_VERSION_CONFLICT',

@@ -211,7 +211,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     installs: installs.store,
     ...runnerApiOptionsFrom(options),
   });
-  await app.register(async (ui) => webUi(ui, { db, installs, options: options.web }));
+  await app.register(async (ui) => webUi(ui, { db, installs, bundles: options.bundleStore, options: options.web }));
   await app.register(async (gateway) => {
     await gatewayRoutes(gateway, {
       db,

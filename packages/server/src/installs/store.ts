@@ -36,6 +36,8 @@ export interface InstallSummary {
   enabled: boolean;
   createdAt: Date;
   manifest: Manifest;
+  /** The version's files digest (null when published without an archive): names its UI files' URL. */
+  filesDigest: string | null;
   /** Keys of the secrets that hold a value. */
   secretsSet: string[];
 }
@@ -169,15 +171,16 @@ class InstallReads {
       enabled: boolean;
       created_at: Date;
       manifest: Manifest;
+      files_digest: string | null;
       secrets_set: string[];
     }>(
-      `SELECT i.id, i.extension_id, i.version, i.enabled, i.created_at, v.manifest,
+      `SELECT i.id, i.extension_id, i.version, i.enabled, i.created_at, v.manifest, v.files_digest,
               coalesce(array_agg(s.key) FILTER (WHERE s.key IS NOT NULL), '{}') AS secrets_set
          FROM installs i
          JOIN extension_versions v ON v.extension_id = i.extension_id AND v.version = i.version
          LEFT JOIN install_secrets s ON s.install_id = i.id
         WHERE i.tenant_id = $1
-        GROUP BY i.id, i.extension_id, i.version, i.enabled, i.created_at, v.manifest
+        GROUP BY i.id, i.extension_id, i.version, i.enabled, i.created_at, v.manifest, v.files_digest
         ORDER BY i.extension_id`,
       [tenantId],
     );
@@ -188,6 +191,7 @@ class InstallReads {
       enabled: row.enabled,
       createdAt: row.created_at,
       manifest: row.manifest,
+      filesDigest: row.files_digest,
       secretsSet: row.secrets_set,
     }));
   }

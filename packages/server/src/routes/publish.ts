@@ -9,6 +9,7 @@ import {
   REFERENCE_BUNDLE_CONTENT_TYPES,
   type BundleLimits,
   type PublishedVersion,
+  uiEntryPath,
 } from '@alga-psa/protocol';
 import { contentHashOf, type BundleStore } from '@alga-psa/bundle-store';
 import type { Db } from '../db/index.ts';
@@ -102,15 +103,12 @@ export async function publishArchive(
     contents.metadataText === undefined
       ? { metadata: { layout: 'reference' } as Record<string, unknown>, contentHash: contentHashOf(contents.component) }
       : checkMetadata({ ...contents, metadataText: contents.metadataText }, manifest);
-  if (manifest.ui) {
-    // Relative to ui/ in this platform's older manifests, to the bundle root in reference ones ("ui/index.html").
-    const entry = manifest.ui.entry.replace(/^\/+/, '');
-    if (!contents.ui.has(`ui/${entry}`) && !(entry.startsWith('ui/') && contents.ui.has(entry))) {
-      throw new BundleArchiveError(
-        'missing-file',
-        `manifest.json names ui.entry "${manifest.ui.entry}", but the archive has no ${entry.startsWith('ui/') ? entry : `ui/${entry}`}.`,
-      );
-    }
+  // One reading of ui.entry for publish and for serving (uiEntryPath): "ui/index.html" and "index.html" name the same file.
+  if (manifest.ui && !contents.ui.has(`ui/${uiEntryPath(manifest.ui.entry)}`)) {
+    throw new BundleArchiveError(
+      'missing-file',
+      `manifest.json names ui.entry "${manifest.ui.entry}", but the archive has no ui/${uiEntryPath(manifest.ui.entry)}.`,
+    );
   }
   const uiFiles: UiFileRecord[] = [...contents.ui].map(([path, bytes]) => ({
     path: path.slice('ui/'.length),

@@ -20,6 +20,7 @@ import {
   customKeysAllowed,
   type Consent,
   type EnabledState,
+  type ExtensionUiInfo,
   type ExtensionList,
   type InstallCreated,
   type InstallStatus,
@@ -31,9 +32,17 @@ import {
 } from '@alga-psa/protocol';
 import type { Db } from '../db/index.ts';
 import type { SessionUser } from '../auth/session.ts';
-import { installInfo, missingSecrets, type Actor, type InstallRow, type InstallService } from '../installs/service.ts';
+import {
+  installInfo,
+  missingSecrets,
+  type Actor,
+  type InstallRow,
+  type InstallService,
+  type InstallSummary,
+} from '../installs/service.ts';
 import { listExtensions } from '../registry.ts';
 import { recentLogs } from '../runner-api/logs.ts';
+import { extensionUiUrl } from './ext-ui.ts';
 import { requireAdminUser, requireUser } from './security.ts';
 
 export interface WebApiDeps {
@@ -65,6 +74,17 @@ export function groupSettings(manifest: Manifest): SettingsGroup[] {
     groups.set(category, [...(groups.get(category) ?? []), setting]);
   }
   return [...groups].map(([category, settings]) => ({ category, settings }));
+}
+
+function uiInfo(install: InstallSummary): ExtensionUiInfo | null {
+  const url = extensionUiUrl(install.extensionId, install.filesDigest, install.manifest);
+  if (!url) return null;
+  const hooks = install.manifest.ui?.hooks;
+  return {
+    url,
+    appMenu: hooks?.appMenu?.label.trim() ?? null,
+    clientPortalMenu: hooks?.clientPortalMenu?.label.trim() ?? null,
+  };
 }
 
 export function webApiRoutes(plain: FastifyInstance, { db, installs }: WebApiDeps): void {
@@ -131,6 +151,7 @@ export function webApiRoutes(plain: FastifyInstance, { db, installs }: WebApiDep
           enabled: install.enabled,
           status: status(install.enabled, missing),
           missingSecrets: missing,
+          ui: uiInfo(install),
         };
       }),
       available: published.flatMap((extension) =>

@@ -1,12 +1,14 @@
 /**
  * The web UI: its JSON API under /ui/api (session cookie + CSRF), and the
- * built React app at / . Registered by server.ts as one encapsulated plugin,
+ * built React app at / , and extensions' iframe pages at /ext-ui. Registered by server.ts as one encapsulated plugin,
  * so its cookie parser, CSRF hooks and error mapping touch no other route.
  */
 import type { FastifyInstance } from 'fastify';
+import type { BundleStore } from '@alga-psa/bundle-store';
 import type { Db } from '../db/index.ts';
 import type { InstallService } from '../installs/service.ts';
 import { webApiRoutes } from './api-routes.ts';
+import { extensionUiRoutes } from './ext-ui.ts';
 import { registerWebSecurity, type WebSecurityOptions } from './security.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { DEFAULT_WEB_ROOT, registerStatic } from './static.ts';
@@ -19,6 +21,8 @@ export interface WebUiOptions extends WebSecurityOptions {
 export interface WebUiDeps {
   db: Db;
   installs: InstallService;
+  /** Where published UI files are kept (by sha256). */
+  bundles: BundleStore;
   options?: WebUiOptions | undefined;
 }
 
@@ -30,6 +34,8 @@ export async function webUi(app: FastifyInstance, deps: WebUiDeps): Promise<void
     webApiRoutes(api, deps);
   });
   await app.register(async (pages) => registerStatic(pages, options.webRoot ?? DEFAULT_WEB_ROOT));
+  // Its own scope: none of the web UI's cookie, CSRF or framing hooks apply to extension pages.
+  await app.register(async (extensionPages) => extensionUiRoutes(extensionPages, deps));
 }
 
 export type { WebSecurityOptions } from './security.ts';
