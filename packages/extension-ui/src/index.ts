@@ -2,11 +2,25 @@
  * `@alga/extension-ui`: helpers for an extension's iframe UI.
  *
  * The UI never holds a secret or an API key: it calls its own backend through
- * the host's UI proxy (`/api/ext-proxy/<extensionId>/<route>`), same-origin,
- * with the host's session cookie. The backend (the component) reads secrets
- * inside the runner and answers only what the UI may see.
+ * the host's UI proxy (`/api/ext-proxy/<extensionId>/<route>`). Inside the
+ * product the page is sandboxed and asks the host page to make the call
+ * (the bridge, ./bridge.ts); served on its own (`alga dev`) it calls the
+ * proxy directly with the session cookie. The backend (the component) reads
+ * secrets inside the runner and answers only what the UI may see.
  */
 import { CSRF_HEADER } from '@alga-psa/protocol';
+import { connectHost, inHostFrame, type BridgeResponse } from './bridge.ts';
+
+export {
+  connectHost,
+  hostOrigin,
+  inHostFrame,
+  HostConnection,
+  type BridgeResponse,
+  type BridgeTheme,
+  type BridgeUser,
+  type HostContext,
+} from './bridge.ts';
 
 /** The header the host requires on a session's writes; the server reads the same constant. */
 export { CSRF_HEADER };
@@ -88,6 +102,16 @@ export async function callProxyJson<T = unknown>(
   options: ProxyOptions = {},
 ): Promise<T> {
   const doc = options.document ?? (globalThis as { document?: ProxyOptions['document'] }).document;
+  const method = options.method ?? (payload === undefined ? 'GET' : 'POST');
+  if (!options.fetch && typeof window !== 'undefined' && inHostFrame()) {
+    // Sandboxed inside the product: the host page calls the proxy for us (and knows which extension we are).
+    const answer = await connectHost().request(route, {
+      method: method.toUpperCase() as 'GET',
+      ...(payload === undefined ? {} : { body: new TextEncoder().encode(JSON.stringify(payload)) }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return readAnswer<T>(route, answer);
+  }
   const extensionId = resolveExtensionId(options, doc);
   const path = route.replace(/^\/+/, '');
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -95,7 +119,6 @@ export async function callProxyJson<T = unknown>(
   // cannot set a custom header without a CORS preflight the host never grants.
   // A token the host hands the page (meta tag or postMessage) rides along.
   headers[CSRF_HEADER] = meta(doc, CSRF_META) ?? csrfFromMessage ?? '1';
-  const method = options.method ?? (payload === undefined ? 'GET' : 'POST');
   if (payload !== undefined) headers['content-type'] = 'application/json';
   const doFetch = options.fetch ?? fetch;
   const response = await doFetch(`/api/ext-proxy/${encodeURIComponent(extensionId)}/${path}`, {
@@ -119,6 +142,28 @@ export async function callProxyJson<T = unknown>(
       response.status,
       error?.message ?? `${route} failed with HTTP ${response.status}.`,
       error?.code,
+      body,
+    );
+  }
+  return body as T;
+}
+
+function readAnswer<T>(route: string, answer: BridgeResponse): T {
+  const text = new TextDecoder().decode(answer.body);
+  let body: unknown = undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    if (answer.status >= 200 && answer.status < 300) {
+      throw new ProxyCallError(answer.status, `${route} answered non-JSON content.`, undefined, text);
+    }
+  }
+  if (answer.status < 200 || answer.status >= 300) {
+    const error = (body as { error?: { message?: string } } | undefined)?.error;
+    throw new ProxyCallError(
+      answer.status,
+      error?.message ?? answer.error ?? `${route} failed with HTTP ${answer.status}.`,
+      answer.code,
       body,
     );
   }

@@ -13,5 +13,6 @@ export * from './manifest.ts';
 export * from './publish.ts';
 export * from './runner-api.ts';
 export * from './settings.ts';
+export * from './ui-bridge.ts';
 export * from './wasi.ts';
 export * from './web-api.ts';

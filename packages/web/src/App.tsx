@@ -1,20 +1,25 @@
 import { useCallback, useEffect, useState } from 'react';
-import { loadSession } from './api.ts';
+import { get, loadSession } from './api.ts';
 import { navigate, usePath } from './router.tsx';
-import type { UiUser } from '@alga-psa/protocol';
+import type { ExtensionList, InstalledExtension, UiUser } from '@alga-psa/protocol';
 import { Layout } from './components/Layout.tsx';
 import { ErrorPage } from './components/ErrorPage.tsx';
 import { SignInPage } from './pages/SignInPage.tsx';
 import { ExtensionsPage } from './pages/ExtensionsPage.tsx';
 import { SettingsPage } from './pages/SettingsPage.tsx';
+import { ExtensionPage } from './pages/ExtensionPage.tsx';
 
 export const EXTENSIONS_PATH = '/msp/settings/extensions';
 const SETTINGS_RE = /^\/msp\/settings\/extensions\/([^/]+)\/settings\/?$/;
+export const extensionPagePath = (installId: string) => `/msp/extensions/${encodeURIComponent(installId)}`;
+const EXTENSION_PAGE_RE = /^\/msp\/extensions\/([^/]+)\/?$/;
 
 export function App() {
   const path = usePath();
   const [user, setUser] = useState<UiUser | null | undefined>(undefined);
   const [loadError, setLoadError] = useState<string | null>(null);
+  // The installs behind the navigation's extension pages; reread on every page change, so the menu follows installs.
+  const [installs, setInstalls] = useState<InstalledExtension[] | null>(null);
 
   useEffect(() => {
     loadSession().then(
@@ -22,6 +27,14 @@ export function App() {
       () => setLoadError('The server could not be reached. Check that it is running, then reload.'),
     );
   }, []);
+
+  useEffect(() => {
+    if (!user) return;
+    get<ExtensionList>('/ui/api/extensions').then(
+      (list) => setInstalls(list.installed),
+      () => setInstalls([]),
+    );
+  }, [user, path]);
 
   const signedOut = useCallback(() => {
     setUser(null);
@@ -41,6 +54,10 @@ export function App() {
   if (user === null) return <SignInPage onSignedIn={setUser} />;
 
   const settingsMatch = SETTINGS_RE.exec(path);
+  const extensionMatch = EXTENSION_PAGE_RE.exec(path);
+  const menu = (installs ?? []).flatMap((install) =>
+    install.enabled && install.ui?.appMenu ? [{ href: extensionPagePath(install.id), label: install.ui.appMenu }] : [],
+  );
   let page;
   if (path.replace(/\/$/, '') === EXTENSIONS_PATH) page = <ExtensionsPage user={user} onSignedOut={signedOut} />;
   else if (settingsMatch)
@@ -52,9 +69,19 @@ export function App() {
         onSignedOut={signedOut}
       />
     );
+  else if (extensionMatch)
+    page =
+      installs === null ? (
+        <div className="boot" aria-busy="true" />
+      ) : (
+        <ExtensionPage
+          install={installs.find((install) => install.id === decodeURIComponent(extensionMatch[1]!))}
+          user={user}
+        />
+      );
   else page = <ErrorPage status={404} title="Page not found" message="There is nothing at this address." />;
   return (
-    <Layout user={user} onSignedOut={() => setUser(null)}>
+    <Layout user={user} menu={menu} path={path} onSignedOut={() => setUser(null)}>
       {page}
     </Layout>
   );

@@ -85,3 +85,8 @@ export function get<T>(url: string): Promise<T> {
 export function setCsrfToken(token: string): void {
   csrfToken = token;
 }
+
+/** The session's CSRF token, for requests the app makes outside `mutate` (extension pages' proxy calls). */
+export function csrfTokenValue(): string {
+  return csrfToken;
+}

@@ -3,15 +3,26 @@ import type { UiUser } from '@alga-psa/protocol';
 import { mutate } from '../api.ts';
 import { Link } from '../router.tsx';
 
+export interface MenuItem {
+  href: string;
+  label: string;
+}
+
 export function Layout({
   user,
+  menu,
+  path,
   onSignedOut,
   children,
 }: {
   user: UiUser;
+  /** Extension pages (their `appMenu` hook), after the app's own entry. */
+  menu: MenuItem[];
+  path: string;
   onSignedOut: () => void;
   children: ReactNode;
 }) {
+  const items = [{ href: '/msp/settings/extensions', label: 'Extensions' }, ...menu];
   const signOut = async () => {
     await mutate('DELETE', '/ui/api/session').catch(() => undefined);
     onSignedOut();
@@ -37,6 +48,22 @@ export function Layout({
           </button>
         </div>
       </header>
+      <nav className="appnav" aria-label="Main">
+        {items.map((item) => (
+          <Link
+            key={item.href}
+            href={item.href}
+            className="appnav-link"
+            aria-current={
+              path === item.href || (item.href !== items[0]!.href && path.startsWith(`${item.href}/`))
+                ? 'page'
+                : undefined
+            }
+          >
+            {item.label}
+          </Link>
+        ))}
+      </nav>
       <main className="content" id="main">
         {children}
       </main>
