@@ -39,3 +39,21 @@ export function sampleManifest(overrides: Partial<Manifest> = {}): Manifest {
     ...overrides,
   };
 }
+
+/**
+ * A manifest in the reference host's v2 format, as its nineminds-reporting
+ * extension ships it: reverse-DNS name, a publisher with a space, a wildcard
+ * version, a UI with an app-menu hook, `precompiled`, no `api`.
+ */
+export function sampleReferenceManifest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'com.alga.ninemindsreporting',
+    publisher: 'Nine Minds',
+    version: '0.3.*',
+    runtime: 'wasm-js@1',
+    capabilities: ['cap:context.read', 'cap:log.emit', 'cap:ui.proxy'],
+    ui: { type: 'iframe', entry: 'ui/index.html', hooks: { appMenu: { label: 'Reports' } } },
+    precompiled: { 'x86_64-linux-gnu': 'precompiled/x86_64-linux-gnu.cwasm' },
+    ...overrides,
+  };
+}

@@ -3,18 +3,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hostProblem, isReferenceManifest, resolveWildcardVersion, validateManifest } from './validate-manifest.ts';
-import { sampleManifest } from './testing.ts';
+import { sampleManifest, sampleReferenceManifest } from './testing.ts';
 
-const reporting = {
-  name: 'com.alga.ninemindsreporting',
-  publisher: 'Nine Minds',
-  version: '0.3.*',
-  runtime: 'wasm-js@1',
+const reporting = sampleReferenceManifest({
   capabilities: ['cap:context.read', 'cap:log.emit', 'CAP:UI.PROXY '],
   ui: { type: 'iframe', entry: 'ui/index.html', hooks: { appMenu: { label: ' Reports ' }, other: { x: 1 } } },
   assets: ['ui/**/*'],
-  precompiled: { 'x86_64-linux-gnu': 'precompiled/x86_64-linux-gnu.cwasm' },
-};
+});
 
 function ok(value: unknown) {
   const result = validateManifest(value);

@@ -4,8 +4,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { contentHashOf } from '@alga-psa/bundle-store';
+import { sampleReferenceManifest } from '@alga-psa/protocol/testing';
 import { testEngines } from '../testing/databases.ts';
-import { apiCaller, componentWithImports, startTestServer, type TestContext } from '../testing/fixtures.ts';
+import {
+  apiCaller,
+  componentWithImports,
+  startTestServer,
+  uploadComponent,
+  type TestContext,
+} from '../testing/fixtures.ts';
 import { referenceBundle } from '../testing/archives.ts';
 
 /** The twelve interfaces of the reference host's canonical world. */
@@ -24,15 +31,7 @@ const WORLD = [
   'services',
 ].map((iface) => `alga:extension/${iface}`);
 
-const reporting = {
-  name: 'com.alga.ninemindsreporting',
-  publisher: 'Nine Minds',
-  version: '0.3.*',
-  runtime: 'wasm-js@1',
-  capabilities: ['cap:context.read', 'cap:log.emit', 'cap:ui.proxy'],
-  ui: { type: 'iframe', entry: 'ui/index.html', hooks: { appMenu: { label: 'Reports' } } },
-  precompiled: { 'x86_64-linux-gnu': 'precompiled/x86_64-linux-gnu.cwasm' },
-};
+const reporting = sampleReferenceManifest();
 
 for (const engine of testEngines()) {
   describe(`reference-host extensions (${engine.name})`, () => {
@@ -47,15 +46,7 @@ for (const engine of testEngines()) {
     });
 
     const publishWith = async (manifest: unknown, imports: readonly string[] = WORLD, auth = ctx.adminA) => {
-      const bytes = await componentWithImports(imports);
-      const contentHash = contentHashOf(bytes);
-      const upload = await ctx.server.app.inject({
-        method: 'PUT',
-        url: `/api/v1/bundles/${contentHash}`,
-        headers: { authorization: auth, 'content-type': 'application/wasm' },
-        payload: bytes,
-      });
-      assert.equal(upload.statusCode, 201, upload.body);
+      const contentHash = await uploadComponent(ctx, await componentWithImports(imports), auth);
       return call('POST', '/api/v1/extensions/versions', auth, { manifest, contentHash });
     };
 

@@ -91,13 +91,8 @@ export async function closeAll(ctx: TestContext, ...others: { close(): Promise<v
   for (const other of others) await other.close();
 }
 
-/** Uploads a bundle and publishes `manifest` against it; returns the content hash. */
-export async function publish(
-  ctx: TestContext,
-  manifest: Manifest,
-  auth = ctx.adminA,
-  bytes = fakeComponent(),
-): Promise<string> {
+/** Uploads a component (`PUT /api/v1/bundles/:hash`); returns its content hash. */
+export async function uploadComponent(ctx: TestContext, bytes: Buffer, auth = ctx.adminA): Promise<string> {
   const contentHash = contentHashOf(bytes);
   const upload = await ctx.server.app.inject({
     method: 'PUT',
@@ -106,6 +101,17 @@ export async function publish(
     payload: bytes,
   });
   if (upload.statusCode >= 300) throw new Error(`upload failed: ${upload.statusCode} ${upload.body}`);
+  return contentHash;
+}
+
+/** Uploads a bundle and publishes `manifest` against it; returns the content hash. */
+export async function publish(
+  ctx: TestContext,
+  manifest: Manifest,
+  auth = ctx.adminA,
+  bytes = fakeComponent(),
+): Promise<string> {
+  const contentHash = await uploadComponent(ctx, bytes, auth);
   const published = await ctx.server.app.inject({
     method: 'POST',
     url: '/api/v1/extensions/versions',

@@ -217,6 +217,54 @@ for (const engine of testEngines()) {
       assert.ok(list.installed.some((i: { extensionId: string }) => i.extensionId === 'second-ext'));
     });
 
+    test('an extension without declared settings takes custom keys; a sensitive one is a secret', async () => {
+      await publish(ctx, sampleManifest({ name: 'bare-ext', settings: [] }));
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const consent = (await request(admin, 'GET', '/ui/api/extensions/bare-ext/consent')).json();
+      const created = await request(admin, 'POST', '/ui/api/installs', {
+        extensionId: 'bare-ext',
+        version: consent.version,
+        consent: consent.capabilities.map((c: { id: string }) => c.id),
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      const url = `/ui/api/installs/${created.json().id}`;
+      assert.equal((await request(admin, 'GET', `${url}/settings`)).json().customKeys, true);
+      const bad = await request(admin, 'PUT', `${url}/settings`, {
+        config: { 'no spaces': 'x' },
+        secrets: { set: { 'bad/key': 'x' } },
+      });
+      assert.equal(bad.statusCode, 400);
+      const saved = await request(admin, 'PUT', `${url}/settings`, {
+        config: { algaApiBase: 'https://psa.example' },
+        secrets: { set: { ALGA_API_KEY: CANARY } },
+      });
+      assert.equal(saved.statusCode, 200, saved.body);
+      const view = saved.json();
+      assert.deepEqual(view.config, { algaApiBase: 'https://psa.example' });
+      assert.deepEqual(
+        view.secrets.map((s: { key: string; set: boolean }) => [s.key, s.set]),
+        [['ALGA_API_KEY', true]],
+      );
+      // The settings page of a manifest with settings still refuses keys it does not declare.
+      assert.equal((await request(admin, 'GET', `/ui/api/installs/${installId}/settings`)).json().customKeys, false);
+    });
+
+    test('egress grants from the settings page: admins only, validated, 404 across tenants', async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const viewer = await signIn('viewer@a.test', 'viewer-pass');
+      const url = `/ui/api/installs/${installId}/egress`;
+      assert.equal((await request(viewer, 'PUT', url, { hosts: ['a.example.com'] })).statusCode, 403);
+      assert.equal((await request(admin, 'PUT', url, { hosts: ['*'] })).statusCode, 400);
+      const other = await request(admin, 'PUT', `/ui/api/installs/${otherTenantInstallId}/egress`, {
+        hosts: ['a.example.com'],
+      });
+      assert.equal(other.statusCode, 404);
+      const saved = await request(admin, 'PUT', url, { hosts: ['a.example.com'] });
+      assert.equal(saved.statusCode, 200, saved.body);
+      assert.deepEqual(saved.json().install.egressGrants, ['a.example.com']);
+      assert.deepEqual(saved.json().allowedHosts, ['api.example.com']);
+    });
+
     test('enabling and disabling in the web UI reaches the gateway at once', async () => {
       const admin = await signIn('admin@a.test', 'admin-pass-1');
       const gateway = () =>
