@@ -21,16 +21,20 @@ export class ServerApiError extends Error {
 export interface ApiClientOptions {
   serverUrl: string;
   apiKey: string;
+  /** Give up on a call after this long (the reference CLI's --timeout); none by default. */
+  timeoutMs?: number;
 }
 
 /** The server's management API, as the CLI and scripts use it. */
 export class ApiClient {
   readonly #base: string;
   readonly #apiKey: string;
+  readonly #timeoutMs: number | undefined;
 
   constructor(options: ApiClientOptions) {
     this.#base = options.serverUrl.replace(/\/+$/, '');
     this.#apiKey = options.apiKey;
+    this.#timeoutMs = options.timeoutMs;
   }
 
   get serverUrl(): string {
@@ -55,6 +59,7 @@ export class ApiClient {
               : (body as BodyInit),
         // Node's fetch needs this to send a stream body.
         ...(streaming ? { duplex: 'half' } : {}),
+        ...(this.#timeoutMs ? { signal: AbortSignal.timeout(this.#timeoutMs) } : {}),
       } as RequestInit);
     } catch (error) {
       throw new ServerApiError(
@@ -88,7 +93,11 @@ export class ApiClient {
    * `POST /api/v1/extensions/publish` with a bundle archive; `onProgress`
    * hears how many bytes have been handed to the socket so far.
    */
-  publishArchive(archive: Uint8Array, onProgress?: (sent: number, total: number) => void): Promise<PublishedVersion> {
+  publishArchive(
+    archive: Uint8Array,
+    onProgress?: (sent: number, total: number) => void,
+    contentType = 'application/gzip',
+  ): Promise<PublishedVersion> {
     const chunk = 64 * 1024;
     let offset = 0;
     const body = new ReadableStream<Uint8Array>({
@@ -103,7 +112,7 @@ export class ApiClient {
         onProgress?.(offset, archive.byteLength);
       },
     });
-    return this.request('POST', '/api/v1/extensions/publish', body, 'application/gzip');
+    return this.request('POST', '/api/v1/extensions/publish', body, contentType);
   }
 
   listExtensions(): Promise<{
@@ -135,6 +144,10 @@ export class ApiClient {
 
   install(input: { extensionId: string; version?: string; grant?: string[] }): Promise<InstallView> {
     return this.request('POST', '/api/v1/installs', input);
+  }
+
+  uninstall(extensionId: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/installs/${encodeURIComponent(extensionId)}`);
   }
 
   getInstall(extensionId: string): Promise<InstallView> {

@@ -12,6 +12,7 @@ import { register as secretsSet } from './secrets-set.ts';
 import { register as secretsList } from './secrets-list.ts';
 import { register as egress } from './egress.ts';
 import { register as logs } from './logs.ts';
+import { register as reference } from './reference.ts';
 
 /** The command table: one file per command, registered in help order (the order a new user meets them). */
 export const commands: ((program: Command) => void)[] = [
@@ -28,4 +29,6 @@ export const commands: ((program: Command) => void)[] = [
   secretsList,
   egress,
   logs,
+  // Last in help: the reference CLI's spellings of the commands above.
+  reference,
 ];

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { consentText, grantedWith, isCapability, type Consent } from '@alga-psa/protocol';
+import type { ApiClient, InstallView } from '../api/client.ts';
 import { apiClient } from '../lib/credentials.ts';
 import { CliError } from '../lib/errors.ts';
 import { confirm } from '../lib/input.ts';
@@ -33,6 +34,36 @@ export function consentLines(
   return lines;
 }
 
+/**
+ * Installs after consent: the prompt on a terminal, `yes` in scripts.
+ * Shared by `alga install` and the reference CLI's `alga extension install`.
+ */
+export async function consentAndInstall(
+  client: ApiClient,
+  input: { extensionId: string; version?: string; grant?: string[]; yes?: boolean },
+): Promise<InstallView> {
+  const { extensionId, version, grant } = input;
+  if (!input.yes) {
+    if (!process.stdin.isTTY) {
+      throw new CliError('Installing grants capabilities; confirm on a terminal, or pass --yes in scripts.');
+    }
+    const consent = await client.consent(extensionId, version);
+    const asked = grant ?? consent.capabilities.map((cap) => cap.id);
+    for (const line of consentLines(extensionId, asked, consent)) console.error(line);
+    if (!(await confirm('Grant these and install?'))) throw new CliError('Not installed: consent was not given.');
+  }
+  return client.install({ extensionId, ...(version ? { version } : {}), ...(grant ? { grant } : {}) });
+}
+
+/** What `alga install` prints for a finished install. */
+export function printInstalled(view: InstallView): void {
+  console.log(`Installed ${view.install.extensionId}@${view.install.version}`);
+  if (view.install.grantedCapabilities) console.log(`  granted: ${view.install.grantedCapabilities.join(', ')}`);
+  for (const key of view.missingSecrets ?? []) {
+    console.log(`  secret "${key}" is not set yet: alga secrets set ${key}`);
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('install [extensionId]')
@@ -62,26 +93,14 @@ export function register(program: Command): void {
               .map((c) => c.trim())
               .filter(Boolean)
           : declared;
-        if (!opts.yes) {
-          if (!process.stdin.isTTY) {
-            throw new CliError('Installing grants capabilities; confirm on a terminal, or pass --yes in scripts.');
-          }
-          const consent = await client.consent(extensionId, opts.version);
-          const asked = grant ?? consent.capabilities.map((cap) => cap.id);
-          for (const line of consentLines(extensionId, asked, consent)) console.error(line);
-          if (!(await confirm('Grant these and install?'))) throw new CliError('Not installed: consent was not given.');
-        }
-        const view = await client.install({
+        const view = await consentAndInstall(client, {
           extensionId,
           ...(opts.version ? { version: opts.version } : {}),
           ...(grant ? { grant } : {}),
+          ...(opts.yes ? { yes: true } : {}),
         });
         if (opts.json) return printJson(view);
-        console.log(`Installed ${view.install.extensionId}@${view.install.version}`);
-        if (view.install.grantedCapabilities) console.log(`  granted: ${view.install.grantedCapabilities.join(', ')}`);
-        for (const key of view.missingSecrets ?? []) {
-          console.log(`  secret "${key}" is not set yet: alga secrets set ${key}`);
-        }
+        printInstalled(view);
       },
     );
 }

@@ -69,16 +69,19 @@ export function register(program: Command): void {
     .command('component <name>')
     .description('Scaffold a TypeScript component extension (manifest, handler, unit test, README)')
     .option('--dir <dir>', 'where to create it (default: ./<name>)')
-    .action(async (name: string, opts: { dir?: string }) => {
-      const { dir, linkedSdk } = await scaffold({ name, dir: opts.dir ?? name });
-      const rel = path.relative(process.cwd(), dir) || '.';
-      console.log(`Created ${name} in ${rel}`);
-      if (linkedSdk) console.log(`  linked ${SDK} from this CLI (file: dependency)`);
-      console.log('');
-      console.log('Next:');
-      console.log(`  cd ${rel}`);
-      console.log('  alga build                 # type-check, bundle, componentize');
-      console.log('  node --test "src/**/*.test.ts"   # unit tests against the mock host');
-      console.log('  alga dev                   # run it locally, reload on change');
-    });
+    .action(async (name: string, opts: { dir?: string }) => createComponent(name, opts.dir));
+}
+
+/** `alga new component`'s work, shared with the reference CLI's `alga create component`. */
+export async function createComponent(name: string, dir?: string): Promise<void> {
+  const { dir: created, linkedSdk } = await scaffold({ name, dir: dir ?? name });
+  const rel = path.relative(process.cwd(), created) || '.';
+  console.log(`Created ${name} in ${rel}`);
+  if (linkedSdk) console.log(`  linked ${SDK} from this CLI (file: dependency)`);
+  console.log('');
+  console.log('Next:');
+  console.log(`  cd ${rel}`);
+  console.log('  alga build                 # type-check, bundle, componentize');
+  console.log('  node --test "src/**/*.test.ts"   # unit tests against the mock host');
+  console.log('  alga dev                   # run it locally, reload on change');
 }

@@ -18,54 +18,8 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { dir: string; server?: string; json?: boolean }) => {
       const client = await apiClient(opts);
-      const { manifest } = await loadManifest(path.resolve(opts.dir));
-      // Asked before building: a version the server already holds can only be re-sent byte for byte,
-      // and finding out after a componentize costs the author half a minute.
-      const published = await publishedContent(client, manifest.name, manifest.version);
-      const alreadyPublished = (why: string) =>
-        new CliError(
-          `${manifest.name}@${manifest.version} is already published on ${client.serverUrl} (${published}) and ${why}; published versions are immutable, so bump "version" in manifest.json.`,
-        );
-      const progress = progressReporter();
-      const packed = await packExtension({
-        dir: opts.dir,
-        onProgress: progress.step,
-        ...(published
-          ? {
-              beforeComponentize: () => {
-                throw alreadyPublished('the sources changed since the last local build');
-              },
-            }
-          : {}),
-      }).finally(progress.done);
-      if (published && packed.build.metadata.contentHash !== published) {
-        throw alreadyPublished(`this build is ${packed.build.metadata.contentHash}`);
-      }
-      const archive = await readFile(packed.file);
-      let lastShown = -1;
-      const onProgress = (sent: number, total: number) => {
-        const percent = Math.floor((sent / total) * 100);
-        // Every 10%, so a slow link shows movement without flooding a log.
-        if (percent >= lastShown + 10 || sent === total) {
-          lastShown = percent;
-          status(`  uploading ${formatBytes(sent)} / ${formatBytes(total)} (${percent}%)`);
-        }
-      };
-      let result: PublishedVersion;
-      try {
-        result = await client.publishArchive(archive, onProgress);
-      } catch (error) {
-        // A server from before the archive endpoint: the two-step API says the same thing.
-        if (!(error instanceof ServerApiError && error.status === 404 && error.code === 'ALGA_NOT_FOUND')) throw error;
-        status('  this server has no archive endpoint; uploading the component and manifest separately');
-        const { metadata } = packed.build;
-        await client.uploadBundle(metadata.contentHash, await readFile(packed.build.componentPath));
-        const manifest = JSON.parse(
-          await readFile(path.join(path.resolve(opts.dir), 'manifest.json'), 'utf8'),
-        ) as unknown;
-        result = await client.publishVersion({ manifest, contentHash: metadata.contentHash, metadata });
-      }
-      if (opts.json) return console.log(JSON.stringify({ ...result, archive: packed.sha256 }, null, 2));
+      const { result, archiveSha256 } = await publishProject(client, opts.dir);
+      if (opts.json) return console.log(JSON.stringify({ ...result, archive: archiveSha256 }, null, 2));
       // A server from before warnings sends none.
       for (const warning of result.warnings ?? []) console.error(`warning: ${warning}`);
       console.log(`Published ${result.extensionId}@${result.version} (${result.contentHash}) to ${client.serverUrl}`);
@@ -84,4 +38,64 @@ async function publishedContent(client: ApiClient, name: string, version: string
   }
   const versions = listing.extensions.find((e) => e.id === name)?.versions ?? [];
   return versions.find((v) => v.version === version)?.contentHash;
+}
+
+/**
+ * Builds, packs and publishes the extension in `dir`: the work of `alga publish`,
+ * shared with the reference CLI's `alga extension publish <dir>`.
+ */
+export async function publishProject(
+  client: ApiClient,
+  dir: string,
+): Promise<{ result: PublishedVersion; archiveSha256: string }> {
+  const { manifest } = await loadManifest(path.resolve(dir));
+  // Asked before building: a version the server already holds can only be re-sent byte for byte,
+  // and finding out after a componentize costs the author half a minute.
+  const published = await publishedContent(client, manifest.name, manifest.version);
+  const alreadyPublished = (why: string) =>
+    new CliError(
+      `${manifest.name}@${manifest.version} is already published on ${client.serverUrl} (${published}) and ${why}; published versions are immutable, so bump "version" in manifest.json.`,
+    );
+  const progress = progressReporter();
+  const packed = await packExtension({
+    dir,
+    onProgress: progress.step,
+    ...(published
+      ? {
+          beforeComponentize: () => {
+            throw alreadyPublished('the sources changed since the last local build');
+          },
+        }
+      : {}),
+  }).finally(progress.done);
+  if (published && packed.build.metadata.contentHash !== published) {
+    throw alreadyPublished(`this build is ${packed.build.metadata.contentHash}`);
+  }
+  const archive = await readFile(packed.file);
+  let result: PublishedVersion;
+  try {
+    result = await client.publishArchive(archive, uploadProgress());
+  } catch (error) {
+    // A server from before the archive endpoint: the two-step API says the same thing.
+    if (!(error instanceof ServerApiError && error.status === 404 && error.code === 'ALGA_NOT_FOUND')) throw error;
+    status('  this server has no archive endpoint; uploading the component and manifest separately');
+    const { metadata } = packed.build;
+    await client.uploadBundle(metadata.contentHash, await readFile(packed.build.componentPath));
+    const manifest = JSON.parse(await readFile(path.join(path.resolve(dir), 'manifest.json'), 'utf8')) as unknown;
+    result = await client.publishVersion({ manifest, contentHash: metadata.contentHash, metadata });
+  }
+  return { result, archiveSha256: packed.sha256 };
+}
+
+/** Upload progress lines for `publishArchive`. */
+export function uploadProgress(): (sent: number, total: number) => void {
+  let lastShown = -1;
+  return (sent, total) => {
+    const percent = Math.floor((sent / total) * 100);
+    // Every 10%, so a slow link shows movement without flooding a log.
+    if (percent >= lastShown + 10 || sent === total) {
+      lastShown = percent;
+      status(`  uploading ${formatBytes(sent)} / ${formatBytes(total)} (${percent}%)`);
+    }
+  };
 }

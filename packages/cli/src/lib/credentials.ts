@@ -26,10 +26,11 @@ export async function writeCredentials(credentials: Credentials): Promise<string
 
 /**
  * Where the server and key come from, first match wins: flags, then
- * ALGA_SERVER_URL / ALGA_API_KEY, then the file `alga login` wrote.
- * A login file readable by others is refused, like ssh does with keys.
+ * ALGA_SERVER_URL (or the reference CLI's ALGA_API_BASE_URL) / ALGA_API_KEY,
+ * then the file `alga login` wrote. A login file readable by others is
+ * refused, like ssh does with keys.
  */
-export async function resolveCredentials(flags: { server?: string } = {}): Promise<Credentials> {
+export async function resolveCredentials(flags: { server?: string; apiKey?: string } = {}): Promise<Credentials> {
   const env = process.env;
   let fromFile: Partial<Credentials> = {};
   const file = credentialsFile();
@@ -42,8 +43,9 @@ export async function resolveCredentials(flags: { server?: string } = {}): Promi
       throw new CliError(`${file} is not valid JSON; run: alga login`);
     }
   }
-  const serverUrl = flags.server ?? env['ALGA_SERVER_URL'] ?? fromFile.serverUrl;
-  const apiKey = env['ALGA_API_KEY'] ?? fromFile.apiKey;
+  // An empty variable counts as unset, so either spelling can be blanked out.
+  const serverUrl = flags.server ?? (env['ALGA_SERVER_URL'] || env['ALGA_API_BASE_URL'] || fromFile.serverUrl);
+  const apiKey = flags.apiKey ?? env['ALGA_API_KEY'] ?? fromFile.apiKey;
   if (!serverUrl || !apiKey) {
     throw new CliError(
       `No ${!serverUrl ? 'server URL' : 'API key'} configured; run: alga login (or set ALGA_SERVER_URL and ALGA_API_KEY)`,
@@ -52,6 +54,11 @@ export async function resolveCredentials(flags: { server?: string } = {}): Promi
   return { serverUrl, apiKey };
 }
 
-export async function apiClient(flags: { server?: string } = {}): Promise<ApiClient> {
-  return new ApiClient(await resolveCredentials(flags));
+export async function apiClient(
+  flags: { server?: string; apiKey?: string; timeoutMs?: number } = {},
+): Promise<ApiClient> {
+  return new ApiClient({
+    ...(await resolveCredentials(flags)),
+    ...(flags.timeoutMs ? { timeoutMs: flags.timeoutMs } : {}),
+  });
 }
