@@ -14,7 +14,7 @@ import { buildExtension } from '@alga-psa/cli';
 import type { ServiceProcess } from '../scripts/lib/processes.ts';
 import { benchWasmTiering } from './lib/tiering.ts';
 import { ENGINE_ROUNDS, runEngineBench, type realisticRequest } from './engine.ts';
-import { closedLoop, closedLoopCount, openLoop, type LoadResult, type LoadTarget } from './lib/load.ts';
+import { closedLoop, closedLoopCount, openLoop, warmUp, type LoadResult, type LoadTarget } from './lib/load.ts';
 import { summarize } from './lib/stats.ts';
 import { benchPlatform, benchRunner, fixtureDir } from './lib/services.ts';
 import { sideBySide } from './lib/side-by-side.ts';
@@ -163,8 +163,7 @@ async function runnerSections(
     const work200 = target(request);
     // Compile and warm both workers, and give V8 time to finish the optimizing
     // compiles the first calls queued (wasm-tiering.ts) before anything is measured.
-    const warm = await closedLoop(work200, 2, quick ? 1000 : 3000);
-    if (warm.errors) throw new Error(`runner warm-up failed: ${JSON.stringify(warm.statuses)}`);
+    await warmUp(work200, 2, quick ? 1000 : 3000, 'runner');
 
     log('runner over HTTP: open loop');
     const steps = await openLoopSweep(work200, 'runner /v1/execute');
@@ -284,8 +283,7 @@ async function gatewaySections(): Promise<Pick<BenchResults, 'gateway' | 'scalin
   const runPlatform = async (runners: number, sweep: boolean) => {
     const { target, stop } = await benchPlatform(runners);
     try {
-      const warm = await closedLoop(target, 4, quick ? 1500 : 3000);
-      if (warm.errors) throw new Error(`gateway warm-up failed: ${JSON.stringify(warm.statuses)}`);
+      await warmUp(target, 4, quick ? 1500 : 3000, 'gateway');
       const steps = sweep ? await openLoopSweep(target, `gateway (${runners} runner)`) : [];
       const capacity = await closedLoop(target, CONCURRENCY * runners, CAPACITY_MS);
       log(`gateway closed loop, ${runners} runner(s): ${capacity.achievedRps.toFixed(0)} req/s`);

@@ -118,3 +118,23 @@ export function closedLoop(
 export function closedLoopCount(target: LoadTarget, concurrency: number, count: number): Promise<LoadResult> {
   return runLoad(target, { mode: 'count', concurrency, count });
 }
+
+/**
+ * Unmeasured load until a whole window of it is answered without errors (at
+ * most `attempts` windows). On a busy shared machine the first requests of a
+ * new bundle can pass their deadline while it compiles; that is the cold
+ * start section's subject, not something to fail a warm-up on.
+ */
+export async function warmUp(
+  target: LoadTarget,
+  concurrency: number,
+  durationMs: number,
+  label: string,
+  attempts = 5,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const warm = await closedLoop(target, concurrency, durationMs);
+    if (!warm.errors) return;
+    if (attempt === attempts) throw new Error(`${label} warm-up failed: ${JSON.stringify(warm.statuses)}`);
+  }
+}

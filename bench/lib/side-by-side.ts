@@ -4,7 +4,7 @@
  * Also run alone by `node bench/http.ts`, for profiling and before/after
  * comparisons of the request path (docs/perf/034-request-path.md).
  */
-import { closedLoop } from './load.ts';
+import { warmUp } from './load.ts';
 import { measureHttpRounds, type HttpRoundsOptions, type HttpRowResult } from './http-rounds.ts';
 import { benchPlatform, benchRunner } from './services.ts';
 import { startWorkerd } from './workerd.ts';
@@ -49,8 +49,7 @@ export async function sideBySide(
     );
     // Compile, fill caches and let V8 finish its optimizing compiles before anything is measured.
     for (const row of rows) {
-      const warm = await closedLoop(row.target, options.concurrency, options.warmMs);
-      if (warm.errors) throw new Error(`${row.name} warm-up failed: ${JSON.stringify(warm.statuses)}`);
+      await warmUp(row.target, options.concurrency, options.warmMs, row.name);
     }
     return { ...options, rows: await measureHttpRounds(rows, options, log) };
   } finally {
