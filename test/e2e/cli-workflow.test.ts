@@ -169,14 +169,14 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
       // The same mistake without the SDK: importing the WIT interface directly.
       await writeFile(
         path.join(project, 'src/raw.ts'),
-        "import * as kv from 'alga:extension/storage@0.1.0';\nexport const raw = kv;\n",
+        "import * as kv from 'alga:extension/storage@0.2.0';\nexport const raw = kv;\n",
       );
       await writeFile(path.join(project, 'src/index.ts'), `${source}\nexport { raw } from './raw.ts';\n`);
       run = await alga(['build', '--no-typecheck'], { cwd: project });
       assert.equal(run.code, 1);
       assert.match(
         run.stderr,
-        /alga: src\/raw\.ts imports alga:extension\/storage@0\.1\.0, but manifest\.json does not declare "cap:storage\.kv"; add "cap:storage\.kv" to "capabilities" in manifest\.json\./,
+        /alga: src\/raw\.ts imports alga:extension\/storage@0\.2\.0, but manifest\.json does not declare "cap:storage\.kv"; add "cap:storage\.kv" to "capabilities" in manifest\.json\./,
       );
     } finally {
       await writeFile(path.join(project, 'src/index.ts'), source);

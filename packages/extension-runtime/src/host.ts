@@ -2,16 +2,16 @@
 // a reference is how they reach an extension author's compiler too.
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="../generated/runner.d.ts" />
-import type * as WitConfig from 'alga:extension/config@0.1.0';
-import type * as WitContext from 'alga:extension/context@0.1.0';
-import type * as WitHttp from 'alga:extension/http@0.1.0';
-import type * as WitLogging from 'alga:extension/logging@0.1.0';
-import type * as WitRandom from 'alga:extension/random@0.1.0';
-import type * as WitSecrets from 'alga:extension/secrets@0.1.0';
-import type * as WitStorage from 'alga:extension/storage@0.1.0';
-import type * as WitUiProxy from 'alga:extension/ui-proxy@0.1.0';
-import type * as WitUser from 'alga:extension/user@0.1.0';
-import type { ExecuteRequest, ExecuteResponse } from 'alga:extension/types@0.1.0';
+import type * as WitConfig from 'alga:extension/config@0.2.0';
+import type * as WitContext from 'alga:extension/context@0.2.0';
+import type * as WitHttp from 'alga:extension/http@0.2.0';
+import type * as WitLogging from 'alga:extension/logging@0.2.0';
+import type * as WitRandom from 'alga:extension/random@0.2.0';
+import type * as WitSecrets from 'alga:extension/secrets@0.2.0';
+import type * as WitStorage from 'alga:extension/storage@0.2.0';
+import type * as WitUiProxy from 'alga:extension/ui-proxy@0.2.0';
+import type * as WitUser from 'alga:extension/user@0.2.0';
+import type { ExecuteRequest, ExecuteResponse } from 'alga:extension/types@0.2.0';
 import { reseedRandomness } from './random.ts';
 
 /**

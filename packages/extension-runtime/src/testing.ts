@@ -1,4 +1,4 @@
-import type { ExecuteRequest, ExecuteResponse, HttpHeader } from 'alga:extension/types@0.1.0';
+import type { ExecuteRequest, ExecuteResponse, HttpHeader } from 'alga:extension/types@0.2.0';
 import { encodeValue } from './body.ts';
 import type { ContextData, User } from './context.ts';
 import { allowedHostsEntryFor } from './errors.ts';

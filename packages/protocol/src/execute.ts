@@ -86,6 +86,8 @@ export const ExecuteUserSchema = Type.Object({
   user_name: Type.Optional(Type.String({ maxLength: 400 })),
   user_type: Type.Optional(Type.String({ maxLength: 100 })),
   client_name: Type.Optional(Type.String({ maxLength: 400 })),
+  /** The client (customer) a client-portal user belongs to; `user-v2` shows it. */
+  client_id: Type.Optional(Type.String({ maxLength: 200 })),
 });
 export type ExecuteUser = Static<typeof ExecuteUserSchema>;
 

@@ -11,7 +11,7 @@ test('a capability set unlocks exactly its interfaces', () => {
 
 test('the entry shim imports only declared interfaces and hands them to the SDK', () => {
   const shim = entryShim('/ext/src/index.ts', ['cap:context.read', 'cap:secrets.get']);
-  assert.match(shim, /import \* as wit_secrets from 'alga:extension\/secrets@0\.1\.0';/);
+  assert.match(shim, /import \* as wit_secrets from 'alga:extension\/secrets@0\.2\.0';/);
   assert.doesNotMatch(shim, /alga:extension\/(http|storage|logging|user|ui-proxy)/);
   assert.match(shim, /secrets: wit_secrets/);
   assert.match(shim, /from "\/ext\/src\/index\.ts"/);

@@ -1,7 +1,7 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
 /// <reference path="./alga-extension-types.d.ts" />
-declare module 'alga:extension/secrets@0.1.0' {
+declare module 'alga:extension/secrets@0.2.0' {
   export function get(key: string): string;
   export function listKeys(): Array<string>;
-  export type SecretError = import('alga:extension/types@0.1.0').SecretError;
+  export type SecretError = import('alga:extension/types@0.2.0').SecretError;
 }

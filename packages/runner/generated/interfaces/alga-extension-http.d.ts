@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/http@0.1.0 **/
+/** @module Interface alga:extension/http@0.2.0 **/
 export function fetch(request: HttpRequest): HttpResponse;
 export type HttpRequest = import('./alga-extension-types.js').HttpRequest;
 export type HttpResponse = import('./alga-extension-types.js').HttpResponse;

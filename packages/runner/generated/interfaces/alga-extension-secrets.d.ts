@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/secrets@0.1.0 **/
+/** @module Interface alga:extension/secrets@0.2.0 **/
 export function get(key: string): string;
 export function listKeys(): Array<string>;
 export type SecretError = import('./alga-extension-types.js').SecretError;

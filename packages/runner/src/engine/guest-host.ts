@@ -111,7 +111,7 @@ export class GuestHost {
   /** Whether a request granted `granted`, with `answers` prefetched, needs nothing but this thread. */
   answersAlone(granted: readonly Capability[], answers: LocalAnswers | undefined): boolean {
     for (const planned of this.#options.plan) {
-      if (planned.route !== 'host' || !granted.includes(planned.capability)) continue;
+      if (planned.route !== 'host' || !planned.capability || !granted.includes(planned.capability)) continue;
       if (!answers?.[planned.iface]) return false;
     }
     return true;

@@ -47,7 +47,8 @@ export type Route =
 
 export interface PlannedInterface {
   iface: string;
-  capability: Capability;
+  /** None for an interface linked but never provided: every call takes its deny path. */
+  capability: Capability | undefined;
   functions: string[];
   route: Route;
   /** A request provider answers it: any thread can, from the request alone (warm-up does, whatever the route). */
@@ -86,6 +87,11 @@ export function hostPlan(providers: readonly Provider[], options: { localCalls?:
   });
 }
 
+/** Whether `capability` was granted; an interface without one never is. */
+export function isGranted(granted: ReadonlySet<Capability>, capability: Capability | undefined): boolean {
+  return capability !== undefined && granted.has(capability);
+}
+
 /** Checks that no interface has two providers; returns them by interface. */
 function byInterface<P extends Pick<Provider, 'iface'>>(providers: readonly P[]): Map<string, P> {
   const map = new Map<string, P>();
@@ -118,7 +124,7 @@ export function createDispatcher(providers: readonly Provider[]): HostDispatcher
     if (!provider || !impl) return { kind: 'trap', message: `The host does not implement ${witName(iface, fn)}.` };
     try {
       return outcomeOf(
-        scope.granted.has(provider.capability) ? await impl(scope, ...args) : await provider.denied(fn, scope),
+        isGranted(scope.granted, provider.capability) ? await impl(scope, ...args) : await provider.denied(fn, scope),
       );
     } catch (error) {
       if (error instanceof HostTrap) return { kind: 'trap', message: error.message };
@@ -157,7 +163,7 @@ export function createLocalAnswerer(providers: readonly Provider<RequestScope>[]
     const impl = implOf(provider as Provider<unknown>, fn);
     if (!impl) return { kind: 'trap', message: `The host does not implement ${witName(iface, fn)}.` };
     try {
-      return outcomeOf(local.granted.has(provider.capability) ? impl(local, ...args) : provider.denied(fn, local));
+      return outcomeOf(isGranted(local.granted, provider.capability) ? impl(local, ...args) : provider.denied(fn, local));
     } catch (error) {
       if (error instanceof HostTrap) return { kind: 'trap', message: error.message };
       return { kind: 'trap', message: `The host failed while handling ${witName(iface, fn)}.` };
@@ -169,7 +175,7 @@ export function createLocalAnswerer(providers: readonly Provider<RequestScope>[]
 export function prefetchAnswers(providers: readonly Provider[], scope: ExecutionScope): LocalAnswers | undefined {
   let answers: LocalAnswers | undefined;
   for (const provider of providers) {
-    if (!provider.prefetch || !scope.granted.has(provider.capability)) continue;
+    if (!provider.prefetch || !isGranted(scope.granted, provider.capability)) continue;
     const prefetched = provider.prefetch(scope);
     if (prefetched) (answers ??= {})[provider.iface] = prefetched;
   }

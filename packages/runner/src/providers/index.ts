@@ -4,10 +4,14 @@
  * request.ts, for a provider that answers from the request alone), the WIT
  * interface in wit/, and its row in protocol's capability table.
  */
+import { clientsProvider } from './clients/index.ts';
 import { httpProvider } from './http/index.ts';
+import { invoicingProvider } from './invoicing/index.ts';
 import { loggingProvider } from './logging/index.ts';
 import { provider, REQUEST_PROVIDERS } from './request.ts';
+import { schedulerProvider } from './scheduler/index.ts';
 import { secretsProvider } from './secrets/index.ts';
+import { servicesProvider } from './services/index.ts';
 import { storageProvider } from './storage/index.ts';
 import { uiProxyProvider } from './ui-proxy/index.ts';
 import type { Provider, ProviderDefinition, ProviderDeps, ProviderImpl } from './types.ts';
@@ -19,6 +23,10 @@ export const PROVIDERS = [
   storageProvider,
   loggingProvider,
   uiProxyProvider,
+  schedulerProvider,
+  invoicingProvider,
+  clientsProvider,
+  servicesProvider,
 ] as const satisfies readonly ProviderDefinition[];
 
 /**

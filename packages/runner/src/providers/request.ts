@@ -5,32 +5,36 @@
  * their dependencies (transit, undici, TypeBox's value checks) were a third
  * of every worker's boot (docs/perf/032-spare-worker.md).
  */
-import { capabilityForInterface, type Capability, type WorldInterface } from '@alga-psa/protocol';
+import { capabilityForInterface, REFERENCE_INTERFACES, type Capability } from '@alga-psa/protocol';
 import type { RequestScope } from '../host-calls/scope.ts';
 import { configProvider } from './config/index.ts';
 import { contextProvider } from './context/index.ts';
 import { randomProvider } from './random/index.ts';
-import type { Provider, ProviderDefinition, ProviderImpl } from './types.ts';
+import type { HostedInterface, Provider, ProviderDefinition, ProviderImpl } from './types.ts';
 import { userProvider } from './user/index.ts';
+import { userV2Provider } from './user-v2/index.ts';
 
 export const REQUEST_PROVIDERS = [
   contextProvider,
   configProvider,
   randomProvider,
   userProvider,
+  userV2Provider,
 ] as const satisfies readonly ProviderDefinition[];
 
-function capabilityOf(iface: WorldInterface): Capability {
+function capabilityOf(iface: HostedInterface): Capability | undefined {
   const capability = capabilityForInterface(iface);
-  // Unreachable while `iface` is typed from the table; a guard for a provider added without its row.
-  if (!capability) throw new Error(`No capability in protocol's table unlocks alga:extension/${iface}.`);
+  // A reference interface this platform does not provide has none on purpose; any other must have its row.
+  if (!capability && !Object.hasOwn(REFERENCE_INTERFACES, iface)) {
+    throw new Error(`No capability in protocol's table unlocks alga:extension/${iface}.`);
+  }
   return capability;
 }
 
 /** A provider from its definition and the implementation its `create` made. */
 export function provider<Scope>(
   definition: ProviderDefinition,
-  impl: ProviderImpl<WorldInterface, Scope>,
+  impl: ProviderImpl<HostedInterface, Scope>,
 ): Provider<Scope> {
   const traits = definition.placement === 'host' ? definition : undefined;
   return {
@@ -46,6 +50,6 @@ export function provider<Scope>(
 /** The providers whose answers depend on the request alone, for a thread that answers them itself. */
 export function createRequestProviders(): Provider<RequestScope>[] {
   return REQUEST_PROVIDERS.map((definition) =>
-    provider(definition, definition.create() as ProviderImpl<WorldInterface, RequestScope>),
+    provider(definition, definition.create() as ProviderImpl<HostedInterface, RequestScope>),
   );
 }

@@ -15,7 +15,7 @@
  *   between calls, `scope.signal` for cancellation).
  */
 import type { StaticDecode, TObject, TProperties } from 'typebox';
-import type { Capability, WorldInterface } from '@alga-psa/protocol';
+import type { Capability, ReferenceInterface, WorldInterface } from '@alga-psa/protocol';
 import type { Decrypter } from '@alga-psa/transit';
 import type { ImportObject } from '../../generated/runner-with-warm-up.js';
 import type { ExecutionScope, RequestScope } from '../host-calls/scope.ts';
@@ -23,12 +23,19 @@ import type { WitErr } from '../host-calls/outcome.ts';
 import type { ServerApi } from '../server-api/client.ts';
 import type { RunnerMetrics } from '../metrics.ts';
 
+/**
+ * Every interface the runner links: those a capability unlocks, and the
+ * reference host's others (a component built against its whole world imports
+ * them all), some of which no capability here unlocks.
+ */
+export type HostedInterface = WorldInterface | ReferenceInterface;
+
 /** The functions of each WIT interface as jco's host bindings declare them (generated from wit/). */
 export type WitInterfaces = {
   [K in keyof ImportObject as K extends `alga:extension/${infer I}@${string}` ? I : never]: ImportObject[K];
 };
 
-type FunctionsOf<I extends WorldInterface> = {
+export type FunctionsOf<I extends HostedInterface> = {
   [
     F in keyof WitInterfaces[I] as WitInterfaces[I][F] extends (...args: never[]) => unknown ? F : never
   ]: WitInterfaces[I][F];
@@ -40,14 +47,14 @@ type FunctionsOf<I extends WorldInterface> = {
  * plain value when the WIT has no result type), or a `WitErr` for the error
  * variant, possibly through a promise; throwing `HostTrap` traps the guest.
  */
-export type HostFunctions<I extends WorldInterface, Scope = ExecutionScope> = {
+export type HostFunctions<I extends HostedInterface, Scope = ExecutionScope> = {
   [F in keyof FunctionsOf<I>]: FunctionsOf<I>[F] extends (...args: infer A) => infer R
     ? (scope: Scope, ...args: A) => R | WitErr | Promise<R | WitErr>
     : never;
 };
 
 /** What a provider built by `create` does at run time. */
-export interface ProviderImpl<I extends WorldInterface = WorldInterface, Scope = ExecutionScope> {
+export interface ProviderImpl<I extends HostedInterface = HostedInterface, Scope = ExecutionScope> {
   readonly functions: HostFunctions<I, Scope>;
   /**
    * The answer when the capability was not granted; must not touch any
@@ -78,7 +85,7 @@ export interface ProviderDeps {
  * config and user) and the granted capabilities: no secrets, no I/O. Any
  * thread answers it, so a worker does without the bridge to the main thread.
  */
-export interface RequestProviderDefinition<I extends WorldInterface = WorldInterface> {
+export interface RequestProviderDefinition<I extends HostedInterface = HostedInterface> {
   readonly iface: I;
   readonly placement: 'request';
   /** Once per thread that answers it. */
@@ -87,7 +94,7 @@ export interface RequestProviderDefinition<I extends WorldInterface = WorldInter
 
 /** A provider that needs the runner's main thread (caches, sockets, masking, the server). */
 export interface HostProviderDefinition<
-  I extends WorldInterface = WorldInterface,
+  I extends HostedInterface = HostedInterface,
   S extends TProperties = TProperties,
 > {
   readonly iface: I;
@@ -106,25 +113,26 @@ export interface HostProviderDefinition<
 
 /** Any provider definition, as the registry lists them. */
 export type ProviderDefinition = {
-  [I in WorldInterface]: RequestProviderDefinition<I> | HostProviderDefinition<I, TProperties>;
-}[WorldInterface];
+  [I in HostedInterface]: RequestProviderDefinition<I> | HostProviderDefinition<I, TProperties>;
+}[HostedInterface];
 
 /** A provider as the runner holds it once created: its traits, its capability and its implementation. */
-export interface Provider<Scope = ExecutionScope> extends ProviderImpl<WorldInterface, Scope> {
-  readonly iface: WorldInterface;
-  readonly capability: Capability;
+export interface Provider<Scope = ExecutionScope> extends ProviderImpl<HostedInterface, Scope> {
+  readonly iface: HostedInterface;
+  /** The capability that unlocks it; none for an interface this platform links but never provides. */
+  readonly capability: Capability | undefined;
   readonly placement: 'request' | 'host';
   readonly oneWay: boolean;
   readonly warmUp: Readonly<Record<string, unknown>>;
 }
 
-export function defineRequestProvider<I extends WorldInterface>(
+export function defineRequestProvider<I extends HostedInterface>(
   definition: Omit<RequestProviderDefinition<I>, 'placement'>,
 ): RequestProviderDefinition<I> {
   return { ...definition, placement: 'request' };
 }
 
-export function defineProvider<I extends WorldInterface, S extends TProperties = Record<never, never>>(
+export function defineProvider<I extends HostedInterface, S extends TProperties = Record<never, never>>(
   definition: Omit<HostProviderDefinition<I, S>, 'placement'>,
 ): HostProviderDefinition<I, S> {
   return { ...definition, placement: 'host' };
