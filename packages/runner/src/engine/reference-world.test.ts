@@ -130,7 +130,14 @@ describe("a component built against the reference host's whole world", { timeout
     const granted = await call('/users', { providers: ['cap:context.read', 'cap:user.read'], user });
     assert.deepEqual(granted, {
       v1: {
-        ok: { tenantId: 'tenant-1', clientName: 'Acme', userId: 'u-1', userEmail: '', userName: 'Ada', userType: 'client' },
+        ok: {
+          tenantId: 'tenant-1',
+          clientName: 'Acme',
+          userId: 'u-1',
+          userEmail: '',
+          userName: 'Ada',
+          userType: 'client',
+        },
       },
       v2: {
         ok: {

@@ -163,7 +163,9 @@ export function createLocalAnswerer(providers: readonly Provider<RequestScope>[]
     const impl = implOf(provider as Provider<unknown>, fn);
     if (!impl) return { kind: 'trap', message: `The host does not implement ${witName(iface, fn)}.` };
     try {
-      return outcomeOf(isGranted(local.granted, provider.capability) ? impl(local, ...args) : provider.denied(fn, local));
+      return outcomeOf(
+        isGranted(local.granted, provider.capability) ? impl(local, ...args) : provider.denied(fn, local),
+      );
     } catch (error) {
       if (error instanceof HostTrap) return { kind: 'trap', message: error.message };
       return { kind: 'trap', message: `The host failed while handling ${witName(iface, fn)}.` };

@@ -32,7 +32,12 @@ type ComponentizeFeature = 'stdio' | 'random' | 'clocks' | 'http' | 'fetch-event
 export const ALL_FEATURES: readonly ComponentizeFeature[] = ['stdio', 'random', 'clocks', 'http', 'fetch-event'];
 
 // The cache key includes the WIT and the features so a contract change rebuilds every fixture.
-async function cacheKey(jsSource: string, world: string, wit: string, features: readonly ComponentizeFeature[]): Promise<string> {
+async function cacheKey(
+  jsSource: string,
+  world: string,
+  wit: string,
+  features: readonly ComponentizeFeature[],
+): Promise<string> {
   return createHash('sha256')
     .update(jsSource)
     .update('\0')

@@ -8,8 +8,13 @@
  * response through the header allowlist.
  *
  * `/api/ext-proxy/:extensionId/*` is the same walk for the extension's iframe
- * UI, limited to endpoints the manifest marks `"proxy": true`; the guest sees
- * `x-alga-entry: ui-proxy` so it can tell the two doors apart.
+ * UI, limited to endpoints the manifest marks `"proxy": true`, with the
+ * reference's `__method` override of a POST (method-override.ts); the guest
+ * sees `x-alga-entry: ui-proxy` so it can tell the two doors apart.
+ *
+ * `:extensionId` is the extension id or, as on the reference host, the
+ * install's id or `lower(publisher + "." + name)`. A manifest without an `api`
+ * section (the reference's format) accepts every method and path on both doors.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AlgaError, type ExecuteRequest, type ExecuteUser } from '@alga-psa/protocol';
@@ -29,6 +34,7 @@ import type { GatewayEntry, ServerMetrics } from '../metrics.ts';
 import { identifyCaller } from './caller.ts';
 import { requestHeadersForGuest, responseHeadersForClient } from './headers.ts';
 import { matchEndpoint } from './match.ts';
+import { applyMethodOverride } from './method-override.ts';
 import { installRateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import type { RunnerClient } from './runner-client.ts';
 
@@ -68,11 +74,20 @@ declare module 'fastify' {
 
 export const DEFAULT_GATEWAY_RATE_LIMIT: RateLimitOptions = { perSecond: 50, burst: 100 };
 
-function splitUrl(request: FastifyRequest, mount: string): { path: string; query: string } {
+/**
+ * The path below `/<prefix>/<extensionId>` and the raw query. The id segment
+ * is skipped as it was sent (still percent-encoded), so an id with a space,
+ * such as the reference's `lower(publisher.name)`, cuts the path as any other.
+ */
+function splitUrl(request: FastifyRequest, prefix: string): { path: string; query: string } {
   const raw = request.raw.url ?? request.url;
   const queryAt = raw.indexOf('?');
   const pathname = queryAt === -1 ? raw : raw.slice(0, queryAt);
-  const below = pathname.startsWith(mount) ? pathname.slice(mount.length) : '/';
+  let below = '/';
+  if (pathname.startsWith(`${prefix}/`)) {
+    const afterId = pathname.indexOf('/', prefix.length + 1);
+    below = afterId === -1 ? '/' : pathname.slice(afterId);
+  }
   return { path: below === '' ? '/' : below, query: queryAt === -1 ? '' : raw.slice(queryAt + 1) };
 }
 
@@ -124,18 +139,28 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
   ) => {
     const principal = principalOf(request);
     const { extensionId } = request.params;
+    // The extension id, or the reference host's others for the install (its id, `lower(publisher.name)`).
     const runtime = await deps.installs.runtime(principal.tenantId, extensionId);
     // One message for "unknown", "not installed", "disabled" and "another tenant's".
     if (!runtime || !runtime.install.enabled) throw notInstalled({ extensionId });
-    requireGatewayPermission(principal, request.method);
     const { install } = runtime;
-    const mount = `${entry === 'api' ? GATEWAY_PREFIX : UI_PROXY_PREFIX}/${extensionId}`;
-    const { path, query } = splitUrl(request, mount);
+    const split = splitUrl(request, entry === 'api' ? GATEWAY_PREFIX : UI_PROXY_PREFIX);
+    const received = {
+      method: request.method,
+      query: split.query,
+      body: Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined,
+    };
+    // Before the permission check and the route match, which apply to the method the guest will see.
+    const { method, query, body } = entry === 'ui-proxy' ? applyMethodOverride(received) : received;
+    const { path } = split;
+    requireGatewayPermission(principal, method);
     const endpoints =
       entry === 'api' ? install.manifest.api.endpoints : install.manifest.api.endpoints.filter((e) => e.proxy === true);
-    if (!matchEndpoint(endpoints, request.method, path)) {
+    // A reference manifest without an `api` section sends every method and path to its one handler
+    // (the consent says so); one that declares endpoints gets the allowlist.
+    if (install.manifest.acceptsAnyPath !== true && !matchEndpoint(endpoints, method, path)) {
       const declared = endpoints.map((e) => `${e.method} ${e.path}`).join(', ') || '(none)';
-      const route = { extensionId, method: request.method, path };
+      const route = { extensionId, method, path };
       throw entry === 'api'
         ? endpointNotDeclared({ ...route, declared })
         : proxyEndpointNotExposed({ ...route, exposed: declared });
@@ -150,7 +175,6 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
     const headers = requestHeadersForGuest(request.headers);
     headers['x-request-id'] = request.id;
     if (entry === 'ui-proxy') headers[UI_PROXY_ENTRY_HEADER] = 'ui-proxy';
-    const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body.toString('base64') : null;
 
     const execute: ExecuteRequest = {
       context: {
@@ -169,7 +193,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
       providers: install.grantedCapabilities,
       secret_envelope: runtime.envelope,
       ...(request.gatewayUser ? { user: request.gatewayUser } : {}),
-      http: { method: request.method, path, query, headers, body_b64: body },
+      http: { method, path, query, headers, body_b64: body ? body.toString('base64') : null },
       limits: { timeout_ms: deps.executionTimeoutMs, ...(deps.memoryMb ? { memory_mb: deps.memoryMb } : {}) },
     };
     const result = await deps.runner.execute(execute);

@@ -263,6 +263,15 @@ export class InstallService {
    * (writes in this process drop it at once); null when not installed.
    */
   async runtime(tenantId: string, extensionId: string): Promise<InstallRuntime | null> {
+    const direct = await this.#runtime(tenantId, extensionId);
+    if (direct) return direct;
+    // The reference host's other ids for an install (its id, `lower(publisher.name)`) resolve to
+    // the extension id first, so the one cache entry per install (which writes drop) serves them all.
+    const canonical = await this.store.extensionIdByAlias(tenantId, extensionId);
+    return canonical === undefined || canonical === extensionId ? null : this.#runtime(tenantId, canonical);
+  }
+
+  async #runtime(tenantId: string, extensionId: string): Promise<InstallRuntime | null> {
     const key = runtimeKey(tenantId, extensionId);
     const cached = this.#runtimes.get(key);
     this.#onRuntimeLookup?.(cached !== undefined);

@@ -152,6 +152,22 @@ class InstallReads {
     return rows[0] && toInstall(rows[0]);
   }
 
+  /**
+   * The extension id of this tenant's install that the reference host's
+   * other ids name: the install's own id, or `lower(publisher + "." + name)`
+   * (REFERENCE-HOST.md §3). Undefined when none matches, another tenant's included.
+   */
+  async extensionIdByAlias(tenantId: string, alias: string): Promise<string | undefined> {
+    if (!UUID_RE.test(tenantId)) return undefined;
+    const { rows } = await this.q.query<{ extension_id: string }>(
+      `SELECT i.extension_id FROM installs i JOIN extensions e ON e.id = i.extension_id
+        WHERE i.tenant_id = $1 AND (i.id::text = lower($2) OR lower(e.publisher || '.' || e.id) = lower($2))
+        ORDER BY i.id::text = lower($2) DESC LIMIT 1`,
+      [tenantId, alias],
+    );
+    return rows[0]?.extension_id;
+  }
+
   /** The install with this id in this tenant; undefined for another tenant's id exactly as for a made-up one. */
   async findById(tenantId: string, installId: string): Promise<InstallRow | undefined> {
     // A malformed id would make PostgreSQL raise on the uuid cast: answer "not found" instead.

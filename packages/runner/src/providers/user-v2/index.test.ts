@@ -37,7 +37,10 @@ describe('user-v2 provider', () => {
   });
 
   it('answers not-available without a user and not-allowed without cap:user.read', () => {
-    assert.deepEqual(provider.functions.getUser(testScope({ providers: ['cap:user.read'] }).scope), new WitErr('not-available'));
+    assert.deepEqual(
+      provider.functions.getUser(testScope({ providers: ['cap:user.read'] }).scope),
+      new WitErr('not-available'),
+    );
     assert.deepEqual(provider.denied('getUser', testScope({ user }).scope), new WitErr('not-allowed'));
   });
 });
