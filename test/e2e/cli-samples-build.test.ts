@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { buildExtension } from '@alga-psa/cli';
 import { ambientWasiInterface, importsHostClock } from '@alga-psa/protocol';
 import { packExtension } from '../../packages/cli/src/pack/index.ts';
+import { readFixture, runComponentTests } from '../../packages/cli/src/test/index.ts';
 import { componentImports, importWarnings } from '../../packages/server/src/publish/component.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -56,4 +57,34 @@ test('packing the ui-proxy sample ships its ui/ files, and packing is byte-for-b
     'wit/alga-extension.wit',
   ]);
   assert.equal(first.sha256, second.sha256);
+});
+
+// `alga test` on the built components: storage and outbound HTTP answered from each sample's
+// alga.test.json, behind the real runner's grant checks (after the builds above, so reused).
+for (const name of ['http-demo', 'storage-demo']) {
+  test(`alga test: sample ${name}'s component passes its fixture in the real runner`, async () => {
+    const dir = path.join(repo, 'samples', name);
+    await buildExtension({ dir });
+    const results = await runComponentTests({ dir, fixture: await readFixture(path.join(dir, 'alga.test.json')) });
+    assert.ok(results.length >= 3);
+    for (const result of results) assert.ok(result.ok, `${result.name}: ${result.problems.join('; ')}`);
+  });
+}
+
+test('alga test reports a failed expectation with what the component answered', async () => {
+  const dir = path.join(repo, 'samples', 'storage-demo');
+  const fixture = await readFixture(path.join(dir, 'alga.test.json'));
+  const [result] = await runComponentTests({
+    dir,
+    fixture: {
+      storage: { counter: 1 },
+      requests: [{ path: '/count', expect: { json: { count: 2, revision: null } } }],
+    },
+  });
+  assert.equal(fixture.requests.length, 3);
+  assert.equal(result!.ok, false);
+  assert.match(
+    result!.problems[0]!,
+    /^JSON body \{"count":1,"revision":"\d+"\}, expected \{"count":2,"revision":null\}$/,
+  );
 });

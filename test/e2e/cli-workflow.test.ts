@@ -128,6 +128,18 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
     assert.match(run.stdout, /# pass 2/);
   });
 
+  test("alga test runs the built component in the runner against the scaffold's alga.test.json", async () => {
+    const scripts = (
+      JSON.parse(await readFile(path.join(project, 'package.json'), 'utf8')) as { scripts: { test: string } }
+    ).scripts;
+    assert.match(scripts.test, /&& alga test$/, "the template's npm test runs it after the unit tests");
+    const run = await alga(['test'], { cwd: project });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^ok {3}GET \/hello greets with the configured greeting and sees the secret \(200\)$/m);
+    assert.match(run.stdout, /1 passed, 0 failed \(dist\/component\.wasm in the runner\)/);
+    assert.ok(!run.stderr.includes('componentizing'), 'the unchanged build is reused');
+  });
+
   test('an undeclared config key and an undeclared secret key are compile errors naming the manifest line', async () => {
     const source = await readFile(path.join(project, 'src/index.ts'), 'utf8');
     try {

@@ -93,6 +93,8 @@ export interface MockHost {
   /** Every outbound HTTP request the handler made, in order. */
   readonly requests: MockHttpRequest[];
   readonly storage: MockStorage;
+  /** The WIT-level functions this mock answers with (`alga test` puts them behind the real runner's grant checks). */
+  readonly host: Host;
   invoke(
     handler: (request: ExecuteRequest) => Promise<ExecuteResponse> | ExecuteResponse,
     request?: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Uint8Array },
@@ -319,6 +321,7 @@ export function createMockHost(options: MockHostOptions = {}): MockHost {
   return {
     logs,
     requests,
+    host,
     storage: {
       get(key, namespace = 'default') {
         const found = bucket(namespace).get(key);

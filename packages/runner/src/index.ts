@@ -13,7 +13,7 @@ import { buildApp } from './app.ts';
 import { Engine } from './engine/index.ts';
 import { createLogger } from './logger.ts';
 import { RunnerMetrics } from './metrics.ts';
-import { createProviders } from './providers/index.ts';
+import { createProviders, type StandIns } from './providers/index.ts';
 import { bundleStoreCheck, transitCheck } from './readiness.ts';
 import { createServerApi } from './server-api/client.ts';
 import { resolveSettings, type RunnerSettings } from './settings.ts';
@@ -29,7 +29,7 @@ export {
 } from './settings.ts';
 export { createLogger, REDACT_PATHS } from './logger.ts';
 export { PrivateAllowList } from './providers/http/address.ts';
-export type { Provider } from './providers/types.ts';
+export type { Provider, StandIns } from './providers/types.ts';
 export type { ExecutionScope } from './host-calls/index.ts';
 
 export interface RunnerDeps {
@@ -39,6 +39,8 @@ export interface RunnerDeps {
   verifier: ServiceTokenVerifier;
   /** Where log lines go (default stdout). */
   logStream?: DestinationStream;
+  /** Stand-in functions for some interfaces (`alga test`); see `ProviderDeps.standIns`. */
+  standIns?: StandIns;
 }
 
 export type RunnerOptions = RunnerDeps & Partial<RunnerSettings>;
@@ -52,7 +54,7 @@ export interface Runner {
 }
 
 export async function createRunner(options: RunnerOptions): Promise<Runner> {
-  const { bundleStore, decrypter, verifier, logStream, ...given } = options;
+  const { bundleStore, decrypter, verifier, logStream, standIns, ...given } = options;
   const settings = resolveSettings(given);
   const logger = createLogger({ level: settings.logLevel, ...(logStream ? { stream: logStream } : {}) });
   // The gauges read the engine only when scraped, so the engine can be built after the metrics.
@@ -61,6 +63,7 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
     decrypter,
     metrics,
     serverApi: settings.serverUrl ? createServerApi({ serverUrl: settings.serverUrl }) : undefined,
+    standIns,
   });
   const engine: Engine = new Engine({
     bundleStore,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as newComponent } from './new.ts';
 import { register as build } from './build.ts';
+import { register as test } from './test.ts';
 import { register as dev } from './dev.ts';
 import { register as pack } from './pack.ts';
 import { register as login } from './login.ts';
@@ -18,6 +19,7 @@ import { register as reference } from './reference.ts';
 export const commands: ((program: Command) => void)[] = [
   newComponent,
   build,
+  test,
   dev,
   pack,
   login,

@@ -9,6 +9,7 @@ import { noun } from '../lib/noun.ts';
 
 const TEMPLATES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../templates');
 const SDK = '@alga-psa/extension-runtime';
+const CLI = '@alga-psa/cli';
 /** The template's own name, replaced by the new extension's name. */
 const PLACEHOLDER = 'component-basic';
 const NAME_RE = /^[a-z][a-z0-9-]{1,62}$/;
@@ -43,13 +44,26 @@ export async function scaffold(options: {
   });
   // Stored without the dot so the template's own folder is not affected by it.
   if (existsSync(path.join(dir, 'gitignore'))) await rename(path.join(dir, 'gitignore'), path.join(dir, '.gitignore'));
-  for (const file of ['manifest.json', 'package.json', 'README.md']) {
+  for (const file of ['manifest.json', 'package.json', 'README.md', 'alga.test.json']) {
     const target = path.join(dir, file);
     if (existsSync(target))
       await writeFile(target, (await readFile(target, 'utf8')).replaceAll(PLACEHOLDER, options.name));
   }
 
   let linkedSdk = false;
+  if (!findPackageDir(CLI, dir)) {
+    // The template's scripts (`npm test` runs `alga test`) need `alga` in node_modules/.bin, as
+    // `npm install` would link it for a devDependency: this very CLI.
+    const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+    const pkgFile = path.join(dir, 'package.json');
+    const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as { devDependencies?: Record<string, string> };
+    pkg.devDependencies = { ...pkg.devDependencies, [CLI]: `file:${cli}` };
+    await writeFile(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
+    await mkdir(path.join(dir, 'node_modules', '@alga-psa'), { recursive: true });
+    await mkdir(path.join(dir, 'node_modules', '.bin'), { recursive: true });
+    await symlink(cli, path.join(dir, 'node_modules', CLI), 'dir');
+    await symlink(path.join('..', CLI, 'bin', 'alga.js'), path.join(dir, 'node_modules', '.bin', 'alga'));
+  }
   if (!findPackageDir(SDK, dir)) {
     const sdk = bundledSdkDir();
     if (!sdk) throw new CliError(`Cannot find ${SDK} next to this alga install; reinstall the CLI.`);
@@ -82,6 +96,6 @@ export async function createComponent(name: string, dir?: string): Promise<void>
   console.log('Next:');
   console.log(`  cd ${rel}`);
   console.log('  alga build                 # type-check, bundle, componentize');
-  console.log('  node --test "src/**/*.test.ts"   # unit tests against the mock host');
+  console.log('  npm test                   # unit tests against the mock host, then alga test on the built component');
   console.log('  alga dev                   # run it locally, reload on change');
 }

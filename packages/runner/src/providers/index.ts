@@ -14,6 +14,7 @@ import { secretsProvider } from './secrets/index.ts';
 import { servicesProvider } from './services/index.ts';
 import { storageProvider } from './storage/index.ts';
 import { uiProxyProvider } from './ui-proxy/index.ts';
+import { witErr } from '../host-calls/index.ts';
 import type { Provider, ProviderDefinition, ProviderDeps, ProviderImpl } from './types.ts';
 
 export const PROVIDERS = [
@@ -39,9 +40,33 @@ export function createProviders(settings: object, deps: ProviderDeps): Provider[
       definition.placement === 'request'
         ? definition.create()
         : definition.create({ settings: settings as never, deps });
-    return provider(definition, impl as ProviderImpl);
+    const standIn = deps.standIns?.[definition.iface];
+    return provider(definition, standIn ? withStandIn(impl as ProviderImpl, standIn) : (impl as ProviderImpl));
   });
 }
 
+/** The real provider with some functions answered by a stand-in; a thrown `{ payload }` is the WIT error case. */
+function withStandIn(
+  impl: ProviderImpl,
+  standIn: Record<string, ((...args: never[]) => unknown) | undefined>,
+): ProviderImpl {
+  const functions: Record<string, unknown> = { ...impl.functions };
+  for (const [name, fn] of Object.entries(standIn)) {
+    if (!fn) continue;
+    functions[name] = async (_scope: unknown, ...args: never[]) => {
+      try {
+        return await fn(...args);
+      } catch (error) {
+        const payload = (error as { payload?: unknown }).payload;
+        if (typeof payload === 'string') return witErr(payload);
+        throw error;
+      }
+    };
+  }
+  // Prefetched answers would come from the real backend, not from the stand-in.
+  const { prefetch: _prefetch, ...rest } = impl;
+  return { ...rest, functions: functions as ProviderImpl['functions'] };
+}
+
 export { createRequestProviders } from './request.ts';
-export type { Provider, ProviderDeps } from './types.ts';
+export type { Provider, ProviderDeps, StandIns } from './types.ts';

@@ -78,7 +78,15 @@ export interface ProviderDeps {
   /** The server's runner API, when the runner knows the server (`ALGA_SERVER_URL`). */
   serverApi: ServerApi | undefined;
   metrics: RunnerMetrics | undefined;
+  /**
+   * Functions that answer an interface instead of its real backend (`alga test` answers storage and
+   * outbound HTTP from a fixture). The grant check, the denied answers and the traits stay the real ones.
+   */
+  standIns?: StandIns | undefined;
 }
+
+/** Per interface, functions shaped like the WIT's (jco names), throwing `{ payload }` for an error case. */
+export type StandIns = { [I in WorldInterface]?: Partial<Record<keyof FunctionsOf<I>, (...args: never[]) => unknown>> };
 
 /**
  * A provider whose answers depend only on the request itself (its context,
