@@ -259,16 +259,47 @@ describe('web UI in a real browser', () => {
     await page.getByRole('button', { name: 'Reset to defaults' }).click();
     const dialog = page.getByRole('dialog', { name: 'Reset to defaults?' });
     await dialog.waitFor();
-    await dialog.getByText('all 1 stored secret are cleared').waitFor();
+    await dialog.getByText('the 1 stored secret is cleared').waitFor();
     await shot('settings-reset-dialog');
     await dialog.getByRole('button', { name: 'Reset and clear secrets' }).click();
-    await page.getByText('Settings restored to their defaults and all secrets cleared.').waitFor();
+    await page.getByText('Settings restored to their defaults and the stored secret cleared.').waitFor();
     assert.equal(await page.locator('#setting-display_name').inputValue(), 'Helpdesk sync');
     assert.equal(await page.locator('#setting-sync_interval').inputValue(), '15');
     assert.equal(await page.locator('#setting-region').inputValue(), 'eu');
     assert.equal(await page.locator('#setting-auto_close').isChecked(), false);
     assert.equal(await page.locator('li[data-secret="api_token"]').getByText('Not set').count(), 1);
     assert.equal(await page.locator('li[data-secret="webhook_secret"]').getByText('Not set').count(), 1);
+  });
+
+  test('Save is enabled only with unsaved changes, and a cleared field shows the default in effect', async () => {
+    const save = page.getByRole('button', { name: 'Save changes' });
+    assert.equal(await save.isDisabled(), true, 'nothing changed yet');
+    await page.locator('#setting-signature').fill('');
+    await page.getByRole('status').getByText('Unsaved changes').waitFor();
+    assert.equal(await save.isDisabled(), false);
+    await save.click();
+    await page
+      .getByRole('status')
+      .getByText(/^Saved\./)
+      .waitFor();
+    await page.reload();
+    assert.equal(await page.locator('#setting-signature').inputValue(), '');
+    assert.equal(await page.locator('#setting-signature').getAttribute('placeholder'), 'Sent by Alga');
+    await page
+      .locator('#setting-signature-hint')
+      .getByText('Empty, so the default is in effect: Sent by Alga.')
+      .waitFor();
+    assert.equal(await save.isDisabled(), true, 'a fresh page has nothing unsaved');
+  });
+
+  test('at 390 px wide the header keeps "Sign out" on screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const box = await page.getByRole('button', { name: 'Sign out' }).boundingBox();
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    await shot('settings-390px');
+    await page.setViewportSize({ width: 1280, height: 860 });
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `Sign out at ${JSON.stringify(box)}`);
+    assert.ok(width <= 390, `the page is ${width}px wide`);
   });
 
   test('install asks for consent; disable, enable and uninstall work from the list', async () => {
@@ -283,7 +314,7 @@ describe('web UI in a real browser', () => {
     await consent.getByRole('button', { name: 'Allow and install' }).click();
     await page.waitForURL(/\/msp\/settings\/extensions\/[0-9a-f-]+\/settings$/);
     await page.getByRole('heading', { name: /ticket-notes/ }).waitFor();
-    await page.getByRole('link', { name: 'Extensions', exact: true }).click();
+    await page.locator('#main').getByRole('link', { name: 'Extensions', exact: true }).click();
     const row = page.locator('tr[data-extension="ticket-notes"]');
     // The switch reflects the server's state, so it flips only once the write is done.
     await row.getByRole('switch').click();

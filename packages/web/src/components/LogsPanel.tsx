@@ -3,8 +3,15 @@ import type { LogsView } from '@alga-psa/protocol';
 import { get } from '../api.ts';
 import { exactTime } from '../format.ts';
 
-/** Recent per-install log lines (admins only). Says so plainly when the server keeps no logs yet. */
-export function LogsPanel({ installId }: { installId: string }) {
+/** While the panel is on screen, how often it rereads the logs (calls through the gateway log too). */
+const REFRESH_EVERY_MS = 10_000;
+
+/**
+ * Recent per-install log lines (admins only). Says so plainly when the server
+ * keeps no logs yet. Rereads when `refreshKey` changes (after a save), every
+ * few seconds while the tab is visible, and on Refresh.
+ */
+export function LogsPanel({ installId, refreshKey = 0 }: { installId: string; refreshKey?: number }) {
   const [logs, setLogs] = useState<LogsView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [nonce, setNonce] = useState(0);
@@ -17,7 +24,13 @@ export function LogsPanel({ installId }: { installId: string }) {
     return () => {
       live = false;
     };
-  }, [installId, nonce]);
+  }, [installId, nonce, refreshKey]);
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') setNonce((n) => n + 1);
+    }, REFRESH_EVERY_MS);
+    return () => clearInterval(timer);
+  }, []);
 
   let body;
   if (error) body = <p className="empty">Logs could not be loaded: {error}</p>;

@@ -35,10 +35,18 @@ export function SettingField({ setting, value, error, disabled, onChange }: Prop
     'aria-describedby': describedBy,
   };
   const fallback = defaultText(setting);
+  // A cleared field is stored as nothing, and the extension then reads the default: say which value that is.
+  const empty = value === '';
+  const placeholder = empty && fallback !== null ? fallback : undefined;
   const hint = (setting.description || fallback !== null) && (
     <p className="field-hint" id={hintId}>
       {setting.description}
-      {fallback !== null && <span className="field-default"> Default: {fallback}.</span>}
+      {fallback !== null &&
+        (empty ? (
+          <span className="field-default field-in-effect"> Empty, so the default is in effect: {fallback}.</span>
+        ) : (
+          <span className="field-default"> Default: {fallback}.</span>
+        ))}
     </p>
   );
   const label = (
@@ -113,11 +121,19 @@ export function SettingField({ setting, value, error, disabled, onChange }: Prop
 
   let input;
   if (setting.type === 'text') {
-    input = <textarea {...common} rows={4} value={String(value)} onChange={(e) => onChange(e.target.value)} />;
+    input = (
+      <textarea
+        {...common}
+        rows={4}
+        placeholder={placeholder}
+        value={String(value)}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    );
   } else if (setting.type === 'select') {
     input = (
       <select {...common} value={String(value)} onChange={(e) => onChange(e.target.value)}>
-        {!setting.required && <option value="">— None —</option>}
+        {!setting.required && <option value="">{placeholder ? `— Default (${placeholder}) —` : '— None —'}</option>}
         {(setting.options ?? []).map((option) => (
           <option key={option.value} value={option.value}>
             {option.label}
@@ -133,12 +149,21 @@ export function SettingField({ setting, value, error, disabled, onChange }: Prop
         inputMode="decimal"
         min={setting.min}
         max={setting.max}
+        placeholder={placeholder}
         value={String(value)}
         onChange={(e) => onChange(e.target.value)}
       />
     );
   } else {
-    input = <input {...common} type="text" value={String(value)} onChange={(e) => onChange(e.target.value)} />;
+    input = (
+      <input
+        {...common}
+        type="text"
+        placeholder={placeholder}
+        value={String(value)}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    );
   }
   const range =
     setting.type === 'number' && (setting.min !== undefined || setting.max !== undefined)

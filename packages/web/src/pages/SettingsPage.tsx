@@ -46,31 +46,34 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
   const [confirmReset, setConfirmReset] = useState(false);
   /** Custom config keys (an extension that declares no settings), as the form edits them. */
   const [custom, setCustom] = useState<Record<string, string>>({});
+  /** The form as the server last gave it, to tell whether anything is unsaved. */
+  const [baseline, setBaseline] = useState('');
+  /** Bumped after every change, so the logs panel shows what the change caused. */
+  const [logsKey, setLogsKey] = useState(0);
   const url = `/ui/api/installs/${encodeURIComponent(installId)}`;
 
   const settings = useMemo(() => view?.groups.flatMap((group) => group.settings) ?? [], [view]);
 
   /** Takes a fresh server view and throws away everything staged: the form now shows what is stored. */
   const adopt = useCallback((next: SettingsView) => {
-    setView(next);
-    setDraft(
-      toDraft(
-        next.groups.flatMap((g) => g.settings),
-        next.config,
-      ),
+    const nextDraft = toDraft(
+      next.groups.flatMap((g) => g.settings),
+      next.config,
     );
+    const nextCustom = next.customKeys
+      ? Object.fromEntries(
+          Object.entries(next.config).map(([key, value]) => [
+            key,
+            typeof value === 'string' ? value : JSON.stringify(value),
+          ]),
+        )
+      : {};
+    setView(next);
+    setDraft(nextDraft);
     setSecretChanges({});
     setErrors({});
-    setCustom(
-      next.customKeys
-        ? Object.fromEntries(
-            Object.entries(next.config).map(([key, value]) => [
-              key,
-              typeof value === 'string' ? value : JSON.stringify(value),
-            ]),
-          )
-        : {},
-    );
+    setCustom(nextCustom);
+    setBaseline(JSON.stringify([nextDraft, nextCustom]));
   }, []);
 
   useEffect(() => {
@@ -95,6 +98,8 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
 
   const canEdit = view.canEdit;
   const staged = Object.entries(secretChanges).filter(([, change]) => change.mode !== 'keep');
+  const unsaved = staged.length > 0 || JSON.stringify([draft, custom]) !== baseline;
+  const storedSecrets = view.secrets.filter((s) => s.set).length;
 
   const save = async (event: FormEvent) => {
     event.preventDefault();
@@ -126,6 +131,7 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
       };
       const next = await mutate<SettingsView>('PUT', `${url}/settings`, change);
       adopt(next);
+      setLogsKey((key) => key + 1);
       setNotice({ tone: 'success', text: `Saved. Settings are at version ${next.configVersion}.` });
     } catch (e) {
       const error = e as ApiError;
@@ -141,7 +147,14 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
     setBusy(true);
     try {
       adopt(await mutate<SettingsView>('POST', `${url}/reset`));
-      setNotice({ tone: 'success', text: 'Settings restored to their defaults and all secrets cleared.' });
+      setLogsKey((key) => key + 1);
+      setNotice({
+        tone: 'success',
+        text:
+          storedSecrets === 0
+            ? 'Settings restored to their defaults.'
+            : `Settings restored to their defaults and ${storedSecrets === 1 ? 'the stored secret' : 'all stored secrets'} cleared.`,
+      });
     } catch (e) {
       setNotice({ tone: 'error', text: (e as Error).message });
     } finally {
@@ -262,7 +275,12 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
             >
               Reset to defaults
             </button>
-            <button type="submit" className="btn btn-primary" disabled={busy}>
+            {unsaved && !busy && (
+              <span className="unsaved" role="status">
+                Unsaved changes
+              </span>
+            )}
+            <button type="submit" className="btn btn-primary" disabled={busy || !unsaved}>
               {busy ? 'Saving…' : 'Save changes'}
             </button>
           </div>
@@ -292,7 +310,7 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
           }}
         />
       )}
-      {user.role === 'admin' && <LogsPanel installId={installId} />}
+      {user.role === 'admin' && <LogsPanel installId={installId} refreshKey={logsKey} />}
       <ConfirmDialog
         open={confirmReset}
         title="Reset to defaults?"
@@ -303,12 +321,21 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
         onConfirm={reset}
       >
         <p>
-          Every setting goes back to the extension’s default and{' '}
-          <strong>
-            all {view.secrets.filter((s) => s.set).length} stored secret
-            {view.secrets.filter((s) => s.set).length === 1 ? '' : 's'} are cleared
-          </strong>
-          . The extension may stop working until required secrets are set again.
+          Every setting goes back to the extension’s default
+          {storedSecrets === 0 ? (
+            '. No secret is stored, so none is cleared.'
+          ) : (
+            <>
+              {' '}
+              and{' '}
+              <strong>
+                {storedSecrets === 1
+                  ? 'the 1 stored secret is cleared'
+                  : `all ${storedSecrets} stored secrets are cleared`}
+              </strong>
+              . The extension may stop working until required secrets are set again.
+            </>
+          )}
         </p>
       </ConfirmDialog>
     </>
