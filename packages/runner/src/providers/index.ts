@@ -15,7 +15,7 @@ import { servicesProvider } from './services/index.ts';
 import { storageProvider } from './storage/index.ts';
 import { uiProxyProvider } from './ui-proxy/index.ts';
 import { witErr } from '../host-calls/index.ts';
-import type { Provider, ProviderDefinition, ProviderDeps, ProviderImpl } from './types.ts';
+import type { Provider, ProviderDefinition, ProviderDeps, ProviderImpl, StandIns } from './types.ts';
 
 export const PROVIDERS = [
   ...REQUEST_PROVIDERS,
@@ -40,7 +40,8 @@ export function createProviders(settings: object, deps: ProviderDeps): Provider[
       definition.placement === 'request'
         ? definition.create()
         : definition.create({ settings: settings as never, deps });
-    const standIn = deps.standIns?.[definition.iface];
+    // Keyed by interface name; the reference host's interfaces have no stand-ins.
+    const standIn = (deps.standIns as Record<string, StandIns[keyof StandIns]> | undefined)?.[definition.iface];
     return provider(definition, standIn ? withStandIn(impl as ProviderImpl, standIn) : (impl as ProviderImpl));
   });
 }
