@@ -153,23 +153,31 @@ function isProbe(request: FastifyRequest): boolean {
 }
 
 /**
- * Fastify's request log lines, with probes and scrapes at debug instead of
- * info (they were half of a fresh runner's log). A failed probe still logs
- * its error at error level. Pass as `logController` (both processes).
+ * The request log of both processes (pass as `logController`): one access
+ * line per request (`request completed`, with method, URL, status and time)
+ * instead of Fastify's two, since a log line is most of what a request
+ * costs besides the work itself (docs/perf/034-request-path.md). Probes and
+ * scrapes are at debug (they were half of a fresh runner's log); so is a
+ * served request where `served` says so (the runner: the gateway writes the
+ * access line with the same request id). Refused and failed requests stay
+ * at info, and one that errored while responding at error.
  */
-export class ProbesAtDebug extends LogController {
-  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
-    if (isProbe(request)) request.log.debug({ req: request }, 'incoming request');
-    else super.incomingRequest(request, reply, metadata);
+export class RequestLog extends LogController {
+  readonly #served: 'info' | 'debug';
+
+  constructor(options: { served?: 'info' | 'debug' } = {}) {
+    super();
+    this.#served = options.served ?? 'info';
   }
-  override requestCompleted(
-    error: Error | null | undefined,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    metadata?: Record<string, unknown>,
-  ): void {
-    if (!error && isProbe(request))
-      reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
-    else super.requestCompleted(error, request, reply, metadata);
+
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) {
+      reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+      return;
+    }
+    const level = isProbe(request) ? 'debug' : reply.statusCode >= 400 ? 'info' : this.#served;
+    reply.log[level]({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
   }
 }

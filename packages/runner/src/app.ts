@@ -14,7 +14,7 @@ import {
   RUNNER_SCOPES,
   type PrepareResponse,
 } from '@alga-psa/protocol';
-import { algaErrors, ProbesAtDebug } from '@alga-psa/protocol/fastify';
+import { algaErrors, RequestLog } from '@alga-psa/protocol/fastify';
 import type { ServiceClaims, ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { authorize, verifyServiceToken } from './auth.ts';
 import type { Engine } from './engine/index.ts';
@@ -51,8 +51,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit,
-    // Health probes and scrapes are request lines at debug, not info.
-    logController: new ProbesAtDebug(),
+    // Probes, scrapes and served requests at debug: the gateway writes the access line (same request id).
+    logController: new RequestLog({ served: 'debug' }),
     // Validate exactly what was sent: no coercion of `123` into `"123"`.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

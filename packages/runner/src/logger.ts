@@ -24,6 +24,16 @@ export function createLogger(options: { level?: LogLevel; stream?: DestinationSt
       // `redact` only knows paths, a secret can sit inside any string.
       hooks: { logMethod: maskingLogMethod },
     },
-    options.stream ?? pino.destination(1),
+    options.stream ?? asyncStdout(),
   );
+}
+
+/**
+ * stdout, written asynchronously: a line is appended to a buffer and the
+ * buffer leaves in one write when the previous write is done, so under load
+ * many lines share a write and no request waits for the pipe. pino flushes
+ * the buffer synchronously when the process exits. Why: docs/perf/034-request-path.md.
+ */
+export function asyncStdout(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false });
 }

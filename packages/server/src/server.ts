@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import { RUNNER_API_PREFIX, type BundleLimits } from '@alga-psa/protocol';
-import { algaErrors, algaFrameworkErrors, ProbesAtDebug } from '@alga-psa/protocol/fastify';
+import { algaErrors, algaFrameworkErrors, RequestLog } from '@alga-psa/protocol/fastify';
 import type { ServiceTokenSigner, ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { Encrypter } from '@alga-psa/transit';
 import { migrate, openPglite, type Db } from './db/index.ts';
@@ -117,21 +118,22 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
 
   const app = Fastify({
     // Logs go to stderr: stdout carries only the "Server ready on …" line that scripts wait for.
+    // Written asynchronously (pino flushes at exit), so no request waits for the pipe.
     logger:
       options.logger === false
         ? false
         : {
             level: options.logger ?? 'info',
             redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
-            stream: options.logStream ?? process.stderr,
+            stream: options.logStream ?? pino.destination({ dest: 2, sync: false }),
           },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
-    // Health probes and scrapes are request lines at debug, not info.
-    logController: new ProbesAtDebug(),
+    // One access line per request; health probes and scrapes at debug, not info.
+    logController: new RequestLog(),
     // A path the router cannot decode, or with a segment over maxParamLength (100), is a registry 400.
     frameworkErrors: algaFrameworkErrors,
     // Node's defaults (60 s for headers, checked only every 30 s) let slow clients hold a socket for
