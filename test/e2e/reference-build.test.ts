@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildExtension } from '@alga-psa/cli';
+import { WIT_VERSION } from '@alga-psa/protocol';
 import { componentImports } from '../../packages/server/src/publish/component.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -22,6 +23,6 @@ test('a reference-style fixture with unversioned imports builds into dist/main.w
   assert.deepEqual(await readFile(path.join(dir, 'dist/main.wasm')), component, 'dist/main.wasm is the component');
   const imports = await componentImports(new Uint8Array(component));
   for (const name of ['secrets', 'logging', 'context'])
-    assert.ok(imports.includes(`alga:extension/${name}@0.1.0`), name);
+    assert.ok(imports.includes(`alga:extension/${name}@${WIT_VERSION}`), name);
   assert.ok(!imports.some((name) => /^alga:extension\/[a-z-]+$/.test(name)), 'no unversioned import is left');
 });
