@@ -3,10 +3,15 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { LocalKeyring } from '@alga-psa/transit';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { envelopeFor } from '../../testing/harness.ts';
 import { testScope } from '../../testing/scope.ts';
 import { NO_DEADLINE_MS } from '../../testing/wait.ts';
 import { WitErr } from '../../host-calls/index.ts';
-import { parseUiProxyRoutes, uiProxyImpl } from './index.ts';
+import { parseUiProxyBase, parseUiProxyRoutes, pathRouteUrl, uiProxyImpl } from './index.ts';
 
 interface Seen {
   url: string;
@@ -32,6 +37,9 @@ describe('ui-proxy provider', () => {
         else if (req.url === '/huge') res.end(Buffer.alloc(1024 * 1024 + 1, 97));
         // Never answers: only the provider's time cap ends the call (the server's close ends the socket).
         else if (req.url === '/slow') return;
+        // Path routes' status table: /ext-backend/<extension>/status/<code> answers <code>.
+        else if (/^\/ext-backend\/ext-1\/status\/\d{3}$/.test(req.url!))
+          res.writeHead(Number(req.url!.slice(-3))).end('s');
         else res.writeHead(404).end();
       });
     });
@@ -108,5 +116,126 @@ describe('ui-proxy provider', () => {
         /"a"/.test(error.message) && /"b".*credentials/.test(error.message) && /"c"/.test(error.message),
     );
     assert.equal(parseUiProxyRoutes(undefined).size, 0);
+  });
+
+  describe('path routes (the reference host semantics)', () => {
+    let dir: string;
+    let keyring: LocalKeyring;
+    before(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'alga-ui-proxy-'));
+      keyring = await LocalKeyring.open(path.join(dir, 'transit.key'), { create: true });
+    });
+    after(() => rm(dir, { recursive: true, force: true }));
+
+    const pathProvider = () =>
+      uiProxyImpl({
+        routes: parseUiProxyRoutes(JSON.stringify({ sync: `${origin}/ok` })),
+        apiBase: parseUiProxyBase(`${origin}/platform/`),
+        extensionBase: parseUiProxyBase(`${origin}/ext-backend`),
+        decrypter: keyring,
+        timeoutMs: NO_DEADLINE_MS,
+      });
+
+    it('sends /api/… to the platform API base and other paths below the extension id, POST with a payload, else GET', async () => {
+      seen.length = 0;
+      const t = testScope({
+        providers: ['cap:ui.proxy'],
+        user: { user_id: 'u-1', user_email: 'ada@example.com' },
+        secret_envelope: await envelopeFor(keyring, { api_key: 'key-for-upstream' }),
+      });
+      const impl = pathProvider();
+      const payload = new TextEncoder().encode('{"__method":"DELETE"}');
+      await impl.functions.callRoute(t.scope, '/api/v1/platform-reports?x=1&y=2', payload);
+      await impl.functions.callRoute(t.scope, 'reports//list', undefined);
+      assert.deepEqual(
+        seen.map((s) => [s.method, s.url]),
+        [
+          ['POST', '/platform/api/v1/platform-reports?x=1&y=2'],
+          ['GET', '/ext-backend/ext-1/reports/list'],
+        ],
+      );
+      const [post] = seen;
+      assert.equal(post!.body, '{"__method":"DELETE"}');
+      assert.equal(post!.headers['content-type'], 'application/json');
+      assert.equal(post!.headers['x-api-key'], 'key-for-upstream');
+      assert.equal(post!.headers['x-alga-tenant'], 'tenant-1');
+      assert.equal(post!.headers['x-alga-extension'], 'ext-1');
+      assert.equal(post!.headers['x-ext-install-id'], 'install-1');
+      assert.equal(post!.headers['x-ext-version-id'], 'ver-1');
+      assert.equal(post!.headers['x-user-id'], 'u-1');
+      assert.equal(post!.headers['x-user-email'], 'ada@example.com');
+      assert.ok(t.scope.masked.has('key-for-upstream'), 'the key is masked in every line of the execution');
+      // The upstream answered 404 for both (its handler only knows /ok): the reference's table says route-not-found.
+    });
+
+    it('maps the upstream status as the reference does: 401/403/429 denied, 404 route-not-found, 4xx bad-request, 5xx internal', async () => {
+      const impl = pathProvider();
+      const expected: Array<[number, string]> = [
+        [401, 'denied'],
+        [403, 'denied'],
+        [429, 'denied'],
+        [404, 'route-not-found'],
+        [400, 'bad-request'],
+        [422, 'bad-request'],
+        [500, 'internal'],
+        [503, 'internal'],
+      ];
+      for (const [status, variant] of expected) {
+        const t = testScope({ providers: ['cap:ui.proxy'] });
+        assert.deepEqual(
+          await impl.functions.callRoute(t.scope, `status/${status}`, undefined),
+          new WitErr(variant),
+          String(status),
+        );
+      }
+      const ok = await impl.functions.callRoute(
+        testScope({ providers: ['cap:ui.proxy'] }).scope,
+        'status/201',
+        undefined,
+      );
+      assert.equal(Buffer.from(ok as Uint8Array).toString(), 's');
+    });
+
+    it('sends no x-api-key without the api_key secret, and a named route still wins over a path', async () => {
+      seen.length = 0;
+      const t = testScope({ providers: ['cap:ui.proxy'] });
+      const impl = pathProvider();
+      await impl.functions.callRoute(t.scope, 'anything', undefined);
+      const named = await impl.functions.callRoute(t.scope, 'sync', new TextEncoder().encode('n'));
+      assert.equal(seen[0]!.headers['x-api-key'], undefined);
+      assert.equal(Buffer.from(named as Uint8Array).toString(), 'echo:n');
+    });
+
+    it('never leaves its base: dot segments (also encoded) and an empty route are bad-request, without a request', async () => {
+      seen.length = 0;
+      const bases = { apiBase: new URL('http://api.internal/base'), extensionBase: new URL('http://ext.internal/') };
+      for (const route of ['', '   ', '/api/../admin', 'a/%2e%2e/b', 'x/%2E/y', 'a\\..\\b', '%zz']) {
+        assert.equal(pathRouteUrl(route, 'ext-1', bases), 'bad-request', JSON.stringify(route));
+      }
+      assert.equal(
+        pathRouteUrl('http://evil.example/x', 'ext-1', bases)?.toString(),
+        'http://ext.internal/ext-1/http:/evil.example/x',
+      );
+      assert.equal(
+        pathRouteUrl('api/v1/x?q=a b', 'com.alga x', bases)?.toString(),
+        'http://api.internal/base/api/v1/x?q=a%20b',
+      );
+      assert.equal(pathRouteUrl('/r', 'com.alga x', bases)?.toString(), 'http://ext.internal/com.alga%20x/r');
+      const t = testScope({ providers: ['cap:ui.proxy'] });
+      assert.deepEqual(
+        await pathProvider().functions.callRoute(t.scope, '/api/../x', undefined),
+        new WitErr('bad-request'),
+      );
+      assert.equal(seen.length, 0);
+    });
+
+    it('without the base a path needs, it is route-not-found; a bad base stops the runner at start', async () => {
+      assert.equal(pathRouteUrl('/api/x', 'e', { extensionBase: new URL('http://ext/') }), undefined);
+      assert.equal(pathRouteUrl('/x', 'e', { apiBase: new URL('http://api/') }), undefined);
+      assert.throws(() => parseUiProxyBase('ftp://x'), /http\(s\)/);
+      assert.throws(() => parseUiProxyBase('http://u:p@x/'), /credentials/);
+      assert.throws(() => parseUiProxyBase('http://x/?a=1'), /query/);
+      assert.equal(parseUiProxyBase(''), undefined);
+    });
   });
 });
