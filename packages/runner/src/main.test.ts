@@ -12,7 +12,7 @@ import { LocalKeyring } from '@alga-psa/transit';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
-describe('runner process', { timeout: 60_000 }, () => {
+describe('runner process', () => {
   let dir: string;
   let keyFile: string;
   let verifyKeyFile: string;

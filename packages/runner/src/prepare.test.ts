@@ -6,7 +6,7 @@ import { parseContentHash } from '@alga-psa/bundle-store';
 import type { ExecuteResponse } from '@alga-psa/protocol';
 import { executeRequest, fixtureHarness, type Harness, instanceEvents } from './testing/harness.ts';
 
-describe('POST /v1/prepare: loading a bundle before its first request', { timeout: 180_000 }, () => {
+describe('POST /v1/prepare: loading a bundle before its first request', () => {
   let h: Harness;
   let hash: string;
 

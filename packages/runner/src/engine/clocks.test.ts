@@ -19,7 +19,7 @@ const WAYS: Array<{ name: string; settings: Partial<RunnerSettings> }> = [
 ];
 
 for (const way of WAYS) {
-  describe(`guest clocks and timers, ${way.name}`, { timeout: 180_000 }, () => {
+  describe(`guest clocks and timers, ${way.name}`, () => {
     let h: Harness;
     let hash: string;
     before(async () => {

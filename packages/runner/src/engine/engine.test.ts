@@ -29,7 +29,7 @@ const VARIANTS = [
 ] as const;
 
 for (const { mode, settings, label } of VARIANTS) {
-  describe(`runner executing a real component (${label})`, { timeout: 180_000 }, () => {
+  describe(`runner executing a real component (${label})`, () => {
     let h: Harness;
     let hash: string;
 
@@ -271,7 +271,7 @@ for (const { mode, settings, label } of VARIANTS) {
     });
   });
 
-  describe(`runner under load (${label})`, { timeout: 180_000 }, () => {
+  describe(`runner under load (${label})`, () => {
     let h: Harness;
     let hash: string;
 

@@ -27,7 +27,7 @@ async function demotions(h: Harness): Promise<number> {
   return Number(/^alga_runner_inline_demotions_total (\d+)$/m.exec(metrics)?.[1] ?? NaN);
 }
 
-describe('inline execution on the runner thread', { timeout: 180_000 }, () => {
+describe('inline execution on the runner thread', () => {
   /** A runner of its own per test: demotion is per compiled component, and tests must not share it. */
   const runner = (settings: Partial<RunnerSettings> = {}): Promise<{ h: Harness; hash: string }> =>
     fixtureHarness({ workers: 1, instanceMode: 'reset', ...settings });

@@ -26,7 +26,7 @@ function forInstallB(request: ExecuteRequest, id: string): ExecuteRequest {
 }
 
 for (const mode of ['reset', 'fresh'] as const) {
-  describe(`isolation, limits, rotation and redaction (${mode} instances)`, { timeout: 240_000 }, () => {
+  describe(`isolation, limits, rotation and redaction (${mode} instances)`, () => {
     let h: Harness;
     let hash: string;
 

@@ -18,7 +18,7 @@ import {
   transpileComponent,
 } from './jco-glue.ts';
 
-describe("jco's glue, as the runner uses it", { timeout: 180_000 }, () => {
+describe("jco's glue, as the runner uses it", () => {
   let raw: string;
   before(async () => {
     const { files } = await transpile(await buildFixture(FIXTURE_GUEST, FIXTURE_WORLD), {

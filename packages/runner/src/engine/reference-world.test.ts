@@ -65,7 +65,7 @@ export function handler(request) {
 }
 `;
 
-describe("a component built against the reference host's whole world", { timeout: 300_000 }, () => {
+describe("a component built against the reference host's whole world", () => {
   let h: Harness;
   let hash: string;
 

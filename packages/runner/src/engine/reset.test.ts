@@ -289,7 +289,7 @@ const state = (hash: string, install = INSTALL) =>
     context: { ...executeRequest(hash).context, install_id: install },
   });
 
-describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
+describe('reset-in-place on a real component', () => {
   let component: Uint8Array;
   let reset: Awaited<ReturnType<typeof engineHarness>>;
   let fresh: Awaited<ReturnType<typeof engineHarness>>;
@@ -488,7 +488,7 @@ describe('reset-in-place on a real component', { timeout: 240_000 }, () => {
   });
 });
 
-describe('randomness after reset (SDK guest)', { timeout: 240_000 }, () => {
+describe('randomness after reset (SDK guest)', () => {
   let bytes: Uint8Array;
 
   before(async () => {

@@ -11,7 +11,7 @@ import { testProviders } from '../testing/providers.ts';
 import { NO_DEADLINE_MS } from '../testing/wait.ts';
 import { Engine } from './index.ts';
 
-describe('warm-up', { timeout: 180_000 }, () => {
+describe('warm-up', () => {
   let dir: string;
   let bundleStore: DirectoryBundleStore;
   let hash: string;
