@@ -132,4 +132,37 @@ describe('reference-style extensions, built and packed as the reference builds t
     });
     assert.ok(secret.status < 300, secret.text);
   });
+
+  test('through the gateway, with no api section, any path reaches the one handler; the secret is read, never echoed', async () => {
+    const reader = await api('GET', '/api/ext/com.alga.fixture.secrets-reader/any/deep/path?x=1');
+    assert.equal(reader.status, 200, reader.text);
+    const body = reader.json();
+    assert.equal(body['apiKeyLength'], SECRET.length);
+    assert.deepEqual(body['keys'], ['ALGA_API_KEY']);
+    assert.match(String(body['url']), /\/any\/deep\/path/);
+    assert.ok(!reader.text.includes(SECRET));
+    assert.ok(!platform.server.output().includes(SECRET));
+    for (const runner of platform.runners) assert.ok(!runner.output().includes(SECRET));
+
+    const noted = await api('POST', '/api/ext/com.alga.fixture.host-bindings/notes', Buffer.from('hello'));
+    assert.equal(noted.status, 200, noted.text);
+    const note = noted.json();
+    assert.equal(note['last'], 'hello', 'HostBindings storage through createHostBindings');
+    assert.equal(note['method'], 'POST');
+    assert.match(String(note['scheduler']), /^refused: /);
+    const removed = await api('DELETE', '/api/ext/com.alga.fixture.host-bindings/notes/1');
+    assert.equal(removed.status, 204, removed.text);
+
+    const proxied = await api('GET', '/api/ext/com.alga.fixture.ui-proxy-caller/run?route=/api/v1/platform-reports');
+    assert.equal(proxied.status, 200, proxied.text);
+    const result = proxied.json()['result'] as { ok: boolean; error?: string };
+    // No platform API base is configured here: the call answers one of the WIT variants, never a trap.
+    assert.ok(
+      result.ok || ['route-not-found', 'denied', 'bad-request', 'internal'].includes(String(result.error)),
+      proxied.text,
+    );
+
+    const uiOnly = await api('GET', '/api/ext/com.alga.fixture.ui-only/');
+    assert.equal(uiOnly.status, 404, uiOnly.text);
+  });
 });
