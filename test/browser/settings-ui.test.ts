@@ -243,6 +243,17 @@ describe('web UI in a real browser', () => {
     }
   });
 
+  test('History shows who changed what, newest first, with key names and never a value', async () => {
+    const history = page.getByRole('region', { name: 'History' });
+    const rows = history.locator('tbody tr');
+    await rows.first().getByText('Changed secrets').waitFor();
+    assert.match(await rows.first().innerText(), /just now\s+admin@demo\.local\s+Changed secrets api_token\s+1\s+\S+/);
+    assert.match(await rows.nth(1).innerText(), /Changed settings .*display_name/);
+    assert.match(await rows.last().innerText(), /Installed/);
+    assert.ok(!(await history.innerText()).includes(CANARY));
+    await history.screenshot({ path: path.join(shots, 'settings-history.png') });
+  });
+
   test('a cross-site form POST to a settings route is refused', async () => {
     const attackerPage = await context.newPage();
     const refused = attackerPage.waitForResponse((r) => r.url().endsWith(`/ui/api/installs/${installId}/reset`));

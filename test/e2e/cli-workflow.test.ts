@@ -451,6 +451,22 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
       assert.ok(!once.stdout.includes(TOKEN) && !output.includes(TOKEN));
     });
 
+    test('audit prints who changed what, newest first, with key names and never a value', async () => {
+      const run = await alga(['audit'], { cwd: project, env });
+      assert.equal(run.code, 0, run.stderr);
+      const lines = run.stdout.trim().split('\n');
+      assert.match(lines[0]!, /^\S+Z {2}api_key:\S+ {2}config\.update greeting \(v\d+\) {2}request \S+$/);
+      assert.match(lines[1]!, /secret\.set api_token \(v1\)/);
+      assert.match(lines.at(-1)!, /install\.create/);
+      assert.ok(!run.stdout.includes(TOKEN));
+      const json = await alga(['audit', '--json', '-n', '1'], { cwd: project, env });
+      const entries = JSON.parse(json.stdout) as { action: string; keyNames: string[] }[];
+      assert.deepEqual(
+        entries.map((e) => [e.action, e.keyNames]),
+        [['config.update', ['greeting']]],
+      );
+    });
+
     test('a read command without credentials says how to log in', async () => {
       const run = await alga(['secrets', 'list'], { cwd: project });
       assert.equal(run.code, 1);

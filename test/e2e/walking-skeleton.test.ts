@@ -101,6 +101,27 @@ describe('walking skeleton: gateway → runner → component', () => {
     await waitFor(() => runner.output().includes('secrets-demo read api_token [REDACTED]'), runner);
   });
 
+  test('a secret set with an expiry reads until then, then reaches the guest as "expired", and /metrics counts it', async () => {
+    // Far enough ahead that the first call always lands before it, whatever the machine's load.
+    const expiresAt = new Date(Date.now() + 4_000).toISOString();
+    await client.setSecret('secrets-demo', 'api_token', CANARY, expiresAt);
+    const listed = await client.listSecrets('secrets-demo');
+    assert.equal(listed.secrets.find((s) => s.key === 'api_token')?.expiresAt, expiresAt);
+    const before = await call('secrets-demo/hello');
+    if (Date.now() < Date.parse(expiresAt)) assert.equal(before.json().secret.set, true);
+    const scrape = await (await fetch(`${server.url}/metrics`)).text();
+    if (Date.now() < Date.parse(expiresAt)) assert.match(scrape, /^alga_secrets_expiring\{window="1d"\} 1$/m);
+    // No deadline: the condition is the clock passing the expiry.
+    while (Date.now() <= Date.parse(expiresAt)) await sleep(100);
+    const after = await call('secrets-demo/hello');
+    assert.equal(after.status, 200);
+    assert.equal(after.json().secret.error, 'expired');
+    assert.match(await (await fetch(`${server.url}/metrics`)).text(), /^alga_secrets_expiring\{window="expired"\} 1$/m);
+    // Set again without an expiry: readable again.
+    await client.setSecret('secrets-demo', 'api_token', CANARY);
+    assert.equal((await call('secrets-demo/hello')).json().secret.set, true);
+  });
+
   test('a guest that loops forever is stopped at its deadline and the runner keeps serving', async () => {
     await deployExtension(client, path.join(repo, 'test/fixtures/looper'));
     const kills = await timeoutKills();

@@ -38,6 +38,8 @@ export const SecretEnvelopeSchema = Type.Object({
   /** ISO time after which the runner refuses to decrypt (answers `expired`). */
   expires_at: Type.Union([Type.String(), Type.Null()]),
   ciphertexts: Type.Record(Type.String(), Type.String()),
+  /** Per key: ISO time after which that key answers `expired` (a secret set with an expiry). */
+  key_expires_at: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 export type SecretEnvelope = Static<typeof SecretEnvelopeSchema>;
 

@@ -147,6 +147,8 @@ export interface SecretMeta {
   updatedAt: string | null;
   /** Who set it (`user:<email>` or `api_key:<id>`). */
   updatedBy: string | null;
+  /** When it stops being readable (the guest gets `expired`); null when it never expires. */
+  expiresAt: string | null;
 }
 
 /** An install as both APIs show it. */
@@ -209,6 +211,8 @@ export const SaveSettingsRequestSchema = Type.Object(
         {
           /** Secret key → new value (browser → server only; never sent back). */
           set: Type.Optional(Type.Record(Type.String(), Type.String(), { maxProperties: 64 })),
+          /** Secret key (among `set`) → ISO time it expires; a key set without one never expires. */
+          expires: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 64 }), { maxProperties: 64 })),
           clear: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 64 })),
         },
         { additionalProperties: false },
@@ -229,4 +233,28 @@ export interface UiLogEntry {
 export interface LogsView {
   available: boolean;
   entries: UiLogEntry[];
+}
+
+/** One row of an install's audit trail: who changed what (key names, never values), when. */
+export interface AuditRecord {
+  /** Opaque, increasing; page with `?before=<id>`. */
+  id: string;
+  at: string;
+  /** `user:<email>`, `api_key:<id>` or `operator:<…>`. */
+  actor: string;
+  /** `install.create`, `config.update`, `secret.set`, … */
+  action: string;
+  keyNames: string[];
+  /** The config or secrets version the change produced, when it produced one. */
+  version: number | null;
+  requestId: string | null;
+}
+
+/**
+ * `GET /api/v1/installs/:extensionId/audit` and `GET /ui/api/installs/:installId/audit`:
+ * newest first; `nextBefore` fetches the next (older) page, null at the end.
+ */
+export interface AuditPage {
+  entries: AuditRecord[];
+  nextBefore: string | null;
 }

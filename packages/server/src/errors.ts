@@ -153,6 +153,7 @@ export const secretUndeclared = defineError(
 );
 export const egressInvalid = defineError('ALGA_VALIDATION_FAILED', 'Egress grants refused: {problems}');
 export const secretKeyInvalid = defineError('ALGA_VALIDATION_FAILED', '{problem}');
+export const secretExpiryInvalid = defineError('ALGA_VALIDATION_FAILED', 'expiresAt for "{key}": {problem}');
 export const secretEmpty = defineError(
   'ALGA_VALIDATION_FAILED',
   'The value for "{key}" is empty; to clear it use DELETE.',

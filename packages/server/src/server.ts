@@ -13,6 +13,7 @@ import { gatewayRoutes } from './gateway/index.ts';
 import type { RateLimitOptions } from './gateway/rate-limit.ts';
 import { ephemeralSigner, RunnerClient } from './gateway/runner-client.ts';
 import { InstallService } from './installs/service.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { bundleRoutes } from './routes/bundles.ts';
 import { extensionRoutes } from './routes/extensions.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -206,6 +207,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     });
     lifecycleRoutes(api, { installs });
     installLogRoutes(api, { db, installs });
+    auditRoutes(api, { db, installs });
   });
   await app.register(runnerApi, {
     prefix: RUNNER_API_PREFIX,

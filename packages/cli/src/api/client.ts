@@ -1,4 +1,4 @@
-import type { Consent, ErrorBody, PublishedVersion } from '@alga-psa/protocol';
+import type { AuditPage, Consent, ErrorBody, PublishedVersion } from '@alga-psa/protocol';
 
 /**
  * A failed call to the server's management API, with the server's error code
@@ -122,7 +122,13 @@ export class ApiClient {
   }
 
   listSecrets(extensionId: string): Promise<{
-    secrets: { key: string; set: boolean; version: number | null; updatedAt?: string | null }[];
+    secrets: {
+      key: string;
+      set: boolean;
+      version: number | null;
+      updatedAt?: string | null;
+      expiresAt?: string | null;
+    }[];
     missingSecrets?: string[];
   }> {
     return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}/secrets`);
@@ -134,6 +140,15 @@ export class ApiClient {
     if (query.after) params.set('after', query.after);
     const q = params.toString();
     return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}/logs${q ? `?${q}` : ''}`);
+  }
+
+  /** One page of the install's audit trail, newest first; `before` is the previous page's `nextBefore`. */
+  audit(extensionId: string, query: { limit?: number; before?: string } = {}): Promise<AuditPage> {
+    const params = new URLSearchParams();
+    if (query.limit) params.set('limit', String(query.limit));
+    if (query.before) params.set('before', query.before);
+    const q = params.toString();
+    return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}/audit${q ? `?${q}` : ''}`);
   }
 
   /** What installing a version (the latest by default) asks consent for. */
@@ -154,11 +169,12 @@ export class ApiClient {
     return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}`);
   }
 
-  setSecret(extensionId: string, key: string, value: string): Promise<unknown> {
+  /** `expiresAt`: ISO time after which the guest reads `expired`; omitted, the secret never expires. */
+  setSecret(extensionId: string, key: string, value: string, expiresAt?: string): Promise<unknown> {
     return this.request(
       'PUT',
       `/api/v1/installs/${encodeURIComponent(extensionId)}/secrets/${encodeURIComponent(key)}`,
-      { value },
+      { value, ...(expiresAt ? { expiresAt } : {}) },
     );
   }
 

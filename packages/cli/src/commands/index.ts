@@ -14,6 +14,7 @@ import { register as secretsList } from './secrets-list.ts';
 import { register as egress } from './egress.ts';
 import { register as logs } from './logs.ts';
 import { register as reference } from './reference.ts';
+import { register as audit } from './audit.ts';
 
 /** The command table: one file per command, registered in help order (the order a new user meets them). */
 export const commands: ((program: Command) => void)[] = [
@@ -31,6 +32,7 @@ export const commands: ((program: Command) => void)[] = [
   secretsList,
   egress,
   logs,
+  audit,
   // Last in help: the reference CLI's spellings of the commands above.
   reference,
 ];

@@ -49,6 +49,7 @@ import {
   notInstalled,
   notPublished,
   secretEmpty,
+  secretExpiryInvalid,
   secretTooLarge,
   secretKeyInvalid,
   secretUndeclared,
@@ -101,7 +102,15 @@ export interface InstallState {
 export interface SettingsChange {
   /** The whole config. */
   config: Record<string, unknown>;
-  secrets?: { set?: Record<string, string>; clear?: string[] };
+  secrets?: { set?: Record<string, string>; clear?: string[]; expires?: Record<string, string> };
+}
+
+/** Why an expiry is refused (null when it is a valid future time): a past one would store a secret no guest can read. */
+export function expiryProblem(iso: string, now = Date.now()): string | null {
+  const at = Date.parse(iso);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(iso) || Number.isNaN(at)) return 'The expiry must be an ISO 8601 date and time.';
+  if (at <= now) return 'The expiry must be in the future.';
+  return null;
 }
 
 export interface InstallServiceOptions {
@@ -397,6 +406,7 @@ export class InstallService {
     const { config } = change;
     const toSet = Object.entries(change.secrets?.set ?? {});
     const toClear = [...new Set(change.secrets?.clear ?? [])];
+    const expires = change.secrets?.expires ?? {};
 
     const errors: ConfigFieldError[] = validateConfig(install.manifest, config);
     const declared = secretKeys(install.manifest);
@@ -412,6 +422,13 @@ export class InstallService {
       else if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_BYTES)
         errors.push({ field, message: `The value is larger than ${MAX_SECRET_BYTES / 1024} KiB.` });
       if (toClear.includes(key)) errors.push({ field, message: 'A secret cannot be replaced and cleared at once.' });
+    }
+    for (const [key, at] of Object.entries(expires)) {
+      const field = `secrets.${key}`;
+      const problem = Object.hasOwn(change.secrets?.set ?? {}, key)
+        ? expiryProblem(at)
+        : 'An expiry is set together with a new value.';
+      if (problem) errors.push({ field, message: problem });
     }
     for (const key of toClear) {
       if (!custom && !declared.includes(key) && !stored.includes(key))
@@ -429,7 +446,8 @@ export class InstallService {
       }
       const secretsChanged = [];
       for (const secret of secrets) {
-        await tx.writeSecret(install.id, secret, actor.actor);
+        const at = expires[secret.key];
+        await tx.writeSecret(install.id, { ...secret, expiresAt: at ? new Date(at) : null }, actor.actor);
         secretsChanged.push(secret.key);
       }
       if (toClear.length > 0) secretsChanged.push(...(await tx.deleteSecrets(install.id, toClear)));
@@ -489,14 +507,21 @@ export class InstallService {
     install: InstallRow,
     key: string,
     value: string,
+    expiresAt: string | null = null,
   ): Promise<{ version: number; secretsVersion: number }> {
     declaredSecret(install, key);
+    const problem = expiresAt === null ? null : expiryProblem(expiresAt);
+    if (problem) throw secretExpiryInvalid({ key, problem });
     const size = Buffer.byteLength(value, 'utf8');
     if (size === 0) throw secretEmpty({ key });
     if (size > MAX_SECRET_BYTES) throw secretTooLarge({ key, kib: MAX_SECRET_BYTES / 1024 });
     const [secret] = await this.#encrypt(install, [[key, value]], transitFailure);
     return this.store.write(install, async (tx) => {
-      const version = await tx.writeSecret(install.id, secret!, actor.actor);
+      const version = await tx.writeSecret(
+        install.id,
+        { ...secret!, expiresAt: expiresAt === null ? null : new Date(expiresAt) },
+        actor.actor,
+      );
       const secretsVersion = await tx.bumpSecretsVersion(install.id);
       await tx.audit(auditEntry(actor, install.id, 'secret.set', { keyNames: [key], version: secretsVersion }));
       return { version, secretsVersion };
@@ -558,13 +583,15 @@ export class InstallService {
    */
   async #envelope(install: InstallRow): Promise<SecretEnvelope | null> {
     if (!install.grantedCapabilities.includes('cap:secrets.get')) return null;
-    const { ciphertexts, keyRef } = await this.store.ciphertexts(install.id);
+    const { ciphertexts, keyRef, expiresAt } = await this.store.ciphertexts(install.id);
     return {
       version: String(install.secretsVersion),
       algorithm: 'aes-256-gcm',
       key_ref: keyRef ?? this.#encrypter.keyRef,
       expires_at: install.secretsExpiresAt ? install.secretsExpiresAt.toISOString() : null,
       ciphertexts,
+      // The runner answers `expired` for a key past its time; the gateway's cache TTL does not delay it.
+      ...(Object.keys(expiresAt).length > 0 ? { key_expires_at: expiresAt } : {}),
     };
   }
 }

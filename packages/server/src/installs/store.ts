@@ -7,7 +7,7 @@
  * install: when it ends the store drops the gateway's cached view of that
  * install itself, so no caller has to remember to.
  */
-import type { Manifest, SecretMeta } from '@alga-psa/protocol';
+import type { AuditPage, Manifest, SecretMeta } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
 
 export interface InstallRow {
@@ -51,6 +51,8 @@ export interface StoredConfig {
 export interface StoredCiphertexts {
   ciphertexts: Record<string, string>;
   keyRef: string | undefined;
+  /** Key → ISO expiry, for the keys set with one. */
+  expiresAt: Record<string, string>;
 }
 
 export interface AuditEntry {
@@ -116,6 +118,46 @@ function toInstall(row: RawInstall): InstallRow {
     updatedAt: row.updated_at,
     manifest: row.manifest,
   };
+}
+
+/** The most rows one audit page holds. */
+export const MAX_AUDIT_PAGE = 200;
+
+/**
+ * One page of an install's audit trail, newest first, strictly older than
+ * `before` when given. Keyed by tenant AND install: a row of another tenant
+ * can never come back, even for a guessed install id.
+ */
+export async function readAudit(
+  db: Queryable,
+  tenantId: string,
+  installId: string,
+  options: { limit: number; before?: string | undefined },
+): Promise<AuditPage> {
+  const { rows } = await db.query<{
+    id: string;
+    at: Date | string;
+    actor: string;
+    action: string;
+    key_names: string[];
+    version: number | null;
+    request_id: string | null;
+  }>(
+    `SELECT id::text AS id, at, actor, action, key_names, version, request_id FROM audit_log
+      WHERE tenant_id = $1 AND install_id = $2 AND ($3::bigint IS NULL OR id < $3::bigint)
+      ORDER BY id DESC LIMIT $4`,
+    [tenantId, installId, options.before ?? null, options.limit + 1],
+  );
+  const entries = rows.slice(0, options.limit).map((row) => ({
+    id: row.id,
+    at: new Date(row.at).toISOString(),
+    actor: row.actor,
+    action: row.action,
+    keyNames: row.key_names,
+    version: row.version,
+    requestId: row.request_id,
+  }));
+  return { entries, nextBefore: rows.length > options.limit ? entries.at(-1)!.id : null };
 }
 
 /** Names and versions only: an audit row never holds a value or ciphertext. */
@@ -226,8 +268,14 @@ class InstallReads {
    * Deliberately selects no ciphertext column.
    */
   async secretMeta(install: Pick<InstallRow, 'id' | 'manifest'>): Promise<SecretMeta[]> {
-    const { rows } = await this.q.query<{ key: string; version: number; updated_at: Date; updated_by: string | null }>(
-      'SELECT key, version, updated_at, updated_by FROM install_secrets WHERE install_id = $1 ORDER BY key',
+    const { rows } = await this.q.query<{
+      key: string;
+      version: number;
+      updated_at: Date;
+      updated_by: string | null;
+      expires_at: Date | null;
+    }>(
+      'SELECT key, version, updated_at, updated_by, expires_at FROM install_secrets WHERE install_id = $1 ORDER BY key',
       [install.id],
     );
     const stored = new Map(rows.map((row) => [row.key, row]));
@@ -235,18 +283,30 @@ class InstallReads {
     return [...new Set([...declared, ...stored.keys()])].map((key) => {
       const row = stored.get(key);
       return row
-        ? { key, set: true, version: row.version, updatedAt: row.updated_at.toISOString(), updatedBy: row.updated_by }
-        : { key, set: false, version: null, updatedAt: null, updatedBy: null };
+        ? {
+            key,
+            set: true,
+            version: row.version,
+            updatedAt: row.updated_at.toISOString(),
+            updatedBy: row.updated_by,
+            expiresAt: row.expires_at ? new Date(row.expires_at).toISOString() : null,
+          }
+        : { key, set: false, version: null, updatedAt: null, updatedBy: null, expiresAt: null };
     });
   }
 
   /** Ciphertexts only: the server cannot decrypt them; they leave only inside a runner's envelope. */
   async ciphertexts(installId: string): Promise<StoredCiphertexts> {
-    const { rows } = await this.q.query<{ key: string; ciphertext: string; key_ref: string }>(
-      'SELECT key, ciphertext, key_ref FROM install_secrets WHERE install_id = $1 ORDER BY key',
+    const { rows } = await this.q.query<{ key: string; ciphertext: string; key_ref: string; expires_at: Date | null }>(
+      'SELECT key, ciphertext, key_ref, expires_at FROM install_secrets WHERE install_id = $1 ORDER BY key',
       [installId],
     );
-    return { ciphertexts: Object.fromEntries(rows.map((row) => [row.key, row.ciphertext])), keyRef: rows[0]?.key_ref };
+    const expiring = rows.filter((row) => row.expires_at !== null);
+    return {
+      ciphertexts: Object.fromEntries(rows.map((row) => [row.key, row.ciphertext])),
+      keyRef: rows[0]?.key_ref,
+      expiresAt: Object.fromEntries(expiring.map((row) => [row.key, new Date(row.expires_at!).toISOString()])),
+    };
   }
 }
 
@@ -324,16 +384,18 @@ export class InstallWriter extends InstallReads {
   /** Stores one secret's ciphertext; returns that key's version. */
   async writeSecret(
     installId: string,
-    secret: { key: string; ciphertext: string; keyRef: string },
+    secret: { key: string; ciphertext: string; keyRef: string; expiresAt?: Date | null },
     actor: string,
   ): Promise<number> {
     const { rows } = await this.q.query<{ version: number }>(
-      `INSERT INTO install_secrets (install_id, key, ciphertext, key_ref, version, updated_by) VALUES ($1, $2, $3, $4, 1, $5)
+      `INSERT INTO install_secrets (install_id, key, ciphertext, key_ref, version, updated_by, expires_at)
+       VALUES ($1, $2, $3, $4, 1, $5, $6)
        ON CONFLICT (install_id, key) DO UPDATE
          SET ciphertext = EXCLUDED.ciphertext, key_ref = EXCLUDED.key_ref, version = install_secrets.version + 1,
-             updated_at = now(), updated_by = EXCLUDED.updated_by
+             updated_at = now(), updated_by = EXCLUDED.updated_by, expires_at = EXCLUDED.expires_at
        RETURNING version`,
-      [installId, secret.key, secret.ciphertext, secret.keyRef, actor],
+      // A new value without an expiry never expires, whatever the old one had.
+      [installId, secret.key, secret.ciphertext, secret.keyRef, actor, secret.expiresAt ?? null],
     );
     return rows[0]!.version;
   }

@@ -9,7 +9,13 @@ import { apiActor, installOf, type ExtensionParams } from './installs.ts';
 type SecretParams = { Params: { extensionId: string; key: string } };
 
 const putSchema = {
-  body: { type: 'object', additionalProperties: false, required: ['value'], properties: { value: { type: 'string' } } },
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['value'],
+    // expiresAt: an ISO 8601 time in the future, after which the guest reads `expired`; omitted or null: never.
+    properties: { value: { type: 'string' }, expiresAt: { type: ['string', 'null'], maxLength: 64 } },
+  },
 } as const;
 
 export function secretRoutes(app: FastifyInstance, { installs }: { installs: InstallService }): void {
@@ -19,14 +25,15 @@ export function secretRoutes(app: FastifyInstance, { installs }: { installs: Ins
     return { secrets, secretsVersion: install.secretsVersion, missingSecrets };
   });
 
-  app.put<SecretParams & { Body: { value: string } }>(
+  app.put<SecretParams & { Body: { value: string; expiresAt?: string | null } }>(
     '/api/v1/installs/:extensionId/secrets/:key',
     { schema: putSchema },
     async (request) => {
       const install = await installOf(installs, request);
       const { key } = request.params;
-      const { version, secretsVersion } = await installs.setSecret(apiActor(request), install, key, request.body.value);
-      return { key, set: true, version, secretsVersion };
+      const { value, expiresAt = null } = request.body;
+      const { version, secretsVersion } = await installs.setSecret(apiActor(request), install, key, value, expiresAt);
+      return { key, set: true, version, secretsVersion, expiresAt };
     },
   );
 

@@ -18,6 +18,7 @@ import {
   EgressGrantsSchema,
   SaveSettingsRequestSchema,
   customKeysAllowed,
+  type AuditPage,
   type Consent,
   type EnabledState,
   type ExtensionUiInfo,
@@ -44,6 +45,7 @@ import { listExtensions } from '../registry.ts';
 import { recentLogs } from '../runner-api/logs.ts';
 import { extensionUiUrl } from './ext-ui.ts';
 import { requireAdminUser, requireUser } from './security.ts';
+import { auditPage, auditQuerySchema, type AuditQuery } from '../routes/audit.ts';
 
 export interface WebApiDeps {
   db: Db;
@@ -229,6 +231,18 @@ export function webApiRoutes(plain: FastifyInstance, { db, installs }: WebApiDep
 
   app.post('/ui/api/installs/:installId/reset', { schema: { params: installParams } }, async (request) =>
     changeSettings(request, (actor, install) => installs.reset(actor, install)),
+  );
+
+  app.get<{ Params: { installId: string }; Querystring: AuditQuery }>(
+    '/ui/api/installs/:installId/audit',
+    { schema: { params: installParams, querystring: auditQuerySchema } },
+    async (request): Promise<AuditPage> => {
+      const user = requireUser(request);
+      // Resolve the install first so a viewer probing ids still gets 404 for foreign ones.
+      const install = await installOf(user, request);
+      requireAdminUser(request);
+      return auditPage(db, user.tenantId, install.id, request.query);
+    },
   );
 
   app.get(

@@ -12,6 +12,7 @@ import { Link } from '../router.tsx';
 import { fromDraft, toDraft, validateDraft, type Draft } from '../validate.ts';
 import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
 import { ErrorPage } from '../components/ErrorPage.tsx';
+import { HistoryPanel } from '../components/HistoryPanel.tsx';
 import { LogsPanel } from '../components/LogsPanel.tsx';
 import { Notice, type NoticeState } from '../components/Notice.tsx';
 import { CustomKeys } from '../components/CustomKeys.tsx';
@@ -310,6 +311,7 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
           }}
         />
       )}
+      {user.role === 'admin' && <HistoryPanel installId={installId} changed={view} />}
       {user.role === 'admin' && <LogsPanel installId={installId} refreshKey={logsKey} />}
       <ConfirmDialog
         open={confirmReset}

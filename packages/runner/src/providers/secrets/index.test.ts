@@ -77,6 +77,22 @@ describe('secrets provider', () => {
     assert.equal(decrypter.calls, 0);
   });
 
+  it("answers expired for a key past its own expiry, and still reads the envelope's other keys", async () => {
+    const decrypter = counting(keyring);
+    const { get } = setup(decrypter);
+    const envelope = await envelopeFor(keyring, { a: '1', b: '2', c: '3' });
+    envelope.key_expires_at = {
+      a: new Date(Date.now() - 1000).toISOString(),
+      b: new Date(Date.now() + 3_600_000).toISOString(),
+      c: 'not a time',
+    };
+    const t = testScope({ providers: ['cap:secrets.get'], secret_envelope: envelope });
+    assert.deepEqual(await get(t.scope, 'a'), new WitErr('expired'));
+    assert.deepEqual(await get(t.scope, 'c'), new WitErr('expired'), 'an unparseable expiry fails closed');
+    assert.equal(decrypter.calls, 0);
+    assert.equal(await get(t.scope, 'b'), '2');
+  });
+
   it('answers internal on a decrypt failure and logs the key name and reason only', async () => {
     const { get } = setup();
     const envelope = await envelopeFor(keyring, { a: 'secret-a' });

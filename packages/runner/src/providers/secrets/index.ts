@@ -48,8 +48,10 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
   function unreadable(scope: ExecutionScope, key: string): WitErr | undefined {
     const envelope = scope.request.secret_envelope;
     if (!envelope || !Object.hasOwn(envelope.ciphertexts, key)) return witErr('missing');
-    if (envelope.expires_at !== null) {
-      const expiresAt = Date.parse(envelope.expires_at);
+    // The envelope's own expiry, then the key's (a secret set with an expiry).
+    for (const at of [envelope.expires_at, envelope.key_expires_at?.[key]]) {
+      if (at === null || at === undefined) continue;
+      const expiresAt = Date.parse(at);
       // An unparseable expiry fails closed.
       if (Number.isNaN(expiresAt) || expiresAt <= now()) return witErr('expired');
     }
