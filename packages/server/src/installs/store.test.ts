@@ -93,6 +93,7 @@ for (const engine of testEngines()) {
       assert.deepEqual(await store.ciphertexts(id), {
         ciphertexts: { api_token: 'vault:v1:x', webhook_secret: 'vault:v1:x' },
         keyRef: 'local:k',
+        expiresAt: {},
       });
       assert.deepEqual(
         (await store.list(tenantId)).map((i) => [i.extensionId, i.enabled, i.secretsSet.sort()]),
