@@ -2,7 +2,33 @@ import type { SettingsSecret } from '@alga-psa/protocol';
 import { actorName, exactTime, timeAgo } from '../format.ts';
 
 /** What the person has staged for one secret; applied with the rest of the form on Save. */
-export type SecretChange = { mode: 'keep' } | { mode: 'replace'; value: string } | { mode: 'clear' };
+export type SecretChange =
+  | { mode: 'keep' }
+  | {
+      mode: 'replace';
+      value: string;
+      /** yyyy-mm-dd, end of that day local time; empty: never expires. */ expires?: string;
+    }
+  | { mode: 'clear' };
+
+/** The end of the chosen day in the browser's time zone, as the ISO time the server stores. */
+export function expiryFromDate(day: string): string {
+  return new Date(`${day}T23:59:59`).toISOString();
+}
+
+/** "expires in 3 days" / "expired 2 hours ago", or nothing for a secret that never expires. */
+function Expiry({ at }: { at: string | null }) {
+  if (!at) return null;
+  const expired = Date.parse(at) <= Date.now();
+  return (
+    <span className={expired ? 'secret-expired' : 'secret-expires'} data-expiry={expired ? 'expired' : 'expires'}>
+      {' · '}
+      <time dateTime={at} title={exactTime(at)}>
+        {expired ? `expired ${timeAgo(at)}` : `expires ${timeAgo(at)}`}
+      </time>
+    </span>
+  );
+}
 
 interface Props {
   secret: SettingsSecret;
@@ -21,6 +47,7 @@ function SecretState({ secret }: { secret: SettingsSecret }) {
         {secret.updatedAt ? timeAgo(secret.updatedAt) : 'at an unknown time'}
       </time>{' '}
       by {actorName(secret.updatedBy)}
+      <Expiry at={secret.expiresAt} />
     </span>
   );
 }
@@ -95,7 +122,7 @@ export function SecretRow({ secret, change, canEdit, error, onChange }: Props) {
               value={change.value}
               aria-invalid={error ? true : undefined}
               aria-describedby={error ? errorId : undefined}
-              onChange={(e) => onChange({ mode: 'replace', value: e.target.value })}
+              onChange={(e) => onChange({ ...change, value: e.target.value })}
               autoFocus
             />
             <button type="button" className="btn btn-ghost btn-sm" onClick={() => onChange({ mode: 'keep' })}>
@@ -103,6 +130,17 @@ export function SecretRow({ secret, change, canEdit, error, onChange }: Props) {
             </button>
           </div>
           <p className="field-hint">Write-only: saved encrypted, never shown again.</p>
+          <label className="field-label" htmlFor={`${inputId}-expires`}>
+            Expires (optional)
+          </label>
+          <input
+            id={`${inputId}-expires`}
+            type="date"
+            className="secret-expiry-input"
+            value={change.expires ?? ''}
+            onChange={(e) => onChange({ ...change, expires: e.target.value })}
+          />
+          <p className="field-hint">After this day the extension reads the secret as expired. Empty: never.</p>
         </div>
       )}
       {error && (

@@ -17,7 +17,7 @@ import { LogsPanel } from '../components/LogsPanel.tsx';
 import { Notice, type NoticeState } from '../components/Notice.tsx';
 import { CustomKeys } from '../components/CustomKeys.tsx';
 import { EgressGrants } from '../components/EgressGrants.tsx';
-import { SecretRow, type SecretChange } from '../components/SecretRow.tsx';
+import { expiryFromDate, SecretRow, type SecretChange } from '../components/SecretRow.tsx';
 import { SettingField } from '../components/SettingField.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 
@@ -127,6 +127,9 @@ export function SettingsPage({ installId, user, onSignedOut }: Props) {
         config: view.customKeys ? custom : fromDraft(settings, draft),
         secrets: {
           set: Object.fromEntries(staged.flatMap(([key, c]) => (c.mode === 'replace' ? [[key, c.value]] : []))),
+          expires: Object.fromEntries(
+            staged.flatMap(([key, c]) => (c.mode === 'replace' && c.expires ? [[key, expiryFromDate(c.expires)]] : [])),
+          ),
           clear: staged.filter(([, c]) => c.mode === 'clear').map(([key]) => key),
         },
       };
