@@ -20,6 +20,7 @@ import { ensureChromium } from '../../scripts/ensure-chromium.ts';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
 import type { ServiceProcess } from '../../scripts/lib/processes.ts';
 import { ensureWebBuild } from '../../scripts/lib/web-build.ts';
+import { NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sampleDir = path.join(repo, 'samples/ui-proxy-demo');
@@ -58,7 +59,11 @@ describe('extension pages in the product, in a real browser', () => {
     await ensureChromium((line) => console.error(line));
     await ensureWebBuild();
     dataDir = await mkdtemp(path.join(tmpdir(), 'alga-ext-page-'));
-    platform = await startPlatform({ dataDir, serverEnv: { DATABASE_URL: '', LOG_LEVEL: 'warn' } });
+    platform = await startPlatform({
+      readyTimeoutMs: NO_DEADLINE_MS,
+      dataDir,
+      serverEnv: { DATABASE_URL: '', LOG_LEVEL: 'warn' },
+    });
     server = platform.server;
     adminPassword = platform.credentials.adminPassword!;
     viewerPassword = platform.credentials.viewerPassword!;

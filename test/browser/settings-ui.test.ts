@@ -19,6 +19,7 @@ import { deployExtension } from '../../scripts/lib/demo.ts';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
 import type { ServiceProcess } from '../../scripts/lib/processes.ts';
 import { ensureWebBuild } from '../../scripts/lib/web-build.ts';
+import { NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtureDir = path.join(repo, 'test/browser/fixtures/settings-showcase');
@@ -74,6 +75,7 @@ describe('web UI in a real browser', () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'alga-browser-'));
     let otherApiKey = '';
     platform = await startPlatform({
+      readyTimeoutMs: NO_DEADLINE_MS,
       dataDir,
       serverEnv: { DATABASE_URL: '', LOG_LEVEL: 'warn' },
       // Seed before the server starts: the demo tenant (with its users, through

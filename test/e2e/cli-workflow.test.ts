@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
 import type { ServiceProcess } from '../../scripts/lib/processes.ts';
+import { NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ALGA = path.join(repo, 'packages/cli/bin/alga.js');
@@ -291,7 +292,7 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
 
     before(async () => {
       dataDir = await mkdtemp(path.join(tmpdir(), 'alga-cli-e2e-server-'));
-      platform = await startPlatform({ dataDir, serverEnv: { DATABASE_URL: '' } });
+      platform = await startPlatform({ readyTimeoutMs: NO_DEADLINE_MS, dataDir, serverEnv: { DATABASE_URL: '' } });
       ({ server } = platform);
       [runner] = platform.runners as [ServiceProcess];
       const { apiKey } = platform.credentials;

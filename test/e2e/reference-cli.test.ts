@@ -14,6 +14,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
+import { NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ALGA = path.join(repo, 'packages/cli/bin/alga.js');
@@ -57,7 +58,11 @@ describe('the reference CLI spellings', () => {
 
   before(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'alga-ref-cli-'));
-    platform = await startPlatform({ dataDir: path.join(work, 'data'), serverEnv: { DATABASE_URL: '' } });
+    platform = await startPlatform({
+      readyTimeoutMs: NO_DEADLINE_MS,
+      dataDir: path.join(work, 'data'),
+      serverEnv: { DATABASE_URL: '' },
+    });
     env = {
       ALGA_API_BASE_URL: platform.server.url,
       ALGA_API_KEY: platform.credentials.apiKey,

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
 import { componentImports } from '../../packages/server/src/publish/component.ts';
 import { referencePack, referenceRecipeBuild } from '../fixtures/reference/recipe.ts';
+import { NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixture = (name: string) => path.join(repo, 'test/fixtures/reference', name);
@@ -47,7 +48,11 @@ describe('reference-style extensions, built and packed as the reference builds t
       bundles.set(name, await referencePack(fixture(name), await referenceRecipeBuild(fixture(name))));
     }
     work = await mkdtemp(path.join(tmpdir(), 'alga-ref-recipe-'));
-    platform = await startPlatform({ dataDir: path.join(work, 'data'), serverEnv: { DATABASE_URL: '' } });
+    platform = await startPlatform({
+      readyTimeoutMs: NO_DEADLINE_MS,
+      dataDir: path.join(work, 'data'),
+      serverEnv: { DATABASE_URL: '' },
+    });
     apiKey = String(platform.credentials.apiKey);
   });
 

@@ -15,7 +15,7 @@ import { ApiClient } from '@alga-psa/cli';
 import { deployExtension } from '../../scripts/lib/demo.ts';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
 import type { ServiceProcess } from '../../scripts/lib/processes.ts';
-import { EXECUTION_TIMEOUT_MS } from '../adversarial/lib/system.ts';
+import { EXECUTION_TIMEOUT_MS, NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // A recognisable value: the test greps every log line and response for it.
@@ -47,6 +47,7 @@ describe('walking skeleton: gateway → runner → component', () => {
   before(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'alga-e2e-'));
     platform = await startPlatform({
+      readyTimeoutMs: NO_DEADLINE_MS,
       dataDir,
       // No request the tests expect to succeed can reach it on a slow machine; the looping guest does.
       serverEnv: { DATABASE_URL: '', ALGA_EXECUTION_TIMEOUT_MS: String(EXECUTION_TIMEOUT_MS) },
