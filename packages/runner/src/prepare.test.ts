@@ -51,8 +51,9 @@ describe('POST /v1/prepare: loading a bundle before its first request', () => {
     // Answered once both workers and the main thread (inline runs) had instantiated, warmed up and
     // snapshotted (reset mode, the default).
     assert.equal(await warmedUp(), 3);
-    // Preparing again costs nothing more.
-    assert.equal((await prepare(token, { content_hash: hash })).statusCode, 200);
+    // Preparing again costs nothing more. (A new token: on a busy machine the first prepare can outlast one.)
+    const again = await h.token(executeRequest(hash), { scope: ['prepare'] });
+    assert.equal((await prepare(again, { content_hash: hash })).statusCode, 200);
     assert.equal(await warmedUp(), 3);
     // Only the compiled cache can serve the request now.
     await rm(path.join(h.dir, 'bundles', 'sha256', parseContentHash(hash)), { recursive: true });
