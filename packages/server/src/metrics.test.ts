@@ -85,6 +85,8 @@ for (const engine of testEngines()) {
         runnerUrl: 'http://127.0.0.1:9',
         migrate: false,
         gatewayRateLimit: false,
+        // No health probe marks the runner down first (then the gateway would not try it at all).
+        runnerHealthIntervalMs: 2 ** 30,
       });
       try {
         await publish(down, { ...sampleManifest(), name: 'other-ext' });
