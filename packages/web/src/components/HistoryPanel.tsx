@@ -70,22 +70,25 @@ export function HistoryPanel({ installId, changed }: { installId: string; change
   else
     body = (
       <>
-        <table className="history">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Who</th>
-              <th>What</th>
-              <th>Version</th>
-              <th>Request</th>
-            </tr>
-          </thead>
-          <tbody>
-            {entries.map((entry) => (
-              <HistoryRow key={entry.id} entry={entry} />
-            ))}
-          </tbody>
-        </table>
+        {/* Scrolls on its own on a narrow screen instead of widening the page. */}
+        <div className="history-wrap">
+          <table className="history">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Who</th>
+                <th>What</th>
+                <th>Version</th>
+                <th>Request</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.map((entry) => (
+                <HistoryRow key={entry.id} entry={entry} />
+              ))}
+            </tbody>
+          </table>
+        </div>
         {next && (
           <button type="button" className="btn btn-ghost btn-sm" onClick={() => void more()}>
             Show older
