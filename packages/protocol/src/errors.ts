@@ -45,6 +45,13 @@ export const ERRORS = {
     message: 'The entry has a different revision than expected; read it again and retry.',
   },
   ALGA_STORAGE_QUOTA_EXCEEDED: { status: 413, message: "The write would exceed the install's storage quota." },
+  ALGA_SIGNATURE_REQUIRED: {
+    status: 422,
+    message: 'The bundle is not signed, and signed bundles are required; publish it with `alga publish --sign <key>`.',
+  },
+  ALGA_SIGNATURE_INVALID: { status: 422, message: 'The bundle signature does not verify or does not match the bundle.' },
+  ALGA_SIGNATURE_UNTRUSTED: { status: 422, message: 'The bundle is signed by a key that is not trusted for this tenant.' },
+  ALGA_SIGNING_KEY_REVOKED: { status: 403, message: 'The bundle is signed by a revoked key and may not run.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

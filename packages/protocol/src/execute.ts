@@ -43,6 +43,21 @@ export const SecretEnvelopeSchema = Type.Object({
 });
 export type SecretEnvelope = Static<typeof SecretEnvelopeSchema>;
 
+/**
+ * A publisher's detached signature over a bundle (`@alga-psa/service-auth/bundle-signature`).
+ * The runner checks it against its OWN trusted keys before compiling: the
+ * server only carries it, so a tampered database cannot vouch for a bundle.
+ */
+export const BundleSignatureSchema = Type.Object({
+  format: Type.Literal('alga-bundle-signature/v1'),
+  algorithm: Type.Literal('ed25519'),
+  keyId: Type.String({ maxLength: 100 }),
+  contentHash: CONTENT_HASH,
+  manifestDigest: CONTENT_HASH,
+  signature: Type.String({ maxLength: 200 }),
+});
+export type BundleSignatureWire = Static<typeof BundleSignatureSchema>;
+
 export const ExecuteContextSchema = Type.Object({
   request_id: Type.String({ maxLength: 200 }),
   tenant_id: Type.String({ minLength: 1, maxLength: 200 }),
@@ -110,6 +125,8 @@ export const ExecuteRequestSchema = Type.Object({
    * server on the guest's behalf. Never logged, never shown to the guest.
    */
   server_token: Type.Optional(Type.String({ maxLength: 4096 })),
+  /** The version's publisher signature, when it has one (verified by the runner, not trusted from here). */
+  bundle_signature: Type.Optional(Type.Union([BundleSignatureSchema, Type.Null()])),
 });
 export type ExecuteRequest = Static<typeof ExecuteRequestSchema>;
 
@@ -125,6 +142,8 @@ export const PrepareRequestSchema = Type.Object(
   {
     content_hash: CONTENT_HASH,
     memory_mb: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Checked before compiling, as on execute. */
+    bundle_signature: Type.Optional(Type.Union([BundleSignatureSchema, Type.Null()])),
   },
   { additionalProperties: false },
 );

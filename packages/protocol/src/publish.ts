@@ -9,4 +9,6 @@ export interface PublishedVersion {
   archiveHash?: string;
   imports?: string[];
   uiFiles?: string[];
+  /** The publisher key id that signed the version (`alga publish --sign`); null when unsigned. */
+  signedBy?: string | null;
 }

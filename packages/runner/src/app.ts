@@ -21,6 +21,7 @@ import type { Engine } from './engine/index.ts';
 import { errors } from './errors.ts';
 import type { RunnerMetrics } from './metrics.ts';
 import { readiness, type ReadinessCheck } from './readiness.ts';
+import type { BundleTrust } from './trust.ts';
 
 export interface AppOptions {
   engine: Engine;
@@ -31,6 +32,8 @@ export interface AppOptions {
   verifier: ServiceTokenVerifier;
   readiness: readonly ReadinessCheck[];
   metrics: RunnerMetrics;
+  /** The runner's own publisher-signature check, before a bundle is compiled; absent: none. */
+  trust?: BundleTrust | undefined;
 }
 
 declare module 'fastify' {
@@ -85,6 +88,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       authorize(request.serviceClaims!, execute);
       const unknown = execute.providers.filter((id) => !isCapability(id));
       if (unknown.length > 0) throw errors.unknownCapability({ ids: unknown.join(', ') }, { details: { unknown } });
+      options.trust?.check(execute.context.tenant_id, execute.context.content_hash, execute.bundle_signature);
       return engine.execute(execute, request.log);
     },
   );
@@ -101,6 +105,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
     async (request): Promise<PrepareResponse> => {
       const started = performance.now();
+      // The token names the tenant the bundle is prepared for.
+      options.trust?.check(
+        request.serviceClaims!.tenantId,
+        request.body.content_hash,
+        request.body.bundle_signature,
+      );
       await engine.prepare(request.body.content_hash, request.body.memory_mb);
       return {
         status: 'prepared',

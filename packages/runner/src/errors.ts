@@ -17,6 +17,11 @@ export const errors = {
   bundleNotFound: defineError('ALGA_BUNDLE_NOT_FOUND', 'No bundle with this content hash.'),
   bundleHashMismatch: defineError('ALGA_BUNDLE_HASH_MISMATCH', 'The bundle does not match its content hash.'),
   invalidComponent: defineError('ALGA_INVALID_COMPONENT', 'The bundle is not a valid extension component.'),
+  // The publisher signature, checked against this runner's own trust policy (trust.ts).
+  signatureRequired: defineError('ALGA_SIGNATURE_REQUIRED', '{message}'),
+  signatureInvalid: defineError('ALGA_SIGNATURE_INVALID', '{message}'),
+  signatureUntrusted: defineError('ALGA_SIGNATURE_UNTRUSTED', '{message}'),
+  signingKeyRevoked: defineError('ALGA_SIGNING_KEY_REVOKED', '{message}'),
   memoryFloor: defineError('ALGA_MEMORY_LIMIT', '{detail}'),
 
   // Running it.

@@ -9,7 +9,9 @@ import type { DestinationStream } from 'pino';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import type { Decrypter } from '@alga-psa/transit';
 import type { ServiceTokenVerifier } from '@alga-psa/service-auth';
+import type { TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
 import { buildApp } from './app.ts';
+import { BundleTrust } from './trust.ts';
 import { Engine } from './engine/index.ts';
 import { createLogger } from './logger.ts';
 import { RunnerMetrics } from './metrics.ts';
@@ -41,6 +43,8 @@ export interface RunnerDeps {
   logStream?: DestinationStream;
   /** Stand-in functions for some interfaces (`alga test`); see `ProviderDeps.standIns`. */
   standIns?: StandIns;
+  /** Publisher signatures every bundle must pass before it is compiled (trust.ts); absent: not checked. */
+  trustPolicy?: TrustPolicy | undefined;
 }
 
 export type RunnerOptions = RunnerDeps & Partial<RunnerSettings>;
@@ -54,7 +58,7 @@ export interface Runner {
 }
 
 export async function createRunner(options: RunnerOptions): Promise<Runner> {
-  const { bundleStore, decrypter, verifier, logStream, standIns, ...given } = options;
+  const { bundleStore, decrypter, verifier, logStream, standIns, trustPolicy, ...given } = options;
   const settings = resolveSettings(given);
   const logger = createLogger({ level: settings.logLevel, ...(logStream ? { stream: logStream } : {}) });
   // The gauges read the engine only when scraped, so the engine can be built after the metrics.
@@ -86,6 +90,7 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
     logger,
     bodyLimit: settings.bodyLimit,
     verifier,
+    ...(trustPolicy ? { trust: new BundleTrust(trustPolicy, logger.child({ component: 'trust' })) } : {}),
     readiness: [bundleStoreCheck(bundleStore), transitCheck(decrypter)],
     metrics,
   });

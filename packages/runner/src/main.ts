@@ -6,6 +6,7 @@
 import { bundleStoreFromEnv, type BundleStore } from '@alga-psa/bundle-store';
 import { decryptOnly, transitFromEnv, type TransitBackend } from '@alga-psa/transit';
 import { loadVerifier, type ServiceTokenVerifier } from '@alga-psa/service-auth';
+import { loadTrustPolicy, type TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
 import { createRunner } from './index.ts';
 import { readSettings, SettingsError, unknownVariables, type RunnerConfig } from './settings.ts';
 import { RUNNER_NODE_FLAGS, youngGenerationCapped } from './node-flags.ts';
@@ -52,8 +53,25 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  // The runner's own trusted publisher keys: never taken from the server (trust.ts).
+  let trustPolicy: TrustPolicy | undefined;
+  if (config.trustPolicyFile) {
+    try {
+      trustPolicy = await loadTrustPolicy(config.trustPolicyFile);
+    } catch (error) {
+      process.stderr.write(`RUNNER_TRUST_POLICY_FILE: ${(error as Error).message}\n`);
+      process.exit(1);
+    }
+  }
+
   const { host, port } = config;
-  const runner = await createRunner({ ...config, bundleStore, decrypter: decryptOnly(transit.backend), verifier });
+  const runner = await createRunner({
+    ...config,
+    bundleStore,
+    decrypter: decryptOnly(transit.backend),
+    verifier,
+    trustPolicy,
+  });
 
   for (const name of unknownVariables(process.env)) {
     runner.app.log.warn(`${name} is not a runner setting and is ignored (docs/operations.md lists them)`);

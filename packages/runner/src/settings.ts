@@ -83,6 +83,8 @@ export const ProcessSettings = {
   transitKeyFile: Type.String({ default: '', env: 'ALGA_TRANSIT_KEY_FILE' }),
   /** The public key that verifies the server's service tokens. */
   serviceVerifyKeyFile: Type.String({ default: '', env: 'ALGA_SERVICE_VERIFY_KEY_FILE' }),
+  /** The runner's own trust policy for publisher signatures (trust.ts); empty: signatures are not checked. */
+  trustPolicyFile: Type.String({ default: '', env: 'RUNNER_TRUST_POLICY_FILE' }),
 } satisfies TProperties;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;

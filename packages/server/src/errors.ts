@@ -278,3 +278,13 @@ export const databaseUnavailable = defineError(
   'ALGA_DATABASE_UNAVAILABLE',
   'The database is unavailable; retry shortly.',
 );
+
+// ── Bundle signatures (signing/) ──────────────────────────────────────────────
+export const signatureRequired = defineError('ALGA_SIGNATURE_REQUIRED', '{message}');
+export const signatureInvalid = defineError('ALGA_SIGNATURE_INVALID', '{message}');
+export const signatureUntrusted = defineError('ALGA_SIGNATURE_UNTRUSTED', '{message}');
+export const signingKeyRevoked = defineError('ALGA_SIGNING_KEY_REVOKED', '{message}');
+export const signatureHeaderMalformed = defineError(
+  'ALGA_SIGNATURE_INVALID',
+  'The {header} header must be the base64 of a signature JSON document written by `alga sign`.',
+);

@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleStoreFromEnv } from '@alga-psa/bundle-store';
 import { ensureServiceKeys, loadSigner } from '@alga-psa/service-auth';
+import { loadTrustPolicy } from '@alga-psa/service-auth/bundle-signature';
 import { bootstrapTenant, writeBootstrapFile } from './auth/bootstrap.ts';
 import { migrate, openDatabase } from './db/index.ts';
 import { createServer } from './server.ts';
@@ -48,6 +49,8 @@ async function main(): Promise<void> {
     logger: logLevel,
     migrate: false,
     web: webOptionsFromEnv(env),
+    // Trusted publisher keys and whether unsigned bundles may be published (docs/security.md, "Bundle signing").
+    ...(env['ALGA_TRUST_POLICY_FILE'] ? { trustPolicy: await loadTrustPolicy(env['ALGA_TRUST_POLICY_FILE']) } : {}),
     serviceSigner: await loadSigner(serviceSigningKeyFile),
     serviceVerifier: await verifierFromSigningKeyFile(serviceSigningKeyFile),
     ...(rateLimitFromEnv(env) === undefined ? {} : { gatewayRateLimit: rateLimitFromEnv(env)! }),

@@ -6,6 +6,7 @@ import type { BundleStore } from '@alga-psa/bundle-store';
 import { RUNNER_API_PREFIX, type BundleLimits } from '@alga-psa/protocol';
 import { algaErrors, algaFrameworkErrors, RequestLog } from '@alga-psa/protocol/fastify';
 import type { ServiceTokenSigner, ServiceTokenVerifier } from '@alga-psa/service-auth';
+import type { TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
 import type { Encrypter } from '@alga-psa/transit';
 import { migrate, openPglite, type Db } from './db/index.ts';
 import { registerAuth } from './auth/plugin.ts';
@@ -26,6 +27,7 @@ import { installLogRoutes, runnerApi, runnerApiOptionsFrom } from './runner-api/
 import { registerInputGuard } from './input-guard.ts';
 import { webUi, type WebUiOptions } from './web/index.ts';
 import { countSecretsExpiring, ServerMetrics, timedDb } from './metrics.ts';
+import { SigningService, signingRoutes } from './signing/index.ts';
 
 export interface ServerOptions {
   /**
@@ -66,6 +68,8 @@ export interface ServerOptions {
   bundleLimits?: Partial<BundleLimits>;
   /** The web UI (session cookies, CSRF, static files); see src/web/. */
   web?: WebUiOptions;
+  /** Which publisher keys are trusted and whether unsigned bundles are allowed (ALGA_TRUST_POLICY_FILE). Default: none trusted, unsigned allowed. */
+  trustPolicy?: TrustPolicy;
 }
 
 /** One method and URL pattern the server answers, as registered (e.g. `GET /api/v1/installs/:extensionId`). */
@@ -174,6 +178,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
   });
 
   // Every install write goes through this service; its store empties the gateway's cache itself.
+  const signing = new SigningService(db, options.trustPolicy);
   const installs = new InstallService({
     db,
     encrypter: options.encrypter,
@@ -184,6 +189,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
         tenantId: install.tenantId,
         installId: install.id,
         contentHash: install.contentHash,
+        signature: install.signature,
         ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
       }),
   });
@@ -191,20 +197,24 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
   await app.register(async (api) => {
     registerAuth(api, db);
     bundleRoutes(api, options.bundleStore);
-    extensionRoutes(api, db, options.bundleStore);
+    extensionRoutes(api, db, options.bundleStore, signing);
     installRoutes(api, { installs });
     secretRoutes(api, { installs });
     publishRoutes(api, {
       db,
       bundles: options.bundleStore,
+      signing,
       ...(options.bundleLimits ? { limits: options.bundleLimits } : {}),
     });
     referenceRoutes(api, {
       db,
       bundles: options.bundleStore,
+      // The reference upload path obeys the same trust policy (it sends no signature of ours: unsigned).
+      signing,
       installs,
       ...(options.bundleLimits ? { limits: options.bundleLimits } : {}),
     });
+    signingRoutes(api, { signing, onRevoke: () => installs.clearRuntimes() });
     lifecycleRoutes(api, { installs });
     installLogRoutes(api, { db, installs });
     auditRoutes(api, { db, installs });
@@ -222,6 +232,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       installs,
       runner,
       metrics,
+      signing,
       executionTimeoutMs,
       ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
       ...(options.gatewayRateLimit === undefined ? {} : { rateLimit: options.gatewayRateLimit }),

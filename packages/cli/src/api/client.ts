@@ -41,7 +41,13 @@ export class ApiClient {
     return this.#base;
   }
 
-  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
     let response: Response;
     try {
       const streaming = body instanceof ReadableStream;
@@ -49,6 +55,7 @@ export class ApiClient {
         method,
         headers: {
           authorization: `Bearer ${this.#apiKey}`,
+          ...extraHeaders,
           ...(body === undefined ? {} : { 'content-type': contentType }),
         },
         body:
@@ -85,7 +92,12 @@ export class ApiClient {
     return this.request('PUT', `/api/v1/bundles/${contentHash}`, bytes, 'application/octet-stream');
   }
 
-  publishVersion(input: { manifest: unknown; contentHash: string; metadata?: unknown }): Promise<PublishedVersion> {
+  publishVersion(input: {
+    manifest: unknown;
+    contentHash: string;
+    metadata?: unknown;
+    signature?: unknown;
+  }): Promise<PublishedVersion> {
     return this.request('POST', '/api/v1/extensions/versions', input);
   }
 
@@ -97,6 +109,8 @@ export class ApiClient {
     archive: Uint8Array,
     onProgress?: (sent: number, total: number) => void,
     contentType = 'application/gzip',
+    /** A signature document (`alga sign`), sent in the `alga-bundle-signature` header. */
+    signature?: unknown,
   ): Promise<PublishedVersion> {
     const chunk = 64 * 1024;
     let offset = 0;
@@ -112,7 +126,15 @@ export class ApiClient {
         onProgress?.(offset, archive.byteLength);
       },
     });
-    return this.request('POST', '/api/v1/extensions/publish', body, contentType);
+    const headers: Record<string, string> =
+      signature === undefined
+        ? {}
+        : { 'alga-bundle-signature': Buffer.from(JSON.stringify(signature)).toString('base64') };
+    return this.request('POST', '/api/v1/extensions/publish', body, contentType, headers);
+  }
+
+  revokeSigningKey(keyId: string, reason: string): Promise<{ keyId: string; versionsSigned: number }> {
+    return this.request('POST', '/api/v1/signing/revocations', { keyId, reason });
   }
 
   listExtensions(): Promise<{

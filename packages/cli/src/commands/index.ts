@@ -15,6 +15,8 @@ import { register as egress } from './egress.ts';
 import { register as logs } from './logs.ts';
 import { register as reference } from './reference.ts';
 import { register as audit } from './audit.ts';
+import { register as keys } from './keys.ts';
+import { register as sign } from './sign.ts';
 
 /** The command table: one file per command, registered in help order (the order a new user meets them). */
 export const commands: ((program: Command) => void)[] = [
@@ -24,6 +26,8 @@ export const commands: ((program: Command) => void)[] = [
   dev,
   pack,
   login,
+  keys,
+  sign,
   publish,
   install,
   configGet,

@@ -8,6 +8,7 @@ import { CliError } from '../lib/errors.ts';
 import { apiClient } from '../lib/credentials.ts';
 import { packExtension } from '../pack/index.ts';
 import { formatBytes, progressReporter, status } from '../output.ts';
+import { archiveSubject, readSignatureFile, signSubject } from '../lib/signing.ts';
 
 export function register(program: Command): void {
   program
@@ -15,14 +16,18 @@ export function register(program: Command): void {
     .description('Pack the extension and upload it to the server as a new version')
     .option('-C, --dir <dir>', 'extension folder', '.')
     .option('--server <url>', 'server URL (default: ALGA_SERVER_URL or the login file)')
+    .option('--sign <keyFile>', 'sign the bundle with this publisher private key (alga keys generate)')
+    .option('--signature <file>', 'send this signature (alga sign) with the bundle')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { dir: string; server?: string; json?: boolean }) => {
+    .action(async (opts: { dir: string; server?: string; json?: boolean; sign?: string; signature?: string }) => {
+      if (opts.sign && opts.signature) throw new CliError('Give --sign or --signature, not both.');
       const client = await apiClient(opts);
-      const { result, archiveSha256 } = await publishProject(client, opts.dir);
+      const { result, archiveSha256 } = await publishProject(client, opts.dir, opts);
       if (opts.json) return console.log(JSON.stringify({ ...result, archive: archiveSha256 }, null, 2));
       // A server from before warnings sends none.
       for (const warning of result.warnings ?? []) console.error(`warning: ${warning}`);
       console.log(`Published ${result.extensionId}@${result.version} (${result.contentHash}) to ${client.serverUrl}`);
+      if (result.signedBy) console.log(`  signed by ${result.signedBy}`);
       console.log(`  install it with: alga install ${result.extensionId}`);
     });
 }
@@ -47,6 +52,8 @@ async function publishedContent(client: ApiClient, name: string, version: string
 export async function publishProject(
   client: ApiClient,
   dir: string,
+  /** A publisher key to sign with, or a signature file `alga sign` wrote. */
+  signing: { sign?: string | undefined; signature?: string | undefined } = {},
 ): Promise<{ result: PublishedVersion; archiveSha256: string }> {
   const { manifest } = await loadManifest(path.resolve(dir));
   // Asked before building: a version the server already holds can only be re-sent byte for byte,
@@ -72,9 +79,14 @@ export async function publishProject(
     throw alreadyPublished(`this build is ${packed.build.metadata.contentHash}`);
   }
   const archive = await readFile(packed.file);
+  const signature = signing.sign
+    ? await signSubject(signing.sign, await archiveSubject(packed.file))
+    : signing.signature
+      ? await readSignatureFile(signing.signature)
+      : undefined;
   let result: PublishedVersion;
   try {
-    result = await client.publishArchive(archive, uploadProgress());
+    result = await client.publishArchive(archive, uploadProgress(), undefined, signature);
   } catch (error) {
     // A server from before the archive endpoint: the two-step API says the same thing.
     if (!(error instanceof ServerApiError && error.status === 404 && error.code === 'ALGA_NOT_FOUND')) throw error;
@@ -82,7 +94,12 @@ export async function publishProject(
     const { metadata } = packed.build;
     await client.uploadBundle(metadata.contentHash, await readFile(packed.build.componentPath));
     const manifest = JSON.parse(await readFile(path.join(path.resolve(dir), 'manifest.json'), 'utf8')) as unknown;
-    result = await client.publishVersion({ manifest, contentHash: metadata.contentHash, metadata });
+    result = await client.publishVersion({
+      manifest,
+      contentHash: metadata.contentHash,
+      metadata,
+      ...(signature ? { signature } : {}),
+    });
   }
   return { result, archiveSha256: packed.sha256 };
 }

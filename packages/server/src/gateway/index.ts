@@ -37,6 +37,7 @@ import { matchEndpoint } from './match.ts';
 import { applyMethodOverride } from './method-override.ts';
 import { installRateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import type { RunnerClient } from './runner-client.ts';
+import type { SigningService } from '../signing/index.ts';
 
 export const MAX_GATEWAY_BODY_BYTES = 1024 * 1024;
 
@@ -46,6 +47,8 @@ export const UI_PROXY_PREFIX = '/api/ext-proxy';
 export const UI_PROXY_ENTRY_HEADER = 'x-alga-entry';
 
 export interface GatewayDeps {
+  /** Refuses versions signed by a revoked key (and unsigned ones where signatures are required). */
+  signing?: SigningService;
   /** Authenticates API keys and sessions. */
   db: Db;
   /** Where each request's install runtime comes from (cached per install). */
@@ -165,6 +168,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
         ? endpointNotDeclared({ ...route, declared })
         : proxyEndpointNotExposed({ ...route, exposed: declared });
     }
+    await deps.signing?.assertRunnable(install.tenantId, install.signature);
     const wait = (await limit?.(request, install.id)) ?? 0;
     if (wait > 0) {
       deps.metrics?.rateLimited(entry);
@@ -192,6 +196,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
       config_version: String(runtime.configVersion),
       providers: install.grantedCapabilities,
       secret_envelope: runtime.envelope,
+      ...(install.signature ? { bundle_signature: install.signature } : {}),
       ...(request.gatewayUser ? { user: request.gatewayUser } : {}),
       http: { method, path, query, headers, body_b64: body ? body.toString('base64') : null },
       limits: { timeout_ms: deps.executionTimeoutMs, ...(deps.memoryMb ? { memory_mb: deps.memoryMb } : {}) },

@@ -27,6 +27,7 @@ import {
   RUNNER_API_SCOPES,
   RUNNER_ROUTES,
   RUNNER_SCOPES,
+  type BundleSignatureWire,
   type ErrorCode,
   type ExecuteRequest,
   type ExecuteResponse,
@@ -222,6 +223,7 @@ export class RunnerClient {
     tenantId: string;
     installId: string;
     contentHash: string;
+    signature?: BundleSignatureWire | null;
     memoryMb?: number;
   }): Promise<void> {
     const token = await this.#tokens.get({
@@ -232,6 +234,7 @@ export class RunnerClient {
     });
     const prepare: PrepareRequest = {
       content_hash: target.contentHash,
+      ...(target.signature ? { bundle_signature: target.signature } : {}),
       ...(target.memoryMb ? { memory_mb: target.memoryMb } : {}),
     };
     const body = JSON.stringify(prepare);
@@ -411,6 +414,11 @@ const RELAYED_CODES: ReadonlySet<ErrorCode> = new Set([
   'ALGA_EXECUTION_FAILED',
   'ALGA_MEMORY_LIMIT',
   'ALGA_RUNNER_UNAVAILABLE',
+  // The runner's own signature check: the client must hear which (and it is not a runner fault).
+  'ALGA_SIGNATURE_REQUIRED',
+  'ALGA_SIGNATURE_INVALID',
+  'ALGA_SIGNATURE_UNTRUSTED',
+  'ALGA_SIGNING_KEY_REVOKED',
 ]);
 
 /**

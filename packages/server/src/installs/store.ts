@@ -7,7 +7,7 @@
  * install: when it ends the store drops the gateway's cached view of that
  * install itself, so no caller has to remember to.
  */
-import type { AuditPage, Manifest, SecretMeta } from '@alga-psa/protocol';
+import type { AuditPage, BundleSignatureWire, Manifest, SecretMeta } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
 
 export interface InstallRow {
@@ -26,6 +26,8 @@ export interface InstallRow {
   createdAt: Date;
   updatedAt: Date;
   manifest: Manifest;
+  /** The version's publisher signature, carried to the runner (which verifies it itself). */
+  signature: BundleSignatureWire | null;
 }
 
 /** One row of a tenant's install list. */
@@ -80,7 +82,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 const INSTALL_COLUMNS = `i.id, i.tenant_id, i.extension_id, i.version, v.id AS version_id, v.content_hash,
             i.granted_capabilities, i.egress_grants, i.enabled, i.secrets_version, i.secrets_expires_at,
-            i.created_at, i.updated_at, v.manifest
+            i.created_at, i.updated_at, v.manifest, v.signature
        FROM installs i
        JOIN extension_versions v ON v.extension_id = i.extension_id AND v.version = i.version`;
 
@@ -99,6 +101,7 @@ interface RawInstall {
   created_at: Date;
   updated_at: Date;
   manifest: Manifest;
+  signature: BundleSignatureWire | null;
 }
 
 function toInstall(row: RawInstall): InstallRow {
@@ -117,6 +120,7 @@ function toInstall(row: RawInstall): InstallRow {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     manifest: row.manifest,
+    signature: row.signature ?? null,
   };
 }
 

@@ -6,12 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import * as semver from 'semver';
+import { canonicalJson as canonical } from '@alga-psa/service-auth/bundle-signature';
 import type { Manifest, ManifestProblem } from '@alga-psa/protocol';
 import { resolveWildcardVersion, validateManifest } from '@alga-psa/protocol/manifest';
 import type { Db } from '../db/index.ts';
 import type { Principal } from '../auth/api-keys.ts';
 import { extensionOwnedElsewhere, manifestInvalid, publisherMismatch, versionImmutable } from '../errors.ts';
 import { insertAudit } from '../installs/store.ts';
+import { SigningService } from '../signing/index.ts';
 import { verifyComponent } from './component.ts';
 
 export interface UiFileRecord {
@@ -32,6 +34,10 @@ export interface PublishInput {
   archive?: { contentHash: string; digest: string; uiFiles: UiFileRecord[] };
   /** Runs once the component passed its checks, before the version is recorded (stores the bytes). */
   store?: () => Promise<void>;
+  /** The publisher's detached signature document as sent (checked against the trust policy). */
+  signature?: unknown;
+  /** manifest.json as the publisher wrote it (what the signature's manifest digest covers); default `manifest`. */
+  manifestJson?: unknown;
 }
 
 export interface PublishResult {
@@ -40,8 +46,10 @@ export interface PublishResult {
   version: string;
   contentHash: string;
   imports: string[];
-  /** The manifest's notes, then the component checks' (`importWarnings`). */
+  /** The manifest's notes, the signature check's, then the component checks' (`importWarnings`). */
   warnings: string[];
+  /** The key id that signed the version, null when unsigned. */
+  signedBy: string | null;
 }
 
 export interface ParsedManifest {
@@ -79,26 +87,28 @@ export function filesDigest(files: Iterable<[string, Uint8Array]>): string {
   return `sha256:${createHash('sha256').update(lines.join('\n')).digest('hex')}`;
 }
 
-/** Key-order-independent JSON, so a manifest read back from jsonb compares equal. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-export async function publishVersion(db: Db, principal: Principal, input: PublishInput, requestId: string) {
+export async function publishVersion(
+  db: Db,
+  principal: Principal,
+  input: PublishInput,
+  requestId: string,
+  signing: SigningService = new SigningService(db),
+) {
   const { contentHash } = input;
   let manifest = input.manifest;
+  // The signature first: a refused signature is the answer whatever else is wrong.
+  const signed = await signing.checkPublish(
+    principal.tenantId,
+    contentHash,
+    input.manifestJson ?? manifest,
+    input.signature,
+  );
   const checked = await verifyComponent(input.component, manifest);
   const { imports } = checked;
-  const warnings = [...(input.notes ?? []), ...checked.warnings];
+  const warnings = [...(input.notes ?? []), ...signed.warnings, ...checked.warnings];
   // Content-addressed and idempotent: bytes stored for a publish that then fails are harmless.
   await input.store?.();
+  let signedBy = signed.signature?.keyId ?? null;
   const created = await db.transaction(async (tx) => {
     // Insert-or-read in one statement so two concurrent first publishes agree on the owner.
     await tx.query(
@@ -137,17 +147,28 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
       content_hash: string;
       manifest: Manifest;
       files_digest: string | null;
-    }>('SELECT content_hash, manifest, files_digest FROM extension_versions WHERE extension_id = $1 AND version = $2', [
-      manifest.name,
-      manifest.version,
-    ]);
+      signature: unknown;
+    }>(
+      'SELECT content_hash, manifest, files_digest, signature FROM extension_versions WHERE extension_id = $1 AND version = $2',
+      [manifest.name, manifest.version],
+    );
     const previous = existing[0];
     if (previous) {
       const same =
         previous.content_hash === contentHash &&
         canonical(previous.manifest) === canonical(manifest) &&
         (previous.files_digest ?? null) === (input.archive?.digest ?? previous.files_digest ?? null);
-      if (same) return false;
+      if (same) {
+        // A published version is immutable, its signature (or lack of one) included.
+        const stored = (previous.signature as { keyId?: string } | null)?.keyId ?? null;
+        if (stored !== (signed.signature?.keyId ?? null)) {
+          warnings.push(
+            `${manifest.name}@${manifest.version} was already published ${stored ? `signed by ${stored}` : 'unsigned'}, and a published version does not change; publish a new version to change its signature.`,
+          );
+        }
+        signedBy = stored;
+        return false;
+      }
       throw versionImmutable({
         extensionId: manifest.name,
         version: manifest.version,
@@ -155,8 +176,9 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
       });
     }
     await tx.query(
-      `INSERT INTO extension_versions (extension_id, version, content_hash, manifest, metadata, archive_hash, files_digest, imports)
-       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8::jsonb)`,
+      `INSERT INTO extension_versions (extension_id, version, content_hash, manifest, metadata, archive_hash, files_digest, imports,
+                                       signature, signing_key_id)
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8::jsonb, $9::jsonb, $10)`,
       [
         manifest.name,
         manifest.version,
@@ -166,6 +188,8 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
         input.archive?.contentHash ?? null,
         input.archive?.digest ?? null,
         JSON.stringify(imports),
+        signed.signature ? JSON.stringify(signed.signature) : null,
+        signed.signature?.keyId ?? null,
       ],
     );
     for (const file of input.archive?.uiFiles ?? []) {
@@ -190,5 +214,6 @@ export async function publishVersion(db: Db, principal: Principal, input: Publis
     contentHash,
     imports,
     warnings,
+    signedBy,
   } satisfies PublishResult;
 }

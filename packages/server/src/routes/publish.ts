@@ -18,11 +18,13 @@ import type { Principal } from '../auth/api-keys.ts';
 import { archiveBodyMissing, manifestNotJson, metadataHashMismatch } from '../errors.ts';
 import { readBundleArchive, type BundleContents } from '../publish/archive.ts';
 import { filesDigest, parseManifest, publishVersion, type UiFileRecord } from '../publish/publish.ts';
+import { SIGNATURE_HEADER, signatureFromHeader, type SigningService } from '../signing/index.ts';
 
 export interface PublishRouteDeps {
   db: Db;
   bundles: BundleStore;
   limits?: Partial<BundleLimits>;
+  signing?: SigningService;
 }
 
 const UI_CONTENT_TYPES: Record<string, string> = {
@@ -93,11 +95,12 @@ export async function publishArchive(
   requestId: string,
   limits: BundleLimits,
   manifestText?: string,
+  /** The publisher's signature document (`alga-bundle-signature` header), checked against the trust policy. */
+  signature?: unknown,
 ) {
   const contents = await readBundleArchive(archive, limits);
-  const { manifest, notes } = parseManifest(
-    parseJson(manifestText ?? contents.manifestText, 'manifest.json', 'manifest'),
-  );
+  const manifestJson = parseJson(manifestText ?? contents.manifestText, 'manifest.json', 'manifest');
+  const { manifest, notes } = parseManifest(manifestJson);
   // A reference bundle has no metadata.json: its component is hashed here.
   const { metadata, contentHash } =
     contents.metadataText === undefined
@@ -136,6 +139,8 @@ export async function publishArchive(
       component: contents.component,
       metadata,
       archive: { contentHash: archiveHash, digest: filesDigest(files), uiFiles },
+      signature,
+      manifestJson,
       store: async () => {
         await deps.bundles.put(contents.component);
         await deps.bundles.put(archive);
@@ -143,6 +148,7 @@ export async function publishArchive(
       },
     },
     requestId,
+    deps.signing,
   );
   return { result, contentHash, archiveHash, uiFiles, manifest };
 }
@@ -161,12 +167,15 @@ export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): voi
     const principal = principalOf(request);
     const archive = request.body;
     if (!Buffer.isBuffer(archive) || archive.length === 0) throw archiveBodyMissing();
+    const signature = signatureFromHeader(request.headers[SIGNATURE_HEADER]);
     const { result, contentHash, archiveHash, uiFiles } = await publishArchive(
       deps,
       principal,
       archive,
       request.id,
       limits,
+      undefined,
+      signature,
     );
     return reply.code(result.created ? 201 : 200).send({
       extensionId: result.extensionId,
@@ -176,6 +185,7 @@ export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): voi
       archiveHash,
       imports: result.imports,
       uiFiles: uiFiles.map((file) => file.path).sort(),
+      signedBy: result.signedBy,
     } satisfies PublishedVersion);
   });
 }

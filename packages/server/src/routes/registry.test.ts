@@ -107,9 +107,9 @@ for (const engine of testEngines()) {
       });
       assert.equal(again.statusCode, 200);
       const { warnings, ...published } = again.json();
-      assert.deepEqual(published, { extensionId: 'repub-ext', version: '1.0.0', contentHash: hash });
-      // The stand-in component imports nothing, so not the host clock either.
-      assert.equal(warnings.length, 1);
+      assert.deepEqual(published, { extensionId: 'repub-ext', version: '1.0.0', contentHash: hash, signedBy: null });
+      // The stand-in component imports nothing, so not the host clock either; and it is not signed.
+      assert.equal(warnings.length, 2);
 
       const other = fakeComponent();
       await upload(other);
