@@ -49,8 +49,14 @@ export const ERRORS = {
     status: 422,
     message: 'The bundle is not signed, and signed bundles are required; publish it with `alga publish --sign <key>`.',
   },
-  ALGA_SIGNATURE_INVALID: { status: 422, message: 'The bundle signature does not verify or does not match the bundle.' },
-  ALGA_SIGNATURE_UNTRUSTED: { status: 422, message: 'The bundle is signed by a key that is not trusted for this tenant.' },
+  ALGA_SIGNATURE_INVALID: {
+    status: 422,
+    message: 'The bundle signature does not verify or does not match the bundle.',
+  },
+  ALGA_SIGNATURE_UNTRUSTED: {
+    status: 422,
+    message: 'The bundle is signed by a key that is not trusted for this tenant.',
+  },
   ALGA_SIGNING_KEY_REVOKED: { status: 403, message: 'The bundle is signed by a revoked key and may not run.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

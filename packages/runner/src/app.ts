@@ -106,11 +106,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     async (request): Promise<PrepareResponse> => {
       const started = performance.now();
       // The token names the tenant the bundle is prepared for.
-      options.trust?.check(
-        request.serviceClaims!.tenantId,
-        request.body.content_hash,
-        request.body.bundle_signature,
-      );
+      options.trust?.check(request.serviceClaims!.tenantId, request.body.content_hash, request.body.bundle_signature);
       await engine.prepare(request.body.content_hash, request.body.memory_mb);
       return {
         status: 'prepared',

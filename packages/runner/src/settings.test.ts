@@ -193,7 +193,7 @@ describe('embedders get the same settings as the process', () => {
       transit: _transit,
       ...read
     } = readSettings(required);
-    const { transitKeyFile: _key, serviceVerifyKeyFile: _verify, ...fromEnvironment } = read;
+    const { transitKeyFile: _key, serviceVerifyKeyFile: _verify, trustPolicyFile: _trust, ...fromEnvironment } = read;
     const resolved = resolveSettings();
     assert.deepEqual(
       { ...fromEnvironment, httpAllowPrivate: String(fromEnvironment.httpAllowPrivate) },
