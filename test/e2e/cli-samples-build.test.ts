@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildExtension } from '@alga-psa/cli';
-import { ambientWasiInterface, importsHostClock } from '@alga-psa/protocol';
+import { WIT_VERSION, ambientWasiInterface, importsHostClock } from '@alga-psa/protocol';
 import { packExtension } from '../../packages/cli/src/pack/index.ts';
 import { readFixture, runComponentTests } from '../../packages/cli/src/test/index.ts';
 import { componentImports, importWarnings } from '../../packages/server/src/publish/component.ts';
@@ -36,7 +36,8 @@ for (const name of samples) {
     const imports = await componentImports(new Uint8Array(await readFile(result.componentPath)));
     for (const imp of imports) {
       if (ambientWasiInterface(imp)) continue;
-      assert.match(imp, /^alga:extension\/[a-z-]+@0\.1\.0$/);
+      assert.match(imp, /^alga:extension\/[a-z0-9-]+@(.+)$/);
+      assert.equal(imp.slice(imp.indexOf('@') + 1), WIT_VERSION, `${imp} is from the WIT this CLI builds against`);
     }
     assert.ok(importsHostClock(imports), 'built with the host clock');
     assert.deepEqual(importWarnings(imports), [], 'publish has nothing to warn about');
@@ -54,6 +55,7 @@ test('packing the ui-proxy sample ships its ui/ files, and packing is byte-for-b
     'metadata.json',
     'ui/app.js',
     'ui/index.html',
+    'ui/style.css',
     'wit/alga-extension.wit',
   ]);
   assert.equal(first.sha256, second.sha256);
