@@ -53,7 +53,13 @@ describe('transit unavailable: cached material until its TTL, then clear and bou
     };
     sys = await startSystem({
       name: 'transit-outage',
-      runnerEnv: { ...vaultEnv, ALGA_TRANSIT_KEY_FILE: '', RUNNER_SECRET_CACHE_TTL_MS: String(TTL_MS) },
+      runnerEnv: {
+        ...vaultEnv,
+        ALGA_TRANSIT_KEY_FILE: '',
+        RUNNER_SECRET_CACHE_TTL_MS: String(TTL_MS),
+        // Readiness probes are logged at debug; the Vault-down test waits for them in this log.
+        LOG_LEVEL: 'debug',
+      },
       serverEnv: {
         ...vaultEnv,
         ALGA_EXECUTION_TIMEOUT_MS: String(EXECUTION_TIMEOUT_MS),
