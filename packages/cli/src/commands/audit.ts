@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { AuditRecord } from '@alga-psa/protocol';
 import { CliError } from '../lib/errors.ts';
-import { resolveInstallTarget, type InstallTargetFlags } from '../lib/install-target.ts';
+import { resolveInstallTarget, withInstallTarget, type InstallTargetFlags } from '../lib/install-target.ts';
 import { printJson } from '../output.ts';
 
 /** The server's most rows per page (MAX_AUDIT_PAGE); more is fetched page by page. */
@@ -16,13 +16,12 @@ export function auditLine(entry: AuditRecord): string {
 }
 
 export function register(program: Command): void {
-  program
-    .command('audit')
-    .description("Print an install's audit trail, newest first: who changed what (key names, never values), when")
-    .option('--ext <extensionId>', 'extension (default: the manifest in --dir)')
-    .option('-C, --dir <dir>', 'extension folder', '.')
+  withInstallTarget(
+    program
+      .command('audit')
+      .description("Print an install's audit trail, newest first: who changed what (key names, never values), when"),
+  )
     .option('-n, --limit <n>', 'how many entries', '50')
-    .option('--server <url>', 'server URL')
     .option('--json', 'print JSON')
     .action(async (opts: InstallTargetFlags & { limit: string; json?: boolean }) => {
       const wanted = Number(opts.limit);

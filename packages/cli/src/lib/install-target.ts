@@ -11,14 +11,17 @@ export interface InstallTargetFlags {
   server?: string;
 }
 
-/** `alga <noun> <verb>` for a verb that acts on one install (`alga config get`, `alga secrets set`), with its flags. */
-export function installVerb(program: Command, name: Noun, verb: string, description: string): Command {
-  return noun(program, name)
-    .command(verb)
-    .description(description)
+/** Adds the flags of {@link InstallTargetFlags} to a command that acts on one install. */
+export function withInstallTarget(command: Command): Command {
+  return command
     .option('--ext <extensionId>', 'extension (default: the manifest in --dir)')
     .option('-C, --dir <dir>', 'extension folder', '.')
     .option('--server <url>', 'server URL');
+}
+
+/** `alga <noun> <verb>` for a verb that acts on one install (`alga config get`, `alga secrets set`), with its flags. */
+export function installVerb(program: Command, name: Noun, verb: string, description: string): Command {
+  return withInstallTarget(noun(program, name).command(verb).description(description));
 }
 
 /** The install the flags name (--ext, else the manifest in --dir) and a client for its server. */
