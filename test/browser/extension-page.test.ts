@@ -13,10 +13,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import { type BrowserContext, type Frame, type Page } from 'playwright-core';
 import { ApiClient } from '@alga-psa/cli';
 import { packExtension } from '../../packages/cli/src/pack/index.ts';
 import { ensureChromium } from '../../scripts/ensure-chromium.ts';
+import { launchChromium } from './lib/chromium.ts';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
 import type { ServiceProcess } from '../../scripts/lib/processes.ts';
 import { ensureWebBuild } from '../../scripts/lib/web-build.ts';
@@ -25,7 +26,6 @@ import { NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sampleDir = path.join(repo, 'samples/ui-proxy-demo');
 const shots = path.join(repo, 'test-results/screenshots');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'];
 
 describe('extension pages in the product, in a real browser', () => {
   let dataDir: string;
@@ -77,17 +77,7 @@ describe('extension pages in the product, in a real browser', () => {
     await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
     elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as { port: number }).port}/`;
 
-    const userDataDir = await mkdtemp(path.join(tmpdir(), 'alga-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 800 },
-    });
-    // Waits are for what the page shows; the test runner's timeout is the backstop.
-    context.setDefaultTimeout(0);
-    context.setDefaultNavigationTimeout(0);
-    page = context.pages()[0] ?? (await context.newPage());
+    ({ context, page } = await launchChromium({ width: 1280, height: 800 }));
     context.on('request', (request) => {
       if (request.url().includes('/api/ext-proxy/')) proxyCalls.push(`${request.method()} ${request.url()}`);
     });

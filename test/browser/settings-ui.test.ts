@@ -11,10 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { ApiClient } from '@alga-psa/cli';
 import { bootstrapTenant, createTenantWithKey, migrate, openPglite } from '@alga-psa/server';
 import { ensureChromium } from '../../scripts/ensure-chromium.ts';
+import { launchChromium } from './lib/chromium.ts';
 import { deployExtension } from '../../scripts/lib/demo.ts';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
 import type { ServiceProcess } from '../../scripts/lib/processes.ts';
@@ -26,17 +27,6 @@ const fixtureDir = path.join(repo, 'test/browser/fixtures/settings-showcase');
 const shots = path.join(repo, 'test-results/screenshots');
 // A recognisable value: after it is saved, it must never come back to the browser.
 const CANARY = `canary-${randomBytes(12).toString('hex')}`;
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('web UI in a real browser', () => {
   let dataDir: string;
@@ -124,18 +114,7 @@ describe('web UI in a real browser', () => {
     });
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
 
-    const userDataDir = await mkdtemp(path.join(tmpdir(), 'alga-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 860 },
-    });
-    // Every wait is for what the page shows, however long a slow machine takes to show it (Playwright's
-    // own 30 s default is a deadline of its own): the test runner's timeout is the backstop.
-    context.setDefaultTimeout(0);
-    context.setDefaultNavigationTimeout(0);
-    page = context.pages()[0] ?? (await context.newPage());
+    ({ context, page } = await launchChromium({ width: 1280, height: 860 }));
     context.on('response', (response) => {
       void response.text().then(
         (body) => seen.push({ url: response.url(), body }),
