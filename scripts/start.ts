@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     say(`Manage extensions in the browser: ${server.url}/signin`);
     say(`  admin@demo.local / ${credentials.adminPassword}`);
     if (credentials.viewerPassword) say(`  viewer@demo.local / ${credentials.viewerPassword} (read-only)`);
+    if (credentials.clientPassword) say(`  client@demo.local / ${credentials.clientPassword} (client portal)`);
   }
   say('');
   say('Press Ctrl-C to stop.');

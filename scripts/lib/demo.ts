@@ -6,9 +6,10 @@ import { buildExtension, type ApiClient } from '@alga-psa/cli';
 export interface BootstrapCredentials {
   tenantId: string;
   apiKey: string;
-  /** Web UI sign-in for admin@demo.local / viewer@demo.local. */
+  /** Web UI sign-in for admin@demo.local / viewer@demo.local / client@demo.local (client portal). */
   adminPassword?: string;
   viewerPassword?: string;
+  clientPassword?: string;
 }
 
 export async function readBootstrap(file: string): Promise<BootstrapCredentials> {

@@ -11,11 +11,18 @@ import type { SettingDefinition, SettingType } from './settings.ts';
 /** A person's (or an API key's) role in a tenant: admins change things, viewers read. */
 export type Role = 'admin' | 'viewer';
 
+/**
+ * A signed-in person's role: a staff role, or `client` — a person of the
+ * tenant's client (customer) who sees only the client portal: extension pages
+ * with `ui.hooks.clientPortalMenu`, nothing of installs or settings.
+ */
+export type UserRole = Role | 'client';
+
 /** The signed-in person, as the web UI shows them. */
 export interface UiUser {
   email: string;
   name: string;
-  role: Role;
+  role: UserRole;
   /** The tenant's name. */
   tenant: string;
 }
@@ -68,6 +75,22 @@ export interface AvailableExtension {
   /** The latest version. */
   version: string;
   description: string | null;
+}
+
+/** One entry of the client portal's menu: an enabled install whose UI declares `ui.hooks.clientPortalMenu`. */
+export interface PortalExtension {
+  /** The install id (the portal page's URL carries it). */
+  id: string;
+  extensionId: string;
+  /** `ui.hooks.clientPortalMenu.label`. */
+  label: string;
+  /** The entry page on this server, `/ext-ui/<extensionId>/<digest>/<entry>`. */
+  url: string;
+}
+
+/** `GET /ui/api/portal/extensions`: what the client portal shows, for any signed-in role. */
+export interface PortalExtensionList {
+  extensions: PortalExtension[];
 }
 
 /** `GET /ui/api/extensions`. */

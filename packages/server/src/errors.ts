@@ -22,6 +22,11 @@ export const signInRequired = defineError('ALGA_UNAUTHENTICATED', 'Sign in to co
 export const sessionEnded = defineError('ALGA_UNAUTHENTICATED', 'The session has ended; sign in again.');
 /** `details.reason`: `role`. */
 export const roleWithoutAccess = defineError('ALGA_FORBIDDEN', 'Your role has no access to extension settings.');
+/** `details.reason`: `role`. A client-portal user on a staff route of the web UI. */
+export const clientPortalOnly = defineError(
+  'ALGA_FORBIDDEN',
+  'Client-portal users see only the extension pages of the client portal.',
+);
 /** `details.reason`: `role`. */
 export const adminOnly = defineError('ALGA_FORBIDDEN', 'Only tenant admins can change extensions and their settings.');
 /** `details.reason`: `csrf`. */
@@ -177,6 +182,11 @@ export const gatewayBodyTooLarge = defineError(
 export const viewerGatewayWrite = defineError(
   'ALGA_FORBIDDEN',
   'This API key has the viewer role, which may only call GET endpoints; use an admin key for {method}.',
+);
+/** A client-portal user's session on `/api/ext`: the portal's pages use the UI proxy only. */
+export const clientPortalGateway = defineError(
+  'ALGA_FORBIDDEN',
+  'Client-portal users reach extension "{extensionId}" only through its page in the client portal (/api/ext-proxy).',
 );
 export const endpointNotDeclared = defineError(
   'ALGA_ROUTE_NOT_FOUND',

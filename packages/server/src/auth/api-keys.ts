@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Role } from '@alga-psa/protocol';
+import type { Role, UserRole } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
 import { apiKeyInvalid, apiKeyMalformed, viewerKeyWrite } from '../errors.ts';
 
@@ -13,7 +13,8 @@ export type { Role } from '@alga-psa/protocol';
 
 export interface Principal {
   tenantId: string;
-  role: Role;
+  /** An API key's is admin or viewer; `client` only for a client-portal user's session at the gateway. */
+  role: UserRole;
   keyId: string;
   /** How audit rows name who acted. */
   actor: string;

@@ -6,9 +6,11 @@ import { createDemoUsers } from './session.ts';
 export interface BootstrapFile {
   tenantId: string;
   apiKey: string;
-  /** Web UI sign-in for admin@demo.local / viewer@demo.local (see session.ts). */
+  /** Web UI sign-in for admin@demo.local / viewer@demo.local / client@demo.local (see session.ts). */
   adminPassword?: string;
   viewerPassword?: string;
+  /** The client-portal user's. */
+  clientPassword?: string;
   serverUrl?: string;
 }
 
@@ -22,8 +24,8 @@ export async function bootstrapTenant(db: Db, file: string): Promise<BootstrapFi
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tenants');
   if ((rows[0]?.n ?? 0) > 0) return undefined;
   const { tenantId, apiKey } = await createTenantWithKey(db, { name: 'demo', role: 'admin', keyName: 'bootstrap' });
-  const { adminPassword, viewerPassword } = await createDemoUsers(db, tenantId);
-  const data: BootstrapFile = { tenantId, apiKey, adminPassword, viewerPassword };
+  const { adminPassword, viewerPassword, clientPassword } = await createDemoUsers(db, tenantId);
+  const data: BootstrapFile = { tenantId, apiKey, adminPassword, viewerPassword, clientPassword };
   await writeBootstrapFile(file, data);
   return data;
 }

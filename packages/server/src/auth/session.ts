@@ -5,7 +5,7 @@
  * come from the user row behind the session, never from the request.
  */
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import type { Role } from '@alga-psa/protocol';
+import type { UserRole } from '@alga-psa/protocol';
 import type { Queryable } from '../db/index.ts';
 
 export interface SessionUser {
@@ -14,7 +14,9 @@ export interface SessionUser {
   tenantId: string;
   email: string;
   name: string;
-  role: Role;
+  role: UserRole;
+  /** The client a client-portal user belongs to; null for staff. */
+  clientId: string | null;
   expiresAt: Date;
 }
 
@@ -68,31 +70,46 @@ export function randomPassword(): string {
 
 export async function createUser(
   db: Queryable,
-  options: { tenantId: string; email: string; role: Role; password: string; name?: string },
+  options: { tenantId: string; email: string; role: UserRole; password: string; name?: string; clientId?: string },
 ): Promise<{ userId: string }> {
   const { rows } = await db.query<{ id: string }>(
-    'INSERT INTO users (tenant_id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+    `INSERT INTO users (tenant_id, email, name, role, password_hash, client_id)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
     [
       options.tenantId,
       options.email.toLowerCase(),
       options.name ?? '',
       options.role,
       await hashPassword(options.password),
+      // The schema insists: a client-portal user has a client, staff have none.
+      options.clientId ?? null,
     ],
   );
   return { userId: rows[0]!.id };
 }
 
+/** The demo client-portal user's client, as extensions see it (user-v2's client-id). */
+export const DEMO_CLIENT_ID = 'demo-client';
+
 /**
- * The demo tenant's people: an admin and a viewer, with random passwords the
- * caller hands over through the 0600 bootstrap file (never stdout or logs).
+ * The demo tenant's people: an admin, a viewer and a client-portal user, with
+ * random passwords the caller hands over through the 0600 bootstrap file
+ * (never stdout or logs).
  */
 export async function createDemoUsers(
   db: Queryable,
   tenantId: string,
-): Promise<{ adminEmail: string; adminPassword: string; viewerEmail: string; viewerPassword: string }> {
+): Promise<{
+  adminEmail: string;
+  adminPassword: string;
+  viewerEmail: string;
+  viewerPassword: string;
+  clientEmail: string;
+  clientPassword: string;
+}> {
   const adminPassword = randomPassword();
   const viewerPassword = randomPassword();
+  const clientPassword = randomPassword();
   await createUser(db, {
     tenantId,
     email: 'admin@demo.local',
@@ -107,7 +124,22 @@ export async function createDemoUsers(
     role: 'viewer',
     password: viewerPassword,
   });
-  return { adminEmail: 'admin@demo.local', adminPassword, viewerEmail: 'viewer@demo.local', viewerPassword };
+  await createUser(db, {
+    tenantId,
+    email: 'client@demo.local',
+    name: 'Demo Client User',
+    role: 'client',
+    clientId: DEMO_CLIENT_ID,
+    password: clientPassword,
+  });
+  return {
+    adminEmail: 'admin@demo.local',
+    adminPassword,
+    viewerEmail: 'viewer@demo.local',
+    viewerPassword,
+    clientEmail: 'client@demo.local',
+    clientPassword,
+  };
 }
 
 /**
@@ -150,11 +182,12 @@ export async function resolveSession(db: Queryable, token: string | undefined): 
     tenant_id: string;
     email: string;
     name: string;
-    role: Role;
+    role: UserRole;
+    client_id: string | null;
     expires_at: Date;
     refresh: boolean;
   }>(
-    `SELECT s.id, s.user_id, u.tenant_id, u.email, u.name, u.role, s.expires_at,
+    `SELECT s.id, s.user_id, u.tenant_id, u.email, u.name, u.role, u.client_id, s.expires_at,
             (s.last_seen_at < now() - interval '1 minute') AS refresh
        FROM ui_sessions s JOIN users u ON u.id = s.user_id
       WHERE s.token_sha256 = $1 AND s.expires_at > now()
@@ -176,6 +209,7 @@ export async function resolveSession(db: Queryable, token: string | undefined): 
     email: row.email,
     name: row.name,
     role: row.role,
+    clientId: row.client_id,
     expiresAt,
   };
 }

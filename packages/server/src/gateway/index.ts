@@ -22,6 +22,7 @@ import type { Principal } from '../auth/api-keys.ts';
 import { principalOf } from '../auth/plugin.ts';
 import type { Db } from '../db/index.ts';
 import {
+  clientPortalGateway,
   endpointNotDeclared,
   gatewayBodyTooLarge,
   gatewayRateLimited,
@@ -94,10 +95,31 @@ function splitUrl(request: FastifyRequest, prefix: string): { path: string; quer
   return { path: below === '' ? '/' : below, query: queryAt === -1 ? '' : raw.slice(queryAt + 1) };
 }
 
-/** Viewers read: only GET and HEAD. Anything that may change state needs an admin key. */
+/**
+ * Viewers read: only GET and HEAD. Anything that may change state needs an
+ * admin key. A client-portal user may use any method, as on the reference
+ * host, but only through the UI proxy of an extension in the client portal
+ * (`requirePortalAccess`, checked first).
+ */
 export function requireGatewayPermission(principal: Principal, method: string): void {
-  if (principal.role === 'admin') return;
+  if (principal.role === 'admin' || principal.role === 'client') return;
   if (method !== 'GET' && method !== 'HEAD') throw viewerGatewayWrite({ method });
+}
+
+/**
+ * A client-portal user reaches an extension only through the UI proxy, and
+ * only one whose installed version declares `ui.hooks.clientPortalMenu`;
+ * any other install answers the same 404 as one that is not installed.
+ */
+export function requirePortalAccess(
+  principal: Principal,
+  entry: 'api' | 'ui-proxy',
+  extensionId: string,
+  manifest: { ui?: { hooks?: { clientPortalMenu?: unknown } } | undefined },
+): void {
+  if (principal.role !== 'client') return;
+  if (entry !== 'ui-proxy') throw clientPortalGateway({ extensionId });
+  if (!manifest.ui?.hooks?.clientPortalMenu) throw notInstalled({ extensionId });
 }
 
 export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
@@ -147,6 +169,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
     // One message for "unknown", "not installed", "disabled" and "another tenant's".
     if (!runtime || !runtime.install.enabled) throw notInstalled({ extensionId });
     const { install } = runtime;
+    requirePortalAccess(principal, entry, extensionId, install.manifest);
     const split = splitUrl(request, entry === 'api' ? GATEWAY_PREFIX : UI_PROXY_PREFIX);
     const received = {
       method: request.method,

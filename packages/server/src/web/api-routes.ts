@@ -27,6 +27,7 @@ import {
   type InstallStatus,
   type LogsView,
   type Manifest,
+  type PortalExtensionList,
   type SettingsGroup,
   type SettingsView,
   type UiSetting,
@@ -44,7 +45,7 @@ import {
 import { listExtensions } from '../registry.ts';
 import { recentLogs } from '../runner-api/logs.ts';
 import { extensionUiUrl } from './ext-ui.ts';
-import { requireAdminUser, requireUser } from './security.ts';
+import { requireAdminUser, requireSignedIn, requireUser } from './security.ts';
 import { auditPage, auditQuerySchema, type AuditQuery } from '../routes/audit.ts';
 
 export interface WebApiDeps {
@@ -168,6 +169,24 @@ export function webApiRoutes(plain: FastifyInstance, { db, installs }: WebApiDep
               },
             ],
       ),
+    };
+  });
+
+  /**
+   * The client portal's menu: enabled installs whose UI declares
+   * `ui.hooks.clientPortalMenu`, and nothing else about them (no status,
+   * settings or versions). The one extensions route a client-portal user may read.
+   */
+  app.get('/ui/api/portal/extensions', async (request): Promise<PortalExtensionList> => {
+    const user = requireSignedIn(request);
+    const installed = await installs.list(user.tenantId);
+    return {
+      extensions: installed.flatMap((install) => {
+        const ui = install.enabled ? uiInfo(install) : null;
+        return ui?.clientPortalMenu
+          ? [{ id: install.id, extensionId: install.extensionId, label: ui.clientPortalMenu, url: ui.url }]
+          : [];
+      }),
     };
   });
 

@@ -9,9 +9,17 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
+import type { Role } from '@alga-psa/protocol';
 import type { Db } from '../db/index.ts';
 import { resolveSession, type SessionUser } from '../auth/session.ts';
-import { adminOnly, crossSiteWrite, csrfTokenInvalid, roleWithoutAccess, signInRequired } from '../errors.ts';
+import {
+  adminOnly,
+  clientPortalOnly,
+  crossSiteWrite,
+  csrfTokenInvalid,
+  roleWithoutAccess,
+  signInRequired,
+} from '../errors.ts';
 
 export const SESSION_COOKIE = 'alga_session';
 export const CSRF_COOKIE = 'alga_csrf';
@@ -101,18 +109,32 @@ export function issueCsrfToken(request: FastifyRequest, reply: FastifyReply, opt
   });
 }
 
-/** The signed-in user, or 401. Tenant and role come from here and nowhere else. */
-export function requireUser(request: FastifyRequest): SessionUser {
+/** A signed-in member of the tenant's staff (not a client-portal user). */
+export type StaffUser = SessionUser & { role: Role };
+
+/** The signed-in user of any role (staff or client portal), or 401. */
+export function requireSignedIn(request: FastifyRequest): SessionUser {
   const user = request.uiUser;
   if (!user) throw signInRequired();
-  // The schema only knows admin and viewer today; anything else must not fall through to "viewer".
-  if (user.role !== 'admin' && user.role !== 'viewer') {
-    throw roleWithoutAccess({ details: { reason: 'role' } });
-  }
   return user;
 }
 
-export function requireAdminUser(request: FastifyRequest): SessionUser {
+/**
+ * A signed-in staff user (admin or viewer), or 401/403. Tenant and role come
+ * from here and nowhere else. Every install, settings, audit and logs route
+ * goes through it, so a client-portal user is refused there by the server.
+ */
+export function requireUser(request: FastifyRequest): StaffUser {
+  const user = requireSignedIn(request);
+  if (user.role === 'client') throw clientPortalOnly({ details: { reason: 'role' } });
+  // Deny by default: a role this code does not know must not fall through to "viewer".
+  if (user.role !== 'admin' && user.role !== 'viewer') {
+    throw roleWithoutAccess({ details: { reason: 'role' } });
+  }
+  return user as StaffUser;
+}
+
+export function requireAdminUser(request: FastifyRequest): StaffUser {
   const user = requireUser(request);
   if (user.role !== 'admin') throw adminOnly({ details: { reason: 'role' } });
   return user;
