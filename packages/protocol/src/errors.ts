@@ -58,6 +58,10 @@ export const ERRORS = {
     message: 'The bundle is signed by a key that is not trusted for this tenant.',
   },
   ALGA_SIGNING_KEY_REVOKED: { status: 403, message: 'The bundle is signed by a revoked key and may not run.' },
+  ALGA_CAPABILITY_DISABLED: {
+    status: 403,
+    message: 'The platform operator has disabled a capability this extension needs.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

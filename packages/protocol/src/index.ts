@@ -10,6 +10,7 @@ export * from './csrf.ts';
 export * from './errors.ts';
 export * from './execute.ts';
 export * from './manifest.ts';
+export * from './policy.ts';
 export * from './publish.ts';
 export * from './runner-api.ts';
 export * from './settings.ts';

@@ -298,3 +298,29 @@ export const signatureHeaderMalformed = defineError(
   'ALGA_SIGNATURE_INVALID',
   'The {header} header must be the base64 of a signature JSON document written by `alga sign`.',
 );
+
+// ── Provider policy and the platform operator (policy/) ──────────────────────
+/** `details.capabilities`: the disabled ones the extension needs. */
+export const capabilityDisabled = defineError(
+  'ALGA_CAPABILITY_DISABLED',
+  'The platform operator has disabled {capabilities} for this tenant, and this extension needs it; ask the operator to enable it.',
+);
+export const operatorNotConfigured = defineError(
+  'ALGA_UNAUTHENTICATED',
+  'This server has no operator key configured (ALGA_OPERATOR_KEY or ALGA_OPERATOR_KEY_FILE), so it accepts no operator calls.',
+);
+export const operatorKeyMissing = defineError(
+  'ALGA_UNAUTHENTICATED',
+  'Send the operator key as "Authorization: Bearer <key>".',
+);
+export const operatorKeyInvalid = defineError('ALGA_UNAUTHENTICATED', 'The operator key is not valid.');
+/** `details.reason`: `operator`. */
+export const operatorOnly = defineError(
+  'ALGA_FORBIDDEN',
+  'Provider policy belongs to the platform operator: tenant API keys cannot read or change it.',
+);
+export const policyNotConfigurable = defineError(
+  'ALGA_VALIDATION_FAILED',
+  '{capability} is part of every install; provider policy cannot disable it.',
+);
+export const noSuchTenant = defineError('ALGA_NOT_FOUND', 'No tenant with the id or name "{tenant}".');

@@ -17,6 +17,7 @@ import { encrypterFromEnv } from './transit.ts';
 import { verifierFromSigningKeyFile } from './service-keys.ts';
 import { rateLimitFromEnv } from './gateway/rate-limit.ts';
 import { webOptionsFromEnv } from './web/index.ts';
+import { operatorCredentialFromEnv } from './policy/operator.ts';
 
 const env = process.env;
 const dataDir = path.resolve(env['ALGA_DATA_DIR'] ?? '.alga');
@@ -41,8 +42,13 @@ async function main(): Promise<void> {
   const bootstrapFile = env['ALGA_BOOTSTRAP_FILE'];
   const bootstrap = bootstrapFile ? await bootstrapTenant(db, bootstrapFile) : undefined;
 
+  // ALGA_OPERATOR_KEY or ALGA_OPERATOR_KEY_FILE: the platform operator's key (provider policy); only its hash is kept.
+  const operatorCredential = await operatorCredentialFromEnv(env);
+  delete env['ALGA_OPERATOR_KEY'];
+
   const server = await createServer({
     db,
+    ...(operatorCredential ? { operatorCredential } : {}),
     encrypter,
     bundleStore,
     runnerUrl: env['ALGA_RUNNER_URL'] ?? 'http://127.0.0.1:8081',

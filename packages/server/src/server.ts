@@ -28,6 +28,9 @@ import { registerInputGuard } from './input-guard.ts';
 import { webUi, type WebUiOptions } from './web/index.ts';
 import { countSecretsExpiring, ServerMetrics, timedDb } from './metrics.ts';
 import { SigningService, signingRoutes } from './signing/index.ts';
+import type { OperatorCredential } from './policy/operator.ts';
+import { policyRoutes } from './policy/routes.ts';
+import { PolicyService } from './policy/service.ts';
 
 export interface ServerOptions {
   /**
@@ -70,6 +73,8 @@ export interface ServerOptions {
   web?: WebUiOptions;
   /** Which publisher keys are trusted and whether unsigned bundles are allowed (ALGA_TRUST_POLICY_FILE). Default: none trusted, unsigned allowed. */
   trustPolicy?: TrustPolicy;
+  /** The platform operator's key (its hash): unlocks `/api/v1/operator/*` (provider policy). None: those routes answer 401. */
+  operatorCredential?: OperatorCredential;
 }
 
 /** One method and URL pattern the server answers, as registered (e.g. `GET /api/v1/installs/:extensionId`). */
@@ -179,7 +184,10 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
 
   // Every install write goes through this service; its store empties the gateway's cache itself.
   const signing = new SigningService(db, options.trustPolicy);
-  const installs = new InstallService({
+  // A policy change empties the install cache here at once; other server processes see it within its TTL.
+  const policy: PolicyService = new PolicyService(db, { onChange: () => installs.clearRuntimes() });
+  const installs: InstallService = new InstallService({
+    policy,
     db,
     encrypter: options.encrypter,
     onRuntimeLookup: (hit) => metrics.installCacheLookup(hit),
@@ -219,6 +227,10 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     installLogRoutes(api, { db, installs });
     auditRoutes(api, { db, installs });
   });
+  // Its own scope: the operator key, never a tenant's credential, authenticates here.
+  await app.register(async (operator) =>
+    policyRoutes(operator, { db, policy, credential: options.operatorCredential }),
+  );
   await app.register(runnerApi, {
     prefix: RUNNER_API_PREFIX,
     db,

@@ -168,7 +168,8 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
     const runtime = await deps.installs.runtime(principal.tenantId, extensionId);
     // One message for "unknown", "not installed", "disabled" and "another tenant's".
     if (!runtime || !runtime.install.enabled) throw notInstalled({ extensionId });
-    const { install } = runtime;
+    // What the runner answers: the grant minus what provider policy disables (the rest answers `denied`).
+    const { install, capabilities } = runtime;
     requirePortalAccess(principal, entry, extensionId, install.manifest);
     const split = splitUrl(request, entry === 'api' ? GATEWAY_PREFIX : UI_PROXY_PREFIX);
     const received = {
@@ -212,12 +213,12 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
         version_id: install.versionId,
         content_hash: install.contentHash,
       },
-      ...(install.grantedCapabilities.includes('cap:http.fetch')
+      ...(capabilities.includes('cap:http.fetch')
         ? { egress: { allowed_hosts: [...new Set([...install.manifest.allowedHosts, ...install.egressGrants])] } }
         : {}),
       config: runtime.config,
       config_version: String(runtime.configVersion),
-      providers: install.grantedCapabilities,
+      providers: capabilities,
       secret_envelope: runtime.envelope,
       ...(install.signature ? { bundle_signature: install.signature } : {}),
       ...(request.gatewayUser ? { user: request.gatewayUser } : {}),

@@ -85,8 +85,16 @@ export interface InstallRuntime {
   install: InstallRow;
   config: Record<string, unknown>;
   configVersion: number;
-  /** Null when the install was not granted `cap:secrets.get`. */
+  /** The granted capabilities provider policy still allows the tenant: what the runner answers. */
+  capabilities: string[];
+  /** Null when the install was not granted `cap:secrets.get`, or policy disables it. */
   envelope: SecretEnvelope | null;
+}
+
+/** Provider policy as installs obey it (policy/service.ts). */
+export interface InstallPolicy {
+  allowed(tenantId: string, granted: readonly string[]): Promise<string[]>;
+  assertInstallable(tenantId: string, granted: readonly string[]): Promise<void>;
 }
 
 /** An install with its config and secret metadata (never a value). */
@@ -122,6 +130,8 @@ export interface InstallServiceOptions {
   prepare?(install: InstallRow): Promise<void>;
   /** Told whether each gateway lookup of a runtime was served from the cache (metrics). */
   onRuntimeLookup?(hit: boolean): void;
+  /** Provider policy: refuses installs needing a disabled capability, filters what runtimes get. None: all allowed. */
+  policy?: InstallPolicy;
 }
 
 /** The install as both APIs show it. */
@@ -212,6 +222,7 @@ export class InstallService {
   readonly #encrypter: Pick<Encrypter, 'encrypt' | 'keyRef'>;
   readonly #prepare: ((install: InstallRow) => Promise<void>) | undefined;
   readonly #onRuntimeLookup: ((hit: boolean) => void) | undefined;
+  readonly #policy: InstallPolicy | undefined;
   // Values are wrapped: "not installed" (null) is cached too, and lru-cache stores no null.
   readonly #runtimes: LRUCache<string, { runtime: InstallRuntime | null }>;
 
@@ -220,6 +231,7 @@ export class InstallService {
     this.#encrypter = options.encrypter;
     this.#prepare = options.prepare;
     this.#onRuntimeLookup = options.onRuntimeLookup;
+    this.#policy = options.policy;
     // Bounded, so a burst of tenants cannot grow it without limit; the TTL bounds
     // how long another server process's write stays unseen here.
     this.#runtimes = new LRUCache({ max: 10_000, ttl: options.runtimeTtlMs ?? 5_000 });
@@ -288,11 +300,15 @@ export class InstallService {
     const install = await this.store.find(tenantId, extensionId);
     let runtime: InstallRuntime | null = null;
     if (install) {
+      // Cached with the rest: a policy change reaches this install within the TTL (at once in this process).
+      const capabilities = this.#policy
+        ? await this.#policy.allowed(tenantId, install.grantedCapabilities)
+        : install.grantedCapabilities;
       const [{ config, version }, envelope] = await Promise.all([
         this.store.config(install.id),
-        this.#envelope(install),
+        this.#envelope(install, capabilities),
       ]);
-      runtime = { install, config, configVersion: version, envelope };
+      runtime = { install, config, configVersion: version, capabilities, envelope };
     }
     this.#runtimes.set(key, { runtime });
     return runtime;
@@ -316,6 +332,7 @@ export class InstallService {
       throw noSuchVersion({ extensionId, version: request.version ?? '', available: found.available.join(', ') });
     }
     const granted = resolveGrant(found.manifest, request.grant);
+    await this.#policy?.assertInstallable(actor.tenantId, granted);
     const created = await this.store.write({ tenantId: actor.tenantId, extensionId }, async (tx) => {
       const existing = await tx.lock(actor.tenantId, extensionId);
       if (existing) {
@@ -351,6 +368,7 @@ export class InstallService {
     if (missing.length > 0) {
       throw consentMissing({ capabilities: missing.join(', ') }, { details: { consentRequired: required } });
     }
+    await this.#policy?.assertInstallable(actor.tenantId, required);
     const created = await this.store.write({ tenantId: actor.tenantId, extensionId }, (tx) =>
       this.#create(tx, actor, found, required),
     );
@@ -579,10 +597,11 @@ export class InstallService {
 
   /**
    * Ciphertexts only: the server cannot decrypt. An install without the
-   * secrets capability gets no envelope at all (deny by default, nothing to leak).
+   * secrets capability (granted and allowed by policy) gets no envelope at
+   * all (deny by default, nothing to leak).
    */
-  async #envelope(install: InstallRow): Promise<SecretEnvelope | null> {
-    if (!install.grantedCapabilities.includes('cap:secrets.get')) return null;
+  async #envelope(install: InstallRow, capabilities: readonly string[]): Promise<SecretEnvelope | null> {
+    if (!capabilities.includes('cap:secrets.get')) return null;
     const { ciphertexts, keyRef, expiresAt } = await this.store.ciphertexts(install.id);
     return {
       version: String(install.secretsVersion),

@@ -7,7 +7,7 @@
  * install: when it ends the store drops the gateway's cached view of that
  * install itself, so no caller has to remember to.
  */
-import type { AuditPage, BundleSignatureWire, Manifest, SecretMeta } from '@alga-psa/protocol';
+import type { AuditPage, BundleSignatureWire, PolicyAuditPage, Manifest, SecretMeta } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
 
 export interface InstallRow {
@@ -149,7 +149,7 @@ export async function readAudit(
   }>(
     `SELECT id::text AS id, at, actor, action, key_names, version, request_id FROM audit_log
       WHERE tenant_id = $1 AND install_id = $2 AND ($3::bigint IS NULL OR id < $3::bigint)
-      ORDER BY id DESC LIMIT $4`,
+      ORDER BY audit_log.id DESC LIMIT $4`,
     [tenantId, installId, options.before ?? null, options.limit + 1],
   );
   const entries = rows.slice(0, options.limit).map((row) => ({
@@ -159,6 +159,42 @@ export async function readAudit(
     action: row.action,
     keyNames: row.key_names,
     version: row.version,
+    requestId: row.request_id,
+  }));
+  return { entries, nextBefore: rows.length > options.limit ? entries.at(-1)!.id : null };
+}
+
+/**
+ * One page of the provider-policy trail (`policy.*` rows, written by the
+ * operator; no install behind them), newest first. Operator-only: it spans
+ * tenants. `keyNames` holds the capability, `tenantId` the tenant (null: global).
+ */
+export async function readPolicyAudit(
+  db: Queryable,
+  options: { limit: number; before?: string | undefined },
+): Promise<PolicyAuditPage> {
+  const { rows } = await db.query<{
+    id: string;
+    at: Date | string;
+    actor: string;
+    tenant_id: string | null;
+    action: string;
+    key_names: string[];
+    request_id: string | null;
+  }>(
+    `SELECT id::text AS id, at, actor, tenant_id, action, key_names, request_id FROM audit_log
+      WHERE action LIKE 'policy.%' AND ($1::bigint IS NULL OR id < $1::bigint)
+      ORDER BY audit_log.id DESC LIMIT $2`,
+    [options.before ?? null, options.limit + 1],
+  );
+  const entries = rows.slice(0, options.limit).map((row) => ({
+    id: row.id,
+    at: new Date(row.at).toISOString(),
+    actor: row.actor,
+    tenantId: row.tenant_id,
+    action: row.action,
+    keyNames: row.key_names,
+    version: null,
     requestId: row.request_id,
   }));
   return { entries, nextBefore: rows.length > options.limit ? entries.at(-1)!.id : null };
