@@ -62,6 +62,7 @@ describe('adversarial: hostile guests and clients against the real processes', (
     keyB = sys.tenants[1].apiKey;
     await deployExtension(sys.tenants[1].client, FIXTURE);
     await sys.tenants[1].client.setSecret('hostile', 'canary', canary);
+    await sys.tenants[1].client.setSecret('hostile', 'bound', canary);
   });
 
   after(async () => {
@@ -135,6 +136,77 @@ describe('adversarial: hostile guests and clients against the real processes', (
       // Deliberately returned in a body: the one place it may appear, so this response is not kept as an artifact.
       const inBody = await call('/secret-in-body', { record: false });
       assert.equal(inBody.json().canary, canary);
+    });
+  });
+
+  describe('secret handles', () => {
+    const reversedCanary = [...canary].reverse().join('');
+    const handleCall = async (query: Record<string, string>) => {
+      const response = await call(`/handle?${new URLSearchParams(query).toString()}`);
+      assert.equal(response.status, 200, response.text);
+      assert.ok(!hasCanary(response.text) && !response.text.includes(reversedCanary), 'the guest got the value');
+      return response.json() as {
+        get: string;
+        handle: string;
+        fetch: { ok: boolean; code?: string; secret?: string; status?: number; echoed?: string[] };
+      };
+    };
+
+    test('the allowed host receives the real value in URL, headers and body; the guest only ever holds a handle, and echoes come back masked', async () => {
+      const first = await handleCall({ url: `${upstream.url}/echo` });
+      assert.equal(first.get, 'handle-required', 'ctx.secrets.get refuses an egress-bound secret');
+      assert.match(first.handle, /^alga-secret-handle:[A-Za-z0-9_-]{43}$/);
+      assert.equal(first.fetch.ok, true, JSON.stringify(first.fetch));
+      const got = upstream.received.at(-1)!;
+      assert.ok(got.text.includes(`"authorization":"Bearer ${canary}"`), 'header value substituted');
+      assert.ok(got.text.includes(`"x-token":"${canary}"`), 'second header substituted');
+      assert.ok(got.text.includes(`token=${encodeURIComponent(canary)}`), 'query substituted');
+      assert.ok(got.text.includes(`{"token":"${canary}","split":["${canary}"]}`), 'body substituted');
+      assert.ok(!got.text.includes('alga-secret-handle:'), 'no handle reached the upstream');
+      // The upstream echoed the value in its body and a header: the guest saw [REDACTED] instead.
+      assert.ok(first.fetch.echoed![0]!.includes('[REDACTED]'));
+      assert.ok(first.fetch.echoed![3]!.includes('Bearer [REDACTED]'));
+
+      // A handle from another execution is just text: it reaches the upstream as itself.
+      const second = await handleCall({ url: `${upstream.url}/echo`, stale: first.handle });
+      assert.notEqual(second.handle, first.handle, 'one handle per execution');
+      const stale = upstream.received.at(-1)!;
+      assert.ok(stale.text.includes(`"x-stale":"${first.handle}"`), 'the stale handle was not substituted');
+    });
+
+    test('a handle bound for a host outside its egress list is refused naming the secret: header, query, body, or behind a redirect', async () => {
+      const before = upstream.received.length;
+      const outside = `http://localhost:${upstream.port}/echo`;
+      for (const where of ['header', 'query', 'body']) {
+        const refused = await handleCall({ url: outside, where });
+        assert.deepEqual(refused.fetch, { ok: false, code: 'secret-not-allowed', secret: 'bound' }, where);
+      }
+      // The first hop is allowed (it gets the value); its 307 to another host keeps the body and is refused.
+      const redirected = await handleCall({
+        url: `${upstream.url}/redirect-to?to=${encodeURIComponent(outside)}`,
+        where: 'body',
+      });
+      assert.deepEqual(redirected.fetch, { ok: false, code: 'secret-not-allowed', secret: 'bound' });
+      const arrived = upstream.received.slice(before);
+      assert.deepEqual(
+        arrived.map((r) => r.path),
+        ['/redirect-to'],
+        'nothing reached the host outside the list',
+      );
+      // Logs: the guest logged the handle and its transforms; no process or shipped line holds the value.
+      let shipped = '';
+      await until(async () => {
+        shipped = JSON.stringify(await sys.tenants[1].client.logs('hostile', { limit: 1000 }));
+        return /handle form /.test(shipped);
+      });
+      await recordArtifact('db', 'adversarial-handle-logs.json', shipped);
+      assert.ok(
+        !hasCanary(shipped) && !shipped.includes(reversedCanary),
+        'shipped guest logs hold no form of the value',
+      );
+      for (const proc of [...sys.runners, sys.server]) {
+        assert.ok(!hasCanary(proc.output()), `${proc.name} logged the secret`);
+      }
     });
   });
 

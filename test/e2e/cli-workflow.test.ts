@@ -182,7 +182,7 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
       // The same mistake without the SDK: importing the WIT interface directly.
       await writeFile(
         path.join(project, 'src/raw.ts'),
-        "import * as kv from 'alga:extension/storage@0.2.0';\nexport const raw = kv;\n",
+        "import * as kv from 'alga:extension/storage@0.3.0';\nexport const raw = kv;\n",
       );
       await writeFile(path.join(project, 'src/index.ts'), `${source}\nexport { raw } from './raw.ts';\n`);
       run = await alga(['build', '--no-typecheck'], { cwd: project });

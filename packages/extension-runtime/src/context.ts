@@ -57,8 +57,18 @@ export interface Ctx<
     'cap:secrets.get',
     Caps,
     {
-      /** Resolves to the secret's value; rejects with a SecretError that says why not. */
+      /**
+       * Resolves to the secret's value; rejects with a SecretError that says why not
+       * (`handle-required` for a secret whose setting lists `egress` hosts).
+       */
       get(key: SecretKey): Promise<string>;
+      /**
+       * An opaque placeholder for a secret whose setting lists `egress` hosts, valid
+       * for this request only. Put it in `ctx.http.fetch`'s URL, a header value or
+       * the body: the runner sends the value in its place to those hosts and
+       * refuses the request to any other. The handler never holds the value.
+       */
+      handle(key: SecretKey): Promise<string>;
       /** Names of the secrets that are set for this install (never values). */
       keys(): string[];
     }
@@ -75,7 +85,7 @@ export interface Ctx<
 export interface RuntimeCtx {
   readonly context: ContextData;
   readonly config: { get(key: string): unknown; all(): Record<string, unknown> };
-  readonly secrets: { get(key: string): Promise<string>; keys(): string[] };
+  readonly secrets: { get(key: string): Promise<string>; handle(key: string): Promise<string>; keys(): string[] };
   readonly http: HttpClient;
   readonly storage: Storage;
   readonly uiProxy: UiProxy;
@@ -117,8 +127,24 @@ export function createCtx(context: ContextData): RuntimeCtx {
           return secrets.get(key);
         } catch (error) {
           const reason = witErrorCase(error);
+          // `denied` is also the answer for an egress-bound secret: say which, so the author knows what to do.
+          if (reason === 'denied' && egressBound(secrets, key)) throw new SecretError('handle-required', key);
           throw new SecretError(
             reason === 'missing' || reason === 'denied' || reason === 'expired' ? reason : 'unavailable',
+            key,
+          );
+        }
+      },
+      async handle(key) {
+        const secrets = host().secrets;
+        if (!secrets) throw new SecretError('not-declared', key);
+        if (typeof secrets.handle !== 'function') throw new SecretError('no-handle', key);
+        try {
+          return secrets.handle(key);
+        } catch (error) {
+          const reason = witErrorCase(error);
+          throw new SecretError(
+            reason === 'denied' ? 'no-handle' : reason === 'missing' || reason === 'expired' ? reason : 'unavailable',
             key,
           );
         }
@@ -158,4 +184,13 @@ export function createCtx(context: ContextData): RuntimeCtx {
       error: (m) => emit('logError', m),
     },
   };
+}
+
+/** Whether the host says `key` may only leave through a handle (a host without `egress-hosts` has no such secrets). */
+function egressBound(secrets: NonNullable<ReturnType<typeof host>['secrets']>, key: string): boolean {
+  try {
+    return typeof secrets.egressHosts === 'function' && secrets.egressHosts(key).length > 0;
+  } catch {
+    return false;
+  }
 }

@@ -6,7 +6,16 @@
  */
 
 /** Why a secret could not be read. Each case says what the author can do about it. */
-export type SecretErrorCode = 'not-declared' | 'missing' | 'denied' | 'expired' | 'unavailable';
+export type SecretErrorCode =
+  | 'not-declared'
+  | 'missing'
+  | 'denied'
+  | 'expired'
+  | 'unavailable'
+  /** `get` of a secret whose setting lists `egress` hosts: use `ctx.secrets.handle`. */
+  | 'handle-required'
+  /** `handle` of a secret without `egress` hosts (or without the capability). */
+  | 'no-handle';
 
 const SECRET_HINTS: Record<SecretErrorCode, string> = {
   'not-declared':
@@ -15,13 +24,21 @@ const SECRET_HINTS: Record<SecretErrorCode, string> = {
   denied: 'the install was not granted "cap:secrets.get"; reinstall and grant it',
   expired: 'the secret envelope expired; retry the request',
   unavailable: 'the secret provider is unavailable; retry later',
+  'handle-required':
+    'its setting lists "egress" hosts, so the extension never reads the value; call ctx.secrets.handle(key) and put the handle in a request to one of those hosts (the runner puts the value in its place)',
+  'no-handle':
+    'only a secret whose setting lists "egress" hosts in manifest.json has a handle (read others with ctx.secrets.get), and the install needs "cap:secrets.get"',
 };
 
 export class SecretError extends Error {
   readonly code: SecretErrorCode;
   readonly key: string;
   constructor(code: SecretErrorCode, key: string) {
-    super(`Secret "${key}" is unavailable (${code}): ${SECRET_HINTS[code]}.`);
+    super(
+      code === 'handle-required' || code === 'no-handle'
+        ? `Secret "${key}" (${code}): ${SECRET_HINTS[code]}.`
+        : `Secret "${key}" is unavailable (${code}): ${SECRET_HINTS[code]}.`,
+    );
     this.name = 'SecretError';
     this.code = code;
     this.key = key;
@@ -44,14 +61,23 @@ export class ConfigError extends Error {
 }
 
 /** Why an outbound HTTP call failed before a response arrived. */
-export type HttpErrorCode = 'not-declared' | 'not-allowed' | 'invalid-url' | 'transport' | 'internal';
+export type HttpErrorCode =
+  | 'not-declared'
+  | 'not-allowed'
+  | 'invalid-url'
+  | 'transport'
+  | 'internal'
+  /** The request carried a secret handle and went (or was redirected) to a host outside that secret's `egress`. */
+  | 'secret-not-allowed';
 
 export class HttpError extends Error {
   readonly code: HttpErrorCode;
   readonly url: string;
   /** For `not-allowed`: the `allowedHosts` entry that would allow this URL. */
   readonly allowedHostsEntry: string | undefined;
-  constructor(code: HttpErrorCode, url: string) {
+  /** For `secret-not-allowed`: the key (never the value) of the secret whose handle was refused. */
+  readonly secret: string | undefined;
+  constructor(code: HttpErrorCode, url: string, secret?: string) {
     const entry = code === 'not-allowed' ? allowedHostsEntryFor(url) : undefined;
     const hint: Record<HttpErrorCode, string> = {
       'not-declared': 'add "cap:http.fetch" to "capabilities" in manifest.json',
@@ -61,12 +87,14 @@ export class HttpError extends Error {
       'invalid-url': 'use an absolute http(s) URL without credentials',
       transport: 'the remote host did not answer, or the response was too large or too slow; retry or check the host',
       internal: 'the runner failed while making the call; retry later',
+      'secret-not-allowed': `the request carries the handle of secret "${secret ?? '?'}", which may only be sent to the hosts listed in its setting's "egress" in manifest.json (a redirect counts too)`,
     };
     super(`HTTP ${code} for ${safeOrigin(url)}: ${hint[code]}.`);
     this.name = 'HttpError';
     this.code = code;
     this.url = url;
     this.allowedHostsEntry = entry;
+    this.secret = secret;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ExecuteRequest, ExecuteResponse } from 'alga:extension/types@0.2.0';
+import type { ExecuteRequest, ExecuteResponse } from 'alga:extension/types@0.3.0';
 import { createCtx, type Ctx, type RuntimeCtx } from './context.ts';
 import type { CapabilityId, DeclaredCapability, DeclaredConfig, DeclaredSecretKey } from './types.ts';
 import { host, WARM_UP, WARM_UP_HEADER } from './host.ts';

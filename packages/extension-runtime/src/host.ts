@@ -2,16 +2,16 @@
 // a reference is how they reach an extension author's compiler too.
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="../generated/runner.d.ts" />
-import type * as WitConfig from 'alga:extension/config@0.2.0';
-import type * as WitContext from 'alga:extension/context@0.2.0';
-import type * as WitHttp from 'alga:extension/http@0.2.0';
-import type * as WitLogging from 'alga:extension/logging@0.2.0';
-import type * as WitRandom from 'alga:extension/random@0.2.0';
-import type * as WitSecrets from 'alga:extension/secrets@0.2.0';
-import type * as WitStorage from 'alga:extension/storage@0.2.0';
-import type * as WitUiProxy from 'alga:extension/ui-proxy@0.2.0';
-import type * as WitUser from 'alga:extension/user@0.2.0';
-import type { ExecuteRequest, ExecuteResponse } from 'alga:extension/types@0.2.0';
+import type * as WitConfig from 'alga:extension/config@0.3.0';
+import type * as WitContext from 'alga:extension/context@0.3.0';
+import type * as WitHttp from 'alga:extension/http@0.3.0';
+import type * as WitLogging from 'alga:extension/logging@0.3.0';
+import type * as WitRandom from 'alga:extension/random@0.3.0';
+import type * as WitSecrets from 'alga:extension/secrets@0.3.0';
+import type * as WitStorage from 'alga:extension/storage@0.3.0';
+import type * as WitUiProxy from 'alga:extension/ui-proxy@0.3.0';
+import type * as WitUser from 'alga:extension/user@0.3.0';
+import type { ExecuteRequest, ExecuteResponse } from 'alga:extension/types@0.3.0';
 import { reseedRandomness } from './random.ts';
 
 /**
@@ -52,6 +52,10 @@ export function witErrorCase(error: unknown): string | undefined {
   if (error && typeof error === 'object' && 'payload' in error) {
     const payload = (error as { payload: unknown }).payload;
     if (typeof payload === 'string') return payload;
+    // A WIT variant case (`{ tag, val? }`), e.g. http's `fetch-error`.
+    if (payload && typeof payload === 'object' && typeof (payload as { tag?: unknown }).tag === 'string') {
+      return (payload as { tag: string }).tag;
+    }
   }
   return undefined;
 }
@@ -76,4 +80,11 @@ export function answerWarmUp(handler: unknown, request: ExecuteRequest): Execute
   const path = typeof handler === 'function' ? (handler as { [WARM_UP]?: WarmUpPath })[WARM_UP] : undefined;
   if (typeof path === 'function') return path(request);
   return { status: 204, headers: [{ name: WARM_UP_HEADER, value: 'done' }], body: undefined };
+}
+
+/** The string carried by a WIT variant error case (`secret-not-allowed(key)` → the key), if any. */
+export function witErrorValue(error: unknown): string | undefined {
+  const payload = error && typeof error === 'object' ? (error as { payload?: unknown }).payload : undefined;
+  const val = payload && typeof payload === 'object' ? (payload as { val?: unknown }).val : undefined;
+  return typeof val === 'string' ? val : undefined;
 }

@@ -1,6 +1,6 @@
 import { bodyReader, encodeValue, type BodyReader } from './body.ts';
 import { HttpError } from './errors.ts';
-import { host, witErrorCase } from './host.ts';
+import { host, witErrorCase, witErrorValue } from './host.ts';
 
 export interface FetchInit {
   /** Default `GET`, or `POST` when a body or `json` is given. */
@@ -23,7 +23,10 @@ export interface FetchResponse extends BodyReader {
 export interface HttpClient {
   /**
    * A fetch-like call through the runner's http capability. The URL's host
-   * must be listed in the manifest's `allowedHosts`. Rejects with an
+   * must be listed in the manifest's `allowedHosts`. A secret handle
+   * (`ctx.secrets.handle`) in the URL, a header value or the body is
+   * replaced by the secret's value on the way out, only to that secret's
+   * `egress` hosts (else `secret-not-allowed`). Rejects with an
    * {@link HttpError} (`not-allowed`, `invalid-url`, `transport`, …) only when
    * no response arrived; a 404 or 500 from the remote is a normal response.
    */
@@ -51,9 +54,14 @@ export function createHttpClient(): HttpClient {
       const method = (init.method ?? (body ? 'POST' : 'GET')).toUpperCase();
       let response;
       try {
-        response = http.fetch({ method, url, headers, body });
+        // fetch-v2 names a secret whose handle was refused; a host without it (older, or a mock) has fetch only.
+        response =
+          typeof http.fetchV2 === 'function'
+            ? http.fetchV2({ method, url, headers, body })
+            : http.fetch({ method, url, headers, body });
       } catch (error) {
         const code = witErrorCase(error);
+        if (code === 'secret-not-allowed') throw new HttpError(code, url, witErrorValue(error));
         throw new HttpError(
           code === 'not-allowed' || code === 'invalid-url' || code === 'transport' ? code : 'internal',
           url,

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type * as WitRandom from 'alga:extension/random@0.2.0';
+import type * as WitRandom from 'alga:extension/random@0.3.0';
 import { reseedRandomness } from './random.ts';
 
 function countingHost() {

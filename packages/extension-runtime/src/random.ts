@@ -1,4 +1,4 @@
-import type * as WitRandom from 'alga:extension/random@0.2.0';
+import type * as WitRandom from 'alga:extension/random@0.3.0';
 
 /**
  * A componentized JS engine is resumed from a snapshot taken at build time,

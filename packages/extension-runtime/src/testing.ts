@@ -1,4 +1,4 @@
-import type { ExecuteRequest, ExecuteResponse, HttpHeader } from 'alga:extension/types@0.2.0';
+import type { ExecuteRequest, ExecuteResponse, HttpHeader } from 'alga:extension/types@0.3.0';
 import { encodeValue } from './body.ts';
 import type { ContextData, User } from './context.ts';
 import { allowedHostsEntryFor } from './errors.ts';
@@ -21,7 +21,7 @@ export interface MockHostOptions {
   manifest?: {
     capabilities?: string[];
     allowedHosts?: string[];
-    settings?: { key: string; default?: unknown; secret?: boolean }[];
+    settings?: { key: string; default?: unknown; secret?: boolean; egress?: string[] }[];
   };
   /** Overrides (or, without a manifest, is) the install's config. */
   config?: Record<string, unknown>;
@@ -101,7 +101,31 @@ export interface MockHost {
   ): Promise<MockResponse>;
 }
 
-const witError = (payload: string) => Object.assign(new Error(payload), { payload });
+const witError = (payload: string | { tag: string; val?: string }) =>
+  Object.assign(new Error(typeof payload === 'string' ? payload : payload.tag), { payload });
+
+const HANDLE_PATTERN = /alga-secret-handle(?::|%3[Aa])[A-Za-z0-9_-]{43}/g;
+const canonical = (match: string) => match.replace(/%3[Aa]/, ':');
+
+/**
+ * A secret's `egress` entry as the runner matches it (protocol's
+ * secret-egress.ts; the SDK does not depend on protocol): HTTPS unless
+ * `http://` is written, exact host, port 443/80 unless given.
+ */
+function egressMatches(entry: string, url: URL): boolean {
+  const match = /^(?:(https?):\/\/)?([^/:]+|\[[^\]]+\])(?::(\d+))?$/.exec(entry);
+  if (!match) return false;
+  const protocol = match[1] === 'http' ? 'http:' : 'https:';
+  const port = match[3] ?? (protocol === 'http:' ? '80' : '443');
+  const urlPort = url.port || (url.protocol === 'http:' ? '80' : '443');
+  const host = URL.parse(`${protocol}//${match[2]!}`)?.hostname;
+  return url.protocol === protocol && url.hostname.replace(/\.$/, '') === host && urlPort === port;
+}
+
+function randomHandle(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `alga-secret-handle:${Buffer.from(bytes).toString('base64url')}`;
+}
 const decoder = new TextDecoder();
 const ALL_CAPABILITIES: CapabilityId[] = [
   'cap:context.read',
@@ -138,6 +162,11 @@ export function createMockHost(options: MockHostOptions = {}): MockHost {
   if (options.denySecrets) denied.add('cap:secrets.get');
   const logs: MockHost['logs'] = [];
   const requests: MockHttpRequest[] = [];
+  const egressOf = (key: string): string[] | undefined =>
+    options.manifest?.settings?.find((setting) => setting.key === key && setting.secret)?.egress;
+  // Handles minted by this mock: handle → key, and the values sent (masked in responses).
+  const handles = new Map<string, string>();
+  const sentValues = new Set<string>();
 
   // Storage: namespace → key → value; one revision counter per install, like a database sequence.
   const data = new Map<string, Map<string, StoredValue>>();
@@ -185,6 +214,98 @@ export function createMockHost(options: MockHostOptions = {}): MockHost {
     });
   };
 
+  type HttpRequestIn = { method: string; url: string; headers: HttpHeader[]; body?: Uint8Array };
+  /** The mock's outbound call: allowedHosts, secret handles (substituted only for their egress hosts), the route. */
+  const fetchMock = (given: HttpRequestIn, fail: (code: string, secret?: string) => Error) => {
+    const parsed = URL.parse(given.url);
+    if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) throw fail('invalid-url');
+    if (!allowed(given.url)) throw fail('not-allowed');
+    if (options.httpError) throw fail(options.httpError);
+    const bodyText = given.body ? Buffer.from(given.body).toString('latin1') : '';
+    const carried = new Set<string>();
+    for (const text of [given.url, ...given.headers.map((h) => h.value), bodyText]) {
+      for (const [found] of text.matchAll(HANDLE_PATTERN))
+        if (handles.has(canonical(found))) carried.add(canonical(found));
+    }
+    for (const handle of carried) {
+      const key = handles.get(handle)!;
+      if (!(egressOf(key) ?? []).some((entry) => egressMatches(entry, parsed))) throw fail('not-allowed', key);
+    }
+    for (const handle of carried) sentValues.add(secrets[handles.get(handle)!]!);
+    // As the runner: percent-encoded in a URL or where the handle was, raw elsewhere.
+    const put = (text: string, inUrl: boolean, encode: (value: string) => string = (v) => v) =>
+      text.replace(HANDLE_PATTERN, (match) => {
+        const key = handles.get(canonical(match));
+        if (key === undefined) return match;
+        return encode(inUrl || match.includes('%') ? encodeURIComponent(secrets[key]!) : secrets[key]!);
+      });
+    const request: HttpRequestIn = {
+      method: given.method,
+      url: put(given.url, true),
+      headers: given.headers.map((h) => ({ name: h.name, value: put(h.value, false) })),
+      ...(given.body
+        ? {
+            body: Buffer.from(
+              put(bodyText, false, (v) => Buffer.from(v, 'utf8').toString('latin1')),
+              'latin1',
+            ),
+          }
+        : {}),
+    };
+    const answered = routeAnswer(request, parsed);
+    if (sentValues.size === 0) return answered;
+    // Echoes of a sent value never reach the handler, as on the runner.
+    const mask = (text: string) => {
+      let out = text;
+      for (const value of sentValues) out = out.split(value).join('[REDACTED]');
+      return out;
+    };
+    return {
+      status: answered.status,
+      headers: answered.headers.map((h) => ({ name: h.name, value: mask(h.value) })),
+      body: answered.body ? new TextEncoder().encode(mask(decoder.decode(answered.body))) : undefined,
+    };
+  };
+  const routeAnswer = (request: HttpRequestIn, parsed: URL) => {
+    const headers = Object.fromEntries(request.headers.map((h) => [h.name.toLowerCase(), h.value]));
+    const recorded: MockHttpRequest = {
+      method: request.method,
+      url: request.url,
+      headers,
+      body: request.body,
+      text: () => (request.body ? decoder.decode(request.body) : ''),
+      json: <T>() => JSON.parse(request.body ? decoder.decode(request.body) : 'null') as T,
+    };
+    requests.push(recorded);
+    const bare = `${parsed.origin}${parsed.pathname}`;
+    const route =
+      options.http?.[`${request.method} ${bare}`] ??
+      options.http?.[bare] ??
+      options.http?.[`${request.method} ${request.url}`] ??
+      options.http?.[request.url];
+    if (!route) {
+      return {
+        status: 404,
+        headers: [{ name: 'content-type', value: 'text/plain' }],
+        body: new TextEncoder().encode(`createMockHost: no mock route for ${request.method} ${bare}`),
+      };
+    }
+    const answer = typeof route === 'function' ? route(recorded) : route;
+    const answerHeaders = { ...answer.headers };
+    let body: Uint8Array | undefined;
+    if (answer.json !== undefined) {
+      body = new TextEncoder().encode(JSON.stringify(answer.json));
+      answerHeaders['content-type'] ??= 'application/json';
+    } else if (answer.body !== undefined) {
+      body = encodeValue(answer.body).bytes;
+    }
+    return {
+      status: answer.status ?? 200,
+      headers: Object.entries(answerHeaders).map(([name, value]) => ({ name, value })),
+      body,
+    };
+  };
+
   const host: Host = {
     context: {
       getContext: () => ({ ...context, requestId: context.requestId ?? 'request-test' }),
@@ -198,9 +319,19 @@ export function createMockHost(options: MockHostOptions = {}): MockHost {
       {
         get: (key: string) => {
           if (!Object.hasOwn(secrets, key)) throw witError('missing');
+          if (egressOf(key)) throw witError('denied');
           return secrets[key]!;
         },
         listKeys: () => (denied.has('cap:secrets.get') ? [] : Object.keys(secrets)),
+        handle: (key: string) => {
+          if (!Object.hasOwn(secrets, key)) throw witError('missing');
+          if (!egressOf(key)) throw witError('denied');
+          for (const [handle, owner] of handles) if (owner === key) return handle;
+          const handle = randomHandle();
+          handles.set(handle, key);
+          return handle;
+        },
+        egressHosts: (key: string) => (denied.has('cap:secrets.get') ? [] : (egressOf(key) ?? [])),
       },
       'denied',
     ),
@@ -212,49 +343,11 @@ export function createMockHost(options: MockHostOptions = {}): MockHost {
     http: gate(
       'cap:http.fetch',
       {
-        fetch: (request: { method: string; url: string; headers: HttpHeader[]; body?: Uint8Array }) => {
-          const parsed = URL.parse(request.url);
-          if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) throw witError('invalid-url');
-          if (!allowed(request.url)) throw witError('not-allowed');
-          if (options.httpError) throw witError(options.httpError);
-          const headers = Object.fromEntries(request.headers.map((h) => [h.name.toLowerCase(), h.value]));
-          const recorded: MockHttpRequest = {
-            method: request.method,
-            url: request.url,
-            headers,
-            body: request.body,
-            text: () => (request.body ? decoder.decode(request.body) : ''),
-            json: <T>() => JSON.parse(request.body ? decoder.decode(request.body) : 'null') as T,
-          };
-          requests.push(recorded);
-          const bare = `${parsed.origin}${parsed.pathname}`;
-          const route =
-            options.http?.[`${request.method} ${bare}`] ??
-            options.http?.[bare] ??
-            options.http?.[`${request.method} ${request.url}`] ??
-            options.http?.[request.url];
-          if (!route) {
-            return {
-              status: 404,
-              headers: [{ name: 'content-type', value: 'text/plain' }],
-              body: new TextEncoder().encode(`createMockHost: no mock route for ${request.method} ${bare}`),
-            };
-          }
-          const answer = typeof route === 'function' ? route(recorded) : route;
-          const answerHeaders = { ...answer.headers };
-          let body: Uint8Array | undefined;
-          if (answer.json !== undefined) {
-            body = new TextEncoder().encode(JSON.stringify(answer.json));
-            answerHeaders['content-type'] ??= 'application/json';
-          } else if (answer.body !== undefined) {
-            body = encodeValue(answer.body).bytes;
-          }
-          return {
-            status: answer.status ?? 200,
-            headers: Object.entries(answerHeaders).map(([name, value]) => ({ name, value })),
-            body,
-          };
-        },
+        fetch: (request: HttpRequestIn) => fetchMock(request, (code) => witError(code)),
+        fetchV2: (request: HttpRequestIn) =>
+          fetchMock(request, (code, secret) =>
+            witError(secret !== undefined ? { tag: 'secret-not-allowed', val: secret } : { tag: code }),
+          ),
       },
       'not-allowed',
     ),

@@ -40,7 +40,7 @@ export type WorldInterface = (typeof CAPABILITIES)[Capability]['interfaces'][num
 export const DEFAULT_CAPABILITIES: readonly Capability[] = ['cap:context.read', 'cap:log.emit'];
 
 export const WIT_PACKAGE = 'alga:extension';
-export const WIT_VERSION = '0.2.0';
+export const WIT_VERSION = '0.3.0';
 
 export function isCapability(value: string): value is Capability {
   return Object.hasOwn(CAPABILITIES, value);

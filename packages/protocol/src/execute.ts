@@ -116,6 +116,14 @@ export const ExecuteRequestSchema = Type.Object({
   /** Granted capability ids; the runner refuses ids it does not know. */
   providers: Type.Array(Type.String(), { maxItems: 64 }),
   secret_envelope: Type.Union([SecretEnvelopeSchema, Type.Null()]),
+  /**
+   * Secret key → the hosts (manifest `egress`, `secret-egress.ts`) it may be
+   * sent to. Such a secret is never read by the guest: `get` refuses it and
+   * `handle` answers a placeholder the http provider substitutes.
+   */
+  secret_egress: Type.Optional(
+    Type.Record(Type.String({ maxLength: 64 }), Type.Array(Type.String({ maxLength: 260 }), { maxItems: 16 })),
+  ),
   http: ExecuteHttpSchema,
   limits: Type.Optional(ExecuteLimitsSchema),
   user: Type.Optional(ExecuteUserSchema),

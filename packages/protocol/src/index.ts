@@ -13,6 +13,7 @@ export * from './manifest.ts';
 export * from './policy.ts';
 export * from './publish.ts';
 export * from './runner-api.ts';
+export * from './secret-egress.ts';
 export * from './settings.ts';
 export * from './ui-bridge.ts';
 export * from './wasi.ts';

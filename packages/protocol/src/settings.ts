@@ -25,6 +25,11 @@ export interface SettingDefinition {
   category?: string;
   /** Stored encrypted per install, never part of config; only for string/text. */
   secret?: boolean;
+  /**
+   * Secret settings only: the hosts the value may be sent to
+   * (`secret-egress.ts`). The guest then gets a handle, never the value.
+   */
+  egress?: string[];
 }
 
 /** One field of a config (or of a settings form) that does not validate. */

@@ -18,6 +18,7 @@ import {
 } from './manifest.ts';
 import { UNPROVIDED_REFERENCE_CAPABILITIES, isCapability, type Capability } from './capabilities.ts';
 import { clip } from './clip.ts';
+import { secretEgressProblem } from './secret-egress.ts';
 import { valueProblem } from './settings.ts';
 
 /**
@@ -294,6 +295,16 @@ function semanticErrors(manifest: Manifest): ManifestProblem[] {
         message: `Only string or text settings can be secret; change "type" to "string" or drop "secret".`,
       });
     }
+    if (setting.egress !== undefined && !setting.secret) {
+      errors.push({
+        path: `${at}.egress`,
+        message: `"egress" only applies to secret settings; add "secret": true or remove "egress".`,
+      });
+    }
+    setting.egress?.forEach((entry, hostIndex) => {
+      const problem = secretEgressProblem(entry);
+      if (problem) errors.push({ path: `${at}.egress[${hostIndex}]`, message: problem });
+    });
     if (setting.secret && setting.default !== undefined) {
       errors.push({
         path: `${at}.default`,
@@ -380,6 +391,8 @@ const PATTERN_HINTS: Record<string, string> = {
   version: 'must be a semantic version such as "1.0.0" or "1.2.0-beta.1"',
   key: 'must use only letters, digits, "_", "." and "-" (max 64), e.g. "api_base_url" or "ALGA_API_KEY"',
   path: 'must start with "/" and use plain segments or ":param" segments, e.g. "/items/:id"',
+  egress:
+    'must be an exact host such as "api.example.com", "api.example.com:8443" or "http://127.0.0.1:8080" (no wildcards, no path)',
   allowedHosts:
     'must be a host such as "api.example.com", "*.example.com" or "https://api.example.com:8443/v1"; wildcards like "*" or "http://*" are refused',
 };

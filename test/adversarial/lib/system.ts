@@ -223,11 +223,21 @@ export const DRIP_LIFETIME_MS = 600_000;
 /** The fixed ports the hostile fixture's allowedHosts name (a manifest cannot say "any port"). */
 export const UPSTREAM_PORTS = [41911, 41912, 41913] as const;
 
+/** One request the upstream's /echo and /redirect-to received, as it arrived. */
+export interface Received {
+  path: string;
+  host: string;
+  /** The raw request line target, headers and body as text. */
+  text: string;
+}
+
 export interface Upstream {
   url: string;
   port: number;
   /** Requests received, by path. */
   hits: Map<string, number>;
+  /** What /echo and /redirect-to received, in order. */
+  received: Received[];
   /** Bytes written by /stream before the client went away, and when it went away. */
   streamed: { bytes: number; closedAt?: number };
   close(): Promise<void>;
@@ -236,10 +246,33 @@ export interface Upstream {
 /** A loopback HTTP server on the first free fixture port, with hostile answers. */
 export async function startUpstream(): Promise<Upstream> {
   const hits = new Map<string, number>();
+  const received: Received[] = [];
   const streamed: Upstream['streamed'] = { bytes: 0 };
   const handler = (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://upstream');
     hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+    if (url.pathname === '/echo' || url.pathname === '/redirect-to') {
+      // Echoes everything it got (URL, headers, body) in its body and headers: a server that
+      // reflects a credential. /redirect-to?to=URL answers 307 (method and body kept) instead.
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const text = `${request.url ?? ''}\n${JSON.stringify(request.headers)}\n${body}`;
+        received.push({ path: url.pathname, host: request.headers.host ?? '', text });
+        if (url.pathname === '/redirect-to') {
+          response.writeHead(307, { location: url.searchParams.get('to') ?? '/' }).end();
+          return;
+        }
+        response
+          .writeHead(200, {
+            'content-type': 'text/plain',
+            'x-echo-auth': String(request.headers.authorization ?? ''),
+          })
+          .end(text);
+      });
+      return;
+    }
     switch (url.pathname) {
       case '/redirect-metadata':
         response.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
@@ -294,6 +327,7 @@ export async function startUpstream(): Promise<Upstream> {
       url: `http://127.0.0.1:${port}`,
       port,
       hits,
+      received,
       streamed,
       close: () =>
         new Promise<void>((resolve) => {

@@ -20,10 +20,10 @@ test('builds a component whose imports are exactly the declared capabilities, th
   const first = await buildExtension({ dir, onProgress: (m) => progress.push(m) });
   assert.equal(first.cached, false);
   assert.deepEqual(first.metadata.imports, [
-    'alga:extension/config@0.2.0',
-    'alga:extension/context@0.2.0',
-    'alga:extension/logging@0.2.0',
-    'alga:extension/random@0.2.0',
+    'alga:extension/config@0.3.0',
+    'alga:extension/context@0.3.0',
+    'alga:extension/logging@0.3.0',
+    'alga:extension/random@0.3.0',
   ]);
   assert.match(first.metadata.contentHash, /^sha256:[0-9a-f]{64}$/);
   assert.equal(first.metadata.toolchain['componentize-js'], '0.23.0');

@@ -18,6 +18,7 @@ import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import {
   secretAad,
+  secretEgressField,
   secretKeys,
   settingsDefaults,
   type ExecuteRequest,
@@ -186,6 +187,7 @@ export async function runComponentTests(options: { dir: string; fixture: Fixture
           config: { ...settingsDefaults(manifest), ...fixture.config, ...testCase.config },
           providers: grantedCapabilities(manifest),
           secret_envelope: envelope,
+          ...secretEgressField(manifest.settings ?? []),
           http: {
             method: testCase.method ?? 'GET',
             path: pathname,

@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-declare module 'alga:extension/random@0.2.0' {
+declare module 'alga:extension/random@0.3.0' {
   /**
    * `len` bytes of cryptographically secure randomness (at most 65536).
    */

@@ -1,6 +1,6 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
 /// <reference path="./alga-extension-types.d.ts" />
-declare module 'alga:extension/storage@0.2.0' {
+declare module 'alga:extension/storage@0.3.0' {
   export function get(namespace: string, key: string): StorageEntry;
   export function put(entry: StorageEntry): StorageEntry;
   export { _delete as delete };
@@ -10,7 +10,7 @@ declare module 'alga:extension/storage@0.2.0' {
    * Additive: like `list-entries`, but returns the next page's cursor.
    */
   export function listPage(namespace: string, cursor: string | undefined): StoragePage;
-  export type StorageEntry = import('alga:extension/types@0.2.0').StorageEntry;
-  export type StorageError = import('alga:extension/types@0.2.0').StorageError;
-  export type StoragePage = import('alga:extension/types@0.2.0').StoragePage;
+  export type StorageEntry = import('alga:extension/types@0.3.0').StorageEntry;
+  export type StorageError = import('alga:extension/types@0.3.0').StorageError;
+  export type StoragePage = import('alga:extension/types@0.3.0').StoragePage;
 }

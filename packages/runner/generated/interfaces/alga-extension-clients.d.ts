@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/clients@0.2.0 **/
+/** @module Interface alga:extension/clients@0.3.0 **/
 export function listClients(input: ClientsListInput): ClientsListResult;
 export function getClient(clientId: string): ClientSummary | undefined;
 export type ClientReadError = import('./alga-extension-types.js').ClientReadError;

@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/config@0.2.0 **/
+/** @module Interface alga:extension/config@0.3.0 **/
 /**
  * The JSON encoding of the value of `key`, or none when the key is not set.
  */

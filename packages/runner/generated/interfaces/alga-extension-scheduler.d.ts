@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/scheduler@0.2.0 **/
+/** @module Interface alga:extension/scheduler@0.3.0 **/
 export function listSchedules(): Array<ScheduleInfo>;
 export function getSchedule(scheduleId: string): ScheduleInfo | undefined;
 export function createSchedule(input: CreateScheduleInput): CreateScheduleResult;

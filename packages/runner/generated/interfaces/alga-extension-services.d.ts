@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/services@0.2.0 **/
+/** @module Interface alga:extension/services@0.3.0 **/
 export function listServices(input: ServicesListInput): ServicesListResult;
 export function getService(serviceId: string): ServiceSummary | undefined;
 export type ServiceReadError = import('./alga-extension-types.js').ServiceReadError;

@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/storage@0.2.0 **/
+/** @module Interface alga:extension/storage@0.3.0 **/
 export function get(namespace: string, key: string): StorageEntry;
 export function put(entry: StorageEntry): StorageEntry;
 export { _delete as delete };

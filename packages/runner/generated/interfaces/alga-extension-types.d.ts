@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/types@0.2.0 **/
+/** @module Interface alga:extension/types@0.3.0 **/
 export interface ContextData {
   requestId?: string,
   tenantId: string,
@@ -117,6 +117,29 @@ export interface StoragePage {
  * ## `"internal"`
  */
 export type ConfigError = 'denied' | 'internal';
+/**
+ * ---- Since 0.3.0: secret handles, substituted by the host at egress. ----
+ * Additive: why `http.fetch-v2` failed. `secret-not-allowed` carries the key
+ * (never the value) of a secret whose handle the request held for a host
+ * outside that secret's `egress` list.
+ */
+export type FetchError = FetchErrorInvalidUrl | FetchErrorNotAllowed | FetchErrorTransport | FetchErrorInternal | FetchErrorSecretNotAllowed;
+export interface FetchErrorInvalidUrl {
+  tag: 'invalid-url',
+}
+export interface FetchErrorNotAllowed {
+  tag: 'not-allowed',
+}
+export interface FetchErrorTransport {
+  tag: 'transport',
+}
+export interface FetchErrorInternal {
+  tag: 'internal',
+}
+export interface FetchErrorSecretNotAllowed {
+  tag: 'secret-not-allowed',
+  val: string,
+}
 /**
  * ---- Since 0.2.0: the reference host's remaining types, same names and shapes. ----
  */

@@ -1,4 +1,4 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/ui-proxy@0.2.0 **/
+/** @module Interface alga:extension/ui-proxy@0.3.0 **/
 export function callRoute(route: string, payload: Uint8Array | undefined): Uint8Array;
 export type ProxyError = import('./alga-extension-types.js').ProxyError;

@@ -1,5 +1,5 @@
 // Generated from wit/alga-extension.wit by `npm run generate`. Do not edit.
-/** @module Interface alga:extension/user-v2@0.2.0 **/
+/** @module Interface alga:extension/user-v2@0.3.0 **/
 export function getUser(): UserDataV2;
 export type UserDataV2 = import('./alga-extension-types.js').UserDataV2;
 export type UserError = import('./alga-extension-types.js').UserError;

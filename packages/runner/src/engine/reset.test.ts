@@ -143,15 +143,15 @@ describe('ResetSnapshot on hand-written modules', () => {
  * could leave behind: module variables, globals and prototypes, the heap.
  */
 const RESET_GUEST = String.raw`
-import { getContext } from 'alga:extension/context@0.2.0';
-import { get as getSecret } from 'alga:extension/secrets@0.2.0';
-import { get as getConfig, getAll as getAllConfig } from 'alga:extension/config@0.2.0';
-import { fetch } from 'alga:extension/http@0.2.0';
-import { get as getEntry, listPage } from 'alga:extension/storage@0.2.0';
-import { getRandomBytes } from 'alga:extension/random@0.2.0';
-import { getUser } from 'alga:extension/user@0.2.0';
-import { callRoute } from 'alga:extension/ui-proxy@0.2.0';
-import { logInfo } from 'alga:extension/logging@0.2.0';
+import { getContext } from 'alga:extension/context@0.3.0';
+import { get as getSecret } from 'alga:extension/secrets@0.3.0';
+import { get as getConfig, getAll as getAllConfig } from 'alga:extension/config@0.3.0';
+import { fetch } from 'alga:extension/http@0.3.0';
+import { get as getEntry, listPage } from 'alga:extension/storage@0.3.0';
+import { getRandomBytes } from 'alga:extension/random@0.3.0';
+import { getUser } from 'alga:extension/user@0.3.0';
+import { callRoute } from 'alga:extension/ui-proxy@0.3.0';
+import { logInfo } from 'alga:extension/logging@0.3.0';
 let counter = 0;
 const kept = [];
 const stringify = JSON.stringify;

@@ -3,17 +3,20 @@
  * the WIT error variant's payload, or a trap with a message for the guest.
  */
 export type HostOutcome =
-  { kind: 'ok'; value: unknown } | { kind: 'err'; payload: string } | { kind: 'trap'; message: string };
+  { kind: 'ok'; value: unknown } | { kind: 'err'; payload: WitErrPayload } | { kind: 'trap'; message: string };
+
+/** An enum error case (`'missing'`), or a variant case as jco lowers it (`{ tag, val }`). */
+export type WitErrPayload = string | { tag: string; val?: string };
 
 /** How a provider answers the `err` case of a WIT `result<T, E>`. */
 export class WitErr {
-  readonly payload: string;
-  constructor(payload: string) {
+  readonly payload: WitErrPayload;
+  constructor(payload: WitErrPayload) {
     this.payload = payload;
   }
 }
 
-export function witErr(payload: string): WitErr {
+export function witErr(payload: WitErrPayload): WitErr {
   return new WitErr(payload);
 }
 

@@ -41,7 +41,10 @@ export function createProviders(settings: object, deps: ProviderDeps): Provider[
         ? definition.create()
         : definition.create({ settings: settings as never, deps });
     // Keyed by interface name; the reference host's interfaces have no stand-ins.
-    const standIn = (deps.standIns as Record<string, StandIns[keyof StandIns]> | undefined)?.[definition.iface];
+    const standIn =
+      definition.placement === 'host' && definition.ownsStandIn
+        ? undefined
+        : (deps.standIns as Record<string, StandIns[keyof StandIns]> | undefined)?.[definition.iface];
     return provider(definition, standIn ? withStandIn(impl as ProviderImpl, standIn) : (impl as ProviderImpl));
   });
 }

@@ -116,6 +116,11 @@ export interface HostProviderDefinition<
   readonly warmUp?: { readonly [F in keyof FunctionsOf<I>]?: unknown };
   /** Its section of the runner's settings: each property a TypeBox schema with a default and an `env` name. */
   readonly settings?: S;
+  /**
+   * Its `create` takes its stand-in from `deps.standIns` itself (keeping its own checks in front of it)
+   * instead of having its functions replaced by it.
+   */
+  readonly ownsStandIn?: boolean;
   create(context: { settings: StaticDecode<TObject<S>>; deps: ProviderDeps }): ProviderImpl<I>;
 }
 

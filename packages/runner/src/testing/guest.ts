@@ -6,14 +6,14 @@
 export const FIXTURE_WORLD = 'runner-with-warm-up';
 
 export const FIXTURE_GUEST = String.raw`
-import { getContext } from 'alga:extension/context@0.2.0';
-import { get as getConfig, getAll as getAllConfig } from 'alga:extension/config@0.2.0';
-import { get as getSecret, listKeys } from 'alga:extension/secrets@0.2.0';
-import { logInfo } from 'alga:extension/logging@0.2.0';
-import { fetch } from 'alga:extension/http@0.2.0';
-import { get as storageGet } from 'alga:extension/storage@0.2.0';
-import { callRoute } from 'alga:extension/ui-proxy@0.2.0';
-import { getUser } from 'alga:extension/user@0.2.0';
+import { getContext } from 'alga:extension/context@0.3.0';
+import { get as getConfig, getAll as getAllConfig } from 'alga:extension/config@0.3.0';
+import { get as getSecret, listKeys } from 'alga:extension/secrets@0.3.0';
+import { logInfo } from 'alga:extension/logging@0.3.0';
+import { fetch } from 'alga:extension/http@0.3.0';
+import { get as storageGet } from 'alga:extension/storage@0.3.0';
+import { callRoute } from 'alga:extension/ui-proxy@0.3.0';
+import { getUser } from 'alga:extension/user@0.3.0';
 
 // Module-level state: a fresh instance per request must always see 1.
 let counter = 0;

@@ -17,7 +17,7 @@
  * section (the reference's format) accepts every method and path on both doors.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AlgaError, type ExecuteRequest, type ExecuteUser } from '@alga-psa/protocol';
+import { AlgaError, secretEgressField, type ExecuteRequest, type ExecuteUser } from '@alga-psa/protocol';
 import type { Principal } from '../auth/api-keys.ts';
 import { principalOf } from '../auth/plugin.ts';
 import type { Db } from '../db/index.ts';
@@ -220,6 +220,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
       config_version: String(runtime.configVersion),
       providers: capabilities,
       secret_envelope: runtime.envelope,
+      ...secretEgressField(install.manifest.settings),
       ...(install.signature ? { bundle_signature: install.signature } : {}),
       ...(request.gatewayUser ? { user: request.gatewayUser } : {}),
       http: { method, path, query, headers, body_b64: body ? body.toString('base64') : null },

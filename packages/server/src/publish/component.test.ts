@@ -48,7 +48,7 @@ test('WASI, foreign packages, incompatible versions and interfaces of neither WI
     'alga:extension/invoicing',
     'alga:extension/clients',
     'acme:thing/api',
-    'alga:extension/secrets@0.3.0',
+    'alga:extension/secrets@0.4.0',
     'alga:extension/secrets@1.0.0',
     'alga:extension/teleport',
     'alga:extension/tickets',
@@ -59,7 +59,7 @@ test('WASI, foreign packages, incompatible versions and interfaces of neither WI
     [
       'wasi:cli/environment@0.2.3',
       'acme:thing/api',
-      'alga:extension/secrets@0.3.0',
+      'alga:extension/secrets@0.4.0',
       'alga:extension/secrets@1.0.0',
       'alga:extension/teleport',
       'alga:extension/tickets',

@@ -10,6 +10,13 @@
  * 4. every address the host resolves to must be public (`not-allowed`);
  *    the connection then goes to that vetted address only (resolve, vet, pin).
  *
+ * Secret handles (`ctx.secrets.handle`) in the URL, header values or body are
+ * replaced by their values on each hop only when that hop's scheme, host and
+ * port are one of the secret's `egress` entries (checked on the URL's host,
+ * whose vetted addresses are then the only ones connected to); otherwise the
+ * call is refused (`fetch-v2`: `secret-not-allowed(key)`). Echoes of a sent
+ * value in the response are masked before the guest sees it (handles.ts).
+ *
  * Redirects are followed by hand (at most 5), each hop checked again. Sizes
  * and time are capped; errors on the wire are `transport`. Log lines name the
  * origin and the error class, never headers, query strings or bodies.
@@ -21,6 +28,7 @@ import { callBudget, callSignal, executionState, witErr, type ExecutionScope } f
 import { ResponseTooLargeError } from '../../read-body.ts';
 import { defineProvider, type ProviderImpl } from '../types.ts';
 import { isIpLiteral, PrivateAllowList, vetAddress } from './address.ts';
+import { handlesIn, maskResponse, refusedHandle, substitute } from './handles.ts';
 import { findAllowing, parseAllowList, parseRequestUrl, suggestEntry } from './policy.ts';
 import { defaultConnector, send, type Connector, type RawResponse } from './transport.ts';
 
@@ -62,6 +70,12 @@ export interface HttpProviderOptions {
   resolve?: Resolver;
   /** Opens sockets to pinned addresses (tests wrap it to count connections). */
   connector?: Connector;
+  /**
+   * `alga test`: answers each request (values already in place of handles) instead of
+   * the network; DNS, address vetting and redirects are skipped, every other check stays.
+   * Throws `{ payload }` with an `http-error` case to fail the call.
+   */
+  exchange?: (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -94,8 +108,11 @@ const MAX_PINNED_ADDRESSES = 4;
 
 class Refusal {
   readonly error: 'invalid-url' | 'not-allowed' | 'transport';
-  constructor(error: 'invalid-url' | 'not-allowed' | 'transport') {
+  /** The key of the secret whose handle may not go where the request goes. */
+  readonly secret: string | undefined;
+  constructor(error: 'invalid-url' | 'not-allowed' | 'transport', secret?: string) {
     this.error = error;
+    this.secret = secret;
   }
 }
 
@@ -117,7 +134,8 @@ const egress = executionState('http.egress', (scope) => {
       'http: ignoring malformed allowedHosts entries',
     );
   }
-  return { allowList, subrequests: 0 };
+  // Values of secret handles this execution sent: masked in every response the guest gets.
+  return { allowList, subrequests: 0, sentSecrets: new Set<string>() };
 });
 
 export function httpImpl(options: HttpProviderOptions = {}): ProviderImpl<'http'> {
@@ -231,6 +249,32 @@ export function httpImpl(options: HttpProviderOptions = {}): ProviderImpl<'http'
     return [...new Set(verdicts.map((verdict) => verdict.address))].slice(0, MAX_PINNED_ADDRESSES);
   }
 
+  /** One exchange with `alga test`'s stand-in, values in place of handles and echoes masked as on the wire. */
+  async function standIn(
+    scope: ExecutionScope,
+    exchange: NonNullable<HttpProviderOptions['exchange']>,
+    request: { method: string; url: URL; headers: Array<[string, string]>; body: Uint8Array | undefined },
+    handles: ReturnType<typeof handlesIn>,
+  ): Promise<HttpResponse | Refusal> {
+    const state = scope.state(egress);
+    const wire = await substitute(request, handles, state.sentSecrets);
+    if ('unreadable' in wire) return new Refusal('not-allowed', wire.unreadable);
+    try {
+      const response = await exchange({
+        method: request.method,
+        url: wire.url.href,
+        headers: wire.headers.map(([name, value]) => ({ name, value })),
+        ...(wire.body ? { body: wire.body } : {}),
+      });
+      return maskResponse(response, state.sentSecrets);
+    } catch (error) {
+      const payload = (error as { payload?: unknown }).payload;
+      if (payload === 'invalid-url' || payload === 'not-allowed' || payload === 'transport')
+        return new Refusal(payload);
+      throw error;
+    }
+  }
+
   async function fetch(scope: ExecutionScope, request: HttpRequest): Promise<HttpResponse | Refusal> {
     const log = scope.logger;
     const state = scope.state(egress);
@@ -267,17 +311,45 @@ export function httpImpl(options: HttpProviderOptions = {}): ProviderImpl<'http'
         );
         return new Refusal('not-allowed');
       }
+      const handles = handlesIn(scope, { url, headers, body });
+      const outside = refusedHandle(handles, url);
+      if (outside) {
+        log.warn(
+          { provider: 'http', origin: url.origin, ...redirected, secret: outside.key },
+          `http.fetch refused: the request carries a handle of secret "${outside.key}", which may only be sent to its egress hosts in manifest.json; ${url.origin} is not one of them${hop > 0 ? ' (redirect target)' : ''}`,
+        );
+        return new Refusal('not-allowed', outside.key);
+      }
       state.subrequests += 1;
 
+      if (options.exchange) return standIn(scope, options.exchange, { method, url, headers, body }, handles);
       const addresses = await vetTarget(scope, url, signal);
       if (addresses instanceof Refusal) return addresses;
 
+      // Values go in only now, for this hop's vetted and pinned destination; the template keeps the handles.
+      const wire = await substitute({ url, headers, body }, handles, state.sentSecrets);
+      if ('unreadable' in wire) {
+        log.warn(
+          { provider: 'http', origin: url.origin, secret: wire.unreadable },
+          `http.fetch refused: secret "${wire.unreadable}" could not be read for its handle (missing, expired or not decryptable)`,
+        );
+        return new Refusal('not-allowed', wire.unreadable);
+      }
+      if (wire.url.origin !== url.origin || !wire.headers.every(([, value]) => HEADER_VALUE.test(value))) {
+        // A value that would change the destination or break a header line is never sent.
+        log.warn(
+          { provider: 'http', origin: url.origin },
+          'http.fetch refused: a secret value cannot be placed in this request',
+        );
+        return new Refusal('transport');
+      }
+
       let response: RawResponse;
       try {
-        const flat = headers.flat();
+        const flat = wire.headers.flat();
         response = await send(
-          { url, addresses },
-          { method, headers: flat, body, signal, maxResponseBytes, timeoutMs: budget, connector },
+          { url: wire.url, addresses },
+          { method, headers: flat, body: wire.body, signal, maxResponseBytes, timeoutMs: budget, connector },
         );
       } catch (error) {
         log.warn(
@@ -301,11 +373,14 @@ export function httpImpl(options: HttpProviderOptions = {}): ProviderImpl<'http'
           },
           'http.fetch done',
         );
-        return {
-          status: response.status,
-          headers: response.headers,
-          body: response.body.byteLength > 0 ? response.body : undefined,
-        };
+        return maskResponse(
+          {
+            status: response.status,
+            headers: response.headers,
+            body: response.body.byteLength > 0 ? response.body : undefined,
+          },
+          state.sentSecrets,
+        );
       }
 
       if (hop >= maxRedirects) {
@@ -345,10 +420,17 @@ export function httpImpl(options: HttpProviderOptions = {}): ProviderImpl<'http'
         const outcome = await fetch(scope, request);
         return outcome instanceof Refusal ? witErr(outcome.error) : outcome;
       },
+      async fetchV2(scope, request) {
+        const outcome = await fetch(scope, request);
+        if (!(outcome instanceof Refusal)) return outcome;
+        return witErr(
+          outcome.secret !== undefined ? { tag: 'secret-not-allowed', val: outcome.secret } : { tag: outcome.error },
+        );
+      },
     },
-    denied(_fn, scope) {
+    denied(fn, scope) {
       scope.logger.debug({ provider: 'http' }, 'http.fetch refused: cap:http.fetch was not granted');
-      return witErr('not-allowed');
+      return witErr(fn === 'fetchV2' ? { tag: 'not-allowed' } : 'not-allowed');
     },
   };
 }
@@ -374,7 +456,11 @@ export const httpProvider = defineProvider({
       })
       .Encode((list: PrivateAllowList) => list.toString()),
   },
-  create: ({ settings }) => httpImpl({ allowPrivate: settings.httpAllowPrivate }),
+  ownsStandIn: true,
+  create: ({ settings, deps }) => {
+    const exchange = deps.standIns?.http?.fetch as HttpProviderOptions['exchange'];
+    return httpImpl({ allowPrivate: settings.httpAllowPrivate, ...(exchange ? { exchange } : {}) });
+  },
 });
 
 /** What a log line may say about an error: its class and code, never its message. */

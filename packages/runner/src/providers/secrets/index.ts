@@ -4,11 +4,18 @@
  *
  * The runner is the only party that can decrypt; values never appear in a
  * log line (every value read here is added to the execution's mask set).
+ *
+ * A secret whose manifest setting lists `egress` hosts (`request.secret_egress`)
+ * never reaches the guest: `get` answers `denied` (the SDK then asks
+ * `egress-hosts` and tells the author to use a handle), and `handle` answers
+ * a random placeholder bound to this execution that the http provider
+ * replaces with the value on a request to one of those hosts only.
  */
 import { Type } from 'typebox';
 import { secretAad } from '@alga-psa/protocol';
 import { TransitError, type Decrypter } from '@alga-psa/transit';
 import { executionState, witErr, type ExecutionScope, type WitErr } from '../../host-calls/index.ts';
+import { egressOf, secretHandles } from '../../host-calls/secret-handles.ts';
 import { defineProvider, type ProviderImpl } from '../types.ts';
 import { SecretCache, type SecretCacheEntry } from './cache.ts';
 
@@ -81,32 +88,70 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
     }
   }
 
+  /** The value's bytes from the pinned cache entry, decrypting on a miss; the caller decides who sees it. */
+  async function read(scope: ExecutionScope, key: string, use: (bytes: Buffer) => string): Promise<string | WitErr> {
+    const entry = scope.state(entryOf);
+    const cached = entry.values.get(key);
+    metrics?.cacheLookup(cached !== undefined);
+    if (cached) return use(cached);
+    const bytes = await decrypt(scope, key);
+    if (!Buffer.isBuffer(bytes)) return bytes;
+    // A concurrent read may have filled it while we awaited.
+    const raced = entry.values.get(key);
+    if (raced) {
+      bytes.fill(0);
+      return use(raced);
+    }
+    if (!entry.evicted) {
+      entry.values.set(key, bytes);
+      return use(bytes);
+    }
+    // The entry was evicted while we decrypted: use the bytes once, keep nothing.
+    const value = use(bytes);
+    bytes.fill(0);
+    return value;
+  }
+
+  /** For the http provider only: the value masked in this execution's lines, never handed to the guest. */
+  function forEgress(scope: ExecutionScope, bytes: Buffer): string {
+    const value = bytes.toString('utf8');
+    scope.masked.add(value);
+    return value;
+  }
+
   return {
     functions: {
       async get(scope, key) {
         const refused = unreadable(scope, key);
         if (refused) return refused;
-        const entry = scope.state(entryOf);
-        const cached = entry.values.get(key);
-        metrics?.cacheLookup(cached !== undefined);
-        if (cached) return reveal(scope, cached);
-        const bytes = await decrypt(scope, key);
-        if (!Buffer.isBuffer(bytes)) return bytes;
-        // A concurrent read may have filled it while we awaited.
-        const raced = entry.values.get(key);
-        if (raced) {
-          bytes.fill(0);
-          return reveal(scope, raced);
+        if (egressOf(scope, key)) {
+          scope.logger.warn(
+            { provider: 'secrets', key },
+            `secrets.get refused: secret "${key}" lists egress hosts in the manifest, so the guest never reads it; use ctx.secrets.handle("${key}") in an http request to one of them`,
+          );
+          return witErr('denied');
         }
-        if (!entry.evicted) {
-          entry.values.set(key, bytes);
-          return reveal(scope, bytes);
-        }
-        // The entry was evicted while we decrypted: use the bytes once, keep nothing.
-        const value = reveal(scope, bytes);
-        bytes.fill(0);
-        return value;
+        return read(scope, key, (bytes) => reveal(scope, bytes));
       },
+      handle(scope, key) {
+        const refused = unreadable(scope, key);
+        if (refused) return refused;
+        const hosts = egressOf(scope, key);
+        if (!hosts) {
+          scope.logger.warn(
+            { provider: 'secrets', key },
+            `secrets.handle refused: secret "${key}" lists no egress hosts in the manifest; read it with ctx.secrets.get or add "egress" to its setting`,
+          );
+          return witErr('denied');
+        }
+        // Resolved when a request carrying the handle goes out, at this request's envelope version.
+        return scope.state(secretHandles).mint(key, hosts, async () => {
+          if (unreadable(scope, key)) return undefined;
+          const value = await read(scope, key, (bytes) => forEgress(scope, bytes));
+          return typeof value === 'string' ? value : undefined;
+        });
+      },
+      egressHosts: (scope, key) => scope.request.secret_egress?.[key] ?? [],
       listKeys: (scope) => Object.keys(scope.request.secret_envelope?.ciphertexts ?? {}),
     },
     /**
@@ -123,7 +168,8 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
       const entry = scope.state(entryOf);
       const values: Record<string, string> = {};
       for (const [key, bytes] of entry.values) {
-        if (unreadable(scope, key)) continue;
+        // An egress-bound value stays on this thread: the worker would hand it to the guest.
+        if (unreadable(scope, key) || egressOf(scope, key)) continue;
         values[key] = reveal(scope, bytes);
         metrics?.cacheLookup(true);
       }
@@ -131,7 +177,7 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
     },
     denied(fn) {
       // `list-keys` has no error variant: an empty list reveals nothing.
-      if (fn === 'listKeys') return [];
+      if (fn === 'listKeys' || fn === 'egressHosts') return [];
       return witErr('denied');
     },
   };
@@ -152,7 +198,7 @@ export const secretsProvider = defineProvider({
       description: '(tenant, install, version) entries in the secret cache.',
     }),
   },
-  warmUp: { get: witErr('missing'), listKeys: [] },
+  warmUp: { get: witErr('missing'), listKeys: [], handle: witErr('missing'), egressHosts: [] },
   create({ settings, deps }) {
     const cache = new SecretCache({ ttlMs: settings.secretCacheTtlMs, maxEntries: settings.secretCacheMaxEntries });
     return {
