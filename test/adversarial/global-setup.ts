@@ -1,6 +1,6 @@
 /**
- * `node --test --test-global-setup=test/adversarial/global-setup.ts`: runs once
- * in the parent process before any test file. Every test file is a child
+ * Runs once in the parent process before any test file: `npm test`
+ * (scripts/test.ts) calls it, as does `node --test --test-global-setup=…`. Every test file is a child
  * process that inherits this environment, which is how one canary secret and
  * one artifacts dir reach the whole suite (see lib/canary.ts).
  */

@@ -1,8 +1,9 @@
 /**
- * Runs LAST (node --test sorts files by path; `test/faults/zz-…` is the final
- * one): scans every artifact the suite wrote under ALGA_TEST_ARTIFACTS —
- * process logs, captured responses, metrics scrapes, database dumps — for the
- * suite's canary secret in plain, base64, base64url, hex, URL-encoded and
+ * Runs LAST: `npm test` (scripts/test.ts) starts it after every other file
+ * has finished (plain `node --test` sorts by path, so `zz-` is last there too).
+ * Scans every artifact the suite wrote under ALGA_TEST_ARTIFACTS (process
+ * logs, captured responses, metrics scrapes, database dumps) for the suite's
+ * canary secret in plain, base64, base64url, hex, URL-encoded and
  * JSON-escaped form. See test/adversarial/lib/canary.ts for the design.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ test(
   {
     skip: run.shared
       ? false
-      : 'ALGA_TEST_CANARY is not set: run through `npm test` (--test-global-setup=test/adversarial/global-setup.ts); each file still scans its own artifacts',
+      : 'ALGA_TEST_CANARY is not set: run through `npm test`; each file still scans its own artifacts',
   },
   async () => {
     const { files, hits } = await scanForCanary(run.dir, run.canary);

@@ -28,7 +28,12 @@ const logLevel = (env['LOG_LEVEL'] ?? 'info') as 'info';
 async function main(): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const databaseUrl = env['DATABASE_URL'] || undefined;
-  const db = await openDatabase({ ...(databaseUrl ? { databaseUrl } : {}), dataDir });
+  const pgliteTemplate = env['ALGA_PGLITE_TEMPLATE'] || undefined;
+  const db = await openDatabase({
+    ...(databaseUrl ? { databaseUrl } : {}),
+    ...(pgliteTemplate ? { pgliteTemplate } : {}),
+    dataDir,
+  });
   await migrate(db);
   // ALGA_TRANSIT=local|vault picks the backend; the server only ever holds its encrypt side.
   const { encrypter } = await encrypterFromEnv(env, dataDir);

@@ -1,12 +1,12 @@
 /**
  * One canary secret for the whole suite. `node --test` runs every file in its
  * own process, so the value and the place artifacts go travel through the
- * environment: the global setup (`global-setup.ts`, passed to node with
- * `--test-global-setup`) sets ALGA_TEST_CANARY and ALGA_TEST_ARTIFACTS before
- * any file starts. Tests that set secrets use the canary, write every process
+ * environment: the global setup (`global-setup.ts`, called by `npm test`'s
+ * scripts/test.ts) sets ALGA_TEST_CANARY and ALGA_TEST_ARTIFACTS before any
+ * file starts. Tests that set secrets use the canary, write every process
  * log, captured response, metrics scrape and database dump under the
- * artifacts dir, and the last file (`test/faults/zz-canary-scan.test.ts`)
- * scans all of it. A file run on its own gets a private canary and dir, and
+ * artifacts dir, and `test/faults/zz-canary-scan.test.ts`, run after every
+ * other file has finished, scans all of it. A file run on its own gets a private canary and dir, and
  * still scans its own artifacts.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -123,7 +123,7 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   const workDir = path.join(distDir, '.alga-build');
   await mkdir(workDir, { recursive: true });
   const shimPath = path.join(workDir, 'entry.js');
-  await writeFile(shimPath, entryShim(entry, capabilities));
+  await writeAtomic(shimPath, entryShim(entry, capabilities));
 
   progress('bundling');
   const bundled = await bundle(shimPath, dir).catch((error: unknown) => {
@@ -145,7 +145,7 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   const wit = witText + extensionWorld(BUILD_WORLD, worldInterfaces);
   const witDir = path.join(workDir, 'wit');
   await mkdir(witDir, { recursive: true });
-  await writeFile(path.join(witDir, 'alga-extension.wit'), wit);
+  await writeAtomic(path.join(witDir, 'alga-extension.wit'), wit);
   const inputHash = sha256(
     JSON.stringify({ source, wit, toolchain: { ...toolchain, node: undefined }, features: DISABLED_FEATURES }),
   );
@@ -156,7 +156,7 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
     const previous = await readPrevious(metadataPath, componentPath, inputHash);
     if (previous) {
       const metadata = { ...previous, name: manifest.name, version: manifest.version, capabilities };
-      await writeFile(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
+      await writeAtomic(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
       if (referenceStyle) await copyAsMainWasm(componentPath, distDir);
       return {
         metadata,
@@ -174,7 +174,7 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   const { componentize } = await import('@bytecodealliance/componentize-js');
   // Kept on disk for debugging: the exact module that was componentized.
   const sourcePath = path.join(workDir, 'bundle.js');
-  await writeFile(sourcePath, source);
+  await writeAtomic(sourcePath, source);
   let result: { component: Uint8Array; imports: [string, string][] };
   try {
     // componentize-js 0.23 types `imports` as [[iface, fn]][], but it returns [iface, fn] pairs.
@@ -404,11 +404,13 @@ async function writeIfChanged(file: string, text: string): Promise<void> {
   const previous = await readFile(file, 'utf8').catch(() => undefined);
   if (previous === text) return;
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
+  await writeAtomic(file, text);
 }
 
+// Every write in dist/ goes through a rename: two builds of one folder at once (`alga dev`
+// beside `alga build`, parallel test files) then never read each other's half-written file.
 async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, data);
   await rename(tmp, file);
 }

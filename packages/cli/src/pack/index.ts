@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tar from 'tar';
 import { checkBundleEntry } from '@alga-psa/protocol';
@@ -38,38 +38,43 @@ export async function packExtension(options: {
     ...(options.beforeComponentize ? { beforeComponentize: options.beforeComponentize } : {}),
   });
   const { metadata } = build;
-  const stage = path.join(dir, 'dist', '.alga-pack');
-  await rm(stage, { recursive: true, force: true });
-  await mkdir(stage, { recursive: true });
-
-  await cp(path.join(dir, 'manifest.json'), path.join(stage, 'manifest.json'));
-  await cp(build.componentPath, path.join(stage, 'component.wasm'));
-  const { builtAt: _builtAt, ...stable } = metadata;
-  await writeFile(path.join(stage, 'metadata.json'), `${JSON.stringify(stable, null, 2)}\n`);
-  const wit = path.join(dir, 'dist', '.alga-build', 'wit', 'alga-extension.wit');
-  if (existsSync(wit)) {
-    await mkdir(path.join(stage, 'wit'));
-    await cp(wit, path.join(stage, 'wit', 'alga-extension.wit'));
-  }
-  const uiDir = path.join(dir, 'ui');
-  if (existsSync(uiDir)) await cp(uiDir, path.join(stage, 'ui'), { recursive: true });
-
-  const entries = (await listFiles(stage)).sort();
-  for (const entry of entries) {
-    const check = checkBundleEntry(entry, 'File');
-    if (!check.ok) throw new BuildError(`Cannot pack ${entry}: ${check.message}`);
-    // Modes and times come from the checkout and the umask; pin them.
-    await chmod(path.join(stage, entry), 0o644);
-    await utimes(path.join(stage, entry), EPOCH, EPOCH);
-  }
-
+  // A stage of its own per call: two packs of one folder at once must not empty each other's.
+  await mkdir(path.join(dir, 'dist'), { recursive: true });
+  const stage = await mkdtemp(path.join(dir, 'dist', '.alga-pack-'));
   const file = path.join(dir, 'dist', `${metadata.name}-${metadata.version}.tgz`);
-  await tar.create(
-    { cwd: stage, file, gzip: { level: 9 }, portable: true, mtime: EPOCH, noDirRecurse: true, noPax: true },
-    entries,
-  );
+  let entries: string[];
+  try {
+    await cp(path.join(dir, 'manifest.json'), path.join(stage, 'manifest.json'));
+    await cp(build.componentPath, path.join(stage, 'component.wasm'));
+    const { builtAt: _builtAt, ...stable } = metadata;
+    await writeFile(path.join(stage, 'metadata.json'), `${JSON.stringify(stable, null, 2)}\n`);
+    const wit = path.join(dir, 'dist', '.alga-build', 'wit', 'alga-extension.wit');
+    if (existsSync(wit)) {
+      await mkdir(path.join(stage, 'wit'));
+      await cp(wit, path.join(stage, 'wit', 'alga-extension.wit'));
+    }
+    const uiDir = path.join(dir, 'ui');
+    if (existsSync(uiDir)) await cp(uiDir, path.join(stage, 'ui'), { recursive: true });
+
+    entries = (await listFiles(stage)).sort();
+    for (const entry of entries) {
+      const check = checkBundleEntry(entry, 'File');
+      if (!check.ok) throw new BuildError(`Cannot pack ${entry}: ${check.message}`);
+      // Modes and times come from the checkout and the umask; pin them.
+      await chmod(path.join(stage, entry), 0o644);
+      await utimes(path.join(stage, entry), EPOCH, EPOCH);
+    }
+
+    const partial = `${stage}.tgz`;
+    await tar.create(
+      { cwd: stage, file: partial, gzip: { level: 9 }, portable: true, mtime: EPOCH, noDirRecurse: true, noPax: true },
+      entries,
+    );
+    await rename(partial, file);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
   const bytes = await readFile(file);
-  await rm(stage, { recursive: true, force: true });
   return {
     file,
     size: (await stat(file)).size,

@@ -17,7 +17,7 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-export { openPglite } from './pglite.ts';
+export { openPglite, writePgliteTemplate, type PgliteOptions } from './pglite.ts';
 export { openPostgres } from './postgres.ts';
 export { migrate } from './migrate.ts';
 
@@ -26,7 +26,14 @@ import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
 
 /** DATABASE_URL wins; otherwise PGlite in `<dataDir>/pgdata`, or in memory without a data dir. */
-export async function openDatabase(options: { databaseUrl?: string; dataDir?: string }): Promise<Db> {
+export async function openDatabase(options: {
+  databaseUrl?: string;
+  dataDir?: string;
+  pgliteTemplate?: string;
+}): Promise<Db> {
   if (options.databaseUrl) return openPostgres({ connectionString: options.databaseUrl });
-  return openPglite(options.dataDir ? path.join(options.dataDir, 'pgdata') : undefined);
+  return openPglite(
+    options.dataDir ? path.join(options.dataDir, 'pgdata') : undefined,
+    options.pgliteTemplate ? { template: options.pgliteTemplate } : {},
+  );
 }

@@ -15,7 +15,8 @@ export interface TestEngine {
 }
 
 export function testEngines(): TestEngine[] {
-  const engines: TestEngine[] = [{ name: 'pglite', open: () => openPglite() }];
+  const template = process.env['ALGA_PGLITE_TEMPLATE'];
+  const engines: TestEngine[] = [{ name: 'pglite', open: () => openPglite(undefined, template ? { template } : {}) }];
   const url = process.env['DATABASE_URL'];
   if (url) engines.push({ name: 'postgres', open: () => openPostgresSchema(url) });
   return engines;
