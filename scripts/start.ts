@@ -15,6 +15,8 @@ import { ensureWebBuild } from './lib/web-build.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.resolve(process.env.ALGA_DATA_DIR ?? path.join(root, '.alga'));
+// The server and runner keep V8's compiled code for our .ts files: later starts are quicker.
+process.env.NODE_COMPILE_CACHE ??= path.join(dataDir, 'compile-cache');
 const say = (message: string) => console.log(message);
 
 async function main(): Promise<void> {
