@@ -4,6 +4,8 @@
  * a table. For profiling and before/after comparisons of the request path;
  * does not touch bench/results. BENCH_HTTP_ROUNDS and BENCH_HTTP_SLICE_MS
  * change the number of rounds and the measured window per row and round.
+ * BENCH_HTTP_BASELINE=<dir of another checkout, with node_modules> adds its
+ * runner and gateway as rows of their own: a before/after in the same rounds.
  */
 import { readFile } from 'node:fs/promises';
 import { buildExtension } from '@alga-psa/cli';
@@ -23,6 +25,7 @@ const result = await sideBySide(
     rewarmMs: 300,
     concurrency: 8,
     warmMs: 3000,
+    baseline: process.env.BENCH_HTTP_BASELINE || undefined,
   },
   log,
 );

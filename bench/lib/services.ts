@@ -31,8 +31,8 @@ export interface BenchRunner {
   bundleStore: DirectoryBundleStore;
   signer: Awaited<ReturnType<typeof loadSigner>>;
   request: ExecuteRequest;
-  /** Starts a runner process on this work dir (several may run in turn). */
-  start(name: string): Promise<ServiceProcess>;
+  /** Starts a runner process on this work dir (several may run in turn), from `checkout` (default: this one). */
+  start(name: string, checkout?: string): Promise<ServiceProcess>;
   /** Request headers with a service token, renewed every 30 s. */
   bearer(): Promise<Record<string, string>>;
   /** `POST /v1/execute` of `payload` on the runner at `origin`. */
@@ -82,10 +82,10 @@ export async function benchRunner(
     request,
     hash,
     bearer,
-    start: (name) =>
+    start: (name, checkout = root) =>
       startService({
         name,
-        script: path.join(root, 'packages/runner/src/main.ts'),
+        script: path.join(checkout, 'packages/runner/src/main.ts'),
         nodeArgs: RUNNER_NODE_FLAGS,
         env: {
           RUNNER_PORT: '0',
@@ -133,11 +133,12 @@ export interface BenchPlatform {
 }
 
 /** The platform with `runners` runners and the realistic extension deployed, its secret set. */
-export async function benchPlatform(runners: number): Promise<BenchPlatform> {
+export async function benchPlatform(runners: number, checkout?: string): Promise<BenchPlatform> {
   const dataDir = await mkdtemp(path.join(tmpdir(), `alga-bench-platform-${runners}-`));
   const platform = await startPlatform({
     dataDir,
     runners,
+    ...(checkout ? { root: checkout } : {}),
     serverEnv: { ALGA_GATEWAY_RATE_LIMIT: '0' },
     readyTimeoutMs: READY_TIMEOUT_MS,
   });

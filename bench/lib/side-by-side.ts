@@ -12,6 +12,8 @@ import { startWorkerd } from './workerd.ts';
 export const WORKERD_ROW = 'workerd';
 export const RUNNER_ROW = 'runner /v1/execute';
 export const GATEWAY_ROW = 'gateway → runner';
+/** Suffix of the rows served from another checkout (`baseline`): a before/after in the same rounds. */
+export const BASELINE_SUFFIX = ' (baseline)';
 
 export interface SideBySide extends HttpRoundsOptions {
   rows: HttpRowResult[];
@@ -19,7 +21,11 @@ export interface SideBySide extends HttpRoundsOptions {
 
 export async function sideBySide(
   component: Uint8Array,
-  options: HttpRoundsOptions & { warmMs: number },
+  options: HttpRoundsOptions & {
+    warmMs: number;
+    /** Another checkout (e.g. main before a change): its runner and gateway get rows of their own, same rounds. */
+    baseline?: string | undefined;
+  },
   log: (message: string) => void,
 ): Promise<SideBySide> {
   const stops: Array<() => Promise<unknown>> = [];
@@ -33,15 +39,35 @@ export async function sideBySide(
     await setup.prepare(runner.url);
     const gateway = await benchPlatform(1);
     stops.push(() => gateway.stop());
+    const gatewayRow = (name: string, platform: typeof gateway) => ({
+      name,
+      pids: [platform.platform.server.child.pid!, ...platform.platform.runners.map((r) => r.child.pid!)],
+      target: platform.target,
+    });
     const rows = [
       { name: WORKERD_ROW, pids: [workerd.pid], target: { origin: workerd.url, path: '/work' } },
       { name: RUNNER_ROW, pids: [runner.child.pid!], target: setup.target(setup.request, runner.url) },
-      {
-        name: GATEWAY_ROW,
-        pids: [gateway.platform.server.child.pid!, ...gateway.platform.runners.map((r) => r.child.pid!)],
-        target: gateway.target,
-      },
+      gatewayRow(GATEWAY_ROW, gateway),
     ];
+    if (options.baseline) {
+      const baseRunner = await setup.start('bench-runner-baseline', options.baseline);
+      stops.push(() => baseRunner.stop());
+      await setup.prepare(baseRunner.url);
+      const baseGateway = await benchPlatform(1, options.baseline);
+      stops.push(() => baseGateway.stop());
+      rows.push(
+        {
+          name: RUNNER_ROW + BASELINE_SUFFIX,
+          pids: [baseRunner.child.pid!],
+          target: setup.target(setup.request, baseRunner.url),
+        },
+        gatewayRow(GATEWAY_ROW + BASELINE_SUFFIX, baseGateway),
+      );
+      log(
+        `baseline pids: runner ${baseRunner.child.pid}, gateway's server ${baseGateway.platform.server.child.pid}, ` +
+          `gateway's runner ${baseGateway.platform.runners.map((r) => r.child.pid).join(', ')}`,
+      );
+    }
     // For profiles (docs/perf/034-request-path.md): which process is which.
     log(
       `pids: workerd ${workerd.pid}, runner ${runner.child.pid}, gateway's server ${gateway.platform.server.child.pid}, ` +

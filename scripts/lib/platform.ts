@@ -8,7 +8,7 @@ import { RUNNER_NODE_FLAGS } from '../../packages/runner/src/node-flags.ts';
 import { readBootstrap, type BootstrapCredentials } from './demo.ts';
 import { startService, type ServiceProcess } from './processes.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface PlatformOptions {
   /** Everything lives here: database, keys, bundles, logs. Created if missing. */
@@ -23,6 +23,8 @@ export interface PlatformOptions {
   logToFiles?: boolean;
   /** How long each process may take to say it is ready (default 30 s for a runner, 60 s for the server). */
   readyTimeoutMs?: number;
+  /** The checkout whose server and runner are started (default: this one; the bench's baseline rows use another). */
+  root?: string;
   /** Runs after keys exist and before the server starts (e.g. to seed its database). */
   beforeServer?: (files: { dataDir: string; bootstrapFile: string }) => Promise<void>;
 }
@@ -43,6 +45,7 @@ export interface Platform {
  */
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   const { dataDir } = options;
+  const root = options.root ?? here;
   const logDir = path.join(dataDir, 'logs');
   await mkdir(logDir, { recursive: true, mode: 0o700 });
   const transitKeyFile = path.join(dataDir, 'transit-keys.json');
