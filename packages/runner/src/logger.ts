@@ -28,12 +28,18 @@ export function createLogger(options: { level?: LogLevel; stream?: DestinationSt
   );
 }
 
+/** Lines wait in the buffer until it holds this many bytes… */
+export const LOG_BATCH_BYTES = 4096;
+/** …or at most this long (ms): a quiet runner's line still shows within a tenth of a second. */
+export const LOG_FLUSH_MS = 100;
+
 /**
- * stdout, written asynchronously: a line is appended to a buffer and the
- * buffer leaves in one write when the previous write is done, so under load
- * many lines share a write and no request waits for the pipe. pino flushes
- * the buffer synchronously when the process exits. Why: docs/perf/034-request-path.md.
+ * stdout, written asynchronously and in batches: lines collect in a buffer
+ * that leaves in one write when it holds LOG_BATCH_BYTES or every
+ * LOG_FLUSH_MS, so under load one write carries many requests' lines
+ * instead of one each, and no request waits for the pipe. pino flushes the
+ * buffer synchronously when the process exits. Why: docs/perf/034-request-path.md, 036-log-batches.md.
  */
 export function asyncStdout(): DestinationStream {
-  return pino.destination({ dest: 1, sync: false });
+  return pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS });
 }

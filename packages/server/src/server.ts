@@ -128,14 +128,16 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
 
   const app = Fastify({
     // Logs go to stderr: stdout carries only the "Server ready on …" line that scripts wait for.
-    // Written asynchronously (pino flushes at exit), so no request waits for the pipe.
+    // Written asynchronously, in batches of 4 KiB or every 100 ms (pino flushes at exit), so no request
+    // waits for the pipe and one write carries many lines (docs/perf/036-log-batches.md).
     logger:
       options.logger === false
         ? false
         : {
             level: options.logger ?? 'info',
             redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
-            stream: options.logStream ?? pino.destination({ dest: 2, sync: false }),
+            stream:
+              options.logStream ?? pino.destination({ dest: 2, sync: false, minLength: 4096, periodicFlush: 100 }),
           },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
