@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { toExecuteResponse } from './engine/convert.ts';
 import { SecretCache } from './providers/secrets/cache.ts';
-import { maskDeep, maskSecrets, REDACTED, secretForms } from './redact.ts';
+import { addMasked, maskDeep, maskSecrets, REDACTED, secretForms, sortedForms } from './redact.ts';
 import { testScope } from './testing/scope.ts';
 
 describe('maskSecrets', () => {
@@ -37,6 +37,18 @@ describe('maskSecrets', () => {
     );
     values.clear();
     assert.equal(maskSecrets('first-secret second-secret', values), 'first-secret second-secret');
+  });
+
+  it('masks with forms handed in by their keeper as with forms it computes, one value or several', () => {
+    const known = new Set<string>();
+    addMasked(known, 'abcdef', sortedForms('abcdef'));
+    const computed = new Set(['abcdef']);
+    for (const form of secretForms('abcdef')) {
+      assert.equal(maskSecrets(`<${form}>`, known), maskSecrets(`<${form}>`, computed), form);
+    }
+    // A second value without known forms, shorter and inside the first: the longer still masks whole.
+    addMasked(known, 'abc');
+    assert.equal(maskSecrets('abcdef abc', known), '[REDACTED] [REDACTED]');
   });
 
   it('leaves text alone when nothing was decrypted, and ignores empty values', () => {

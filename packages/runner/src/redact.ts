@@ -25,6 +25,27 @@ export function secretForms(value: string): string[] {
   return [...forms].filter((form) => form.length > 0);
 }
 
+/** `secretForms(value)`, longest first, so a value is masked before a form that is its substring. */
+export function sortedForms(value: string): readonly string[] {
+  return secretForms(value).sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Forms computed ahead for values of a mask set, by set: a secret cache
+ * entry keeps its values' forms (see providers/secrets), so an execution
+ * that reads a cached secret does not encode it eight ways again.
+ */
+const knownForms = new WeakMap<ReadonlySet<string>, Map<string, readonly string[]>>();
+
+/** Adds `value` to an execution's mask set; `forms` is its `sortedForms`, when the caller keeps them. */
+export function addMasked(set: Set<string>, value: string, forms?: readonly string[]): void {
+  set.add(value);
+  if (!forms) return;
+  let known = knownForms.get(set);
+  if (!known) knownForms.set(set, (known = new Map()));
+  known.set(value, forms);
+}
+
 /**
  * The forms of an execution's secret values, kept with the set they came
  * from: a line is masked several times on its way out (the logging
@@ -33,9 +54,9 @@ export function secretForms(value: string): string[] {
  * their set; a set that changed since (an execution's only grows, then is
  * cleared) gets its forms again.
  */
-const formsBySet = new WeakMap<ReadonlySet<string>, { values: string[]; forms: string[] }>();
+const formsBySet = new WeakMap<ReadonlySet<string>, { values: string[]; forms: readonly string[] }>();
 
-function formsOf(secretValues: Iterable<string>): string[] {
+function formsOf(secretValues: Iterable<string>): readonly string[] {
   const set = secretValues instanceof Set ? (secretValues as ReadonlySet<string>) : undefined;
   if (set?.size === 0) return [];
   const cached = set && formsBySet.get(set);
@@ -43,9 +64,15 @@ function formsOf(secretValues: Iterable<string>): string[] {
     return cached.forms;
   }
   const values = [...secretValues];
-  const forms = values.flatMap(secretForms);
-  // Longest first, so a value is masked before a form that is its substring.
-  forms.sort((a, b) => b.length - a.length);
+  const known = set && knownForms.get(set);
+  let forms: readonly string[];
+  if (values.length === 1) {
+    // The common case, one secret: its forms are sorted already.
+    forms = known?.get(values[0]!) ?? sortedForms(values[0]!);
+  } else {
+    // Longest first, so a value is masked before a form that is its substring.
+    forms = values.flatMap((value) => known?.get(value) ?? secretForms(value)).sort((a, b) => b.length - a.length);
+  }
   if (set) formsBySet.set(set, { values, forms });
   return forms;
 }

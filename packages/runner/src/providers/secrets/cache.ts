@@ -17,6 +17,8 @@ import { REDACTED } from '../../redact.ts';
 export class SecretCacheEntry {
   /** Secret key → decrypted bytes, filled lazily as keys are read. */
   readonly values = new Map<string, Buffer>();
+  /** Secret key → the value's masking forms (redact.ts `sortedForms`), computed once per entry, not per execution. */
+  readonly forms = new Map<string, readonly string[]>();
   pins = 0;
   evicted = false;
 
@@ -40,6 +42,7 @@ export interface SecretCacheOptions {
 function wipe(entry: SecretCacheEntry): void {
   for (const buffer of entry.values.values()) buffer.fill(0);
   entry.values.clear();
+  entry.forms.clear();
 }
 
 export class SecretCache {

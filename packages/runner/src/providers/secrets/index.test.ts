@@ -8,6 +8,7 @@ import { envelopeFor } from '../../testing/harness.ts';
 import { testScope } from '../../testing/scope.ts';
 import { createDispatcher, WitErr } from '../../host-calls/index.ts';
 import { testProviders } from '../../testing/providers.ts';
+import { maskSecrets, secretForms } from '../../redact.ts';
 import { SecretCache, secretsImpl } from './index.ts';
 
 describe('secrets provider', () => {
@@ -139,6 +140,29 @@ describe('secrets provider', () => {
     const t = testScope({ providers: ['cap:secrets.get'], secret_envelope: v2 });
     assert.equal(await get(t.scope, 'a'), 'two');
     assert.equal(decrypter.calls, 2);
+  });
+
+  it('masks a cached secret in every form, with the forms computed once per cache entry and dropped with it', async () => {
+    const { cache, get } = setup();
+    const envelope = await envelopeFor(keyring, { a: 'k?y/+ v>' }, { version: 'forms' });
+    const entryKey = SecretCache.key('tenant-1', 'install-1', 'forms');
+    let kept: readonly string[] | undefined;
+    for (let i = 0; i < 2; i++) {
+      const t = testScope({ providers: ['cap:secrets.get'], secret_envelope: envelope });
+      await get(t.scope, 'a');
+      const entry = cache.acquire(entryKey);
+      cache.release(entry);
+      if (i === 0) kept = entry.forms.get('a');
+      else assert.equal(entry.forms.get('a'), kept, 'the same forms, not computed again');
+      for (const form of secretForms('k?y/+ v>')) {
+        assert.equal(maskSecrets(`<${form}>`, t.scope.masked), '<[REDACTED]>', form);
+      }
+      t.close();
+    }
+    const entry = cache.acquire(entryKey);
+    cache.release(entry);
+    cache.clear();
+    assert.equal(entry.forms.size, 0, 'wiped with the bytes');
   });
 
   it('wipes cached bytes on eviction, but only after the execution that pinned them ends', async () => {

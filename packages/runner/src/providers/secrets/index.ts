@@ -16,6 +16,7 @@ import { secretAad } from '@alga-psa/protocol';
 import { TransitError, type Decrypter } from '@alga-psa/transit';
 import { executionState, witErr, type ExecutionScope, type WitErr } from '../../host-calls/index.ts';
 import { egressOf, secretHandles } from '../../host-calls/secret-handles.ts';
+import { addMasked, sortedForms } from '../../redact.ts';
 import { defineProvider, type ProviderImpl } from '../types.ts';
 import { SecretCache, type SecretCacheEntry } from './cache.ts';
 
@@ -33,6 +34,12 @@ export interface SecretsOptions {
   metrics?: SecretsMetrics | undefined;
   /** Clock, for tests of expiry. */
   now?: () => number;
+}
+
+/** A value's place in the secret cache, where its masking forms are kept. */
+interface Cached {
+  entry: SecretCacheEntry;
+  key: string;
 }
 
 /** The cache entry this execution pinned, released when it ends. */
@@ -65,11 +72,28 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
     return undefined;
   }
 
-  /** Hands a value to the guest: from now on, every line of this execution masks it. */
-  function reveal(scope: ExecutionScope, bytes: Buffer): string {
+  /**
+   * From now on, every line of this execution masks the value. One from the
+   * cache entry `from` comes with its masking forms, computed once per entry
+   * (docs/perf/036-log-batches.md).
+   */
+  function masked(scope: ExecutionScope, bytes: Buffer, from: Cached | undefined): string {
     const value = bytes.toString('utf8');
-    scope.masked.add(value);
+    let forms: readonly string[] | undefined;
+    if (from) {
+      forms = from.entry.forms.get(from.key);
+      if (!forms) {
+        forms = sortedForms(value);
+        if (!from.entry.evicted) from.entry.forms.set(from.key, forms);
+      }
+    }
+    addMasked(scope.masked, value, forms);
     return value;
+  }
+
+  /** Hands a value to the guest: from now on, every line of this execution masks it. */
+  function reveal(scope: ExecutionScope, bytes: Buffer, from?: Cached): string {
+    return masked(scope, bytes, from);
   }
 
   async function decrypt(scope: ExecutionScope, key: string): Promise<Buffer | WitErr> {
@@ -89,22 +113,26 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
   }
 
   /** The value's bytes from the pinned cache entry, decrypting on a miss; the caller decides who sees it. */
-  async function read(scope: ExecutionScope, key: string, use: (bytes: Buffer) => string): Promise<string | WitErr> {
+  async function read(
+    scope: ExecutionScope,
+    key: string,
+    use: (bytes: Buffer, from?: Cached) => string,
+  ): Promise<string | WitErr> {
     const entry = scope.state(entryOf);
     const cached = entry.values.get(key);
     metrics?.cacheLookup(cached !== undefined);
-    if (cached) return use(cached);
+    if (cached) return use(cached, { entry, key });
     const bytes = await decrypt(scope, key);
     if (!Buffer.isBuffer(bytes)) return bytes;
     // A concurrent read may have filled it while we awaited.
     const raced = entry.values.get(key);
     if (raced) {
       bytes.fill(0);
-      return use(raced);
+      return use(raced, { entry, key });
     }
     if (!entry.evicted) {
       entry.values.set(key, bytes);
-      return use(bytes);
+      return use(bytes, { entry, key });
     }
     // The entry was evicted while we decrypted: use the bytes once, keep nothing.
     const value = use(bytes);
@@ -113,10 +141,8 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
   }
 
   /** For the http provider only: the value masked in this execution's lines, never handed to the guest. */
-  function forEgress(scope: ExecutionScope, bytes: Buffer): string {
-    const value = bytes.toString('utf8');
-    scope.masked.add(value);
-    return value;
+  function forEgress(scope: ExecutionScope, bytes: Buffer, from?: Cached): string {
+    return masked(scope, bytes, from);
   }
 
   return {
@@ -131,7 +157,7 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
           );
           return witErr('denied');
         }
-        return read(scope, key, (bytes) => reveal(scope, bytes));
+        return read(scope, key, (bytes, from) => reveal(scope, bytes, from));
       },
       handle(scope, key) {
         const refused = unreadable(scope, key);
@@ -147,7 +173,7 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
         // Resolved when a request carrying the handle goes out, at this request's envelope version.
         return scope.state(secretHandles).mint(key, hosts, async () => {
           if (unreadable(scope, key)) return undefined;
-          const value = await read(scope, key, (bytes) => forEgress(scope, bytes));
+          const value = await read(scope, key, (bytes, from) => forEgress(scope, bytes, from));
           return typeof value === 'string' ? value : undefined;
         });
       },
@@ -170,7 +196,7 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
       for (const [key, bytes] of entry.values) {
         // An egress-bound value stays on this thread: the worker would hand it to the guest.
         if (unreadable(scope, key) || egressOf(scope, key)) continue;
-        values[key] = reveal(scope, bytes);
+        values[key] = reveal(scope, bytes, { entry, key });
         metrics?.cacheLookup(true);
       }
       return { get: values };
