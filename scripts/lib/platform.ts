@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,9 @@ export interface Platform {
   server: ServiceProcess;
   runners: ServiceProcess[];
   credentials: BootstrapCredentials;
+  /** The platform operator's key (provider policy), kept 0600 in `operatorKeyFile`; undefined when serverEnv brings its own. */
+  operatorKey: string | undefined;
+  operatorKeyFile: string;
   dataDir: string;
   stop(): Promise<void>;
 }
@@ -89,6 +93,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       );
     }
     const bootstrapFile = path.join(dataDir, 'bootstrap.json');
+    // The operator key (provider policy) lives next to the other keys, made once; the server keeps only its hash.
+    const operatorKeyFile = path.join(dataDir, 'operator-key');
+    const ownOperatorKey = !options.serverEnv?.['ALGA_OPERATOR_KEY'] && !options.serverEnv?.['ALGA_OPERATOR_KEY_FILE'];
+    const operatorKey = ownOperatorKey ? await ensureOperatorKey(operatorKeyFile) : undefined;
     await options.beforeServer?.({ dataDir, bootstrapFile });
     server = await startService({
       name: 'server',
@@ -99,17 +107,35 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         ALGA_RUNNER_URL: runners.map((r) => r.url).join(','),
         ALGA_SERVICE_SIGNING_KEY_FILE: serviceKeys.privateKeyFile,
         ALGA_BOOTSTRAP_FILE: bootstrapFile,
+        ...(ownOperatorKey ? { ALGA_OPERATOR_KEY_FILE: operatorKeyFile } : {}),
         ...options.serverEnv,
       },
       ready: /Server ready on (http:\/\/\S+)/,
       timeoutMs: options.readyTimeoutMs ?? 60_000,
       logFile: logFile('server'),
     });
-    return { server, runners, credentials: await readBootstrap(bootstrapFile), dataDir, stop };
+    return {
+      server,
+      runners,
+      credentials: await readBootstrap(bootstrapFile),
+      operatorKey,
+      operatorKeyFile,
+      dataDir,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** The key in `file`, or a new random one written there 0600. */
+async function ensureOperatorKey(file: string): Promise<string> {
+  const existing = await readFile(file, 'utf8').catch(() => undefined);
+  if (existing) return existing.trim();
+  const key = `alga_op_${randomBytes(32).toString('base64url')}`;
+  await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  return key;
 }
 
 /** A port that was free a moment ago (the OS picks it; we release it for the server). */

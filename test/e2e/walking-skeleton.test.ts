@@ -4,12 +4,14 @@
  * set a secret, and call it through the gateway, which calls a runner.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '@alga-psa/cli';
 import { deployExtension } from '../../scripts/lib/demo.ts';
@@ -121,6 +123,52 @@ describe('walking skeleton: gateway → runner → component', () => {
     // Set again without an expiry: readable again.
     await client.setSecret('secrets-demo', 'api_token', CANARY);
     assert.equal((await call('secrets-demo/hello')).json().secret.set, true);
+  });
+
+  test('provider policy: the operator disables cap:secrets.get for the tenant; its guest reads "denied" with no restart, an upgrade is refused naming it, tenant keys get 403, every change is audited', async () => {
+    const operator = new ApiClient({ serverUrl: server.url, apiKey: platform.operatorKey! });
+    const { tenantId } = platform.credentials;
+    // The real CLI, with the operator key from its 0600 file.
+    const alga = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [path.join(repo, 'packages/cli/bin/alga.js'), 'policy', ...args], {
+        env: {
+          ...process.env,
+          ALGA_SERVER_URL: server.url,
+          ALGA_API_KEY: '',
+          ALGA_OPERATOR_KEY: '',
+          ALGA_OPERATOR_KEY_FILE: platform.operatorKeyFile,
+        },
+      });
+    await assert.rejects(
+      new ApiClient({ serverUrl: server.url, apiKey }).setPolicy('cap:secrets.get', false, tenantId),
+      { status: 403, code: 'ALGA_FORBIDDEN' },
+      'a tenant admin key cannot change policy',
+    );
+    assert.equal((await call('secrets-demo/hello')).json().secret.set, true);
+
+    const disabled = await alga('disable', 'cap:secrets.get', '--tenant', 'demo');
+    assert.match(disabled.stdout, /cap:secrets\.get disabled for demo/);
+    const denied = await call('secrets-demo/hello');
+    assert.equal(denied.status, 200);
+    assert.equal(denied.json().secret.error, 'denied', 'the running install answers denied, no restart');
+    await assert.rejects(client.install({ extensionId: 'secrets-demo' }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'ALGA_CAPABILITY_DISABLED');
+      assert.match(error.message, /cap:secrets\.get/);
+      return true;
+    });
+    assert.match((await alga('list', '--tenant', tenantId)).stdout, /cap:secrets\.get +disabled \(tenant setting\)/);
+
+    await alga('reset', 'cap:secrets.get', '--tenant', 'demo');
+    assert.equal((await call('secrets-demo/hello')).json().secret.set, true);
+    const trail = await operator.policyAudit({ limit: 5 });
+    assert.deepEqual(
+      trail.entries.slice(0, 2).map((e) => [e.action, e.keyNames, e.tenantId, /^operator:[0-9a-f]{8}$/.test(e.actor)]),
+      [
+        ['policy.reset', ['cap:secrets.get'], tenantId, true],
+        ['policy.disable', ['cap:secrets.get'], tenantId, true],
+      ],
+    );
+    assert.ok(!server.output().includes(platform.operatorKey!), 'the operator key is never logged');
   });
 
   test('a guest that loops forever is stopped at its deadline and the runner keeps serving', async () => {

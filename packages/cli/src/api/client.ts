@@ -1,4 +1,11 @@
-import type { AuditPage, Consent, ErrorBody, PublishedVersion } from '@alga-psa/protocol';
+import type {
+  AuditPage,
+  Consent,
+  ErrorBody,
+  PolicyAuditPage,
+  PolicyCatalog,
+  PublishedVersion,
+} from '@alga-psa/protocol';
 
 /**
  * A failed call to the server's management API, with the server's error code
@@ -171,6 +178,37 @@ export class ApiClient {
     if (query.before) params.set('before', query.before);
     const q = params.toString();
     return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}/audit${q ? `?${q}` : ''}`);
+  }
+
+  // ── Platform operator (the client's key is then the operator key, not a tenant's) ──
+
+  /** Provider policy: every capability, its global and per-tenant settings; with `tenant`, what that tenant gets. */
+  policy(tenant?: string): Promise<PolicyCatalog> {
+    const q = tenant ? `?tenant=${encodeURIComponent(tenant)}` : '';
+    return this.request('GET', `/api/v1/operator/policy${q}`);
+  }
+
+  /** Enables or disables a capability globally, or for one tenant (id or name). */
+  setPolicy(capability: string, enabled: boolean, tenant?: string): Promise<PolicyCatalog> {
+    return this.request('PUT', `/api/v1/operator/policy/${encodeURIComponent(capability)}`, {
+      enabled,
+      ...(tenant ? { tenant } : {}),
+    });
+  }
+
+  /** Drops a stored setting: the tenant follows the global one again (the global one: enabled). */
+  resetPolicy(capability: string, tenant?: string): Promise<PolicyCatalog> {
+    const q = tenant ? `?tenant=${encodeURIComponent(tenant)}` : '';
+    return this.request('DELETE', `/api/v1/operator/policy/${encodeURIComponent(capability)}${q}`);
+  }
+
+  /** One page of the policy trail, newest first. */
+  policyAudit(query: { limit?: number; before?: string } = {}): Promise<PolicyAuditPage> {
+    const params = new URLSearchParams();
+    if (query.limit) params.set('limit', String(query.limit));
+    if (query.before) params.set('before', query.before);
+    const q = params.toString();
+    return this.request('GET', `/api/v1/operator/policy/audit${q ? `?${q}` : ''}`);
   }
 
   /** What installing a version (the latest by default) asks consent for. */

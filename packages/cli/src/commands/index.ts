@@ -15,6 +15,7 @@ import { register as egress } from './egress.ts';
 import { register as logs } from './logs.ts';
 import { register as reference } from './reference.ts';
 import { register as audit } from './audit.ts';
+import { register as policy } from './policy.ts';
 import { register as keys } from './keys.ts';
 import { register as sign } from './sign.ts';
 
@@ -37,6 +38,7 @@ export const commands: ((program: Command) => void)[] = [
   egress,
   logs,
   audit,
+  policy,
   // Last in help: the reference CLI's spellings of the commands above.
   reference,
 ];
