@@ -331,12 +331,18 @@ describe('reset-in-place on a real component', () => {
     const blob = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * seed) & 0xff);
     const entry = (key: string) => ({ namespace: 'ns', key, value: blob(9000, key.length), revision: 3n });
     const headers = Array.from({ length: 40 }, (_, i) => ({ name: `x-header-${i}`, value: 'v'.repeat(200) }));
-    imports[key('secrets')] = { get: () => 's3cr3t-'.repeat(100), listKeys: () => ['api_token'] };
+    imports[key('secrets')] = {
+      get: () => 's3cr3t-'.repeat(100),
+      listKeys: () => ['api_token'],
+      handle: () => `alga-secret-handle:${'h'.repeat(43)}`,
+      egressHosts: () => [],
+    };
     imports[key('config')] = {
       get: () => 'Hello',
       getAll: () => JSON.stringify({ greeting: 'Hello' }),
     };
-    imports[key('http')] = { fetch: () => ({ status: 201, headers, body: blob(20_000, 7) }) };
+    const answer = () => ({ status: 201, headers, body: blob(20_000, 7) });
+    imports[key('http')] = { fetch: answer, fetchV2: answer };
     imports[key('storage')] = {
       ...imports[key('storage')],
       get: () => entry('k'),

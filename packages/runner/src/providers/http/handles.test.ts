@@ -198,4 +198,42 @@ describe('secret handles at egress', () => {
     assert.equal(exchanged.length, 1);
     t.close();
   });
+
+  it('a handle resolves to the value of the envelope version its request started with, cached or not', async () => {
+    const cache = new SecretCache({ ttlMs: 60_000, maxEntries: 4 });
+    const secrets = secretsImpl({ decrypter: keyring, cache });
+    const sent: string[] = [];
+    const http = httpImpl({
+      exchange: (request) => {
+        sent.push(request.headers[0]!.value);
+        return { status: 204, headers: [] };
+      },
+    });
+    const run = async (version: string, value: string) => {
+      const t = testScope({
+        providers: ['cap:secrets.get', 'cap:http.fetch'],
+        egress: { allowed_hosts: ['api.example.com'] },
+        secret_envelope: await envelopeFor(keyring, { bound: value }, { version }),
+        secret_egress: { bound: ['api.example.com'] },
+      });
+      const handle = (await secrets.functions.handle(t.scope, 'bound')) as string;
+      return {
+        t,
+        go: () =>
+          http.functions.fetchV2(t.scope, {
+            method: 'GET',
+            url: 'https://api.example.com/',
+            headers: [{ name: 'x-key', value: handle }],
+          }),
+      };
+    };
+    const old = await run('v1', 'old-value');
+    await old.go(); // decrypts v1 into the cache
+    const rotated = await run('v2', 'new-value');
+    await rotated.go();
+    await old.go(); // the first request still holds v1's entry
+    assert.deepEqual(sent, ['old-value', 'new-value', 'old-value']);
+    old.t.close();
+    rotated.t.close();
+  });
 });
