@@ -50,3 +50,17 @@ test('an upstream error status becomes a 502', async () => {
   const response = await host.invoke(handler, { path: '/profile' });
   assert.deepEqual(response.json(), { error: 'upstream', status: 401 });
 });
+
+test('the token goes only to its egress host: another allowed host gets no request, and the answer names the secret', async () => {
+  const host = createMockHost({
+    manifest: { ...manifest, allowedHosts: [...manifest.allowedHosts, 'mirror.example.com'] },
+    config: { api_base_url: 'https://mirror.example.com' },
+    secrets: { api_token: 'tok-1' },
+  });
+  const response = await host.invoke(handler, { path: '/profile' });
+  assert.equal(response.status, 502);
+  const body = response.json<{ error: string; secret: string }>();
+  assert.deepEqual([body.error, body.secret], ['secret-not-allowed', 'api_token']);
+  assert.equal(host.requests.length, 0);
+  assert.ok(!response.text().includes('tok-1'));
+});

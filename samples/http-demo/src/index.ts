@@ -2,14 +2,16 @@ import { createHandler, HttpError, json, SecretError } from '@alga-psa/extension
 
 /**
  * GET /profile — fetches `<api_base_url>/v1/me` with `Authorization: Bearer
- * <api_token>` and answers the remote's JSON. The token never leaves the
- * runner except in that header; errors say what to fix without echoing it.
+ * <api_token>` and answers the remote's JSON. `api_token` lists `egress`
+ * hosts in the manifest, so this code only ever holds a handle: the runner
+ * puts the token in its place on the way to api.example.com and refuses the
+ * request anywhere else.
  */
 export const handler = createHandler(async (_request, ctx) => {
   const base = String(ctx.config.get('api_base_url') ?? 'https://api.example.com').replace(/\/+$/, '');
   let token: string;
   try {
-    token = await ctx.secrets.get('api_token');
+    token = await ctx.secrets.handle('api_token');
   } catch (error) {
     if (error instanceof SecretError) return json({ error: error.code, message: error.message }, { status: 503 });
     throw error;
@@ -26,7 +28,10 @@ export const handler = createHandler(async (_request, ctx) => {
   } catch (error) {
     // not-allowed carries the allowedHosts entry to add; surface it for the author.
     if (error instanceof HttpError) {
-      return json({ error: error.code, hint: error.message, add: error.allowedHostsEntry ?? null }, { status: 502 });
+      return json(
+        { error: error.code, hint: error.message, add: error.allowedHostsEntry ?? null, secret: error.secret ?? null },
+        { status: 502 },
+      );
     }
     throw error;
   }
