@@ -196,6 +196,18 @@ describe('ui-proxy provider', () => {
       assert.equal(Buffer.from(ok as Uint8Array).toString(), 's');
     });
 
+    it('sends no x-api-key when the api_key secret is egress-bound (it goes only to its egress hosts, through http)', async () => {
+      seen.length = 0;
+      const t = testScope({
+        providers: ['cap:ui.proxy'],
+        secret_envelope: await envelopeFor(keyring, { api_key: 'bound-key' }),
+        secret_egress: { api_key: ['api.example.com'] },
+      });
+      await pathProvider().functions.callRoute(t.scope, '/api/v1/x', undefined);
+      assert.equal(seen[0]!.headers['x-api-key'], undefined);
+      assert.ok(!t.scope.masked.has('bound-key'), 'not even decrypted');
+    });
+
     it('sends no x-api-key without the api_key secret, and a named route still wins over a path', async () => {
       seen.length = 0;
       const t = testScope({ providers: ['cap:ui.proxy'] });

@@ -24,6 +24,7 @@ import { request } from 'undici';
 import { secretAad } from '@alga-psa/protocol';
 import type { Decrypter } from '@alga-psa/transit';
 import { callBudget, callSignal, witErr, type ExecutionScope } from '../../host-calls/index.ts';
+import { egressOf } from '../../host-calls/secret-handles.ts';
 import { readCapped, ResponseTooLargeError } from '../../read-body.ts';
 import { defineProvider, type ProviderImpl } from '../types.ts';
 
@@ -177,7 +178,11 @@ export function uiProxyImpl(options: UiProxyOptions = { routes: new Map() }): Pr
       scope.logger.warn({ provider: 'ui-proxy', route }, 'ui-proxy path route has no base configured');
       return witErr('route-not-found');
     }
-    const key = await apiKey(scope);
+    // An `api_key` whose manifest setting lists egress hosts goes only where http would send it: never here.
+    const bound = egressOf(scope, UI_PROXY_API_KEY_SECRET) !== undefined;
+    if (bound)
+      scope.logger.debug({ provider: 'ui-proxy' }, 'ui-proxy: api_key is egress-bound; sent without x-api-key');
+    const key = bound ? undefined : await apiKey(scope);
     if (key === 'internal') return witErr('internal');
     const headers: Record<string, string> = {
       'content-type': 'application/json',
