@@ -3,8 +3,9 @@
  * Chromium via playwright-core) against the real server and runner: the
  * ui-proxy-demo sample opened from the menu, calling its backend through the
  * bridge; what the sandbox and the CSP deny, asserted from inside the frame;
- * messages of the wrong shape or from the wrong window ignored; a viewer's
- * view. Screenshots land in test-results/screenshots/.
+ * messages of the wrong shape or from the wrong window ignored; the host's
+ * dark theme passed on to the frame; a viewer's view, and a client-portal
+ * user's, who sees only the portal. Screenshots land in test-results/screenshots/.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -37,14 +38,23 @@ describe('extension pages in the product, in a real browser', () => {
   let elsewhereUrl: string;
   let adminPassword: string;
   let viewerPassword: string;
+  let clientPassword: string;
   const proxyCalls: string[] = [];
 
-  async function signIn(email: string, password: string): Promise<void> {
+  async function signIn(email: string, password: string, landing = /\/msp\/settings\/extensions$/): Promise<void> {
     await page.goto(`${server.url}/signin`);
     await page.locator('#email').fill(email);
     await page.locator('#password').fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(/\/msp\/settings\/extensions$/);
+    await page.waitForURL(landing);
+  }
+
+  /** The frame's own `--bg`, which the sample sets from the host's theme colours. */
+  async function frameBackground(frame: Frame): Promise<{ bg: string; scheme: string }> {
+    return frame.evaluate(() => ({
+      bg: document.documentElement.style.getPropertyValue('--bg'),
+      scheme: document.documentElement.style.colorScheme,
+    }));
   }
 
   /** The sample's frame, once its page has rendered the backend's answer. */
@@ -67,6 +77,7 @@ describe('extension pages in the product, in a real browser', () => {
     server = platform.server;
     adminPassword = platform.credentials.adminPassword!;
     viewerPassword = platform.credentials.viewerPassword!;
+    clientPassword = platform.credentials.clientPassword!;
     const client = new ApiClient({ serverUrl: server.url, apiKey: platform.credentials.apiKey });
     const packed = await packExtension({ dir: sampleDir });
     await client.publishArchive(await readFile(packed.file));
@@ -116,6 +127,27 @@ describe('extension pages in the product, in a real browser', () => {
     // docs/images/extension-page.png is a copy of this one.
     await mkdir(shots, { recursive: true });
     await page.screenshot({ path: path.join(shots, 'extension-page.png') });
+  });
+
+  test('the host follows the system’s dark scheme and passes it to the open frame, and to the next one', async () => {
+    const hostSurface = () =>
+      page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--surface').trim());
+    const frame = await demoFrame();
+    const light = await hostSurface();
+    assert.deepEqual(await frameBackground(frame), { bg: light, scheme: 'light' });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    // The open frame gets a `theme` message: no reload.
+    await frame.waitForFunction(() => document.documentElement.style.colorScheme === 'dark');
+    assert.equal(await page.evaluate(() => document.documentElement.dataset['theme']), 'dark');
+    const surface = await hostSurface();
+    assert.notEqual(surface, light);
+    assert.deepEqual(await frameBackground(frame), { bg: surface, scheme: 'dark' });
+    // A page opened while dark starts dark: `init` carries the theme.
+    await page.reload();
+    assert.deepEqual(await frameBackground(await demoFrame()), { bg: surface, scheme: 'dark' });
+    await page.screenshot({ path: path.join(shots, 'extension-page-dark.png') });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await (await demoFrame()).waitForFunction(() => document.documentElement.style.colorScheme === 'light');
   });
 
   test('inside the frame: an opaque origin that cannot read the host’s cookies, storage or DOM', async () => {
@@ -244,5 +276,46 @@ describe('extension pages in the product, in a real browser', () => {
       .locator('.who')
       .getByText(/\(viewer\)/)
       .waitFor();
+  });
+
+  test('a client-portal user sees only the portal: the clientPortalMenu page works, staff pages and APIs do not', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/signin/);
+    await signIn('client@demo.local', clientPassword, /\/client-portal$/);
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'My summary' }).waitFor();
+    // The hook's label, and nothing of the staff app (no Extensions, no appMenu entry).
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Home', 'My summary']);
+    const before = proxyCalls.length;
+    await nav.getByRole('link', { name: 'My summary' }).click();
+    await page.waitForURL(/\/client-portal\/extensions\/[^/]+$/);
+    const installId = decodeURIComponent(page.url().split('/').pop()!);
+    const frame = await demoFrame();
+    // The page's POST goes through the same proxy, as the client: their role may call a portal extension.
+    assert.match((await frame.locator('.summary').textContent()) ?? '', /^Hello, Demo Client User — last 7 days$/);
+    await frame
+      .locator('.who')
+      .getByText(/\(client\)/)
+      .waitFor();
+    assert.equal(proxyCalls.length - before, 1);
+    assert.match(proxyCalls.at(-1)!, /^POST .*\/api\/ext-proxy\/ui-proxy-demo\/summary$/);
+    await page.screenshot({ path: path.join(shots, 'client-portal-page.png') });
+
+    // Staff pages are not shown, and the server refuses their APIs, not only the menu.
+    for (const staffPage of ['/msp/settings/extensions', `/msp/settings/extensions/${installId}/settings`]) {
+      await page.goto(`${server.url}${staffPage}`);
+      await page.getByRole('heading', { name: 'Not available in the client portal' }).waitFor();
+    }
+    for (const api of [
+      '/ui/api/extensions',
+      `/ui/api/installs/${installId}/settings`,
+      `/ui/api/installs/${installId}/audit`,
+      `/ui/api/installs/${installId}/logs`,
+    ]) {
+      const response = await page.request.get(`${server.url}${api}`);
+      assert.equal(response.status(), 403, `${api}: ${await response.text()}`);
+    }
+    const gateway = await page.request.get(`${server.url}/api/ext/ui-proxy-demo/summary`);
+    assert.equal(gateway.status(), 403);
   });
 });

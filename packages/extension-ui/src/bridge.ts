@@ -137,7 +137,7 @@ export class HostConnection {
     return () => this.themeListeners.delete(listener);
   }
 
-  /** Opens one of the host's own pages (`/msp/...`) in the host window. */
+  /** Opens one of the host's own pages (`/msp/...`, or `/client-portal/...` in the client portal) in the host window. */
   navigate(to: string): void {
     this.post({ type: 'navigate', to });
   }

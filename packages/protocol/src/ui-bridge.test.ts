@@ -27,7 +27,10 @@ test('routes stay below the extension: no dot segments, encoded slashes or dots,
     assert.equal(isBridgeRoute(bad), false, String(bad));
   }
   assert.equal(isHostPath('/msp/settings/extensions'), true);
+  assert.equal(isHostPath('/client-portal/extensions/abc'), true);
   for (const bad of [
+    '/client-portal/../msp/settings',
+    '/client-portalx/',
     'https://evil.example/',
     '//evil.example',
     '/ui/api/session',

@@ -101,9 +101,13 @@ export function isBridgeRoute(route: unknown): route is string {
   return !path.split('/').some((segment) => segment === '..' || segment === '.' || /%2e|%2f|%5c/i.test(segment));
 }
 
-/** An in-host path the iframe may send the person to: the web app's own pages only. */
+/**
+ * An in-host path the iframe may send the person to: the web app's own pages
+ * only, the staff app's (`/msp/`) or the client portal's (`/client-portal/`);
+ * each host follows only its own.
+ */
 export function isHostPath(to: unknown): to is string {
-  return isString(to, 512) && /^\/msp\/[A-Za-z0-9/_.~%-]*$/.test(to) && !to.split('/').includes('..');
+  return isString(to, 512) && /^\/(msp|client-portal)\/[A-Za-z0-9/_.~%-]*$/.test(to) && !to.split('/').includes('..');
 }
 
 /** Parses what an iframe posted; undefined for anything that is not one of its messages. */

@@ -22,6 +22,7 @@ if (doc && root) {
     const host = connectHost();
     host.onTheme((theme) => {
       const style = doc.documentElement.style;
+      style.colorScheme = theme.mode;
       style.setProperty('--bg', theme.colors.surface);
       style.setProperty('--text', theme.colors.text);
       style.setProperty('--muted', theme.colors.muted);

@@ -177,7 +177,7 @@ var HostConnection = class {
     void this.ready.then((context) => this.themeListeners.has(listener) && listener(context.theme));
     return () => this.themeListeners.delete(listener);
   }
-  /** Opens one of the host's own pages (`/msp/...`) in the host window. */
+  /** Opens one of the host's own pages (`/msp/...`, or `/client-portal/...` in the client portal) in the host window. */
   navigate(to) {
     this.post({ type: 'navigate', to });
   }
@@ -323,6 +323,7 @@ if (doc && root) {
     const host = connectHost();
     host.onTheme((theme) => {
       const style = doc.documentElement.style;
+      style.colorScheme = theme.mode;
       style.setProperty('--bg', theme.colors.surface);
       style.setProperty('--text', theme.colors.text);
       style.setProperty('--muted', theme.colors.muted);

@@ -24,13 +24,14 @@ import {
 } from '@alga-psa/protocol/ui-bridge';
 import { csrfTokenValue } from '../api.ts';
 import { navigate } from '../router.tsx';
+import { onThemeChange } from '../theme.ts';
 
 /** The app's colours, read from its CSS tokens so the page can match them. */
 export function currentTheme(): BridgeTheme {
   const style = getComputedStyle(document.documentElement);
   const token = (name: string, fallback: string) => style.getPropertyValue(name).trim() || fallback;
   return {
-    // The app has one (light) theme today; the bridge carries the mode so pages are ready for two.
+    // Set by theme.ts from the system's prefers-color-scheme.
     mode: document.documentElement.dataset['theme'] === 'dark' ? 'dark' : 'light',
     colors: {
       background: token('--bg', '#f5f6fa'),
@@ -105,11 +106,14 @@ export function ExtensionFrame({
   src,
   title,
   user,
+  navigatePrefix,
 }: {
   extensionId: string;
   src: string;
   title: string;
   user: UiUser;
+  /** Where the page may send the host (`navigate`): the staff app's `/msp/` or the client portal's `/client-portal/`. */
+  navigatePrefix: string;
 }) {
   const frame = useRef<HTMLIFrameElement>(null);
   const [height, setHeight] = useState(480);
@@ -120,6 +124,11 @@ export function ExtensionFrame({
     const send = (target: Window, message: HostMessage) =>
       // An opaque origin cannot be named as a target; the target is the window that asked, checked below.
       target.postMessage(hostEnvelope(message), '*');
+    // The document that said "ready" (and got `init`): theme changes go to it, and only while it is still there.
+    let ready: Window | null = null;
+    const stopTheme = onThemeChange(() => {
+      if (ready && iframe.contentWindow === ready) send(ready, { type: 'theme', theme: currentTheme() });
+    });
     const onMessage = (event: MessageEvent) => {
       if (event.source !== iframe.contentWindow || event.origin !== 'null') return;
       const message = parseFrameMessage(event.data);
@@ -127,6 +136,7 @@ export function ExtensionFrame({
       const source = event.source as Window;
       switch (message.type) {
         case 'ready':
+          ready = source;
           send(source, {
             type: 'init',
             extensionId,
@@ -138,7 +148,8 @@ export function ExtensionFrame({
           setHeight(Math.max(BRIDGE_MIN_HEIGHT, Math.min(BRIDGE_MAX_HEIGHT, Math.ceil(message.height))));
           break;
         case 'navigate':
-          navigate(message.to);
+          // The bridge's schema allows either app's paths; this host only goes to its own.
+          if (message.to.startsWith(navigatePrefix)) navigate(message.to);
           break;
         case 'apiproxy':
           void proxyCall(extensionId, message).then((answer) => {
@@ -149,8 +160,11 @@ export function ExtensionFrame({
       }
     };
     window.addEventListener('message', onMessage);
-    return () => window.removeEventListener('message', onMessage);
-  }, [extensionId, user]);
+    return () => {
+      window.removeEventListener('message', onMessage);
+      stopTheme();
+    };
+  }, [extensionId, user, navigatePrefix]);
 
   const url = new URL(src, location.origin);
   // The reference host's iframes read these two; ours read `ext` too.

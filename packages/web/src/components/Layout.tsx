@@ -8,21 +8,26 @@ export interface MenuItem {
   label: string;
 }
 
+const ROLE_LABELS = { admin: 'Admin', viewer: 'Viewer', client: 'Client portal' } as const;
+
 export function Layout({
   user,
+  home,
   menu,
   path,
   onSignedOut,
   children,
 }: {
   user: UiUser;
-  /** Extension pages (their `appMenu` hook), after the app's own entry. */
+  /** The app's own first entry: the staff app's extensions, or the client portal's home. */
+  home: MenuItem;
+  /** Extension pages (their `appMenu` or `clientPortalMenu` hook), after the app's own entry. */
   menu: MenuItem[];
   path: string;
   onSignedOut: () => void;
   children: ReactNode;
 }) {
-  const items = [{ href: '/msp/settings/extensions', label: 'Extensions' }, ...menu];
+  const items = [home, ...menu];
   const signOut = async () => {
     await mutate('DELETE', '/ui/api/session').catch(() => undefined);
     onSignedOut();
@@ -30,17 +35,17 @@ export function Layout({
   return (
     <div className="shell">
       <header className="topbar">
-        <Link href="/msp/settings/extensions" className="brand">
+        <Link href={home.href} className="brand">
           <span className="brand-mark" aria-hidden="true">
             A
           </span>
-          Alga <span className="brand-sub">Extensions</span>
+          Alga <span className="brand-sub">{user.role === 'client' ? 'Client portal' : 'Extensions'}</span>
         </Link>
         <div className="topbar-user">
           <span className="who">
             <span className="who-email">{user.email}</span>
             <span className="who-meta">
-              {user.tenant} · {user.role === 'admin' ? 'Admin' : 'Viewer'}
+              {user.tenant} · {ROLE_LABELS[user.role]}
             </span>
           </span>
           <button type="button" className="btn btn-ghost" onClick={signOut}>
