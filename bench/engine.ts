@@ -66,7 +66,13 @@ function witImports() {
   const imports: Record<string, Record<string, (...args: never[]) => unknown>> = {
     'alga:extension/context': { getContext: () => JSON.parse(HOST_DATA.context) },
     'alga:extension/config': { get: () => undefined, getAll: () => HOST_DATA.config },
-    'alga:extension/secrets': { get: () => HOST_DATA.secret, listKeys: () => ['api_token'] },
+    'alga:extension/secrets': {
+      get: () => HOST_DATA.secret,
+      listKeys: () => ['api_token'],
+      // WIT 0.3.0's secret handles: the handler uses neither, the glue needs both to instantiate.
+      handle: () => guestValue('secrets', 'handle', { kind: 'err', payload: 'missing' }),
+      egressHosts: () => [],
+    },
     'alga:extension/logging': { logInfo: () => {}, logWarn: () => {}, logError: () => {} },
     'alga:extension/random': { getRandomBytes: (n: number) => crypto.getRandomValues(new Uint8Array(n)) },
     // The ambient WASI clocks, as the runner gives every guest (the handler sets no timer).
