@@ -176,7 +176,8 @@ describe('adversarial: hostile guests and clients against the real processes', (
 
     test('a handle bound for a host outside its egress list is refused naming the secret: header, query, body, or behind a redirect', async () => {
       const before = upstream.received.length;
-      const outside = `http://localhost:${upstream.port}/echo`;
+      // In allowedHosts but not in the secret's egress: refused for the handle before address vetting.
+      const outside = 'http://127.0.0.2:41911/echo';
       for (const where of ['header', 'query', 'body']) {
         const refused = await handleCall({ url: outside, where });
         assert.deepEqual(refused.fetch, { ok: false, code: 'secret-not-allowed', secret: 'bound' }, where);
