@@ -17,6 +17,11 @@ export const viewerKeyWrite = defineError(
   'ALGA_FORBIDDEN',
   'This API key has the viewer role; use an admin key for changes.',
 );
+/** The reference CLI's `x-tenant-id` (its --tenant / ALGA_TENANT_ID) naming another tenant than the key's. */
+export const tenantHeaderMismatch = defineError(
+  'ALGA_FORBIDDEN',
+  'x-tenant-id names tenant "{given}", but this API key belongs to another tenant; use that tenant\'s API key, or drop --tenant / ALGA_TENANT_ID.',
+);
 export const signInFailed = defineError('ALGA_UNAUTHENTICATED', 'The email or password is not correct.');
 export const signInRequired = defineError('ALGA_UNAUTHENTICATED', 'Sign in to continue.');
 export const sessionEnded = defineError('ALGA_UNAUTHENTICATED', 'The session has ended; sign in again.');
@@ -88,6 +93,11 @@ export const stagingKeyInvalid = defineError('ALGA_BAD_REQUEST', 'Staged upload 
 export const stagedBundleMissing = defineError(
   'ALGA_BUNDLE_NOT_FOUND',
   'No staged bundle {contentHash}; upload it first with POST /api/ext-bundles/upload-proxy.',
+);
+/** `details.retryAfterSeconds`: also sent as `retry-after`. The reference host limits this route per address too. */
+export const uploadRateLimited = defineError(
+  'ALGA_RATE_LIMITED',
+  'Too many bundle uploads from this address; retry after {seconds} s.',
 );
 export const archiveBodyMissing = defineError(
   'ALGA_BAD_REQUEST',

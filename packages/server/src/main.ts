@@ -16,6 +16,7 @@ import { createServer } from './server.ts';
 import { encrypterFromEnv } from './transit.ts';
 import { verifierFromSigningKeyFile } from './service-keys.ts';
 import { rateLimitFromEnv } from './gateway/rate-limit.ts';
+import { uploadRateLimitFromEnv } from './routes/reference-api.ts';
 import { webOptionsFromEnv } from './web/index.ts';
 import { operatorCredentialFromEnv } from './policy/operator.ts';
 
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
     serviceSigner: await loadSigner(serviceSigningKeyFile),
     serviceVerifier: await verifierFromSigningKeyFile(serviceSigningKeyFile),
     ...(rateLimitFromEnv(env) === undefined ? {} : { gatewayRateLimit: rateLimitFromEnv(env)! }),
+    ...(uploadRateLimitFromEnv(env) === undefined ? {} : { uploadRateLimit: uploadRateLimitFromEnv(env)! }),
     ...(env['ALGA_HEADERS_TIMEOUT_MS'] ? { headersTimeoutMs: Number(env['ALGA_HEADERS_TIMEOUT_MS']) } : {}),
     ...(env['ALGA_REQUEST_TIMEOUT_MS'] ? { requestTimeoutMs: Number(env['ALGA_REQUEST_TIMEOUT_MS']) } : {}),
     ...(env['ALGA_EXECUTION_TIMEOUT_MS'] ? { executionTimeoutMs: Number(env['ALGA_EXECUTION_TIMEOUT_MS']) } : {}),

@@ -21,7 +21,7 @@ import { healthRoutes } from './routes/health.ts';
 import { installRoutes } from './routes/installs.ts';
 import { lifecycleRoutes } from './routes/lifecycle.ts';
 import { publishRoutes } from './routes/publish.ts';
-import { referenceRoutes } from './routes/reference-api.ts';
+import { referenceRoutes, type UploadRateLimit } from './routes/reference-api.ts';
 import { secretRoutes } from './routes/secrets.ts';
 import { installLogRoutes, runnerApi, runnerApiOptionsFrom } from './runner-api/index.ts';
 import { registerInputGuard } from './input-guard.ts';
@@ -67,6 +67,8 @@ export interface ServerOptions {
   serviceVerifier?: ServiceTokenVerifier;
   /** Per-install gateway rate limit; false turns it off. Default 50/s with a burst of 100. */
   gatewayRateLimit?: RateLimitOptions | false;
+  /** The reference upload-proxy route's per-address limit (default 30 a minute, as the reference's); false: none. */
+  uploadRateLimit?: UploadRateLimit | false;
   /** Overrides of the bundle archive limits (sizes, entries, ratio) for POST /api/v1/extensions/publish. */
   bundleLimits?: Partial<BundleLimits>;
   /** The web UI (session cookies, CSRF, static files); see src/web/. */
@@ -223,6 +225,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       signing,
       installs,
       ...(options.bundleLimits ? { limits: options.bundleLimits } : {}),
+      ...(options.uploadRateLimit === undefined ? {} : { uploadRateLimit: options.uploadRateLimit }),
     });
     signingRoutes(api, { signing, onRevoke: () => installs.clearRuntimes() });
     lifecycleRoutes(api, { installs });

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../db/index.ts';
-import { credentialsMissing } from '../errors.ts';
+import { credentialsMissing, tenantHeaderMismatch } from '../errors.ts';
 import { authenticateApiKey, requireAdmin, type Principal } from './api-keys.ts';
 
 declare module 'fastify' {
@@ -22,6 +22,14 @@ export function registerAuth(app: FastifyInstance, db: Db): void {
     const authorization =
       request.headers.authorization ?? (typeof apiKey === 'string' && apiKey !== '' ? `Bearer ${apiKey}` : undefined);
     request.principal = await authenticateApiKey(db, authorization);
+    // The reference CLI names a tenant (--tenant / ALGA_TENANT_ID → x-tenant-id); the key decides
+    // the tenant here, so a header naming another one is refused rather than silently ignored.
+    const tenantHeader = request.headers['x-tenant-id'];
+    if (request.principal && typeof tenantHeader === 'string' && tenantHeader.trim() !== '') {
+      if (tenantHeader.trim() !== request.principal.tenantId) {
+        throw tenantHeaderMismatch({ given: tenantHeader.trim().slice(0, 80) });
+      }
+    }
     if (!READ_METHODS.has(request.method)) requireAdmin(request.principal);
   });
 }

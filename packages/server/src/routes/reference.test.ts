@@ -326,5 +326,143 @@ for (const engine of testEngines()) {
       assert.equal(response.json().error.code, 'ALGA_IMPORT_NOT_ALLOWED');
       assert.match(response.json().error.message, /alga:extension\/teleport/);
     });
+
+    test("upload-proxy and finalize answer errors in the reference body; install keeps this platform's", async () => {
+      const apiKey = ctx.adminA.replace(/^Bearer /, '');
+      const headers = { 'x-api-key': apiKey, 'x-alga-admin': 'true' };
+      const post = (url: string, payload: unknown, extra: Record<string, string> = {}) =>
+        ctx.server.app.inject({ method: 'POST', url, headers: { ...headers, ...extra }, payload: payload as string });
+
+      const plain = { name: 'com.alga.errors', version: '4.0.0', runtime: 'wasm-js@1', capabilities: [] };
+      const archive = referenceBundle(plain, await componentWithImports(WORLD));
+      const octets = { 'content-type': 'application/octet-stream' };
+      const wrongHash = await post(
+        `/api/ext-bundles/upload-proxy?filename=bundle.tar.zst&size=${archive.length}&declaredHash=${'0'.repeat(64)}`,
+        archive,
+        octets,
+      );
+      assert.equal(wrongHash.statusCode, 400, wrongHash.body);
+      assert.equal(wrongHash.json().code, 'HASH_MISMATCH');
+      assert.equal(typeof wrongHash.json().error, 'string');
+      const noSize = await post('/api/ext-bundles/upload-proxy?filename=bundle.tar.zst', archive, octets);
+      assert.equal(noSize.statusCode, 400);
+      assert.equal(noSize.json().code, 'BAD_REQUEST');
+      const noKey = await ctx.server.app.inject({
+        method: 'POST',
+        url: `/api/ext-bundles/upload-proxy?filename=bundle.tar.zst&size=${archive.length}`,
+        headers: { ...octets, 'x-alga-admin': 'true' },
+        payload: archive,
+      });
+      assert.equal(noKey.statusCode, 401);
+      assert.equal(noKey.json().code, 'UNAUTHENTICATED');
+
+      const badKey = await post('/api/ext-bundles/finalize', { key: 'sha256/_staging/x/bundle.tar.zst' });
+      assert.deepEqual(Object.keys(badKey.json()).sort(), ['code', 'error']);
+      assert.equal(badKey.json().code, 'BAD_REQUEST');
+
+      // A manifest the reference refuses: 400 INVALID_MANIFEST with its issues.
+      const badManifest = referenceBundle({ ...plain, entry: 'x' }, await componentWithImports(WORLD));
+      const badHex = contentHashOf(badManifest).slice('sha256:'.length);
+      const staged = await post(
+        `/api/ext-bundles/upload-proxy?filename=bundle.tar.zst&size=${badManifest.length}`,
+        badManifest,
+        octets,
+      );
+      assert.equal(staged.statusCode, 200, staged.body);
+      const invalid = await post('/api/ext-bundles/finalize', { key: `sha256/_staging/${badHex}/bundle.tar.zst` });
+      assert.equal(invalid.statusCode, 400, invalid.body);
+      const invalidBody = invalid.json();
+      assert.equal(invalidBody.error, 'Invalid manifest');
+      assert.equal(invalidBody.code, 'INVALID_MANIFEST');
+      assert.ok(invalidBody.details.issues.length > 0);
+      assert.ok(
+        invalidBody.details.issues.every((i: { path: unknown; message: unknown }) => typeof i.message === 'string'),
+      );
+
+      // The same version again with other content: the reference's 409 body.
+      const one = archive;
+      const two = referenceBundle(plain, await componentWithImports([...WORLD].reverse()));
+      for (const [i, bundle] of [one, two].entries()) {
+        const h = contentHashOf(bundle).slice('sha256:'.length);
+        await post(`/api/ext-bundles/upload-proxy?filename=bundle.tar.zst&size=${bundle.length}`, bundle, octets);
+        const done = await post('/api/ext-bundles/finalize', { key: `sha256/_staging/${h}/bundle.tar.zst` });
+        if (i === 0) {
+          assert.equal(done.statusCode, 200, done.body);
+        } else {
+          assert.equal(done.statusCode, 409, done.body);
+          assert.equal(done.json().success, false);
+          assert.equal(done.json().error.code, 'EXTENSION_VERSION_ALREADY_EXISTS');
+          assert.equal(typeof done.json().error.message, 'string');
+        }
+      }
+
+      // install keeps {error:{code,message}}.
+      const missing = await call('POST', '/api/v1/extensions/install', ctx.adminA, {
+        registryId: 'com.none',
+        version: '1.0.0',
+      });
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json().error.code, 'ALGA_NOT_FOUND');
+    });
+
+    test("x-tenant-id (the reference CLI's --tenant) must name the key's own tenant", async () => {
+      const mine = await ctx.server.app.inject({
+        method: 'GET',
+        url: '/api/v1/installs',
+        headers: { authorization: ctx.adminA, 'x-tenant-id': ctx.tenantA },
+      });
+      assert.equal(mine.statusCode, 200, mine.body);
+      const other = await ctx.server.app.inject({
+        method: 'GET',
+        url: '/api/v1/installs',
+        headers: { authorization: ctx.adminA, 'x-tenant-id': ctx.tenantB },
+      });
+      assert.equal(other.statusCode, 403);
+      assert.match(other.json().error.message, /x-tenant-id names tenant .* another tenant/);
+      const upload = await ctx.server.app.inject({
+        method: 'POST',
+        url: '/api/ext-bundles/upload-proxy?filename=bundle.tar.zst&size=1',
+        headers: { authorization: ctx.adminA, 'x-tenant-id': ctx.tenantB, 'content-type': 'application/octet-stream' },
+        payload: Buffer.from('x'),
+      });
+      assert.equal(upload.statusCode, 403);
+      assert.equal(upload.json().code, 'RBAC_FORBIDDEN');
+    });
+  });
+
+  describe(`reference upload-proxy rate limit (${engine.name})`, () => {
+    let ctx: TestContext;
+    before(async () => {
+      ctx = await startTestServer(await engine.open(), { uploadRateLimit: { perMinute: 2 } });
+    });
+    after(async () => {
+      await ctx.close();
+      await ctx.db.close();
+    });
+
+    test('past the per-address limit: 429 RATE_LIMIT with Retry-After, before the body is stored', async () => {
+      const upload = () =>
+        ctx.server.app.inject({
+          method: 'POST',
+          url: '/api/ext-bundles/upload-proxy?filename=bundle.tar.zst&size=3',
+          headers: { authorization: ctx.adminA, 'content-type': 'application/octet-stream' },
+          payload: Buffer.from('abc'),
+        });
+      assert.equal((await upload()).statusCode, 200);
+      assert.equal((await upload()).statusCode, 200);
+      const limited = await upload();
+      assert.equal(limited.statusCode, 429, limited.body);
+      assert.equal(limited.json().code, 'RATE_LIMIT');
+      const retryAfter = Number(limited.headers['retry-after']);
+      assert.ok(retryAfter >= 1 && retryAfter <= 60, String(limited.headers['retry-after']));
+      // Other routes are not limited by it.
+      const finalize = await ctx.server.app.inject({
+        method: 'POST',
+        url: '/api/ext-bundles/finalize',
+        headers: { authorization: ctx.adminA },
+        payload: { key: 'nope' },
+      });
+      assert.equal(finalize.statusCode, 400);
+    });
   });
 }
