@@ -6,6 +6,9 @@ const program = new Command()
   .name('alga')
   .description('Build, run and publish Alga extensions')
   .version('0.1.0')
+  // Program options only before the command: `alga extension install X --version 1.0` (the
+  // reference CLI's spelling) is the command's --version, not the program's.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .exitOverride();
 

@@ -30,6 +30,8 @@ export interface ApiClientOptions {
   apiKey: string;
   /** Give up on a call after this long (the reference CLI's --timeout); none by default. */
   timeoutMs?: number;
+  /** Sent as `x-tenant-id` (the reference CLI's --tenant): the server refuses it unless it is the key's tenant. */
+  tenantId?: string;
 }
 
 /** The server's management API, as the CLI and scripts use it. */
@@ -37,11 +39,13 @@ export class ApiClient {
   readonly #base: string;
   readonly #apiKey: string;
   readonly #timeoutMs: number | undefined;
+  readonly #tenantId: string | undefined;
 
   constructor(options: ApiClientOptions) {
     this.#base = options.serverUrl.replace(/\/+$/, '');
     this.#apiKey = options.apiKey;
     this.#timeoutMs = options.timeoutMs;
+    this.#tenantId = options.tenantId;
   }
 
   get serverUrl(): string {
@@ -62,6 +66,7 @@ export class ApiClient {
         method,
         headers: {
           authorization: `Bearer ${this.#apiKey}`,
+          ...(this.#tenantId ? { 'x-tenant-id': this.#tenantId } : {}),
           ...extraHeaders,
           ...(body === undefined ? {} : { 'content-type': contentType }),
         },

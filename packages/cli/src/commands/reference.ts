@@ -29,7 +29,7 @@ function connectionOptions(command: Command): Command {
     .option('--apikey, --api-key <key>', 'API key (default: ALGA_API_KEY or the login file)')
     .option(
       '--tenant-id, --tenant <tenant>',
-      "accepted for the reference CLI (and ALGA_TENANT_ID); here the API key's own tenant is always the one used",
+      "tenant id (default: ALGA_TENANT_ID or ALGA_TENANT); sent as x-tenant-id, refused unless it is the API key's tenant",
     )
     .option('--url, --base-url <url>', 'server URL (default: ALGA_API_BASE_URL, ALGA_SERVER_URL or the login file)')
     .option('--timeout <ms>', 'give up on each server call after this many milliseconds');
@@ -40,10 +40,14 @@ async function connect(opts: ConnectionOptions) {
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
     throw new CliError(`--timeout must be a whole number of milliseconds, got "${opts.timeout}".`);
   }
+  // As the reference CLI, the tenant goes as x-tenant-id; the key decides the tenant here, so the
+  // server refuses a header naming another one instead of acting on the key's tenant unasked.
+  const tenantId = (opts.tenant ?? (process.env['ALGA_TENANT_ID'] || process.env['ALGA_TENANT']))?.trim();
   const client = await apiClient({
     ...(opts.baseUrl ? { server: opts.baseUrl } : {}),
     ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
+    ...(tenantId ? { tenantId } : {}),
   });
   return { client };
 }

@@ -55,10 +55,11 @@ export async function resolveCredentials(flags: { server?: string; apiKey?: stri
 }
 
 export async function apiClient(
-  flags: { server?: string; apiKey?: string; timeoutMs?: number } = {},
+  flags: { server?: string; apiKey?: string; timeoutMs?: number; tenantId?: string } = {},
 ): Promise<ApiClient> {
   return new ApiClient({
     ...(await resolveCredentials(flags)),
     ...(flags.timeoutMs ? { timeoutMs: flags.timeoutMs } : {}),
+    ...(flags.tenantId ? { tenantId: flags.tenantId } : {}),
   });
 }
