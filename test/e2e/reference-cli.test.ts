@@ -66,7 +66,8 @@ describe('the reference CLI spellings', () => {
     env = {
       ALGA_API_BASE_URL: platform.server.url,
       ALGA_API_KEY: platform.credentials.apiKey,
-      ALGA_TENANT_ID: 'ignored-here',
+      // The reference CLI's variable, naming the key's own tenant: sent as x-tenant-id and accepted.
+      ALGA_TENANT_ID: platform.credentials.tenantId,
     };
   });
 
@@ -110,6 +111,44 @@ describe('the reference CLI spellings', () => {
     assert.match(run.stderr, /warning: published, but not installed: Installing grants capabilities; .*--yes/);
   });
 
+  test('the other reference fixtures go through alga build → extension publish <dir> → install, and answer through the gateway', async () => {
+    const fixtures = path.join(repo, 'test/fixtures/reference');
+    for (const [name, version] of [
+      ['host-bindings', '1.0.0'],
+      ['ui-proxy-caller', '0.2.0'],
+      ['full-world', '2.0.0'],
+    ] as const) {
+      const run = await alga(['extension', 'publish', path.join(fixtures, name), '--yes'], { env });
+      assert.equal(run.code, 0, `${name}: ${run.stderr}`);
+      const result = JSON.parse(run.stdout) as Record<string, unknown>;
+      assert.deepEqual([result['registryId'], result['versionId']], [`com.alga.fixture.${name}`, version]);
+      assert.equal(typeof result['installId'], 'string', name);
+    }
+    const gateway = async (method: string, route: string, body?: string) => {
+      const response = await fetch(`${platform.server.url}/api/ext/${route}`, {
+        method,
+        headers: { authorization: `Bearer ${platform.credentials.apiKey}` },
+        ...(body === undefined ? {} : { body }),
+      });
+      const text = await response.text();
+      assert.equal(response.status, 200, `${route}: ${text}`);
+      return JSON.parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    };
+    const noted = await gateway('POST', 'com.alga.fixture.host-bindings/notes', 'hello');
+    assert.equal(noted['last'], 'hello', 'handler(request, host) with HostBindings over storage');
+    assert.match(String(noted['scheduler']), /^refused: /);
+    // No ui-proxy base is configured on this platform: the reference's answer for that.
+    const proxied = await gateway('GET', 'com.alga.fixture.ui-proxy-caller/run?route=/api/v1/platform-reports');
+    assert.deepEqual(proxied['result'], { ok: false, error: 'route-not-found' });
+    const whole = await gateway('GET', 'com.alga.fixture.full-world/whole');
+    assert.deepEqual(whole['secret'], { err: 'missing' });
+    assert.deepEqual(whole['storage'], { err: 'denied' }, 'imported, not requested');
+    assert.deepEqual(whole['scheduler'].listSchedules, { err: 'denied' });
+    assert.equal(whole['invoicing'].ok?.success, false);
+    assert.deepEqual(whole['clients'].list, { err: 'not-allowed' });
+    assert.deepEqual(whole['services'].get, { err: 'not-allowed' });
+  });
+
   test('extension install <registryId> --version switches the install; a missing version is asked for', async () => {
     const missing = await alga(['extension', 'install', EXT, '--yes'], { env });
     assert.equal(missing.code, 1);
@@ -136,6 +175,17 @@ describe('the reference CLI spellings', () => {
       {},
     );
     assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Installed .*@0\.1\.1/, "--version is the command's, not the program's");
+  });
+
+  test("--tenant (or ALGA_TENANT_ID) naming another tenant than the key's is refused, naming the remedy", async () => {
+    for (const run of [
+      await alga(['extension', 'install', EXT, '--version', '0.1.1', '--yes', '--tenant', 'other-tenant'], { env }),
+      await alga(['extension', 'uninstall', EXT], { env: { ...env, ALGA_TENANT_ID: 'other-tenant' } }),
+    ]) {
+      assert.equal(run.code, 1, run.stdout);
+      assert.match(run.stderr, /x-tenant-id names tenant "other-tenant", but this API key belongs to another tenant/);
+    }
   });
 
   test('extension uninstall removes the install', async () => {

@@ -141,7 +141,15 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   const unrequested = checkSourceImports(witImports, capabilities, dir, witText, warnings);
 
   const declared = interfacesFor(capabilities);
-  const worldInterfaces = [...declared, ...unrequested.filter((iface) => !declared.includes(iface))];
+  // A declared capability may cover an interface its table row does not list (the reference's
+  // user-v2 under cap:user.read): the source imports it, so the world must have it too.
+  const covered = witImports.flatMap((i) => {
+    const iface = parseImportName(i.path)?.iface;
+    return iface && classifyInterface(iface).kind === 'capability' ? [iface] : [];
+  });
+  const worldInterfaces = [
+    ...new Set([...declared, ...unrequested, ...[...new Set(covered)].filter((i) => !declared.includes(i)).sort()]),
+  ];
   const wit = witText + extensionWorld(BUILD_WORLD, worldInterfaces);
   const witDir = path.join(workDir, 'wit');
   await mkdir(witDir, { recursive: true });
