@@ -57,3 +57,82 @@ export function sampleReferenceManifest(overrides: Record<string, unknown> = {})
     ...overrides,
   };
 }
+
+/** One exported span, as an OTLP/HTTP JSON request carries it (ids in hex). */
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: Array<{ key: string; value: Record<string, unknown> }>;
+  events?: Array<{ name: string; attributes?: unknown[] }>;
+  status?: { code?: number; message?: string };
+  /** `service.name` of the process that exported it. */
+  service: string;
+}
+
+export interface OtlpReceiver {
+  /** For `OTEL_EXPORTER_OTLP_ENDPOINT` (the exporter appends `/v1/traces`). */
+  endpoint: string;
+  spans: ReceivedSpan[];
+  /** Every request body received, verbatim (for scans: nothing may hold a secret). */
+  bodies: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * An in-process OTLP/HTTP receiver on 127.0.0.1 for tests: collects spans
+ * that exporters send with `OTEL_EXPORTER_OTLP_PROTOCOL=http/json`.
+ */
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const { createServer } = await import('node:http');
+  const spans: ReceivedSpan[] = [];
+  const bodies: string[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      bodies.push(text);
+      try {
+        const body = JSON.parse(text) as {
+          resourceSpans?: Array<{
+            resource?: { attributes?: Array<{ key: string; value: { stringValue?: string } }> };
+            scopeSpans?: Array<{ spans?: Array<Omit<ReceivedSpan, 'service'>> }>;
+          }>;
+        };
+        for (const resourceSpans of body.resourceSpans ?? []) {
+          const service =
+            resourceSpans.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+          for (const scope of resourceSpans.scopeSpans ?? []) {
+            for (const span of scope.spans ?? []) spans.push({ ...span, service });
+          }
+        }
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } catch {
+        response.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    spans,
+    bodies,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** An attribute's value as a string (OTLP JSON wraps values by type). */
+export function spanAttribute(span: ReceivedSpan, key: string): string | undefined {
+  const value = span.attributes.find((a) => a.key === key)?.value;
+  if (!value) return undefined;
+  const [inner] = Object.values(value);
+  return inner === undefined ? undefined : String(inner);
+}

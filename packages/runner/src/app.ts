@@ -7,6 +7,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
+  AlgaError,
   ExecuteRequestSchema,
   isCapability,
   PrepareRequestSchema,
@@ -15,6 +16,7 @@ import {
   type PrepareResponse,
 } from '@alga-psa/protocol';
 import { algaErrors, RequestLog } from '@alga-psa/protocol/fastify';
+import { endSpan, type Tracing } from '@alga-psa/protocol/tracing';
 import type { ServiceClaims, ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { authorize, verifyServiceToken } from './auth.ts';
 import type { Engine } from './engine/index.ts';
@@ -34,6 +36,8 @@ export interface AppOptions {
   metrics: RunnerMetrics;
   /** The runner's own publisher-signature check, before a bundle is compiled; absent: none. */
   trust?: BundleTrust | undefined;
+  /** A server span per execution, continuing the gateway's `traceparent`; absent: off. */
+  tracing?: Tracing | undefined;
 }
 
 declare module 'fastify' {
@@ -50,7 +54,7 @@ function requestIdOf(request: FastifyRequest): string | undefined {
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
-  const { engine } = options;
+  const { engine, tracing } = options;
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit,
@@ -89,7 +93,26 @@ export function buildApp(options: AppOptions): FastifyInstance {
       const unknown = execute.providers.filter((id) => !isCapability(id));
       if (unknown.length > 0) throw errors.unknownCapability({ ids: unknown.join(', ') }, { details: { unknown } });
       options.trust?.check(execute.context.tenant_id, execute.context.content_hash, execute.bundle_signature);
-      return engine.execute(execute, request.log);
+      if (!tracing) return engine.execute(execute, request.log);
+      const span = tracing.start(`POST ${RUNNER_ROUTES.execute}`, {
+        kind: 'server',
+        parent: tracing.extract(request.headers),
+        attributes: {
+          'http.request.method': 'POST',
+          'http.route': RUNNER_ROUTES.execute,
+          'alga.request_id': execute.context.request_id,
+          'alga.tenant_id': execute.context.tenant_id,
+          'alga.install_id': execute.context.install_id,
+        },
+      });
+      try {
+        const response = await engine.execute(execute, request.log, span);
+        endSpan(span);
+        return response;
+      } catch (error) {
+        endSpan(span, { code: error instanceof AlgaError ? error.code : 'ALGA_INTERNAL' });
+        throw error;
+      }
     },
   );
 

@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { BundleStore } from '@alga-psa/bundle-store';
+import type { Tracing } from '@alga-psa/protocol/tracing';
 import type { Decrypter } from '@alga-psa/transit';
 import type { ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
@@ -45,6 +46,8 @@ export interface RunnerDeps {
   standIns?: StandIns;
   /** Publisher signatures every bundle must pass before it is compiled (trust.ts); absent: not checked. */
   trustPolicy?: TrustPolicy | undefined;
+  /** OpenTelemetry tracing (`startTracing` from the OTEL_* variables); absent: off. */
+  tracing?: Tracing | undefined;
 }
 
 export type RunnerOptions = RunnerDeps & Partial<RunnerSettings>;
@@ -58,7 +61,7 @@ export interface Runner {
 }
 
 export async function createRunner(options: RunnerOptions): Promise<Runner> {
-  const { bundleStore, decrypter, verifier, logStream, standIns, trustPolicy, ...given } = options;
+  const { bundleStore, decrypter, verifier, logStream, standIns, trustPolicy, tracing, ...given } = options;
   const settings = resolveSettings(given);
   const logger = createLogger({ level: settings.logLevel, ...(logStream ? { stream: logStream } : {}) });
   // The gauges read the engine only when scraped, so the engine can be built after the metrics.
@@ -84,6 +87,7 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
     inlineFuel: settings.inlineFuel,
     metrics,
     logger: logger.child({ component: 'engine' }),
+    tracing,
   });
   const app = buildApp({
     engine,
@@ -93,6 +97,7 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
     ...(trustPolicy ? { trust: new BundleTrust(trustPolicy, logger.child({ component: 'trust' })) } : {}),
     readiness: [bundleStoreCheck(bundleStore), transitCheck(decrypter)],
     metrics,
+    tracing,
   });
   app.addHook('onClose', async () => {
     await engine.close();

@@ -7,6 +7,7 @@ import { bundleStoreFromEnv, type BundleStore } from '@alga-psa/bundle-store';
 import { decryptOnly, transitFromEnv, type TransitBackend } from '@alga-psa/transit';
 import { loadVerifier, type ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { loadTrustPolicy, type TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
+import { startTracing, TracingConfigError, type Tracing } from '@alga-psa/protocol/tracing';
 import { createRunner } from './index.ts';
 import { readSettings, SettingsError, unknownVariables, type RunnerConfig } from './settings.ts';
 import { RUNNER_NODE_FLAGS, youngGenerationCapped } from './node-flags.ts';
@@ -64,6 +65,16 @@ async function main(): Promise<void> {
     }
   }
 
+  // OFF unless OTEL_TRACES_EXPORTER / an OTLP endpoint asks for it; off loads nothing (docs/operations.md, Tracing).
+  let tracing: Tracing | undefined;
+  try {
+    tracing = await startTracing(process.env, { serviceName: 'alga-runner' });
+  } catch (error) {
+    if (!(error instanceof TracingConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+
   const { host, port } = config;
   const runner = await createRunner({
     ...config,
@@ -71,6 +82,7 @@ async function main(): Promise<void> {
     decrypter: decryptOnly(transit.backend),
     verifier,
     trustPolicy,
+    tracing,
   });
 
   for (const name of unknownVariables(process.env)) {
@@ -91,6 +103,8 @@ async function main(): Promise<void> {
     runner
       .close()
       .then(() => transit.close())
+      // Exports the spans still buffered.
+      .then(() => tracing?.shutdown())
       .then(
         () => process.exit(0),
         (error: unknown) => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { bundleStoreFromEnv } from '@alga-psa/bundle-store';
 import { ensureServiceKeys, loadSigner } from '@alga-psa/service-auth';
 import { loadTrustPolicy } from '@alga-psa/service-auth/bundle-signature';
+import { startTracing } from '@alga-psa/protocol/tracing';
 import { bootstrapTenant, writeBootstrapFile } from './auth/bootstrap.ts';
 import { migrate, openDatabase } from './db/index.ts';
 import { createServer } from './server.ts';
@@ -27,6 +28,8 @@ const port = Number(env['PORT'] ?? 8080);
 const logLevel = (env['LOG_LEVEL'] ?? 'info') as 'info';
 
 async function main(): Promise<void> {
+  // OFF unless OTEL_TRACES_EXPORTER / an OTLP endpoint asks for it; off loads nothing (docs/operations.md, Tracing).
+  const tracing = await startTracing(env, { serviceName: 'alga-server' });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const databaseUrl = env['DATABASE_URL'] || undefined;
   const pgliteTemplate = env['ALGA_PGLITE_TEMPLATE'] || undefined;
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     // Trusted publisher keys and whether unsigned bundles may be published (docs/security.md, "Bundle signing").
     ...(env['ALGA_TRUST_POLICY_FILE'] ? { trustPolicy: await loadTrustPolicy(env['ALGA_TRUST_POLICY_FILE']) } : {}),
     serviceSigner: await loadSigner(serviceSigningKeyFile),
+    tracing,
     serviceVerifier: await verifierFromSigningKeyFile(serviceSigningKeyFile),
     ...(rateLimitFromEnv(env) === undefined ? {} : { gatewayRateLimit: rateLimitFromEnv(env)! }),
     ...(uploadRateLimitFromEnv(env) === undefined ? {} : { uploadRateLimit: uploadRateLimitFromEnv(env)! }),
@@ -83,6 +87,8 @@ async function main(): Promise<void> {
     server
       .close()
       .then(() => db.close())
+      // Exports the spans still buffered.
+      .then(() => tracing?.shutdown())
       .then(
         () => process.exit(0),
         (error: unknown) => {

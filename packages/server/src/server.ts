@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import { RUNNER_API_PREFIX, type BundleLimits } from '@alga-psa/protocol';
 import { algaErrors, algaFrameworkErrors, RequestLog } from '@alga-psa/protocol/fastify';
+import type { Tracing } from '@alga-psa/protocol/tracing';
 import type { ServiceTokenSigner, ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
 import type { Encrypter } from '@alga-psa/transit';
@@ -77,6 +78,8 @@ export interface ServerOptions {
   trustPolicy?: TrustPolicy;
   /** The platform operator's key (its hash): unlocks `/api/v1/operator/*` (provider policy). None: those routes answer 401. */
   operatorCredential?: OperatorCredential;
+  /** OpenTelemetry tracing (`startTracing` from the OTEL_* variables); absent: off, and no span is made. */
+  tracing?: Tracing | undefined;
 }
 
 /** One method and URL pattern the server answers, as registered (e.g. `GET /api/v1/installs/:extensionId`). */
@@ -183,6 +186,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     signer: options.serviceSigner ?? ephemeralSigner(),
     logger: app.log,
     metrics,
+    ...(options.tracing ? { tracing: options.tracing } : {}),
     ...(options.runnerHealthIntervalMs ? { healthIntervalMs: options.runnerHealthIntervalMs } : {}),
   });
 
@@ -251,6 +255,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       metrics,
       signing,
       executionTimeoutMs,
+      ...(options.tracing ? { tracing: options.tracing } : {}),
       ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
       ...(options.gatewayRateLimit === undefined ? {} : { rateLimit: options.gatewayRateLimit }),
       ...(options.web?.allowedOrigins ? { allowedOrigins: options.web.allowedOrigins } : {}),

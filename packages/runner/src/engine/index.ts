@@ -11,12 +11,14 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { AlgaError, type ExecuteRequest, type ExecuteResponse } from '@alga-psa/protocol';
 import type { BundleStore } from '@alga-psa/bundle-store';
+import { endSpan, type Span, type Tracing } from '@alga-psa/protocol/tracing';
 import {
   createDispatcher,
   createScope,
   hostPlan,
   prefetchAnswers,
   type ExecutionScope,
+  type ExecutionTrace,
   type HostDispatcher,
 } from '../host-calls/index.ts';
 import type { Provider } from '../providers/types.ts';
@@ -63,6 +65,8 @@ export interface EngineOptions {
   wasmTiering?: WasmTiering;
   /** Microseconds the main thread polls for a worker's result after a dispatch (default 0: it sleeps). */
   busyPollMicros?: number;
+  /** A span per guest execution and per host call; absent: off. */
+  tracing?: Tracing | undefined;
 }
 
 /**
@@ -80,6 +84,10 @@ export function callerError(error: unknown, values: ReadonlySet<string>): unknow
     details: error.details,
     ...(guestCause ? {} : { cause: error.cause }),
   });
+}
+
+function codeOf(error: unknown): string {
+  return error instanceof AlgaError ? error.code : 'ALGA_INTERNAL';
 }
 
 export class Engine {
@@ -161,21 +169,26 @@ export class Engine {
     await Promise.all([this.#pool.prepare(component), this.#inline?.prepare(component)]);
   }
 
-  async execute(request: ExecuteRequest, logger: FastifyBaseLogger): Promise<ExecuteResponse> {
+  /** Runs one request; `parent` (the runner's request span, when tracing) parents the guest execution's span. */
+  async execute(request: ExecuteRequest, logger: FastifyBaseLogger, parent?: Span): Promise<ExecuteResponse> {
     const started = performance.now();
     this.#scheduler.admit();
     let outcome = 'ok';
     try {
       const memoryMb = this.memoryFor(request);
       const component = await this.#loader.load(request.context.content_hash, memoryMb);
-      const { scope, close } = createScope(request, logger);
+      const trace = this.#options.tracing ? this.#trace(this.#options.tracing, request, parent) : undefined;
+      const { scope, close } = createScope(request, logger, trace);
+      let failure: unknown;
       try {
         const response = await this.#scheduler.run(this.#job(component, request, scope));
         return toExecuteResponse(response, (text) => maskSecrets(text, scope.masked));
       } catch (error) {
-        throw this.#failure(error, scope, request, memoryMb);
+        failure = this.#failure(error, scope, request, memoryMb);
+        throw failure;
       } finally {
         close();
+        if (trace) endSpan(trace.execution, failure === undefined ? undefined : { code: codeOf(failure) });
       }
     } catch (error) {
       outcome = error instanceof AlgaError ? error.code : 'ALGA_INTERNAL';
@@ -184,6 +197,20 @@ export class Engine {
       this.#scheduler.release();
       this.#options.metrics?.executed(outcome, (performance.now() - started) / 1000);
     }
+  }
+
+  /** The guest execution's span (from queueing to its answer, wherever it runs): the parent of its host calls'. */
+  #trace(tracing: Tracing, request: ExecuteRequest, parent: Span | undefined): ExecutionTrace {
+    const { context } = request;
+    const execution = tracing.start('guest execute', {
+      parent,
+      attributes: {
+        'alga.extension_id': context.extension_id,
+        'alga.install_id': context.install_id,
+        'alga.content_hash': context.content_hash,
+      },
+    });
+    return { tracing, execution, call: undefined };
   }
 
   #job(component: LoadedComponent, request: ExecuteRequest, scope: ExecutionScope): ScheduledJob {

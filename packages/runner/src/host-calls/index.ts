@@ -7,7 +7,8 @@
 import { WIT_PACKAGE, type Capability, type ExecuteRequest } from '@alga-psa/protocol';
 import type { Provider } from '../providers/types.ts';
 import { HostTrap, outcomeOf, type HostOutcome } from './outcome.ts';
-import type { ExecutionScope, RequestScope } from './scope.ts';
+import { endSpan } from '@alga-psa/protocol/tracing';
+import type { ExecutionScope, ExecutionTrace, RequestScope } from './scope.ts';
 
 export { HostTrap, WitErr, witErr, outcomeOf, type HostOutcome } from './outcome.ts';
 export {
@@ -15,8 +16,10 @@ export {
   callSignal,
   createScope,
   executionState,
+  providerSpan,
   type ClosableScope,
   type ExecutionScope,
+  type ExecutionTrace,
   type RequestScope,
   type StateKey,
 } from './scope.ts';
@@ -102,9 +105,9 @@ function byInterface<P extends Pick<Provider, 'iface'>>(providers: readonly P[])
   return map;
 }
 
-function implOf(provider: Provider<unknown> | undefined, fn: string) {
+function implOf(provider: Provider<unknown> | undefined, fn: string): Impl | undefined {
   return provider && Object.hasOwn(provider.functions, fn)
-    ? (provider.functions as unknown as Record<string, (scope: unknown, ...args: unknown[]) => unknown>)[fn]
+    ? (provider.functions as unknown as Record<string, Impl>)[fn]
     : undefined;
 }
 
@@ -122,17 +125,60 @@ export function createDispatcher(providers: readonly Provider[]): HostDispatcher
     const provider = providerOf.get(iface);
     const impl = implOf(provider as Provider<unknown> | undefined, fn);
     if (!provider || !impl) return { kind: 'trap', message: `The host does not implement ${witName(iface, fn)}.` };
-    try {
-      return outcomeOf(
-        isGranted(scope.granted, provider.capability) ? await impl(scope, ...args) : await provider.denied(fn, scope),
-      );
-    } catch (error) {
-      if (error instanceof HostTrap) return { kind: 'trap', message: error.message };
-      // Host detail stays in the runner's log; the guest only learns that the call failed.
-      scope.logger.error({ provider: provider.iface, fn, err: error }, 'provider failed');
-      return { kind: 'trap', message: `The host failed while handling ${witName(iface, fn)}.` };
-    }
+    // One-way calls (log lines) are not worth a span each.
+    if (!scope.trace || provider.oneWay) return answer(scope, provider, impl, fn, args);
+    return tracedAnswer(scope, scope.trace, provider, impl, fn, args);
   };
+}
+
+type Impl = (scope: unknown, ...args: unknown[]) => unknown;
+
+async function answer(
+  scope: ExecutionScope,
+  provider: Provider,
+  impl: Impl,
+  fn: string,
+  args: unknown[],
+): Promise<HostOutcome> {
+  try {
+    return outcomeOf(
+      isGranted(scope.granted, provider.capability) ? await impl(scope, ...args) : await provider.denied(fn, scope),
+    );
+  } catch (error) {
+    if (error instanceof HostTrap) return { kind: 'trap', message: error.message };
+    // Host detail stays in the runner's log; the guest only learns that the call failed.
+    scope.logger.error({ provider: provider.iface, fn, err: error }, 'provider failed');
+    return { kind: 'trap', message: `The host failed while handling ${witName(provider.iface, fn)}.` };
+  }
+}
+
+/**
+ * `answer` inside a span named for the interface and function. It records
+ * the outcome's kind and a WIT error's variant name (`missing`, `denied`…),
+ * never an argument, a value or a trap message.
+ */
+async function tracedAnswer(
+  scope: ExecutionScope,
+  trace: ExecutionTrace,
+  provider: Provider,
+  impl: Impl,
+  fn: string,
+  args: unknown[],
+): Promise<HostOutcome> {
+  const span = trace.tracing.start(`host ${provider.iface}.${fn}`, {
+    parent: trace.execution,
+    attributes: { 'alga.host.interface': provider.iface, 'alga.host.function': fn },
+  });
+  trace.call = span;
+  try {
+    const outcome = await answer(scope, provider, impl, fn, args);
+    span.setAttribute('alga.host.outcome', outcome.kind);
+    if (outcome.kind === 'err') span.setAttribute('alga.host.error', outcome.payload);
+    endSpan(span, outcome.kind === 'trap' ? { code: 'trap' } : undefined);
+    return outcome;
+  } finally {
+    if (trace.call === span) trace.call = undefined;
+  }
 }
 
 export type LocalAnswerer = (local: LocalScope, iface: string, fn: string, args: unknown[]) => HostOutcome | undefined;

@@ -6,6 +6,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { isCapability, type Capability, type ExecuteRequest } from '@alga-psa/protocol';
+import type { Attributes, Span, SpanKindName, Tracing } from '@alga-psa/protocol/tracing';
 import { MASK_VALUES } from '../redact.ts';
 
 /** What an answer that depends only on the request may read: any thread can build it. */
@@ -38,6 +39,38 @@ export interface ExecutionScope extends RequestScope {
   state<S>(key: StateKey<S>): S;
   /** Runs `fn` when the execution ends, before `masked` is wiped. */
   defer(fn: () => void): void;
+  /** When tracing is on: where this execution's spans hang (absent when off). */
+  readonly trace?: ExecutionTrace | undefined;
+}
+
+/**
+ * An execution's place in its trace. Spans are made on the main thread only:
+ * every call a span is made for (secrets decrypt, storage, outbound HTTP)
+ * crosses to the main thread's dispatcher anyway, so no trace id travels to a
+ * worker and a worker pays nothing. A call a worker answers by itself (a
+ * request-only interface, a prefetched cached secret) touches no backend and
+ * gets no span.
+ */
+export interface ExecutionTrace {
+  readonly tracing: Tracing;
+  /** The guest execution's span: the parent of each host call's. */
+  readonly execution: Span;
+  /**
+   * The host call being answered, parent of what its provider does (a
+   * decrypt, an upstream request). One at a time: the guest waits for each.
+   */
+  call: Span | undefined;
+}
+
+/** A span for work a provider does inside the current host call; undefined when tracing is off. */
+export function providerSpan(
+  scope: ExecutionScope,
+  name: string,
+  options: { kind?: SpanKindName; attributes?: Attributes } = {},
+): Span | undefined {
+  const trace = scope.trace;
+  if (!trace) return undefined;
+  return trace.tracing.start(name, { ...options, parent: trace.call ?? trace.execution });
 }
 
 export interface ClosableScope {
@@ -49,7 +82,11 @@ export interface ClosableScope {
 /** The abort reason of every execution's signal: made once, as an Error's stack costs microseconds. */
 const ENDED = new Error('The execution ended.');
 
-export function createScope(request: ExecuteRequest, logger: FastifyBaseLogger): ClosableScope {
+export function createScope(
+  request: ExecuteRequest,
+  logger: FastifyBaseLogger,
+  trace?: ExecutionTrace | undefined,
+): ClosableScope {
   const deferred: Array<() => void> = [];
   // Made when a provider first asks: most executions need neither.
   let states: Map<StateKey<unknown>, unknown> | undefined;
@@ -84,6 +121,7 @@ export function createScope(request: ExecuteRequest, logger: FastifyBaseLogger):
     defer(fn) {
       deferred.push(fn);
     },
+    trace,
   };
   return {
     scope,

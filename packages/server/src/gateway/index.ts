@@ -18,6 +18,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AlgaError, secretEgressField, type ExecuteRequest, type ExecuteUser } from '@alga-psa/protocol';
+import { endSpan, type Span, type Tracing } from '@alga-psa/protocol/tracing';
 import type { Principal } from '../auth/api-keys.ts';
 import { principalOf } from '../auth/plugin.ts';
 import type { Db } from '../db/index.ts';
@@ -65,6 +66,8 @@ export interface GatewayDeps {
   maxBodyBytes?: number;
   /** Origins a signed-in browser may send writes from (default: the server's own). */
   allowedOrigins?: string[];
+  /** A span per gateway request, parent of the runner call's; absent: no hook is even registered. */
+  tracing?: Tracing;
 }
 
 declare module 'fastify' {
@@ -73,6 +76,8 @@ declare module 'fastify' {
     gatewayUser: ExecuteUser | null;
     /** The error code a gateway request ended with (metrics); null when the guest answered. */
     gatewayOutcome: string | null;
+    /** This request's span, when tracing is on. */
+    gatewaySpan: Span | undefined;
   }
 }
 
@@ -124,6 +129,8 @@ export function requirePortalAccess(
 
 export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const maxBodyBytes = deps.maxBodyBytes ?? MAX_GATEWAY_BODY_BYTES;
+  const { tracing } = deps;
+  if (tracing) traceGateway(app, tracing);
   const limit =
     deps.rateLimit === false ? undefined : await installRateLimiter(app, deps.rateLimit ?? DEFAULT_GATEWAY_RATE_LIMIT);
 
@@ -226,7 +233,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
       http: { method, path, query, headers, body_b64: body ? body.toString('base64') : null },
       limits: { timeout_ms: deps.executionTimeoutMs, ...(deps.memoryMb ? { memory_mb: deps.memoryMb } : {}) },
     };
-    const result = await deps.runner.execute(execute);
+    const result = await deps.runner.execute(execute, request.gatewaySpan);
 
     reply.headers(responseHeadersForClient(result.headers));
     reply.header('x-request-id', request.id);
@@ -242,4 +249,47 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
   app.all(`${GATEWAY_PREFIX}/:extensionId/*`, api);
   app.all(`${UI_PROXY_PREFIX}/:extensionId`, proxy);
   app.all(`${UI_PROXY_PREFIX}/:extensionId/*`, proxy);
+}
+
+/**
+ * One server span per gateway request, from its first hook (so refusals are
+ * traced too) to the response. A client's own `traceparent` is not followed:
+ * each gateway request starts a trace, so a caller cannot join or steer ours.
+ * Attributes: method, route template, status, ids, the registry error code;
+ * never the path or query the client sent, headers or a body.
+ */
+function traceGateway(app: FastifyInstance, tracing: Tracing): void {
+  app.decorateRequest('gatewaySpan', undefined);
+  const errorTypes = new WeakMap<FastifyRequest, string>();
+  app.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url ?? GATEWAY_PREFIX;
+    request.gatewaySpan = tracing.start(`${request.method} ${route}`, {
+      kind: 'server',
+      attributes: {
+        'http.request.method': request.method,
+        'http.route': route,
+        'alga.request_id': request.id,
+        'alga.entry': route.startsWith(UI_PROXY_PREFIX) ? 'ui-proxy' : 'api',
+      },
+    });
+  });
+  app.addHook('preHandler', async (request) => {
+    const span = request.gatewaySpan;
+    if (!span) return;
+    const params = request.params as { extensionId?: string } | undefined;
+    if (params?.extensionId) span.setAttribute('alga.extension_id', params.extensionId);
+    if (request.principal) span.setAttribute('alga.tenant_id', request.principal.tenantId);
+  });
+  app.addHook('onError', async (request, _reply, error) => {
+    errorTypes.set(request, error instanceof AlgaError ? error.code : 'error');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const span = request.gatewaySpan;
+    if (!span) return;
+    span.setAttribute('http.response.status_code', reply.statusCode);
+    const errorType = errorTypes.get(request);
+    if (errorType && reply.statusCode < 500) span.setAttribute('error.type', errorType);
+    // A 5xx is the server's failure (OpenTelemetry's rule for server spans); a 4xx is the client's.
+    endSpan(span, reply.statusCode >= 500 ? { code: errorType ?? String(reply.statusCode) } : undefined);
+  });
 }

@@ -33,6 +33,7 @@ import {
   type ExecuteResponse,
   type PrepareRequest,
 } from '@alga-psa/protocol';
+import { endSpan, type Span, type Tracing } from '@alga-psa/protocol/tracing';
 import { MAX_TOKEN_TTL_SECONDS, ReusableTokens, ServiceTokenSigner } from '@alga-psa/service-auth';
 import {
   guestResponseInvalid,
@@ -61,6 +62,8 @@ export interface RunnerClientOptions {
   logger?: FastifyBaseLogger;
   /** Counts failed runner calls by reason, and failovers. */
   metrics?: RunnerCallMetrics;
+  /** A client span per attempt, its `traceparent` sent to the runner; absent: off. */
+  tracing?: Tracing;
 }
 
 export interface RunnerStatus {
@@ -137,6 +140,7 @@ export class RunnerClient {
   readonly #serverTokens: ReusableTokens;
   readonly #logger: FastifyBaseLogger | undefined;
   readonly #metrics: RunnerCallMetrics | undefined;
+  readonly #tracing: Tracing | undefined;
   readonly #timer: NodeJS.Timeout;
   #next = 0;
 
@@ -144,6 +148,7 @@ export class RunnerClient {
     this.#timeoutMs = options.timeoutMs;
     this.#logger = options.logger;
     this.#metrics = options.metrics;
+    this.#tracing = options.tracing;
     // A token handed out must stay valid for the whole execution (the runner
     // uses the server token until the guest returns), never longer than the
     // verifier accepts; within that, one token per install is reused.
@@ -183,7 +188,8 @@ export class RunnerClient {
     await Promise.all(this.#nodes.map((node) => this.#probe(node)));
   }
 
-  async execute(body: ExecuteRequest): Promise<ExecuteResponse> {
+  /** Sends one execution; `parent` (the gateway request's span, when tracing) parents each attempt's span. */
+  async execute(body: ExecuteRequest, parent?: Span): Promise<ExecuteResponse> {
     const tried = new Set<RunnerNode>();
     const retryable = IDEMPOTENT_METHODS.has(body.http.method.toUpperCase());
     const binding = { tenantId: body.context.tenant_id, installId: body.context.install_id };
@@ -202,7 +208,7 @@ export class RunnerClient {
       if (tried.size > 0) this.#metrics?.failover();
       tried.add(node);
       try {
-        return await this.#send(node, body, payload, runnerToken);
+        return await this.#traced(node, body, payload, runnerToken, parent);
       } catch (error) {
         if (!(error instanceof ConnectFailure)) throw error;
         this.#metrics?.runnerFailure('connect');
@@ -281,19 +287,62 @@ export class RunnerClient {
     return undefined;
   }
 
-  async #send(node: RunnerNode, body: ExecuteRequest, payload: string, token: string): Promise<ExecuteResponse> {
+  /** `#send` inside a client span whose `traceparent` the runner continues (one span per attempt). */
+  async #traced(
+    node: RunnerNode,
+    body: ExecuteRequest,
+    payload: string,
+    token: string,
+    parent: Span | undefined,
+  ): Promise<ExecuteResponse> {
+    const tracing = this.#tracing;
+    if (!tracing) return this.#send(node, body, payload, token, undefined);
+    const span = tracing.start(`POST ${RUNNER_ROUTES.execute}`, {
+      kind: 'client',
+      parent,
+      attributes: {
+        'http.request.method': 'POST',
+        'server.address': node.url.hostname,
+        'server.port': Number(node.url.port || (node.url.protocol === 'https:' ? 443 : 80)),
+        'alga.request_id': body.context.request_id,
+        'alga.tenant_id': body.context.tenant_id,
+        'alga.install_id': body.context.install_id,
+      },
+    });
+    try {
+      const response = await this.#send(node, body, payload, token, tracing.traceparent(span));
+      span.setAttribute('http.response.status_code', 200);
+      endSpan(span);
+      return response;
+    } catch (error) {
+      endSpan(span, {
+        code: error instanceof AlgaError ? error.code : error instanceof ConnectFailure ? error.code : 'error',
+      });
+      throw error;
+    }
+  }
+
+  async #send(
+    node: RunnerNode,
+    body: ExecuteRequest,
+    payload: string,
+    token: string,
+    traceparent: string | undefined,
+  ): Promise<ExecuteResponse> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      [HEADER_REQUEST_ID]: body.context.request_id,
+      [HEADER_CONFIG_VERSION]: body.config_version ?? '0',
+      [HEADER_SECRETS_VERSION]: body.secret_envelope?.version ?? '0',
+    };
+    if (traceparent) headers['traceparent'] = traceparent;
     let response;
     try {
       response = await node.pool.request({
         path: RUNNER_ROUTES.execute,
         method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          [HEADER_REQUEST_ID]: body.context.request_id,
-          [HEADER_CONFIG_VERSION]: body.config_version ?? '0',
-          [HEADER_SECRETS_VERSION]: body.secret_envelope?.version ?? '0',
-        },
+        headers,
         body: payload,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,

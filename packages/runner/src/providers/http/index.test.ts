@@ -18,7 +18,7 @@ import { buildConnector } from 'undici';
 import type { HttpResponse } from '../../../generated/interfaces/alga-extension-types.js';
 import { createDispatcher, WitErr } from '../../host-calls/index.ts';
 import { testProviders } from '../../testing/providers.ts';
-import { testScope, type TestScope } from '../../testing/scope.ts';
+import { fakeTracing, testScope, type TestScope } from '../../testing/scope.ts';
 import { NO_DEADLINE_MS, until } from '../../testing/wait.ts';
 import type { Provider } from '../types.ts';
 import { defaultConnector } from './transport.ts';
@@ -782,5 +782,72 @@ describe('http provider', () => {
       for (const leak of ['TOPSECRET', 'BODY-SECRET', 'token=abc', 'authorization'])
         assert.ok(!all.includes(leak), leak);
     });
+  });
+});
+
+describe('http provider, tracing', () => {
+  let api: TestServer;
+  before(async () => {
+    api = await startServer(routes);
+  });
+  after(() => api.close());
+
+  const guestTraceparent = { name: 'traceparent', value: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` };
+
+  it('sends the upstream span as traceparent when the operator turns it on, replacing the guest’s', async () => {
+    const fake = fakeTracing();
+    const trace = fake.trace();
+    const t = testScope({ providers: ['cap:http.fetch'], egress: { allowed_hosts: [api.origin] } }, trace);
+    const { provider } = counting({ allowPrivate: LOOPBACK, propagateTrace: true });
+    ok(await call(provider, t, { url: `${api.origin}/hello?token=${TOKEN}`, headers: [guestTraceparent] }));
+    t.close();
+    const upstream = fake.spans.find((span) => span.kind === 'client')!;
+    assert.equal(upstream.name, 'GET');
+    assert.equal(upstream.parent, fake.spans[0], 'under the execution when no host call span is current');
+    assert.ok(upstream.ended);
+    assert.equal(upstream.attributes['http.response.status_code'], 200);
+    assert.equal(upstream.attributes['server.address'], '127.0.0.1');
+    // Neither the path nor the query (which holds the token here) is on the span.
+    assert.ok(!JSON.stringify(fake.spans).includes('TOPSECRET') && !JSON.stringify(fake.spans).includes('/hello'));
+    const sent = api.requests.at(-1)!.headers['traceparent'];
+    assert.equal(sent, `00-${'1'.repeat(32)}-${String(fake.spans.indexOf(upstream)).padStart(16, '0')}-01`);
+  });
+
+  it('by default sends no traceparent of its own (the guest’s header is the guest’s business)', async () => {
+    const fake = fakeTracing();
+    const t = testScope({ providers: ['cap:http.fetch'], egress: { allowed_hosts: [api.origin] } }, fake.trace());
+    const { provider } = counting({ allowPrivate: LOOPBACK });
+    ok(await call(provider, t, { url: `${api.origin}/hello` }));
+    assert.equal(api.requests.at(-1)!.headers['traceparent'], undefined);
+    ok(await call(provider, t, { url: `${api.origin}/hello`, headers: [guestTraceparent] }));
+    assert.equal(api.requests.at(-1)!.headers['traceparent'], guestTraceparent.value);
+    t.close();
+    assert.equal(fake.spans.filter((span) => span.kind === 'client').length, 2, 'still one span per request');
+  });
+
+  it('with tracing off sends no traceparent even when propagation is on', async () => {
+    const t = testScope({ providers: ['cap:http.fetch'], egress: { allowed_hosts: [api.origin] } });
+    const { provider } = counting({ allowPrivate: LOOPBACK, propagateTrace: true });
+    ok(await call(provider, t, { url: `${api.origin}/hello` }));
+    t.close();
+    assert.equal(api.requests.at(-1)!.headers['traceparent'], undefined);
+  });
+
+  it('the dispatcher wraps each host call in a span under the execution, with the WIT error name only', async () => {
+    const fake = fakeTracing();
+    const t = testScope({ providers: [], egress: { allowed_hosts: [api.origin] } }, fake.trace());
+    const dispatch = createDispatcher([...testProviders()] as Provider[]);
+    const outcome = await dispatch(t.scope, 'http', 'fetch', [{ method: 'GET', url: `${api.origin}/hello` }]);
+    t.close();
+    assert.equal(outcome.kind, 'err');
+    const host = fake.spans.find((span) => span.name === 'host http.fetch')!;
+    assert.equal(host.parent, fake.spans[0]);
+    assert.deepEqual(host.attributes, {
+      'alga.host.interface': 'http',
+      'alga.host.function': 'fetch',
+      'alga.host.outcome': 'err',
+      'alga.host.error': 'not-allowed',
+    });
+    assert.ok(host.ended);
   });
 });

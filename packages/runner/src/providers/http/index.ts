@@ -24,7 +24,15 @@
 import { lookup } from 'node:dns/promises';
 import { Type } from 'typebox';
 import type { HttpRequest, HttpResponse } from '../../../generated/interfaces/alga-extension-types.js';
-import { callBudget, callSignal, executionState, witErr, type ExecutionScope } from '../../host-calls/index.ts';
+import { endSpan } from '@alga-psa/protocol/tracing';
+import {
+  callBudget,
+  callSignal,
+  executionState,
+  providerSpan,
+  witErr,
+  type ExecutionScope,
+} from '../../host-calls/index.ts';
 import { ResponseTooLargeError } from '../../read-body.ts';
 import { defineProvider, type ProviderImpl } from '../types.ts';
 import { isIpLiteral, PrivateAllowList, vetAddress } from './address.ts';
@@ -76,6 +84,12 @@ export interface HttpProviderOptions {
    * Throws `{ payload }` with an `http-error` case to fail the call.
    */
   exchange?: (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
+  /**
+   * When tracing is on, send the upstream request's W3C `traceparent` (replacing
+   * one the guest set), so the upstream can continue the trace. Default false:
+   * a trace id is not handed to third parties unless the operator says so.
+   */
+  propagateTrace?: boolean;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -150,6 +164,7 @@ export function httpImpl(options: HttpProviderOptions = {}): ProviderImpl<'http'
   const maxRedirects = positive('maxRedirects', options.maxRedirects, DEFAULT_MAX_REDIRECTS);
   const resolve = options.resolve ?? defaultResolve;
   const connector = options.connector ?? defaultConnector(timeoutMs);
+  const propagateTrace = options.propagateTrace ?? false;
 
   /** Validates method, headers and body; answers the pieces to send or a refusal. */
   function prepare(
@@ -344,19 +359,41 @@ export function httpImpl(options: HttpProviderOptions = {}): ProviderImpl<'http'
         return new Refusal('transport');
       }
 
+      // One client span per hop: method, host and port only (a path or query may hold what the guest put there).
+      const span = providerSpan(scope, method, {
+        kind: 'client',
+        attributes: {
+          'http.request.method': method,
+          'server.address': url.hostname,
+          'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+          'url.scheme': url.protocol.slice(0, -1),
+          ...(hop > 0 ? { 'http.request.resend_count': hop } : {}),
+        },
+      });
       let response: RawResponse;
       try {
-        const flat = wire.headers.flat();
+        let flat = wire.headers.flat();
+        const traceparent = span && propagateTrace ? scope.trace!.tracing.traceparent(span) : undefined;
+        if (traceparent) {
+          flat = wire.headers.filter(([name]) => name !== 'traceparent' && name !== 'tracestate').flat();
+          flat.push('traceparent', traceparent);
+        }
         response = await send(
           { url: wire.url, addresses },
           { method, headers: flat, body: wire.body, signal, maxResponseBytes, timeoutMs: budget, connector },
         );
       } catch (error) {
+        const failed = errorClass(error, signal);
+        if (span) endSpan(span, { code: String(failed['code'] ?? failed['error']) });
         log.warn(
-          { provider: 'http', origin: url.origin, ...redirected, ...errorClass(error, signal) },
+          { provider: 'http', origin: url.origin, ...redirected, ...failed },
           'http.fetch failed: transport error',
         );
         return new Refusal('transport');
+      }
+      if (span) {
+        span.setAttribute('http.response.status_code', response.status);
+        endSpan(span, response.status >= 500 ? { code: String(response.status) } : undefined);
       }
 
       const location = REDIRECTS.has(response.status)
@@ -455,11 +492,21 @@ export const httpProvider = defineProvider({
         }
       })
       .Encode((list: PrivateAllowList) => list.toString()),
+    httpTraceparent: Type.Enum(['off', 'on'], {
+      default: 'off',
+      env: 'RUNNER_HTTP_TRACEPARENT',
+      description:
+        "`on`: with tracing on, the guest's outbound requests carry the W3C `traceparent` of their span (`off`: never sent).",
+    }),
   },
   ownsStandIn: true,
   create: ({ settings, deps }) => {
     const exchange = deps.standIns?.http?.fetch as HttpProviderOptions['exchange'];
-    return httpImpl({ allowPrivate: settings.httpAllowPrivate, ...(exchange ? { exchange } : {}) });
+    return httpImpl({
+      allowPrivate: settings.httpAllowPrivate,
+      propagateTrace: settings.httpTraceparent === 'on',
+      ...(exchange ? { exchange } : {}),
+    });
   },
 });
 

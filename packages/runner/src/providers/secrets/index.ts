@@ -14,7 +14,8 @@
 import { Type } from 'typebox';
 import { secretAad } from '@alga-psa/protocol';
 import { TransitError, type Decrypter } from '@alga-psa/transit';
-import { executionState, witErr, type ExecutionScope, type WitErr } from '../../host-calls/index.ts';
+import { endSpan } from '@alga-psa/protocol/tracing';
+import { executionState, providerSpan, witErr, type ExecutionScope, type WitErr } from '../../host-calls/index.ts';
 import { egressOf, secretHandles } from '../../host-calls/secret-handles.ts';
 import { addMasked, sortedForms } from '../../redact.ts';
 import { defineProvider, type ProviderImpl } from '../types.ts';
@@ -99,14 +100,18 @@ export function secretsImpl(options: SecretsOptions): ProviderImpl<'secrets'> {
   async function decrypt(scope: ExecutionScope, key: string): Promise<Buffer | WitErr> {
     const { context } = scope.request;
     const ciphertext = scope.request.secret_envelope!.ciphertexts[key]!; // unreadable() checked it is there
+    // Neither key name nor ciphertext on the span: the transit failure reason only.
+    const span = providerSpan(scope, 'secrets decrypt');
     try {
       const plain = await decrypter.decrypt(ciphertext, secretAad(context.tenant_id, context.install_id, key));
       metrics?.decrypt(true);
+      if (span) endSpan(span);
       // A view, not a copy: wiping it wipes the only plaintext there is.
       return Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
     } catch (error) {
       metrics?.decrypt(false);
       const reason = error instanceof TransitError ? error.reason : 'unknown';
+      if (span) endSpan(span, { code: reason });
       scope.logger.warn({ provider: 'secrets', key, reason }, 'secret could not be decrypted');
       return witErr('internal');
     }
