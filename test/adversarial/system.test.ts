@@ -11,6 +11,7 @@ import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { spanAttribute, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '@alga-psa/protocol/testing';
 import { deployExtension } from '../../scripts/lib/demo.ts';
 import { canaryForms, canaryRun, recordArtifact, scanForCanary } from './lib/canary.ts';
 import {
@@ -41,6 +42,8 @@ const hasCanary = (text: string): boolean => canaryForms(canary).some((form) => 
 describe('adversarial: hostile guests and clients against the real processes', () => {
   let sys: System;
   let upstream: Upstream;
+  /** Both processes export every span of this file here (tracing on, short batch delay). */
+  let otlp: OtlpReceiver;
   let keyB: string;
   const call = (extPath: string, init?: Parameters<typeof gatewayCall>[3]) =>
     gatewayCall(sys.server.url, keyB, `hostile${extPath}`, init);
@@ -52,11 +55,25 @@ describe('adversarial: hostile guests and clients against the real processes', (
 
   before(async () => {
     upstream = await startUpstream();
+    otlp = await startOtlpReceiver();
+    // Tracing on for the whole file: every hostile case below also runs through the span code, and the
+    // final scan reads every exported span for the canary.
+    const tracing = {
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    };
     sys = await startSystem({
       name: 'adversarial',
       // Only the fixture upstream's exact address: every other private address stays refused.
-      runnerEnv: { RUNNER_HTTP_ALLOW_PRIVATE: '127.0.0.1/32', RUNNER_DEFAULT_MEMORY_MB: '128' },
-      serverEnv: { ALGA_GATEWAY_RATE_LIMIT: '0', ALGA_HEADERS_TIMEOUT_MS: '2000' },
+      runnerEnv: {
+        RUNNER_HTTP_ALLOW_PRIVATE: '127.0.0.1/32',
+        RUNNER_DEFAULT_MEMORY_MB: '128',
+        RUNNER_HTTP_TRACEPARENT: 'on',
+        ...tracing,
+      },
+      serverEnv: { ALGA_GATEWAY_RATE_LIMIT: '0', ALGA_HEADERS_TIMEOUT_MS: '2000', ...tracing },
       uiPassword: UI_PASSWORD,
     });
     keyB = sys.tenants[1].apiKey;
@@ -68,6 +85,7 @@ describe('adversarial: hostile guests and clients against the real processes', (
   after(async () => {
     await sys?.stop();
     await upstream?.close();
+    await otlp?.close();
   });
 
   describe('guests', () => {
@@ -375,6 +393,75 @@ describe('adversarial: hostile guests and clients against the real processes', (
     });
   });
 
+  describe('tracing', () => {
+    test('one request that reads a secret, writes storage and calls an upstream is one span tree, without the canary', async () => {
+      // A new secret version: the runner's cache misses, so the read is a host call with a decrypt under it.
+      await sys.tenants[1].client.setSecret('hostile', 'canary', canary);
+      const target = encodeURIComponent(`${upstream.url}/traced`);
+      const answer = await call(`/roundtrip?key=traced-${Date.now()}&url=${target}`);
+      assert.equal(answer.status, 200, answer.text);
+      const requestId = answer.headers.get('x-request-id');
+      assert.ok(requestId);
+
+      // Spans arrive in batches (OTEL_BSP_SCHEDULE_DELAY); the gateway's ends last. Wait for the whole tree.
+      const expected = [
+        'POST /v1/execute',
+        'guest execute',
+        'host secrets.get',
+        'secrets decrypt',
+        'host storage.put',
+        'host http.fetch',
+        'GET',
+      ];
+      let trace: ReceivedSpan[] = [];
+      let root: ReceivedSpan | undefined;
+      await until(() => {
+        root = otlp.spans.find(
+          (s) => s.service === 'alga-server' && s.kind === 2 && spanAttribute(s, 'alga.request_id') === requestId,
+        );
+        trace = root ? otlp.spans.filter((s) => s.traceId === root!.traceId) : [];
+        return expected.every((name) => trace.some((s) => s.name === name)) && trace.length >= expected.length + 2;
+      });
+      const one = (name: string, service: string, kind?: number) => {
+        const found = trace.filter((s) => s.name === name && s.service === service && (kind ? s.kind === kind : true));
+        assert.equal(found.length, 1, `${service} ${name}: ${found.length} spans`);
+        return found[0]!;
+      };
+      // OTLP kinds: 1 internal, 2 server, 3 client.
+      const gateway = root!;
+      assert.match(gateway.name, /^GET \/api\/ext\//);
+      assert.equal(gateway.service, 'alga-server');
+      assert.ok(!gateway.parentSpanId, 'the gateway span starts the trace');
+      const runnerCall = one('POST /v1/execute', 'alga-server', 3);
+      const runner = one('POST /v1/execute', 'alga-runner', 2);
+      const guest = one('guest execute', 'alga-runner');
+      const secret = one('host secrets.get', 'alga-runner');
+      const decrypt = one('secrets decrypt', 'alga-runner');
+      const storage = one('host storage.put', 'alga-runner');
+      const fetchCall = one('host http.fetch', 'alga-runner');
+      const outbound = one('GET', 'alga-runner', 3);
+      const parentOf = new Map<ReceivedSpan, ReceivedSpan>([
+        [runnerCall, gateway],
+        [runner, runnerCall],
+        [guest, runner],
+        [secret, guest],
+        [decrypt, secret],
+        [storage, guest],
+        [fetchCall, guest],
+        [outbound, fetchCall],
+      ]);
+      for (const [child, parent] of parentOf) {
+        assert.equal(child.parentSpanId, parent.spanId, `${child.service} ${child.name} is under ${parent.name}`);
+      }
+      assert.equal(spanAttribute(secret, 'alga.host.outcome'), 'ok');
+      assert.equal(spanAttribute(outbound, 'http.response.status_code'), '200');
+      // The operator turned RUNNER_HTTP_TRACEPARENT on: the upstream continues the trace under the outbound span.
+      assert.equal(upstream.lastHeaders.get('/traced')?.['traceparent'], `00-${gateway.traceId}-${outbound.spanId}-01`);
+      // Not in any span exported so far, in any form (the final scan reads them all again).
+      assert.ok(!otlp.bodies.some(hasCanary), 'an exported span holds the canary');
+    });
+  });
+
   test('no log, response, metric or database row of this file holds the canary (own artifacts)', async () => {
     await runnerMetrics();
     const serverUrl = sys.server.url;
@@ -389,6 +476,8 @@ describe('adversarial: hostile guests and clients against the real processes', (
     } finally {
       await db.close();
     }
+    // Every span both processes exported so far (the stopped server flushed its last batch on SIGTERM).
+    await recordArtifact('traces', 'adversarial-otlp.json', otlp.bodies.join('\n'));
     const { files, hits } = await scanForCanary(canaryRun().dir, canary);
     assert.ok(files > 5, `only ${files} artifacts were written`);
     assert.deepEqual(hits, []);

@@ -238,6 +238,8 @@ export interface Upstream {
   hits: Map<string, number>;
   /** What /echo and /redirect-to received, in order. */
   received: Received[];
+  /** The headers of the last request received, by path. */
+  lastHeaders: Map<string, IncomingMessage['headers']>;
   /** Bytes written by /stream before the client went away, and when it went away. */
   streamed: { bytes: number; closedAt?: number };
   close(): Promise<void>;
@@ -247,10 +249,12 @@ export interface Upstream {
 export async function startUpstream(): Promise<Upstream> {
   const hits = new Map<string, number>();
   const received: Received[] = [];
+  const lastHeaders = new Map<string, IncomingMessage['headers']>();
   const streamed: Upstream['streamed'] = { bytes: 0 };
   const handler = (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://upstream');
     hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
+    lastHeaders.set(url.pathname, request.headers);
     if (url.pathname === '/echo' || url.pathname === '/redirect-to') {
       // Echoes everything it got (URL, headers, body) in its body and headers: a server that
       // reflects a credential. /redirect-to?to=URL answers 307 (method and body kept) instead.
@@ -328,6 +332,7 @@ export async function startUpstream(): Promise<Upstream> {
       port,
       hits,
       received,
+      lastHeaders,
       streamed,
       close: () =>
         new Promise<void>((resolve) => {
