@@ -6,6 +6,7 @@ export default tseslint.config(
     ignores: [
       '**/node_modules/**',
       '**/dist/**',
+      '.packages-build/**',
       'packages/extension-runtime/generated/**',
       'packages/runner/generated/**',
       '**/.alga/**',

@@ -3,8 +3,11 @@
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
   console.error(
-    `alga: Node ${process.versions.node} is too old (need >= 22.18). Run it through npm (npx alga …), which uses the project's pinned Node 24.`,
+    `alga: Node ${process.versions.node} is too old (need >= 22.18). Install Node 22.18 or newer (in this repository, run it through npm: npx alga …, which uses the pinned Node 24).`,
   );
   process.exit(1);
 }
-await import('../src/main.ts');
+// The published package ships compiled JavaScript; this repository runs the TypeScript sources.
+const { existsSync } = await import('node:fs');
+const compiled = new URL('../src/main.js', import.meta.url);
+await import(existsSync(compiled) ? compiled.href : '../src/main.ts');

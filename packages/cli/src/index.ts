@@ -10,3 +10,4 @@ export {
   type BuildResult,
 } from './build/index.ts';
 export { ApiClient, ServerApiError, type InstallView } from './api/client.ts';
+export { scaffold } from './commands/new.ts';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.ts';
 import { ServerApiError } from './api/client.ts';
@@ -5,7 +6,10 @@ import { ServerApiError } from './api/client.ts';
 const program = new Command()
   .name('alga')
   .description('Build, run and publish Alga extensions')
-  .version('0.1.0')
+  // The package's own version, the same in the repository (src/) and the published package (dist/src/).
+  .version(
+    (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+  )
   // Program options only before the command: `alga extension install X --version 1.0` (the
   // reference CLI's spelling) is the command's --version, not the program's.
   .enablePositionalOptions()

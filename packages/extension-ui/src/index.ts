@@ -1,5 +1,5 @@
 /**
- * `@alga/extension-ui`: helpers for an extension's iframe UI.
+ * `@alga-psa/extension-ui`: helpers for an extension's iframe UI.
  *
  * The UI never holds a secret or an API key: it calls its own backend through
  * the host's UI proxy (`/api/ext-proxy/<extensionId>/<route>`). Inside the

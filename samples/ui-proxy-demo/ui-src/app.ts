@@ -1,4 +1,4 @@
-import { callProxyJson, connectHost, inHostFrame } from '@alga/extension-ui';
+import { callProxyJson, connectHost, inHostFrame } from '@alga-psa/extension-ui';
 
 interface Summary {
   title: string;

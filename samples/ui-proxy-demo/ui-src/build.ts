@@ -1,5 +1,5 @@
 /**
- * Bundles the iframe page's script (ui-src/app.ts + @alga/extension-ui) into
+ * Bundles the iframe page's script (ui-src/app.ts + @alga-psa/extension-ui) into
  * ui/app.js with esbuild. The output is committed so `alga pack` ships a
  * working ui/ without a UI build step; a unit test checks it is current.
  */

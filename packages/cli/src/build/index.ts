@@ -28,8 +28,10 @@ export { generateTypes, TYPES_FILE } from './types.ts';
 export { bundledSdkDir, findPackageDir } from './typecheck.ts';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** The WIT contract the runner hosts; shipped with the CLI. */
-export const WIT_DIR = path.resolve(cliRoot, '../../wit');
+/** The WIT contract the runner hosts: inside the published CLI package, else this repository's wit/. */
+export const WIT_DIR = existsSync(path.join(cliRoot, 'wit'))
+  ? path.join(cliRoot, 'wit')
+  : path.resolve(cliRoot, '../../wit');
 
 const BUILD_WORLD = 'extension';
 

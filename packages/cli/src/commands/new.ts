@@ -7,7 +7,13 @@ import { bundledSdkDir, findPackageDir } from '../build/typecheck.ts';
 import { CliError } from '../lib/errors.ts';
 import { noun } from '../lib/noun.ts';
 
-const TEMPLATES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../templates');
+const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** Inside the published CLI package, else this repository's templates/. */
+const TEMPLATES = existsSync(path.join(cliRoot, 'templates'))
+  ? path.join(cliRoot, 'templates')
+  : path.resolve(cliRoot, '../../templates');
+/** Running the TypeScript sources of a checkout rather than the published, compiled CLI. */
+const FROM_CHECKOUT = import.meta.url.endsWith('.ts');
 const SDK = '@alga-psa/extension-runtime';
 const CLI = '@alga-psa/cli';
 /** The template's own name, replaced by the new extension's name. */
@@ -15,17 +21,17 @@ const PLACEHOLDER = 'component-basic';
 const NAME_RE = /^[a-z][a-z0-9-]{1,62}$/;
 
 /**
- * Copies a template and makes it buildable right away. Inside this monorepo
- * the SDK resolves through the workspace; anywhere else the project gets a
- * `file:` dependency on the SDK this CLI ships with, linked into
- * node_modules the way `npm install` would link it — so `alga build` and
- * `node --test` work before any install step.
+ * Copies a template. Its package.json depends on the published SDK and CLI
+ * of this CLI's version (`npm install` fetches them). A CLI run from a
+ * checkout's sources, whose version may not be published yet, also links its
+ * own SDK and CLI into node_modules the way `npm install` would — so
+ * `alga build` and `node --test` work before any install step.
  */
 export async function scaffold(options: {
   name: string;
   dir: string;
   template?: string;
-}): Promise<{ dir: string; linkedSdk: boolean }> {
+}): Promise<{ dir: string; linkedSdk: boolean; version: string }> {
   if (!NAME_RE.test(options.name)) {
     throw new CliError(
       `"${options.name}" is not a valid extension name: use a lowercase letter, then 2–63 lowercase letters, digits or dashes (e.g. "my-extension").`,
@@ -50,32 +56,34 @@ export async function scaffold(options: {
       await writeFile(target, (await readFile(target, 'utf8')).replaceAll(PLACEHOLDER, options.name));
   }
 
+  const { version } = JSON.parse(await readFile(path.join(cliRoot, 'package.json'), 'utf8')) as { version: string };
+  const pkgFile = path.join(dir, 'package.json');
+  const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as {
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
+  // The SDK and the CLI are released together, under one version.
+  pkg.dependencies = { ...pkg.dependencies, [SDK]: `^${version}` };
+  pkg.devDependencies = { ...pkg.devDependencies, [CLI]: `^${version}` };
+  await writeFile(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
+
   let linkedSdk = false;
-  if (!findPackageDir(CLI, dir)) {
+  if (FROM_CHECKOUT && !findPackageDir(CLI, dir)) {
     // The template's scripts (`npm test` runs `alga test`) need `alga` in node_modules/.bin, as
     // `npm install` would link it for a devDependency: this very CLI.
-    const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-    const pkgFile = path.join(dir, 'package.json');
-    const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as { devDependencies?: Record<string, string> };
-    pkg.devDependencies = { ...pkg.devDependencies, [CLI]: `file:${cli}` };
-    await writeFile(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
     await mkdir(path.join(dir, 'node_modules', '@alga-psa'), { recursive: true });
     await mkdir(path.join(dir, 'node_modules', '.bin'), { recursive: true });
-    await symlink(cli, path.join(dir, 'node_modules', CLI), 'dir');
+    await symlink(cliRoot, path.join(dir, 'node_modules', CLI), 'dir');
     await symlink(path.join('..', CLI, 'bin', 'alga.js'), path.join(dir, 'node_modules', '.bin', 'alga'));
   }
-  if (!findPackageDir(SDK, dir)) {
+  if (FROM_CHECKOUT && !findPackageDir(SDK, dir)) {
     const sdk = bundledSdkDir();
     if (!sdk) throw new CliError(`Cannot find ${SDK} next to this alga install; reinstall the CLI.`);
-    const pkgFile = path.join(dir, 'package.json');
-    const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as { dependencies?: Record<string, string> };
-    pkg.dependencies = { ...pkg.dependencies, [SDK]: `file:${sdk}` };
-    await writeFile(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
     await mkdir(path.join(dir, 'node_modules', '@alga-psa'), { recursive: true });
     await symlink(sdk, path.join(dir, 'node_modules', SDK), 'dir');
     linkedSdk = true;
   }
-  return { dir, linkedSdk };
+  return { dir, linkedSdk, version };
 }
 
 export function register(program: Command): void {
@@ -91,11 +99,13 @@ export async function createComponent(name: string, dir?: string): Promise<void>
   const { dir: created, linkedSdk } = await scaffold({ name, dir: dir ?? name });
   const rel = path.relative(process.cwd(), created) || '.';
   console.log(`Created ${name} in ${rel}`);
-  if (linkedSdk) console.log(`  linked ${SDK} from this CLI (file: dependency)`);
+  if (linkedSdk) console.log(`  linked ${SDK} and ${CLI} from this checkout into node_modules`);
   console.log('');
   console.log('Next:');
   console.log(`  cd ${rel}`);
-  console.log('  alga build                 # type-check, bundle, componentize');
+  if (!findPackageDir(SDK, created))
+    console.log('  npm install                # the SDK and this CLI, from the npm registry');
+  console.log('  npx alga build             # type-check, bundle, componentize');
   console.log('  npm test                   # unit tests against the mock host, then alga test on the built component');
-  console.log('  alga dev                   # run it locally, reload on change');
+  console.log('  npx alga dev               # run it locally, reload on change');
 }

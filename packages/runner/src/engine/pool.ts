@@ -125,7 +125,8 @@ interface Slot {
   ready: boolean;
 }
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url);
+// The published package runs compiled .js; this repository runs the .ts sources.
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
 /** A worker's young generation, fixed, so its RSS does not grow under steady load (docs/perf/016-worker-young-generation.md). */
 const YOUNG_GENERATION_MB = 32;

@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 
-export const DEFAULT_WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web/dist');
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The built UI: shipped inside the published server package as web/, else packages/web/dist in this repository. */
+export const DEFAULT_WEB_ROOT = existsSync(path.resolve(here, '../../web/index.html'))
+  ? path.resolve(here, '../../web')
+  : path.resolve(here, '../../../web/dist');
 
 /** Paths the React router owns. */
 export const SPA_ROUTES = ['/', '/signin', '/msp', '/msp/*'];
