@@ -14,7 +14,9 @@ export interface ServiceProcess {
 export interface StartOptions {
   name: string;
   /** Script run with this same Node binary. */
-  script: string;
+  script?: string;
+  /** Or an executable to run instead (e.g. an installed package's bin, which picks its own Node flags). */
+  command?: string;
   /** Node flags before the script (e.g. the runner's `RUNNER_NODE_FLAGS`). */
   nodeArgs?: readonly string[];
   env?: NodeJS.ProcessEnv;
@@ -32,7 +34,10 @@ export interface StartOptions {
  * real processes the way an operator starts them.
  */
 export async function startService(options: StartOptions): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], {
+  const [file, args] = options.command
+    ? [options.command, []]
+    : [process.execPath, [...(options.nodeArgs ?? []), options.script ?? '']];
+  const child = spawn(file, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
