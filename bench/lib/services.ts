@@ -132,14 +132,22 @@ export interface BenchPlatform {
   stop(): Promise<void>;
 }
 
-/** The platform with `runners` runners and the realistic extension deployed, its secret set. */
-export async function benchPlatform(runners: number, checkout?: string): Promise<BenchPlatform> {
+/**
+ * The platform with `runners` runners and the realistic extension deployed, its secret set.
+ * `env` goes to the server and every runner (the tracing row sets OTEL_*).
+ */
+export async function benchPlatform(
+  runners: number,
+  checkout?: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<BenchPlatform> {
   const dataDir = await mkdtemp(path.join(tmpdir(), `alga-bench-platform-${runners}-`));
   const platform = await startPlatform({
     dataDir,
     runners,
     ...(checkout ? { root: checkout } : {}),
-    serverEnv: { ALGA_GATEWAY_RATE_LIMIT: '0' },
+    serverEnv: { ALGA_GATEWAY_RATE_LIMIT: '0', ...env },
+    runnerEnv: env,
     readyTimeoutMs: READY_TIMEOUT_MS,
   });
   const stop = async () => {

@@ -4,6 +4,7 @@
  * Also run alone by `node bench/http.ts`, for profiling and before/after
  * comparisons of the request path (docs/perf/034-request-path.md).
  */
+import { startOtlpReceiver } from '@alga-psa/protocol/testing';
 import { warmUp } from './load.ts';
 import { measureHttpRounds, type HttpRoundsOptions, type HttpRowResult } from './http-rounds.ts';
 import { benchPlatform, benchRunner } from './services.ts';
@@ -14,6 +15,8 @@ export const RUNNER_ROW = 'runner /v1/execute';
 export const GATEWAY_ROW = 'gateway → runner';
 /** Suffix of the rows served from another checkout (`baseline`): a before/after in the same rounds. */
 export const BASELINE_SUFFIX = ' (baseline)';
+/** The same platform with tracing on, every span exported (OTLP/HTTP JSON) to a sink in this process. */
+export const TRACED_GATEWAY_ROW = 'gateway → runner, tracing on';
 
 export interface SideBySide extends HttpRoundsOptions {
   rows: HttpRowResult[];
@@ -39,6 +42,15 @@ export async function sideBySide(
     await setup.prepare(runner.url);
     const gateway = await benchPlatform(1);
     stops.push(() => gateway.stop());
+    // Tracing off vs on (docs/perf/035-tracing.md): the row above runs with it off, the default.
+    const sink = await startOtlpReceiver({ keep: false });
+    stops.push(() => sink.close());
+    const traced = await benchPlatform(1, undefined, {
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+    });
+    stops.push(() => traced.stop());
     const gatewayRow = (name: string, platform: typeof gateway) => ({
       name,
       pids: [platform.platform.server.child.pid!, ...platform.platform.runners.map((r) => r.child.pid!)],
@@ -48,6 +60,7 @@ export async function sideBySide(
       { name: WORKERD_ROW, pids: [workerd.pid], target: { origin: workerd.url, path: '/work' } },
       { name: RUNNER_ROW, pids: [runner.child.pid!], target: setup.target(setup.request, runner.url) },
       gatewayRow(GATEWAY_ROW, gateway),
+      gatewayRow(TRACED_GATEWAY_ROW, traced),
     ];
     if (options.baseline) {
       const baseRunner = await setup.start('bench-runner-baseline', options.baseline);

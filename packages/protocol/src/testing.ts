@@ -84,8 +84,10 @@ export interface OtlpReceiver {
 /**
  * An in-process OTLP/HTTP receiver on 127.0.0.1 for tests: collects spans
  * that exporters send with `OTEL_EXPORTER_OTLP_PROTOCOL=http/json`.
+ * `keep: false` answers without keeping or parsing anything (a sink, for the bench).
  */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(options: { keep?: boolean } = {}): Promise<OtlpReceiver> {
+  const keep = options.keep ?? true;
   const { createServer } = await import('node:http');
   const spans: ReceivedSpan[] = [];
   const bodies: string[] = [];
@@ -93,6 +95,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      if (!keep) return void response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       const text = Buffer.concat(chunks).toString('utf8');
       bodies.push(text);
       try {
