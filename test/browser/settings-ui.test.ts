@@ -352,4 +352,29 @@ describe('web UI in a real browser', () => {
     }, `/ui/api/installs/${installId}/settings`);
     assert.equal(status, 403);
   });
+
+  test('the operator page takes the operator key, disables a capability for one tenant and follows global again', async () => {
+    await page.goto(`${server.url}/operator`);
+    await page.locator('#operator-key').fill(`wrong-${'x'.repeat(40)}`);
+    await page.getByRole('button', { name: 'Open provider policy' }).click();
+    await page.getByText('The operator key is not valid.').waitFor();
+    await page.locator('#operator-key').fill(platform.operatorKey!);
+    await page.getByRole('button', { name: 'Open provider policy' }).click();
+    await page.getByRole('heading', { name: 'Provider policy' }).waitFor();
+    await page.locator('#policy-tenant').selectOption({ label: 'demo' });
+    const row = page.locator('tr[data-capability="cap:secrets.get"]');
+    await row.getByRole('button', { name: 'Disable for demo' }).click();
+    await row.getByText('Disabled (tenant setting)').waitFor();
+    await shot('operator-policy');
+    const operator = new ApiClient({ serverUrl: server.url, apiKey: platform.operatorKey! });
+    const catalog = await operator.policy('demo');
+    assert.equal(catalog.capabilities.find((c) => c.capability === 'cap:secrets.get')?.effective, false);
+    await row.getByRole('button', { name: 'Follow global' }).click();
+    await row.getByRole('button', { name: 'Disable for demo' }).waitFor();
+    const trail = await operator.policyAudit({ limit: 2 });
+    assert.deepEqual(
+      trail.entries.map((e) => e.action),
+      ['policy.reset', 'policy.disable'],
+    );
+  });
 });

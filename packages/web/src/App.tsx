@@ -15,9 +15,11 @@ import { ExtensionsPage } from './pages/ExtensionsPage.tsx';
 import { SettingsPage } from './pages/SettingsPage.tsx';
 import { ExtensionPage, staffPageTarget } from './pages/ExtensionPage.tsx';
 import { PortalHomePage } from './pages/PortalHomePage.tsx';
+import { OperatorPage } from './pages/OperatorPage.tsx';
 
 export const EXTENSIONS_PATH = '/msp/settings/extensions';
 const SETTINGS_RE = /^\/msp\/settings\/extensions\/([^/]+)\/settings\/?$/;
+export const OPERATOR_PATH = '/operator';
 export const extensionPagePath = (installId: string) => `/msp/extensions/${encodeURIComponent(installId)}`;
 const EXTENSION_PAGE_RE = /^\/msp\/extensions\/([^/]+)\/?$/;
 /** The client portal: what a client-portal user sees, and all they see. */
@@ -65,6 +67,7 @@ export function App() {
   }, []);
 
   useEffect(() => {
+    if (path === OPERATOR_PATH) return;
     if (user === null && path !== '/signin') navigate('/signin', { replace: true });
     if (!user) return;
     const home = user.role === 'client' ? PORTAL_PATH : EXTENSIONS_PATH;
@@ -75,6 +78,8 @@ export function App() {
     }
   }, [user, path]);
 
+  // The platform operator's page stands apart from tenant sessions: its own key, no sign-in.
+  if (path === OPERATOR_PATH) return <OperatorPage />;
   if (loadError) return <ErrorPage status={0} title="Cannot reach the server" message={loadError} />;
   if (user === undefined) return <div className="boot" aria-busy="true" />;
   if (user === null) return <SignInPage onSignedIn={setUser} />;

@@ -17,7 +17,7 @@ export const DEFAULT_WEB_ROOT = existsSync(path.resolve(here, '../../web/index.h
   : path.resolve(here, '../../../web/dist');
 
 /** Paths the React router owns. */
-export const SPA_ROUTES = ['/', '/signin', '/msp', '/msp/*'];
+export const SPA_ROUTES = ['/', '/signin', '/msp', '/msp/*', '/operator'];
 
 const CSP = [
   "default-src 'self'",
