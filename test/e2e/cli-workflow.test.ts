@@ -189,7 +189,7 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
       assert.equal(run.code, 1);
       assert.match(
         run.stderr,
-        /alga: src\/raw\.ts imports alga:extension\/storage@0\.2\.0, but manifest\.json does not declare "cap:storage\.kv"; add "cap:storage\.kv" to "capabilities" in manifest\.json\./,
+        /alga: src\/raw\.ts imports alga:extension\/storage@0\.3\.0, but manifest\.json does not declare "cap:storage\.kv"; add "cap:storage\.kv" to "capabilities" in manifest\.json\./,
       );
     } finally {
       await writeFile(path.join(project, 'src/index.ts'), source);
