@@ -413,15 +413,22 @@ describe('adversarial: hostile guests and clients against the real processes', (
         'host http.fetch',
         'GET',
       ];
-      let trace: ReceivedSpan[] = [];
-      let root: ReceivedSpan | undefined;
-      await until(() => {
-        root = otlp.spans.find(
-          (s) => s.service === 'alga-server' && s.kind === 2 && spanAttribute(s, 'alga.request_id') === requestId,
+      // Each process exports a span after its children (a batch holds spans in the order they ended), so once
+      // the gateway's span and the runner's request span are in, the whole tree is: wait for those two only,
+      // so a broken tree fails below with names instead of waiting forever.
+      const byRequest = (service: string) =>
+        otlp.spans.find(
+          (s) => s.service === service && s.kind === 2 && spanAttribute(s, 'alga.request_id') === requestId,
         );
-        trace = root ? otlp.spans.filter((s) => s.traceId === root!.traceId) : [];
-        return expected.every((name) => trace.some((s) => s.name === name)) && trace.length >= expected.length + 2;
-      });
+      await until(() => byRequest('alga-server') !== undefined && byRequest('alga-runner') !== undefined);
+      const root = byRequest('alga-server');
+      const trace = otlp.spans.filter((s) => s.traceId === root!.traceId);
+      assert.equal(byRequest('alga-runner')!.traceId, root!.traceId, "the runner continued the gateway's trace");
+      for (const name of expected)
+        assert.ok(
+          trace.some((s) => s.name === name),
+          `no span named ${name}`,
+        );
       const one = (name: string, service: string, kind?: number) => {
         const found = trace.filter((s) => s.name === name && s.service === service && (kind ? s.kind === kind : true));
         assert.equal(found.length, 1, `${service} ${name}: ${found.length} spans`);
