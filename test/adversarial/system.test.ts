@@ -394,91 +394,80 @@ describe('adversarial: hostile guests and clients against the real processes', (
   });
 
   describe('tracing', () => {
-    // todo: passed before the rebase onto the secret-handles work; since, "host http.fetch" is missing from the tree (otel helper's report).
-    test(
-      'one request that reads a secret, writes storage and calls an upstream is one span tree, without the canary',
-      {
-        todo: 'host http.fetch span missing since the secret-handles rebase',
-      },
-      async () => {
-        // A new secret version: the runner's cache misses, so the read is a host call with a decrypt under it.
-        await sys.tenants[1].client.setSecret('hostile', 'canary', canary);
-        const target = encodeURIComponent(`${upstream.url}/traced`);
-        const answer = await call(`/roundtrip?key=traced-${Date.now()}&url=${target}`);
-        assert.equal(answer.status, 200, answer.text);
-        const requestId = answer.headers.get('x-request-id');
-        assert.ok(requestId);
+    test('one request that reads a secret, writes storage and calls an upstream is one span tree, without the canary', async () => {
+      // A new secret version: the runner's cache misses, so the read is a host call with a decrypt under it.
+      await sys.tenants[1].client.setSecret('hostile', 'canary', canary);
+      const target = encodeURIComponent(`${upstream.url}/traced`);
+      const answer = await call(`/roundtrip?key=traced-${Date.now()}&url=${target}`);
+      assert.equal(answer.status, 200, answer.text);
+      const requestId = answer.headers.get('x-request-id');
+      assert.ok(requestId);
 
-        // Spans arrive in batches (OTEL_BSP_SCHEDULE_DELAY); the gateway's ends last. Wait for the whole tree.
-        const expected = [
-          'POST /v1/execute',
-          'guest execute',
-          'host secrets.get',
-          'secrets decrypt',
-          'host storage.put',
-          'host http.fetch',
-          'GET',
-        ];
-        // Each process exports a span after its children (a batch holds spans in the order they ended), so once
-        // the gateway's span and the runner's request span are in, the whole tree is: wait for those two only,
-        // so a broken tree fails below with names instead of waiting forever.
-        const byRequest = (service: string) =>
-          otlp.spans.find(
-            (s) => s.service === service && s.kind === 2 && spanAttribute(s, 'alga.request_id') === requestId,
-          );
-        await until(() => byRequest('alga-server') !== undefined && byRequest('alga-runner') !== undefined);
-        const root = byRequest('alga-server');
-        const trace = otlp.spans.filter((s) => s.traceId === root!.traceId);
-        assert.equal(byRequest('alga-runner')!.traceId, root!.traceId, "the runner continued the gateway's trace");
-        for (const name of expected)
-          assert.ok(
-            trace.some((s) => s.name === name),
-            `no span named ${name}`,
-          );
-        const one = (name: string, service: string, kind?: number) => {
-          const found = trace.filter(
-            (s) => s.name === name && s.service === service && (kind ? s.kind === kind : true),
-          );
-          assert.equal(found.length, 1, `${service} ${name}: ${found.length} spans`);
-          return found[0]!;
-        };
-        // OTLP kinds: 1 internal, 2 server, 3 client.
-        const gateway = root!;
-        assert.match(gateway.name, /^GET \/api\/ext\//);
-        assert.equal(gateway.service, 'alga-server');
-        assert.ok(!gateway.parentSpanId, 'the gateway span starts the trace');
-        const runnerCall = one('POST /v1/execute', 'alga-server', 3);
-        const runner = one('POST /v1/execute', 'alga-runner', 2);
-        const guest = one('guest execute', 'alga-runner');
-        const secret = one('host secrets.get', 'alga-runner');
-        const decrypt = one('secrets decrypt', 'alga-runner');
-        const storage = one('host storage.put', 'alga-runner');
-        const fetchCall = one('host http.fetch', 'alga-runner');
-        const outbound = one('GET', 'alga-runner', 3);
-        const parentOf = new Map<ReceivedSpan, ReceivedSpan>([
-          [runnerCall, gateway],
-          [runner, runnerCall],
-          [guest, runner],
-          [secret, guest],
-          [decrypt, secret],
-          [storage, guest],
-          [fetchCall, guest],
-          [outbound, fetchCall],
-        ]);
-        for (const [child, parent] of parentOf) {
-          assert.equal(child.parentSpanId, parent.spanId, `${child.service} ${child.name} is under ${parent.name}`);
-        }
-        assert.equal(spanAttribute(secret, 'alga.host.outcome'), 'ok');
-        assert.equal(spanAttribute(outbound, 'http.response.status_code'), '200');
-        // The operator turned RUNNER_HTTP_TRACEPARENT on: the upstream continues the trace under the outbound span.
-        assert.equal(
-          upstream.lastHeaders.get('/traced')?.['traceparent'],
-          `00-${gateway.traceId}-${outbound.spanId}-01`,
+      // Spans arrive in batches (OTEL_BSP_SCHEDULE_DELAY); the gateway's ends last. Wait for the whole tree.
+      const expected = [
+        'POST /v1/execute',
+        'guest execute',
+        'host secrets.get',
+        'secrets decrypt',
+        'host storage.put',
+        // The SDK calls WIT 0.3.0's fetch-v2 when the host has it.
+        'host http.fetchV2',
+        'GET',
+      ];
+      // Each process exports a span after its children (a batch holds spans in the order they ended), so once
+      // the gateway's span and the runner's request span are in, the whole tree is: wait for those two only,
+      // so a broken tree fails below with names instead of waiting forever.
+      const byRequest = (service: string) =>
+        otlp.spans.find(
+          (s) => s.service === service && s.kind === 2 && spanAttribute(s, 'alga.request_id') === requestId,
         );
-        // Not in any span exported so far, in any form (the final scan reads them all again).
-        assert.ok(!otlp.bodies.some(hasCanary), 'an exported span holds the canary');
-      },
-    );
+      await until(() => byRequest('alga-server') !== undefined && byRequest('alga-runner') !== undefined);
+      const root = byRequest('alga-server');
+      const trace = otlp.spans.filter((s) => s.traceId === root!.traceId);
+      assert.equal(byRequest('alga-runner')!.traceId, root!.traceId, "the runner continued the gateway's trace");
+      for (const name of expected)
+        assert.ok(
+          trace.some((s) => s.name === name),
+          `no span named ${name}`,
+        );
+      const one = (name: string, service: string, kind?: number) => {
+        const found = trace.filter((s) => s.name === name && s.service === service && (kind ? s.kind === kind : true));
+        assert.equal(found.length, 1, `${service} ${name}: ${found.length} spans`);
+        return found[0]!;
+      };
+      // OTLP kinds: 1 internal, 2 server, 3 client.
+      const gateway = root!;
+      assert.match(gateway.name, /^GET \/api\/ext\//);
+      assert.equal(gateway.service, 'alga-server');
+      assert.ok(!gateway.parentSpanId, 'the gateway span starts the trace');
+      const runnerCall = one('POST /v1/execute', 'alga-server', 3);
+      const runner = one('POST /v1/execute', 'alga-runner', 2);
+      const guest = one('guest execute', 'alga-runner');
+      const secret = one('host secrets.get', 'alga-runner');
+      const decrypt = one('secrets decrypt', 'alga-runner');
+      const storage = one('host storage.put', 'alga-runner');
+      const fetchCall = one('host http.fetchV2', 'alga-runner');
+      const outbound = one('GET', 'alga-runner', 3);
+      const parentOf = new Map<ReceivedSpan, ReceivedSpan>([
+        [runnerCall, gateway],
+        [runner, runnerCall],
+        [guest, runner],
+        [secret, guest],
+        [decrypt, secret],
+        [storage, guest],
+        [fetchCall, guest],
+        [outbound, fetchCall],
+      ]);
+      for (const [child, parent] of parentOf) {
+        assert.equal(child.parentSpanId, parent.spanId, `${child.service} ${child.name} is under ${parent.name}`);
+      }
+      assert.equal(spanAttribute(secret, 'alga.host.outcome'), 'ok');
+      assert.equal(spanAttribute(outbound, 'http.response.status_code'), '200');
+      // The operator turned RUNNER_HTTP_TRACEPARENT on: the upstream continues the trace under the outbound span.
+      assert.equal(upstream.lastHeaders.get('/traced')?.['traceparent'], `00-${gateway.traceId}-${outbound.spanId}-01`);
+      // Not in any span exported so far, in any form (the final scan reads them all again).
+      assert.ok(!otlp.bodies.some(hasCanary), 'an exported span holds the canary');
+    });
   });
 
   test('no log, response, metric or database row of this file holds the canary (own artifacts)', async () => {
