@@ -36,6 +36,19 @@ test('builds a component whose imports are exactly the declared capabilities, th
   const second = await buildExtension({ dir });
   assert.equal(second.cached, true);
   assert.equal(second.metadata.contentHash, first.metadata.contentHash);
+
+  // An edit builds anew; undoing it brings the first build back without componentizing.
+  const index = path.join(dir, 'src/index.ts');
+  const original = await readFile(index, 'utf8');
+  await writeFile(index, original.replace("request.path === '/clock'", "request.path === '/clock-edited'"));
+  const edited = await buildExtension({ dir });
+  assert.equal(edited.cached, false);
+  assert.notEqual(edited.metadata.contentHash, first.metadata.contentHash);
+  await writeFile(index, original);
+  const undone = await buildExtension({ dir });
+  assert.equal(undone.cached, true);
+  assert.equal(undone.metadata.contentHash, first.metadata.contentHash);
+  assert.deepEqual(await readFile(undone.componentPath), bytes);
 });
 
 test('a manifest error names the field', async () => {

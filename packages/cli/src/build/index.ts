@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Plugin } from 'esbuild';
 import { fileURLToPath } from 'node:url';
@@ -162,8 +162,11 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
 
   const componentPath = path.join(distDir, 'component.wasm');
   const metadataPath = path.join(distDir, 'metadata.json');
+  const cacheDir = path.join(workDir, 'cache');
   if (!options.force) {
-    const previous = await readPrevious(metadataPath, componentPath, inputHash);
+    const previous =
+      (await readPrevious(metadataPath, componentPath, inputHash)) ??
+      (await restoreFromCache(cacheDir, inputHash, componentPath));
     if (previous) {
       const metadata = { ...previous, name: manifest.name, version: manifest.version, capabilities };
       await writeAtomic(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
@@ -214,8 +217,43 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   };
   await writeAtomic(componentPath, result.component);
   await writeAtomic(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
+  await keepInCache(cacheDir, inputHash, result.component, metadata);
   if (referenceStyle) await copyAsMainWasm(componentPath, distDir);
   return { metadata, componentPath, metadataPath, cached: false, durationMs: performance.now() - started, warnings };
+}
+
+/** How many earlier builds a project keeps: undoing an edit (in `alga dev` too) is then a copy, not a componentize. */
+const CACHED_BUILDS = 8;
+
+async function keepInCache(dir: string, inputHash: string, component: Uint8Array, metadata: BuildMetadata) {
+  await mkdir(dir, { recursive: true });
+  await writeAtomic(path.join(dir, `${inputHash}.wasm`), component);
+  await writeAtomic(path.join(dir, `${inputHash}.json`), JSON.stringify(metadata));
+  const entries = await Promise.all(
+    (await readdir(dir))
+      .filter((name) => name.endsWith('.json'))
+      .map(async (name) => ({ name, mtime: (await stat(path.join(dir, name))).mtimeMs })),
+  );
+  entries.sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of entries.slice(CACHED_BUILDS)) {
+    const hash = name.slice(0, -'.json'.length);
+    await rm(path.join(dir, `${hash}.json`), { force: true });
+    await rm(path.join(dir, `${hash}.wasm`), { force: true });
+  }
+}
+
+async function restoreFromCache(
+  dir: string,
+  inputHash: string,
+  componentPath: string,
+): Promise<BuildMetadata | undefined> {
+  const metadataFile = path.join(dir, `${inputHash}.json`);
+  const cached = await readPrevious(metadataFile, path.join(dir, `${inputHash}.wasm`), inputHash);
+  if (!cached) return undefined;
+  await writeAtomic(componentPath, await readFile(path.join(dir, `${inputHash}.wasm`)));
+  const now = new Date();
+  await utimes(metadataFile, now, now); // most recently used: pruned last
+  return cached;
 }
 
 interface SourceImport {
