@@ -6,7 +6,6 @@
  * stops its versions, with a typed error, and is audited.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,15 +13,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DirectoryBundleStore } from '@alga-psa/bundle-store';
 import { gatewayCall, repo, startSystem, type System } from './lib/system.ts';
+import { runToExit } from '../../scripts/lib/processes.ts';
 
 const ALGA = path.join(repo, 'packages/cli/bin/alga.js');
 const FIXTURE = path.join(repo, 'test/fixtures/looper');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('signed bundles: refused at publish, and by the runner when the database is altered', () => {
   let sys: System;
@@ -34,19 +28,10 @@ describe('signed bundles: refused at publish, and by the runner when the databas
   let publishedHash: string;
   let goodSignature: string;
 
-  const alga = (args: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [ALGA, ...args], {
-        cwd: work,
-        env: { ...process.env, XDG_CONFIG_HOME: path.join(work, 'config'), ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  const alga = (args: string[]) =>
+    runToExit(process.execPath, [ALGA, ...args], {
+      cwd: work,
+      env: { ...process.env, XDG_CONFIG_HOME: path.join(work, 'config'), ...env },
     });
 
   const generate = async (name: string) => {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
-import type { ServiceProcess } from '../../scripts/lib/processes.ts';
+import { runToExit, type Finished, type ServiceProcess } from '../../scripts/lib/processes.ts';
 import { NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -22,29 +22,13 @@ const ALGA = path.join(repo, 'packages/cli/bin/alga.js');
 const NAME = 'first-ext';
 const TOKEN = `tok-${randomBytes(12).toString('hex')}`;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let home: string;
 
-function alga(args: string[], options: { cwd: string; input?: string; env?: NodeJS.ProcessEnv }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ALGA, ...args], {
-      cwd: options.cwd,
-      // A private config home: never read or write the developer's real login file.
-      env: { ...process.env, XDG_CONFIG_HOME: home, ALGA_SERVER_URL: '', ALGA_API_KEY: '', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
+function alga(args: string[], options: { cwd: string; input?: string; env?: NodeJS.ProcessEnv }): Promise<Finished> {
+  return runToExit(process.execPath, [ALGA, ...args], {
+    ...options,
+    // A private config home: never read or write the developer's real login file.
+    env: { ...process.env, XDG_CONFIG_HOME: home, ALGA_SERVER_URL: '', ALGA_API_KEY: '', ...options.env },
   });
 }
 
@@ -112,7 +96,7 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
   });
 
   test("the scaffold's own unit test passes", async () => {
-    const run = await new Promise<Run>((resolve) => {
+    const run = await new Promise<Finished>((resolve) => {
       // Without NODE_TEST_CONTEXT: inherited, it makes the child report to this runner instead of printing.
       const { NODE_TEST_CONTEXT: _ctx, ...childEnv } = process.env;
       const child = spawn(process.execPath, ['--test', '--test-reporter=tap', 'src/**/*.test.ts'], {

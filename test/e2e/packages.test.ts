@@ -19,7 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readBootstrap } from '../../scripts/lib/demo.ts';
 import { freePort } from '../../scripts/lib/platform.ts';
-import { startService, type ServiceProcess } from '../../scripts/lib/processes.ts';
+import { runToExit, startService, type ServiceProcess } from '../../scripts/lib/processes.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NAME = 'npm-ext';
@@ -27,12 +27,6 @@ const TOKEN = `tok-${randomBytes(12).toString('hex')}`;
 const VERSION = (
   JSON.parse(await readFile(path.join(repo, 'packages/cli/package.json'), 'utf8')) as { version: string }
 ).version;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /**
  * The environment of a user's shell: this Node first on PATH (the bins' `#!/usr/bin/env node`),
@@ -50,20 +44,7 @@ function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 function run(command: string, args: string[], options: { cwd: string; input?: string; env?: NodeJS.ProcessEnv }) {
-  return new Promise<Run>((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: userEnv(options.env),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
+  return runToExit(command, args, { ...options, env: userEnv(options.env) });
 }
 
 /** Resolves with the first match of `pattern` in the child's output; rejects if the child exits first. */

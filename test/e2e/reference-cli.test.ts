@@ -6,7 +6,6 @@
  * names it → `alga extension uninstall`, with the reference CLI's variables.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
+import { runToExit } from '../../scripts/lib/processes.ts';
 import { NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -21,38 +21,23 @@ const ALGA = path.join(repo, 'packages/cli/bin/alga.js');
 const FIXTURE = path.join(repo, 'test/fixtures/reference/secrets-reader');
 const EXT = 'com.alga.fixture.secrets-reader';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 describe('the reference CLI spellings', () => {
   let work: string;
   let platform: Platform;
   let env: NodeJS.ProcessEnv;
 
-  function alga(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [ALGA, ...args], {
-        cwd: options.cwd ?? work,
-        // A private config home; only the reference CLI's variables say where the server is.
-        env: {
-          ...process.env,
-          XDG_CONFIG_HOME: path.join(work, 'config-home'),
-          ALGA_SERVER_URL: '',
-          ALGA_API_KEY: '',
-          ...options.env,
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(options.input ?? '');
+  function alga(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}) {
+    return runToExit(process.execPath, [ALGA, ...args], {
+      cwd: options.cwd ?? work,
+      // A private config home; only the reference CLI's variables say where the server is.
+      env: {
+        ...process.env,
+        XDG_CONFIG_HOME: path.join(work, 'config-home'),
+        ALGA_SERVER_URL: '',
+        ALGA_API_KEY: '',
+        ...options.env,
+      },
+      ...(options.input === undefined ? {} : { input: options.input }),
     });
   }
 
