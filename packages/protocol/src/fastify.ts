@@ -14,6 +14,8 @@ import {
   type FastifyRequest,
 } from 'fastify';
 import fp from 'fastify-plugin';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { TSchema } from 'typebox';
 import { clip } from './clip.ts';
 import { AlgaError } from './errors.ts';
 
@@ -67,6 +69,24 @@ function validationFailed(context: string, issues: NonNullable<FastifyError['val
   );
   const text = details.map((d) => (d.omitted === undefined ? `${d.field} ${d.message}` : d.message)).join('; ');
   return new AlgaError('ALGA_VALIDATION_FAILED', `The ${context} is invalid: ${text}.`, { details });
+}
+
+/**
+ * A wire contract's body check for a route served outside Fastify (the
+ * runner's hand-written `/v1/execute`): the same protocol schema, compiled
+ * once by Ajv with the options a Fastify route's schema gets (no coercion,
+ * nothing removed, first problem only), failing with the same
+ * `ALGA_VALIDATION_FAILED` answer as a Fastify route.
+ */
+export function compileBodyValidator(schema: TSchema): (body: unknown) => AlgaError | undefined {
+  const validate = new Ajv({
+    coerceTypes: false,
+    useDefaults: true,
+    removeAdditional: false,
+    addUsedSchema: false,
+    allErrors: false,
+  }).compile(schema);
+  return (body) => (validate(body) ? undefined : validationFailed('body', validate.errors as ErrorObject[]));
 }
 
 /** Maps anything thrown inside a request to the error registry. */

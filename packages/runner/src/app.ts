@@ -4,30 +4,24 @@
  * bodies are validated against protocol's schemas, and every error leaves
  * through protocol's one error plugin.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { createServer } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import {
-  AlgaError,
-  ExecuteRequestSchema,
-  isCapability,
-  PrepareRequestSchema,
-  RUNNER_ROUTES,
-  RUNNER_SCOPES,
-  type PrepareResponse,
-} from '@alga-psa/protocol';
+import type { Logger } from 'pino';
+import { PrepareRequestSchema, RUNNER_ROUTES, RUNNER_SCOPES, type PrepareResponse } from '@alga-psa/protocol';
 import { algaErrors, RequestLog } from '@alga-psa/protocol/fastify';
-import { endSpan, type Tracing } from '@alga-psa/protocol/tracing';
+import type { Tracing } from '@alga-psa/protocol/tracing';
 import type { ServiceClaims, ServiceTokenVerifier } from '@alga-psa/service-auth';
-import { authorize, verifyServiceToken } from './auth.ts';
+import { verifyServiceToken } from './auth.ts';
 import type { Engine } from './engine/index.ts';
-import { errors } from './errors.ts';
+import { executeRoute } from './execute-route.ts';
 import type { RunnerMetrics } from './metrics.ts';
 import { readiness, type ReadinessCheck } from './readiness.ts';
 import type { BundleTrust } from './trust.ts';
 
 export interface AppOptions {
   engine: Engine;
-  logger: FastifyBaseLogger;
+  logger: Logger;
   /** Largest accepted request body in bytes. */
   bodyLimit: number;
   /** Checks the `alga-runner` service token on every execute and prepare request. */
@@ -53,11 +47,42 @@ function requestIdOf(request: FastifyRequest): string | undefined {
   return typeof id === 'string' && id ? id : undefined;
 }
 
+/** The route Fastify would match for `/v1/execute` (a query string allowed, nothing else). */
+function isExecutePath(url: string | undefined): boolean {
+  return url === RUNNER_ROUTES.execute || (url?.startsWith(`${RUNNER_ROUTES.execute}?`) ?? false);
+}
+
+/** Fastify's request ids (`req-1`, `req-2`, …), one sequence for both the app and the execute route. */
+function requestIds(): () => string {
+  let next = 0;
+  return () => {
+    next = (next + 1) & 0x7fffffff;
+    return `req-${next.toString(36)}`;
+  };
+}
+
 export function buildApp(options: AppOptions): FastifyInstance {
-  const { engine, tracing } = options;
+  const { engine } = options;
+  const nextRequestId = requestIds();
+  const execute = executeRoute({ ...options, nextRequestId });
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit,
+    genReqId: nextRequestId,
+    // The hot route never enters Fastify: node:http hands it to the hand-written
+    // handler (execute-route.ts), every other request to Fastify's router.
+    serverFactory: (fastify, settings) => {
+      const server = createServer((req, res) => {
+        if (req.method === 'POST' && isExecutePath(req.url)) void execute.serve(req, res);
+        else fastify(req, res);
+      });
+      // What Fastify sets on a server it creates itself (its defaults filled in by now).
+      const timeouts = settings as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
+      server.keepAliveTimeout = timeouts.keepAliveTimeout;
+      server.requestTimeout = timeouts.requestTimeout;
+      server.setTimeout(timeouts.connectionTimeout);
+      return server;
+    },
     // Probes, scrapes and served requests at debug: the gateway writes the access line (same request id).
     logController: new RequestLog({ served: 'debug' }),
     // Validate exactly what was sent: no coercion of `123` into `"123"`.
@@ -78,43 +103,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply.header('content-type', registry.contentType).send(await registry.metrics());
   });
 
-  app.post(
-    RUNNER_ROUTES.execute,
-    {
-      schema: { body: ExecuteRequestSchema },
-      // Before the body is even read: an unauthenticated caller costs no parsing.
-      onRequest: async (request) => {
-        request.serviceClaims = await verifyServiceToken(options.verifier, request, RUNNER_SCOPES.execute);
-      },
+  // Reached only through Fastify's own entry (`inject`, in tests and `alga test`): the same handler.
+  app.post(RUNNER_ROUTES.execute, {
+    onRequest: async (request, reply) => {
+      reply.hijack();
+      await execute.serve(request.raw, reply.raw, request.log as Logger);
     },
-    async (request) => {
-      const execute = request.body;
-      authorize(request.serviceClaims!, execute);
-      const unknown = execute.providers.filter((id) => !isCapability(id));
-      if (unknown.length > 0) throw errors.unknownCapability({ ids: unknown.join(', ') }, { details: { unknown } });
-      options.trust?.check(execute.context.tenant_id, execute.context.content_hash, execute.bundle_signature);
-      if (!tracing) return engine.execute(execute, request.log);
-      const span = tracing.start(`POST ${RUNNER_ROUTES.execute}`, {
-        kind: 'server',
-        parent: tracing.extract(request.headers),
-        attributes: {
-          'http.request.method': 'POST',
-          'http.route': RUNNER_ROUTES.execute,
-          'alga.request_id': execute.context.request_id,
-          'alga.tenant_id': execute.context.tenant_id,
-          'alga.install_id': execute.context.install_id,
-        },
-      });
-      try {
-        const response = await engine.execute(execute, request.log, span);
-        endSpan(span);
-        return response;
-      } catch (error) {
-        endSpan(span, { code: error instanceof AlgaError ? error.code : 'ALGA_INTERNAL' });
-        throw error;
-      }
-    },
-  );
+    handler: async () => undefined,
+  });
+  app.addHook('preClose', async () => execute.close());
 
   // Deploy-time preparation: transpiling and compiling a new bundle costs
   // about half a second, which would otherwise land on its first request.

@@ -4,12 +4,15 @@
  * `prepare`). The signature and lifetime are checked before the body is
  * parsed; the tenant/install binding once the body is known.
  */
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ExecuteRequest } from '@alga-psa/protocol';
 import { ServiceTokenError, type ServiceClaims, type ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { errors } from './errors.ts';
 
-function bearer(request: FastifyRequest): string | undefined {
+/** Fastify's request or node:http's (the hand-written `/v1/execute`, execute-route.ts). */
+type WithHeaders = { headers: IncomingHttpHeaders };
+
+function bearer(request: WithHeaders): string | undefined {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return undefined;
   const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
@@ -19,7 +22,7 @@ function bearer(request: FastifyRequest): string | undefined {
 /** Verifies the caller's token for `scope`; 401 for a missing, forged, expired or misdirected one. */
 export async function verifyServiceToken(
   verifier: ServiceTokenVerifier,
-  request: FastifyRequest,
+  request: WithHeaders,
   scope: string,
 ): Promise<ServiceClaims> {
   try {

@@ -197,6 +197,113 @@ describe('runner service-token check on /v1/execute', () => {
   });
 });
 
+describe('runner /v1/execute over a socket (the hand-written route, execute-route.ts)', () => {
+  let h: Harness;
+  let url: string;
+  const absent = `sha256:${'a'.repeat(64)}`;
+  const payload = executeRequest(absent);
+  const limit = 4096;
+
+  before(async () => {
+    h = await createHarness({ workers: 1, bodyLimit: limit });
+    url = await h.runner.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  const post = async (body: BodyInit | undefined, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${url}/v1/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+    } as RequestInit);
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    return { status: res.status, body: (await res.json()) as { error: { code: string; requestId?: string } } };
+  };
+  const withToken = async (claims = {}) => ({ authorization: `Bearer ${await h.token(payload, claims)}` });
+
+  it('refuses a missing token with 401 and a token without the execute scope with 403, before reading the body', async () => {
+    assert.deepEqual((await post('{not json')).status, 401);
+    assert.equal((await post('{not json')).body.error.code, 'ALGA_UNAUTHENTICATED');
+    const scoped = await post('{not json', await withToken({ scope: ['prepare'] }));
+    assert.deepEqual([scoped.status, scoped.body.error.code], [403, 'ALGA_FORBIDDEN']);
+    const elsewhere = await post(JSON.stringify(payload), await withToken({ installId: 'install-2' }));
+    assert.deepEqual([elsewhere.status, elsewhere.body.error.code], [403, 'ALGA_FORBIDDEN']);
+  });
+
+  it('refuses a body over the limit with 413, by its Content-Length and when it arrives chunked', async () => {
+    const big = JSON.stringify({ ...payload, config: { pad: 'x'.repeat(limit) } });
+    const declared = await post(big, await withToken());
+    assert.deepEqual([declared.status, declared.body.error.code], [413, 'ALGA_PAYLOAD_TOO_LARGE']);
+    const stream = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 8; i++) controller.enqueue(new TextEncoder().encode('x'.repeat(1024)));
+        controller.close();
+      },
+    });
+    const chunked = await post(stream, await withToken());
+    assert.deepEqual([chunked.status, chunked.body.error.code], [413, 'ALGA_PAYLOAD_TOO_LARGE']);
+  });
+
+  it('refuses a body that is not JSON, poisons a prototype or is not JSON at all with 400 ALGA_BAD_REQUEST', async () => {
+    const auth = await withToken();
+    for (const [body, type] of [
+      ['{not json', 'application/json'],
+      ['{"__proto__": {"admin": true}}', 'application/json'],
+      ['{"constructor": {"prototype": {"admin": true}}}', 'application/json'],
+      ['', 'application/json'],
+      [JSON.stringify(payload), 'text/plain'],
+    ]) {
+      const res = await post(body, { ...auth, 'content-type': type! });
+      assert.deepEqual([res.status, res.body.error.code], [400, 'ALGA_BAD_REQUEST'], body);
+    }
+  });
+
+  it('refuses a body the schema refuses with 400 ALGA_VALIDATION_FAILED, naming the request id', async () => {
+    const res = await post(JSON.stringify({ ...payload, providers: 'cap:log.emit' }), await withToken());
+    assert.deepEqual([res.status, res.body.error.code], [400, 'ALGA_VALIDATION_FAILED']);
+    assert.equal(res.body.error.requestId, payload.context.request_id);
+  });
+
+  it('answers exactly as through Fastify (inject), and leaves every other route to Fastify', async () => {
+    const auth = await withToken();
+    for (const body of [
+      JSON.stringify(payload),
+      '{not json',
+      JSON.stringify({ ...payload, providers: ['cap:nope'] }),
+    ]) {
+      const socket = await post(body, auth);
+      const injected = await h.runner.app.inject({
+        method: 'POST',
+        url: '/v1/execute',
+        headers: { ...auth, 'content-type': 'application/json' },
+        payload: body,
+      });
+      assert.deepEqual([socket.status, socket.body], [injected.statusCode, injected.json()]);
+    }
+    assert.equal((await post(JSON.stringify(payload), auth)).body.error.code, 'ALGA_BUNDLE_NOT_FOUND');
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    const wrongMethod = await fetch(`${url}/v1/execute`);
+    assert.deepEqual(
+      [wrongMethod.status, ((await wrongMethod.json()) as { error: { code: string } }).error.code],
+      [404, 'ALGA_NOT_FOUND'],
+    );
+  });
+
+  it('writes the access line of a refused request at info, with its own request id', async () => {
+    const before = h.logs.length;
+    await post('{}');
+    const line = h.logs.slice(before).find((l) => l.msg === 'request completed');
+    assert.ok(line, 'no access line');
+    assert.equal(line.level, 30);
+    assert.match(String(line.reqId), /^req-/);
+    assert.deepEqual(line.res, { statusCode: 401 });
+    assert.equal((line.req as { url: string }).url, '/v1/execute');
+  });
+});
+
 describe('runner readiness and metrics', () => {
   it('answers /readyz ready, degraded when only transit fails, and 503 naming what fails when bundles do', async () => {
     const h = await createHarness({ workers: 1 });
