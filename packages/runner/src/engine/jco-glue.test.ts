@@ -10,6 +10,7 @@ import { buildFixture } from '../testing/build-fixture.ts';
 import { FIXTURE_GUEST, FIXTURE_WORLD } from '../testing/guest.ts';
 import {
   describeFailure,
+  directMonotonicClock,
   GLUE_NAME,
   guestValue,
   importKeys,
@@ -35,6 +36,17 @@ describe("jco's glue, as the runner uses it", () => {
     const patched = readDebugFlagOnce(raw);
     assert.equal(patched.split(JCO_DEBUG_CHECK).length, 2, 'only the one read at load time remains');
     assert.equal(readDebugFlagOnce('no check here'), 'no check here');
+  });
+
+  it("hands every core module the host's monotonic clock directly, not through a task trampoline", () => {
+    const imported =
+      raw.match(/'wasi:clocks\/monotonic-clock@[\w.-]+': \{\s*now: Object\.assign\(trampoline\d+/g) ?? [];
+    assert.ok(imported.length > 0, 'the glue no longer imports the clock in the shape directMonotonicClock rewrites');
+    const patched = directMonotonicClock(raw);
+    const direct =
+      patched.match(/now: Object\.assign\(\(\) => toUint64\(now\(\)\), \{ _jcoMaySuspend: false \}\)/g) ?? [];
+    assert.equal(direct.length, imported.length);
+    assert.equal(directMonotonicClock('no clock here'), 'no clock here');
   });
 
   it('exports instantiate(getCoreModule, imports, instantiateCore), the hook the reset snapshot records through', () => {

@@ -5,7 +5,8 @@
  *
  * - how a component is transpiled (sync instantiation: the handler call and
  *   the guest's imports stay synchronous, which the worker's bridge needs);
- * - the one text patch applied to the glue (`readDebugFlagOnce`);
+ * - the two text patches applied to the glue (`readDebugFlagOnce`,
+ *   `directMonotonicClock`);
  * - how the glue looks imports up (by unversioned interface name) and how it
  *   lowers a thrown value with an own `payload` property into the `err` case
  *   of a `result` (`getErrorPayload`), which `guestValue` relies on;
@@ -55,7 +56,7 @@ export async function transpileComponent(bytes: Uint8Array): Promise<TranspiledC
   if (!glue) throw new Error(`jco produced no ${GLUE_NAME}.js.`);
   const wasm: Record<string, Uint8Array> = {};
   for (const [file, content] of Object.entries(files)) if (file.endsWith('.wasm')) wasm[file] = content;
-  return { glue: readDebugFlagOnce(Buffer.from(glue).toString('utf8')), wasm };
+  return { glue: directMonotonicClock(readDebugFlagOnce(Buffer.from(glue).toString('utf8'))), wasm };
 }
 
 /** The check jco's glue makes in every internal debug-log call. */
@@ -70,6 +71,26 @@ export const JCO_DEBUG_CHECK = 'globalThis?.process?.env?.JCO_DEBUG';
 export function readDebugFlagOnce(glue: string): string {
   if (!glue.includes(JCO_DEBUG_CHECK)) return glue;
   return `const __algaJcoDebug = ${JCO_DEBUG_CHECK};\n${glue.replaceAll(JCO_DEBUG_CHECK, '__algaJcoDebug')}`;
+}
+
+/** jco's binding of the host's monotonic clock, inside `instantiate`. */
+const MONOTONIC_BINDING = /const \{ now(?:, [\w, ]+)? \} = imports\['wasi:clocks\/monotonic-clock'\];/;
+/** Where a core module imports it: through a trampoline of jco's task machinery. */
+const MONOTONIC_CORE_IMPORT =
+  /('wasi:clocks\/monotonic-clock@[\w.-]+': \{\s*now: Object\.assign\()trampoline\d+(, \{ _jcoMaySuspend: false \}\))/g;
+
+/**
+ * Hands the guest's core module the host's monotonic clock directly instead
+ * of through jco's per-call task and subtask bookkeeping: a JS guest reads
+ * it ~23 times per request (its event loop), and each read through the
+ * machinery cost more than the clock (docs/perf/038-runner-execute-path.md).
+ * Nothing the machinery checks applies to it: it takes no arguments, touches
+ * no guest memory or resource, never re-enters the guest and never throws
+ * (wasi/index.ts). Glue without exactly these shapes is left as it is.
+ */
+export function directMonotonicClock(glue: string): string {
+  if (!MONOTONIC_BINDING.test(glue) || !glue.includes('function toUint64(val)')) return glue;
+  return glue.replace(MONOTONIC_CORE_IMPORT, '$1() => toUint64(now())$2');
 }
 
 /** Imports the glue without touching the filesystem (a data: URL). */
