@@ -159,10 +159,16 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   if (length === 0) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.byteLength;
-    if (total > limit) throw framework('FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large', 413);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.byteLength;
+      if (total > limit) throw framework('FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large', 413);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 413) throw error;
+    // A client that went away mid-body is the client's error (400), as Fastify's parser says it.
+    throw Object.assign(error as Error, { statusCode: 400 });
   }
   if (length !== undefined && total !== length) {
     throw framework('FST_ERR_CTP_INVALID_CONTENT_LENGTH', 'Request body size did not match Content-Length', 400);
