@@ -84,6 +84,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
             ALGA_TRANSIT_KEY_FILE: transitKeyFile,
             ALGA_SERVICE_VERIFY_KEY_FILE: serviceKeys.publicKeyFile,
             ALGA_SERVER_URL: serverUrl,
+            // A restarted platform does not transpile its extensions again (docs/perf/040).
+            RUNNER_TRANSPILE_CACHE_DIR:
+              process.env['RUNNER_TRANSPILE_CACHE_DIR'] ?? path.join(dataDir, 'transpile-cache'),
             ...options.runnerEnv,
           },
           ready: /Runner ready on (http:\/\/\S+)/,

@@ -13,7 +13,7 @@ import type { ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
 import { buildApp } from './app.ts';
 import { BundleTrust } from './trust.ts';
-import { Engine } from './engine/index.ts';
+import { Engine, TranspileCache } from './engine/index.ts';
 import { createLogger } from './logger.ts';
 import { RunnerMetrics } from './metrics.ts';
 import { createProviders, type StandIns } from './providers/index.ts';
@@ -72,6 +72,9 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
     serverApi: settings.serverUrl ? createServerApi({ serverUrl: settings.serverUrl }) : undefined,
     standIns,
   });
+  // Opened now so a cache directory another user could write to stops the start, naming it.
+  const transpileCache = settings.transpileCacheDir ? new TranspileCache(settings.transpileCacheDir) : undefined;
+  await transpileCache?.open();
   const engine: Engine = new Engine({
     bundleStore,
     providers,
@@ -83,6 +86,7 @@ export async function createRunner(options: RunnerOptions): Promise<Runner> {
     maxMemoryMb: settings.maxMemoryMb,
     resourceLimits: { maxOldGenerationSizeMb: settings.workerHeapMb },
     maxCachedComponents: settings.maxCachedComponents,
+    transpileCache,
     instanceMode: settings.instanceMode,
     inlineFuel: settings.inlineFuel,
     metrics,

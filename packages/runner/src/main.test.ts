@@ -1,7 +1,7 @@
 /** The runner as a process: start, readiness line, health, graceful shutdown. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -85,5 +85,30 @@ describe('runner process', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 1);
     assert.match(stderr, /ALGA_SERVICE_VERIFY_KEY_FILE: cannot read .*ENOENT/);
+  });
+
+  it('exits 1 naming RUNNER_TRANSPILE_CACHE_DIR when other users could write transpiled code there', async () => {
+    const shared = path.join(dir, 'shared-cache');
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    const child = spawn(process.execPath, [MAIN], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        RUNNER_PORT: '0',
+        ALGA_BUNDLE_DIR: path.join(dir, 'bundles'),
+        ALGA_TRANSIT_KEY_FILE: keyFile,
+        ALGA_SERVICE_VERIFY_KEY_FILE: verifyKeyFile,
+        RUNNER_TRANSPILE_CACHE_DIR: shared,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /^RUNNER_TRANSPILE_CACHE_DIR: .*shared-cache can be written by other users \(mode 777\); run: chmod 700 /m,
+    );
   });
 });

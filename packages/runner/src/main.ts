@@ -8,7 +8,8 @@ import { decryptOnly, transitFromEnv, type TransitBackend } from '@alga-psa/tran
 import { loadVerifier, type ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { loadTrustPolicy, type TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
 import { startTracing, TracingConfigError, type Tracing } from '@alga-psa/protocol/tracing';
-import { createRunner } from './index.ts';
+import { createRunner, type Runner } from './index.ts';
+import { TranspileCacheError } from './engine/index.ts';
 import { readSettings, SettingsError, unknownVariables, type RunnerConfig } from './settings.ts';
 import { RUNNER_NODE_FLAGS, youngGenerationCapped } from './node-flags.ts';
 
@@ -76,14 +77,21 @@ async function main(): Promise<void> {
   }
 
   const { host, port } = config;
-  const runner = await createRunner({
-    ...config,
-    bundleStore,
-    decrypter: decryptOnly(transit.backend),
-    verifier,
-    trustPolicy,
-    tracing,
-  });
+  let runner: Runner;
+  try {
+    runner = await createRunner({
+      ...config,
+      bundleStore,
+      decrypter: decryptOnly(transit.backend),
+      verifier,
+      trustPolicy,
+      tracing,
+    });
+  } catch (error) {
+    if (!(error instanceof TranspileCacheError)) throw error;
+    process.stderr.write(`RUNNER_TRANSPILE_CACHE_DIR: ${error.message}\n`);
+    process.exit(1);
+  }
 
   for (const name of unknownVariables(process.env)) {
     runner.app.log.warn(`${name} is not a runner setting and is ignored (docs/operations.md lists them)`);

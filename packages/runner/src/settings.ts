@@ -63,6 +63,14 @@ export const EngineSettings = {
     description: "Fuel a quick request may spend on the runner's own thread before a worker takes it; 0: workers only.",
   }),
   maxCachedComponents: Type.Integer({ minimum: 1, default: 32, description: 'Compiled components kept in memory.' }),
+  transpileCacheDir: Type.Optional(
+    Type.String({
+      minLength: 1,
+      env: 'RUNNER_TRANSPILE_CACHE_DIR',
+      description:
+        "A directory of the runner's own (0700) where transpiled components are kept across restarts; unset: none.",
+    }),
+  ),
   bodyLimit: Type.Integer({ minimum: 1024, default: 16 * 1024 * 1024, description: 'Largest execute request body.' }),
   serverUrl: Type.Optional(
     Type.String({ env: 'ALGA_SERVER_URL', description: "The server's base URL, for storage and guest-log shipping." }),

@@ -31,12 +31,14 @@ import { ComponentLoader, type LoadedComponent } from './loader.ts';
 import type { InstanceMode } from './messages.ts';
 import { ExecutionFailure, WorkerPool, type PoolEvents, type WorkerPoolOptions } from './pool.ts';
 import { Scheduler, type ScheduledJob } from './schedule.ts';
+import type { TranspileCache } from './transpile-cache.ts';
 import { applyWasmTiering, type WasmTiering } from './wasm-tiering.ts';
 
 export { ComponentLoader, compileComponent, type LoadedComponent } from './loader.ts';
 export { WorkerPool, ExecutionFailure, type PoolJob, type WorkerPoolOptions, type InstanceStats } from './pool.ts';
 export type { InstanceMode } from './messages.ts';
 export { applyWasmTiering, WASM_TIERINGS, type WasmTiering } from './wasm-tiering.ts';
+export { TranspileCache, TranspileCacheError } from './transpile-cache.ts';
 export { DEFAULT_INLINE_FUEL, type InlineStats } from './inline.ts';
 
 export interface EngineOptions {
@@ -51,6 +53,8 @@ export interface EngineOptions {
   /** Upper bound on any request's memory cap, in MiB. */
   maxMemoryMb: number;
   maxCachedComponents?: number;
+  /** jco's output kept on disk across restarts (`RUNNER_TRANSPILE_CACHE_DIR`); absent: none. */
+  transpileCache?: TranspileCache | undefined;
   resourceLimits?: WorkerPoolOptions['resourceLimits'];
   metrics?: ExecutionMetrics & PoolEvents;
   logger: FastifyBaseLogger;
@@ -129,6 +133,7 @@ export class Engine {
       instanceMode,
       meter: this.#inline !== undefined,
       ...(options.maxCachedComponents === undefined ? {} : { maxEntries: options.maxCachedComponents }),
+      transpileCache: options.transpileCache,
       onEvict: (key) => {
         this.#pool.forget(key);
         this.#inline?.forget(key);

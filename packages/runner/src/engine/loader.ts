@@ -22,6 +22,7 @@ import {
 import { errors } from '../errors.ts';
 import { transpileComponent, type TranspiledComponent } from './jco-glue.ts';
 import type { InstanceMode } from './messages.ts';
+import type { TranspileCache } from './transpile-cache.ts';
 
 export interface LoadedComponent {
   contentHash: string;
@@ -62,18 +63,27 @@ export interface ComponentLoaderOptions {
   instanceMode?: InstanceMode;
   /** Also rewrite the modules to count fuel (wasm-rewrite's `meterFuel`), for inline execution. */
   meter?: boolean;
+  /** jco's output kept on disk across restarts; absent: transpiled in every process. */
+  transpileCache?: TranspileCache | undefined;
 }
 
 interface Transpiled extends TranspiledComponent {
   contentHash: string;
 }
 
-async function transpileBundle(contentHash: string, bytes: Uint8Array): Promise<Transpiled> {
+async function transpileBundle(contentHash: string, bytes: Uint8Array, cache?: TranspileCache): Promise<Transpiled> {
+  // The cache only saves work: a read or write that fails is a transpile like any other.
+  const key = cache?.keyFor(bytes);
+  const cached = key ? await cache!.get(key).catch(() => undefined) : undefined;
+  if (cached) return { contentHash, ...cached };
+  let transpiled: TranspiledComponent;
   try {
-    return { contentHash, ...(await transpileComponent(bytes)) };
+    transpiled = await transpileComponent(bytes);
   } catch (error) {
     throw errors.invalidComponent({ cause: error });
   }
+  if (key) await cache!.put(key, transpiled).catch(() => {});
+  return { contentHash, ...transpiled };
 }
 
 /** Imports a memory but not a write map for it (wasm-rewrite's `DIRTY_IMPORT`). */
@@ -192,7 +202,7 @@ export class ComponentLoader {
   readonly #compiled: LRUCache<string, LoadedComponent, { contentHash: string; memoryMb: number }>;
 
   constructor(options: ComponentLoaderOptions) {
-    const { bundleStore, onEvict } = options;
+    const { bundleStore, onEvict, transpileCache } = options;
     const instanceMode = options.instanceMode ?? 'reset';
     const meter = options.meter ?? false;
     this.#transpiled = new LRUCache<string, Transpiled>({
@@ -208,7 +218,7 @@ export class ComponentLoader {
           throw error;
         }
         if (!bytes) throw errors.bundleNotFound();
-        return transpileBundle(contentHash, bytes);
+        return transpileBundle(contentHash, bytes, transpileCache);
       },
     });
     this.#compiled = new LRUCache<string, LoadedComponent, { contentHash: string; memoryMb: number }>({

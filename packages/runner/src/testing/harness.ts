@@ -64,6 +64,10 @@ export async function createHarness(options: Partial<RunnerOptions> = {}): Promi
     // (its worker may still be starting); tests of deadlines set `limits.timeout_ms`.
     defaultTimeoutMs: NO_DEADLINE_MS,
     maxTimeoutMs: NO_DEADLINE_MS,
+    // `npm test` shares one transpile cache among every runner of the run (scripts/test.ts).
+    ...(process.env['RUNNER_TRANSPILE_CACHE_DIR']
+      ? { transpileCacheDir: process.env['RUNNER_TRANSPILE_CACHE_DIR'] }
+      : {}),
     ...options,
     logLevel: 'debug',
     logStream: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
