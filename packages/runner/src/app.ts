@@ -73,8 +73,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // handler (execute-route.ts), every other request to Fastify's router.
     serverFactory: (fastify, settings) => {
       const server = createServer((req, res) => {
-        if (req.method === 'POST' && isExecutePath(req.url)) void execute.serve(req, res);
-        else fastify(req, res);
+        if (req.method !== 'POST' || !isExecutePath(req.url)) return fastify(req, res);
+        // serve answers every error itself; this is for a failure while answering (never a crash).
+        execute.serve(req, res).catch((error: unknown) => {
+          options.logger.error({ err: error }, 'request errored');
+          res.destroy();
+        });
       });
       // What Fastify sets on a server it creates itself (its defaults filled in by now).
       const timeouts = settings as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
