@@ -8,7 +8,7 @@
  * `npm run publish:packages` (or `npm publish packages/<name>/dist`); pack
  * with `node scripts/build-packages.ts --pack <dir>`.
  *
- *   node scripts/build-packages.ts [--pack <dir>] [--publish [--dry-run] [--tag <tag>]] [--skip-web]
+ *   node scripts/build-packages.ts [--pack <dir>] [--publish [--dry-run] [--tag <tag>] [--registry <url>]] [--skip-web]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -34,8 +34,8 @@ export const PUBLISHED = [
   'extension-ui',
   'runner',
   'server',
-  'cli',
   'create-extension',
+  'cli',
 ] as const;
 
 /** What each package ships besides its compiled src/ (paths relative to the repo root → inside the package). */
@@ -48,13 +48,15 @@ const EXTRAS: Partial<Record<(typeof PUBLISHED)[number], Array<[from: string, to
   runner: [['packages/runner/generated', 'generated']],
   // The server serves the built web UI from <package>/web (server/src/web/static.ts).
   server: [['packages/web/dist', 'web']],
-  // The CLI builds against the WIT it ships and scaffolds from its own templates.
+  // The CLI builds against the WIT it ships; `alga new` scaffolds with the initializer's templates.
   cli: [
     ['wit', 'wit'],
-    ['templates', 'templates'],
     ['packages/cli/bin', 'bin'],
   ],
-  'create-extension': [['packages/create-extension/bin', 'bin']],
+  'create-extension': [
+    ['templates', 'templates'],
+    ['packages/create-extension/bin', 'bin'],
+  ],
 };
 
 interface Manifest {
@@ -141,9 +143,9 @@ async function buildPackage(name: (typeof PUBLISHED)[number]): Promise<string> {
       filter: (src) => !/(^|[/\\])(node_modules|dist|\.alga)([/\\]|$)/.test(path.relative(path.join(root, from), src)),
     });
   }
-  for (const file of ['README.md', 'LICENSE']) {
-    if (existsSync(path.join(dir, file))) await cp(path.join(dir, file), path.join(dist, file));
-  }
+  await cp(path.join(dir, 'README.md'), path.join(dist, 'README.md'));
+  // Every package ships the repository's Apache-2.0 text.
+  await cp(path.join(root, 'LICENSE'), path.join(dist, 'LICENSE'));
   const source = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as Manifest;
   const files = readdirSync(dist).filter((f) => f !== 'package.json' && f !== 'README.md' && f !== 'LICENSE');
   await writeFile(path.join(dist, 'package.json'), `${JSON.stringify(publishedManifest(source, files), null, 2)}\n`);
@@ -157,6 +159,7 @@ async function main(): Promise<void> {
       publish: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       tag: { type: 'string' },
+      registry: { type: 'string' },
       'skip-web': { type: 'boolean' },
     },
   });
@@ -181,6 +184,8 @@ async function main(): Promise<void> {
     // Dependencies first, so a package never points at a version the registry does not have yet.
     for (const name of PUBLISHED) {
       const args = ['publish', '--access', 'public', ...(values.tag ? ['--tag', values.tag] : [])];
+      // npm picks a scope's own registry over --registry, so set both (e.g. a test's local registry).
+      if (values.registry) args.push('--registry', values.registry, `--@alga-psa:registry=${values.registry}`);
       if (values['dry-run']) args.push('--dry-run');
       execFileSync('npm', [...args, path.join(root, 'packages', name, 'dist')], { stdio: 'inherit' });
     }

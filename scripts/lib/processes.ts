@@ -19,6 +19,8 @@ export interface StartOptions {
   command?: string;
   /** Node flags before the script (e.g. the runner's `RUNNER_NODE_FLAGS`). */
   nodeArgs?: readonly string[];
+  /** Arguments after the script or command. */
+  args?: readonly string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** A stdout line matching this means ready; group 1 is the URL. */
@@ -35,8 +37,8 @@ export interface StartOptions {
  */
 export async function startService(options: StartOptions): Promise<ServiceProcess> {
   const [file, args] = options.command
-    ? [options.command, []]
-    : [process.execPath, [...(options.nodeArgs ?? []), options.script ?? '']];
+    ? [options.command, [...(options.args ?? [])]]
+    : [process.execPath, [...(options.nodeArgs ?? []), options.script ?? '', ...(options.args ?? [])]];
   const child = spawn(file, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Plain JS so that an old Node gets a clear message instead of a syntax error.
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
+if (major < 22 || (major === 22 && minor < 19)) {
   console.error(
-    `alga: Node ${process.versions.node} is too old (need >= 22.18). Install Node 22.18 or newer (in this repository, run it through npm: npx alga …, which uses the pinned Node 24).`,
+    `alga: Node ${process.versions.node} is too old (need >= 22.19). Install Node 22.19 or newer (in this repository, run it through npm: npx alga …, which uses the pinned Node 24).`,
   );
   process.exit(1);
 }

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { scaffold } from '@alga-psa/cli';
+import { scaffoldProject } from './scaffold.ts';
+
+export { ScaffoldError, scaffoldProject } from './scaffold.ts';
 
 export interface CreateOptions {
   name: string;
@@ -13,12 +15,12 @@ export interface CreateOptions {
 }
 
 /**
- * Scaffolds a project from the CLI's template (the same files as `alga new component`),
+ * Scaffolds a project from the template (the same files as `alga new component`),
  * depending on the published SDK and CLI, then installs them.
  */
 export async function createExtension(options: CreateOptions): Promise<{ dir: string }> {
   const say = options.say ?? ((line: string) => console.log(line));
-  const { dir, version } = await scaffold({ name: options.name, dir: options.dir ?? options.name });
+  const { dir, version } = await scaffoldProject({ name: options.name, dir: options.dir ?? options.name });
   const rel = path.relative(process.cwd(), dir) || '.';
   say(`Created ${options.name} in ${rel} (@alga-psa/extension-runtime and @alga-psa/cli ^${version})`);
   if (options.install !== false) {

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
  * directory"). Checked before every build so a mismatch fails in one line.
  */
 export const TOOLCHAIN = {
-  node: '>=22.18',
+  // undici 8 (the runner's and transit's HTTP client) needs 22.19; package.json `engines` say the same.
+  node: '>=22.19',
   '@bytecodealliance/componentize-js': '0.23.0',
   '@bytecodealliance/jco': '1.35.0',
   '@bytecodealliance/preview2-shim': '0.25.',
@@ -49,9 +50,10 @@ function packageDir(pkg: string, fromDir: string): string {
 /** Returns the versions in use, or throws a ToolchainError that says how to fix the mismatch. */
 export function checkToolchain(): ToolchainVersions {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  if (major < 22 || (major === 22 && minor < 18)) {
+  const [needMajor = 0, needMinor = 0] = TOOLCHAIN.node.slice(2).split('.').map(Number);
+  if (major < needMajor || (major === needMajor && minor < needMinor)) {
     throw new ToolchainError(
-      `Node ${process.versions.node} is too old: Alga needs Node >= 22.18. Run through npm (npm start / npm test / npx alga), which uses the pinned Node 24 from devDependencies.`,
+      `Node ${process.versions.node} is too old: Alga needs Node ${TOOLCHAIN.node.replace('>=', '>= ')}. Run through npm (npm start / npm test / npx alga), which uses the pinned Node 24 from devDependencies.`,
     );
   }
   const here = path.dirname(fileURLToPath(import.meta.url));

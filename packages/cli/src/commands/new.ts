@@ -1,71 +1,37 @@
-import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ScaffoldError, scaffoldProject } from '@alga-psa/create-extension';
 import type { Command } from 'commander';
 import { bundledSdkDir, findPackageDir } from '../build/typecheck.ts';
 import { CliError } from '../lib/errors.ts';
 import { noun } from '../lib/noun.ts';
 
 const cliRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** Inside the published CLI package, else this repository's templates/. */
-const TEMPLATES = existsSync(path.join(cliRoot, 'templates'))
-  ? path.join(cliRoot, 'templates')
-  : path.resolve(cliRoot, '../../templates');
 /** Running the TypeScript sources of a checkout rather than the published, compiled CLI. */
 const FROM_CHECKOUT = import.meta.url.endsWith('.ts');
 const SDK = '@alga-psa/extension-runtime';
 const CLI = '@alga-psa/cli';
-/** The template's own name, replaced by the new extension's name. */
-const PLACEHOLDER = 'component-basic';
-const NAME_RE = /^[a-z][a-z0-9-]{1,62}$/;
 
 /**
- * Copies a template. Its package.json depends on the published SDK and CLI
- * of this CLI's version (`npm install` fetches them). A CLI run from a
- * checkout's sources, whose version may not be published yet, also links its
- * own SDK and CLI into node_modules the way `npm install` would — so
- * `alga build` and `node --test` work before any install step.
+ * Copies a template (the initializer's, so `alga new` and `npm create` write the
+ * same files). A CLI run from a checkout's sources, whose version may not be
+ * published yet, also links its own SDK and CLI into node_modules the way
+ * `npm install` would — so `alga build` and `node --test` work before any
+ * install step.
  */
 export async function scaffold(options: {
   name: string;
   dir: string;
   template?: string;
 }): Promise<{ dir: string; linkedSdk: boolean; version: string }> {
-  if (!NAME_RE.test(options.name)) {
-    throw new CliError(
-      `"${options.name}" is not a valid extension name: use a lowercase letter, then 2–63 lowercase letters, digits or dashes (e.g. "my-extension").`,
-    );
+  let dir: string;
+  let version: string;
+  try {
+    ({ dir, version } = await scaffoldProject(options));
+  } catch (error) {
+    throw error instanceof ScaffoldError ? new CliError(error.message) : error;
   }
-  const template = path.join(TEMPLATES, options.template ?? 'component-basic');
-  if (!existsSync(template)) throw new CliError(`No template "${options.template}" in ${TEMPLATES}.`);
-  const dir = path.resolve(options.dir);
-  if (existsSync(dir) && (await readdir(dir)).length > 0) {
-    throw new CliError(`${dir} already exists and is not empty; choose another name or --dir.`);
-  }
-  await mkdir(dir, { recursive: true });
-  await cp(template, dir, {
-    recursive: true,
-    filter: (src) => !/(^|[/\\])(node_modules|dist|\.alga)([/\\]|$)/.test(path.relative(template, src)),
-  });
-  // Stored without the dot so the template's own folder is not affected by it.
-  if (existsSync(path.join(dir, 'gitignore'))) await rename(path.join(dir, 'gitignore'), path.join(dir, '.gitignore'));
-  for (const file of ['manifest.json', 'package.json', 'README.md', 'alga.test.json']) {
-    const target = path.join(dir, file);
-    if (existsSync(target))
-      await writeFile(target, (await readFile(target, 'utf8')).replaceAll(PLACEHOLDER, options.name));
-  }
-
-  const { version } = JSON.parse(await readFile(path.join(cliRoot, 'package.json'), 'utf8')) as { version: string };
-  const pkgFile = path.join(dir, 'package.json');
-  const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as {
-    dependencies?: Record<string, string>;
-    devDependencies?: Record<string, string>;
-  };
-  // The SDK and the CLI are released together, under one version.
-  pkg.dependencies = { ...pkg.dependencies, [SDK]: `^${version}` };
-  pkg.devDependencies = { ...pkg.devDependencies, [CLI]: `^${version}` };
-  await writeFile(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
 
   let linkedSdk = false;
   if (FROM_CHECKOUT && !findPackageDir(CLI, dir)) {
