@@ -16,7 +16,7 @@ import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } 
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TranspiledComponent } from './jco-glue.ts';
+import { GLUE_PATCHES, type TranspiledComponent } from './jco-glue.ts';
 
 /** Entries kept (each ~12 MB for a componentize-js guest); the least recently used go first. */
 export const TRANSPILE_CACHE_ENTRIES = 32;
@@ -79,9 +79,9 @@ export class TranspileCache {
     return this.#ready;
   }
 
-  /** The key for a component's bytes (its sha256 with the transpiler's version). */
+  /** The key for a component's bytes (its sha256 with the transpiler's version and the runner's glue patches). */
   keyFor(bytes: Uint8Array): string {
-    return sha256(`${this.#version}\0${sha256(bytes)}`);
+    return sha256(`${this.#version}\0${GLUE_PATCHES}\0${sha256(bytes)}`);
   }
 
   async get(key: string): Promise<TranspiledComponent | undefined> {
