@@ -137,6 +137,27 @@ test('reusable tokens: one signature per binding while enough lifetime remains, 
   assert.notEqual(renewed, first, 'a token with less than the minimum left is replaced');
 });
 
+test('reusable tokens: requests that find the token due at the same time share one signature', async () => {
+  const { signer, verifier, clock } = await pair();
+  let signatures = 0;
+  const counting = Object.create(signer) as typeof signer;
+  counting.sign = (...args: Parameters<typeof signer.sign>) => {
+    signatures++;
+    return signer.sign(...args);
+  };
+  const tokens = new ReusableTokens(counting, { minRemainingSeconds: 1, now: clock.now });
+  const binding = { audience: 'alga-runner' as const, tenantId: 't1', installId: 'i1', scope: ['execute'] };
+  const burst = await Promise.all(Array.from({ length: 8 }, () => tokens.get(binding)));
+  assert.equal(signatures, 1);
+  assert.equal(new Set(burst).size, 1);
+  assert.notEqual(await tokens.get({ ...binding, installId: 'i2' }), burst[0], 'another binding signs its own');
+  assert.deepEqual(await verifier.verify(burst[0]!, { audience: 'alga-runner', scope: 'execute' }), binding);
+  clock.advance(1100);
+  const renewed = await Promise.all([tokens.get(binding), tokens.get(binding)]);
+  assert.equal(signatures, 3, 'one more signature for the renewal, shared by both');
+  assert.equal(renewed[0], renewed[1]);
+});
+
 test('a token valid for longer than 60 s is refused on first use, however fresh', async () => {
   const { files, verifier, clock } = await pair();
   const iat = seconds(clock.now());

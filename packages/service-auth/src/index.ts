@@ -184,6 +184,8 @@ export class ReusableTokens {
   readonly #ttlSeconds: number;
   readonly #now: Clock;
   readonly #tokens = new LRUCache<string, { token: string; expiresAtMs: number }>({ max: 10_000 });
+  /** Signatures under way, by binding: requests that find the token due share one signature instead of each making one. */
+  readonly #signing = new Map<string, Promise<string>>();
 
   /** `now` must be the signer's clock (both default to `Date.now`). */
   constructor(signer: ServiceTokenSigner, options: { minRemainingSeconds: number } & ClockOptions) {
@@ -202,6 +204,15 @@ export class ReusableTokens {
     const cached = this.#tokens.get(key);
     const now = this.#now();
     if (cached && cached.expiresAtMs - now >= this.#minRemainingMs) return cached.token;
+    // A signature started for this binding an instant ago is as fresh as a new one: every waiter gets a full lifetime.
+    const pending = this.#signing.get(key);
+    if (pending) return pending;
+    const signing = this.#sign(key, claims, now).finally(() => this.#signing.delete(key));
+    this.#signing.set(key, signing);
+    return signing;
+  }
+
+  async #sign(key: string, claims: Omit<ServiceClaims, 'requestId'>, now: number): Promise<string> {
     // The signer dates the token from the whole second (`exp = floor(now) + ttl`); count from there too.
     const expiresAtMs = (Math.floor(now / 1000) + this.#ttlSeconds) * 1000;
     const token = await this.#signer.sign(claims, this.#ttlSeconds);
