@@ -265,6 +265,27 @@ describe('runner client', () => {
     }
   });
 
+  test('an answer over 16 MiB is refused as too large; a large one under it arrives whole', async () => {
+    const c = client(b.url);
+    b.state.behaviour = 'answer';
+    try {
+      const bigBody = Buffer.alloc(3 * 1024 * 1024, 'x').toString('base64');
+      b.state.answer = { status: 200, body: JSON.stringify({ status: 200, headers: {}, body_b64: bigBody }) };
+      assert.equal((await c.execute(request('POST'))).body_b64, bigBody, 'many chunks, joined in order');
+      b.state.answer = { status: 200, body: 'x'.repeat(16 * 1024 * 1024 + 1) };
+      await assert.rejects(c.execute(request('POST')), (thrown: unknown) => {
+        assert.ok(thrown instanceof AlgaError);
+        assert.equal(thrown.code, 'ALGA_EXECUTION_FAILED');
+        assert.equal(thrown.message, 'The extension response is too large.');
+        return true;
+      });
+      b.state.behaviour = 'ok';
+      assert.equal(await answeredBy(c), 'b', 'the runner is still in use afterwards');
+    } finally {
+      b.state.behaviour = 'ok';
+    }
+  });
+
   test('parses ALGA_RUNNER_URL as a comma-separated list and refuses what is not an http(s) URL', () => {
     assert.deepEqual(
       parseRunnerUrls(' http://r1:8081 ,http://r2:8081,, http://r1:8081').map((u) => u.origin),

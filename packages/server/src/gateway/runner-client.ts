@@ -17,7 +17,7 @@
  */
 // Not undici's BalancedPool/RetryAgent: neither says which upstream failed, so a refused runner could not be taken out and probed back in, nor a connect failure told from a reset after sending.
 import { generateKeyPairSync } from 'node:crypto';
-import { Pool, errors as undiciErrors } from 'undici';
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   AlgaError,
@@ -337,9 +337,9 @@ export class RunnerClient {
       [HEADER_SECRETS_VERSION]: body.secret_envelope?.version ?? '0',
     };
     if (traceparent) headers['traceparent'] = traceparent;
-    let response;
+    let response: { statusCode: number; text: string };
     try {
-      response = await node.pool.request({
+      response = await collect(node.pool, {
         path: RUNNER_ROUTES.execute,
         method: 'POST',
         headers,
@@ -348,17 +348,10 @@ export class RunnerClient {
         bodyTimeout: this.#timeoutMs,
       });
     } catch (error) {
-      throw this.#transportError(node, error);
-    }
-    let text: string;
-    try {
-      const bytes = Buffer.from(await response.body.arrayBuffer());
-      if (bytes.length > MAX_RUNNER_RESPONSE_BYTES) throw runnerResponseTooLarge();
-      text = bytes.toString('utf8');
-    } catch (error) {
       if (error instanceof AlgaError) throw error;
       throw this.#transportError(node, error);
     }
+    const { text } = response;
     if (response.statusCode === 200) {
       try {
         return parseExecuteResponse(text);
@@ -420,6 +413,38 @@ export class RunnerClient {
       this.#markDown(node, 'not ready');
     }
   }
+}
+
+/**
+ * One request on the pool, its answer gathered as text. A dispatch handler
+ * rather than `pool.request()`: the answer is always read whole, so the
+ * stream and promise plumbing of a body Readable were per-request work for
+ * nothing (docs/perf/039-gateway-path.md). Transport errors arrive as undici's.
+ */
+function collect(pool: Pool, options: Dispatcher.DispatchOptions): Promise<{ statusCode: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let statusCode = 0;
+    let size = 0;
+    const chunks: Buffer[] = [];
+    pool.dispatch(options, {
+      onRequestStart() {},
+      onResponseStart(_controller, status) {
+        statusCode = status;
+      },
+      onResponseData(controller, chunk) {
+        size += chunk.length;
+        if (size > MAX_RUNNER_RESPONSE_BYTES) return controller.abort(runnerResponseTooLarge());
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        resolve({ statusCode, text: bytes.toString('utf8') });
+      },
+      onResponseError(_controller, error) {
+        reject(error);
+      },
+    });
+  });
 }
 
 /** The request never reached the runner; `alga` is what the caller gets if it is not retried. */
