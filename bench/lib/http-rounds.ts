@@ -69,7 +69,9 @@ export async function measureHttpRounds(
           rows
             .map((row, i) => {
               const last = runs[i]!.at(-1)!;
-              return `${row.name} ${last.achievedRps.toFixed(0)} req/s, ${(last.cpuMs! / last.n).toFixed(3)} ms CPU/req`;
+              // A row of several processes also shows its first one's share (a gateway row's server), for A/B of one side.
+              const first = row.pids.length > 1 ? ` (first process ${(last.cpuMsByPid![0]! / last.n).toFixed(3)})` : '';
+              return `${row.name} ${last.achievedRps.toFixed(0)} req/s, ${(last.cpuMs! / last.n).toFixed(3)} ms CPU/req${first}`;
             })
             .join('; '),
       );

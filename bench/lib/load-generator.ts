@@ -95,14 +95,12 @@ const TICK_MS = 1000 / 100; // USER_HZ: 100 on Linux
  * CPU time (user + system, every thread, ms) of processes, from
  * /proc/<pid>/stat: fields 14 and 15 after the `(comm)` field, in clock ticks.
  */
-function cpuTimeMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
+function cpuTimeMs(pids: number[]): number[] {
+  return pids.map((pid) => {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * TICK_MS;
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  });
 }
 
 /**
@@ -174,12 +172,14 @@ function execute(job: LoadJob): Promise<LoadResult> {
  */
 async function measuredClosedLoop(run: Run, plan: Extract<LoadJob['plan'], { mode: 'closed' }>): Promise<LoadResult> {
   run.restart();
-  const cpuBefore = plan.cpuPids ? cpuTimeMs(plan.cpuPids) : 0;
+  const cpuBefore = plan.cpuPids ? cpuTimeMs(plan.cpuPids) : [];
   const deadline = performance.now() + plan.durationMs;
   await clients(run, plan.concurrency, () => performance.now() < deadline);
-  const cpuMs = plan.cpuPids ? cpuTimeMs(plan.cpuPids) - cpuBefore : undefined;
+  const cpuMsByPid = plan.cpuPids ? cpuTimeMs(plan.cpuPids).map((ms, i) => ms - cpuBefore[i]!) : undefined;
   const result = await run.finish(0, plan.keepSamples);
-  return cpuMs === undefined ? result : { ...result, cpuMs };
+  return cpuMsByPid === undefined
+    ? result
+    : { ...result, cpuMs: cpuMsByPid.reduce((sum, ms) => sum + ms, 0), cpuMsByPid };
 }
 
 let current: Run | undefined;

@@ -51,6 +51,8 @@ export interface LoadResult extends Summary {
   statuses: Record<string, number>;
   /** CPU time of `cpuPids` over the measured window, ms (closed plan only). */
   cpuMs?: number;
+  /** The same, per process, in the order of `cpuPids` (a gateway row: its server first, then its runners). */
+  cpuMsByPid?: number[];
   /** Length of the measured window, ms. */
   elapsedMs?: number;
   samples?: number[];
