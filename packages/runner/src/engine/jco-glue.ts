@@ -59,13 +59,6 @@ export async function transpileComponent(bytes: Uint8Array): Promise<TranspiledC
   return { glue: directMonotonicClock(readDebugFlagOnce(Buffer.from(glue).toString('utf8'))), wasm };
 }
 
-/**
- * Names the text patches `transpileComponent` applies; part of the transpile
- * cache's key, so glue patched differently is never read back. Change it
- * with the patches.
- */
-export const GLUE_PATCHES = 'debug-flag-once,direct-monotonic-clock';
-
 /** The check jco's glue makes in every internal debug-log call. */
 export const JCO_DEBUG_CHECK = 'globalThis?.process?.env?.JCO_DEBUG';
 

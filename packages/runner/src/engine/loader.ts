@@ -69,21 +69,23 @@ export interface ComponentLoaderOptions {
 
 interface Transpiled extends TranspiledComponent {
   contentHash: string;
+  /** Its transpile cache key, when it came through a cache (the key of its variants derives from it). */
+  cacheKey?: string | undefined;
 }
 
 async function transpileBundle(contentHash: string, bytes: Uint8Array, cache?: TranspileCache): Promise<Transpiled> {
   // The cache only saves work: a read or write that fails is a transpile like any other.
-  const key = cache?.keyFor(bytes);
-  const cached = key ? await cache!.get(key).catch(() => undefined) : undefined;
-  if (cached) return { contentHash, ...cached };
+  const cacheKey = cache?.keyFor(bytes);
+  const cached = cacheKey ? await cache!.get(cacheKey).catch(() => undefined) : undefined;
+  if (cached) return { contentHash, cacheKey, ...cached };
   let transpiled: TranspiledComponent;
   try {
     transpiled = await transpileComponent(bytes);
   } catch (error) {
     throw errors.invalidComponent({ cause: error });
   }
-  if (key) await cache!.put(key, transpiled).catch(() => {});
-  return { contentHash, ...transpiled };
+  if (cacheKey) await cache!.put(cacheKey, transpiled).catch(() => {});
+  return { contentHash, cacheKey, ...transpiled };
 }
 
 /** Imports a memory but not a write map for it (wasm-rewrite's `DIRTY_IMPORT`). */
@@ -107,7 +109,23 @@ async function compileVariant(
   memoryMb: number,
   instanceMode: InstanceMode,
   meter = false,
+  cache?: TranspileCache,
 ): Promise<LoadedComponent> {
+  const cacheKey =
+    cache && transpiled.cacheKey
+      ? cache.variantKeyFor(transpiled.cacheKey, { memoryMb, instanceMode, meter })
+      : undefined;
+  const cached = cacheKey ? await cache!.getVariant(cacheKey).catch(() => undefined) : undefined;
+  if (cached) {
+    try {
+      const modules: Record<string, WebAssembly.Module> = {};
+      for (const [file, bytes] of Object.entries(cached.wasm))
+        modules[file] = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+      return loaded(transpiled, memoryMb, modules, cached);
+    } catch {
+      // Bytes this V8 refuses after all: rewrite as if nothing were cached.
+    }
+  }
   const capped: Record<string, Uint8Array> = {};
   for (const [file, content] of Object.entries(transpiled.wasm)) {
     try {
@@ -149,6 +167,8 @@ async function compileVariant(
   const meterAll = meter && resettable;
   let metered = meterAll;
   const modules: Record<string, WebAssembly.Module> = {};
+  /** The bytes that compiled, per module: what the variant cache keeps. */
+  const chosen: Record<string, Uint8Array> = {};
   for (const [file, tries] of Object.entries(candidates)) {
     // Metered versions of the candidates first, then the candidates as they are. Each is
     // rewritten only when it is next to compile: the metering pass over a 12 MB code
@@ -159,7 +179,9 @@ async function compileVariant(
     ];
     for (const [i, attempt] of attempts.entries()) {
       try {
-        modules[file] = await WebAssembly.compile(attempt.bytes() as Uint8Array<ArrayBuffer>);
+        const bytes = attempt.bytes();
+        modules[file] = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+        chosen[file] = bytes;
         if (!attempt.metered) metered = false;
         break;
       } catch (error) {
@@ -168,6 +190,18 @@ async function compileVariant(
       }
     }
   }
+  if (cacheKey)
+    await cache!.putVariant(cacheKey, { wasm: chosen, resettable, tablesWritable, metered }).catch(() => {});
+  return loaded(transpiled, memoryMb, modules, { resettable, tablesWritable, metered });
+}
+
+function loaded(
+  transpiled: Transpiled,
+  memoryMb: number,
+  modules: Record<string, WebAssembly.Module>,
+  found: { resettable: boolean; tablesWritable: boolean; metered: boolean },
+): LoadedComponent {
+  let { resettable, metered } = found;
   // A module writing into a tracked memory without marking its writes (its own rewrite
   // failed) would defeat that memory's write map: such a component runs fresh per request.
   if (resettable && Object.values(modules).some(writesUnmarked) && Object.values(modules).some(hasWriteMap)) {
@@ -181,7 +215,7 @@ async function compileVariant(
     glue: transpiled.glue,
     modules,
     resettable,
-    tablesWritable,
+    tablesWritable: found.tablesWritable,
     metered,
   };
 }
@@ -226,7 +260,7 @@ export class ComponentLoader {
       fetchMethod: async (_key, _stale, { context }) => {
         // fetch resolves undefined only when aborted, which this loader never does.
         const transpiled = (await this.#transpiled.fetch(context.contentHash))!;
-        return compileVariant(transpiled, context.memoryMb, instanceMode, meter);
+        return compileVariant(transpiled, context.memoryMb, instanceMode, meter, transpileCache);
       },
       ...(onEvict ? { dispose: (_value: LoadedComponent, key: string) => onEvict(key) } : {}),
     });

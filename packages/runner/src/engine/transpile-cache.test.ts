@@ -31,6 +31,23 @@ describe('transpile cache', () => {
     assert.equal(await again.get(again.keyFor(new Uint8Array([9]))), undefined);
   });
 
+  test('a rewritten variant comes back with what the rewrites found, under a key per memory limit, mode and metering', async () => {
+    const cache = new TranspileCache(path.join(root, 'variants'));
+    const base = cache.keyFor(new Uint8Array([4, 2]));
+    const key = cache.variantKeyFor(base, { memoryMb: 128, instanceMode: 'reset', meter: true });
+    const others = [
+      cache.variantKeyFor(base, { memoryMb: 256, instanceMode: 'reset', meter: true }),
+      cache.variantKeyFor(base, { memoryMb: 128, instanceMode: 'fresh', meter: true }),
+      cache.variantKeyFor(base, { memoryMb: 128, instanceMode: 'reset', meter: false }),
+      cache.variantKeyFor(cache.keyFor(new Uint8Array([4, 3])), { memoryMb: 128, instanceMode: 'reset', meter: true }),
+    ];
+    assert.equal(new Set([key, base, ...others]).size, 6);
+    const variant = { wasm: transpiled('v').wasm, resettable: true, tablesWritable: false, metered: true };
+    await cache.putVariant(key, variant);
+    assert.deepEqual(await cache.getVariant(key), variant);
+    for (const other of others) assert.equal(await cache.getVariant(other), undefined);
+  });
+
   test('the directory is created for this user alone', async () => {
     const dir = path.join(root, 'created', 'cache');
     await new TranspileCache(dir).open();
@@ -96,6 +113,7 @@ describe('transpile cache', () => {
     const key = cache.keyFor(bytes);
     const kept = await cache.get(key);
     assert.ok(kept, 'the first runner left its transpile behind');
+    assert.equal((await readdir(dir)).length, 2, 'and its rewritten variant');
 
     // Proof the next runner reads it: an entry whose glue fails to instantiate fails its request.
     await rm(path.join(dir, key), { recursive: true });

@@ -13,46 +13,75 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GLUE_PATCHES, type TranspiledComponent } from './jco-glue.ts';
+import type { TranspiledComponent } from './jco-glue.ts';
 
-/** Entries kept (each ~12 MB for a componentize-js guest); the least recently used go first. */
-export const TRANSPILE_CACHE_ENTRIES = 32;
+/** Entries kept (~12 MB each for a componentize-js guest); the least recently used go first. */
+export const TRANSPILE_CACHE_ENTRIES = 48;
 
 const INDEX = 'index.json';
 const GLUE = 'glue.js';
 
 interface EntryIndex {
-  glue: { sha256: string };
-  wasm: Record<string, { sha256: string; size: number }>;
+  files: Record<string, { sha256: string; size: number }>;
+  meta: unknown;
+}
+
+/** A loaded variant's rewritten modules (the bytes that compiled) and what the rewrites found. */
+export interface RewrittenVariant {
+  wasm: Record<string, Uint8Array>;
+  resettable: boolean;
+  tablesWritable: boolean;
+  metered: boolean;
 }
 
 export class TranspileCacheError extends Error {}
 
 const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
-/** jco's version is part of every key: another jco may emit other glue for the same bytes. */
-function toolVersion(): string {
-  // jco's exports hide its package.json: walk up from its entry point.
-  let dir = path.dirname(fileURLToPath(import.meta.resolve('@bytecodealliance/jco')));
+/** The directory of a package's entry point (its exports may hide its package.json). */
+function packageDir(specifier: string, name: string): string {
+  let dir = path.dirname(fileURLToPath(import.meta.resolve(specifier)));
   for (;;) {
     const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const { name, version } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version: string };
-      if (name === '@bytecodealliance/jco') return `jco@${version}`;
-    }
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === name)
+      return dir;
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('cannot find the version of @bytecodealliance/jco');
+    if (parent === dir) throw new Error(`cannot find the package directory of ${name}`);
     dir = parent;
   }
+}
+
+/**
+ * What the cached output depends on besides the component: jco's version, and the code of
+ * the glue patches and of the rewriters, hashed (not a version string someone must remember
+ * to bump); V8's version too for variants, which hold bytes V8 accepted.
+ */
+function producers(): { transpile: string; rewrite: string } {
+  const jco = JSON.parse(
+    readFileSync(path.join(packageDir('@bytecodealliance/jco', '@bytecodealliance/jco'), 'package.json'), 'utf8'),
+  ) as {
+    version: string;
+  };
+  // This file's own extension: .ts in the repository, .js in the published package.
+  const ext = path.extname(fileURLToPath(import.meta.url));
+  const glue = readFileSync(fileURLToPath(new URL(`./jco-glue${ext}`, import.meta.url)));
+  const rewriteDir = path.dirname(fileURLToPath(import.meta.resolve('@alga-psa/wasm-rewrite')));
+  const rewriters = createHash('sha256');
+  for (const name of readdirSync(rewriteDir).sort()) {
+    if (/\.(ts|js)$/.test(name) && !/\.test\.|\.d\.ts$/.test(name))
+      rewriters.update(name).update(readFileSync(path.join(rewriteDir, name)));
+  }
+  const transpile = sha256(`jco@${jco.version}\0${sha256(glue)}`);
+  return { transpile, rewrite: sha256(`${transpile}\0${rewriters.digest('hex')}\0v8@${process.versions.v8}`) };
 }
 
 export class TranspileCache {
   readonly dir: string;
   readonly #maxEntries: number;
-  readonly #version = toolVersion();
+  readonly #producers = producers();
   #ready: Promise<void> | undefined;
 
   constructor(dir: string, options: { maxEntries?: number } = {}) {
@@ -79,12 +108,47 @@ export class TranspileCache {
     return this.#ready;
   }
 
-  /** The key for a component's bytes (its sha256 with the transpiler's version and the runner's glue patches). */
+  /** The transpile entry's key for a component's bytes. */
   keyFor(bytes: Uint8Array): string {
-    return sha256(`${this.#version}\0${GLUE_PATCHES}\0${sha256(bytes)}`);
+    return sha256(`t\0${this.#producers.transpile}\0${sha256(bytes)}`);
+  }
+
+  /** The key of one rewritten variant of the component whose transpile key is `transpileKey`. */
+  variantKeyFor(transpileKey: string, variant: { memoryMb: number; instanceMode: string; meter: boolean }): string {
+    const { memoryMb, instanceMode, meter } = variant;
+    return sha256(`v\0${this.#producers.rewrite}\0${transpileKey}\0${memoryMb}\0${instanceMode}\0${meter}`);
   }
 
   async get(key: string): Promise<TranspiledComponent | undefined> {
+    const entry = await this.#read(key);
+    if (!entry) return undefined;
+    const { [GLUE]: glue, ...wasm } = entry.files;
+    if (!glue || glue.byteLength === 0) return undefined;
+    return { glue: Buffer.from(glue).toString('utf8'), wasm };
+  }
+
+  async put(key: string, transpiled: TranspiledComponent): Promise<void> {
+    await this.#write(key, { [GLUE]: Buffer.from(transpiled.glue, 'utf8'), ...transpiled.wasm }, null);
+  }
+
+  async getVariant(key: string): Promise<RewrittenVariant | undefined> {
+    const entry = await this.#read(key);
+    if (!entry) return undefined;
+    const meta = entry.meta as Omit<RewrittenVariant, 'wasm'>;
+    return {
+      wasm: entry.files,
+      resettable: meta.resettable,
+      tablesWritable: meta.tablesWritable,
+      metered: meta.metered,
+    };
+  }
+
+  async putVariant(key: string, variant: RewrittenVariant): Promise<void> {
+    const { wasm, ...meta } = variant;
+    await this.#write(key, wasm, meta);
+  }
+
+  async #read(key: string): Promise<{ files: Record<string, Uint8Array>; meta: unknown } | undefined> {
     await this.open();
     const entry = path.join(this.dir, key);
     let index: EntryIndex;
@@ -94,34 +158,32 @@ export class TranspileCache {
       return undefined;
     }
     try {
-      const glue = await readFile(path.join(entry, GLUE), 'utf8');
-      if (glue.length === 0 || sha256(glue) !== index.glue.sha256) throw new Error('glue changed');
-      const wasm: Record<string, Uint8Array> = {};
-      for (const [file, expected] of Object.entries(index.wasm)) {
+      const files: Record<string, Uint8Array> = {};
+      for (const [file, expected] of Object.entries(index.files)) {
         const bytes = new Uint8Array(await readFile(path.join(entry, path.basename(file))));
         if (bytes.byteLength !== expected.size || sha256(bytes) !== expected.sha256) throw new Error(`${file} changed`);
-        wasm[file] = bytes;
+        files[file] = bytes;
       }
       const now = new Date();
       await utimes(entry, now, now).catch(() => {}); // most recently used: pruned last
-      return { glue, wasm };
+      return { files, meta: index.meta };
     } catch {
       await rm(entry, { recursive: true, force: true });
       return undefined;
     }
   }
 
-  async put(key: string, transpiled: TranspiledComponent): Promise<void> {
+  async #write(key: string, files: Record<string, Uint8Array>, meta: unknown): Promise<void> {
     await this.open();
     const staging = path.join(this.dir, `.${key}.${randomBytes(6).toString('hex')}`);
     await mkdir(staging, { mode: 0o700 });
     try {
-      const index: EntryIndex = { glue: { sha256: sha256(transpiled.glue) }, wasm: {} };
-      await writeFile(path.join(staging, GLUE), transpiled.glue);
-      for (const [file, bytes] of Object.entries(transpiled.wasm)) {
-        if (path.basename(file) !== file || file === GLUE || file === INDEX) throw new Error(`unexpected file ${file}`);
+      const index: EntryIndex = { files: {}, meta };
+      for (const [file, bytes] of Object.entries(files)) {
+        if (path.basename(file) !== file || file === INDEX || file.startsWith('.'))
+          throw new Error(`unexpected file ${file}`);
         await writeFile(path.join(staging, file), bytes);
-        index.wasm[file] = { sha256: sha256(bytes), size: bytes.byteLength };
+        index.files[file] = { sha256: sha256(bytes), size: bytes.byteLength };
       }
       // The index last: an entry without one is never read.
       await writeFile(path.join(staging, INDEX), JSON.stringify(index));
