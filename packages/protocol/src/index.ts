@@ -4,6 +4,7 @@
  * nothing here needs Node built-ins, so the browser UI can import it too.
  * The Fastify error plugin is a separate entry: `@alga-psa/protocol/fastify`.
  */
+export * from './allowed-hosts.ts';
 export * from './bundle.ts';
 export * from './capabilities.ts';
 export * from './csrf.ts';

@@ -7,6 +7,7 @@
  * - `api.example.com` / `api.example.com:8443` — HTTPS only, port 443 unless given;
  * - `http://host:port` / `https://host` — the scheme as written (plain HTTP must be asked for).
  */
+import { entryAllows, parseAllowList } from './allowed-hosts.ts';
 import type { SettingDefinition } from './settings.ts';
 
 export interface SecretEgressEntry {
@@ -79,4 +80,35 @@ export function secretEgressField(settings: readonly SettingDefinition[]): {
 } {
   const egress = secretEgressOf(settings);
   return Object.keys(egress).length > 0 ? { secret_egress: egress } : {};
+}
+
+/**
+ * Publish and build warnings: a secret's `egress` naming a host `allowedHosts` does not
+ * list (scheme, host and port; paths aside). Not an error: a tenant admin may still grant
+ * the host at install, but until then every request carrying the handle there is refused.
+ */
+export function egressOutsideAllowedHosts(manifest: {
+  settings?: readonly SettingDefinition[] | undefined;
+  allowedHosts?: readonly string[] | undefined;
+}): string[] {
+  const allowed = parseAllowList(manifest.allowedHosts ?? []);
+  const notes: string[] = [];
+  for (const [key, entries] of Object.entries(secretEgressOf(manifest.settings ?? []))) {
+    for (const entry of entries) {
+      const parsed = parseSecretEgress(entry);
+      if (!parsed) continue; // refused by validation already
+      const host = parsed.hostname.includes(':') ? `[${parsed.hostname}]` : parsed.hostname;
+      const covered = allowed.entries.some((allow) => {
+        // The host, scheme and port of some path the entry allows.
+        const root = URL.parse(`${parsed.protocol}//${host}:${parsed.port}${allow.pathPrefix}`);
+        return root !== null && entryAllows(allow, root);
+      });
+      if (!covered)
+        notes.push(
+          `Secret "${key}" may be sent to ${entry} (its "egress"), but "allowedHosts" does not list that host: ` +
+            `requests there are refused unless a tenant admin grants it at install. Add "${entry}" to "allowedHosts".`,
+        );
+    }
+  }
+  return notes;
 }

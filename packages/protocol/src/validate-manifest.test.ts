@@ -147,3 +147,26 @@ test('problems found after the schema passed are bounded too, and quotes of huge
   assert.match(longDefault[0]!.message, /^Default does not match the setting: "pick" must be one of: value-0, .*…$/);
   for (const error of [...huge, ...longDefault]) assert.ok(error.path.length + error.message.length < 512);
 });
+
+test("a secret's egress host that allowedHosts does not list is a note (publish warns), not an error", () => {
+  const secret = (egress: string[]) => ({ key: 'api_token', type: 'string', label: 'Token', secret: true, egress });
+  const notesOf = (allowedHosts: string[], egress: string[]) => {
+    const result = validateManifest({ ...sampleManifest(), allowedHosts, settings: [secret(egress)] });
+    assert.ok(result.ok, JSON.stringify(result));
+    return result.ok ? result.notes : [];
+  };
+  assert.deepEqual(notesOf(['api.example.com'], ['api.example.com']), []);
+  assert.deepEqual(notesOf(['*.example.com'], ['api.example.com']), [], 'a wildcard covers it');
+  assert.deepEqual(notesOf(['https://api.example.com/v1'], ['api.example.com']), [], 'a path prefix on the same host');
+  assert.deepEqual(notesOf(['http://127.0.0.1:8080'], ['http://127.0.0.1:8080']), []);
+
+  const [missing] = notesOf(['other.example.com'], ['api.example.com']);
+  assert.match(
+    missing!,
+    /^Secret "api_token" may be sent to api\.example\.com \(its "egress"\), but "allowedHosts" does not list/,
+  );
+  assert.match(missing!, /Add "api\.example\.com" to "allowedHosts"\.$/);
+  assert.equal(notesOf(['api.example.com'], ['http://api.example.com']).length, 1, 'another scheme');
+  assert.equal(notesOf(['api.example.com'], ['api.example.com:8443']).length, 1, 'another port');
+  assert.equal(notesOf(['*.example.com'], ['example.com']).length, 1, 'a wildcard does not cover the apex');
+});

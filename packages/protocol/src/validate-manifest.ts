@@ -18,13 +18,13 @@ import {
 } from './manifest.ts';
 import { UNPROVIDED_REFERENCE_CAPABILITIES, isCapability, type Capability } from './capabilities.ts';
 import { clip } from './clip.ts';
-import { secretEgressProblem } from './secret-egress.ts';
+import { egressOutsideAllowedHosts, secretEgressProblem } from './secret-egress.ts';
 import { valueProblem } from './settings.ts';
 
 /**
- * `notes` are the safe defaults applied to a reference-format manifest (no
- * egress until granted, dropped capabilities…), which publish reports as
- * warnings; empty for this platform's own format.
+ * `notes` are what publish reports as warnings: the safe defaults applied to a
+ * reference-format manifest (no egress until granted, dropped capabilities…),
+ * and a secret's `egress` host that `allowedHosts` does not list.
  */
 export type ManifestValidation =
   { ok: true; manifest: Manifest; notes: string[] } | { ok: false; errors: ManifestProblem[] };
@@ -86,7 +86,7 @@ export function validateManifest(value: unknown): ManifestValidation {
   const errors = semanticErrors(manifest);
   return errors.length > 0
     ? { ok: false, errors: firstProblems(errors, (problem) => problem, problemId) }
-    : { ok: true, manifest, notes: [] };
+    : { ok: true, manifest, notes: egressOutsideAllowedHosts(manifest) };
 }
 
 /** A reference-format manifest as written (only the fields its schema allows). */

@@ -15,6 +15,7 @@ import {
   classifyInterface,
   describeNotRequested,
   type Capability,
+  egressOutsideAllowedHosts,
 } from '@alga-psa/protocol';
 import { loadManifest, type LoadedManifest } from './manifest.ts';
 import { entryShim, extensionWorld, interfacesFor } from './shim.ts';
@@ -137,6 +138,8 @@ export async function buildExtension(options: BuildOptions): Promise<BuildResult
   const referenceStyle = !nativeEntry || witImports.some((i) => i.unversioned);
   if (problems.length > 0 && !referenceStyle) throw typeErrors();
   const warnings: string[] = [];
+  // What publish would warn about the manifest, told before the upload.
+  warnings.push(...egressOutsideAllowedHosts(manifest));
   if (problems.length > 0)
     warnings.push(`type check skipped: ${path.relative(dir, entry)} is written for the reference host`);
   const witText = await witSource();
