@@ -121,6 +121,8 @@ export interface Consent {
   notRequested: ConsentNotRequested[];
   /** The manifest declares no endpoints (reference format without `api`): the extension accepts any method and path. */
   acceptsAnyPath: boolean;
+  /** Secret key → the only hosts its handle is ever sent to (the secret's `egress`); secrets without one are absent. */
+  secretEgress: Record<string, string[]>;
 }
 
 /** One "imported, not requested" interface, in the words the consent screen shows (`describeNotRequested`). */

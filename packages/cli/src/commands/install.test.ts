@@ -32,3 +32,22 @@ test('the prompt also names what the component imports without requesting it, an
     'It declares no endpoints: it accepts requests on any path under its URL.',
   ]);
 });
+
+test('the prompt names the only hosts an egress-bound secret is sent to', () => {
+  const lines = consentLines('hello-ext', ['cap:secrets.get'], {
+    notRequested: [],
+    acceptsAnyPath: false,
+    allowedHosts: ['api.example.com'],
+    secretEgress: { api_token: ['api.example.com'] },
+  });
+  assert.ok(lines.includes('Outbound hosts: api.example.com'));
+  assert.ok(
+    lines.includes('Secret api_token is only ever sent to: api.example.com (the extension never sees its value)'),
+  );
+  const older = consentLines('hello-ext', ['cap:secrets.get'], {
+    notRequested: [],
+    acceptsAnyPath: false,
+    allowedHosts: [],
+  });
+  assert.ok(!older.some((line) => line.startsWith('Secret ')), 'a server without secretEgress: no line');
+});

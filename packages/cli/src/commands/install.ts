@@ -16,7 +16,7 @@ import { printJson } from '../output.ts';
 export function consentLines(
   extensionId: string,
   grant: readonly string[],
-  consent?: Pick<Consent, 'notRequested' | 'acceptsAnyPath' | 'allowedHosts'>,
+  consent?: Pick<Consent, 'notRequested' | 'acceptsAnyPath' | 'allowedHosts'> & Partial<Pick<Consent, 'secretEgress'>>,
 ): string[] {
   const lines = [
     `${extensionId} will be allowed to:`,
@@ -24,6 +24,9 @@ export function consentLines(
     ...grantedWith(grant).map((cap) => `  ${cap.padEnd(18)} ${isCapability(cap) ? consentText(cap) : ''}`),
   ];
   if (consent && consent.allowedHosts.length > 0) lines.push(`Outbound hosts: ${consent.allowedHosts.join(', ')}`);
+  // A server from before secret handles sends no `secretEgress`.
+  for (const [key, hosts] of Object.entries(consent?.secretEgress ?? {}))
+    lines.push(`Secret ${key} is only ever sent to: ${hosts.join(', ')} (the extension never sees its value)`);
   if (consent && consent.notRequested.length > 0) {
     lines.push('Imported, not requested (never granted; every call is refused):');
     for (const entry of consent.notRequested) lines.push(`  ${entry.description}`);

@@ -32,6 +32,7 @@ import {
   type Manifest,
   type SecretEnvelope,
   type SecretMeta,
+  secretEgressOf,
 } from '@alga-psa/protocol';
 import type { Encrypter } from '@alga-psa/transit';
 import type { Db } from '../db/index.ts';
@@ -210,6 +211,7 @@ function consentFor(found: FoundVersion): Consent {
       description: describeNotRequested(entry),
     })),
     acceptsAnyPath: found.manifest.acceptsAnyPath === true,
+    secretEgress: secretEgressOf(found.manifest.settings),
   };
 }
 

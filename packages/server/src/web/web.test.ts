@@ -68,7 +68,14 @@ for (const engine of testEngines()) {
       runner = await startEchoRunner();
       ctx = await startTestServer(await engine.open(), { runnerUrl: runner.url });
       await publish(ctx, sampleManifest());
-      await publish(ctx, sampleManifest({ name: 'second-ext' }));
+      const base = sampleManifest();
+      await publish(
+        ctx,
+        sampleManifest({
+          name: 'second-ext',
+          settings: base.settings.map((s) => (s.key === 'api_token' ? { ...s, egress: ['api.example.com'] } : s)),
+        }),
+      );
       installId = (await install(ctx, 'hello-ext')).json().install.id;
       otherTenantInstallId = (await install(ctx, 'hello-ext', ctx.adminB)).json().install.id;
       await createUser(ctx.db, {
@@ -194,6 +201,7 @@ for (const engine of testEngines()) {
     test('install needs consent to every requested capability', async () => {
       const admin = await signIn('admin@a.test', 'admin-pass-1');
       const consent = (await request(admin, 'GET', '/ui/api/extensions/second-ext/consent')).json();
+      assert.deepEqual(consent.secretEgress, { api_token: ['api.example.com'] }, "an egress-bound secret's hosts");
       for (const capability of consent.capabilities as { id: string; description: string }[]) {
         assert.equal(
           capability.description,

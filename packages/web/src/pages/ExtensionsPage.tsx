@@ -233,6 +233,12 @@ export function ExtensionsPage({ user, onSignedOut }: Props) {
                 Outbound hosts: <code>{consent.allowedHosts.join(', ')}</code>
               </p>
             )}
+            {Object.entries(consent.secretEgress).map(([key, hosts]) => (
+              <p className="small" key={`egress-${key}`}>
+                Secret <code>{key}</code> is only ever sent to <code>{hosts.join(', ')}</code> (the extension never sees
+                its value).
+              </p>
+            ))}
             {consent.notRequested.length > 0 && (
               <>
                 <p className="small">Imported, not requested (never granted; every call is refused):</p>
