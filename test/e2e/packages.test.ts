@@ -265,13 +265,18 @@ describe('published packages: from a registry to a served, installed extension, 
     const npxKey = createHash('sha512').update('@alga-psa/create-extension@latest').digest('hex').slice(0, 16);
     await rm(path.join(cache, '_npx', npxKey), { recursive: true, force: true });
 
-    // Both terminals at once; the author block waits at `alga login` until the platform is ready,
-    // as a human would wait for the runner's ready line.
+    // Both terminals at once; the author block waits at its first line that needs the platform
+    // (reading the platform's API key) until the platform is ready, as a human would wait for the
+    // runner's ready line before opening the second terminal's platform-dependent steps.
     const gate = path.join(work, 'platform-ready');
     platform = shell(await readmeBlock('platform'), user, env);
     const { child: platformChild, output: platformOutput } = platform;
     // The last line (alga logs --follow) runs until Ctrl-C: stop it once the guest's line shows.
-    const author = shell(echoingScript(await readmeBlock('author'), { before: /alga login/, file: gate }), user, env);
+    const author = shell(
+      echoingScript(await readmeBlock('author'), { before: /platform\/\.alga\/bootstrap\.json/, file: gate }),
+      user,
+      env,
+    );
     t.after(() => stopGroup(author.child, 'SIGINT'));
     const authorStopped = once(author.child, 'exit').then(() => {
       throw new Error(`the author block stopped:\n${author.output.text.slice(-6000)}`);
