@@ -55,8 +55,11 @@ const PUBLISHED = [
 function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
+    // None of the suite's platform settings: the README's platform is a new user's, on embedded defaults
+    // (DATABASE_URL from .ci/run once pointed it at the suite's busy PostgreSQL, where no bootstrap is made).
     // ALGA_* too: e.g. the suite's PGlite template was made by the repository's PGlite, not the installed one.
-    if (!/^(npm_|ALGA_)/i.test(key) && key !== 'NODE_TEST_CONTEXT' && key !== 'NODE_OPTIONS') env[key] = value;
+    const platformSetting = /^(npm_|ALGA_|RUNNER_|VAULT_|S3_|OTEL_)/i.test(key) || key === 'DATABASE_URL';
+    if (!platformSetting && key !== 'NODE_TEST_CONTEXT' && key !== 'NODE_OPTIONS') env[key] = value;
   }
   env['PATH'] = `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH'] ?? ''}`;
   return { ...env, ...extra };
