@@ -6,7 +6,6 @@
  * then called through the gateway.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +14,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startPlatform, type Platform } from '../../scripts/lib/platform.ts';
+import { runToExit } from '../../scripts/lib/processes.ts';
 import { componentImports } from '../../packages/server/src/publish/component.ts';
 import { referencePack, referenceRecipeBuild } from '../fixtures/reference/recipe.ts';
 import { NO_DEADLINE_MS } from '../adversarial/lib/system.ts';
@@ -158,23 +158,15 @@ describe('reference-style extensions, built and packed as the reference builds t
     }
     const file = path.join(work, 'bundle.tar.zst');
     await writeFile(file, bundles.get('ui-proxy-caller')!);
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [ALGA, 'extension', 'publish', file, '--no-install'], {
-        env: {
-          ...process.env,
-          XDG_CONFIG_HOME: path.join(work, 'config-home'),
-          ALGA_SERVER_URL: '',
-          ALGA_API_BASE_URL: platform.server.url,
-          ALGA_API_KEY: apiKey,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    const run = await runToExit(process.execPath, [ALGA, 'extension', 'publish', file, '--no-install'], {
+      cwd: work,
+      env: {
+        ...process.env,
+        XDG_CONFIG_HOME: path.join(work, 'config-home'),
+        ALGA_SERVER_URL: '',
+        ALGA_API_BASE_URL: platform.server.url,
+        ALGA_API_KEY: apiKey,
+      },
     });
     assert.equal(run.code, 0, run.stderr);
     assert.equal((JSON.parse(run.stdout) as { registryId: string }).registryId, 'com.alga.fixture.ui-proxy-caller');

@@ -12,6 +12,15 @@ import { LocalKeyring } from '@alga-psa/transit';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
+/** Starts the runner with exactly `env` and waits for it to exit (the start-up refusals). */
+async function exitOf(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stderr };
+}
+
 describe('runner process', () => {
   let dir: string;
   let keyFile: string;
@@ -56,13 +65,7 @@ describe('runner process', () => {
   });
 
   it('exits 1 with a message naming the missing variables', async () => {
-    const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, stderr } = await exitOf({ PATH: process.env.PATH ?? '' });
     assert.equal(code, 1);
     assert.match(stderr, /ALGA_BUNDLE_DIR is required/);
     assert.match(stderr, /ALGA_TRANSIT_KEY_FILE is required/);
@@ -70,19 +73,13 @@ describe('runner process', () => {
   });
 
   it('exits 1 with a clear message when the service verify key cannot be read', async () => {
-    const child = spawn(process.execPath, [MAIN], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        RUNNER_PORT: '0',
-        ALGA_BUNDLE_DIR: path.join(dir, 'bundles'),
-        ALGA_TRANSIT_KEY_FILE: keyFile,
-        ALGA_SERVICE_VERIFY_KEY_FILE: path.join(dir, 'absent.pem'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, stderr } = await exitOf({
+      PATH: process.env.PATH ?? '',
+      RUNNER_PORT: '0',
+      ALGA_BUNDLE_DIR: path.join(dir, 'bundles'),
+      ALGA_TRANSIT_KEY_FILE: keyFile,
+      ALGA_SERVICE_VERIFY_KEY_FILE: path.join(dir, 'absent.pem'),
     });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 1);
     assert.match(stderr, /ALGA_SERVICE_VERIFY_KEY_FILE: cannot read .*ENOENT/);
   });
@@ -91,20 +88,14 @@ describe('runner process', () => {
     const shared = path.join(dir, 'shared-cache');
     await mkdir(shared);
     await chmod(shared, 0o777);
-    const child = spawn(process.execPath, [MAIN], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        RUNNER_PORT: '0',
-        ALGA_BUNDLE_DIR: path.join(dir, 'bundles'),
-        ALGA_TRANSIT_KEY_FILE: keyFile,
-        ALGA_SERVICE_VERIFY_KEY_FILE: verifyKeyFile,
-        RUNNER_TRANSPILE_CACHE_DIR: shared,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, stderr } = await exitOf({
+      PATH: process.env.PATH ?? '',
+      RUNNER_PORT: '0',
+      ALGA_BUNDLE_DIR: path.join(dir, 'bundles'),
+      ALGA_TRANSIT_KEY_FILE: keyFile,
+      ALGA_SERVICE_VERIFY_KEY_FILE: verifyKeyFile,
+      RUNNER_TRANSPILE_CACHE_DIR: shared,
     });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 1);
     assert.match(
       stderr,
