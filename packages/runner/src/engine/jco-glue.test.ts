@@ -10,6 +10,7 @@ import { buildFixture } from '../testing/build-fixture.ts';
 import { FIXTURE_GUEST, FIXTURE_WORLD } from '../testing/guest.ts';
 import {
   describeFailure,
+  directHostImports,
   directMonotonicClock,
   GLUE_NAME,
   guestValue,
@@ -47,6 +48,32 @@ describe("jco's glue, as the runner uses it", () => {
       patched.match(/now: Object\.assign\(\(\) => toUint64\(now\(\)\), \{ _jcoMaySuspend: false \}\)/g) ?? [];
     assert.equal(direct.length, imported.length);
     assert.equal(directMonotonicClock('no clock here'), 'no clock here');
+  });
+
+  it('lowers every sync host import to a direct trampoline, with no task left in it', () => {
+    const lowered = [...raw.matchAll(/importFn: _trampoline(\d+),/g)].map((m) => m[1]);
+    const hostImports = new Set(lowered);
+    assert.ok(hostImports.size > 0, 'the glue no longer lowers imports through _lowerImportBackwardsCompat');
+    const patched = directHostImports(raw);
+    const wired = new Set([...patched.matchAll(/: _guardMayLeave\(\d+, _algaDirect(\d+)\);/g)].map((m) => m[1]));
+    // Every alga:extension import a guest makes per request, and the WASI ones, take the direct path.
+    const named = [...raw.matchAll(/_trampoline(\d+)\.fnName = '([^']+)';/g)];
+    const missed = named.filter(([, index]) => hostImports.has(index) && !wired.has(index)).map(([, , name]) => name);
+    assert.deepEqual(missed, [], 'a jco upgrade changed the shape directHostImports rewrites');
+    for (const index of wired) {
+      const body = /const _algaDirect\d+ = function\([^)]*\) \{\n([\s\S]*?)\n {2}\};\n/.exec(
+        patched.slice(patched.indexOf(`const _algaDirect${index} = `)),
+      )?.[1];
+      assert.ok(body, `no direct trampoline for ${index}`);
+      assert.doesNotMatch(body, /\b(?:task|subtask|parentTask|createNewCurrentTask|_withGlobalCurrentTaskMeta)\b/);
+      assert.match(body, /_trackHostOperation\(\(\) => /, 'the host call itself is kept');
+    }
+    // The JSPI branch of each lowering is left as jco wrote it.
+    assert.equal(
+      (patched.match(/new WebAssembly\.Suspending\(_suspendingImport\(/g) ?? []).length,
+      (raw.match(/new WebAssembly\.Suspending\(_suspendingImport\(/g) ?? []).length,
+    );
+    assert.equal(directHostImports('no glue here'), 'no glue here');
   });
 
   it('exports instantiate(getCoreModule, imports, instantiateCore), the hook the reset snapshot records through', () => {

@@ -5,8 +5,8 @@
  *
  * - how a component is transpiled (sync instantiation: the handler call and
  *   the guest's imports stay synchronous, which the worker's bridge needs);
- * - the two text patches applied to the glue (`readDebugFlagOnce`,
- *   `directMonotonicClock`);
+ * - the three text patches applied to the glue (`readDebugFlagOnce`,
+ *   `directMonotonicClock`, `directHostImports`);
  * - how the glue looks imports up (by unversioned interface name) and how it
  *   lowers a thrown value with an own `payload` property into the `err` case
  *   of a `result` (`getErrorPayload`), which `guestValue` relies on;
@@ -56,7 +56,8 @@ export async function transpileComponent(bytes: Uint8Array): Promise<TranspiledC
   if (!glue) throw new Error(`jco produced no ${GLUE_NAME}.js.`);
   const wasm: Record<string, Uint8Array> = {};
   for (const [file, content] of Object.entries(files)) if (file.endsWith('.wasm')) wasm[file] = content;
-  return { glue: directMonotonicClock(readDebugFlagOnce(Buffer.from(glue).toString('utf8'))), wasm };
+  const text = Buffer.from(glue).toString('utf8');
+  return { glue: directHostImports(directMonotonicClock(readDebugFlagOnce(text))), wasm };
 }
 
 /** The check jco's glue makes in every internal debug-log call. */
@@ -91,6 +92,69 @@ const MONOTONIC_CORE_IMPORT =
 export function directMonotonicClock(glue: string): string {
   if (!MONOTONIC_BINDING.test(glue) || !glue.includes('function toUint64(val)')) return glue;
   return glue.replace(MONOTONIC_CORE_IMPORT, '$1() => toUint64(now())$2');
+}
+
+/** One sync host import's trampoline, from its definition to the line naming it. */
+const HOST_TRAMPOLINE =
+  / {2}const _trampoline(\d+) = function\(([\w, ]*)\) \{\n([\s\S]*?)\n {2}\}\n {2}_trampoline\1\.fnName = '[^'\n]+';\n/g;
+/** The task set-up at the top of a host trampoline: a host task under the caller's subtask. */
+const TASK_SETUP =
+  /const hostProvided = true;\n[\s\S]*?taskCreation: \{[\s\S]*?\n {4}const started = task\.enterSync\(\);\n/;
+/** The host call, run as the current task: the call alone is kept. */
+const TASK_CALL =
+  /_withGlobalCurrentTaskMeta\(\{\n\s*componentIdx: task\.componentIdx\(\),\n\s*taskID: task\.id\(\),\n\s*fn: \(\) => (_trackHostOperation\(\(\) => [\s\S]*?\)),\n\s*\}\)\n(\s*);/;
+/** A trap's bookkeeping on the host task (the trap itself, `markTrapped` and the rethrow, stay). */
+const TASK_TRAP = [
+  /_debugLog\('\[Instruction::CallInterface\] error during sync call', \{\n\s*taskID: task\.id\(\),\n\s*subtaskID: task\.getParentSubtask\(\)\?\.id\(\),\n\s*err,\n\s*\}\);\n\s*/,
+  /task\.setErrored\(err\);\n\s*task\.reject\(err\);\n\s*task\.exit\(\);\n\s*/,
+];
+/** The task's end: its result is what the trampoline returns (or nothing, for a result written to memory). */
+const TASK_END = /task\.resolve\(\[[^\n]*\]\);\n\s*task\.exit\(\);/;
+/** What may not be left in a trampoline once its task is gone. */
+const TASK_LEFT = /\b(?:task|subtask|parentTask|createTask|hostProvided)\b/;
+
+/**
+ * Gives the guest's sync host imports (config, secrets, logging, context,
+ * random, …) plain trampolines instead of jco's per-call task bookkeeping:
+ * for each call the glue creates a subtask under the guest's export task
+ * and a host task under that, enters, resolves and exits both, and a
+ * request makes several such calls (docs/perf/041-direct-host-imports.md).
+ * What a direct trampoline keeps: the may-leave check (`_guardMayLeave`, as
+ * the glue guards its own helpers), lifting the arguments, the call, the
+ * `result` error handling, `markTrapped` on a trap, and lowering the result
+ * into guest memory (`realloc` runs under the export's task, as before).
+ *
+ * Only a trampoline in exactly the shape below is changed, and only when
+ * none of its code is left referring to the task; any other (a resource
+ * borrow, an async import) keeps jco's path. `jco-glue.test.ts` fails if a
+ * jco upgrade changes the shape for the imports a guest uses per request.
+ */
+export function directHostImports(glue: string): string {
+  if (!glue.includes('function _guardMayLeave(componentIdx, fn)')) return glue;
+  const direct = new Set<string>();
+  let out = glue.replace(HOST_TRAMPOLINE, (whole, index: string, params: string, body: string) => {
+    if (!TASK_SETUP.test(body) || !TASK_CALL.test(body) || !TASK_END.test(body)) return whole;
+    let stripped = body.replace(TASK_SETUP, '').replace(TASK_CALL, '$1\n$2;').replace(TASK_END, '');
+    for (const trap of TASK_TRAP) stripped = stripped.replace(trap, '');
+    if (TASK_LEFT.test(stripped)) return whole;
+    direct.add(index);
+    return `${whole}  const _algaDirect${index} = function(${params}) {\n${stripped}\n  };\n`;
+  });
+  for (const index of direct) {
+    // The sync (non-suspending) lowering of this import; the JSPI branch before it is left alone.
+    const start = `: _lowerImportBackwardsCompat.bind(\n  null,\n  {\n    trampolineIdx: ${index},\n`;
+    const end = `\n    importFn: _trampoline${index},\n  },\n  );`;
+    const from = out.indexOf(start);
+    const to = from === -1 ? -1 : out.indexOf(end, from);
+    if (to === -1) continue;
+    const options = out.slice(from + start.length, to);
+    const component = /^ {4}componentIdx: (\d+),\n {4}isAsync: false,\n/.exec(options)?.[1];
+    // A sync function lowered synchronously, and nothing of another lowering in between.
+    if (!component || !options.includes('\n    funcTypeIsAsync: false,') || options.includes('trampolineIdx:'))
+      continue;
+    out = `${out.slice(0, from)}: _guardMayLeave(${component}, _algaDirect${index});${out.slice(to + end.length)}`;
+  }
+  return out;
 }
 
 /** Imports the glue without touching the filesystem (a data: URL). */
