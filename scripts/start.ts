@@ -67,8 +67,11 @@ async function main(): Promise<void> {
     if (credentials.clientPassword) say(`  client@demo.local / ${credentials.clientPassword} (client portal)`);
   }
   say('');
-  say('Platform operator (provider policy), with the key kept in a 0600 file:');
-  say(`  ALGA_SERVER_URL=${server.url} ALGA_OPERATOR_KEY_FILE=${platform.operatorKeyFile} npx alga policy list`);
+  say('Platform operator (tenants, users, provider policy), with the key kept in a 0600 file:');
+  say(`  export ALGA_SERVER_URL=${server.url} ALGA_OPERATOR_KEY_FILE=${platform.operatorKeyFile}`);
+  say('  npx alga tenants create acme --key-file acme.key');
+  say('  npx alga users add ops@acme.example --tenant acme --role admin');
+  say('  npx alga policy list');
   say('');
   say('Press Ctrl-C to stop.');
 }

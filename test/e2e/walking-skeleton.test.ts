@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '@alga-psa/cli';
 import { deployExtension } from '../../scripts/lib/demo.ts';
@@ -38,6 +37,28 @@ describe('walking skeleton: gateway → runner → component', () => {
     responses.push(text, JSON.stringify([...response.headers]));
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test reads arbitrary JSON shapes
     return { status: response.status, text, json: () => JSON.parse(text) as Record<string, any> };
+  };
+
+  /** The real CLI as the platform operator runs it, the key from its 0600 file; `input` goes to its stdin. */
+  const operatorCli = (args: string[], input?: string) => {
+    const child = execFile(process.execPath, [path.join(repo, 'packages/cli/bin/alga.js'), ...args], {
+      env: {
+        ...process.env,
+        ALGA_SERVER_URL: server.url,
+        ALGA_API_KEY: '',
+        ALGA_OPERATOR_KEY: '',
+        ALGA_OPERATOR_KEY_FILE: platform.operatorKeyFile,
+      },
+    });
+    const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    child.stdin!.end(input ?? '');
+    return done;
   };
 
   /** `alga_runner_limit_kills_total{kind="timeout"}` from the runner's /metrics. */
@@ -128,17 +149,11 @@ describe('walking skeleton: gateway → runner → component', () => {
   test('provider policy: the operator disables cap:secrets.get for the tenant; its guest reads "denied" with no restart, an upgrade is refused naming it, tenant keys get 403, every change is audited', async () => {
     const operator = new ApiClient({ serverUrl: server.url, apiKey: platform.operatorKey! });
     const { tenantId } = platform.credentials;
-    // The real CLI, with the operator key from its 0600 file.
-    const alga = (...args: string[]) =>
-      promisify(execFile)(process.execPath, [path.join(repo, 'packages/cli/bin/alga.js'), 'policy', ...args], {
-        env: {
-          ...process.env,
-          ALGA_SERVER_URL: server.url,
-          ALGA_API_KEY: '',
-          ALGA_OPERATOR_KEY: '',
-          ALGA_OPERATOR_KEY_FILE: platform.operatorKeyFile,
-        },
-      });
+    const alga = async (...args: string[]) => {
+      const result = await operatorCli(['policy', ...args]);
+      assert.equal(result.code, 0, result.stderr);
+      return result;
+    };
     await assert.rejects(
       new ApiClient({ serverUrl: server.url, apiKey }).setPolicy('cap:secrets.get', false, tenantId),
       { status: 403, code: 'ALGA_FORBIDDEN' },
@@ -169,6 +184,74 @@ describe('walking skeleton: gateway → runner → component', () => {
       ],
     );
     assert.ok(!server.output().includes(platform.operatorKey!), 'the operator key is never logged');
+  });
+
+  test("tenants and users: the operator's real CLI creates a tenant whose key works at once and an admin who signs in; the password comes from a pipe, nothing secret is logged", async () => {
+    const name = `acme-${randomBytes(3).toString('hex')}`;
+    const keyFile = path.join(dataDir, `${name}.key`);
+    const created = await operatorCli(['tenants', 'create', name, '--key-file', keyFile]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, new RegExp(`Created tenant ${name} \\(`));
+    const tenantKey = (await readFile(keyFile, 'utf8')).trim();
+    assert.ok(!created.stdout.includes(tenantKey), 'with --key-file the key goes only to the file');
+    const installs = await fetch(`${server.url}/api/v1/installs`, {
+      headers: { authorization: `Bearer ${tenantKey}` },
+    });
+    assert.equal(installs.status, 200, 'the new tenant key works at once');
+    assert.match((await operatorCli(['tenants', 'list'])).stdout, new RegExp(`^${name} +[0-9a-f-]{36} +created`, 'm'));
+    assert.equal((await operatorCli(['tenants', 'create', name])).code, 1, 'a taken name is refused');
+
+    const password = `pw-${randomBytes(12).toString('hex')}`;
+    const added = await operatorCli(
+      ['users', 'add', `ops@${name}.test`, '--tenant', name, '--role', 'admin', '--password-stdin'],
+      `${password}\n`,
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const generated = await operatorCli([
+      'users',
+      'add',
+      `portal@${name}.test`,
+      '--tenant',
+      name,
+      '--role',
+      'client',
+      '--client-id',
+      'acme-co',
+    ]);
+    assert.equal(generated.code, 0, generated.stderr);
+    const portalPassword = generated.stdout.trim().split('\n').at(-1)!;
+    const noClient = await operatorCli(['users', 'add', `x@${name}.test`, '--tenant', name, '--role', 'client']);
+    assert.equal(noClient.code, 1);
+    assert.match(noClient.stderr, /--client-id/);
+    assert.deepEqual(
+      (await operatorCli(['users', 'list', '--tenant', name])).stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/ +/).slice(0, 2)),
+      [
+        [`ops@${name}.test`, 'admin'],
+        [`portal@${name}.test`, 'client'],
+      ],
+    );
+    for (const [email, secret] of [
+      [`ops@${name}.test`, password],
+      [`portal@${name}.test`, portalPassword],
+    ] as const) {
+      const first = await fetch(`${server.url}/ui/api/session`);
+      const cookie = first.headers
+        .getSetCookie()
+        .map((line) => line.split(';')[0])
+        .join('; ');
+      const csrf = ((await first.json()) as { csrfToken: string }).csrfToken;
+      const signIn = await fetch(`${server.url}/ui/api/session`, {
+        method: 'POST',
+        headers: { cookie, origin: server.url, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password: secret }),
+      });
+      assert.equal(signIn.status, 200, `${email} signs in to the web UI`);
+    }
+    for (const secret of [tenantKey, password, portalPassword])
+      assert.ok(!server.output().includes(secret), 'no key or password is logged');
   });
 
   test('a guest that loops forever is stopped at its deadline and the runner keeps serving', async () => {

@@ -62,6 +62,7 @@ export const ERRORS = {
     status: 403,
     message: 'The platform operator has disabled a capability this extension needs.',
   },
+  ALGA_ALREADY_EXISTS: { status: 409, message: 'Something with this name already exists.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

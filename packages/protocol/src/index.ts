@@ -16,6 +16,7 @@ export * from './publish.ts';
 export * from './runner-api.ts';
 export * from './secret-egress.ts';
 export * from './settings.ts';
+export * from './tenants.ts';
 export * from './ui-bridge.ts';
 export * from './wasi.ts';
 export * from './web-api.ts';

@@ -327,10 +327,25 @@ export const operatorKeyInvalid = defineError('ALGA_UNAUTHENTICATED', 'The opera
 /** `details.reason`: `operator`. */
 export const operatorOnly = defineError(
   'ALGA_FORBIDDEN',
-  'Provider policy belongs to the platform operator: tenant API keys cannot read or change it.',
+  'Operator routes (provider policy, tenants and their users) belong to the platform operator: tenant API keys cannot use them.',
 );
 export const policyNotConfigurable = defineError(
   'ALGA_VALIDATION_FAILED',
   '{capability} is part of every install; provider policy cannot disable it.',
 );
 export const noSuchTenant = defineError('ALGA_NOT_FOUND', 'No tenant with the id or name "{tenant}".');
+
+// ── Tenants and their users (tenants/) ───────────────────────────────────────
+export const tenantExists = defineError('ALGA_ALREADY_EXISTS', 'A tenant named "{name}" already exists.');
+export const userExists = defineError(
+  'ALGA_ALREADY_EXISTS',
+  'Tenant "{tenant}" already has a user with the email {email}.',
+);
+export const clientIdRequired = defineError(
+  'ALGA_VALIDATION_FAILED',
+  'A client-portal user (role "client") needs the client it belongs to: send clientId (alga users add --client-id).',
+);
+export const clientIdForStaff = defineError(
+  'ALGA_VALIDATION_FAILED',
+  'Only client-portal users (role "client") belong to a client; drop clientId for the role "{role}".',
+);

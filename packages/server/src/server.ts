@@ -29,9 +29,10 @@ import { registerInputGuard } from './input-guard.ts';
 import { webUi, type WebUiOptions } from './web/index.ts';
 import { countSecretsExpiring, ServerMetrics, timedDb } from './metrics.ts';
 import { SigningService, signingRoutes } from './signing/index.ts';
-import type { OperatorCredential } from './policy/operator.ts';
+import { registerOperatorAuth, type OperatorCredential } from './policy/operator.ts';
 import { policyRoutes } from './policy/routes.ts';
 import { PolicyService } from './policy/service.ts';
+import { tenantRoutes } from './tenants/routes.ts';
 
 export interface ServerOptions {
   /**
@@ -237,9 +238,11 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     auditRoutes(api, { db, installs });
   });
   // Its own scope: the operator key, never a tenant's credential, authenticates here.
-  await app.register(async (operator) =>
-    policyRoutes(operator, { db, policy, credential: options.operatorCredential }),
-  );
+  await app.register(async (operator) => {
+    registerOperatorAuth(operator, { db, credential: options.operatorCredential });
+    policyRoutes(operator, { policy });
+    tenantRoutes(operator, { db });
+  });
   await app.register(runnerApi, {
     prefix: RUNNER_API_PREFIX,
     db,

@@ -4,6 +4,12 @@ import type {
   ErrorBody,
   PolicyAuditPage,
   PolicyCatalog,
+  CreateTenantRequest,
+  CreateUserRequest,
+  TenantCreated,
+  TenantList,
+  UserCreated,
+  UserList,
   PublishedVersion,
 } from '@alga-psa/protocol';
 
@@ -214,6 +220,26 @@ export class ApiClient {
     if (query.before) params.set('before', query.before);
     const q = params.toString();
     return this.request('GET', `/api/v1/operator/policy/audit${q ? `?${q}` : ''}`);
+  }
+
+  /** Every tenant, by name. */
+  tenants(): Promise<TenantList> {
+    return this.request('GET', '/api/v1/operator/tenants');
+  }
+
+  /** A new tenant and its first admin API key (answered once). */
+  createTenant(request: CreateTenantRequest): Promise<TenantCreated> {
+    return this.request('POST', '/api/v1/operator/tenants', request);
+  }
+
+  /** A tenant's (id or name) web users. */
+  users(tenant: string): Promise<UserList> {
+    return this.request('GET', `/api/v1/operator/tenants/${encodeURIComponent(tenant)}/users`);
+  }
+
+  /** Adds a web user to a tenant (id or name); without a password the answer carries a generated one. */
+  addUser(tenant: string, request: CreateUserRequest): Promise<UserCreated> {
+    return this.request('POST', `/api/v1/operator/tenants/${encodeURIComponent(tenant)}/users`, request);
   }
 
   /** What installing a version (the latest by default) asks consent for. */

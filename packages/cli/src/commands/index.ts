@@ -16,6 +16,8 @@ import { register as logs } from './logs.ts';
 import { register as reference } from './reference.ts';
 import { register as audit } from './audit.ts';
 import { register as policy } from './policy.ts';
+import { register as tenants } from './tenants.ts';
+import { register as users } from './users.ts';
 import { register as keys } from './keys.ts';
 import { register as sign } from './sign.ts';
 
@@ -39,6 +41,8 @@ export const commands: ((program: Command) => void)[] = [
   logs,
   audit,
   policy,
+  tenants,
+  users,
   // Last in help: the reference CLI's spellings of the commands above.
   reference,
 ];

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { PolicyCatalog } from '@alga-psa/protocol';
-import { operatorKey, policyAuditLine, policyLines } from './policy.ts';
+import { operatorKey } from '../lib/operator.ts';
+import { policyAuditLine, policyLines } from './policy.ts';
 
 const entry = (capability: string, more: Partial<PolicyCatalog['capabilities'][number]> = {}) => ({
   capability,

@@ -1,9 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { PolicyAuditPage, PolicyCatalog } from '@alga-psa/protocol';
-import { ApiClient } from '../api/client.ts';
-import { resolveCredentials } from '../lib/credentials.ts';
 import { CliError } from '../lib/errors.ts';
+import { operatorClient } from '../lib/operator.ts';
 import { printJson } from '../output.ts';
 
 /**
@@ -15,28 +13,6 @@ interface PolicyFlags {
   server?: string;
   tenant?: string;
   json?: boolean;
-}
-
-/** The operator key from the environment; a key file others can read is refused, like `alga login`'s. */
-export async function operatorKey(env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  if (env['ALGA_OPERATOR_KEY']) return env['ALGA_OPERATOR_KEY'];
-  const file = env['ALGA_OPERATOR_KEY_FILE'];
-  if (!file) {
-    throw new CliError(
-      'Policy commands need the platform operator key: set ALGA_OPERATOR_KEY, or ALGA_OPERATOR_KEY_FILE to a 0600 file holding it.',
-    );
-  }
-  const info = await stat(file).catch(() => undefined);
-  if (!info) throw new CliError(`ALGA_OPERATOR_KEY_FILE names ${file}, which does not exist.`);
-  if ((info.mode & 0o077) !== 0) throw new CliError(`${file} is readable by other users; run: chmod 600 ${file}`);
-  return (await readFile(file, 'utf8')).trim();
-}
-
-async function operatorClient(flags: PolicyFlags): Promise<ApiClient> {
-  const key = await operatorKey();
-  // The server URL as every command finds it; the key is the operator's.
-  const { serverUrl } = await resolveCredentials({ ...(flags.server ? { server: flags.server } : {}), apiKey: key });
-  return new ApiClient({ serverUrl, apiKey: key });
 }
 
 /** One line per capability: its setting, per-tenant settings, and (for `--tenant`) what the tenant gets. */

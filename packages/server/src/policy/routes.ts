@@ -6,13 +6,13 @@
  * - `PUT  /api/v1/operator/policy/:capability` `{enabled, tenant?}` enable or disable, globally or for a tenant
  * - `DELETE /api/v1/operator/policy/:capability[?tenant=T]` drop a setting (back to the global one / the default)
  * - `GET  /api/v1/operator/policy/audit` every policy change, newest first
- * - `GET  /api/v1/operator/tenants` the tenants, for choosing one
+ *
+ * The operator's tenants and users are in tenants/routes.ts, in the same scope.
  */
 import type { FastifyInstance } from 'fastify';
 import type { PolicyAuditPage, PolicyCatalog, PolicyChange } from '@alga-psa/protocol';
-import type { Queryable } from '../db/index.ts';
 import { auditQuerySchema, type AuditQuery } from '../routes/audit.ts';
-import { operatorOf, registerOperatorAuth, type OperatorCredential } from './operator.ts';
+import { operatorOf } from './operator.ts';
 import type { PolicyService } from './service.ts';
 
 export const OPERATOR_PREFIX = '/api/v1/operator';
@@ -28,12 +28,7 @@ const capabilityParams = {
   properties: { capability: { type: 'string', minLength: 1, maxLength: 100 } },
 } as const;
 
-export function policyRoutes(
-  app: FastifyInstance,
-  deps: { db: Queryable; policy: PolicyService; credential: OperatorCredential | undefined },
-): void {
-  registerOperatorAuth(app, { db: deps.db, credential: deps.credential });
-
+export function policyRoutes(app: FastifyInstance, deps: { policy: PolicyService }): void {
   app.get<{ Querystring: { tenant?: string } }>(
     `${OPERATOR_PREFIX}/policy`,
     { schema: { querystring: tenantQuerySchema } },
@@ -77,9 +72,4 @@ export function policyRoutes(
     { schema: { querystring: auditQuerySchema } },
     async (request): Promise<PolicyAuditPage> => deps.policy.history(request.query),
   );
-
-  app.get(`${OPERATOR_PREFIX}/tenants`, async (): Promise<{ tenants: { id: string; name: string }[] }> => {
-    const { rows } = await deps.db.query<{ id: string; name: string }>('SELECT id, name FROM tenants ORDER BY name');
-    return { tenants: rows };
-  });
 }

@@ -20,22 +20,10 @@ import {
   type PolicySetting,
 } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
-import {
-  capabilityDisabled,
-  noSuchTenant,
-  pageLimitTooHigh,
-  policyNotConfigurable,
-  unknownCapabilities,
-} from '../errors.ts';
+import { capabilityDisabled, pageLimitTooHigh, policyNotConfigurable, unknownCapabilities } from '../errors.ts';
 import { insertAudit, MAX_AUDIT_PAGE, readPolicyAudit } from '../installs/store.ts';
-
-/** Who changes policy, for the audit row: the operator's actor name and the request. */
-export interface OperatorActor {
-  actor: string;
-  requestId: string;
-}
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { findTenant } from '../tenants/service.ts';
+import type { OperatorActor } from './operator.ts';
 
 interface SettingRow {
   capability: string;
@@ -184,15 +172,8 @@ export class PolicyService {
   }
 
   /** A tenant by id or by name; 404 when neither matches. */
-  async tenant(idOrName: string): Promise<{ id: string; name: string }> {
-    const { rows } = await this.#db.query<{ id: string; name: string }>(
-      UUID_RE.test(idOrName)
-        ? 'SELECT id, name FROM tenants WHERE id = $1'
-        : 'SELECT id, name FROM tenants WHERE name = $1',
-      [idOrName],
-    );
-    if (!rows[0]) throw noSuchTenant({ tenant: idOrName });
-    return rows[0];
+  tenant(idOrName: string): Promise<{ id: string; name: string }> {
+    return findTenant(this.#db, idOrName);
   }
 }
 
