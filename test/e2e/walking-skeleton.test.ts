@@ -39,15 +39,18 @@ describe('walking skeleton: gateway → runner → component', () => {
     return { status: response.status, text, json: () => JSON.parse(text) as Record<string, any> };
   };
 
-  /** The real CLI as the platform operator runs it, the key from its 0600 file; `input` goes to its stdin. */
-  const operatorCli = (args: string[], input?: string) => {
+  /**
+   * The real CLI as the platform operator runs it, the key from its 0600 file (or, with
+   * `tenantKey`, as that tenant's admin with no operator key); `input` goes to its stdin.
+   */
+  const operatorCli = (args: string[], input?: string, tenantKey?: string) => {
     const child = execFile(process.execPath, [path.join(repo, 'packages/cli/bin/alga.js'), ...args], {
       env: {
         ...process.env,
         ALGA_SERVER_URL: server.url,
-        ALGA_API_KEY: '',
+        ALGA_API_KEY: tenantKey ?? '',
         ALGA_OPERATOR_KEY: '',
-        ALGA_OPERATOR_KEY_FILE: platform.operatorKeyFile,
+        ALGA_OPERATOR_KEY_FILE: tenantKey ? '' : platform.operatorKeyFile,
       },
     });
     const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -186,7 +189,7 @@ describe('walking skeleton: gateway → runner → component', () => {
     assert.ok(!server.output().includes(platform.operatorKey!), 'the operator key is never logged');
   });
 
-  test("tenants and users: the operator's real CLI creates a tenant whose key works at once and an admin who signs in; the password comes from a pipe, nothing secret is logged", async () => {
+  test("tenants, users and keys: the operator's real CLI creates a tenant whose key works at once and an admin who signs in; the tenant rotates its keys; nothing secret is logged", async () => {
     const name = `acme-${randomBytes(3).toString('hex')}`;
     const keyFile = path.join(dataDir, `${name}.key`);
     const created = await operatorCli(['tenants', 'create', name, '--key-file', keyFile]);
@@ -250,7 +253,31 @@ describe('walking skeleton: gateway → runner → component', () => {
       });
       assert.equal(signIn.status, 200, `${email} signs in to the web UI`);
     }
-    for (const secret of [tenantKey, password, portalPassword])
+
+    // The tenant's admin rotates keys with the key the operator handed over.
+    const asTenant = (args: string[]) => operatorCli(args, undefined, tenantKey);
+    const issued = await asTenant(['api-keys', 'create', '--name', 'ci reader', '--role', 'viewer', '--json']);
+    assert.equal(issued.code, 0, issued.stderr);
+    const viewer = JSON.parse(issued.stdout) as { key: { id: string }; apiKey: string };
+    assert.match(
+      (await asTenant(['api-keys', 'list'])).stdout,
+      new RegExp(`^${viewer.key.id} +viewer +ci reader`, 'm'),
+    );
+    const revoked = await asTenant(['api-keys', 'revoke', viewer.key.id]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const refused = await fetch(`${server.url}/api/v1/installs`, {
+      headers: { authorization: `Bearer ${viewer.apiKey}` },
+    });
+    assert.equal(refused.status, 401, 'a revoked key is refused at once');
+    const lastAdmin = await asTenant(['api-keys', 'revoke', tenantKey.split('_')[2]!]);
+    assert.equal(lastAdmin.code, 1);
+    assert.match(lastAdmin.stderr, /last active admin key/);
+    // The operator's way back in for a tenant without a working admin key.
+    const recovery = await operatorCli(['tenants', 'add-key', name, '--name', 'recovery', '--role', 'admin', '--json']);
+    assert.equal(recovery.code, 0, recovery.stderr);
+    const recoveryKey = (JSON.parse(recovery.stdout) as { apiKey: string }).apiKey;
+
+    for (const secret of [tenantKey, password, portalPassword, viewer.apiKey, recoveryKey])
       assert.ok(!server.output().includes(secret), 'no key or password is logged');
   });
 

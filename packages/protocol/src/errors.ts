@@ -63,6 +63,10 @@ export const ERRORS = {
     message: 'The platform operator has disabled a capability this extension needs.',
   },
   ALGA_ALREADY_EXISTS: { status: 409, message: 'Something with this name already exists.' },
+  ALGA_CONFLICT: {
+    status: 409,
+    message: 'The request conflicts with the current state; see the message for what to do first.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -5,6 +5,7 @@
  * The Fastify error plugin is a separate entry: `@alga-psa/protocol/fastify`.
  */
 export * from './allowed-hosts.ts';
+export * from './api-keys.ts';
 export * from './bundle.ts';
 export * from './capabilities.ts';
 export * from './csrf.ts';

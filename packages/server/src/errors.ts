@@ -335,6 +335,13 @@ export const policyNotConfigurable = defineError(
 );
 export const noSuchTenant = defineError('ALGA_NOT_FOUND', 'No tenant with the id or name "{tenant}".');
 
+// ── API keys (auth/key-service.ts) ───────────────────────────────────────────
+export const noSuchApiKey = defineError('ALGA_NOT_FOUND', 'This tenant has no API key {keyId}.');
+export const lastAdminKey = defineError(
+  'ALGA_CONFLICT',
+  "Key {keyId} is the tenant's last active admin key; create another admin key first (alga api-keys create --role admin), then revoke this one.",
+);
+
 // ── Tenants and their users (tenants/) ───────────────────────────────────────
 export const tenantExists = defineError('ALGA_ALREADY_EXISTS', 'A tenant named "{name}" already exists.');
 export const userExists = defineError(

@@ -11,6 +11,7 @@ import type { TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
 import type { Encrypter } from '@alga-psa/transit';
 import { migrate, openPglite, type Db } from './db/index.ts';
 import { registerAuth } from './auth/plugin.ts';
+import { apiKeyRoutes } from './auth/key-routes.ts';
 import { gatewayRoutes } from './gateway/index.ts';
 import type { RateLimitOptions } from './gateway/rate-limit.ts';
 import { ephemeralSigner, RunnerClient } from './gateway/runner-client.ts';
@@ -236,6 +237,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     lifecycleRoutes(api, { installs });
     installLogRoutes(api, { db, installs });
     auditRoutes(api, { db, installs });
+    apiKeyRoutes(api, { db });
   });
   // Its own scope: the operator key, never a tenant's credential, authenticates here.
   await app.register(async (operator) => {

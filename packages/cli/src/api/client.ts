@@ -1,5 +1,9 @@
 import type {
+  ApiKeyCreated,
+  ApiKeyInfo,
+  ApiKeyList,
   AuditPage,
+  CreateApiKeyRequest,
   Consent,
   ErrorBody,
   PolicyAuditPage,
@@ -191,7 +195,27 @@ export class ApiClient {
     return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}/audit${q ? `?${q}` : ''}`);
   }
 
+  /** The tenant's API keys, newest first (admin keys only). */
+  apiKeys(): Promise<ApiKeyList> {
+    return this.request('GET', '/api/v1/api-keys');
+  }
+
+  /** A new API key for this tenant (answered once). */
+  createApiKey(request: CreateApiKeyRequest): Promise<ApiKeyCreated> {
+    return this.request('POST', '/api/v1/api-keys', request);
+  }
+
+  /** Revokes one of the tenant's keys; revoking a revoked key changes nothing. */
+  revokeApiKey(keyId: string): Promise<ApiKeyInfo> {
+    return this.request('DELETE', `/api/v1/api-keys/${encodeURIComponent(keyId)}`);
+  }
+
   // ── Platform operator (the client's key is then the operator key, not a tenant's) ──
+
+  /** An API key for a tenant (id or name) that lost its own admin keys. */
+  issueTenantKey(tenant: string, request: CreateApiKeyRequest): Promise<ApiKeyCreated> {
+    return this.request('POST', `/api/v1/operator/tenants/${encodeURIComponent(tenant)}/api-keys`, request);
+  }
 
   /** Provider policy: every capability, its global and per-tenant settings; with `tenant`, what that tenant gets. */
   policy(tenant?: string): Promise<PolicyCatalog> {

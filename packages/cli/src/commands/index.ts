@@ -15,6 +15,7 @@ import { register as egress } from './egress.ts';
 import { register as logs } from './logs.ts';
 import { register as reference } from './reference.ts';
 import { register as audit } from './audit.ts';
+import { register as apiKeys } from './api-keys.ts';
 import { register as policy } from './policy.ts';
 import { register as tenants } from './tenants.ts';
 import { register as users } from './users.ts';
@@ -40,6 +41,7 @@ export const commands: ((program: Command) => void)[] = [
   egress,
   logs,
   audit,
+  apiKeys,
   policy,
   tenants,
   users,

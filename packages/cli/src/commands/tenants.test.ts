@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { tenantLine, writeNewPrivateFile } from './tenants.ts';
+import { writeNewPrivateFile } from '../lib/private-file.ts';
+import { apiKeyLine } from './api-keys.ts';
+import { tenantLine } from './tenants.ts';
 import { userLine } from './users.ts';
 
 test('a tenant line names the tenant, its id and when it was created, aligned on the longest name', () => {
@@ -38,4 +40,16 @@ test('a key file is created 0600 and never overwrites an existing file', async (
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('an API key line shows id, role, name and when it was created and last used, or that it is revoked', () => {
+  const key = { id: '1a2b3c4d5e6f7a8b', name: 'ci', role: 'viewer' as const, createdAt: '2026-12-07T06:00:00.000Z' };
+  assert.equal(
+    apiKeyLine({ ...key, lastUsedAt: '2026-12-07T07:00:00.000Z', revokedAt: null }, 4),
+    '1a2b3c4d5e6f7a8b  viewer  ci    created 2026-12-07T06:00:00Z  last used 2026-12-07T07:00:00Z',
+  );
+  assert.equal(
+    apiKeyLine({ ...key, lastUsedAt: null, revokedAt: '2026-12-07T08:00:00.000Z' }, 2),
+    '1a2b3c4d5e6f7a8b  viewer  ci  REVOKED 2026-12-07T08:00:00Z',
+  );
 });

@@ -1,9 +1,9 @@
-import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { TenantInfo } from '@alga-psa/protocol';
-import { CliError } from '../lib/errors.ts';
 import { operatorClient } from '../lib/operator.ts';
+import { writeNewPrivateFile } from '../lib/private-file.ts';
 import { printJson, status } from '../output.ts';
+import { registerOperatorKey } from './api-keys.ts';
 
 /**
  * `alga tenants list|create`: the platform operator's tenants (operator key,
@@ -19,19 +19,6 @@ interface TenantFlags {
 /** `acme  3f2504e0-…  created 2026-12-07T06:00:00Z` */
 export function tenantLine(tenant: TenantInfo, width: number): string {
   return `${tenant.name.padEnd(width)}  ${tenant.id}  created ${tenant.createdAt.replace(/\.\d{3}Z$/, 'Z')}`;
-}
-
-/** Writes `content` to a file that must not exist yet, readable by its owner only. */
-export async function writeNewPrivateFile(file: string, content: string): Promise<void> {
-  const handle = await open(file, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'EEXIST') throw new CliError(`${file} exists already; choose a new file for the key.`);
-    throw new CliError(`Cannot create ${file}: ${error.message}`);
-  });
-  try {
-    await handle.writeFile(content);
-  } finally {
-    await handle.close();
-  }
 }
 
 export function register(program: Command): void {
@@ -74,4 +61,6 @@ export function register(program: Command): void {
       }
       status(`Next: alga users add <email> --tenant ${created.tenant.name} --role admin (web UI sign-in)`);
     });
+
+  registerOperatorKey(tenants);
 }

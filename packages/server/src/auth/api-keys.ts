@@ -118,6 +118,11 @@ export async function authenticateApiKey(db: Queryable, authorization: string | 
   return { tenantId: row.tenant_id, role: row.role, keyId, actor: `api_key:${keyId}` };
 }
 
+/** Drops a key from this process's cache, so a revocation takes effect here at once (elsewhere within the TTL). */
+export function forgetApiKey(db: Queryable, keyId: string): void {
+  keyCaches.get(db)?.delete(keyId);
+}
+
 export function requireAdmin(principal: Principal): void {
   if (principal.role !== 'admin') throw viewerKeyWrite();
 }
