@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { spanAttribute, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '@alga-psa/protocol/testing';
+import { RUNNER_API_PREFIX } from '@alga-psa/protocol';
 import { deployExtension } from '../../scripts/lib/demo.ts';
 import { canaryForms, canaryRun, recordArtifact, scanForCanary } from './lib/canary.ts';
 import {
@@ -395,6 +396,7 @@ describe('adversarial: hostile guests and clients against the real processes', (
 
   describe('tracing', () => {
     test('one request that reads a secret, writes storage and calls an upstream is one span tree, without the canary', async () => {
+      const STORAGE_CALL = `PUT ${RUNNER_API_PREFIX}/storage/:namespace/*`;
       // A new secret version: the runner's cache misses, so the read is a host call with a decrypt under it.
       await sys.tenants[1].client.setSecret('hostile', 'canary', canary);
       const target = encodeURIComponent(`${upstream.url}/traced`);
@@ -410,6 +412,7 @@ describe('adversarial: hostile guests and clients against the real processes', (
         'host secrets.get',
         'secrets decrypt',
         'host storage.put',
+        STORAGE_CALL,
         // The SDK calls WIT 0.3.0's fetch-v2 when the host has it.
         'host http.fetchV2',
         'GET',
@@ -446,6 +449,9 @@ describe('adversarial: hostile guests and clients against the real processes', (
       const secret = one('host secrets.get', 'alga-runner');
       const decrypt = one('secrets decrypt', 'alga-runner');
       const storage = one('host storage.put', 'alga-runner');
+      // The storage call continues on the server, under the runner's client span for it.
+      const storageCall = one(STORAGE_CALL, 'alga-runner', 3);
+      const storageServer = one(STORAGE_CALL, 'alga-server', 2);
       const fetchCall = one('host http.fetchV2', 'alga-runner');
       const outbound = one('GET', 'alga-runner', 3);
       const parentOf = new Map<ReceivedSpan, ReceivedSpan>([
@@ -455,6 +461,8 @@ describe('adversarial: hostile guests and clients against the real processes', (
         [secret, guest],
         [decrypt, secret],
         [storage, guest],
+        [storageCall, storage],
+        [storageServer, storageCall],
         [fetchCall, guest],
         [outbound, fetchCall],
       ]);
@@ -462,6 +470,10 @@ describe('adversarial: hostile guests and clients against the real processes', (
         assert.equal(child.parentSpanId, parent.spanId, `${child.service} ${child.name} is under ${parent.name}`);
       }
       assert.equal(spanAttribute(secret, 'alga.host.outcome'), 'ok');
+      assert.equal(
+        spanAttribute(storageServer, 'http.response.status_code'),
+        spanAttribute(storageCall, 'http.response.status_code'),
+      );
       assert.equal(spanAttribute(outbound, 'http.response.status_code'), '200');
       // The operator turned RUNNER_HTTP_TRACEPARENT on: the upstream continues the trace under the outbound span.
       assert.equal(upstream.lastHeaders.get('/traced')?.['traceparent'], `00-${gateway.traceId}-${outbound.spanId}-01`);

@@ -18,6 +18,8 @@ export interface ServerCall {
   maxResponseBytes: number;
   /** The execution's signal: the call is abandoned when it aborts. */
   signal?: AbortSignal | undefined;
+  /** The W3C trace context of the client span this call is made in (tracing on); the server continues it. */
+  traceparent?: string | undefined;
 }
 
 export type ServerCallResult =
@@ -48,6 +50,7 @@ export function createServerApi(options: { serverUrl: string; dispatcher?: Dispa
             authorization: `Bearer ${call.token}`,
             accept: 'application/json',
             ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(call.traceparent ? { traceparent: call.traceparent } : {}),
           },
           ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
           signal,

@@ -8,7 +8,8 @@
  * `installLogRoutes` is the tenant-facing read side of the logs, registered
  * inside the API-key-authenticated scope.
  */
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { endSpan, type Span, type Tracing } from '@alga-psa/protocol/tracing';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import {
@@ -58,6 +59,8 @@ export interface RunnerApiOptions {
   quotas?: Partial<StorageQuotas> | undefined;
   /** Guest log lines kept per install (default 1000). */
   logRetention?: number | undefined;
+  /** A server span per authenticated runner call, continuing the runner's `traceparent`; absent: off. */
+  tracing?: Tracing | undefined;
 }
 
 /**
@@ -70,11 +73,13 @@ export function runnerApiOptionsFrom(serverOptions: object): Omit<RunnerApiOptio
     serviceVerifier?: ServiceTokenVerifier;
     storageQuotas?: Partial<StorageQuotas>;
     installLogRetention?: number;
+    tracing?: Tracing;
   };
   return {
     verifier: given.serviceVerifier,
     quotas: given.storageQuotas,
     logRetention: given.installLogRetention,
+    tracing: given.tracing,
   };
 }
 
@@ -105,8 +110,12 @@ export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (plain, opt
   // The key comes from the wildcard, so it may hold "/" (sent as %2F) and exceed find-my-way's param length.
   const entryParams = Type.Object({ namespace: Type.String(), '*': Type.String() });
 
-  const caller = (request: Parameters<typeof authenticateRunner>[2], scope: keyof typeof RUNNER_API_SCOPES) =>
-    authenticateRunner(options.installs, verifier, request, RUNNER_API_SCOPES[scope]);
+  const traced = options.tracing ? traceRunnerCalls(app, options.tracing) : undefined;
+  const caller = async (request: FastifyRequest, scope: keyof typeof RUNNER_API_SCOPES) => {
+    const who = await authenticateRunner(options.installs, verifier, request, RUNNER_API_SCOPES[scope]);
+    traced?.(request, who.installId);
+    return who;
+  };
   const keyParams = ({ namespace, '*': key }: { namespace: string; '*': string }) => {
     checkNamespace(namespace);
     checkKey(key);
@@ -217,4 +226,45 @@ export function installLogRoutes(app: FastifyInstance, deps: { db: Db; installs:
       return { lines, nextAfter: lines.at(-1)?.id ?? request.query.after ?? null };
     },
   );
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** This runner call's span, when tracing is on and the runner's token checked out. */
+    runnerApiSpan: Span | undefined;
+  }
+}
+
+/**
+ * A server span for each runner API call that carries a `traceparent` (the
+ * runner sends one with storage calls of a traced execution), made once the
+ * runner's token has been verified: only then is the header followed,
+ * so a caller without a runner token cannot join or steer a trace. A storage
+ * call is then a child of the runner's client span inside `host storage.*`.
+ * Attributes: method, route template, status, the install id; never a
+ * namespace, key, value or log line. Returns the hook `caller` runs after auth.
+ */
+function traceRunnerCalls(
+  app: FastifyInstance,
+  tracing: Tracing,
+): (request: FastifyRequest, installId: string) => void {
+  app.decorateRequest('runnerApiSpan', undefined);
+  app.addHook('onResponse', async (request, reply) => {
+    const span = request.runnerApiSpan;
+    if (!span) return;
+    span.setAttribute('http.response.status_code', reply.statusCode);
+    endSpan(span, reply.statusCode >= 500 ? { code: String(reply.statusCode) } : undefined);
+  });
+  return (request, installId) => {
+    // Only calls made inside a traced execution: a log shipment (many executions' lines) starts no trace of its own.
+    const parent = tracing.extract(request.headers);
+    if (!parent) return;
+    // The route as registered, the runner API prefix included.
+    const route = request.routeOptions.url ?? request.method;
+    request.runnerApiSpan = tracing.start(`${request.method} ${route}`, {
+      kind: 'server',
+      parent,
+      attributes: { 'http.request.method': request.method, 'http.route': route, 'alga.install_id': installId },
+    });
+  };
 }

@@ -1,7 +1,36 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testEngines } from '../testing/databases.ts';
+import type { RemoteParent, Span, StartOptions, Tracing } from '@alga-psa/protocol/tracing';
 import { startRunnerApiServer, type RunnerApiTestContext } from './testing.ts';
+
+/** Records the spans the server starts; a header's `traceparent` is the remote parent, as is. */
+function recordingTracing() {
+  const spans: {
+    name: string;
+    options: StartOptions | undefined;
+    attributes: Record<string, unknown>;
+    ended: boolean;
+  }[] = [];
+  const tracing: Tracing = {
+    start(name, options) {
+      const record = { name, options, attributes: { ...options?.attributes }, ended: false };
+      spans.push(record);
+      return {
+        setAttribute: (key: string, value: unknown) => ((record.attributes[key] = value), undefined),
+        setStatus: () => undefined,
+        end: () => void (record.ended = true),
+      } as unknown as Span;
+    },
+    traceparent: () => undefined,
+    extract: (headers) =>
+      typeof headers['traceparent'] === 'string'
+        ? ({ remote: headers['traceparent'] } as unknown as RemoteParent)
+        : undefined,
+    shutdown: async () => undefined,
+  };
+  return { tracing, spans };
+}
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const path = (namespace: string, key: string) =>
@@ -48,6 +77,44 @@ for (const engine of testEngines()) {
         headers: { authorization: await c.token(installId) },
       });
     }
+
+    test("a call carrying the runner's traceparent gets a server span under it, once its token checks out", async () => {
+      const { tracing, spans } = recordingTracing();
+      const traced = await startRunnerApiServer(await engine.open(), { tracing });
+      try {
+        const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+        const url = path('notes', 'traced');
+        const headers = { authorization: await traced.token(traced.installA), traceparent };
+        const put = await traced.server.app.inject({ method: 'PUT', url, headers, payload: { value_b64: b64('x') } });
+        assert.equal(put.statusCode, 201, put.body);
+        assert.equal(spans.length, 1);
+        const [span] = spans;
+        assert.equal(span!.name, 'PUT /api/internal/ext-runner/storage/:namespace/*');
+        assert.deepEqual(span!.options?.parent, { remote: traceparent });
+        assert.equal(span!.options?.kind, 'server');
+        assert.deepEqual(span!.attributes, {
+          'http.request.method': 'PUT',
+          'http.route': '/api/internal/ext-runner/storage/:namespace/*',
+          'alga.install_id': traced.installA,
+          'http.response.status_code': 201,
+        });
+        assert.ok(span!.ended);
+        assert.ok(!JSON.stringify(spans).includes('notes'), 'no namespace or key in a span');
+
+        // No header (a log shipment), or a token that does not check out: no span.
+        await traced.server.app.inject({ method: 'GET', url, headers: { authorization: headers.authorization } });
+        const refused = await traced.server.app.inject({
+          method: 'GET',
+          url,
+          headers: { authorization: 'Bearer x', traceparent },
+        });
+        assert.equal(refused.statusCode, 401);
+        assert.equal(spans.length, 1);
+      } finally {
+        await traced.close();
+        await traced.db.close();
+      }
+    });
 
     test('every route needs an alga-server token with the storage scope for an install holding cap:storage.kv', async () => {
       const url = path('ns', 'k');

@@ -23,6 +23,7 @@
 import { Value } from 'typebox/value';
 import {
   AlgaError,
+  RUNNER_API_PREFIX,
   runnerApiPaths,
   RevisionSchema,
   StorageEntrySchema,
@@ -31,7 +32,15 @@ import {
   type StoragePut,
 } from '@alga-psa/protocol';
 import type { StorageEntry } from '../../../generated/interfaces/alga-extension-types.js';
-import { callBudget, executionState, witErr, type ExecutionScope, type WitErr } from '../../host-calls/index.ts';
+import { endSpan } from '@alga-psa/protocol/tracing';
+import {
+  callBudget,
+  executionState,
+  providerSpan,
+  witErr,
+  type ExecutionScope,
+  type WitErr,
+} from '../../host-calls/index.ts';
 import { serverToken, type ServerApi } from '../../server-api/client.ts';
 import { defineProvider, type ProviderImpl } from '../types.ts';
 
@@ -92,6 +101,12 @@ export function storageImpl(options: StorageOptions): ProviderImpl<'storage'> {
       }
       return witErr('internal');
     }
+    // Named for the server's route template: a namespace or key may be the guest's data.
+    const route = `${RUNNER_API_PREFIX}${segments.length > 1 ? '/storage/:namespace/*' : '/storage/:namespace'}`;
+    const span = providerSpan(scope, `${method} ${route}`, {
+      kind: 'client',
+      attributes: { 'http.request.method': method, 'url.template': route },
+    });
     const result = await serverApi.call({
       token,
       method,
@@ -100,7 +115,13 @@ export function storageImpl(options: StorageOptions): ProviderImpl<'storage'> {
       timeoutMs: callBudget(scope, timeoutMs),
       maxResponseBytes,
       signal: scope.signal,
+      traceparent: span && scope.trace?.tracing.traceparent(span),
     });
+    if (span) {
+      if (result.kind === 'response') span.setAttribute('http.response.status_code', result.status);
+      const failed = result.kind === 'transport' || result.status >= 500;
+      endSpan(span, failed ? { code: result.kind === 'transport' ? 'transport' : String(result.status) } : undefined);
+    }
     if (result.kind === 'transport') {
       scope.logger.warn({ provider: 'storage', fn, reason: result.reason }, `storage.${fn} failed: ${result.reason}`);
       return witErr('internal');
