@@ -353,7 +353,7 @@ describe('web UI in a real browser', () => {
     assert.equal(status, 403);
   });
 
-  test('the operator page takes the operator key, disables a capability for one tenant and follows global again', async () => {
+  test('the operator page takes the operator key, disables a capability for one tenant and follows global again, creates a tenant and adds a client-portal user', async () => {
     await page.goto(`${server.url}/operator`);
     await page.locator('#operator-key').fill(`wrong-${'x'.repeat(40)}`);
     await page.getByRole('button', { name: 'Open provider policy' }).click();
@@ -375,6 +375,31 @@ describe('web UI in a real browser', () => {
     assert.deepEqual(
       trail.entries.map((e) => e.action),
       ['policy.reset', 'policy.disable'],
+    );
+
+    // Tenants and people on the same page: the key and a generated password are shown once.
+    const name = `web-${Date.now().toString(36)}`;
+    await page.locator('#new-tenant').fill(name);
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    const key = await page.getByLabel(`Admin API key of ${name}`).inputValue();
+    assert.match(key, /^alga_sk_[0-9a-f]{16}_/);
+    const installs = await fetch(`${server.url}/api/v1/installs`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(installs.status, 200, 'the key shown works');
+    await page.getByRole('heading', { name: `People of ${name}` }).waitFor();
+    await page.locator('#new-user-email').fill(`portal@${name}.test`);
+    await page.locator('#new-user-role').selectOption('client');
+    await page.locator('#new-user-client').fill('customer-42');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    const password = await page.getByLabel(`Password of portal@${name}.test`).inputValue();
+    assert.ok(password.length >= 20);
+    await page.locator(`tr[data-user="portal@${name}.test"]`).getByText('customer-42').waitFor();
+    await shot('operator-people');
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    assert.equal(await page.locator('[data-shown-once]').count(), 0, 'dismissed, the password is gone from the page');
+    const { users } = await operator.users(name);
+    assert.deepEqual(
+      users.map((u) => [u.email, u.role, u.clientId]),
+      [[`portal@${name}.test`, 'client', 'customer-42']],
     );
   });
 });

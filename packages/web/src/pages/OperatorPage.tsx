@@ -1,37 +1,15 @@
 /**
- * The platform operator's provider policy page (`/operator`): not a tenant
- * page, so no session. It asks for the operator key and keeps it in this
+ * The platform operator's page (`/operator`): provider policy, and tenants
+ * with their people (OperatorPeople.tsx). Not a tenant page, so no session. It asks for the operator key and keeps it in this
  * component's state only (never stored: a reload forgets it), sending it as
  * a bearer token to `/api/v1/operator/*`, which no cookie can reach.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import type { PolicyCatalog } from '@alga-psa/protocol';
+import type { PolicyCatalog, TenantInfo } from '@alga-psa/protocol';
+import { operatorCall } from '../operator-api.ts';
+import { OperatorPeople } from './OperatorPeople.tsx';
 
-interface Tenant {
-  id: string;
-  name: string;
-}
-
-async function operatorCall<T>(key: string, method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<T> {
-  const response = await fetch(url, {
-    method,
-    headers: {
-      accept: 'application/json',
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    credentials: 'omit',
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const json = (await response.json().catch(() => undefined)) as
-    { error?: { message?: string; code?: string } } | undefined;
-  if (!response.ok) {
-    const error = new Error(json?.error?.message ?? `The server answered ${response.status}.`);
-    (error as Error & { status: number }).status = response.status;
-    throw error;
-  }
-  return json as T;
-}
+type Tenant = Pick<TenantInfo, 'id' | 'name'>;
 
 export function OperatorPage() {
   const [key, setKey] = useState<string | null>(null);
@@ -98,7 +76,9 @@ export function OperatorPage() {
             Alga
           </div>
           <h1 id="operator-title">Platform operator</h1>
-          <p className="muted">Provider policy for every tenant. The key is kept in this page only, never stored.</p>
+          <p className="muted">
+            Provider policy, tenants and their people. The key is kept in this page only, never stored.
+          </p>
           <div className="field">
             <label className="field-label" htmlFor="operator-key">
               Operator key
@@ -227,6 +207,14 @@ export function OperatorPage() {
           </tbody>
         </table>
       </section>
+      <OperatorPeople
+        operatorKey={key}
+        tenant={selected}
+        onTenantCreated={(created) => {
+          setTenants((list) => [...list, created].sort((a, b) => a.name.localeCompare(b.name)));
+          setTenant(created.id);
+        }}
+      />
     </main>
   );
 }
