@@ -353,7 +353,7 @@ describe('web UI in a real browser', () => {
     assert.equal(status, 403);
   });
 
-  test('the operator page takes the operator key, disables a capability for one tenant and follows global again, creates a tenant and adds a client-portal user', async () => {
+  test('the operator page takes the operator key, disables a capability for one tenant and follows global again, shows both in its history, creates a tenant and adds a client-portal user', async () => {
     await page.goto(`${server.url}/operator`);
     await page.locator('#operator-key').fill(`wrong-${'x'.repeat(40)}`);
     await page.getByRole('button', { name: 'Open provider policy' }).click();
@@ -376,6 +376,17 @@ describe('web UI in a real browser', () => {
       trail.entries.map((e) => e.action),
       ['policy.reset', 'policy.disable'],
     );
+    // The page's own history shows both changes, newest first, for the tenant by name.
+    const history = page.locator('tr[data-policy-change]');
+    await page.locator('tr[data-policy-change="policy.reset"]').first().waitFor();
+    assert.deepEqual((await history.nth(0).locator('td').allInnerTexts()).slice(2, 4), [
+      'Reset cap:secrets.get',
+      'demo',
+    ]);
+    assert.deepEqual((await history.nth(1).locator('td').allInnerTexts()).slice(2, 4), [
+      'Disabled cap:secrets.get',
+      'demo',
+    ]);
 
     // Tenants and people on the same page: the key and a generated password are shown once.
     const name = `web-${Date.now().toString(36)}`;

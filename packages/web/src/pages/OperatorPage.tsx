@@ -8,6 +8,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { PolicyCatalog, TenantInfo } from '@alga-psa/protocol';
 import { operatorCall } from '../operator-api.ts';
 import { OperatorPeople } from './OperatorPeople.tsx';
+import { PolicyHistory } from './PolicyHistory.tsx';
 
 type Tenant = Pick<TenantInfo, 'id' | 'name'>;
 
@@ -19,6 +20,8 @@ export function OperatorPage() {
   const [catalog, setCatalog] = useState<PolicyCatalog | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Bumped after each change, so the history reads the trail again. */
+  const [changes, setChanges] = useState(0);
 
   const load = useCallback(async (operatorKey: string, tenantId: string) => {
     const q = tenantId ? `?tenant=${encodeURIComponent(tenantId)}` : '';
@@ -58,6 +61,7 @@ export function OperatorPage() {
         await operatorCall(key, 'PUT', url, { enabled: action === 'enable', ...(forTenant ? { tenant } : {}) });
       }
       await load(key, tenant);
+      setChanges((n) => n + 1);
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -207,6 +211,7 @@ export function OperatorPage() {
           </tbody>
         </table>
       </section>
+      <PolicyHistory operatorKey={key} tenants={tenants} changed={changes} />
       <OperatorPeople
         operatorKey={key}
         tenant={selected}
