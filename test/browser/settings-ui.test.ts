@@ -95,8 +95,12 @@ describe('web UI in a real browser', () => {
     const metadata = JSON.parse(await readFile(path.join(fixtureDir, 'dist/metadata.json'), 'utf8')) as {
       contentHash: string;
     };
+    // Its API token is bound to one host (egress): the consent names that host.
+    const settings = (manifest['settings'] as Record<string, unknown>[]).map((setting) =>
+      setting['key'] === 'api_token' ? { ...setting, egress: ['api.helpdesk.example'] } : setting,
+    );
     await client.publishVersion({
-      manifest: { ...manifest, name: 'ticket-notes', description: 'Adds private notes to tickets.' },
+      manifest: { ...manifest, name: 'ticket-notes', description: 'Adds private notes to tickets.', settings },
       contentHash: metadata.contentHash,
     });
     const otherClient = new ApiClient({ serverUrl: server.url, apiKey: otherApiKey });
@@ -294,7 +298,7 @@ describe('web UI in a real browser', () => {
     assert.ok(width <= 390, `the page is ${width}px wide`);
   });
 
-  test('install asks for consent; disable, enable and uninstall work from the list', async () => {
+  test('install asks for consent, naming the only host a secret is sent to; disable, enable and uninstall work from the list', async () => {
     await page.goto(`${server.url}/msp/settings/extensions`);
     await page
       .locator('li[data-extension="ticket-notes"]')
@@ -302,6 +306,11 @@ describe('web UI in a real browser', () => {
       .click();
     const consent = page.getByRole('dialog', { name: /Install ticket-notes/ });
     await consent.getByText('Read the secrets you store for it').waitFor();
+    const egress = consent.locator('p', { hasText: 'is only ever sent to' });
+    assert.equal(
+      (await egress.innerText()).replace(/\s+/g, ' '),
+      'Secret api_token is only ever sent to api.helpdesk.example (the extension never sees its value).',
+    );
     await shot('install-consent');
     await consent.getByRole('button', { name: 'Allow and install' }).click();
     await page.waitForURL(/\/msp\/settings\/extensions\/[0-9a-f-]+\/settings$/);
