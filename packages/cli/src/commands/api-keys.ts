@@ -3,7 +3,7 @@ import type { ApiKeyCreated, ApiKeyInfo } from '@alga-psa/protocol';
 import { apiClient } from '../lib/credentials.ts';
 import { CliError } from '../lib/errors.ts';
 import { operatorClient } from '../lib/operator.ts';
-import { writeNewPrivateFile } from '../lib/private-file.ts';
+import { intoPrivateFile } from '../lib/private-file.ts';
 import { printJson, status } from '../output.ts';
 
 /**
@@ -34,9 +34,9 @@ function role(value: string | undefined): 'admin' | 'viewer' {
   return value;
 }
 
-/** Prints a new key once (or writes it to a new 0600 file), as `tenants create` does. */
-export async function handOver(created: ApiKeyCreated, opts: KeyFlags, what: string): Promise<void> {
-  if (opts.keyFile) await writeNewPrivateFile(opts.keyFile, `${created.apiKey}\n`);
+/** Makes a key with `--key-file` reserved first, then prints it once or says where it is, as `tenants create` does. */
+export async function handOver(make: () => Promise<ApiKeyCreated>, opts: KeyFlags, what: string): Promise<void> {
+  const created = await intoPrivateFile(opts.keyFile, make, (made) => `${made.apiKey}\n`);
   if (opts.json) {
     const { apiKey, ...rest } = created;
     return printJson(opts.keyFile ? { ...rest, keyFile: opts.keyFile } : { ...rest, apiKey });
@@ -77,8 +77,9 @@ export function register(program: Command): void {
 
   keyOptions(keys.command('create').description('Create an API key for this tenant (shown once)')).action(
     async (opts: KeyFlags) => {
-      const created = await (await apiClient(opts)).createApiKey({ name: opts.name!, role: role(opts.role) });
-      await handOver(created, opts, 'for this tenant');
+      const client = await apiClient(opts);
+      const request = { name: opts.name!, role: role(opts.role) };
+      await handOver(() => client.createApiKey(request), opts, 'for this tenant');
     },
   );
 
@@ -99,9 +100,8 @@ export function registerOperatorKey(tenants: Command): void {
       .command('add-key <tenant>')
       .description('Issue an API key to a tenant (id or name) that lost its own admin keys (shown once)'),
   ).action(async (tenant: string, opts: KeyFlags) => {
-    const created = await (
-      await operatorClient(opts)
-    ).issueTenantKey(tenant, { name: opts.name!, role: role(opts.role) });
-    await handOver(created, opts, `for tenant ${tenant}`);
+    const client = await operatorClient(opts);
+    const request = { name: opts.name!, role: role(opts.role) };
+    await handOver(() => client.issueTenantKey(tenant, request), opts, `for tenant ${tenant}`);
   });
 }

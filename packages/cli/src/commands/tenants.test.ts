@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { writeNewPrivateFile } from '../lib/private-file.ts';
+import { intoPrivateFile } from '../lib/private-file.ts';
 import { apiKeyLine } from './api-keys.ts';
 import { tenantLine } from './tenants.ts';
 import { userLine } from './users.ts';
@@ -25,18 +25,43 @@ test('a user line shows the role, the name, and the client of a client-portal us
   );
 });
 
-test('a key file is created 0600 and never overwrites an existing file', async () => {
+test('a key file is reserved 0600 before the key is made, never overwrites a file, and goes if making the key fails', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'alga-key-file-'));
   try {
     const file = path.join(dir, 'acme.key');
-    await writeNewPrivateFile(file, 'alga_sk_x\n');
-    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    let made = 0;
+    const make = async () => {
+      made += 1;
+      // Reserved before the server is asked: the file is there, empty and private, already.
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+      return { apiKey: 'alga_sk_x' };
+    };
+    await intoPrivateFile(file, make, (key) => `${key.apiKey}\n`);
     assert.equal(await readFile(file, 'utf8'), 'alga_sk_x\n');
+
     const existing = path.join(dir, 'existing.key');
     await writeFile(existing, 'keep me');
-    await assert.rejects(writeNewPrivateFile(existing, 'new'), /exists already; choose a new file/);
+    await assert.rejects(
+      intoPrivateFile(existing, make, () => 'new'),
+      /exists already; choose a new file/,
+    );
     assert.equal(await readFile(existing, 'utf8'), 'keep me');
-    await assert.rejects(writeNewPrivateFile(path.join(dir, 'no/such/dir.key'), 'x'), /Cannot create/);
+    await assert.rejects(
+      intoPrivateFile(path.join(dir, 'no/such/dir.key'), make, () => 'x'),
+      /Cannot create/,
+    );
+    assert.equal(made, 1, 'a bad path fails before any key is made');
+
+    const failed = path.join(dir, 'failed.key');
+    await assert.rejects(
+      intoPrivateFile(
+        failed,
+        () => Promise.reject(new Error('server said no')),
+        () => 'x',
+      ),
+      /server said no/,
+    );
+    await assert.rejects(stat(failed), { code: 'ENOENT' }, 'the reserved file is removed');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { TenantInfo } from '@alga-psa/protocol';
 import { operatorClient } from '../lib/operator.ts';
-import { writeNewPrivateFile } from '../lib/private-file.ts';
+import { intoPrivateFile } from '../lib/private-file.ts';
 import { printJson, status } from '../output.ts';
 import { registerOperatorKey } from './api-keys.ts';
 
@@ -46,8 +46,12 @@ export function register(program: Command): void {
     .option('--server <url>', 'server URL (default: ALGA_SERVER_URL or the login file)')
     .option('--json', 'print JSON (with the key, unless --key-file)')
     .action(async (name: string, opts: TenantFlags) => {
-      const created = await (await operatorClient(opts)).createTenant({ name });
-      if (opts.keyFile) await writeNewPrivateFile(opts.keyFile, `${created.apiKey}\n`);
+      const client = await operatorClient(opts);
+      const created = await intoPrivateFile(
+        opts.keyFile,
+        () => client.createTenant({ name }),
+        (made) => `${made.apiKey}\n`,
+      );
       if (opts.json) {
         const { apiKey, ...rest } = created;
         return printJson(opts.keyFile ? { ...rest, keyFile: opts.keyFile } : { ...rest, apiKey });
