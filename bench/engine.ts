@@ -25,9 +25,9 @@ import { createLogger } from '../packages/runner/src/logger.ts';
 import { RUNNER_NODE_FLAGS } from '../packages/runner/src/node-flags.ts';
 import { createRequestProviders } from '../packages/runner/src/providers/index.ts';
 import { testProviders } from '../packages/runner/src/testing/providers.ts';
-import { createWasiHost } from '../packages/runner/src/wasi/index.ts';
 import { benchWasmTiering } from './lib/tiering.ts';
 import { HOST_DATA, PLAIN_HANDLER } from './lib/guest-source.ts';
+import { BENCH_REQUEST, jcoHostImports } from './lib/jco-host.ts';
 import { measure as measureAlone, type Summary, type Warmup } from './lib/stats.ts';
 import { measureInRounds, RoundClient, ROUNDS_ENV } from './lib/rounds.ts';
 
@@ -45,16 +45,7 @@ export interface EngineRow {
   note?: string;
 }
 
-const request = {
-  context: {
-    requestId: 'r',
-    tenantId: 'tenant-bench',
-    extensionId: 'bench-realistic',
-    installId: 'install-bench',
-    versionId: '1',
-  },
-  http: { method: 'GET', url: '/work', headers: [], body: undefined },
-};
+const request = BENCH_REQUEST;
 
 /** While true, imports answer as the worker's do during an instance's warm-up (warm-up.ts). */
 let warmingUp = false;
@@ -63,21 +54,7 @@ const plan = new Map(hostPlan(testProviders()).map((planned) => [planned.iface, 
 const answerLocally = createLocalAnswerer(createRequestProviders());
 
 function witImports() {
-  const imports: Record<string, Record<string, (...args: never[]) => unknown>> = {
-    'alga:extension/context': { getContext: () => JSON.parse(HOST_DATA.context) },
-    'alga:extension/config': { get: () => undefined, getAll: () => HOST_DATA.config },
-    'alga:extension/secrets': {
-      get: () => HOST_DATA.secret,
-      listKeys: () => ['api_token'],
-      // WIT 0.3.0's secret handles: the handler uses neither, the glue needs both to instantiate.
-      handle: () => guestValue('secrets', 'handle', { kind: 'err', payload: 'missing' }),
-      egressHosts: () => [],
-    },
-    'alga:extension/logging': { logInfo: () => {}, logWarn: () => {}, logError: () => {} },
-    'alga:extension/random': { getRandomBytes: (n: number) => crypto.getRandomValues(new Uint8Array(n)) },
-    // The ambient WASI clocks, as the runner gives every guest (the handler sets no timer).
-    ...(createWasiHost({ wait: () => {}, stderr: () => {} }).imports as Record<string, Record<string, () => unknown>>),
-  };
+  const imports = jcoHostImports();
   for (const [key, functions] of Object.entries(imports)) {
     if (!key.startsWith('alga:extension/')) continue;
     const iface = key.slice('alga:extension/'.length);

@@ -12,13 +12,11 @@ import { buildExtension } from '@alga-psa/cli';
 import {
   directHostImports,
   directMonotonicClock,
-  guestValue,
   readDebugFlagOnce,
   type GuestRoot,
-  type Instantiate,
+  importGlue,
 } from '../packages/runner/src/engine/jco-glue.ts';
-import { createWasiHost } from '../packages/runner/src/wasi/index.ts';
-import { HOST_DATA } from './lib/guest-source.ts';
+import { BENCH_REQUEST, jcoHostImports } from './lib/jco-host.ts';
 
 const BLOCKS = Number(process.env.BENCH_GLUE_BLOCKS ?? 12);
 const PER_BLOCK = 400;
@@ -41,46 +39,18 @@ const modules: Record<string, WebAssembly.Module> = {};
 for (const [name, bytes] of Object.entries(files))
   if (name.endsWith('.wasm')) modules[name] = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
 
-const request = {
-  context: {
-    requestId: 'r',
-    tenantId: 'tenant-bench',
-    extensionId: 'bench',
-    installId: 'install-bench',
-    versionId: '1',
-  },
-  http: { method: 'GET', url: '/work', headers: [], body: undefined },
-};
-
-function imports() {
-  return {
-    'alga:extension/context': { getContext: () => JSON.parse(HOST_DATA.context) as unknown },
-    'alga:extension/config': { get: () => undefined, getAll: () => HOST_DATA.config },
-    'alga:extension/secrets': {
-      get: () => HOST_DATA.secret,
-      listKeys: () => ['api_token'],
-      handle: () => guestValue('secrets', 'handle', { kind: 'err', payload: 'missing' }),
-      egressHosts: () => [],
-    },
-    'alga:extension/logging': { logInfo: () => {}, logWarn: () => {}, logError: () => {} },
-    'alga:extension/random': { getRandomBytes: (n: number) => crypto.getRandomValues(new Uint8Array(n)) },
-    ...(createWasiHost({ wait: () => {}, stderr: () => {} }).imports as object),
-  };
-}
-
 const instances: [string, GuestRoot][] = [];
 for (const [name, glue] of variants) {
-  const url = `data:text/javascript;base64,${Buffer.from(glue).toString('base64')}`;
-  const { instantiate } = (await import(url)) as { instantiate: Instantiate };
-  instances.push([name, instantiate((file) => modules[file]!, imports() as never)]);
+  const instantiate = await importGlue(glue);
+  instances.push([name, instantiate((file) => modules[file]!, jcoHostImports() as never)]);
 }
-for (let i = 0; i < 2000; i++) for (const [, root] of instances) await root.handler(request as never);
+for (let i = 0; i < 2000; i++) for (const [, root] of instances) await root.handler(BENCH_REQUEST as never);
 
 const samples = new Map<string, number[]>(instances.map(([name]) => [name, []]));
 for (let block = 0; block < BLOCKS; block++) {
   for (const [name, root] of instances) {
     const before = process.cpuUsage();
-    for (let i = 0; i < PER_BLOCK; i++) await root.handler(request as never);
+    for (let i = 0; i < PER_BLOCK; i++) await root.handler(BENCH_REQUEST as never);
     const used = process.cpuUsage(before);
     samples.get(name)!.push((used.user + used.system) / PER_BLOCK / 1000);
   }
