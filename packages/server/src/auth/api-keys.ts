@@ -46,19 +46,32 @@ export async function createApiKey(
   return { keyId, apiKey: `alga_sk_${keyId}_${secret}` };
 }
 
+interface NewTenant {
+  name: string;
+  role?: Role;
+  keyName?: string;
+}
+
+/** Inserts a tenant and its first API key, in the caller's transaction (the operator's adds its audit row). */
+export async function insertTenantWithKey(
+  tx: Queryable,
+  options: NewTenant,
+): Promise<{ tenantId: string; createdAt: Date | string; keyId: string; apiKey: string }> {
+  const { rows } = await tx.query<{ id: string; created_at: Date | string }>(
+    'INSERT INTO tenants (name) VALUES ($1) RETURNING id, created_at',
+    [options.name],
+  );
+  const { id: tenantId, created_at: createdAt } = rows[0]!;
+  const key = await createApiKey(tx, { tenantId, role: options.role ?? 'admin', name: options.keyName });
+  return { tenantId, createdAt, ...key };
+}
+
 /** Creates a tenant and its first API key in one transaction. */
-export async function createTenantWithKey(
+export function createTenantWithKey(
   db: Db,
-  options: { name: string; role?: Role; keyName?: string },
-): Promise<{ tenantId: string; keyId: string; apiKey: string }> {
-  return db.transaction(async (tx) => {
-    const { rows } = await tx.query<{ id: string }>('INSERT INTO tenants (name) VALUES ($1) RETURNING id', [
-      options.name,
-    ]);
-    const tenantId = rows[0]!.id;
-    const key = await createApiKey(tx, { tenantId, role: options.role ?? 'admin', name: options.keyName });
-    return { tenantId, ...key };
-  });
+  options: NewTenant,
+): Promise<{ tenantId: string; createdAt: Date | string; keyId: string; apiKey: string }> {
+  return db.transaction((tx) => insertTenantWithKey(tx, options));
 }
 
 interface KeyRow {

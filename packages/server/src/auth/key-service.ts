@@ -8,14 +8,8 @@
 import type { ApiKeyCreated, ApiKeyInfo, CreateApiKeyRequest, Role } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
 import { lastAdminKey, noSuchApiKey } from '../errors.ts';
-import { insertAudit } from '../installs/store.ts';
+import { insertAudit, type AuditActor } from '../installs/store.ts';
 import { createApiKey, forgetApiKey } from './api-keys.ts';
-
-/** Who acts, for the audit row. */
-export interface KeyActor {
-  actor: string;
-  requestId: string;
-}
 
 interface KeyRow {
   id: string;
@@ -50,7 +44,7 @@ export async function listApiKeys(db: Queryable, tenantId: string): Promise<ApiK
 
 export async function issueApiKey(
   db: Db,
-  who: KeyActor,
+  who: AuditActor,
   tenantId: string,
   request: CreateApiKeyRequest,
 ): Promise<ApiKeyCreated> {
@@ -69,7 +63,7 @@ export async function issueApiKey(
 }
 
 /** Revokes one of the tenant's keys; revoking a revoked key changes nothing and writes no audit row. */
-export async function revokeApiKey(db: Db, who: KeyActor, tenantId: string, keyId: string): Promise<ApiKeyInfo> {
+export async function revokeApiKey(db: Db, who: AuditActor, tenantId: string, keyId: string): Promise<ApiKeyInfo> {
   const info = await db.transaction(async (tx) => {
     // Rows of this tenant's keys are locked so two revocations cannot each leave the other's key as the last admin.
     const { rows } = await tx.query<KeyRow>(

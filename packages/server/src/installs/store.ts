@@ -67,6 +67,9 @@ export interface AuditEntry {
   requestId?: string;
 }
 
+/** Who made a change and in which request, as its audit row names them (an operator, a tenant key). */
+export type AuditActor = Pick<AuditEntry, 'actor'> & { requestId: string };
+
 /** Which install a write transaction is about: the gateway caches installs by these two. */
 export interface InstallKey {
   tenantId: string;
@@ -78,7 +81,8 @@ export interface InstallStoreOptions {
   invalidate?(tenantId: string, extensionId: string): void;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID as the database writes ids; anything else never names a row (and would make PostgreSQL throw). */
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const INSTALL_COLUMNS = `i.id, i.tenant_id, i.extension_id, i.version, v.id AS version_id, v.content_hash,
             i.granted_capabilities, i.egress_grants, i.enabled, i.secrets_version, i.secrets_expires_at,

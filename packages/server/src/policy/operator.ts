@@ -71,12 +71,6 @@ export function registerOperatorAuth(
   });
 }
 
-/** Who makes an operator change, for its audit row: the operator's actor name and the request. */
-export interface OperatorActor {
-  actor: string;
-  requestId: string;
-}
-
 export function operatorOf(request: FastifyRequest): { actor: string } {
   if (!request.operator) throw operatorKeyMissing();
   return request.operator;

@@ -21,9 +21,8 @@ import {
 } from '@alga-psa/protocol';
 import type { Db, Queryable } from '../db/index.ts';
 import { capabilityDisabled, pageLimitTooHigh, policyNotConfigurable, unknownCapabilities } from '../errors.ts';
-import { insertAudit, MAX_AUDIT_PAGE, readPolicyAudit } from '../installs/store.ts';
+import { insertAudit, MAX_AUDIT_PAGE, readPolicyAudit, type AuditActor } from '../installs/store.ts';
 import { findTenant } from '../tenants/service.ts';
-import type { OperatorActor } from './operator.ts';
 
 interface SettingRow {
   capability: string;
@@ -107,7 +106,7 @@ export class PolicyService {
    * (its id or name). Setting what is already stored changes nothing and
    * leaves no audit row.
    */
-  async set(actor: OperatorActor, capability: string, enabled: boolean, tenant?: string): Promise<void> {
+  async set(actor: AuditActor, capability: string, enabled: boolean, tenant?: string): Promise<void> {
     configurable(capability);
     const target = tenant === undefined ? null : await this.tenant(tenant);
     const changed = await this.#db.transaction(async (tx) => {
@@ -141,7 +140,7 @@ export class PolicyService {
   }
 
   /** Removes a stored setting, so the tenant follows the global one again (or the global one the default: enabled). */
-  async reset(actor: OperatorActor, capability: string, tenant?: string): Promise<void> {
+  async reset(actor: AuditActor, capability: string, tenant?: string): Promise<void> {
     configurable(capability);
     const target = tenant === undefined ? null : await this.tenant(tenant);
     const changed = await this.#db.transaction(async (tx) => {

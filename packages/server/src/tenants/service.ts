@@ -14,14 +14,12 @@ import type {
   UserList,
   UserRole,
 } from '@alga-psa/protocol';
-import { createApiKey } from '../auth/api-keys.ts';
+import { insertTenantWithKey } from '../auth/api-keys.ts';
 import { createUser, randomPassword } from '../auth/session.ts';
 import type { Db, Queryable } from '../db/index.ts';
 import { clientIdForStaff, clientIdRequired, noSuchTenant, tenantExists, userExists } from '../errors.ts';
-import { insertAudit } from '../installs/store.ts';
-import type { OperatorActor } from '../policy/operator.ts';
+import { insertAudit, UUID_RE, type AuditActor } from '../installs/store.ts';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** PostgreSQL's unique_violation: another request created the same name first. */
 const UNIQUE_VIOLATION = '23505';
 
@@ -46,25 +44,24 @@ export async function listTenants(db: Queryable): Promise<TenantInfo[]> {
   return rows.map((row) => ({ id: row.id, name: row.name, createdAt: iso(row.created_at) }));
 }
 
-export async function createTenant(db: Db, who: OperatorActor, request: CreateTenantRequest): Promise<TenantCreated> {
+export async function createTenant(db: Db, who: AuditActor, request: CreateTenantRequest): Promise<TenantCreated> {
   try {
     return await db.transaction(async (tx) => {
       const taken = await tx.query('SELECT 1 FROM tenants WHERE name = $1', [request.name]);
       if (taken.rows.length > 0) throw tenantExists({ name: request.name });
-      const { rows } = await tx.query<{ id: string; name: string; created_at: Date | string }>(
-        'INSERT INTO tenants (name) VALUES ($1) RETURNING id, name, created_at',
-        [request.name],
-      );
-      const row = rows[0]!;
-      const key = await createApiKey(tx, { tenantId: row.id, role: 'admin', name: 'first admin key (operator)' });
+      const { tenantId, createdAt, keyId, apiKey } = await insertTenantWithKey(tx, {
+        name: request.name,
+        role: 'admin',
+        keyName: 'first admin key (operator)',
+      });
       await insertAudit(tx, {
         actor: who.actor,
-        tenantId: row.id,
+        tenantId,
         action: 'tenant.create',
-        keyNames: [key.keyId],
+        keyNames: [keyId],
         requestId: who.requestId,
       });
-      return { tenant: { id: row.id, name: row.name, createdAt: iso(row.created_at) }, ...key };
+      return { tenant: { id: tenantId, name: request.name, createdAt: iso(createdAt) }, keyId, apiKey };
     });
   } catch (error) {
     if ((error as { code?: unknown }).code === UNIQUE_VIOLATION) throw tenantExists({ name: request.name });
@@ -105,7 +102,7 @@ export async function listUsers(db: Queryable, tenantIdOrName: string): Promise<
 /** Adds a web user; without `password` one is generated and answered once. */
 export async function addUser(
   db: Db,
-  who: OperatorActor,
+  who: AuditActor,
   tenantIdOrName: string,
   request: CreateUserRequest,
 ): Promise<UserCreated> {
