@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { buildExtension } from '@alga-psa/cli';
 import { sideBySideTable, sideBySideTargets } from './lib/report.ts';
 import { fixtureDir } from './lib/services.ts';
-import { sideBySide } from './lib/side-by-side.ts';
+import { HTTP_WARM_MS, sideBySide } from './lib/side-by-side.ts';
 
 const log = (message: string) => process.stderr.write(`[bench http] ${message}\n`);
 
@@ -24,7 +24,7 @@ const result = await sideBySide(
     sliceMs: Number(process.env.BENCH_HTTP_SLICE_MS ?? 2000),
     rewarmMs: 300,
     concurrency: 8,
-    warmMs: 3000,
+    warmMs: HTTP_WARM_MS,
     baseline: process.env.BENCH_HTTP_BASELINE || undefined,
   },
   log,

@@ -17,7 +17,7 @@ import { ENGINE_ROUNDS, runEngineBench, type realisticRequest } from './engine.t
 import { closedLoop, closedLoopCount, openLoop, warmUp, type LoadResult, type LoadTarget } from './lib/load.ts';
 import { summarize } from './lib/stats.ts';
 import { benchPlatform, benchRunner, fixtureDir } from './lib/services.ts';
-import { sideBySide } from './lib/side-by-side.ts';
+import { HTTP_WARM_MS, sideBySide } from './lib/side-by-side.ts';
 import { toMarkdown, toSvg, type BenchResults } from './lib/report.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -329,7 +329,7 @@ const sideBySideResults = await sideBySide(
   component,
   quick
     ? { rounds: 2, sliceMs: 1000, rewarmMs: 200, concurrency: CONCURRENCY, warmMs: 1000 }
-    : { rounds: 6, sliceMs: 2500, rewarmMs: 300, concurrency: CONCURRENCY, warmMs: 3000 },
+    : { rounds: 6, sliceMs: 2500, rewarmMs: 300, concurrency: CONCURRENCY, warmMs: HTTP_WARM_MS },
   log,
 );
 const runnerResults = await runnerSections(component);

@@ -17,6 +17,12 @@ export const GATEWAY_ROW = 'gateway → runner';
 export const BASELINE_SUFFIX = ' (baseline)';
 /** The same platform with tracing on, every span exported (OTLP/HTTP JSON) to a sink in this process. */
 export const TRACED_GATEWAY_ROW = 'gateway → runner, tracing on';
+/**
+ * Unmeasured load per row before the rounds: V8 is still optimizing the server's
+ * code for ~10 s of load, and 3 s left the first rounds ~25% above the rest
+ * (docs/perf/042-on-cpu-profiles.md).
+ */
+export const HTTP_WARM_MS = 12_000;
 
 export interface SideBySide extends HttpRoundsOptions {
   rows: HttpRowResult[];
