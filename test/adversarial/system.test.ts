@@ -142,6 +142,8 @@ describe('adversarial: hostile guests and clients against the real processes', (
       });
       await recordArtifact('db', 'adversarial-install-logs.json', shipped);
       assert.ok(!hasCanary(shipped), 'shipped guest logs hold no form of the secret');
+      // The uncaught error's line names it, with the secret in its message masked (the built guest's stacks list only frames).
+      assert.match(shipped, /Unhandled error: Error: cannot continue with \[REDACTED\]/);
       for (const proc of [...sys.runners, sys.server]) {
         assert.ok(!hasCanary(proc.output()), `${proc.name} logged the secret`);
       }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { createHandler, json, SecretError, type HttpError } from './index.ts';
 import { createMockHost } from './testing.ts';
 import { answerWarmUp, installHost, WARM_UP_HEADER } from './host.ts';
+import { describeError } from './handler.ts';
 
 test('a handler reads context, config and a secret and answers JSON', async () => {
   const host = createMockHost({
@@ -64,6 +65,36 @@ test('an uncaught error becomes a 500 and an error log line, not a trap', async 
   assert.deepEqual(response.json(), { error: 'internal_error' });
   assert.equal(host.logs[0]?.level, 'error');
   assert.match(host.logs[0]!.message, /boom/);
+});
+
+test("an uncaught error's log line names the error and its message when the stack lists only frames", async () => {
+  // SpiderMonkey (the built component's runtime) writes stacks without the "Name: message" line V8 puts first.
+  const host = createMockHost();
+  const error = new TypeError('upstream said no');
+  error.stack = 'handler@dist/.alga-build/bundle.js:611:9\nserve@dist/.alga-build/bundle.js:90:3\n';
+  await host.invoke(
+    createHandler(() => {
+      throw error;
+    }),
+  );
+  assert.equal(
+    host.logs[0]?.message,
+    'Unhandled error: TypeError: upstream said no\nhandler@dist/.alga-build/bundle.js:611:9\nserve@dist/.alga-build/bundle.js:90:3',
+  );
+});
+
+test('describeError: a V8 stack as it is, a thrown non-Error as text or JSON', () => {
+  const v8 = new Error('boom');
+  assert.equal(describeError(v8), v8.stack);
+  assert.equal(describeError('plain text'), 'plain text');
+  assert.equal(describeError({ code: 42 }), '{"code":42}');
+  assert.equal(describeError(undefined), 'undefined');
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.equal(describeError(cyclic), '[object Object]');
+  const bare = new RangeError();
+  bare.stack = '';
+  assert.equal(describeError(bare), 'RangeError');
 });
 
 test('an out-of-range status is refused', async () => {

@@ -58,10 +58,30 @@ async function serve(raw: ExecuteRequest, fn: RuntimeHandler): Promise<ExecuteRe
   } catch (error) {
     // An uncaught error is the extension's bug: log it (the runner masks
     // secret values in log lines) and answer a generic 500.
-    runtime.log.error(`Unhandled error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    runtime.log.error(`Unhandled error: ${describeError(error)}`);
     response = json({ error: 'internal_error' }, { status: 500 });
   }
   return toExecuteResponse(response);
+}
+
+/**
+ * What an uncaught error's log line says: its name and message, then its
+ * stack. V8's stack starts with "Name: message"; SpiderMonkey's (the built
+ * component's runtime) lists only the frames, so the message is added.
+ */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) {
+    if (typeof error !== 'object' || error === null) return String(error);
+    try {
+      return JSON.stringify(error) ?? String(error);
+    } catch {
+      return String(error);
+    }
+  }
+  const head = error.message ? `${error.name}: ${error.message}` : error.name;
+  const stack = typeof error.stack === 'string' ? error.stack.trimEnd() : '';
+  if (!stack) return head;
+  return stack.startsWith(head) ? stack : `${head}\n${stack}`;
 }
 
 /**
