@@ -22,7 +22,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../scripts/lib/platform.ts';
-import { runToExit, startService, type ServiceProcess } from '../../scripts/lib/processes.ts';
+import { publishToLocalRegistry, startLocalRegistry, type LocalRegistry } from '../../scripts/lib/local-registry.ts';
+import { runToExit } from '../../scripts/lib/processes.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The names, ports and secret value the README's blocks use. */
@@ -165,7 +166,7 @@ describe('published packages: from a registry to a served, installed extension, 
   let work: string;
   let home: string;
   let npmrc: string;
-  let registry: ServiceProcess;
+  let registry: LocalRegistry;
   let platform: { child: ChildProcess; output: { text: string } } | undefined;
   /** The folder the README's author block leaves the shell in. */
   let project: string;
@@ -174,48 +175,12 @@ describe('published packages: from a registry to a served, installed extension, 
     work = await mkdtemp(path.join(tmpdir(), 'alga-packages-e2e-'));
     home = path.join(work, 'config-home');
     project = path.join(work, 'user', NAME);
-    const storage = path.join(work, 'registry');
-    await mkdir(storage);
-    const config = path.join(storage, 'config.yaml');
-    // No uplinks: only what was published here exists under @alga-psa (npm's own 0.3.0 SDK must not leak in).
-    await writeFile(
-      config,
-      [
-        `storage: ${JSON.stringify(path.join(storage, 'storage'))}`,
-        `auth: { htpasswd: { file: ${JSON.stringify(path.join(storage, 'htpasswd'))}, max_users: 1 } }`,
-        'uplinks: {}',
-        "packages: { '**': { access: $all, publish: $authenticated } }",
-        'log: { type: stdout, format: pretty, level: warn }',
-        '',
-      ].join('\n'),
-    );
-    registry = await startService({
-      name: 'verdaccio',
-      script: path.join(repo, 'node_modules/verdaccio/bin/verdaccio'),
-      args: ['--config', config, '--listen', `127.0.0.1:${await freePort()}`],
-      env: userEnv(),
-      ready: /http address - (http:\/\/\S+?)\/? -/,
-      timeoutMs: 60_000,
-    });
-    const registryUrl = `${registry.url}/`;
-    const user = await fetch(`${registryUrl}-/user/org.couchdb.user:alga`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'alga', password: `pw-${Date.now()}` }),
-    });
-    const { token } = (await user.json()) as { token: string };
-    assert.ok(token, 'verdaccio created no user');
+    registry = await startLocalRegistry({ dir: path.join(work, 'registry'), port: await freePort(), env: userEnv() });
     // What a user of a private registry puts in ~/.npmrc: the scope mapped to it; everything else from npm.
     npmrc = path.join(work, '.npmrc');
-    const host = new URL(registryUrl).host;
-    await writeFile(npmrc, `@alga-psa:registry=${registryUrl}\n//${host}/:_authToken=${token}\n`, { mode: 0o600 });
-
-    const publish = await runToExit(
-      process.execPath,
-      [path.join(repo, 'scripts/build-packages.ts'), '--publish', '--registry', registryUrl],
-      { cwd: repo, env: userEnv({ NPM_CONFIG_USERCONFIG: npmrc }) },
-    );
-    assert.equal(publish.code, 0, publish.stdout + publish.stderr);
+    await writeFile(npmrc, `@alga-psa:registry=${registry.url}\n`, { mode: 0o600 });
+    const publish = await publishToLocalRegistry(registry, { env: userEnv() });
+    assert.equal(publish.code, 0, publish.output);
   });
 
   after(async () => {
@@ -226,7 +191,7 @@ describe('published packages: from a registry to a served, installed extension, 
 
   test('every package is on the registry, Apache-2.0, with JavaScript, types, LICENSE and no TypeScript sources', async () => {
     for (const name of PUBLISHED) {
-      const response = await fetch(`${registry.url}/@alga-psa%2f${name}`);
+      const response = await fetch(`${registry.url}@alga-psa%2f${name}`);
       assert.equal(response.status, 200, `@alga-psa/${name} was not published`);
       const doc = (await response.json()) as {
         versions: Record<string, { license: string; engines: { node: string }; dist: { tarball: string } }>;
@@ -235,7 +200,7 @@ describe('published packages: from a registry to a served, installed extension, 
       assert.equal(doc.versions[VERSION]!.license, 'Apache-2.0', name);
       assert.match(doc.versions[VERSION]!.engines.node, /^>=22\.1[89]$/, name);
     }
-    const cli = (await (await fetch(`${registry.url}/@alga-psa%2fcli`)).json()) as {
+    const cli = (await (await fetch(`${registry.url}@alga-psa%2fcli`)).json()) as {
       versions: Record<string, { dist: { tarball: string } }>;
     };
     const tarball = path.join(work, 'cli.tgz');
@@ -247,7 +212,7 @@ describe('published packages: from a registry to a served, installed extension, 
     assert.match(listing.stdout, /^package\/wit\/alga-extension\.wit$/m);
     assert.doesNotMatch(listing.stdout, /^package\/src\/.*(?<!\.d)\.ts$/m, 'no TypeScript source to strip');
     // The initializer carries the template and nothing else: npm create fetches no toolchain.
-    const create = (await (await fetch(`${registry.url}/@alga-psa%2fcreate-extension`)).json()) as {
+    const create = (await (await fetch(`${registry.url}@alga-psa%2fcreate-extension`)).json()) as {
       versions: Record<string, { dependencies?: Record<string, string>; dist: { tarball: string } }>;
     };
     assert.deepEqual(create.versions[VERSION]!.dependencies ?? {}, {});
@@ -314,7 +279,7 @@ describe('published packages: from a registry to a served, installed extension, 
     ) as { version: string };
     assert.equal(sdk.version, VERSION);
     const lock = await readFile(path.join(project, 'package-lock.json'), 'utf8');
-    assert.ok(lock.includes(`${registry.url}/@alga-psa/extension-runtime/-/`), 'the SDK came from the local registry');
+    assert.ok(lock.includes(`${registry.url}@alga-psa/extension-runtime/-/`), 'the SDK came from the local registry');
 
     assert.match(text, new RegExp(`Built ${NAME}@0\\.1\\.0 in `));
     assert.match(text, /ℹ pass 2/);
