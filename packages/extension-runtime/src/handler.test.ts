@@ -99,7 +99,8 @@ test('describeError: a V8 stack as it is, a thrown non-Error as text or JSON', (
 
 test('an out-of-range status is refused', async () => {
   const host = createMockHost();
-  await assert.rejects(host.invoke(createHandler(() => ({ status: 42 }))), /100 to 599/);
+  await assert.rejects(host.invoke(createHandler(() => ({ status: 42 }))), /200 to 599/);
+  await assert.rejects(host.invoke(createHandler(() => ({ status: 101 }))), /200 to 599/);
 });
 
 test("the runner's warm-up call takes the SDK's request path without running the extension", async () => {

@@ -133,8 +133,9 @@ function toRequest(raw: ExecuteRequest): ExtensionRequest {
 
 function toExecuteResponse(response: ExtensionResponse): ExecuteResponse {
   const status = response.status ?? 200;
-  if (!Number.isInteger(status) || status < 100 || status > 599) {
-    throw new RangeError(`Response status must be an integer from 100 to 599, got ${String(status)}.`);
+  // A 1xx is an interim answer, not a response: the host refuses it too.
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new RangeError(`Response status must be an integer from 200 to 599, got ${String(status)}.`);
   }
   const body = response.body;
   return {

@@ -138,8 +138,27 @@ export const ExecuteRequestSchema = Type.Object({
 });
 export type ExecuteRequest = Static<typeof ExecuteRequestSchema>;
 
+/**
+ * A guest answers with a final status. A 1xx is interim: relayed, the client
+ * would take the next response on the connection as this request's.
+ */
+export const GUEST_STATUS = { min: 200, max: 599 } as const;
+
+export function isGuestStatus(status: unknown): status is number {
+  return Number.isInteger(status) && (status as number) >= GUEST_STATUS.min && (status as number) <= GUEST_STATUS.max;
+}
+
+// node:http's rules (validateHeaderName / validateHeaderValue), as predicates: they throw, and this package runs in browsers too.
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE_FORBIDDEN = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Whether Node can send this header: a token name, a value with no control character (CR, LF, NUL) or char above U+00FF. */
+export function isSendableHeader(name: string, value: string): boolean {
+  return HEADER_NAME.test(name) && !HEADER_VALUE_FORBIDDEN.test(value);
+}
+
 export const ExecuteResponseSchema = Type.Object({
-  status: Type.Integer({ minimum: 100, maximum: 599 }),
+  status: Type.Integer({ minimum: GUEST_STATUS.min, maximum: GUEST_STATUS.max }),
   headers: Type.Record(Type.String(), Type.String()),
   body_b64: Type.Union([Type.String(), Type.Null()]),
 });

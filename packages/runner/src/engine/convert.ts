@@ -1,5 +1,5 @@
 /** Conversions between the protocol's execute messages and the WIT records. */
-import type { ExecuteRequest, ExecuteResponse } from '@alga-psa/protocol';
+import { isGuestStatus, isSendableHeader, type ExecuteRequest, type ExecuteResponse } from '@alga-psa/protocol';
 import type {
   ExecuteRequest as WitExecuteRequest,
   ExecuteResponse as WitExecuteResponse,
@@ -44,15 +44,15 @@ export function toExecuteResponse(
   mask: (text: string) => string = (t) => t,
 ): ExecuteResponse {
   const { status } = response;
-  if (!Number.isInteger(status) || status < 100 || status > 599) {
-    throw errors.invalidStatus({ status });
-  }
+  if (!isGuestStatus(status)) throw errors.invalidStatus({ status });
   const headers: Record<string, string> = {};
   for (const { name, value } of response.headers) {
     const key = name.toLowerCase();
     if (HOP_BY_HOP.has(key)) continue;
-    // Repeated headers fold into one comma-separated value (RFC 9110 §5.3).
     const safe = mask(value);
+    // One the HTTP layer would refuse to send (a NUL, a character above U+00FF, a space in the name) is dropped, not a 500.
+    if (!isSendableHeader(key, safe)) continue;
+    // Repeated headers fold into one comma-separated value (RFC 9110 §5.3).
     headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${safe}` : safe;
   }
   const body = response.body;

@@ -149,10 +149,18 @@ for (const { mode, settings, label } of VARIANTS) {
       assert.equal(next.statusCode, 200);
     });
 
-    it('rejects a guest status outside 100-599 as an execution failure', async () => {
-      const res = await execute({ path: '/bad-status' });
-      assert.equal(res.statusCode, 502);
-      assert.equal(res.json().error.code, 'ALGA_EXECUTION_FAILED');
+    it('rejects a guest status outside 200-599, an interim 1xx included, as an execution failure', async () => {
+      for (const code of ['42', '101', '199', '600']) {
+        const res = await execute({ path: '/bad-status', query: `code=${code}` });
+        assert.equal(res.statusCode, 502, code);
+        assert.equal(res.json().error.code, 'ALGA_EXECUTION_FAILED', code);
+      }
+    });
+
+    it('drops guest response headers the HTTP layer could not send, and keeps the rest', async () => {
+      const res = await execute({ path: '/bad-headers' });
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json().headers, { 'x-ext-latin1': 'caf\u00e9', 'x-ext-ok': 'kept' });
     });
 
     it('returns a secret when cap:secrets.get is granted and the key is set', async () => {

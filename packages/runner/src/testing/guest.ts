@@ -152,7 +152,19 @@ export async function handler(req) {
       await sleep(30);
       return json(200, { leftTimersFired });
     case '/bad-status':
-      return { status: 42, headers: [], body: undefined };
+      return { status: Number(params.code ?? 42), headers: [], body: undefined };
+    case '/bad-headers':
+      return {
+        status: 200,
+        headers: [
+          { name: 'x-ext-nul', value: 'a\0b' },
+          { name: 'x-ext-emoji', value: '\u{1F680}' },
+          { name: 'x-ext-a b', value: 'spaced name' },
+          { name: 'x-ext-latin1', value: 'caf\u00e9' },
+          { name: 'x-ext-ok', value: 'kept' },
+        ],
+        body: undefined,
+      };
     default:
       return json(404, { error: 'no such fixture path', path });
   }

@@ -124,6 +124,9 @@ for (const engine of testEngines()) {
       assert.equal(response.body, 'hi from guest');
       assert.equal(response.headers['x-ext-guest'], 'yes');
       assert.equal(response.headers['x-powered-by'], undefined, 'response headers are allowlisted');
+      // Never a document of the platform's origin: sandboxed, no sniffing.
+      assert.equal(response.headers['content-security-policy'], "sandbox; default-src 'none'; frame-ancestors 'none'");
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
       assert.equal(response.headers['set-cookie'], undefined);
       assert.equal(response.headers['x-request-id'], 'req-gw-1');
 

@@ -36,7 +36,7 @@ test('rate limit: a burst per install, then nothing until its window of burst/pe
   assert.throws(() => rateLimitFromEnv({ ALGA_GATEWAY_RATE_LIMIT: 'lots' }), /ALGA_GATEWAY_RATE_LIMIT/);
 });
 
-test('response headers: allowlist plus x-ext-*, no CR/LF injection', () => {
+test('response headers: allowlist plus x-ext-*, no CR/LF injection, nothing Node could not send', () => {
   assert.deepEqual(
     responseHeadersForClient({
       'Content-Type': 'text/plain',
@@ -45,8 +45,14 @@ test('response headers: allowlist plus x-ext-*, no CR/LF injection', () => {
       'x-ext-config-version': '9',
       server: 'guest',
       'cache-control': 'no-store\r\nset-cookie: a=b',
+      'content-security-policy': 'script-src *',
+      'x-ext-nul': 'a\0b',
+      'x-ext-emoji': '\u{1F680}',
+      'x-ext-a b': 'spaced name',
+      'x-ext-\u00e4': 'non-token name',
+      'x-ext-latin1': 'caf\u00e9',
     }),
-    { 'content-type': 'text/plain', 'x-ext-trace': '1', 'x-ext-config-version': '9' },
+    { 'content-type': 'text/plain', 'x-ext-trace': '1', 'x-ext-config-version': '9', 'x-ext-latin1': 'caf\u00e9' },
   );
 });
 

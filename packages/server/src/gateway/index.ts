@@ -34,7 +34,7 @@ import {
 import type { InstallService } from '../installs/service.ts';
 import type { GatewayEntry, ServerMetrics } from '../metrics.ts';
 import { identifyCaller } from './caller.ts';
-import { requestHeadersForGuest, responseHeadersForClient } from './headers.ts';
+import { GUEST_RESPONSE_SECURITY_HEADERS, requestHeadersForGuest, responseHeadersForClient } from './headers.ts';
 import { matchEndpoint } from './match.ts';
 import { applyMethodOverride } from './method-override.ts';
 import { installRateLimiter, type RateLimitOptions } from './rate-limit.ts';
@@ -236,6 +236,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
     const result = await deps.runner.execute(execute, request.gatewaySpan);
 
     reply.headers(responseHeadersForClient(result.headers));
+    reply.headers(GUEST_RESPONSE_SECURITY_HEADERS);
     reply.header('x-request-id', request.id);
     return reply
       .code(result.status)

@@ -24,6 +24,7 @@ import {
   HEADER_CONFIG_VERSION,
   HEADER_REQUEST_ID,
   HEADER_SECRETS_VERSION,
+  isGuestStatus,
   RUNNER_API_SCOPES,
   RUNNER_ROUTES,
   RUNNER_SCOPES,
@@ -467,10 +468,7 @@ function parseExecuteResponse(text: string): ExecuteResponse {
   }
   const response = value as Partial<ExecuteResponse>;
   if (
-    typeof response.status !== 'number' ||
-    !Number.isInteger(response.status) ||
-    response.status < 100 ||
-    response.status > 599 ||
+    !isGuestStatus(response.status) ||
     (response.body_b64 !== null && response.body_b64 !== undefined && typeof response.body_b64 !== 'string')
   ) {
     throw guestResponseInvalid();
