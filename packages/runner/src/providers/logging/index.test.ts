@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { testScope } from '../../testing/scope.ts';
 import { createDispatcher } from '../../host-calls/index.ts';
 import { testProviders } from '../../testing/providers.ts';
-import { loggingImpl, MAX_GUEST_LOG_BYTES } from './index.ts';
+import { loggingImpl, MAX_GUEST_LOG_BYTES, MAX_GUEST_LOG_LINES } from './index.ts';
 
 function guestLines(logs: Array<Record<string, unknown>>) {
   return logs.filter((line) => line.source === 'guest');
@@ -48,6 +48,26 @@ describe('logging provider', () => {
     ].join(' | ');
     call('logInfo', t.scope, message);
     assert.equal(guestLines(t.logs)[0]!.msg, Array(5).fill('[REDACTED]').join(' | '));
+  });
+
+  it('keeps the first MAX_GUEST_LOG_LINES lines of an execution and says once, at its end, how many more were dropped', () => {
+    const t = testScope({ providers: ['cap:log.emit'] });
+    for (let i = 0; i < MAX_GUEST_LOG_LINES + 5; i++) call('logInfo', t.scope, `line ${i}`);
+    assert.equal(guestLines(t.logs).length, MAX_GUEST_LOG_LINES);
+    assert.equal(guestLines(t.logs).at(-1)!.msg, `line ${MAX_GUEST_LOG_LINES - 1}`);
+    t.close();
+    const last = guestLines(t.logs).at(-1)!;
+    assert.equal(guestLines(t.logs).length, MAX_GUEST_LOG_LINES + 1);
+    assert.equal(last.level, 40);
+    assert.equal(last.dropped, 5);
+    assert.match(last.msg as string, /5 more log line\(s\) of this request were dropped/);
+    // Another execution starts from zero.
+    const next = testScope({ providers: ['cap:log.emit'] });
+    call('logInfo', next.scope, 'fresh');
+    assert.deepEqual(
+      guestLines(next.logs).map((line) => line.msg),
+      ['fresh'],
+    );
   });
 
   it('caps a message at 8 KiB and marks it truncated', () => {
