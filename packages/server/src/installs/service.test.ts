@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { contentHashOf } from '@alga-psa/bundle-store';
 import { LocalKeyring } from '@alga-psa/transit';
-import type { Manifest } from '@alga-psa/protocol';
+import { secretEgressField, type Manifest } from '@alga-psa/protocol';
 import { createTenantWithKey } from '../auth/api-keys.ts';
 import type { Db, Queryable } from '../db/index.ts';
 import { migrate } from '../db/migrate.ts';
@@ -308,6 +308,87 @@ for (const engine of testEngines()) {
       assert.deepEqual(await audited(() => installs.uninstall(actor, install)), ['install.delete']);
       assert.equal(await installs.runtime(actor.tenantId, 'web-ext'), null);
       await assert.rejects(installs.uninstall(actor, install), { code: 'ALGA_NOT_FOUND' });
+    });
+
+    describe('an upgrade that drops a secret setting', () => {
+      const EXT = 'egress-ext';
+      const egressBound = { key: 'api_token', type: 'string', label: 'API token', secret: true } as const;
+      const plain = { key: 'webhook_secret', type: 'string', label: 'Webhook secret', secret: true } as const;
+      const greeting = { key: 'greeting', type: 'string', label: 'Greeting', default: 'Hello' } as const;
+      const expires = new Date(Date.now() + 86_400_000).toISOString();
+      /** Secret key → hosts, as the gateway puts it in `secret_egress` for the install's current manifest. */
+      const egressSent = async () =>
+        secretEgressField((await installs.runtime(actor.tenantId, EXT))!.install.manifest.settings).secret_egress ?? {};
+      const delivered = async () =>
+        Object.keys((await installs.runtime(actor.tenantId, EXT))?.envelope?.ciphertexts ?? {});
+
+      before(async () => {
+        await publish(
+          sampleManifest({
+            name: EXT,
+            version: '0.5.0',
+            settings: [greeting, { ...egressBound, egress: ['api.example.com'] }, plain],
+          }),
+        );
+        await publish(sampleManifest({ name: EXT, version: '0.5.1', settings: [greeting, plain] }));
+        // The reference format: no settings at all, so an admin may add secret keys of any name.
+        await publish(sampleManifest({ name: EXT, version: '0.5.2', settings: [] }));
+        await installs.install(actor, { extensionId: EXT, version: '0.5.0' });
+        const install = await installs.get(actor.tenantId, EXT);
+        await installs.setSecret(actor, install, 'api_token', 'tok-egress-only', expires);
+        await installs.setSecret(actor, install, 'webhook_secret', 'hook');
+      });
+
+      test('the envelope a runner gets no longer carries a secret the new version does not declare', async () => {
+        assert.deepEqual(await delivered(), ['api_token', 'webhook_secret']);
+        assert.deepEqual(await egressSent(), { api_token: ['api.example.com'] }, '0.5.0: api_token is egress-bound');
+        const secretsVersion = (await installs.get(actor.tenantId, EXT)).secretsVersion;
+
+        const upgrade = await installs.install(actor, { extensionId: EXT, version: '0.5.1' });
+        const runtime = await installs.runtime(actor.tenantId, EXT);
+        assert.equal(runtime?.install.version, '0.5.1');
+        assert.deepEqual(Object.keys(runtime?.envelope?.ciphertexts ?? {}), ['webhook_secret']);
+        assert.deepEqual(upgrade.undeliveredSecrets, ['api_token'], 'the upgrade says: kept, not delivered');
+        assert.equal(runtime?.envelope?.key_expires_at, undefined, 'no expiry of a key that is not sent');
+        assert.equal(runtime?.install.secretsVersion, secretsVersion + 1, 'runners drop values decrypted before');
+        const { rows } = await raw.query<{ key_names: string[] }>(
+          "SELECT key_names FROM audit_log WHERE action = 'install.upgrade' ORDER BY id DESC LIMIT 1",
+        );
+        assert.deepEqual(rows[0]!.key_names, ['api_token'], 'the upgrade row names the secret it stopped delivering');
+
+        // Kept, encrypted: an admin still sees (and can delete) it.
+        const state = await installs.state(upgrade.install);
+        assert.deepEqual(state.undeliveredSecrets, ['api_token']);
+        assert.deepEqual(
+          state.secrets.map((s) => [s.key, s.set]),
+          [
+            ['webhook_secret', true],
+            ['api_token', true],
+          ],
+        );
+      });
+
+      test('an egress-bound secret stays egress-bound or absent, never plain, across upgrades and downgrades', async () => {
+        /** Every key the runner may decrypt is either sent with its egress hosts or was never egress-bound. */
+        const neverPlain = async (label: string) => {
+          if ((await delivered()).includes('api_token'))
+            assert.deepEqual((await egressSent())['api_token'], ['api.example.com'], label);
+        };
+        await neverPlain('0.5.1');
+        // No settings at all (custom keys): a key some version binds to egress hosts is still not handed over.
+        const custom = await installs.install(actor, { extensionId: EXT, version: '0.5.2' });
+        assert.deepEqual(await delivered(), ['webhook_secret']);
+        assert.deepEqual(custom.undeliveredSecrets, ['api_token']);
+        await neverPlain('0.5.2');
+        // Back to a version that declares it: the stored value is used again, on that version's terms.
+        const back = await installs.install(actor, { extensionId: EXT, version: '0.5.0' });
+        assert.deepEqual(back.undeliveredSecrets, []);
+        assert.deepEqual(await delivered(), ['api_token', 'webhook_secret']);
+        assert.deepEqual(await egressSent(), { api_token: ['api.example.com'] });
+        const runtime = await installs.runtime(actor.tenantId, EXT);
+        assert.deepEqual(runtime?.envelope?.key_expires_at, { api_token: new Date(expires).toISOString() });
+        await neverPlain('0.5.0 again');
+      });
     });
 
     test("another tenant's install is not found, by extension or by id, and a malformed id is no query at all", async () => {

@@ -106,6 +106,8 @@ export interface InstallState {
   secrets: SecretMeta[];
   /** Required secrets without a value: the install will not work until they are set. */
   missingSecrets: string[];
+  /** Stored secrets the installed version does not declare: kept (encrypted), never delivered to a runner. */
+  undeliveredSecrets: string[];
 }
 
 export interface SettingsChange {
@@ -153,6 +155,27 @@ export function installInfo(install: InstallRow): InstallInfo {
 /** Required secret settings that have no value yet. */
 export function missingSecrets(manifest: Manifest, setKeys: readonly string[]): string[] {
   return manifest.settings.filter((s) => s.secret && s.required && !setKeys.includes(s.key)).map((s) => s.key);
+}
+
+/**
+ * The stored secrets an install's guest may be handed under `manifest`: only
+ * the keys it declares as secret settings, on the terms it declares now (the
+ * gateway's `secret_egress` comes from the same manifest). A manifest without
+ * settings takes custom keys, so every stored key goes, except one that a
+ * version of the extension binds to egress hosts (`egressBound`): that value
+ * was set for a handle, never for the guest to read. The rest stay stored,
+ * encrypted (a later version that declares them again uses them), and reach
+ * no runner: not in the envelope, so `get`, `handle` and `list-keys` answer
+ * as for a key never set.
+ */
+export function deliveredSecrets(
+  manifest: Manifest,
+  stored: readonly string[],
+  egressBound: readonly string[] = [],
+): string[] {
+  if (customKeysAllowed(manifest)) return stored.filter((key) => !egressBound.includes(key));
+  const declared = new Set(secretKeys(manifest));
+  return stored.filter((key) => declared.has(key));
 }
 
 /** Keys whose value differs between two configs. */
@@ -269,7 +292,15 @@ export class InstallService {
       this.store.secretMeta(install),
     ]);
     const set = secrets.filter((secret) => secret.set).map((secret) => secret.key);
-    return { install, config, configVersion: version, secrets, missingSecrets: missingSecrets(install.manifest, set) };
+    const delivered = await this.#delivered(this.store, install, set);
+    return {
+      install,
+      config,
+      configVersion: version,
+      secrets,
+      missingSecrets: missingSecrets(install.manifest, set),
+      undeliveredSecrets: set.filter((key) => !delivered.includes(key)),
+    };
   }
 
   /** A version (the latest by default) of a published extension and what installing it asks consent for. */
@@ -322,11 +353,20 @@ export class InstallService {
 
   // ── Writes ─────────────────────────────────────────────────────────────────
 
-  /** Installs the version (latest by default) with the grant, or upgrades the tenant's install in place. */
+  /**
+   * Installs the version (latest by default) with the grant, or upgrades the
+   * tenant's install in place. An upgrade keeps every stored secret, but a
+   * runner gets only those the new version declares (`deliveredSecrets`):
+   * `undeliveredSecrets` names the rest ("kept, not delivered"). When that
+   * changes what a stored secret is delivered as (withheld, delivered again,
+   * other egress hosts), the secrets version bumps, so runners drop values
+   * they decrypted under the old terms, and the `install.upgrade` row names
+   * those keys.
+   */
   async install(
     actor: Actor,
     request: { extensionId: string; version?: string | undefined; grant?: string[] | undefined },
-  ): Promise<{ created: boolean; install: InstallRow }> {
+  ): Promise<{ created: boolean; install: InstallRow; undeliveredSecrets: string[] }> {
     const { extensionId } = request;
     const found = await findVersion(this.#db, extensionId, request.version);
     if (!found) throw notPublished({ extensionId });
@@ -335,9 +375,11 @@ export class InstallService {
     }
     const granted = resolveGrant(found.manifest, request.grant);
     await this.#policy?.assertInstallable(actor.tenantId, granted);
+    let undeliveredSecrets: string[] = [];
     const created = await this.store.write({ tenantId: actor.tenantId, extensionId }, async (tx) => {
       const existing = await tx.lock(actor.tenantId, extensionId);
       if (existing) {
+        const was = await tx.find(actor.tenantId, extensionId);
         await tx.upgrade(existing, found.version, granted);
         const previous = await tx.config(existing);
         const next = carryConfig(found.manifest, previous.config);
@@ -345,7 +387,20 @@ export class InstallService {
           JSON.stringify(next) === JSON.stringify(previous.config)
             ? previous.version
             : await tx.writeConfig(existing, next, actor.actor);
-        await tx.audit(auditEntry(actor, existing, 'install.upgrade', { version: configVersion }));
+        const stored = await tx.storedSecretKeys(existing);
+        const upgraded = { extensionId, manifest: found.manifest };
+        const delivered = await this.#delivered(tx, upgraded, stored);
+        undeliveredSecrets = stored.filter((key) => !delivered.includes(key));
+        const before = was ? await this.#deliveryTerms(tx, was, stored) : undefined;
+        const after = await this.#deliveryTerms(tx, upgraded, stored);
+        const changed = stored.filter((key) => before?.get(key) !== after.get(key));
+        if (changed.length > 0) await tx.bumpSecretsVersion(existing);
+        await tx.audit(
+          auditEntry(actor, existing, 'install.upgrade', {
+            version: configVersion,
+            ...(changed.length > 0 ? { keyNames: changed } : {}),
+          }),
+        );
         return false;
       }
       // Only a concurrent first install of the same extension can make this fail.
@@ -354,7 +409,7 @@ export class InstallService {
     });
     const install = await this.get(actor.tenantId, extensionId);
     await this.#prepare?.(install);
-    return { created, install };
+    return { created, install, undeliveredSecrets };
   }
 
   /** A first install from the web UI: only when `consent` covers every capability the version gets. */
@@ -597,14 +652,47 @@ export class InstallService {
     return encrypted;
   }
 
+  /** `deliveredSecrets` for an install's manifest, asking the store for egress-bound keys only when it matters. */
+  async #delivered(
+    reads: Pick<InstallStore, 'egressBoundSecretKeys'>,
+    install: Pick<InstallRow, 'extensionId' | 'manifest'>,
+    stored: readonly string[],
+  ): Promise<string[]> {
+    const egressBound =
+      customKeysAllowed(install.manifest) && stored.length > 0
+        ? await reads.egressBoundSecretKeys(install.extensionId)
+        : [];
+    return deliveredSecrets(install.manifest, stored, egressBound);
+  }
+
+  /** Stored key → how a runner gets it under this manifest: its egress hosts as JSON (`[]`: plain); absent when withheld. */
+  async #deliveryTerms(
+    reads: Pick<InstallStore, 'egressBoundSecretKeys'>,
+    install: Pick<InstallRow, 'extensionId' | 'manifest'>,
+    stored: readonly string[],
+  ): Promise<Map<string, string>> {
+    const egress = secretEgressOf(install.manifest.settings);
+    const delivered = await this.#delivered(reads, install, stored);
+    return new Map(delivered.map((key) => [key, JSON.stringify([...(egress[key] ?? [])].sort())]));
+  }
+
   /**
    * Ciphertexts only: the server cannot decrypt. An install without the
    * secrets capability (granted and allowed by policy) gets no envelope at
-   * all (deny by default, nothing to leak).
+   * all (deny by default, nothing to leak). Only the secrets the current
+   * manifest declares go in (`deliveredSecrets`): a stored value an upgrade
+   * left undeclared stays in the database and never reaches a runner, so an
+   * egress-bound secret cannot come back as a plain one.
    */
   async #envelope(install: InstallRow, capabilities: readonly string[]): Promise<SecretEnvelope | null> {
     if (!capabilities.includes('cap:secrets.get')) return null;
-    const { ciphertexts, keyRef, expiresAt } = await this.store.ciphertexts(install.id);
+    const stored = await this.store.ciphertexts(install.id);
+    const delivered = new Set(await this.#delivered(this.store, install, Object.keys(stored.ciphertexts)));
+    const only = (values: Record<string, string>) =>
+      Object.fromEntries(Object.entries(values).filter(([key]) => delivered.has(key)));
+    const ciphertexts = only(stored.ciphertexts);
+    const expiresAt = only(stored.expiresAt);
+    const keyRef = stored.keyRef;
     return {
       version: String(install.secretsVersion),
       algorithm: 'aes-256-gcm',

@@ -339,6 +339,35 @@ class InstallReads {
     });
   }
 
+  /**
+   * Secret keys that some published version of `extensionId` declares as a
+   * secret setting with `egress` hosts: a manifest without settings (custom
+   * keys) must not hand such a stored value to its guest in plain.
+   */
+  async egressBoundSecretKeys(extensionId: string): Promise<string[]> {
+    const { rows } = await this.q.query<{ key: string }>(
+      `SELECT DISTINCT s.value->>'key' AS key
+         FROM extension_versions v
+        CROSS JOIN LATERAL jsonb_array_elements(
+          CASE WHEN jsonb_typeof(v.manifest->'settings') = 'array' THEN v.manifest->'settings' ELSE '[]'::jsonb END
+        ) AS s(value)
+        WHERE v.extension_id = $1 AND s.value->>'secret' = 'true'
+          AND jsonb_typeof(s.value->'egress') = 'array' AND jsonb_array_length(s.value->'egress') > 0
+        ORDER BY 1`,
+      [extensionId],
+    );
+    return rows.map((row) => row.key);
+  }
+
+  /** Keys of the install's stored secrets (no value, no ciphertext). */
+  async storedSecretKeys(installId: string): Promise<string[]> {
+    const { rows } = await this.q.query<{ key: string }>(
+      'SELECT key FROM install_secrets WHERE install_id = $1 ORDER BY key',
+      [installId],
+    );
+    return rows.map((row) => row.key);
+  }
+
   /** Ciphertexts only: the server cannot decrypt them; they leave only inside a runner's envelope. */
   async ciphertexts(installId: string): Promise<StoredCiphertexts> {
     const { rows } = await this.q.query<{ key: string; ciphertext: string; key_ref: string; expires_at: Date | null }>(
