@@ -314,6 +314,8 @@ export interface InstallView {
   config?: Record<string, unknown>;
   secrets?: { key: string; set: boolean; version?: number | null }[];
   missingSecrets?: string[];
+  /** Stored secrets the installed version does not declare: kept, not delivered to it. */
+  undeliveredSecrets?: string[];
 }
 
 function safeJson(text: string): unknown {

@@ -65,6 +65,9 @@ export function printInstalled(view: InstallView): void {
   for (const key of view.missingSecrets ?? []) {
     console.log(`  secret "${key}" is not set yet: alga secrets set ${key}`);
   }
+  for (const key of view.undeliveredSecrets ?? []) {
+    console.log(`  secret "${key}" is kept but not given to this version, which does not declare it`);
+  }
 }
 
 export function register(program: Command): void {

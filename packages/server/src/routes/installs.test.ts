@@ -201,6 +201,20 @@ for (const engine of testEngines()) {
       assert.deepEqual(list.json().installs, []);
     });
 
+    test('an upgrade to a version that no longer declares a stored secret says it is kept, not delivered', async () => {
+      await publish(ctx, sampleManifest({ name: 'third-ext' }));
+      assert.equal((await install(ctx, 'third-ext')).statusCode, 201);
+      const put = await inject('PUT', '/api/v1/installs/third-ext/secrets/api_token', ctx.adminA, { value: 'tok' });
+      assert.equal(put.statusCode, 200);
+      const base = sampleManifest({ name: 'third-ext', version: '1.1.0' });
+      await publish(ctx, { ...base, settings: base.settings!.filter((s) => s.key !== 'api_token') });
+      const upgraded = await install(ctx, 'third-ext');
+      assert.equal(upgraded.statusCode, 200);
+      assert.deepEqual(upgraded.json().undeliveredSecrets, ['api_token']);
+      await publish(ctx, sampleManifest({ name: 'third-ext', version: '1.2.0' }));
+      assert.deepEqual((await install(ctx, 'third-ext')).json().undeliveredSecrets, []);
+    });
+
     test('a malformed or unknown API key is a 401', async () => {
       for (const auth of ['Bearer nope', 'Bearer alga_sk_0000000000000000_' + 'a'.repeat(43), 'Basic abc']) {
         const response = await inject('GET', '/api/v1/installs', auth);

@@ -47,7 +47,7 @@ export function installOf(installs: InstallService, request: FastifyRequest<Exte
   return installs.get(principalOf(request).tenantId, request.params.extensionId);
 }
 
-/** `{install, requestedCapabilities, config, configVersion, secrets, secretsVersion, missingSecrets}`. */
+/** `{install, requestedCapabilities, config, configVersion, secrets, secretsVersion, missingSecrets, undeliveredSecrets}`. */
 export async function describeInstall(installs: InstallService, install: InstallRow) {
   const state = await installs.state(install);
   return {
@@ -58,6 +58,8 @@ export async function describeInstall(installs: InstallService, install: Install
     secrets: state.secrets,
     secretsVersion: install.secretsVersion,
     missingSecrets: state.missingSecrets,
+    // Stored values this version does not declare: kept, never given to it.
+    undeliveredSecrets: state.undeliveredSecrets,
   };
 }
 
