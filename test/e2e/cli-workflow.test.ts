@@ -452,6 +452,25 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
       );
     });
 
+    test('secrets delete removes one secret; uninstall needs --yes without a terminal, then removes the install', async () => {
+      const deleted = await alga(['secrets', 'delete', 'api_token'], { cwd: project, env });
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.match(deleted.stdout, /^Deleted secret api_token of \S+ \(secrets version \d+\)$/m);
+      const listed = await alga(['secrets', 'list', '--json'], { cwd: project, env });
+      const secrets = JSON.parse(listed.stdout) as { key: string; set: boolean }[];
+      assert.equal(secrets.find((s) => s.key === 'api_token')?.set, false);
+
+      const refused = await alga(['uninstall'], { cwd: project, env });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /confirm on a terminal, or pass --yes in scripts/);
+      const removed = await alga(['uninstall', '--yes'], { cwd: project, env });
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.match(removed.stdout, /^Uninstalled \S+$/m);
+      const again = await alga(['uninstall', '--yes'], { cwd: project, env });
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /is not installed/);
+    });
+
     test('a read command without credentials says how to log in', async () => {
       const run = await alga(['secrets', 'list'], { cwd: project });
       assert.equal(run.code, 1);

@@ -284,6 +284,13 @@ export class ApiClient {
     return this.request('GET', `/api/v1/installs/${encodeURIComponent(extensionId)}`);
   }
 
+  deleteSecret(extensionId: string, key: string): Promise<{ key: string; set: false; secretsVersion: number }> {
+    return this.request(
+      'DELETE',
+      `/api/v1/installs/${encodeURIComponent(extensionId)}/secrets/${encodeURIComponent(key)}`,
+    );
+  }
+
   /** `expiresAt`: ISO time after which the guest reads `expired`; omitted, the secret never expires. */
   setSecret(extensionId: string, key: string, value: string, expiresAt?: string): Promise<unknown> {
     return this.request(

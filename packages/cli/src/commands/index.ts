@@ -6,11 +6,12 @@ import { register as dev } from './dev.ts';
 import { register as pack } from './pack.ts';
 import { register as login } from './login.ts';
 import { register as publish } from './publish.ts';
-import { register as install } from './install.ts';
+import { register as install, registerUninstall as uninstall } from './install.ts';
 import { register as configGet } from './config-get.ts';
 import { register as configSet } from './config-set.ts';
 import { register as secretsSet } from './secrets-set.ts';
 import { register as secretsList } from './secrets-list.ts';
+import { register as secretsDelete } from './secrets-delete.ts';
 import { register as egress } from './egress.ts';
 import { register as logs } from './logs.ts';
 import { register as reference } from './reference.ts';
@@ -34,10 +35,12 @@ export const commands: ((program: Command) => void)[] = [
   sign,
   publish,
   install,
+  uninstall,
   configGet,
   configSet,
   secretsSet,
   secretsList,
+  secretsDelete,
   egress,
   logs,
   audit,

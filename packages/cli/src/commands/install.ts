@@ -110,3 +110,34 @@ export function register(program: Command): void {
       },
     );
 }
+
+/** `alga uninstall`: the reverse of `alga install`, confirmed like it (the install's data goes with it). */
+export function registerUninstall(program: Command): void {
+  program
+    .command('uninstall [extensionId]')
+    .description("Uninstall an extension from your tenant, deleting the install's config, secrets, storage and logs")
+    .option('-C, --dir <dir>', 'extension folder whose manifest names the extension', '.')
+    .option('-y, --yes', 'uninstall without asking (for scripts)')
+    .option('--server <url>', 'server URL (default: ALGA_SERVER_URL or the login file)')
+    .action(async (extensionArg: string | undefined, opts: { dir: string; yes?: boolean; server?: string }) => {
+      const extensionId =
+        extensionArg ??
+        (existsSync(path.join(opts.dir, 'manifest.json')) ? (await loadProject(opts.dir)).manifest.name : undefined);
+      if (!extensionId)
+        throw new CliError('Which extension? Run inside its folder or pass its id: alga uninstall <extensionId>');
+      const client = await apiClient(opts);
+      if (!opts.yes) {
+        if (!process.stdin.isTTY) {
+          throw new CliError(
+            "Uninstalling deletes the install's config, secrets, storage and logs; confirm on a terminal, or pass --yes in scripts.",
+          );
+        }
+        // Ask only about an install that exists: a typo gets the server's "not installed" first.
+        await client.getInstall(extensionId);
+        const question = `Uninstall ${extensionId}, deleting its config, secrets, storage and logs?`;
+        if (!(await confirm(question))) throw new CliError('Not uninstalled: not confirmed.');
+      }
+      await client.uninstall(extensionId);
+      console.log(`Uninstalled ${extensionId}`);
+    });
+}

@@ -28,7 +28,7 @@ test('every config and secrets verb takes --ext, -C/--dir and --server, under on
   const root = program();
   const verbs: Record<string, string[]> = {
     config: ['get', 'set'],
-    secrets: ['set', 'list'],
+    secrets: ['set', 'list', 'delete'],
   };
   for (const [noun, names] of Object.entries(verbs)) {
     const group = root.commands.find((c) => c.name() === noun)!;
