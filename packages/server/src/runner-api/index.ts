@@ -32,7 +32,7 @@ import { requireAdmin } from '../auth/api-keys.ts';
 import { entryNotFound, pageLimitTooHigh, valueNotBase64 } from '../errors.ts';
 import type { InstallService } from '../installs/service.ts';
 import type { InstallStore } from '../installs/store.ts';
-import { authenticateRunner } from './auth.ts';
+import { authenticateRunner, type RunnerPrincipal } from './auth.ts';
 import { appendLogs, DEFAULT_LOG_RETENTION, readLogs } from './logs.ts';
 import {
   checkKey,
@@ -111,9 +111,18 @@ export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (plain, opt
   const entryParams = Type.Object({ namespace: Type.String(), '*': Type.String() });
 
   const traced = options.tracing ? traceRunnerCalls(app, options.tracing) : undefined;
-  const caller = async (request: FastifyRequest, scope: keyof typeof RUNNER_API_SCOPES) => {
+  const callers = new WeakMap<FastifyRequest, RunnerPrincipal>();
+  // An onRequest hook: the token is checked before the body is read or validated, so an
+  // unauthenticated caller costs no parsing and learns nothing of the schemas (401, not 400).
+  const authenticated = (scope: keyof typeof RUNNER_API_SCOPES) => async (request: FastifyRequest) => {
     const who = await authenticateRunner(options.installs, verifier, request, RUNNER_API_SCOPES[scope]);
     traced?.(request, who.installId);
+    callers.set(request, who);
+  };
+  const caller = (request: FastifyRequest): RunnerPrincipal => {
+    const who = callers.get(request);
+    // Only a route registered without `authenticated` gets here.
+    if (!who) throw new Error('runner API route without authentication');
     return who;
   };
   const keyParams = ({ namespace, '*': key }: { namespace: string; '*': string }) => {
@@ -122,17 +131,24 @@ export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (plain, opt
     return { namespace, key };
   };
 
-  app.get(entryPath, { schema: { params: entryParams, response: { 200: StorageEntrySchema } } }, async (request) => {
-    const { installId } = await caller(request, 'storage');
-    const { namespace, key } = keyParams(request.params);
-    const entry = await getEntry(db, installId, namespace, key);
-    if (!entry) throw entryNotFound();
-    return entryView(entry);
-  });
+  const storage = authenticated('storage');
+
+  app.get(
+    entryPath,
+    { onRequest: storage, schema: { params: entryParams, response: { 200: StorageEntrySchema } } },
+    async (request) => {
+      const { installId } = caller(request);
+      const { namespace, key } = keyParams(request.params);
+      const entry = await getEntry(db, installId, namespace, key);
+      if (!entry) throw entryNotFound();
+      return entryView(entry);
+    },
+  );
 
   app.put(
     entryPath,
     {
+      onRequest: storage,
       bodyLimit: putBodyLimit,
       schema: {
         params: entryParams,
@@ -141,7 +157,7 @@ export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (plain, opt
       },
     },
     async (request, reply) => {
-      const { installId } = await caller(request, 'storage');
+      const { installId } = caller(request);
       const { namespace, key } = keyParams(request.params);
       const { value_b64: valueB64, expected_revision: expected, ttl_seconds: ttlSeconds } = request.body;
       if (!BASE64_RE.test(valueB64)) {
@@ -165,9 +181,9 @@ export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (plain, opt
 
   app.delete(
     entryPath,
-    { schema: { params: entryParams, querystring: StorageDeleteQuerySchema } },
+    { onRequest: storage, schema: { params: entryParams, querystring: StorageDeleteQuerySchema } },
     async (request, reply) => {
-      const { installId } = await caller(request, 'storage');
+      const { installId } = caller(request);
       const { namespace, key } = keyParams(request.params);
       const deleted = await deleteEntry(db, installId, { namespace, key, expected: request.query.expected_revision });
       if (!deleted) throw entryNotFound();
@@ -177,9 +193,12 @@ export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (plain, opt
 
   app.get(
     namespacePath,
-    { schema: { params: namespaceParams, querystring: StorageListQuerySchema, response: { 200: StoragePageSchema } } },
+    {
+      onRequest: storage,
+      schema: { params: namespaceParams, querystring: StorageListQuerySchema, response: { 200: StoragePageSchema } },
+    },
     async (request) => {
-      const { installId } = await caller(request, 'storage');
+      const { installId } = caller(request);
       const { namespace } = request.params;
       checkNamespace(namespace);
       const limit = request.query.limit === undefined ? undefined : Number(request.query.limit);
@@ -192,11 +211,15 @@ export const runnerApi: FastifyPluginAsync<RunnerApiOptions> = async (plain, opt
     },
   );
 
-  app.post(runnerApiPaths.logs, { schema: { body: LogBatchSchema } }, async (request, reply) => {
-    const { installId } = await caller(request, 'logs');
-    const accepted = await appendLogs(db, installId, request.body.lines, retain);
-    return reply.code(202).send({ accepted });
-  });
+  app.post(
+    runnerApiPaths.logs,
+    { onRequest: authenticated('logs'), schema: { body: LogBatchSchema } },
+    async (request, reply) => {
+      const { installId } = caller(request);
+      const accepted = await appendLogs(db, installId, request.body.lines, retain);
+      return reply.code(202).send({ accepted });
+    },
+  );
 };
 
 /** `GET /api/v1/installs/:extensionId/logs`: an install's recent guest logs, for the tenant's admins. */

@@ -41,6 +41,26 @@ for (const engine of testEngines()) {
       assert.equal((await ship(ctx.installA, [line('x')], storageOnly)).statusCode, 403);
     });
 
+    test('the token is checked before the body: a malformed body without a valid token is a 401, not a schema error', async () => {
+      const malformed = await ctx.server.app.inject({
+        method: 'POST',
+        url: '/api/internal/ext-runner/logs',
+        headers: { authorization: 'Bearer nope', 'content-type': 'application/json' },
+        payload: '{"lines": "not an array"',
+      });
+      assert.equal(malformed.statusCode, 401);
+      const invalid = await ship(ctx.installA, ['not a line'], 'Bearer nope');
+      assert.equal(invalid.statusCode, 401);
+      assert.doesNotMatch(invalid.body, /lines/);
+      const storage = await ctx.server.app.inject({
+        method: 'PUT',
+        url: '/api/internal/ext-runner/storage/ns/key',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"value_b64": 42}',
+      });
+      assert.equal(storage.statusCode, 401);
+    });
+
     test('lines are kept per install, newest N only, and read back oldest first by admins', async () => {
       const accepted = await ship(
         ctx.installA,
