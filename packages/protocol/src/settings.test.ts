@@ -34,6 +34,7 @@ test('an extension that declares no settings takes custom keys of the reference 
   assert.match(errors.find((e) => e.field === 'bad key')?.message ?? '', /letters, digits, "_", "\." or "-"/);
   assert.equal(keyProblem('ALGA_API_KEY'), undefined);
   assert.equal(keyProblem('api_key'), undefined);
+  for (const reserved of ['__proto__', 'constructor', 'prototype']) assert.match(keyProblem(reserved)!, /is reserved/);
   assert.ok(keyProblem('x'.repeat(65)));
   assert.ok(keyProblem(''));
   assert.equal(customKeysAllowed(none), true);

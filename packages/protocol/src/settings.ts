@@ -50,11 +50,15 @@ export interface SettingsOf {
  */
 export const SETTING_KEY_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
 
+/** Names of a JavaScript object's internals: as a config key, `__proto__` vanished from the object that held it. */
+export const RESERVED_SETTING_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** Why `key` is not a usable config or secret key, or undefined when it is. */
 export function keyProblem(key: string): string | undefined {
-  return SETTING_KEY_PATTERN.test(key)
-    ? undefined
-    : `"${key.length > 80 ? `${key.slice(0, 80)}…` : key}" is not a valid key: use 1–64 letters, digits, "_", "." or "-".`;
+  if (!SETTING_KEY_PATTERN.test(key)) {
+    return `"${key.length > 80 ? `${key.slice(0, 80)}…` : key}" is not a valid key: use 1–64 letters, digits, "_", "." or "-".`;
+  }
+  return RESERVED_SETTING_KEYS.has(key) ? `"${key}" is reserved: choose another key.` : undefined;
 }
 
 /**

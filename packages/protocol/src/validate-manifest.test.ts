@@ -56,6 +56,14 @@ test('settings: duplicate keys, wrong defaults, secret non-text and missing opti
   }
 });
 
+test("a setting may not be named after a JavaScript object's internals", () => {
+  for (const key of ['__proto__', 'constructor', 'prototype']) {
+    const errors = errorsOf({ ...sampleManifest(), settings: [{ key, type: 'string', label: 'X' }] });
+    const error = errors.find((e) => e.path === 'settings[0].key');
+    assert.match(error?.message ?? JSON.stringify(errors), /is a reserved name/, key);
+  }
+});
+
 test('unknown capabilities and endpoint paths without a leading slash are refused', () => {
   const errors = errorsOf({
     ...sampleManifest(),

@@ -460,6 +460,9 @@ function friendlyError(
       return { path, message: `${field} must not be empty.` };
     case 'minItems':
       return { path, message: `${field} must list at least ${String(params['limit'])} item(s).` };
+    case 'not':
+      // The schema's only `not`: a setting key that names a JavaScript object's internals.
+      return { path, message: `${field} is a reserved name (__proto__, constructor, prototype); choose another.` };
     case 'uniqueItems':
       return {
         path,
