@@ -152,6 +152,12 @@ export function isGuestStatus(status: unknown): status is number {
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HEADER_VALUE_FORBIDDEN = /[^\t\x20-\x7e\x80-\xff]/;
 
+/**
+ * Most bytes of a guest's response headers (names, values, separators); a header past it is
+ * dropped. Node's and curl's clients read 16 KiB of headers at most, and the gateway adds its own.
+ */
+export const MAX_GUEST_HEADER_BYTES = 12 * 1024;
+
 /** Whether Node can send this header: a token name, a value with no control character (CR, LF, NUL) or char above U+00FF. */
 export function isSendableHeader(name: string, value: string): boolean {
   return HEADER_NAME.test(name) && !HEADER_VALUE_FORBIDDEN.test(value);

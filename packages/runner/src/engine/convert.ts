@@ -1,5 +1,11 @@
 /** Conversions between the protocol's execute messages and the WIT records. */
-import { isGuestStatus, isSendableHeader, type ExecuteRequest, type ExecuteResponse } from '@alga-psa/protocol';
+import {
+  isGuestStatus,
+  isSendableHeader,
+  MAX_GUEST_HEADER_BYTES,
+  type ExecuteRequest,
+  type ExecuteResponse,
+} from '@alga-psa/protocol';
 import type {
   ExecuteRequest as WitExecuteRequest,
   ExecuteResponse as WitExecuteResponse,
@@ -46,12 +52,17 @@ export function toExecuteResponse(
   const { status } = response;
   if (!isGuestStatus(status)) throw errors.invalidStatus({ status });
   const headers: Record<string, string> = {};
+  let bytes = 0;
   for (const { name, value } of response.headers) {
     const key = name.toLowerCase();
     if (HOP_BY_HOP.has(key)) continue;
     const safe = mask(value);
     // One the HTTP layer would refuse to send (a NUL, a character above U+00FF, a space in the name) is dropped, not a 500.
     if (!isSendableHeader(key, safe)) continue;
+    // Latin-1 only by now: a character is a byte. Past the budget a client could not read the response.
+    const size = key.length + safe.length + 4;
+    if (bytes + size > MAX_GUEST_HEADER_BYTES) continue;
+    bytes += size;
     // Repeated headers fold into one comma-separated value (RFC 9110 §5.3).
     headers[key] = Object.hasOwn(headers, key) ? `${headers[key]}, ${safe}` : safe;
   }
