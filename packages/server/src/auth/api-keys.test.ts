@@ -45,7 +45,7 @@ for (const engine of testEngines()) {
       await assert.rejects(authenticateApiKey(handle, wrong), { code: 'ALGA_UNAUTHENTICATED' });
     });
 
-    it('no key at all asks for one; a well-formed unknown or revoked key is told it is not valid', async () => {
+    it('no key at all asks for one; a key that is cut short, unknown or revoked is told it is not valid', async () => {
       const { keyId, apiKey } = await createTenantWithKey(db, { name: 'told-apart' });
       const missing = /^Send an API key as "Authorization: Bearer alga_sk_…"\.$/;
       for (const header of [undefined, '', 'Bearer', 'Basic abc']) {
@@ -55,6 +55,9 @@ for (const engine of testEngines()) {
       const notValid = { code: 'ALGA_UNAUTHENTICATED', message: 'The API key is not valid.' };
       await assert.rejects(authenticateApiKey(db, `Bearer alga_sk_${'0'.repeat(16)}_${'a'.repeat(43)}`), notValid);
       await assert.rejects(authenticateApiKey(db, `Bearer ${apiKey.slice(0, -4)}AAAA`), notValid);
+      // A key cut short when copied, or some other token, was sent: it is not valid (not "send one").
+      await assert.rejects(authenticateApiKey(db, `Bearer ${apiKey.slice(0, -5)}`), notValid);
+      await assert.rejects(authenticateApiKey(db, 'Bearer nope'), notValid);
       await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [keyId]);
       await assert.rejects(authenticateApiKey(db, `Bearer ${apiKey}`), notValid);
     });

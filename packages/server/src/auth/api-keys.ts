@@ -103,8 +103,10 @@ function keyCache(db: Queryable): LRUCache<string, KeyRow> {
 /** Resolves an Authorization header to a principal, or throws 401. */
 export async function authenticateApiKey(db: Queryable, authorization: string | undefined): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-  const parsed = match ? KEY_RE.exec(match[1]!) : null;
-  if (!parsed) throw apiKeyMalformed();
+  if (!match) throw apiKeyMalformed();
+  // A key was sent but is not one of ours (cut short when copied, another service's): "not valid", not "send one".
+  const parsed = KEY_RE.exec(match[1]!);
+  if (!parsed) throw apiKeyInvalid();
   const [, keyId, secret] = parsed as unknown as [string, string, string];
   const cache = keyCache(db);
   let row: KeyRow | undefined = cache.get(keyId);
