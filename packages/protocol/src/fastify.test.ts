@@ -1,9 +1,10 @@
 // The shared error plugin: schema failures become ALGA_VALIDATION_FAILED with
 // the same wording as ever for a few problems, and a bounded answer for many.
 import assert from 'node:assert/strict';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { algaErrors, MAX_VALIDATION_DETAILS } from './fastify.ts';
+import { algaClientErrorHandler, algaErrors, MAX_VALIDATION_DETAILS } from './fastify.ts';
 
 describe('algaErrors: schema validation failures', () => {
   let app: FastifyInstance;
@@ -72,5 +73,40 @@ describe('algaErrors: schema validation failures', () => {
     assert.ok(response.body.length < 1024, `${response.body.length} bytes`);
     const [detail] = response.json().error.details;
     assert.match(detail.field, /^body\.tags\.k+…$/);
+  });
+});
+
+describe("algaClientErrorHandler: requests Node's parser refuses", () => {
+  let app: FastifyInstance;
+  let port: number;
+  before(async () => {
+    app = Fastify({ logger: false, clientErrorHandler: algaClientErrorHandler });
+    app.get('/', async () => ({ ok: true }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    port = (app.server.address() as AddressInfo).port;
+  });
+  after(() => app.close());
+
+  /** Sends raw bytes and reads until the server closes the connection. */
+  const raw = async (request: string): Promise<{ status: number; body: unknown }> => {
+    const socket = connect(port, '127.0.0.1');
+    socket.end(request);
+    const chunks: Buffer[] = [];
+    for await (const chunk of socket) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const [head, body = ''] = text.split('\r\n\r\n');
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head!)?.[1]), body: JSON.parse(body) };
+  };
+
+  it('an unknown method is a 400 with the registry body', async () => {
+    const answer = await raw('FOO / HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(answer.status, 400);
+    assert.deepEqual(answer.body, { error: { code: 'ALGA_BAD_REQUEST', message: 'The request is malformed.' } });
+  });
+
+  it('headers past the limit are a 431 ALGA_HEADERS_TOO_LARGE', async () => {
+    const answer = await raw(`GET / HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(32 * 1024)}\r\n\r\n`);
+    assert.equal(answer.status, 431);
+    assert.equal((answer.body as { error: { code: string } }).error.code, 'ALGA_HEADERS_TOO_LARGE');
   });
 });

@@ -16,8 +16,10 @@ import {
 import fp from 'fastify-plugin';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { TSchema } from 'typebox';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { clip } from './clip.ts';
-import { AlgaError } from './errors.ts';
+import { AlgaError, type ErrorCode } from './errors.ts';
 
 /**
  * Most schema problems one error lists; past it a last entry counts the
@@ -158,6 +160,34 @@ function register(app: FastifyInstance, options: AlgaErrorsOptions, done: (error
 }
 
 /** Registers the error and not-found handlers on the app it is registered in (not encapsulated). */
+/**
+ * Fastify's `clientErrorHandler`, for a request Node's HTTP parser refuses
+ * before any route sees it (an unknown method, headers past the limit, a
+ * malformed request line, a request not received in time): the registry's
+ * body, as for every other error, then the connection is closed.
+ */
+export function algaClientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  // A reset connection has nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'ALGA_HEADERS_TOO_LARGE'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'ALGA_REQUEST_TIMEOUT'
+        : 'ALGA_BAD_REQUEST';
+  const alga = new AlgaError(code);
+  const body = JSON.stringify(alga.toBody());
+  // Not when a response on this connection has begun: its bytes would be corrupted.
+  const started = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (socket.writable && !started) {
+    socket.write(
+      `HTTP/1.1 ${alga.status} ${STATUS_CODES[alga.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
 export const algaErrors: FastifyPluginCallback<AlgaErrorsOptions> = fp(register, {
   fastify: '5.x',
   name: 'alga-errors',

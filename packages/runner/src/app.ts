@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import { PrepareRequestSchema, RUNNER_ROUTES, RUNNER_SCOPES, type PrepareResponse } from '@alga-psa/protocol';
-import { algaErrors, RequestLog } from '@alga-psa/protocol/fastify';
+import { algaClientErrorHandler, algaErrors, RequestLog } from '@alga-psa/protocol/fastify';
 import type { Tracing } from '@alga-psa/protocol/tracing';
 import type { ServiceClaims, ServiceTokenVerifier } from '@alga-psa/service-auth';
 import { verifyServiceToken } from './auth.ts';
@@ -67,6 +67,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const execute = executeRoute({ ...options, nextRequestId });
   const app = Fastify({
     loggerInstance: options.logger,
+    // A request Node's parser refuses still gets the registry's body.
+    clientErrorHandler: algaClientErrorHandler,
     bodyLimit: options.bodyLimit,
     genReqId: nextRequestId,
     // The hot route never enters Fastify: node:http hands it to the hand-written

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import { RUNNER_API_PREFIX, type BundleLimits } from '@alga-psa/protocol';
-import { algaErrors, algaFrameworkErrors, RequestLog } from '@alga-psa/protocol/fastify';
+import { algaClientErrorHandler, algaErrors, algaFrameworkErrors, RequestLog } from '@alga-psa/protocol/fastify';
 import type { Tracing } from '@alga-psa/protocol/tracing';
 import type { ServiceTokenSigner, ServiceTokenVerifier } from '@alga-psa/service-auth';
 import type { TrustPolicy } from '@alga-psa/service-auth/bundle-signature';
@@ -134,6 +134,8 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
   }
 
   const app = Fastify({
+    // A request Node's parser refuses still gets the registry's body.
+    clientErrorHandler: algaClientErrorHandler,
     // Logs go to stderr: stdout carries only the "Server ready on …" line that scripts wait for.
     // Written asynchronously, in batches of 4 KiB or every 100 ms (pino flushes at exit), so no request
     // waits for the pipe and one write carries many lines (docs/perf/036-log-batches.md).
