@@ -109,7 +109,11 @@ export function toAlgaError(error: unknown): AlgaError {
       return new AlgaError('ALGA_BAD_REQUEST', `Unsupported Content-Type: ${fastifyError.message}`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new AlgaError('ALGA_BAD_REQUEST', 'The body is not valid JSON.');
+      // Fastify's parser and ours refuse __proto__ and constructor.prototype keys with the same code.
+      return new AlgaError(
+        'ALGA_BAD_REQUEST',
+        'The body is not valid JSON, or holds a refused __proto__ or constructor.prototype key.',
+      );
   }
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     return new AlgaError('ALGA_BAD_REQUEST', fastifyError.message);
