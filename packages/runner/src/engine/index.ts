@@ -221,6 +221,7 @@ export class Engine {
   #job(component: LoadedComponent, request: ExecuteRequest, scope: ExecutionScope): ScheduledJob {
     const onHostCall: ScheduledJob['onHostCall'] = (call) => this.#dispatch(scope, call.iface, call.fn, call.args);
     return {
+      install: request.context.install_id,
       component,
       request: toWitRequest(request),
       timeoutMs: this.timeoutFor(request),

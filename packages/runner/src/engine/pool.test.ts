@@ -17,8 +17,9 @@ import type { HostCall } from './messages.ts';
 /** The runner's own plan: which interfaces a worker answers itself, which are one-way. */
 const plan = hostPlan(testProviders());
 
-/** A job for a request granted nothing (so no call is answered without the host). */
-const job = (fields: Omit<PoolJob, 'local'>): PoolJob => ({
+/** A job for a request granted nothing (so no call is answered without the host), for the request's install. */
+const job = (fields: Omit<PoolJob, 'local' | 'install'>): PoolJob => ({
+  install: fields.request.context.installId ?? 'i',
   ...fields,
   local: { request: { context: fields.request as never, config: {} }, granted: [] },
 });
@@ -383,6 +384,165 @@ describe('worker pool: replacing a killed worker', () => {
       await busy;
       // Both idle now: the one holding the component serves it, every time.
       for (let i = 0; i < 3; i++) assert.equal(await idOf(), second);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('worker pool: sharing workers between installs', () => {
+  /**
+   * Jobs that report their start (a one-way log line with their name) and,
+   * when held, wait in the guest for the test to release them: which job
+   * runs when is decided by the test's events, never by the clock.
+   */
+  const installs = () => {
+    const started: string[] = [];
+    const gates = new Map<string, Int32Array>();
+    const components = new Map<string, LoadedComponent>();
+    const onHostCall = async (call: HostCall): Promise<HostOutcome> => {
+      if (call.fn.startsWith('log')) started.push(String(call.args[0]));
+      return { kind: 'ok', value: undefined };
+    };
+    /** A job of `install` named `name`; `held`: it runs until `release(name)`. */
+    const submit = (
+      pool: WorkerPool,
+      install: string,
+      name: string,
+      options: { held?: boolean; timeoutMs?: number } = {},
+    ) => {
+      let component = components.get(install);
+      if (!component) {
+        component = fakeComponent(
+          `imports['alga:extension/logging'].logInfo(request.http.url);
+           if (request.http.body) Atomics.wait(new Int32Array(request.http.body.buffer), 0, 0);
+           ${textResponse('request.http.url')}`,
+        );
+        components.set(install, component);
+      }
+      const gate = options.held ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+      if (gate) gates.set(name, gate);
+      return pool.run(
+        job({
+          component,
+          request: {
+            context: { ...request.context, installId: install },
+            http: { ...request.http, url: name, body: gate ? new Uint8Array(gate.buffer) : undefined },
+          },
+          timeoutMs: options.timeoutMs ?? NO_DEADLINE_MS,
+          onHostCall,
+        }),
+      );
+    };
+    const release = (name: string) => {
+      const gate = gates.get(name)!;
+      Atomics.store(gate, 0, 1);
+      Atomics.notify(gate, 0);
+    };
+    const startedCount = (count: number) => until(() => started.length >= count);
+    return { started, submit, release, startedCount };
+  };
+  const answer = async (response: Promise<{ body?: Uint8Array | undefined }>) =>
+    Buffer.from((await response).body ?? []).toString('utf8');
+  const turnedAway = (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_RUNNER_UNAVAILABLE';
+
+  it("gives a freed worker to another install's waiting request before the next of an install holding all workers, and keeps it from taking it back", async () => {
+    const pool = poolOf({ size: 2, queueLimit: 16, logger: pino({ level: 'silent' }) });
+    const { started, submit, release, startedCount } = installs();
+    try {
+      // Install a, alone, takes both workers (no one else waits), then floods the queue.
+      const a = ['a1', 'a2', 'a3', 'a4', 'a5'].map((name) => submit(pool, 'a', name, { held: true }));
+      await startedCount(2);
+      // Install b's two requests arrive behind a's three.
+      const b = ['b1', 'b2'].map((name) => submit(pool, 'b', name, { held: true }));
+      assert.equal(pool.stats.queued, 5);
+      release('a1');
+      await startedCount(3);
+      assert.equal(started[2], 'b1', "b's request takes the first worker a frees");
+      // a holds one worker (a2), its share while b waits: b's next request gets the worker b1 frees.
+      release('b1');
+      await startedCount(4);
+      assert.equal(started[3], 'b2');
+      // Nobody else waits now: a gets its next worker back.
+      release('b2');
+      await startedCount(5);
+      assert.equal(started[4], 'a3');
+      for (const name of ['a2', 'a3', 'a4', 'a5']) release(name);
+      assert.deepEqual(await Promise.all([...a, ...b].map(answer)), ['a1', 'a2', 'a3', 'a4', 'a5', 'b1', 'b2']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("serves waiting installs in turn, each install's requests in the order they came", async () => {
+    const pool = poolOf({ size: 1, queueLimit: 16, logger: pino({ level: 'silent' }) });
+    const { started, submit, release, startedCount } = installs();
+    try {
+      const first = submit(pool, 'a', 'a1', { held: true });
+      await startedCount(1);
+      // A flood of a, then b's and c's requests, while the one worker is busy.
+      const waiting = [
+        submit(pool, 'a', 'a2'),
+        submit(pool, 'a', 'a3'),
+        submit(pool, 'a', 'a4'),
+        submit(pool, 'b', 'b1'),
+        submit(pool, 'b', 'b2'),
+        submit(pool, 'c', 'c1'),
+      ];
+      release('a1');
+      await Promise.all([first, ...waiting]);
+      assert.deepEqual(started, ['a1', 'a2', 'b1', 'c1', 'a3', 'b2', 'a4']);
+      assert.equal(pool.stats.queued, 0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("turns away the newest request of the install filling the queue, with 503, to admit another install's", async () => {
+    const pool = poolOf({ size: 1, queueLimit: 2, logger: pino({ level: 'silent' }) });
+    const { started, submit, release, startedCount } = installs();
+    try {
+      const a1 = submit(pool, 'a', 'a1', { held: true });
+      await startedCount(1);
+      const a2 = submit(pool, 'a', 'a2');
+      const a3 = submit(pool, 'a', 'a3');
+      // The queue is full of a's requests: b's takes the place of a's newest, at once.
+      const a3Outcome = a3.then(
+        () => 'served',
+        (error: unknown) => (turnedAway(error) ? 'turned away' : error),
+      );
+      const b1 = submit(pool, 'b', 'b1');
+      const nextTurn = new Promise((resolve) => setImmediate(() => resolve('still waiting')));
+      assert.equal(await Promise.race([a3Outcome, nextTurn]), 'turned away');
+      // One waiting each: the newcomer is turned away, as before.
+      await assert.rejects(submit(pool, 'a', 'a4'), turnedAway);
+      await assert.rejects(submit(pool, 'b', 'b2'), turnedAway);
+      assert.equal(pool.stats.queued, 2);
+      release('a1');
+      assert.deepEqual(await Promise.all([a1, a2, b1].map(answer)), ['a1', 'a2', 'b1']);
+      assert.deepEqual(started, ['a1', 'a2', 'b1']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("drops a waiting request at its deadline from its install's queue, the others keep their turn", async (t) => {
+    const pool = poolOf({ size: 1, queueLimit: 16, logger: pino({ level: 'silent' }) });
+    const { started, submit, release, startedCount } = installs();
+    try {
+      const a1 = submit(pool, 'a', 'a1', { held: true });
+      await startedCount(1);
+      // a2's deadline passes when the test moves the clock, while a1 holds the worker.
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const a2 = submit(pool, 'a', 'a2', { timeoutMs: 200 });
+      const waiting = [submit(pool, 'a', 'a3'), submit(pool, 'b', 'b1'), submit(pool, 'b', 'b2')];
+      t.mock.timers.tick(200);
+      t.mock.timers.reset();
+      await assert.rejects(a2, (error: unknown) => error instanceof AlgaError && error.code === 'ALGA_TIMEOUT');
+      assert.equal(pool.stats.queued, 3);
+      release('a1');
+      assert.deepEqual(await Promise.all([a1, ...waiting].map(answer)), ['a1', 'a3', 'b1', 'b2']);
+      assert.deepEqual(started, ['a1', 'a3', 'b1', 'b2']);
     } finally {
       await pool.close();
     }

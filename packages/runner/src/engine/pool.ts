@@ -13,6 +13,13 @@
  * idle worker that already holds its component when there is one
  * (docs/perf/032-spare-worker.md).
  *
+ * Waiting requests are shared out by install, so one install's flood or its
+ * endless loops cannot hold another install's request back: each install
+ * waits in a queue of its own, a freed worker serves the installs in turn,
+ * and while another install waits an install holds at most all workers but
+ * one. A full queue turns away the newest request of the install with the
+ * most waiting (docs/perf/043-fair-scheduling.md).
+ *
  * Busy polling (`busyPollMicros`, a benchmark option, off by default): for
  * a while after each dispatch the main thread checks the workers' result
  * ports on every turn of its event loop instead of sleeping until a message
@@ -39,6 +46,8 @@ import {
 } from './messages.ts';
 
 export interface PoolJob {
+  /** The install the request is for: the pool shares its workers fairly between installs. */
+  install: string;
   component: LoadedComponent;
   request: WitExecuteRequest;
   timeoutMs: number;
@@ -106,6 +115,25 @@ interface Pending {
   slot?: Slot;
   /** `performance.now()` until which the main thread polls for this job's result. */
   pollUntil: number;
+  /** The install's queue while the job waits in it, and its neighbours there (older, newer). */
+  waitingIn: InstallQueue | undefined;
+  older: Pending | undefined;
+  newer: Pending | undefined;
+}
+
+/**
+ * One install's waiting jobs, oldest first (a list through `Pending`, so a
+ * job joins it without allocating and leaves it in O(1)), and the install's
+ * place in the turn order (a list of the installs with jobs waiting). It
+ * exists while the install has jobs waiting.
+ */
+interface InstallQueue {
+  install: string;
+  oldest: Pending | undefined;
+  newest: Pending | undefined;
+  length: number;
+  before: InstallQueue | undefined;
+  after: InstallQueue | undefined;
 }
 
 interface Slot {
@@ -134,7 +162,14 @@ const YOUNG_GENERATION_MB = 32;
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #slots: Slot[] = [];
-  readonly #queue: Pending[] = [];
+  /** Installs with jobs waiting, by install; each also in the turn order `#firstTurn`…`#lastTurn`. */
+  readonly #waiting = new Map<string, InstallQueue>();
+  #firstTurn: InstallQueue | undefined;
+  #lastTurn: InstallQueue | undefined;
+  /** Jobs waiting, of every install. */
+  #queued = 0;
+  /** Workers an install may hold while another install's jobs wait: all but one (docs/perf/043-fair-scheduling.md). */
+  readonly #share: number;
   /** Counted by the workers themselves (messages.ts `countInstance`). */
   readonly #counters = new BigInt64Array(new SharedArrayBuffer(8 * INSTANCE_COUNTERS.length));
   #nextJobId = 0;
@@ -155,6 +190,7 @@ export class WorkerPool {
     )
       throw new RangeError('Busy-poll time must be a non-negative integer of microseconds.');
     this.#options = options;
+    this.#share = Math.max(1, options.size - 1);
     for (let i = 0; i < options.size; i++) this.#slots.push(this.#spawn());
     this.#keepSpare();
   }
@@ -175,7 +211,7 @@ export class WorkerPool {
       ready: this.#slots.filter((slot) => slot.ready).length,
       spare: !this.#spare ? 'none' : this.#spare.ready ? 'ready' : 'booting',
       busy: this.#slots.filter((slot) => slot.active).length,
-      queued: this.#queue.length,
+      queued: this.#queued,
       polling: this.#polling,
       instances: Object.fromEntries(
         INSTANCE_COUNTERS.map((name, i) => [name, Number(Atomics.load(this.#counters, i))]),
@@ -190,7 +226,7 @@ export class WorkerPool {
   run(job: PoolJob): Promise<WitExecuteResponse> {
     if (this.#closed) return Promise.reject(errors.shuttingDown());
     const idle = this.#idleFor(job.component.key);
-    if (!idle && this.#queue.length >= this.#options.queueLimit) {
+    if (!idle && this.#queued >= this.#options.queueLimit && !this.#makeRoomFor(job.install)) {
       return Promise.reject(errors.busy());
     }
     return new Promise<WitExecuteResponse>((resolve, reject) => {
@@ -202,10 +238,112 @@ export class WorkerPool {
         // The deadline covers queueing too: a caller waits at most timeoutMs.
         timer: setTimeout(() => this.#expire(pending), job.timeoutMs),
         pollUntil: 0,
+        waitingIn: undefined,
+        older: undefined,
+        newer: undefined,
       };
+      // An idle worker means nothing waits (a freed worker takes the next job at once).
       if (idle) this.#dispatch(idle, pending);
-      else this.#queue.push(pending);
+      else this.#enqueue(pending);
     });
+  }
+
+  /** Puts a job at the back of its install's queue; an install that had none waiting joins the turn order last. */
+  #enqueue(pending: Pending): void {
+    const { install } = pending.job;
+    let queue = this.#waiting.get(install);
+    if (!queue) {
+      queue = { install, oldest: undefined, newest: undefined, length: 0, before: undefined, after: undefined };
+      this.#waiting.set(install, queue);
+      this.#joinTurns(queue);
+    }
+    pending.waitingIn = queue;
+    pending.older = queue.newest;
+    if (queue.newest) queue.newest.newer = pending;
+    else queue.oldest = pending;
+    queue.newest = pending;
+    queue.length++;
+    this.#queued++;
+  }
+
+  /** Takes a waiting job out of its install's queue; an install left with none leaves the turn order. */
+  #unqueue(pending: Pending): void {
+    const queue = pending.waitingIn;
+    if (!queue) return;
+    const { older, newer } = pending;
+    if (older) older.newer = newer;
+    else queue.oldest = newer;
+    if (newer) newer.older = older;
+    else queue.newest = older;
+    pending.waitingIn = pending.older = pending.newer = undefined;
+    queue.length--;
+    this.#queued--;
+    if (queue.length === 0) {
+      this.#leaveTurns(queue);
+      this.#waiting.delete(queue.install);
+    }
+  }
+
+  #joinTurns(queue: InstallQueue): void {
+    queue.before = this.#lastTurn;
+    queue.after = undefined;
+    if (this.#lastTurn) this.#lastTurn.after = queue;
+    else this.#firstTurn = queue;
+    this.#lastTurn = queue;
+  }
+
+  #leaveTurns(queue: InstallQueue): void {
+    const { before, after } = queue;
+    if (before) before.after = after;
+    else this.#firstTurn = after;
+    if (after) after.before = before;
+    else this.#lastTurn = before;
+    queue.before = queue.after = undefined;
+  }
+
+  /**
+   * The install whose oldest job a freed worker takes: the first in turn,
+   * unless another install waits too and this one already holds its share of
+   * the workers. Some install is always under its share when a worker is free
+   * (two installs at `size - 1` each would need more workers than there are),
+   * so at most one is passed over, and it keeps its place in turn.
+   */
+  #nextInTurn(): InstallQueue | undefined {
+    const first = this.#firstTurn;
+    if (!first?.after) return first;
+    for (let queue: InstallQueue | undefined = first; queue; queue = queue.after) {
+      if (this.#holding(queue.install) < this.#share) return queue;
+    }
+    return first;
+  }
+
+  /** How many workers are running a job of `install`. */
+  #holding(install: string): number {
+    let held = 0;
+    for (const slot of this.#slots) if (slot.active?.job.install === install) held++;
+    return held;
+  }
+
+  /**
+   * With the queue full: turns away (503) the newest waiting job of the
+   * install with the most waiting, when it has more waiting than `install`,
+   * so that one install's flood cannot fill the queue against the others.
+   * Rare (the queue is full), so it walks the installs waiting.
+   */
+  #makeRoomFor(install: string): boolean {
+    let longest: InstallQueue | undefined;
+    let most = this.#waiting.get(install)?.length ?? 0;
+    for (let queue = this.#firstTurn; queue; queue = queue.after) {
+      if (queue.length > most) {
+        longest = queue;
+        most = queue.length;
+      }
+    }
+    const turnedAway = longest?.newest;
+    if (!turnedAway) return false;
+    this.#unqueue(turnedAway);
+    this.#settle(turnedAway, errors.busy());
+    return true;
   }
 
   /**
@@ -273,7 +411,12 @@ export class WorkerPool {
     if (this.#closed) return;
     this.#closed = true;
     const error = errors.shuttingDown();
-    for (const pending of this.#queue.splice(0)) this.#settle(pending, error);
+    for (let queue = this.#firstTurn; queue; queue = queue.after) {
+      for (let pending = queue.oldest; pending; pending = pending.newer) this.#settle(pending, error);
+    }
+    this.#waiting.clear();
+    this.#firstTurn = this.#lastTurn = undefined;
+    this.#queued = 0;
     const spare = this.#spare;
     this.#spare = undefined;
     await Promise.all([
@@ -478,9 +621,8 @@ export class WorkerPool {
 
   #expire(pending: Pending): void {
     const error = errors.timeout();
-    const queued = this.#queue.indexOf(pending);
-    if (queued !== -1) {
-      this.#queue.splice(queued, 1);
+    if (pending.waitingIn) {
+      this.#unqueue(pending);
       pending.reject(error);
       return;
     }
@@ -502,10 +644,18 @@ export class WorkerPool {
     if (slot && !slot.retired) this.#pump(slot);
   }
 
+  /** Hands a free worker the oldest job of the install next in turn; that install goes to the back of the turn order. */
   #pump(slot: Slot): void {
     if (slot.active || this.#closed) return;
-    const next = this.#queue.shift();
-    if (next) this.#dispatch(slot, next);
+    const queue = this.#nextInTurn();
+    const next = queue?.oldest;
+    if (!queue || !next) return;
+    this.#unqueue(next);
+    if (queue.length > 0 && queue.after) {
+      this.#leaveTurns(queue);
+      this.#joinTurns(queue);
+    }
+    this.#dispatch(slot, next);
   }
 
   async #retire(slot: Slot): Promise<void> {
