@@ -124,7 +124,7 @@ export const versionImmutable = defineError(
 /** Same message whether the extension is unknown, not installed, disabled or another tenant's. */
 export const notInstalled = defineError(
   'ALGA_NOT_FOUND',
-  'Extension "{extensionId}" is not installed for this tenant; install it first (alga install {extensionId}).',
+  'Extension "{extensionId}" is not installed for this tenant.',
 );
 /** The web UI's door: an install id that is not this tenant's (or not an id at all). */
 export const noSuchInstall = defineError('ALGA_NOT_FOUND', 'No such extension install in this tenant.');
