@@ -468,7 +468,10 @@ describe('alga CLI: from nothing to a published, installed extension', () => {
       assert.match(removed.stdout, /^Uninstalled \S+$/m);
       const again = await alga(['uninstall', '--yes'], { cwd: project, env });
       assert.equal(again.code, 1);
-      assert.match(again.stderr, /is not installed/);
+      assert.match(
+        again.stderr,
+        /is not installed for this tenant\. \[ALGA_NOT_FOUND\]\nalga: install it first: alga install \S+\n/,
+      );
     });
 
     test('a read command without credentials says how to log in', async () => {

@@ -28,6 +28,11 @@ try {
     ['BuildError', 'ManifestError', 'ToolchainError', 'ServerApiError', 'CliError'].includes(error.name);
   const message = error instanceof Error ? error.message : String(error);
   console.error(`alga: ${message}${error instanceof ServerApiError && error.code ? ` [${error.code}]` : ''}`);
+  // The server's 404 says what; the next step is the CLI's to say.
+  const notInstalled = /^Extension "([^"]+)" is not installed for this tenant\.$/.exec(message);
+  if (error instanceof ServerApiError && error.code === 'ALGA_NOT_FOUND' && notInstalled) {
+    console.error(`alga: install it first: alga install ${notInstalled[1]}`);
+  }
   if (!expected && error instanceof Error && error.stack) console.error(error.stack);
   process.exit(1);
 }
