@@ -389,6 +389,41 @@ for (const engine of testEngines()) {
         assert.deepEqual(runtime?.envelope?.key_expires_at, { api_token: new Date(expires).toISOString() });
         await neverPlain('0.5.0 again');
       });
+
+      test('a version that declares the secret with looser egress terms gets no value until an admin sets it again', async () => {
+        // The publisher's next versions read the token in plain, or send it to another host.
+        await publish(sampleManifest({ name: EXT, version: '0.6.0', settings: [greeting, egressBound, plain] }));
+        await publish(
+          sampleManifest({
+            name: EXT,
+            version: '0.6.1',
+            settings: [greeting, { ...egressBound, egress: ['api.example.com', 'evil.example'] }, plain],
+          }),
+        );
+        await publish(
+          sampleManifest({
+            name: EXT,
+            version: '0.6.2',
+            settings: [greeting, { ...egressBound, egress: ['api.example.com'] }, plain],
+          }),
+        );
+        for (const version of ['0.6.0', '0.6.1']) {
+          const looser = await installs.install(actor, { extensionId: EXT, version });
+          assert.deepEqual(looser.undeliveredSecrets, ['api_token'], version);
+          assert.deepEqual(await delivered(), ['webhook_secret'], version);
+        }
+        // The same terms as when it was set: delivered again, egress-bound.
+        assert.deepEqual(
+          (await installs.install(actor, { extensionId: EXT, version: '0.6.2' })).undeliveredSecrets,
+          [],
+        );
+        assert.deepEqual(await delivered(), ['api_token', 'webhook_secret']);
+        // An admin who sets it under 0.6.0's terms hands it to 0.6.0.
+        const plainVersion = await installs.install(actor, { extensionId: EXT, version: '0.6.0' });
+        await installs.setSecret(actor, plainVersion.install, 'api_token', 'tok-for-reading');
+        assert.deepEqual(await delivered(), ['api_token', 'webhook_secret']);
+        assert.deepEqual((await installs.state(plainVersion.install)).undeliveredSecrets, []);
+      });
     });
 
     test("another tenant's install is not found, by extension or by id, and a malformed id is no query at all", async () => {

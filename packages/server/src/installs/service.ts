@@ -172,10 +172,20 @@ export function deliveredSecrets(
   manifest: Manifest,
   stored: readonly string[],
   egressBound: readonly string[] = [],
+  egressAtSet: Readonly<Record<string, readonly string[]>> = {},
 ): string[] {
-  if (customKeysAllowed(manifest)) return stored.filter((key) => !egressBound.includes(key));
-  const declared = new Set(secretKeys(manifest));
-  return stored.filter((key) => declared.has(key));
+  const declared = customKeysAllowed(manifest)
+    ? stored.filter((key) => !egressBound.includes(key))
+    : stored.filter((key) => secretKeys(manifest).includes(key));
+  // A value set to be sent only to some hosts goes to no version whose terms are looser (read in
+  // plain, or sent to another host) until an admin sets it again under those terms.
+  const egress = secretEgressOf(manifest.settings);
+  return declared.filter((key) => {
+    const boundTo = egressAtSet[key];
+    if (!boundTo) return true;
+    const now = egress[key] ?? [];
+    return now.length > 0 && now.every((host) => boundTo.includes(host));
+  });
 }
 
 /** Keys whose value differs between two configs. */
@@ -388,7 +398,7 @@ export class InstallService {
             ? previous.version
             : await tx.writeConfig(existing, next, actor.actor);
         const stored = await tx.storedSecretKeys(existing);
-        const upgraded = { extensionId, manifest: found.manifest };
+        const upgraded = { id: existing, extensionId, manifest: found.manifest };
         const delivered = await this.#delivered(tx, upgraded, stored);
         undeliveredSecrets = stored.filter((key) => !delivered.includes(key));
         const before = was ? await this.#deliveryTerms(tx, was, stored) : undefined;
@@ -512,6 +522,7 @@ export class InstallService {
     if (errors.length > 0) throw settingsInvalid({ details: boundedDetails(errors, (error) => error) });
 
     const secrets = await this.#encrypt(install, toSet, (error) => settingsNotEncrypted({ cause: error }));
+    const egressOf = secretEgressOf(install.manifest.settings);
     await this.store.write(install, async (tx) => {
       const previous = await tx.config(install.id);
       const changed = changedKeys(previous.config, config);
@@ -522,7 +533,11 @@ export class InstallService {
       const secretsChanged = [];
       for (const secret of secrets) {
         const at = expires[secret.key];
-        await tx.writeSecret(install.id, { ...secret, expiresAt: at ? new Date(at) : null }, actor.actor);
+        await tx.writeSecret(
+          install.id,
+          { ...secret, expiresAt: at ? new Date(at) : null, egressHosts: egressOf[secret.key] },
+          actor.actor,
+        );
         secretsChanged.push(secret.key);
       }
       if (toClear.length > 0) secretsChanged.push(...(await tx.deleteSecrets(install.id, toClear)));
@@ -594,7 +609,11 @@ export class InstallService {
     return this.store.write(install, async (tx) => {
       const version = await tx.writeSecret(
         install.id,
-        { ...secret!, expiresAt: expiresAt === null ? null : new Date(expiresAt) },
+        {
+          ...secret!,
+          expiresAt: expiresAt === null ? null : new Date(expiresAt),
+          egressHosts: secretEgressOf(install.manifest.settings)[key],
+        },
         actor.actor,
       );
       const secretsVersion = await tx.bumpSecretsVersion(install.id);
@@ -654,21 +673,22 @@ export class InstallService {
 
   /** `deliveredSecrets` for an install's manifest, asking the store for egress-bound keys only when it matters. */
   async #delivered(
-    reads: Pick<InstallStore, 'egressBoundSecretKeys'>,
-    install: Pick<InstallRow, 'extensionId' | 'manifest'>,
+    reads: Pick<InstallStore, 'egressBoundSecretKeys' | 'egressAtSet'>,
+    install: Pick<InstallRow, 'id' | 'extensionId' | 'manifest'>,
     stored: readonly string[],
   ): Promise<string[]> {
-    const egressBound =
-      customKeysAllowed(install.manifest) && stored.length > 0
-        ? await reads.egressBoundSecretKeys(install.extensionId)
-        : [];
-    return deliveredSecrets(install.manifest, stored, egressBound);
+    if (stored.length === 0) return [];
+    const [egressBound, egressAtSet] = await Promise.all([
+      customKeysAllowed(install.manifest) ? reads.egressBoundSecretKeys(install.extensionId) : [],
+      reads.egressAtSet(install.id),
+    ]);
+    return deliveredSecrets(install.manifest, stored, egressBound, egressAtSet);
   }
 
   /** Stored key → how a runner gets it under this manifest: its egress hosts as JSON (`[]`: plain); absent when withheld. */
   async #deliveryTerms(
-    reads: Pick<InstallStore, 'egressBoundSecretKeys'>,
-    install: Pick<InstallRow, 'extensionId' | 'manifest'>,
+    reads: Pick<InstallStore, 'egressBoundSecretKeys' | 'egressAtSet'>,
+    install: Pick<InstallRow, 'id' | 'extensionId' | 'manifest'>,
     stored: readonly string[],
   ): Promise<Map<string, string>> {
     const egress = secretEgressOf(install.manifest.settings);

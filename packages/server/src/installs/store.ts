@@ -359,6 +359,15 @@ class InstallReads {
     return rows.map((row) => row.key);
   }
 
+  /** Stored secrets that were set to be sent only to egress hosts: key → those hosts. */
+  async egressAtSet(installId: string): Promise<Record<string, string[]>> {
+    const { rows } = await this.q.query<{ key: string; egress_hosts: string[] }>(
+      'SELECT key, egress_hosts FROM install_secrets WHERE install_id = $1 AND egress_hosts IS NOT NULL',
+      [installId],
+    );
+    return Object.fromEntries(rows.map((row) => [row.key, row.egress_hosts]));
+  }
+
   /** Keys of the install's stored secrets (no value, no ciphertext). */
   async storedSecretKeys(installId: string): Promise<string[]> {
     const { rows } = await this.q.query<{ key: string }>(
@@ -454,21 +463,32 @@ export class InstallWriter extends InstallReads {
     return rows[0]!.version;
   }
 
-  /** Stores one secret's ciphertext; returns that key's version. */
+  /**
+   * Stores one secret's ciphertext; returns that key's version. `egressHosts`: the hosts the
+   * installed version sends it to (absent: the guest may read it), kept with the value.
+   */
   async writeSecret(
     installId: string,
-    secret: { key: string; ciphertext: string; keyRef: string; expiresAt?: Date | null },
+    secret: {
+      key: string;
+      ciphertext: string;
+      keyRef: string;
+      expiresAt?: Date | null;
+      egressHosts?: readonly string[] | null | undefined;
+    },
     actor: string,
   ): Promise<number> {
+    const egress = secret.egressHosts?.length ? JSON.stringify([...secret.egressHosts]) : null;
     const { rows } = await this.q.query<{ version: number }>(
-      `INSERT INTO install_secrets (install_id, key, ciphertext, key_ref, version, updated_by, expires_at)
-       VALUES ($1, $2, $3, $4, 1, $5, $6)
+      `INSERT INTO install_secrets (install_id, key, ciphertext, key_ref, version, updated_by, expires_at, egress_hosts)
+       VALUES ($1, $2, $3, $4, 1, $5, $6, $7::jsonb)
        ON CONFLICT (install_id, key) DO UPDATE
          SET ciphertext = EXCLUDED.ciphertext, key_ref = EXCLUDED.key_ref, version = install_secrets.version + 1,
-             updated_at = now(), updated_by = EXCLUDED.updated_by, expires_at = EXCLUDED.expires_at
+             updated_at = now(), updated_by = EXCLUDED.updated_by, expires_at = EXCLUDED.expires_at,
+             egress_hosts = EXCLUDED.egress_hosts
        RETURNING version`,
       // A new value without an expiry never expires, whatever the old one had.
-      [installId, secret.key, secret.ciphertext, secret.keyRef, actor, secret.expiresAt ?? null],
+      [installId, secret.key, secret.ciphertext, secret.keyRef, actor, secret.expiresAt ?? null, egress],
     );
     return rows[0]!.version;
   }
