@@ -70,6 +70,21 @@ export function printInstalled(view: InstallView): void {
   }
 }
 
+type Manifest = Awaited<ReturnType<typeof loadProject>>['manifest'];
+
+/** The manifest in `dir`, when there is one. */
+async function localManifest(dir: string): Promise<Manifest | undefined> {
+  return existsSync(path.join(dir, 'manifest.json')) ? (await loadProject(dir)).manifest : undefined;
+}
+
+/** The extension `alga <verb>` acts on: its argument, else the one the local manifest names. */
+function extensionIdOf(arg: string | undefined, local: Manifest | undefined, verb: string): string {
+  const extensionId = arg ?? local?.name;
+  if (!extensionId)
+    throw new CliError(`Which extension? Run inside its folder or pass its id: alga ${verb} <extensionId>`);
+  return extensionId;
+}
+
 export function register(program: Command): void {
   program
     .command('install [extensionId]')
@@ -86,12 +101,8 @@ export function register(program: Command): void {
         opts: { dir: string; version?: string; grant?: string; yes?: boolean; server?: string; json?: boolean },
       ) => {
         const client = await apiClient(opts);
-        const local = existsSync(path.join(opts.dir, 'manifest.json'))
-          ? (await loadProject(opts.dir)).manifest
-          : undefined;
-        const extensionId = extensionArg ?? local?.name;
-        if (!extensionId)
-          throw new CliError('Which extension? Run inside its folder or pass its id: alga install <extensionId>');
+        const local = await localManifest(opts.dir);
+        const extensionId = extensionIdOf(extensionArg, local, 'install');
         const declared = local?.name === extensionId ? local.capabilities : undefined;
         const grant = opts.grant
           ? opts.grant
@@ -120,11 +131,11 @@ export function registerUninstall(program: Command): void {
     .option('-y, --yes', 'uninstall without asking (for scripts)')
     .option('--server <url>', 'server URL (default: ALGA_SERVER_URL or the login file)')
     .action(async (extensionArg: string | undefined, opts: { dir: string; yes?: boolean; server?: string }) => {
-      const extensionId =
-        extensionArg ??
-        (existsSync(path.join(opts.dir, 'manifest.json')) ? (await loadProject(opts.dir)).manifest.name : undefined);
-      if (!extensionId)
-        throw new CliError('Which extension? Run inside its folder or pass its id: alga uninstall <extensionId>');
+      const extensionId = extensionIdOf(
+        extensionArg,
+        extensionArg ? undefined : await localManifest(opts.dir),
+        'uninstall',
+      );
       const client = await apiClient(opts);
       if (!opts.yes) {
         if (!process.stdin.isTTY) {
