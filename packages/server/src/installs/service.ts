@@ -397,12 +397,11 @@ export class InstallService {
           JSON.stringify(next) === JSON.stringify(previous.config)
             ? previous.version
             : await tx.writeConfig(existing, next, actor.actor);
-        const stored = await tx.storedSecretKeys(existing);
+        const [stored, setUnder] = await Promise.all([tx.storedSecretKeys(existing), tx.egressAtSet(existing)]);
         const upgraded = { id: existing, extensionId, manifest: found.manifest };
-        const delivered = await this.#delivered(tx, upgraded, stored);
-        undeliveredSecrets = stored.filter((key) => !delivered.includes(key));
-        const before = was ? await this.#deliveryTerms(tx, was, stored) : undefined;
-        const after = await this.#deliveryTerms(tx, upgraded, stored);
+        const before = was ? await this.#deliveryTerms(tx, was, stored, setUnder) : undefined;
+        const after = await this.#deliveryTerms(tx, upgraded, stored, setUnder);
+        undeliveredSecrets = stored.filter((key) => !after.has(key));
         const changed = stored.filter((key) => before?.get(key) !== after.get(key));
         if (changed.length > 0) await tx.bumpSecretsVersion(existing);
         await tx.audit(
@@ -676,11 +675,13 @@ export class InstallService {
     reads: Pick<InstallStore, 'egressBoundSecretKeys' | 'egressAtSet'>,
     install: Pick<InstallRow, 'id' | 'extensionId' | 'manifest'>,
     stored: readonly string[],
+    /** The hosts each stored secret was set under, when the caller has read them already. */
+    setUnder?: Readonly<Record<string, readonly string[]>>,
   ): Promise<string[]> {
     if (stored.length === 0) return [];
     const [egressBound, egressAtSet] = await Promise.all([
       customKeysAllowed(install.manifest) ? reads.egressBoundSecretKeys(install.extensionId) : [],
-      reads.egressAtSet(install.id),
+      setUnder ?? reads.egressAtSet(install.id),
     ]);
     return deliveredSecrets(install.manifest, stored, egressBound, egressAtSet);
   }
@@ -690,9 +691,10 @@ export class InstallService {
     reads: Pick<InstallStore, 'egressBoundSecretKeys' | 'egressAtSet'>,
     install: Pick<InstallRow, 'id' | 'extensionId' | 'manifest'>,
     stored: readonly string[],
+    setUnder: Readonly<Record<string, readonly string[]>>,
   ): Promise<Map<string, string>> {
     const egress = secretEgressOf(install.manifest.settings);
-    const delivered = await this.#delivered(reads, install, stored);
+    const delivered = await this.#delivered(reads, install, stored, setUnder);
     return new Map(delivered.map((key) => [key, JSON.stringify([...(egress[key] ?? [])].sort())]));
   }
 
@@ -707,7 +709,9 @@ export class InstallService {
   async #envelope(install: InstallRow, capabilities: readonly string[]): Promise<SecretEnvelope | null> {
     if (!capabilities.includes('cap:secrets.get')) return null;
     const stored = await this.store.ciphertexts(install.id);
-    const delivered = new Set(await this.#delivered(this.store, install, Object.keys(stored.ciphertexts)));
+    const delivered = new Set(
+      await this.#delivered(this.store, install, Object.keys(stored.ciphertexts), stored.egressAtSet),
+    );
     const only = (values: Record<string, string>) =>
       Object.fromEntries(Object.entries(values).filter(([key]) => delivered.has(key)));
     const ciphertexts = only(stored.ciphertexts);

@@ -94,6 +94,7 @@ for (const engine of testEngines()) {
         ciphertexts: { api_token: 'vault:v1:x', webhook_secret: 'vault:v1:x' },
         keyRef: 'local:k',
         expiresAt: {},
+        egressAtSet: {},
       });
       assert.deepEqual(
         (await store.list(tenantId)).map((i) => [i.extensionId, i.enabled, i.secretsSet.sort()]),

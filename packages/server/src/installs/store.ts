@@ -55,6 +55,8 @@ export interface StoredCiphertexts {
   keyRef: string | undefined;
   /** Key → ISO expiry, for the keys set with one. */
   expiresAt: Record<string, string>;
+  /** Key → the egress hosts it was set under, for the keys set bound to some (`egressAtSet`). */
+  egressAtSet: Record<string, string[]>;
 }
 
 export interface AuditEntry {
@@ -379,15 +381,23 @@ class InstallReads {
 
   /** Ciphertexts only: the server cannot decrypt them; they leave only inside a runner's envelope. */
   async ciphertexts(installId: string): Promise<StoredCiphertexts> {
-    const { rows } = await this.q.query<{ key: string; ciphertext: string; key_ref: string; expires_at: Date | null }>(
-      'SELECT key, ciphertext, key_ref, expires_at FROM install_secrets WHERE install_id = $1 ORDER BY key',
+    const { rows } = await this.q.query<{
+      key: string;
+      ciphertext: string;
+      key_ref: string;
+      expires_at: Date | null;
+      egress_hosts: string[] | null;
+    }>(
+      'SELECT key, ciphertext, key_ref, expires_at, egress_hosts FROM install_secrets WHERE install_id = $1 ORDER BY key',
       [installId],
     );
     const expiring = rows.filter((row) => row.expires_at !== null);
+    const bound = rows.filter((row) => row.egress_hosts !== null);
     return {
       ciphertexts: Object.fromEntries(rows.map((row) => [row.key, row.ciphertext])),
       keyRef: rows[0]?.key_ref,
       expiresAt: Object.fromEntries(expiring.map((row) => [row.key, new Date(row.expires_at!).toISOString()])),
+      egressAtSet: Object.fromEntries(bound.map((row) => [row.key, row.egress_hosts!])),
     };
   }
 }
