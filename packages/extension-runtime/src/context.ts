@@ -93,32 +93,21 @@ export interface RuntimeCtx {
   readonly log: Logger;
 }
 
-export function createCtx(context: ContextData): RuntimeCtx {
-  let configCache: Record<string, unknown> | undefined;
-  const loadConfig = (): Record<string, unknown> => {
-    if (configCache) return configCache;
-    const config = host().config;
-    if (!config) throw new ConfigError('not-declared');
-    try {
-      configCache = JSON.parse(config.getAll()) as Record<string, unknown>;
-    } catch (error) {
-      const reason = witErrorCase(error);
-      throw new ConfigError(reason === 'denied' ? 'denied' : 'unavailable');
-    }
-    return configCache;
-  };
+/**
+ * The members of a ctx that hold no state of their own: every call asks
+ * `host()` for the current request's bindings. Built once per instance and
+ * frozen, not per request: in the guest's interpreter the ~20 closures cost
+ * more than the handler's own work (docs/perf/044).
+ */
+let shared: Omit<RuntimeCtx, 'context' | 'config'> | undefined;
 
+function sharedMembers(): Omit<RuntimeCtx, 'context' | 'config'> {
+  if (shared) return shared;
   const emit = (level: 'logInfo' | 'logWarn' | 'logError', message: string) => {
     // Logging is best-effort: an undeclared log capability drops the line.
     host().logging?.[level](String(message));
   };
-
-  return {
-    context,
-    config: {
-      get: (key) => loadConfig()[key],
-      all: () => ({ ...loadConfig() }),
-    },
+  shared = {
     secrets: {
       async get(key) {
         const secrets = host().secrets;
@@ -183,6 +172,38 @@ export function createCtx(context: ContextData): RuntimeCtx {
       warn: (m) => emit('logWarn', m),
       error: (m) => emit('logError', m),
     },
+  };
+  for (const member of Object.values(shared)) Object.freeze(member);
+  return shared;
+}
+
+export function createCtx(context: ContextData): RuntimeCtx {
+  let configCache: Record<string, unknown> | undefined;
+  const loadConfig = (): Record<string, unknown> => {
+    if (configCache) return configCache;
+    const config = host().config;
+    if (!config) throw new ConfigError('not-declared');
+    try {
+      configCache = JSON.parse(config.getAll()) as Record<string, unknown>;
+    } catch (error) {
+      const reason = witErrorCase(error);
+      throw new ConfigError(reason === 'denied' ? 'denied' : 'unavailable');
+    }
+    return configCache;
+  };
+  const { secrets, http, storage, uiProxy, user, log } = sharedMembers();
+  return {
+    context,
+    config: {
+      get: (key) => loadConfig()[key],
+      all: () => ({ ...loadConfig() }),
+    },
+    secrets,
+    http,
+    storage,
+    uiProxy,
+    user,
+    log,
   };
 }
 

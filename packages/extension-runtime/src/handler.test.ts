@@ -207,3 +207,30 @@ test('a secret with egress hosts: get says to use a handle, the handle reaches o
   assert.deepEqual(seen.outside, ['secret-not-allowed', 'api_token']);
   assert.equal(host.requests.length, 1, 'nothing went to the other host');
 });
+
+test('each request gets its own config view; the stateless members are shared and frozen', async () => {
+  const seen: { config: unknown; secrets: unknown; log: unknown }[] = [];
+  const handler = createHandler(async (_request, ctx) => {
+    seen.push({ config: ctx.config, secrets: ctx.secrets, log: ctx.log });
+    return json({ greeting: ctx.config.get('greeting') });
+  });
+  const first = await createMockHost({ config: { greeting: 'one' } }).invoke(handler);
+  const second = await createMockHost({ config: { greeting: 'two' } }).invoke(handler);
+  assert.deepEqual([first.json(), second.json()], [{ greeting: 'one' }, { greeting: 'two' }]);
+  assert.notEqual(seen[0]!.config, seen[1]!.config);
+  assert.equal(seen[0]!.secrets, seen[1]!.secrets);
+  assert.ok(Object.isFrozen(seen[0]!.secrets) && Object.isFrozen(seen[0]!.log));
+  assert.throws(() => {
+    (seen[0]!.log as { info: unknown }).info = () => {};
+  }, TypeError);
+});
+
+test('the query is parsed when first read, and a handler may replace it', async () => {
+  const handler = createHandler(async (request) => {
+    const before = request.query.get('a');
+    request.query = new URLSearchParams('a=2');
+    return json({ before, after: request.query.get('a'), spread: String({ ...request }.query) });
+  });
+  const response = await createMockHost().invoke(handler, { path: '/x?a=1' });
+  assert.deepEqual(response.json(), { before: '1', after: '2', spread: 'a=2' });
+});

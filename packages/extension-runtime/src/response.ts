@@ -13,7 +13,7 @@ export interface ResponseOptions {
 export function json(data: unknown, options: ResponseOptions = {}): ExtensionResponse {
   return {
     status: options.status ?? 200,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...options.headers },
+    headers: withContentType('application/json; charset=utf-8', options.headers),
     body: JSON.stringify(data),
   };
 }
@@ -22,7 +22,12 @@ export function json(data: unknown, options: ResponseOptions = {}): ExtensionRes
 export function text(body: string, options: ResponseOptions = {}): ExtensionResponse {
   return {
     status: options.status ?? 200,
-    headers: { 'content-type': 'text/plain; charset=utf-8', ...options.headers },
+    headers: withContentType('text/plain; charset=utf-8', options.headers),
     body,
   };
+}
+
+// A spread of `undefined` still runs the engine's self-hosted copy; most responses add no headers.
+function withContentType(type: string, headers: Record<string, string> | undefined): Record<string, string> {
+  return headers ? { 'content-type': type, ...headers } : { 'content-type': type };
 }
