@@ -39,6 +39,10 @@ describe('web UI in a real browser', () => {
   let viewerPassword: string;
   let installId: string;
   let foreignInstallId: string;
+  let client: ApiClient;
+  /** The fixture's manifest and build, for publishing more extensions on the same component. */
+  let manifest: Record<string, unknown>;
+  let contentHash: string;
   /** Every response body the browser received, from the first page load on. */
   const seen: { url: string; body: string }[] = [];
 
@@ -84,24 +88,21 @@ describe('web UI in a real browser', () => {
     adminPassword = demo.adminPassword!;
     viewerPassword = demo.viewerPassword!;
 
-    const client = new ApiClient({ serverUrl: server.url, apiKey: demo.apiKey });
+    client = new ApiClient({ serverUrl: server.url, apiKey: demo.apiKey });
     await deployExtension(client, fixtureDir);
     installId = (await client.getInstall('settings-showcase')).install.id;
     // A second extension on the same component, published but not installed: the install flow's subject.
-    const manifest = JSON.parse(await readFile(path.join(fixtureDir, 'manifest.json'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
-    const metadata = JSON.parse(await readFile(path.join(fixtureDir, 'dist/metadata.json'), 'utf8')) as {
+    manifest = JSON.parse(await readFile(path.join(fixtureDir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    ({ contentHash } = JSON.parse(await readFile(path.join(fixtureDir, 'dist/metadata.json'), 'utf8')) as {
       contentHash: string;
-    };
+    });
     // Its API token is bound to one host (egress): the consent names that host.
     const settings = (manifest['settings'] as Record<string, unknown>[]).map((setting) =>
       setting['key'] === 'api_token' ? { ...setting, egress: ['api.helpdesk.example'] } : setting,
     );
     await client.publishVersion({
       manifest: { ...manifest, name: 'ticket-notes', description: 'Adds private notes to tickets.', settings },
-      contentHash: metadata.contentHash,
+      contentHash,
     });
     const otherClient = new ApiClient({ serverUrl: server.url, apiKey: otherApiKey });
     await otherClient.install({ extensionId: 'settings-showcase' });
@@ -327,6 +328,39 @@ describe('web UI in a real browser', () => {
     await confirm.getByRole('button', { name: 'Uninstall' }).click();
     await page.getByText('ticket-notes uninstalled.').waitFor();
     assert.equal(await page.locator('tr[data-extension="ticket-notes"]').count(), 0);
+  });
+
+  test('a secret an upgrade withholds says so on its row, and the install needs setup until it is set again', async () => {
+    const bound = (manifest['settings'] as Record<string, unknown>[]).map((setting) =>
+      setting['key'] === 'api_token' ? { ...setting, egress: ['api.helpdesk.example'] } : setting,
+    );
+    const withheld = { ...manifest, name: 'withheld-notes' };
+    await client.publishVersion({ manifest: { ...withheld, settings: bound }, contentHash });
+    await client.install({ extensionId: 'withheld-notes' });
+    await client.setSecret('withheld-notes', 'api_token', CANARY);
+    // 1.1.0 reads the token in plain: the value set for one host only is not handed to it.
+    await client.publishVersion({ manifest: { ...withheld, version: '1.1.0' }, contentHash });
+    await client.install({ extensionId: 'withheld-notes', version: '1.1.0' });
+
+    await page.goto(`${server.url}/msp/settings/extensions`);
+    const row = page.locator('tr[data-extension="withheld-notes"]');
+    await row.getByText('Needs setup').waitFor();
+    await page.goto(
+      `${server.url}/msp/settings/extensions/${(await client.getInstall('withheld-notes')).install.id}/settings`,
+    );
+    const secret = page.locator('li[data-secret="api_token"]');
+    await secret
+      .getByText(/Not given to this version: the value was set when it could be sent to fewer hosts/)
+      .waitFor();
+    await shot('settings-secret-withheld');
+    await secret.getByRole('button', { name: /Replace/ }).click();
+    await page.locator('#secret-api_token').fill(CANARY);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await secret.getByText(/Set · version 2/).waitFor();
+    assert.equal(await secret.locator('[data-withheld]').count(), 0);
+    await page.goto(`${server.url}/msp/settings/extensions`);
+    await row.getByText('Active').waitFor();
+    await client.uninstall('withheld-notes');
   });
 
   test("another tenant's install id shows the 404 page", async () => {

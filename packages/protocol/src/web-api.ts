@@ -64,6 +64,7 @@ export interface InstalledExtension {
   version: string;
   enabled: boolean;
   status: InstallStatus;
+  /** Required secrets the installed version does not get: never set, or withheld (`SettingsSecret.withheld`). */
   missingSecrets: string[];
   /** Null when the installed version has no UI. */
   ui: ExtensionUiInfo | null;
@@ -205,6 +206,11 @@ export interface SettingsSecret extends SecretMeta {
   required: boolean;
   /** False for a stored key the current manifest no longer declares. */
   declared: boolean;
+  /**
+   * Stored but not given to the installed version: it does not declare the
+   * key, or declares looser egress terms than the value was set under.
+   */
+  withheld: boolean;
   type: SettingType;
 }
 
@@ -217,6 +223,7 @@ export interface SettingsView {
   configVersion: number;
   secrets: SettingsSecret[];
   secretsVersion: number;
+  /** Required secrets the installed version does not get: never set, or `withheld`. */
   missingSecrets: string[];
   /**
    * The manifest declares no settings (`customKeysAllowed`): an admin adds

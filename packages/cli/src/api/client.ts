@@ -320,8 +320,9 @@ export interface InstallView {
   };
   config?: Record<string, unknown>;
   secrets?: { key: string; set: boolean; version?: number | null }[];
+  /** Required secrets the installed version does not get: never set, or undelivered. */
   missingSecrets?: string[];
-  /** Stored secrets the installed version does not declare: kept, not delivered to it. */
+  /** Stored secrets not delivered to the installed version: undeclared, or declared with looser egress limits. */
   undeliveredSecrets?: string[];
 }
 

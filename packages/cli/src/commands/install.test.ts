@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CAPABILITIES } from '@alga-psa/protocol';
-import { consentLines } from './install.ts';
+import { consentLines, printInstalled } from './install.ts';
 
 test('the consent prompt lists the granted capabilities with the defaults, in the words of the capability table', () => {
   assert.deepEqual(consentLines('hello-ext', ['cap:secrets.get']), [
@@ -50,4 +50,22 @@ test('the prompt names the only hosts an egress-bound secret is sent to', () => 
     allowedHosts: [],
   });
   assert.ok(!older.some((line) => line.startsWith('Secret ')), 'a server without secretEgress: no line');
+});
+
+test('after an install, an unset secret, a withheld one and an undeclared one each get their own line', (t) => {
+  const log = t.mock.method(console, 'log', () => {});
+  printInstalled({
+    install: { extensionId: 'hello-ext', version: '1.1.0' },
+    missingSecrets: ['api_token', 'webhook_secret'],
+    undeliveredSecrets: ['api_token', 'old_key'],
+  } as Parameters<typeof printInstalled>[0]);
+  assert.deepEqual(
+    log.mock.calls.map((call) => String(call.arguments[0])),
+    [
+      'Installed hello-ext@1.1.0',
+      '  secret "api_token" is stored but not given to this version, which may send it to more hosts than when it was set: alga secrets set api_token',
+      '  secret "webhook_secret" is not set yet: alga secrets set webhook_secret',
+      '  secret "old_key" is kept but not given to this version: it does not declare it, or declares looser egress limits than the value was set under',
+    ],
+  );
 });

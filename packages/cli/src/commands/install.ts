@@ -62,11 +62,20 @@ export async function consentAndInstall(
 export function printInstalled(view: InstallView): void {
   console.log(`Installed ${view.install.extensionId}@${view.install.version}`);
   if (view.install.grantedCapabilities) console.log(`  granted: ${view.install.grantedCapabilities.join(', ')}`);
-  for (const key of view.missingSecrets ?? []) {
-    console.log(`  secret "${key}" is not set yet: alga secrets set ${key}`);
+  const missing = view.missingSecrets ?? [];
+  const undelivered = view.undeliveredSecrets ?? [];
+  for (const key of missing) {
+    // A required secret that is stored yet missing was set under narrower egress limits than this version declares.
+    console.log(
+      undelivered.includes(key)
+        ? `  secret "${key}" is stored but not given to this version, which may send it to more hosts than when it was set: alga secrets set ${key}`
+        : `  secret "${key}" is not set yet: alga secrets set ${key}`,
+    );
   }
-  for (const key of view.undeliveredSecrets ?? []) {
-    console.log(`  secret "${key}" is kept but not given to this version, which does not declare it`);
+  for (const key of undelivered.filter((key) => !missing.includes(key))) {
+    console.log(
+      `  secret "${key}" is kept but not given to this version: it does not declare it, or declares looser egress limits than the value was set under`,
+    );
   }
 }
 

@@ -104,9 +104,16 @@ export interface InstallState {
   config: Record<string, unknown>;
   configVersion: number;
   secrets: SecretMeta[];
-  /** Required secrets without a value: the install will not work until they are set. */
+  /**
+   * Required secrets the installed version does not get: never set, or
+   * withheld (below). The install will not work until they are set.
+   */
   missingSecrets: string[];
-  /** Stored secrets the installed version does not declare: kept (encrypted), never delivered to a runner. */
+  /**
+   * Stored secrets a runner is not given: the installed version does not
+   * declare them, or declares looser egress terms than they were set under.
+   * Kept (encrypted); setting one again under the current terms delivers it.
+   */
   undeliveredSecrets: string[];
 }
 
@@ -152,9 +159,22 @@ export function installInfo(install: InstallRow): InstallInfo {
   };
 }
 
-/** Required secret settings that have no value yet. */
-export function missingSecrets(manifest: Manifest, setKeys: readonly string[]): string[] {
-  return manifest.settings.filter((s) => s.secret && s.required && !setKeys.includes(s.key)).map((s) => s.key);
+/** Required secret settings that are not among `keys` (the keys set, or the keys delivered). */
+export function missingSecrets(manifest: Manifest, keys: readonly string[]): string[] {
+  return manifest.settings.filter((s) => s.secret && s.required && !keys.includes(s.key)).map((s) => s.key);
+}
+
+/**
+ * Required secrets an install's guest does not get, from what a list of
+ * installs holds: never set, or withheld for looser egress terms. Custom-key
+ * manifests (the only ones `egressBound` concerns) declare no required secret.
+ */
+export function unmetSecrets(
+  manifest: Manifest,
+  stored: readonly string[],
+  egressAtSet: Readonly<Record<string, readonly string[]>>,
+): string[] {
+  return missingSecrets(manifest, deliveredSecrets(manifest, stored, [], egressAtSet));
 }
 
 /**
@@ -308,7 +328,7 @@ export class InstallService {
       config,
       configVersion: version,
       secrets,
-      missingSecrets: missingSecrets(install.manifest, set),
+      missingSecrets: missingSecrets(install.manifest, delivered),
       undeliveredSecrets: set.filter((key) => !delivered.includes(key)),
     };
   }

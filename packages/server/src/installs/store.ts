@@ -42,6 +42,8 @@ export interface InstallSummary {
   filesDigest: string | null;
   /** Keys of the secrets that hold a value. */
   secretsSet: string[];
+  /** Key → the egress hosts it was set under, for the keys set bound to some (`egressAtSet`). */
+  egressAtSet: Record<string, string[]>;
 }
 
 export interface StoredConfig {
@@ -277,9 +279,12 @@ class InstallReads {
       manifest: Manifest;
       files_digest: string | null;
       secrets_set: string[];
+      egress_at_set: Record<string, string[]>;
     }>(
       `SELECT i.id, i.extension_id, i.version, i.enabled, i.created_at, v.manifest, v.files_digest,
-              coalesce(array_agg(s.key) FILTER (WHERE s.key IS NOT NULL), '{}') AS secrets_set
+              coalesce(array_agg(s.key) FILTER (WHERE s.key IS NOT NULL), '{}') AS secrets_set,
+              coalesce(jsonb_object_agg(s.key, to_jsonb(s.egress_hosts)) FILTER (WHERE s.egress_hosts IS NOT NULL),
+                       '{}') AS egress_at_set
          FROM installs i
          JOIN extension_versions v ON v.extension_id = i.extension_id AND v.version = i.version
          LEFT JOIN install_secrets s ON s.install_id = i.id
@@ -297,6 +302,7 @@ class InstallReads {
       manifest: row.manifest,
       filesDigest: row.files_digest,
       secretsSet: row.secrets_set,
+      egressAtSet: row.egress_at_set,
     }));
   }
 

@@ -36,7 +36,7 @@ import type { Db } from '../db/index.ts';
 import type { SessionUser } from '../auth/session.ts';
 import {
   installInfo,
-  missingSecrets,
+  unmetSecrets,
   type Actor,
   type InstallRow,
   type InstallService,
@@ -117,6 +117,7 @@ export function webApiRoutes(plain: FastifyInstance, { db, installs }: WebApiDep
           description: setting?.description ?? null,
           required: setting?.required ?? false,
           declared: Boolean(setting),
+          withheld: state.undeliveredSecrets.includes(secret.key),
           type: setting?.type ?? 'string',
         };
       }),
@@ -144,7 +145,7 @@ export function webApiRoutes(plain: FastifyInstance, { db, installs }: WebApiDep
     return {
       role: user.role,
       installed: installed.map((install) => {
-        const missing = missingSecrets(install.manifest, install.secretsSet);
+        const missing = unmetSecrets(install.manifest, install.secretsSet, install.egressAtSet);
         return {
           id: install.id,
           extensionId: install.extensionId,

@@ -273,6 +273,43 @@ for (const engine of testEngines()) {
       assert.deepEqual(saved.json().allowedHosts, ['api.example.com']);
     });
 
+    test('a secret an upgrade withholds (looser egress terms) shows as withheld and the install needs setup until it is set again', async () => {
+      const admin = await signIn('admin@a.test', 'admin-pass-1');
+      const base = sampleManifest({ name: 'withheld-ext' });
+      const bound = base.settings.map((s) => (s.key === 'api_token' ? { ...s, egress: ['api.example.com'] } : s));
+      await publish(ctx, { ...base, settings: bound });
+      const id = (await install(ctx, 'withheld-ext')).json().install.id;
+      const url = `/ui/api/installs/${id}/settings`;
+      const config = { greeting: 'Hi', retries: 3, mode: 'fast' };
+      assert.equal(
+        (await request(admin, 'PUT', url, { config, secrets: { set: { api_token: CANARY } } })).statusCode,
+        200,
+      );
+      // 1.1.0 reads the token in plain: the value set for api.example.com only is not handed to it.
+      await publish(ctx, { ...base, version: '1.1.0' });
+      assert.equal((await install(ctx, 'withheld-ext', ctx.adminA, { version: '1.1.0' })).statusCode, 200);
+
+      const statusInList = async () =>
+        (await request(admin, 'GET', '/ui/api/extensions'))
+          .json()
+          .installed.find((i: { extensionId: string }) => i.extensionId === 'withheld-ext');
+      const view = (await request(admin, 'GET', url)).json();
+      const token = view.secrets.find((s: { key: string }) => s.key === 'api_token');
+      assert.deepEqual([token.set, token.declared, token.withheld], [true, true, true]);
+      assert.equal(view.install.status, 'needs-setup');
+      assert.deepEqual(view.missingSecrets, ['api_token']);
+      assert.deepEqual(
+        [(await statusInList()).status, (await statusInList()).missingSecrets],
+        ['needs-setup', ['api_token']],
+      );
+
+      const again = await request(admin, 'PUT', url, { config, secrets: { set: { api_token: CANARY } } });
+      const after = again.json();
+      assert.equal(after.secrets.find((s: { key: string }) => s.key === 'api_token').withheld, false);
+      assert.equal(after.install.status, 'active');
+      assert.equal((await statusInList()).status, 'active');
+    });
+
     test('enabling and disabling in the web UI reaches the gateway at once', async () => {
       const admin = await signIn('admin@a.test', 'admin-pass-1');
       const gateway = () =>

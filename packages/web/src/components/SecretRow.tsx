@@ -52,6 +52,18 @@ function SecretState({ secret }: { secret: SettingsSecret }) {
   );
 }
 
+/** Why a stored value does not reach the installed version, and what brings it back. */
+function Withheld({ secret }: { secret: SettingsSecret }) {
+  if (!secret.set || !secret.withheld) return null;
+  return (
+    <p className="secret-withheld" data-withheld={secret.declared ? 'egress' : 'undeclared'}>
+      {secret.declared
+        ? 'Not given to this version: the value was set when it could be sent to fewer hosts than this version allows. Set it again to give it to this version.'
+        : 'Not given to this version. It is kept, encrypted, for a version that uses it; clear it if none will.'}
+    </p>
+  );
+}
+
 /**
  * One secret: its state and, for admins, write-only replace / clear. The
  * input is a password field that starts empty; the stored value is never
@@ -77,6 +89,7 @@ export function SecretRow({ secret, change, canEdit, error, onChange }: Props) {
           </p>
           {secret.description && <p className="field-hint">{secret.description}</p>}
           <SecretState secret={secret} />
+          <Withheld secret={secret} />
           {change.mode === 'clear' && <p className="secret-pending">Will be cleared when you save.</p>}
         </div>
         {canEdit && change.mode === 'keep' && (
