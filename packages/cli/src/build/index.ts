@@ -281,6 +281,17 @@ async function bundle(shimPath: string, projectDir: string): Promise<{ source: s
       });
     },
   };
+  // The generated entry's own imports of the SDK are always ours: a project written for the
+  // reference host has the reference's @alga-psa/extension-runtime installed, which has no
+  // `host` or `reference` entry point. The project's code still gets the package it installed.
+  const ownRuntime: Plugin = {
+    name: 'alga-own-runtime',
+    setup(build) {
+      build.onResolve({ filter: /^@alga-psa\/extension-runtime\/(host|reference)$/ }, (args) =>
+        path.resolve(args.importer) === shimPath ? { path: fileURLToPath(import.meta.resolve(args.path)) } : undefined,
+      );
+    },
+  };
   try {
     const out = await esbuild.build({
       entryPoints: [shimPath],
@@ -292,7 +303,7 @@ async function bundle(shimPath: string, projectDir: string): Promise<{ source: s
       mainFields: ['module', 'main'],
       conditions: ['import', 'default'],
       external: ['alga:extension/*'],
-      plugins: [versionImports],
+      plugins: [versionImports, ownRuntime],
       absWorkingDir: projectDir,
       // The SDK resolves from the project first, then from the CLI's own install.
       nodePaths: [path.resolve(cliRoot, 'node_modules'), path.resolve(cliRoot, '../../node_modules')],

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { buildExtension, BuildError } from './index.ts';
 
 /** A reference-host project: reference manifest, handler where its samples keep it. */
@@ -58,4 +59,23 @@ test('a project with no entry the build knows is told where it looked', async ()
   const dir = await referenceProject({ 'lib/other.ts': 'export {};\n' });
   const error = await buildError(dir);
   assert.match(error.message, /looked for src\/index\.ts, .*src\/backend\/index\.ts/);
+});
+
+test("a project with the reference's SDK installed builds: the generated entry brings its own runtime", async () => {
+  const dir = await referenceProject({
+    'src/index.ts': [
+      "import { jsonResponse } from '@alga-psa/extension-runtime';",
+      'export async function handler(request: { http: { url: string } }) {',
+      '  return jsonResponse({ url: request.http.url });',
+      '}',
+      '',
+    ].join('\n'),
+  });
+  // As `npm install @alga-psa/extension-runtime@0.3.0` leaves it: the package exports only ".".
+  const entry = fileURLToPath(import.meta.resolve('alga-reference-sdk'));
+  const reference = entry.slice(0, entry.lastIndexOf('/alga-reference-sdk/') + '/alga-reference-sdk'.length);
+  await mkdir(path.join(dir, 'node_modules/@alga-psa'), { recursive: true });
+  await symlink(reference, path.join(dir, 'node_modules/@alga-psa/extension-runtime'), 'dir');
+  const built = await buildExtension({ dir });
+  assert.ok(built.metadata.size > 0);
 });

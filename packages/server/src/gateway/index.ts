@@ -17,7 +17,13 @@
  * section (the reference's format) accepts every method and path on both doors.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AlgaError, secretEgressField, type ExecuteRequest, type ExecuteUser } from '@alga-psa/protocol';
+import {
+  AlgaError,
+  REFERENCE_MANIFEST_FORMAT,
+  secretEgressField,
+  type ExecuteRequest,
+  type ExecuteUser,
+} from '@alga-psa/protocol';
 import { endSpan, type Span, type Tracing } from '@alga-psa/protocol/tracing';
 import type { Principal } from '../auth/api-keys.ts';
 import { principalOf } from '../auth/plugin.ts';
@@ -188,8 +194,12 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
     const { method, query, body } = entry === 'ui-proxy' ? applyMethodOverride(received) : received;
     const { path } = split;
     requireGatewayPermission(principal, method);
+    // Our manifests open an endpoint to the iframe UI with `"proxy": true`; the reference host's
+    // ext-proxy applies the same allowlist as its gateway, so a reference manifest's endpoints all are.
     const endpoints =
-      entry === 'api' ? install.manifest.api.endpoints : install.manifest.api.endpoints.filter((e) => e.proxy === true);
+      entry === 'api' || install.manifest.format === REFERENCE_MANIFEST_FORMAT
+        ? install.manifest.api.endpoints
+        : install.manifest.api.endpoints.filter((e) => e.proxy === true);
     // A reference manifest without an `api` section sends every method and path to its one handler
     // (the consent says so); one that declares endpoints gets the allowlist.
     if (install.manifest.acceptsAnyPath !== true && !matchEndpoint(endpoints, method, path)) {

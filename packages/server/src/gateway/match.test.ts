@@ -25,3 +25,8 @@ test('method and segment count must match', () => {
   assert.equal(matchEndpoint(endpoints, 'GET', '/items/42/extra'), undefined);
   assert.equal(matchEndpoint(endpoints, 'GET', '/other'), undefined);
 });
+
+test('HEAD matches the GET endpoint, and no other method stands in for another', () => {
+  assert.equal(matchEndpoint(endpoints, 'HEAD', '/items/42')?.endpoint.path, '/items/:id');
+  assert.equal(matchEndpoint(endpoints, 'HEAD', '/items'), undefined);
+});

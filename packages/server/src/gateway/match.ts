@@ -20,9 +20,11 @@ export function matchEndpoint(
   path: string,
 ): RouteMatch | undefined {
   const wanted = segments(path);
+  // HEAD is a GET without the body (as on the reference host): it matches the GET endpoint.
+  const asked = method.toUpperCase() === 'HEAD' ? 'GET' : method.toUpperCase();
   let best: { match: RouteMatch; literals: number } | undefined;
   for (const endpoint of endpoints) {
-    if (endpoint.method !== method.toUpperCase()) continue;
+    if (endpoint.method !== asked) continue;
     const pattern = segments(endpoint.path);
     if (pattern.length !== wanted.length) continue;
     const params: Record<string, string> = {};

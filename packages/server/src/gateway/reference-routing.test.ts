@@ -35,6 +35,12 @@ for (const engine of testEngines()) {
         sampleManifest({ name: 'declared-ext', api: { endpoints: [{ method: 'GET', path: '/only' }] } }),
       );
       await install(ctx, 'declared-ext');
+      await publish(ctx, {
+        ...referenceManifest,
+        name: 'com.alga.sample.scheduler-demo',
+        api: { endpoints: [{ method: 'GET', path: '/api/jobs/:id', handler: 'dist/main' }] },
+      } as unknown as Manifest);
+      await install(ctx, 'com.alga.sample.scheduler-demo');
     });
     after(() => closeAll(ctx, runner));
     beforeEach(() => {
@@ -68,6 +74,29 @@ for (const engine of testEngines()) {
           ['PUT', '/deep/er/path', ''],
         ],
       );
+    });
+
+    test("a reference manifest's endpoints are open to its iframe UI too, as the reference's ext-proxy allows them; HEAD matches GET", async () => {
+      const base = 'com.alga.sample.scheduler-demo/api/jobs/7';
+      for (const url of [`/api/ext/${base}`, `/api/ext-proxy/${base}`]) {
+        const response = await call('GET', url, ctx.adminA);
+        assert.equal(response.statusCode, 200, `${url}: ${response.body}`);
+        const undeclared = await call('GET', `${url}/more`, ctx.adminA);
+        assert.equal(undeclared.statusCode, 404, url);
+      }
+      const head = await ctx.server.app.inject({
+        method: 'HEAD',
+        url: `/api/ext-proxy/${base}`,
+        headers: { authorization: ctx.adminA },
+      });
+      assert.equal(head.statusCode, 200, head.body);
+      assert.equal(head.body, '');
+      assert.deepEqual(
+        runner.received.map((r) => r.body.http.method),
+        ['GET', 'GET', 'HEAD'],
+      );
+      // Our own manifests still open an endpoint to the UI only with "proxy": true.
+      assert.equal((await call('GET', '/api/ext-proxy/declared-ext/only', ctx.adminA)).statusCode, 404);
     });
 
     test('a manifest that declares endpoints keeps the allowlist', async () => {
