@@ -12,6 +12,8 @@ export interface SessionUser {
   sessionId: string;
   userId: string;
   tenantId: string;
+  /** The tenant's display name: the company extensions see as the user's `client-name`. */
+  tenantName: string;
   email: string;
   name: string;
   role: UserRole;
@@ -180,6 +182,7 @@ export async function resolveSession(db: Queryable, token: string | undefined): 
     id: string;
     user_id: string;
     tenant_id: string;
+    tenant_name: string;
     email: string;
     name: string;
     role: UserRole;
@@ -187,9 +190,9 @@ export async function resolveSession(db: Queryable, token: string | undefined): 
     expires_at: Date;
     refresh: boolean;
   }>(
-    `SELECT s.id, s.user_id, u.tenant_id, u.email, u.name, u.role, u.client_id, s.expires_at,
+    `SELECT s.id, s.user_id, u.tenant_id, t.name AS tenant_name, u.email, u.name, u.role, u.client_id, s.expires_at,
             (s.last_seen_at < now() - interval '1 minute') AS refresh
-       FROM ui_sessions s JOIN users u ON u.id = s.user_id
+       FROM ui_sessions s JOIN users u ON u.id = s.user_id JOIN tenants t ON t.id = u.tenant_id
       WHERE s.token_sha256 = $1 AND s.expires_at > now()
         AND s.created_at > now() - ($2::int * interval '1 millisecond')`,
     [sha256Hex(token), SESSION_MAX_AGE_MS],
@@ -206,6 +209,7 @@ export async function resolveSession(db: Queryable, token: string | undefined): 
     sessionId: row.id,
     userId: row.user_id,
     tenantId: row.tenant_id,
+    tenantName: row.tenant_name,
     email: row.email,
     name: row.name,
     role: row.role,

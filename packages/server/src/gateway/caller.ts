@@ -58,12 +58,11 @@ export async function identifyCaller(
       user_id: user.userId,
       user_email: user.email,
       user_name: user.name,
-      // A client-portal user is `client` with its client id, as on the reference host
-      // (whose staff are `internal`); staff keep their role, admin or viewer.
-      user_type: user.role,
+      // As on the reference host: staff are `internal`, a client-portal user is `client` with
+      // its client id, and client-name is the tenant's company name.
+      user_type: user.role === 'client' ? 'client' : 'internal',
       ...(user.clientId ? { client_id: user.clientId } : {}),
-      // The reference world's client-name is a PSA client; this platform has none.
-      client_name: '',
+      client_name: user.tenantName,
     },
   };
 }

@@ -6,7 +6,7 @@ import { CSRF_HEADER, type ExecuteRequest } from '@alga-psa/protocol';
 import { testEngines } from '../testing/databases.ts';
 import { closeAll, install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
 import { NO_DEADLINE_MS } from '../testing/wait.ts';
-import { createSession, createUser } from '../auth/session.ts';
+import { createSession, createUser, tenantName } from '../auth/session.ts';
 import { SESSION_COOKIE } from '../web/security.ts';
 
 interface Captured {
@@ -382,8 +382,9 @@ for (const engine of testEngines()) {
           user_id: admin.userId,
           user_email: admin.email,
           user_name: 'A admin',
-          user_type: 'admin',
-          client_name: '',
+          // As on the reference host: staff are internal, and client-name is the tenant's company.
+          user_type: 'internal',
+          client_name: await tenantName(ctx.db, ctx.tenantA),
         });
         assert.equal(headers.cookie, undefined, 'the session cookie never reaches the runner');
         assert.equal(JSON.stringify(body.http.headers).includes('alga_session'), false);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { contentHashOf } from '@alga-psa/bundle-store';
 import { CSRF_HEADER, type Manifest } from '@alga-psa/protocol';
-import { createDemoUsers, createUser, DEMO_CLIENT_ID } from '../auth/session.ts';
+import { createDemoUsers, createUser, DEMO_CLIENT_ID, tenantName } from '../auth/session.ts';
 import { testEngines } from '../testing/databases.ts';
 import { bundleArchive } from '../testing/archives.ts';
 import { startEchoRunner } from '../testing/fake-runner.ts';
@@ -204,7 +204,7 @@ for (const engine of testEngines()) {
         user_name: 'Cleo Client',
         user_type: 'client',
         client_id: 'acme-corp',
-        client_name: '',
+        client_name: await tenantName(ctx.db, ctx.tenantA),
       });
     });
 
