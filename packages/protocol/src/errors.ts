@@ -22,6 +22,7 @@ export const ERRORS = {
   ALGA_VERSION_CONFLICT: { status: 409, message: 'This version was already published with different content.' },
   ALGA_REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time.' },
   ALGA_PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  ALGA_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The request body's Content-Type is not one this route takes." },
   ALGA_HEADERS_TOO_LARGE: { status: 431, message: "The request's headers are too large." },
   ALGA_BUNDLE_HASH_MISMATCH: { status: 422, message: 'The bundle does not match its content hash.' },
   ALGA_INVALID_COMPONENT: { status: 422, message: 'The bundle is not a valid extension component.' },

@@ -106,7 +106,7 @@ export function toAlgaError(error: unknown): AlgaError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AlgaError('ALGA_PAYLOAD_TOO_LARGE');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AlgaError('ALGA_BAD_REQUEST', `Unsupported Content-Type: ${fastifyError.message}`);
+      return new AlgaError('ALGA_UNSUPPORTED_MEDIA_TYPE');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       // Fastify's parser and ours refuse __proto__ and constructor.prototype keys with the same code.

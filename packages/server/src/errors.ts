@@ -99,6 +99,10 @@ export const uploadRateLimited = defineError(
   'ALGA_RATE_LIMITED',
   'Too many bundle uploads from this address; retry after {seconds} s.',
 );
+export const jsonBodyRequired = defineError(
+  'ALGA_UNSUPPORTED_MEDIA_TYPE',
+  'This route takes a JSON body: send it as Content-Type: application/json.',
+);
 export const archiveBodyMissing = defineError(
   'ALGA_BAD_REQUEST',
   'Send the bundle archive (the .tgz from `alga pack`) as the body with Content-Type: application/gzip.',

@@ -8,6 +8,7 @@
  * route matches) — on each engine. The routes come from the server itself,
  * so a route added later is driven too.
  */
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -293,6 +294,35 @@ for (const engine of testEngines()) {
         assert.equal(response.statusCode, 400, `${method} ${url}: ${response.body.slice(0, 200)}`);
         assert.equal(response.json().error.code, 'ALGA_BAD_REQUEST');
       }
+    });
+
+    test('bytes sent to a JSON route are refused with 415 before validation, and over 1 MiB with 413, never buffered to the archive limit', async () => {
+      const bytes = (size: number, type: string) =>
+        ctx.server.app.inject({
+          method: 'PUT',
+          url: '/api/v1/installs/hello-ext/config',
+          headers: { authorization: ctx.adminA, 'content-type': type },
+          payload: Buffer.alloc(size),
+        });
+      for (const type of ['application/octet-stream', 'application/gzip', 'application/wasm']) {
+        const small = await bytes(512 * 1024, type);
+        assert.equal(small.statusCode, 415, `${type}: ${small.body.slice(0, 200)}`);
+        assert.equal(small.json().error.code, 'ALGA_UNSUPPORTED_MEDIA_TYPE');
+        assert.match(small.json().error.message, /application\/json/);
+        const large = await bytes(2 * 1024 * 1024, type);
+        assert.equal(large.statusCode, 413, type);
+      }
+      // The bundle route keeps its own, larger limit: 2 MiB of bytes reach it and are judged as a component.
+      const blob = Buffer.alloc(2 * 1024 * 1024, 1);
+      const upload = await ctx.server.app.inject({
+        method: 'PUT',
+        url: `/api/v1/bundles/sha256:${createHash('sha256').update(blob).digest('hex')}`,
+        headers: { authorization: ctx.adminA, 'content-type': 'application/octet-stream' },
+        payload: blob,
+      });
+      assert.equal(upload.json().error.code, 'ALGA_INVALID_COMPONENT', upload.body.slice(0, 200));
+      const unknown = await bytes(10, 'text/x-unknown');
+      assert.deepEqual([unknown.statusCode, unknown.json().error.code], [415, 'ALGA_UNSUPPORTED_MEDIA_TYPE']);
     });
 
     test('a storage cursor that smuggles a NUL key is refused as foreign, not a 500', async () => {

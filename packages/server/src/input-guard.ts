@@ -15,7 +15,7 @@
  * limit, never reach a route: `algaFrameworkErrors` answers them.
  */
 import type { FastifyInstance } from 'fastify';
-import { bodyTextInvalid, urlTextInvalid } from './errors.ts';
+import { bodyTextInvalid, jsonBodyRequired, urlTextInvalid } from './errors.ts';
 
 // A UTF-16 surrogate without its pair: with `u`, a paired one is a single (non-Cs) code point.
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -67,9 +67,12 @@ export function registerInputGuard(app: FastifyInstance): void {
   });
   app.addHook('preValidation', (request, _reply, done) => {
     // Buffers (bytes bodies) are views; only parsed JSON is walked.
-    if (request.body !== undefined && !ArrayBuffer.isView(request.body) && jsonHoldsUnstorable(request.body)) {
-      return done(bodyTextInvalid());
+    if (ArrayBuffer.isView(request.body)) {
+      // Bytes sent to a route whose schema wants JSON (the API scope parses bundles and
+      // archives as bytes): refused before the schema reports each byte as a problem.
+      return done(request.routeOptions.schema?.body ? jsonBodyRequired() : undefined);
     }
+    if (request.body !== undefined && jsonHoldsUnstorable(request.body)) return done(bodyTextInvalid());
     done();
   });
 }

@@ -36,7 +36,8 @@ export function bundleRoutes(app: FastifyInstance, bundles: BundleStore): void {
   // hash must be checked before anything is stored.
   app.addContentTypeParser(
     ['application/octet-stream', 'application/wasm'],
-    { parseAs: 'buffer', bodyLimit: MAX_BUNDLE_BYTES },
+    // No parser-wide limit: it would apply to every route of the scope. Each route sets its own.
+    { parseAs: 'buffer' },
     (_request, body, done) => done(null, body),
   );
 

@@ -155,11 +155,12 @@ export async function publishArchive(
 
 export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): void {
   const limits: BundleLimits = { ...DEFAULT_BUNDLE_LIMITS, ...deps.limits };
-  // Fastify refuses a Content-Length over the limit before reading the body,
-  // and stops reading a chunked body once it passes it.
+  // Fastify refuses a Content-Length over the route's limit before reading the body,
+  // and stops reading a chunked body once it passes it. No parser-wide limit: it would
+  // apply to every route of the scope (a 64 MiB body to a JSON route), not just these.
   app.addContentTypeParser(
     ['application/gzip', 'application/x-gzip', 'application/x-tar+gzip', ...REFERENCE_BUNDLE_CONTENT_TYPES],
-    { parseAs: 'buffer', bodyLimit: limits.maxArchiveBytes },
+    { parseAs: 'buffer' },
     (_request, body, done) => done(null, body),
   );
 
