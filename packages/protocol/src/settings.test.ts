@@ -1,9 +1,10 @@
 // The config checks the server applies on every save, and the browser UI
 // before it sends one.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { customKeysAllowed, keyProblem, settingsDefaults, validateConfig } from './settings.ts';
+import { customKeysAllowed, keyProblem, RESERVED_SETTING_KEYS, settingsDefaults, validateConfig } from './settings.ts';
 import { sampleManifest } from './testing.ts';
 
 test('settingsDefaults skips secrets; validateConfig checks types, bounds, options, required and unknown keys', () => {
@@ -34,9 +35,17 @@ test('an extension that declares no settings takes custom keys of the reference 
   assert.match(errors.find((e) => e.field === 'bad key')?.message ?? '', /letters, digits, "_", "\." or "-"/);
   assert.equal(keyProblem('ALGA_API_KEY'), undefined);
   assert.equal(keyProblem('api_key'), undefined);
-  for (const reserved of ['__proto__', 'constructor', 'prototype']) assert.match(keyProblem(reserved)!, /is reserved/);
+  for (const reserved of ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty'])
+    assert.match(keyProblem(reserved)!, /is reserved/);
   assert.ok(keyProblem('x'.repeat(65)));
   assert.ok(keyProblem(''));
   assert.equal(customKeysAllowed(none), true);
   assert.equal(customKeysAllowed(sampleManifest()), false);
+});
+
+test('the manifest schema reserves the same setting keys as keyProblem, so publish and writes agree', async () => {
+  const schema = JSON.parse(await readFile(new URL('../manifest.schema.json', import.meta.url), 'utf8')) as {
+    definitions: { setting: { properties: { key: { not: { enum: string[] } } } } };
+  };
+  assert.deepEqual([...schema.definitions.setting.properties.key.not.enum].sort(), [...RESERVED_SETTING_KEYS].sort());
 });

@@ -50,8 +50,15 @@ export interface SettingsOf {
  */
 export const SETTING_KEY_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
 
-/** Names of a JavaScript object's internals: as a config key, `__proto__` vanished from the object that held it. */
-export const RESERVED_SETTING_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * Names every plain JavaScript object already answers: as a config key,
+ * `__proto__` vanished from the object that held it, and a lookup of
+ * `toString` or `valueOf` in a record of keys finds the inherited function.
+ */
+export const RESERVED_SETTING_KEYS: ReadonlySet<string> = new Set([
+  ...Object.getOwnPropertyNames(Object.prototype),
+  'prototype',
+]);
 
 /** Why `key` is not a usable config or secret key, or undefined when it is. */
 export function keyProblem(key: string): string | undefined {

@@ -462,7 +462,10 @@ function friendlyError(
       return { path, message: `${field} must list at least ${String(params['limit'])} item(s).` };
     case 'not':
       // The schema's only `not`: a setting key that names a JavaScript object's internals.
-      return { path, message: `${field} is a reserved name (__proto__, constructor, prototype); choose another.` };
+      return {
+        path,
+        message: `${field} is a reserved name (a built-in property of JavaScript objects, such as __proto__ or toString); choose another.`,
+      };
     case 'uniqueItems':
       return {
         path,
