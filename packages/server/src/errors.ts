@@ -103,6 +103,10 @@ export const jsonBodyRequired = defineError(
   'ALGA_UNSUPPORTED_MEDIA_TYPE',
   'This route takes a JSON body: send it as Content-Type: application/json.',
 );
+export const hostHeaderInvalid = defineError(
+  'ALGA_BAD_REQUEST',
+  'The Host header is not a host name (with an optional port).',
+);
 export const archiveBodyMissing = defineError(
   'ALGA_BAD_REQUEST',
   'Send the bundle archive (the .tgz from `alga pack`) as the body with Content-Type: application/gzip.',

@@ -70,13 +70,25 @@ for (const engine of testEngines()) {
       assert.match(csp, /connect-src alga\.test:8443\/api\/ext-proxy\/paged-ext\/;/);
       assert.match(csp, /frame-ancestors 'self'/);
       assert.match(csp, /sandbox allow-scripts$/);
-      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|allow-same-origin/);
+      // Inline styles only (the reference host's UIs carry a <style> block); never inline script or eval.
+      assert.match(csp, new RegExp(`style-src alga\\.test:8443${base}/ 'unsafe-inline';`));
+      assert.doesNotMatch(csp.replace(/style-src [^;]*;/, ''), /unsafe-inline|unsafe-eval|allow-same-origin/);
       assert.equal(response.headers['x-content-type-options'], 'nosniff');
       assert.equal(response.headers['cache-control'], 'public, max-age=31536000, immutable');
+      assert.equal(response.headers['vary'], 'Host');
       // Public, credential-less files: a wildcard, never an echoed origin with credentials.
       assert.equal(response.headers['access-control-allow-origin'], '*');
       assert.equal(response.headers['access-control-allow-credentials'], undefined);
       assert.equal(response.headers['set-cookie'], undefined);
+    });
+
+    test('a Host header that is not a host name is refused, not written into the policy', async () => {
+      for (const host of ["evil.example script-src * 'unsafe-inline'; connect-src *; x", 'a;b', 'a b:80']) {
+        const response = await get(`${base}/index.html`, { host });
+        assert.equal(response.statusCode, 400, host);
+        assert.equal(response.headers['content-security-policy'], undefined);
+      }
+      assert.equal((await get(`${base}/index.html`, { host: '[::1]:8080' })).statusCode, 200);
     });
 
     test('assets keep their content types; a client-side route falls back to the entry, a missing asset is a 404', async () => {

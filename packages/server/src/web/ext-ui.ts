@@ -20,7 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BundleStore } from '@alga-psa/bundle-store';
 import { uiEntryPath, type Manifest } from '@alga-psa/protocol';
 import type { Db } from '../db/index.ts';
-import { uiFileNotFound } from '../errors.ts';
+import { hostHeaderInvalid, uiFileNotFound } from '../errors.ts';
 import { UI_PROXY_PREFIX } from '../gateway/index.ts';
 
 export const EXT_UI_PREFIX = '/ext-ui';
@@ -44,13 +44,18 @@ export function extensionUiUrl(extensionId: string, filesDigest: string | null, 
  * Scheme-less sources take the page's scheme, so the header is right behind
  * a TLS-terminating proxy too.
  */
+/** A Host header the policy may name: a DNS name or IPv4 address, or a bracketed IPv6 one, with a port. */
+const HOST_HEADER = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
 export function extensionUiCsp(host: string, extensionId: string, digest: string): string {
   const own = `${host}${EXT_UI_PREFIX}/${encodeURIComponent(extensionId)}/${digest}/`;
   const proxy = `${host}${UI_PROXY_PREFIX}/${encodeURIComponent(extensionId)}/`;
   return [
     "default-src 'none'",
     `script-src ${own}`,
-    `style-src ${own}`,
+    // Inline styles too: the reference host's UIs ship a <style> block, and in an opaque page whose
+    // other loads are limited to its folder a stylesheet can neither run code nor send data out.
+    `style-src ${own} 'unsafe-inline'`,
     `img-src ${own} data:`,
     `font-src ${own}`,
     `media-src ${own}`,
@@ -83,6 +88,8 @@ export function extensionUiRoutes(app: FastifyInstance, deps: { db: Db; bundles:
       throw uiFileNotFound();
     };
     if (!DIGEST_HEX.test(digest) || rest.length > MAX_PATH_CHARS) return notFound();
+    // The policy names the page's own origin; a Host that is not one would write its own policy.
+    if (!HOST_HEADER.test(request.host)) throw hostHeaderInvalid();
     const segments = rest === '' ? [] : rest.split('/');
     // A trailing slash asks for the folder: the SPA fallback answers it.
     if (segments.at(-1) === '') segments.pop();
@@ -124,6 +131,8 @@ export function extensionUiRoutes(app: FastifyInstance, deps: { db: Db; bundles:
         .header('cross-origin-resource-policy', 'cross-origin')
         // The digest names the bytes: the same URL never changes.
         .header('cache-control', 'public, max-age=31536000, immutable')
+        // The policy names the Host the page was asked for: a shared cache keeps one copy per host.
+        .header('vary', 'Host')
         .send(Buffer.from(bytes))
     );
   };
