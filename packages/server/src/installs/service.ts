@@ -126,7 +126,13 @@ export interface SettingsChange {
 /** Why an expiry is refused (null when it is a valid future time): a past one would store a secret no guest can read. */
 export function expiryProblem(iso: string, now = Date.now()): string | null {
   const at = Date.parse(iso);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(iso) || Number.isNaN(at)) return 'The expiry must be an ISO 8601 date and time.';
+  const date = /^(\d{4})-(\d{2})-(\d{2})T/.exec(iso);
+  if (!date || Number.isNaN(at)) return 'The expiry must be an ISO 8601 date and time.';
+  // Date.parse rolls 2099-02-30 over to March 2: a day the calendar lacks is refused, not moved.
+  const [year, month, day] = date.slice(1).map(Number) as [number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) {
+    return `The expiry names a day the calendar does not have (${date[0].slice(0, 10)}).`;
+  }
   if (at <= now) return 'The expiry must be in the future.';
   return null;
 }

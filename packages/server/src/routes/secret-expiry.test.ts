@@ -60,16 +60,26 @@ for (const engine of testEngines()) {
       assert.match(metrics, /^alga_secrets_expiring\{window="7d"\} 0$/m);
     });
 
+    test('an expiry with an offset is answered as stored, in UTC', async () => {
+      const response = await put('api_token', { value: 'tok-2', expiresAt: '2099-06-01T02:00:00+02:00' });
+      assert.equal(response.json().expiresAt, '2099-06-01T00:00:00.000Z');
+      assert.equal((await secrets()).find((s) => s.key === 'api_token')?.expiresAt, '2099-06-01T00:00:00.000Z');
+    });
+
     test('setting a value again without an expiry clears it', async () => {
       await put('api_token', { value: 'tok-2' });
       assert.equal((await secrets()).find((s) => s.key === 'api_token')?.expiresAt, null);
     });
 
-    test('an expiry in the past or not a time is a 400 naming the problem, and nothing is stored', async () => {
+    test('an expiry in the past, not a time or on a day the calendar lacks is a 400 naming the problem, and nothing is stored', async () => {
       const version = (await secrets()).find((s) => s.key === 'api_token')?.version;
       for (const [expiresAt, problem] of [
         [new Date(Date.now() - 1000).toISOString(), /must be in the future/],
         ['next tuesday', /ISO 8601/],
+        // Date.parse would roll these over to March 2 and 1 of 2100.
+        ['2099-02-30T00:00:00Z', /calendar does not have \(2099-02-30\)/],
+        ['2100-02-29T12:00:00Z', /calendar does not have/],
+        ['2099-13-01T00:00:00Z', /ISO 8601|calendar/],
       ] as const) {
         const response = await put('api_token', { value: 'tok-3', expiresAt });
         assert.equal(response.statusCode, 400, expiresAt);

@@ -33,7 +33,8 @@ export function secretRoutes(app: FastifyInstance, { installs }: { installs: Ins
       const { key } = request.params;
       const { value, expiresAt = null } = request.body;
       const { version, secretsVersion } = await installs.setSecret(apiActor(request), install, key, value, expiresAt);
-      return { key, set: true, version, secretsVersion, expiresAt };
+      // As stored (UTC), as GET …/secrets shows it.
+      return { key, set: true, version, secretsVersion, expiresAt: expiresAt && new Date(expiresAt).toISOString() };
     },
   );
 
