@@ -19,6 +19,17 @@ const dataDir = path.resolve(process.env.ALGA_DATA_DIR ?? path.join(root, '.alga
 process.env.NODE_COMPILE_CACHE ??= path.join(dataDir, 'compile-cache');
 const say = (message: string) => console.log(message);
 
+let platform: Platform | undefined;
+let stopping = false;
+/** Stops whatever started, then exits: on a signal, when a service dies, and when start-up fails half-way. */
+const stop = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  say('\nStopping…');
+  await platform?.stop();
+  process.exit(code);
+};
+
 async function main(): Promise<void> {
   const started = performance.now();
   checkToolchain();
@@ -27,15 +38,6 @@ async function main(): Promise<void> {
     `Data in ${path.relative(process.cwd(), dataDir) || dataDir}/ · logs in ${path.relative(process.cwd(), path.join(dataDir, 'logs'))}/`,
   );
 
-  let platform: Platform | undefined;
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('\nStopping…');
-    await platform?.stop();
-    process.exit(code);
-  };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 
@@ -78,5 +80,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  // The server and runners may be up already (the demo's deploy failed): they go too.
+  void stop(1);
 });
