@@ -199,7 +199,7 @@ export const gatewayBodyTooLarge = defineError(
 );
 export const viewerGatewayWrite = defineError(
   'ALGA_FORBIDDEN',
-  'This API key has the viewer role, which may only call GET endpoints; use an admin key for {method}.',
+  'A viewer (API key or signed-in user) may only call GET endpoints; {method} needs an admin.',
 );
 /** A client-portal user's session on `/api/ext`: the portal's pages use the UI proxy only. */
 export const clientPortalGateway = defineError(
