@@ -69,6 +69,43 @@ test('reference endpoints are normalised as the reference stores them; OPTIONS a
   assert.ok(notes.some((n) => /OPTIONS \/x\) is dropped/.test(n)));
 });
 
+test('what the reference accepts and ours once refused: a capitalised name, another runtime, extra ui/api fields, free-form endpoint paths', () => {
+  const result = validateManifest({
+    name: 'MyExt',
+    publisher: 'Acme',
+    version: '1.0.0',
+    runtime: 'wasm32-wasi@1',
+    ui: { type: 'iframe', entry: 'ui/index.html', title: 'My extension' },
+    api: {
+      basePath: '/api',
+      endpoints: [
+        { method: 'GET', path: '/api/status/', handler: 'dist/main' },
+        { method: 'GET', path: '/api/items/{id}', handler: 'dist/main' },
+        { method: 'GET', path: '/reports/:report-id', handler: 'dist/main' },
+        { method: 'GET', path: '/api/*', handler: 'dist/main' },
+      ],
+    },
+  });
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.equal(result.manifest.name, 'MyExt');
+  assert.equal(result.manifest.runtime, 'wasm-js@1');
+  assert.deepEqual(
+    result.manifest.api.endpoints.map((e) => e.path),
+    ['/api/status', '/api/items/{id}', '/reports/:report-id', '/api/*'],
+  );
+  const notes = result.notes.join('\n');
+  assert.match(notes, /Runtime "wasm32-wasi@1" is read as "wasm-js@1"/);
+  assert.match(notes, /"ui" fields "title" are not used here/);
+  assert.match(notes, /"api" fields "basePath" are not used here/);
+  const bad = validateManifest({
+    name: 'MyExt',
+    version: '1.0.0',
+    runtime: 'wasm-js@1',
+    api: { endpoints: [{ method: 'GET', path: '/a?b', handler: 'h' }] },
+  });
+  assert.equal(bad.ok, false);
+});
+
 test('the reference rules refuse what the reference refuses, with the field named', () => {
   const result = validateManifest({
     name: ' ',

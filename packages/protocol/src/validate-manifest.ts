@@ -94,10 +94,10 @@ interface ReferenceManifest {
   name: string;
   publisher?: string;
   version: string;
-  runtime: 'wasm-js@1';
+  runtime: string;
   capabilities?: string[];
-  ui?: { type: 'iframe'; entry: string; hooks?: Record<string, { label: string } | unknown> };
-  api?: { endpoints: { method: string; path: string; handler: string }[] };
+  ui?: { type: 'iframe'; entry: string; hooks?: Record<string, { label: string } | unknown> } & Record<string, unknown>;
+  api?: { endpoints: { method: string; path: string; handler: string }[] } & Record<string, unknown>;
   assets?: string[];
   precompiled?: Record<string, string>;
 }
@@ -160,8 +160,9 @@ function validateReferenceManifest(value: unknown): ManifestValidation {
       );
       return;
     }
-    const path = `/${cleanPath(endpoint.path).replace(/^\/+/, '')}`;
-    if (!ENDPOINT_PATH.test(path)) {
+    // The reference matches segments literally but for `:name`: any name, no trailing slash.
+    const path = `/${cleanPath(endpoint.path).replace(/^\/+/, '').replace(/\/+$/, '')}`;
+    if (!REFERENCE_ENDPOINT_PATH.test(path)) {
       errors.push({
         path: `api.endpoints[${index}].path`,
         message: `api.endpoints[${index}].path ${PATTERN_HINTS['path']}.`,
@@ -193,6 +194,24 @@ function validateReferenceManifest(value: unknown): ManifestValidation {
   }
   if (ref.api === undefined) {
     notes.push('The manifest has no "api" section: every method and path is sent to the component\'s handler.');
+  }
+  if (ref.runtime.trim() !== 'wasm-js@1') {
+    notes.push(
+      `Runtime "${clip(ref.runtime, MAX_QUOTE_CHARS)}" is read as "wasm-js@1": the component runs as any other.`,
+    );
+  }
+  for (const [section, known] of [
+    ['ui', ['type', 'entry', 'hooks']],
+    ['api', ['endpoints']],
+  ] as const) {
+    const extra = Object.keys(ref[section] ?? {})
+      .filter((key) => !(known as readonly string[]).includes(key))
+      .slice(0, 10);
+    if (extra.length > 0) {
+      notes.push(
+        `"${section}" fields ${extra.map((key) => `"${clip(key, MAX_QUOTE_CHARS)}"`).join(', ')} are not used here; they are ignored.`,
+      );
+    }
   }
 
   if (errors.length > 0) return { ok: false, errors: firstProblems(errors, (problem) => problem, problemId) };
@@ -397,14 +416,14 @@ const PATTERN_HINTS: Record<string, string> = {
     'must be a host such as "api.example.com", "*.example.com" or "https://api.example.com:8443/v1"; wildcards like "*" or "http://*" are refused',
 };
 
-const ENDPOINT_PATH = new RegExp(
-  (schema.properties.api.properties.endpoints.items.properties.path as { pattern: string }).pattern,
-);
+/** A reference endpoint path once normalised: no whitespace (the schema), control characters, query or fragment. */
+const REFERENCE_ENDPOINT_PATH = /^\/[^\s?#\p{Cc}]*$/u;
 
 /** The reference format's hints, where its rules differ from this platform's format. */
 const REFERENCE_PATTERN_HINTS: Record<string, string> = {
   ...PATTERN_HINTS,
-  name: 'must be lowercase letters, digits, ".", "_" or "-" (e.g. "com.example.reports"); it is the extension id in URLs',
+  name: 'must be letters, digits, ".", "_" or "-" (e.g. "com.example.reports"); it is the extension id in URLs',
+  runtime: 'must name a runtime such as "wasm-js@1"',
   publisher: 'must not be blank',
   version: 'must be a semantic version such as "1.0.0", or a wildcard such as "0.3.*"',
   capabilities: 'must not be blank',

@@ -41,6 +41,9 @@ for (const engine of testEngines()) {
         api: { endpoints: [{ method: 'GET', path: '/api/jobs/:id', handler: 'dist/main' }] },
       } as unknown as Manifest);
       await install(ctx, 'com.alga.sample.scheduler-demo');
+      // `alga create extension MyExt` on the reference host names it so: the id keeps its case.
+      await publish(ctx, { ...referenceManifest, name: 'MyExt', runtime: 'wasm32-wasi@1' } as unknown as Manifest);
+      assert.equal((await install(ctx, 'MyExt')).statusCode, 201);
     });
     after(() => closeAll(ctx, runner));
     beforeEach(() => {
@@ -95,6 +98,7 @@ for (const engine of testEngines()) {
         runner.received.map((r) => r.body.http.method),
         ['GET', 'GET', 'HEAD'],
       );
+      assert.equal((await call('GET', '/api/ext/MyExt/anything', ctx.adminA)).statusCode, 200);
       // Our own manifests still open an endpoint to the UI only with "proxy": true.
       assert.equal((await call('GET', '/api/ext-proxy/declared-ext/only', ctx.adminA)).statusCode, 404);
     });
