@@ -129,6 +129,17 @@ const REFERENCE_TOP_LEVEL = new Set(['dist', 'artifacts', 'precompiled', 'ui', '
 const REFERENCE_ROOT_FILES = new Set([BUNDLE_MANIFEST, 'SIGNATURE', 'sbom.spdx.json']);
 
 /** Whether a path (below the bundle's folder) belongs to the reference layout. */
+/** A segment of a reference bundle's path: any name without control characters, not hidden, not padded. */
+export const REFERENCE_SEGMENT_RE = /^[^.\s\p{Cc}](?:[^\p{Cc}]*[^\s\p{Cc}])?$/u;
+
+/** A path with a hidden segment (`.DS_Store`, `img/.gitkeep`): the reference host skips these entries. */
+export function isHiddenBundlePath(rawPath: string): boolean {
+  return rawPath
+    .replace(/^(?:\.\/)+/, '')
+    .split('/')
+    .some((part) => part.startsWith('.') && part !== '..' && part !== '.');
+}
+
 export function isReferenceBundlePath(path: string): boolean {
   const [top, ...rest] = path.split('/');
   return rest.length === 0 ? REFERENCE_ROOT_FILES.has(top!) : REFERENCE_TOP_LEVEL.has(top!);
@@ -169,6 +180,8 @@ export function checkEntrySafety(
   rawPath: string,
   type: string,
   limits: Pick<BundleLimits, 'maxPathBytes'> = DEFAULT_BUNDLE_LIMITS,
+  /** What a path segment may be; the reference layout takes any visible name (`My Logo.png`). */
+  segment: RegExp = SEGMENT_RE,
 ): EntrySafety {
   const shown = printable(rawPath);
   if (LINK_TYPES.has(type)) {
@@ -213,7 +226,7 @@ export function checkEntrySafety(
       message: `${shown} contains ".."; entries cannot leave the bundle root.`,
     };
   }
-  if (segments.some((segment) => !SEGMENT_RE.test(segment))) {
+  if (segments.some((part) => !segment.test(part))) {
     return {
       ok: false,
       reason: 'unexpected-entry',

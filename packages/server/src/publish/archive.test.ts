@@ -193,25 +193,15 @@ test('a reference bundle.tar.zst is read: component from dist/main.wasm, ui/, ex
   assert.equal(onlyArtifacts.component.toString(), 'art');
 });
 
-test('reference bundles keep every safety rule and refuse what is outside the layout', async () => {
+test('reference bundles keep every safety rule', async () => {
   const manifest = { path: 'manifest.json', body: '{}' };
   const wasm = { path: 'dist/main.wasm', body: 'w' };
   const cases: [TarEntrySpec[], string][] = [
     [[manifest, wasm, { path: '../evil', body: 'x' }], 'escaping-path'],
     [[manifest, wasm, { path: '/etc/passwd', body: 'x' }], 'escaping-path'],
     [[manifest, wasm, { path: 'ui/link', type: 'SymbolicLink', linkpath: '/etc/passwd' }], 'link'],
-    [[manifest, wasm, { path: 'ui/.env', body: 'x' }], 'unexpected-entry'],
-    [[manifest, wasm, { path: 'node_modules/x.js', body: 'x' }], 'unexpected-entry'],
     [[manifest, { path: 'dist/other.wasm', body: 'w' }], 'missing-file'],
     [[wasm], 'missing-file'],
-    [
-      [
-        { ...manifest, path: 'a/manifest.json' },
-        { ...wasm, path: 'a/dist/main.wasm' },
-        { path: 'b/x', body: 'x' },
-      ],
-      'unexpected-entry',
-    ],
     [[manifest, wasm, { path: 'artifacts/component/component.wasm', body: 'different' }], 'unexpected-entry'],
   ];
   for (const [entries, reason] of cases) {
@@ -220,4 +210,28 @@ test('reference bundles keep every safety rule and refuse what is outside the la
   const bomb = zstdCompressSync(Buffer.concat([tarBytes([manifest, wasm]), Buffer.alloc(4 * 1024 * 1024)]));
   assert.equal((await refusal(bomb, { ...DEFAULT_BUNDLE_LIMITS, maxUncompressedBytes: 1024 * 1024 })).reason, 'bomb');
   assert.equal((await refusal(zstdCompressSync(zstdArchiveBytes([manifest, wasm])))).reason, 'bad-tar');
+});
+
+test('reference bundles leave out hidden entries and files outside the layout, as the reference host does, and list them', async () => {
+  const contents = await readBundleArchive(
+    zstdArchiveBytes([
+      { path: 'a/manifest.json', body: '{}' },
+      { path: 'a/dist/main.wasm', body: 'w' },
+      { path: 'a/ui/index.html', body: '<p>' },
+      { path: 'a/ui/assets/My Logo.png', body: 'png' },
+      { path: 'a/ui/.DS_Store', body: 'x' },
+      { path: 'a/ui/img/.gitkeep', body: '' },
+      { path: 'a/README.md', body: 'x' },
+      { path: 'a/node_modules/x.js', body: 'x' },
+      { path: 'b/x', body: 'x' },
+    ]),
+  );
+  assert.deepEqual([...contents.ui.keys()].sort(), ['ui/assets/My Logo.png', 'ui/index.html']);
+  assert.deepEqual(contents.skipped.sort(), [
+    'a/README.md',
+    'a/node_modules/x.js',
+    'a/ui/.DS_Store',
+    'a/ui/img/.gitkeep',
+    'b/x',
+  ]);
 });

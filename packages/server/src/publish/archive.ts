@@ -21,7 +21,9 @@ import {
   REFERENCE_BUNDLE_COMPONENTS,
   checkBundleEntry,
   checkEntrySafety,
+  isHiddenBundlePath,
   isReferenceBundlePath,
+  REFERENCE_SEGMENT_RE,
   type BundleLimits,
 } from '@alga-psa/protocol';
 
@@ -48,6 +50,8 @@ export interface BundleContents {
   ui: Map<string, Buffer>;
   /** Uncompressed bytes of every file. */
   totalBytes: number;
+  /** Entries of a reference bundle left out, as the reference host leaves them: hidden, or outside its layout. */
+  skipped: string[];
 }
 
 export async function readBundleArchive(
@@ -90,6 +94,7 @@ export async function readBundleArchive(
     wit,
     ui,
     totalBytes,
+    skipped: [],
   };
 }
 
@@ -101,7 +106,8 @@ export async function readBundleArchive(
  */
 async function readReferenceBundle(archive: Uint8Array, limits: BundleLimits): Promise<BundleContents> {
   const tarBytes = await inflate(archive, limits, unzstd, 'zstd');
-  const files = await untar(tarBytes, limits, 'reference');
+  const skipped: string[] = [];
+  const files = await untar(tarBytes, limits, 'reference', skipped);
   const manifests = [...files.keys()].filter((path) => /^(?:[^/]+\/)?manifest\.json$/.test(path));
   const root = manifests.includes(BUNDLE_MANIFEST)
     ? BUNDLE_MANIFEST
@@ -120,12 +126,10 @@ async function readReferenceBundle(archive: Uint8Array, limits: BundleLimits): P
   const inside = new Map<string, Buffer>();
   for (const [path, bytes] of files) {
     const relative = path.startsWith(prefix) ? path.slice(prefix.length) : undefined;
+    // The reference host writes what it does not know and never reads it; here it is not kept.
     if (relative === undefined || !isReferenceBundlePath(relative)) {
-      throw new BundleArchiveError(
-        'unexpected-entry',
-        `${JSON.stringify(path)} is not part of the reference bundle layout; ${prefix ? `everything sits in ${prefix} and ` : ''}the top may hold only manifest.json, dist/, artifacts/, precompiled/, ui/, wit/, SIGNATURE and sbom.spdx.json.`,
-        { entry: path },
-      );
+      skipped.push(path);
+      continue;
     }
     inside.set(relative, bytes);
   }
@@ -159,6 +163,7 @@ async function readReferenceBundle(archive: Uint8Array, limits: BundleLimits): P
     wit,
     ui,
     totalBytes,
+    skipped,
   };
 }
 
@@ -197,7 +202,12 @@ async function inflate(
   return tarBytes;
 }
 
-function untar(tarBytes: Buffer, limits: BundleLimits, layout: 'alga' | 'reference'): Promise<Map<string, Buffer>> {
+function untar(
+  tarBytes: Buffer,
+  limits: BundleLimits,
+  layout: 'alga' | 'reference',
+  skipped: string[] = [],
+): Promise<Map<string, Buffer>> {
   return new Promise((resolve, reject) => {
     const files = new Map<string, Buffer>();
     const seen = new Set<string>();
@@ -218,6 +228,11 @@ function untar(tarBytes: Buffer, limits: BundleLimits, layout: 'alga' | 'referen
         fail(new BundleArchiveError('too-many-entries', `The archive has more than ${limits.maxEntries} entries.`));
         return void entry.resume();
       }
+      // The reference host skips hidden entries (`.DS_Store`, `.gitkeep`) rather than refuse the bundle.
+      if (layout === 'reference' && isHiddenBundlePath(entry.path)) {
+        skipped.push(entry.path.slice(0, 255));
+        return void entry.resume();
+      }
       // The reference layout is checked once the manifest's folder is known (readReferenceBundle).
       const check =
         layout === 'alga'
@@ -228,7 +243,7 @@ function untar(tarBytes: Buffer, limits: BundleLimits, layout: 'alga' | 'referen
                     ...safe,
                     kind: safe.directory ? 'directory' : /\.c?wasm$/.test(safe.path) ? 'component' : 'file',
                   }
-                : safe)(checkEntrySafety(entry.path, entry.type, limits));
+                : safe)(checkEntrySafety(entry.path, entry.type, limits, REFERENCE_SEGMENT_RE));
       if (!check.ok) {
         fail(new BundleArchiveError(check.reason, check.message, { entry: entry.path.slice(0, 255) }));
         return void entry.resume();

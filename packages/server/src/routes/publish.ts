@@ -100,7 +100,9 @@ export async function publishArchive(
 ) {
   const contents = await readBundleArchive(archive, limits);
   const manifestJson = parseJson(manifestText ?? contents.manifestText, 'manifest.json', 'manifest');
-  const { manifest, notes } = parseManifest(manifestJson);
+  const parsed = parseManifest(manifestJson);
+  const { manifest } = parsed;
+  const notes = contents.skipped.length > 0 ? [...(parsed.notes ?? []), skippedNote(contents.skipped)] : parsed.notes;
   // A reference bundle has no metadata.json: its component is hashed here.
   const { metadata, contentHash } =
     contents.metadataText === undefined
@@ -189,4 +191,11 @@ export function publishRoutes(app: FastifyInstance, deps: PublishRouteDeps): voi
       signedBy: result.signedBy,
     } satisfies PublishedVersion);
   });
+}
+
+/** The publish warning for entries of a reference bundle that were not kept. */
+function skippedNote(skipped: readonly string[]): string {
+  const shown = skipped.slice(0, 5).map((path) => JSON.stringify(path));
+  const more = skipped.length > shown.length ? ` and ${skipped.length - shown.length} more` : '';
+  return `Left out ${skipped.length} entr${skipped.length === 1 ? 'y' : 'ies'} the reference host skips or never reads (hidden, or outside its layout): ${shown.join(', ')}${more}.`;
 }
