@@ -249,7 +249,7 @@ export const valueNotBase64 = defineError('ALGA_VALIDATION_FAILED', 'value_b64 m
 export const pageLimitTooHigh = defineError('ALGA_VALIDATION_FAILED', 'limit may be at most {max}.');
 export const namespaceInvalid = defineError(
   'ALGA_VALIDATION_FAILED',
-  'A storage namespace is 1-64 characters of A-Z, a-z, 0-9, ".", "_" or "-", starting with a letter or digit.',
+  'A storage namespace is 1-128 characters, not blank, without control characters, and not "." or "..".',
 );
 export const keyInvalid = defineError(
   'ALGA_VALIDATION_FAILED',

@@ -34,13 +34,15 @@ export interface StorageQuotas {
 }
 
 export const DEFAULT_STORAGE_QUOTAS: StorageQuotas = {
-  maxNamespaces: 16,
+  // As the reference host's storage allows.
+  maxNamespaces: 32,
   maxKeysPerNamespace: 10_000,
   maxValueBytes: 256 * 1024,
   maxTotalBytes: 16 * 1024 * 1024,
 };
 
-export const NAMESPACE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** 1-128 characters, as on the reference host (`app:settings`, `my/ns`), without control characters. */
+export const NAMESPACE_RE = /^[^\p{Cc}]{1,128}$/u;
 export const MAX_KEY_BYTES = 512;
 // No control characters: keys end up in log lines and URLs.
 // eslint-disable-next-line no-control-regex
@@ -52,7 +54,8 @@ export const MAX_PAGE_LIMIT = 1000;
 export const MAX_PAGE_VALUE_BYTES = 4 * 1024 * 1024;
 
 export function checkNamespace(namespace: string): void {
-  if (!NAMESPACE_RE.test(namespace)) {
+  // "." and ".." would be dot segments of the URL the runner puts the namespace in.
+  if (!NAMESPACE_RE.test(namespace) || namespace === '.' || namespace === '..' || namespace.trim() === '') {
     throw namespaceInvalid({ details: [{ field: 'namespace', message: 'has an invalid syntax' }] });
   }
 }
