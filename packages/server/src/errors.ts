@@ -23,6 +23,11 @@ export const tenantHeaderMismatch = defineError(
   'x-tenant-id names tenant "{given}", but this API key belongs to another tenant; use that tenant\'s API key, or drop --tenant / ALGA_TENANT_ID.',
 );
 export const signInFailed = defineError('ALGA_UNAUTHENTICATED', 'The email or password is not correct.');
+/** `details.retryAfterSeconds`, also sent as `retry-after`. */
+export const signInThrottled = defineError(
+  'ALGA_RATE_LIMITED',
+  'Too many failed sign-ins for this account or from this address; try again in {seconds} s.',
+);
 export const signInRequired = defineError('ALGA_UNAUTHENTICATED', 'Sign in to continue.');
 export const sessionEnded = defineError('ALGA_UNAUTHENTICATED', 'The session has ended; sign in again.');
 /** `details.reason`: `role`. */

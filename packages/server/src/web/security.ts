@@ -36,6 +36,8 @@ export interface WebSecurityOptions {
   secureCookies?: boolean;
   /** Origins allowed to send writes, e.g. "https://alga.example.com"; default: the request's own scheme + Host. */
   allowedOrigins?: string[];
+  /** Failed sign-ins allowed per window: per account (default 10) and per client address (default 50). */
+  signInFailures?: { perAccount?: number; perAddress?: number; windowMs?: number };
 }
 
 export function isSecure(request: FastifyRequest, options: WebSecurityOptions): boolean {

@@ -12,7 +12,8 @@ import {
   verifyCredentials,
   type SessionUser,
 } from '../auth/session.ts';
-import { signInFailed } from '../errors.ts';
+import { signInFailed, signInThrottled } from '../errors.ts';
+import { SignInThrottle } from './sign-in-throttle.ts';
 import { SESSION_COOKIE, cookieOptions, issueCsrfToken, type WebSecurityOptions } from './security.ts';
 
 async function userView(db: Db, user: SessionUser): Promise<UiUser> {
@@ -21,6 +22,11 @@ async function userView(db: Db, user: SessionUser): Promise<UiUser> {
 
 export function sessionRoutes(plain: FastifyInstance, db: Db, options: WebSecurityOptions): void {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+  const limits = options.signInFailures ?? {};
+  const window = limits.windowMs === undefined ? {} : { windowMs: limits.windowMs };
+  const accounts = new SignInThrottle({ maxFailures: limits.perAccount ?? 10, ...window });
+  // An office behind one address has many people: a larger budget than one account's.
+  const addresses = new SignInThrottle({ maxFailures: limits.perAddress ?? 50, ...window });
   app.get('/ui/api/session', async (request, reply): Promise<SessionInfo> => ({
     user: request.uiUser ? await userView(db, request.uiUser) : null,
     csrfToken: issueCsrfToken(request, reply, options),
@@ -30,9 +36,21 @@ export function sessionRoutes(plain: FastifyInstance, db: Db, options: WebSecuri
     '/ui/api/session',
     { schema: { body: SignInRequestSchema } },
     async (request, reply): Promise<SessionInfo> => {
+      // Sign-in matches the email case-insensitively; so does the count.
+      const account = request.body.email.trim().toLowerCase();
+      const wait = Math.max(accounts.retryAfter(account), addresses.retryAfter(request.ip));
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        // The same answer for a known and an unknown account: no probing through the limit either.
+        throw signInThrottled({ seconds: wait }, { details: { retryAfterSeconds: wait } });
+      }
       const userId = await verifyCredentials(db, request.body.email, request.body.password);
       // One message for unknown email and wrong password: no account probing.
-      if (!userId) throw signInFailed();
+      if (!userId) {
+        accounts.failed(account);
+        addresses.failed(request.ip);
+        throw signInFailed();
+      }
       await deleteSession(db, request.cookies[SESSION_COOKIE]);
       await deleteExpiredSessions(db);
       // A new token on every sign-in, so a session id planted before sign-in is worthless.

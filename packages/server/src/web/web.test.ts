@@ -103,6 +103,28 @@ for (const engine of testEngines()) {
       assert.equal(wrong.json().error.message, unknown.json().error.message);
     });
 
+    test('ten failed sign-ins lock the account for the window, even with the right password, with retry-after; other accounts sign in', async () => {
+      await createUser(ctx.db, {
+        tenantId: ctx.tenantA,
+        email: 'locked@a.test',
+        role: 'viewer',
+        password: 'right-pass-1',
+      });
+      const attempt = async (email: string, password: string) => {
+        const browser: Browser = { cookies: {}, csrf: '' };
+        browser.csrf = (await request(browser, 'GET', '/ui/api/session')).json().csrfToken;
+        return request(browser, 'POST', '/ui/api/session', { email, password });
+      };
+      for (let i = 0; i < 10; i++) assert.equal((await attempt('locked@a.test', `wrong-${i}`)).statusCode, 401);
+      for (const email of ['locked@a.test', 'LOCKED@a.test ']) {
+        const locked = await attempt(email, 'right-pass-1');
+        assert.equal(locked.statusCode, 429, locked.body);
+        assert.equal(locked.json().error.code, 'ALGA_RATE_LIMITED');
+        assert.ok(Number(locked.headers['retry-after']) > 0);
+      }
+      assert.equal((await attempt('viewer@a.test', 'viewer-pass')).statusCode, 200);
+    });
+
     test('the session cookie is HttpOnly and SameSite=Strict', async () => {
       const browser: Browser = { cookies: {}, csrf: '' };
       browser.csrf = (await request(browser, 'GET', '/ui/api/session')).json().csrfToken;
