@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../db/index.ts';
 import { credentialsMissing, tenantHeaderMismatch } from '../errors.ts';
 import { authenticateApiKey, requireAdmin, type Principal } from './api-keys.ts';
+import { tenantName } from './session.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,9 +27,12 @@ export function registerAuth(app: FastifyInstance, db: Db): void {
     // the tenant here, so a header naming another one is refused rather than silently ignored.
     const tenantHeader = request.headers['x-tenant-id'];
     if (request.principal && typeof tenantHeader === 'string' && tenantHeader.trim() !== '') {
-      if (tenantHeader.trim() !== request.principal.tenantId) {
-        throw tenantHeaderMismatch({ given: tenantHeader.trim().slice(0, 80) });
-      }
+      const given = tenantHeader.trim();
+      // The key's tenant by id (any case, as UUIDs are) or by name.
+      const own =
+        given.toLowerCase() === request.principal.tenantId.toLowerCase() ||
+        given === (await tenantName(db, request.principal.tenantId));
+      if (!own) throw tenantHeaderMismatch({ given: given.slice(0, 80) });
     }
     if (!READ_METHODS.has(request.method)) requireAdmin(request.principal);
   });

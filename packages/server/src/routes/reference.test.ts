@@ -405,13 +405,16 @@ for (const engine of testEngines()) {
       assert.equal(missing.json().error.code, 'ALGA_NOT_FOUND');
     });
 
-    test("x-tenant-id (the reference CLI's --tenant) must name the key's own tenant", async () => {
-      const mine = await ctx.server.app.inject({
-        method: 'GET',
-        url: '/api/v1/installs',
-        headers: { authorization: ctx.adminA, 'x-tenant-id': ctx.tenantA },
-      });
-      assert.equal(mine.statusCode, 200, mine.body);
+    test("x-tenant-id (the reference CLI's --tenant) must name the key's own tenant, by id in any case or by name", async () => {
+      const { rows } = await ctx.db.query<{ name: string }>('SELECT name FROM tenants WHERE id = $1', [ctx.tenantA]);
+      for (const given of [ctx.tenantA, ctx.tenantA.toUpperCase(), rows[0]!.name]) {
+        const mine = await ctx.server.app.inject({
+          method: 'GET',
+          url: '/api/v1/installs',
+          headers: { authorization: ctx.adminA, 'x-tenant-id': given },
+        });
+        assert.equal(mine.statusCode, 200, `${given}: ${mine.body}`);
+      }
       const other = await ctx.server.app.inject({
         method: 'GET',
         url: '/api/v1/installs',
