@@ -6,11 +6,12 @@
  */
 import { Type, type Static } from 'typebox';
 import type { Role } from './web-api.ts';
+import { NOT_DISPLAY_TEXT } from './tenants.ts';
 
 /** `POST /api/v1/api-keys` and the operator's `POST …/tenants/:tenant/api-keys`. */
 export const CreateApiKeyRequestSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\x00-\\x1f\\x7f]+$' }),
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: `^[^${NOT_DISPLAY_TEXT}]+$` }),
     role: Type.Union([Type.Literal('admin'), Type.Literal('viewer')]),
   },
   { additionalProperties: false },

@@ -7,13 +7,19 @@
 import { Type, type Static } from 'typebox';
 import type { UserRole } from './web-api.ts';
 
+/**
+ * Characters a name shown to people may not hold: control characters, and the
+ * bidirectional overrides and isolates that make text display other than it
+ * reads (U+202A–U+202E, U+2066–U+2069). For a JSON Schema pattern's class.
+ */
+export const NOT_DISPLAY_TEXT = '\\x00-\\x1f\\x7f\\u202a-\\u202e\\u2066-\\u2069';
+
 /** A tenant's name: what `--tenant` and policy accept besides its id. Not a UUID, so the two never collide. */
 export const TenantNameSchema = Type.String({
   minLength: 1,
   maxLength: 200,
   // No surrounding spaces and no control characters; a UUID would read as an id.
-  pattern:
-    '^(?![0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$)[^\\s\\x00-\\x1f\\x7f](?:[^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$',
+  pattern: `^(?![0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$)[^\\s${NOT_DISPLAY_TEXT}](?:[^${NOT_DISPLAY_TEXT}]*[^\\s${NOT_DISPLAY_TEXT}])?$`,
 });
 
 /** `POST /api/v1/operator/tenants`. */
@@ -53,7 +59,7 @@ export const CreateUserRequestSchema = Type.Object(
   {
     email: Type.String({ minLength: 3, maxLength: 320, pattern: '^[^\\s@]+@[^\\s@]+$' }),
     role: Type.Union([Type.Literal('admin'), Type.Literal('viewer'), Type.Literal('client')]),
-    name: Type.Optional(Type.String({ maxLength: 200 })),
+    name: Type.Optional(Type.String({ maxLength: 200, pattern: `^[^${NOT_DISPLAY_TEXT}]*$` })),
     clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^\\S+$' })),
     password: Type.Optional(Type.String({ minLength: MIN_PASSWORD_LENGTH, maxLength: 1024 })),
   },

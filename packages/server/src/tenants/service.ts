@@ -47,8 +47,11 @@ export async function listTenants(db: Queryable): Promise<TenantInfo[]> {
 export async function createTenant(db: Db, who: AuditActor, request: CreateTenantRequest): Promise<TenantCreated> {
   try {
     return await db.transaction(async (tx) => {
-      const taken = await tx.query('SELECT 1 FROM tenants WHERE name = $1', [request.name]);
-      if (taken.rows.length > 0) throw tenantExists({ name: request.name });
+      // "acme" and "ACME" would be two tenants an operator cannot tell apart in a list.
+      const taken = await tx.query<{ name: string }>('SELECT name FROM tenants WHERE lower(name) = lower($1)', [
+        request.name,
+      ]);
+      if (taken.rows.length > 0) throw tenantExists({ name: taken.rows[0]!.name });
       const { tenantId, createdAt, keyId, apiKey } = await insertTenantWithKey(tx, {
         name: request.name,
         role: 'admin',

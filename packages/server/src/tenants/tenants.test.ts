@@ -124,7 +124,18 @@ for (const engine of testEngines()) {
       assert.equal(again.statusCode, 409, again.body);
       assert.equal(errorOf(again).code, 'ALGA_ALREADY_EXISTS');
       assert.match(errorOf(again).message, new RegExp(`dup-${suffix}`));
-      for (const name of ['', ' padded', 'padded ', 'line\nbreak', '3f2504e0-4f89-41d3-9a0c-0305e82c3301']) {
+      // Names an operator could not tell apart: the same in other capitals.
+      const shouting = await createTenant(`DUP-${suffix}`);
+      assert.equal(shouting.statusCode, 409, shouting.body);
+      assert.match(errorOf(shouting).message, new RegExp(`"dup-${suffix}"`));
+      for (const name of [
+        '',
+        ' padded',
+        'padded ',
+        'line\nbreak',
+        '3f2504e0-4f89-41d3-9a0c-0305e82c3301',
+        'evil\u202egnp.exe',
+      ]) {
         const response = await createTenant(name);
         assert.equal(response.statusCode, 400, JSON.stringify(name));
         assert.equal(errorOf(response).code, 'ALGA_VALIDATION_FAILED');
@@ -196,6 +207,9 @@ for (const engine of testEngines()) {
       const duplicate = await addUser(tenant, { email: `C-${suffix}@EXAMPLE.test`, role: 'admin' });
       assert.equal(duplicate.statusCode, 409);
       assert.equal(errorOf(duplicate).code, 'ALGA_ALREADY_EXISTS');
+
+      const bell = await addUser(tenant, { email: `b-${suffix}@example.test`, role: 'admin', name: '<script>\u0007' });
+      assert.equal(bell.statusCode, 400, 'a control character in a name');
 
       const short = await addUser(tenant, { email: `p-${suffix}@example.test`, role: 'admin', password: 'short' });
       assert.equal(short.statusCode, 400);
