@@ -24,7 +24,9 @@ test('a shipped reference manifest is accepted as it is and converted with its d
   assert.equal(manifest.publisher, 'Nine Minds');
   assert.equal(manifest.version, '0.3.*');
   assert.equal(manifest.versionPattern, '0.3.*');
-  assert.deepEqual(manifest.capabilities, ['cap:context.read', 'cap:log.emit', 'cap:ui.proxy']);
+  // user.read is added: the reference host grants it to every install.
+  assert.deepEqual(manifest.capabilities, ['cap:context.read', 'cap:log.emit', 'cap:ui.proxy', 'cap:user.read']);
+  assert.ok(notes.some((n) => /"cap:user.read" is added: the reference host grants it/.test(n)));
   assert.deepEqual(manifest.ui, { type: 'iframe', entry: 'ui/index.html', hooks: { appMenu: { label: 'Reports' } } });
   assert.deepEqual(manifest.api, { endpoints: [] });
   assert.equal(manifest.acceptsAnyPath, true);
@@ -40,7 +42,7 @@ test('reference capabilities: PSA ones and unknown ones are dropped with a note;
     ...reporting,
     capabilities: ['cap:http.fetch', 'cap:scheduler.manage', 'cap:teleport'],
   });
-  assert.deepEqual(manifest.capabilities, ['cap:http.fetch']);
+  assert.deepEqual(manifest.capabilities, ['cap:http.fetch', 'cap:user.read']);
   assert.ok(notes.some((n) => /"cap:scheduler.manage" is not provided by this platform/.test(n)));
   assert.ok(notes.some((n) => /"cap:teleport" is unknown/.test(n)));
   assert.ok(notes.some((n) => /no outbound HTTP until a tenant admin grants hosts/.test(n)));

@@ -187,6 +187,12 @@ function validateReferenceManifest(value: unknown): ManifestValidation {
     };
   }
 
+  if (!capabilities.includes('cap:user.read')) {
+    // The reference host grants it to every install (with context and logging), so its
+    // extensions read the user without listing it; listed here, the consent names it.
+    capabilities.push('cap:user.read');
+    notes.push('Capability "cap:user.read" is added: the reference host grants it to every extension.');
+  }
   if (capabilities.includes('cap:http.fetch')) {
     notes.push(
       'The manifest lists no allowedHosts: the extension has no outbound HTTP until a tenant admin grants hosts for its install.',

@@ -61,7 +61,7 @@ for (const engine of testEngines()) {
       for (const expected of [
         /no "api" section: every method and path/,
         /alga:extension\/secrets: imported, not requested \(needs cap:secrets\.get/,
-        /alga:extension\/user-v2: imported, not requested \(needs cap:user\.read/,
+        /alga:extension\/storage: imported, not requested \(needs cap:storage\.kv/,
         /alga:extension\/invoicing: imported, not provided by this platform/,
       ]) {
         assert.ok(
@@ -70,6 +70,9 @@ for (const engine of testEngines()) {
         );
       }
       assert.ok(!warnings.some((w) => /ui-proxy: imported/.test(w)), 'a requested interface is not listed');
+      // The reference host grants cap:user.read to every install: requested here, and said so.
+      assert.ok(!warnings.some((w) => /user(-v2)?: imported/.test(w)), 'user is requested');
+      assert.ok(warnings.some((w) => /"cap:user.read" is added/.test(w)));
       const { rows } = await ctx.db.query<{ publisher: string }>('SELECT publisher FROM extensions WHERE id = $1', [
         'com.alga.ninemindsreporting',
       ]);
@@ -97,7 +100,7 @@ for (const engine of testEngines()) {
       assert.equal(consent.acceptsAnyPath, true);
       assert.deepEqual(
         consent.capabilities.map((c: { id: string }) => c.id),
-        ['cap:context.read', 'cap:log.emit', 'cap:ui.proxy'],
+        ['cap:context.read', 'cap:log.emit', 'cap:ui.proxy', 'cap:user.read'],
       );
       assert.deepEqual(
         consent.notRequested.map((n: { iface: string; capability?: string }) => [n.iface, n.capability ?? null]),
@@ -109,8 +112,6 @@ for (const engine of testEngines()) {
           ['secrets', 'cap:secrets.get'],
           ['services', null],
           ['storage', 'cap:storage.kv'],
-          ['user', 'cap:user.read'],
-          ['user-v2', 'cap:user.read'],
         ],
       );
       const missing = await call(
@@ -131,6 +132,7 @@ for (const engine of testEngines()) {
         'cap:context.read',
         'cap:log.emit',
         'cap:ui.proxy',
+        'cap:user.read',
       ]);
     });
 
