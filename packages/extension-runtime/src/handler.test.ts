@@ -234,3 +234,9 @@ test('the query is parsed when first read, and a handler may replace it', async 
   const response = await createMockHost().invoke(handler, { path: '/x?a=1' });
   assert.deepEqual(response.json(), { before: '1', after: '2', spread: 'a=2' });
 });
+
+test('an empty request body reads as no body: text() is empty and json() is null', async () => {
+  const handler = createHandler(async (request) => json({ text: request.text(), json: request.json() }));
+  const response = await createMockHost().invoke(handler, { method: 'POST', path: '/x', body: new Uint8Array(0) });
+  assert.deepEqual(response.json(), { text: '', json: null });
+});

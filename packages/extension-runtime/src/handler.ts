@@ -138,7 +138,8 @@ function toRequest(raw: ExecuteRequest): ExtensionRequest {
     headers,
     body,
     text: () => (body ? decoder.decode(body) : ''),
-    json: <T>() => JSON.parse(body ? decoder.decode(body) : 'null') as T,
+    // An empty body (a POST without one arrives as zero bytes) reads as null, as no body does.
+    json: <T>() => JSON.parse(body?.length ? decoder.decode(body) : 'null') as T,
   };
 }
 

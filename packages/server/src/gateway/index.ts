@@ -240,7 +240,14 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): Pr
       ...secretEgressField(install.manifest.settings),
       ...(install.signature ? { bundle_signature: install.signature } : {}),
       ...(request.gatewayUser ? { user: request.gatewayUser } : {}),
-      http: { method, path, query, headers, body_b64: body ? body.toString('base64') : null },
+      // As on the reference host, a method other than GET or HEAD always brings a body, maybe empty.
+      http: {
+        method,
+        path,
+        query,
+        headers,
+        body_b64: body ? body.toString('base64') : method === 'GET' || method === 'HEAD' ? null : '',
+      },
       limits: { timeout_ms: deps.executionTimeoutMs, ...(deps.memoryMb ? { memory_mb: deps.memoryMb } : {}) },
     };
     const result = await deps.runner.execute(execute, request.gatewaySpan);

@@ -77,6 +77,11 @@ for (const engine of testEngines()) {
           ['PUT', '/deep/er/path', ''],
         ],
       );
+      // As on the reference host: no body for GET, an empty one (the guest's some([])) for the rest.
+      assert.deepEqual(
+        runner.received.map((r) => r.body.http.body_b64),
+        [null, null, '', 'e30='],
+      );
     });
 
     test("a reference manifest's endpoints are open to its iframe UI too, as the reference's ext-proxy allows them; HEAD matches GET", async () => {
