@@ -157,7 +157,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
     logController: new RequestLog(),
     // A path the router cannot decode, or with a segment over maxParamLength, is a registry 400.
     // 1,024: a storage namespace is up to 128 characters, %-encoded up to nine bytes each.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     frameworkErrors: algaFrameworkErrors,
     // Node's defaults (60 s for headers, checked only every 30 s) let slow clients hold a socket for
     // a minute and a half; ours are tighter, and checked every second.
