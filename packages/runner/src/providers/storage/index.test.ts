@@ -135,8 +135,8 @@ describe('storage provider against the real runner API', () => {
       new WitErr('internal'),
     );
     assert.ok(t.logs.some((line) => /at most 64 bytes/.test(String(line.msg))));
-    assert.deepEqual(await call(provider, 'get', t, '-bad-', 'k'), new WitErr('internal'));
-    assert.ok(t.logs.some((line) => /namespace is 1-64 characters/.test(String(line.msg))));
+    assert.deepEqual(await call(provider, 'get', t, 'tab\tns', 'k'), new WitErr('internal'));
+    assert.ok(t.logs.some((line) => /namespace is 1-128 characters/.test(String(line.msg))));
   });
 
   it('answers denied when the server refuses the token or the install', async () => {
