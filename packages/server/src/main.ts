@@ -17,6 +17,7 @@ import { createServer } from './server.ts';
 import { encrypterFromEnv } from './transit.ts';
 import { verifierFromSigningKeyFile } from './service-keys.ts';
 import { rateLimitFromEnv } from './gateway/rate-limit.ts';
+import { gatewayMaxBodyFromEnv } from './gateway/index.ts';
 import { uploadRateLimitFromEnv } from './routes/reference-api.ts';
 import { webOptionsFromEnv } from './web/index.ts';
 import { operatorCredentialFromEnv } from './policy/operator.ts';
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
     tracing,
     serviceVerifier: await verifierFromSigningKeyFile(serviceSigningKeyFile),
     ...(rateLimitFromEnv(env) === undefined ? {} : { gatewayRateLimit: rateLimitFromEnv(env)! }),
+    ...(gatewayMaxBodyFromEnv(env) === undefined ? {} : { gatewayMaxBodyBytes: gatewayMaxBodyFromEnv(env)! }),
     ...(uploadRateLimitFromEnv(env) === undefined ? {} : { uploadRateLimit: uploadRateLimitFromEnv(env)! }),
     ...(env['ALGA_HEADERS_TIMEOUT_MS'] ? { headersTimeoutMs: Number(env['ALGA_HEADERS_TIMEOUT_MS']) } : {}),
     ...(env['ALGA_REQUEST_TIMEOUT_MS'] ? { requestTimeoutMs: Number(env['ALGA_REQUEST_TIMEOUT_MS']) } : {}),

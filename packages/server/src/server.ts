@@ -70,6 +70,8 @@ export interface ServerOptions {
   serviceVerifier?: ServiceTokenVerifier;
   /** Per-install gateway rate limit; false turns it off. Default 50/s with a burst of 100. */
   gatewayRateLimit?: RateLimitOptions | false;
+  /** Largest request body the gateway takes (`ALGA_GATEWAY_MAX_BODY_BYTES`). Default 1 MiB. */
+  gatewayMaxBodyBytes?: number;
   /** The reference upload-proxy route's per-address limit (default 30 a minute, as the reference's); false: none. */
   uploadRateLimit?: UploadRateLimit | false;
   /** Overrides of the bundle archive limits (sizes, entries, ratio) for POST /api/v1/extensions/publish. */
@@ -267,6 +269,7 @@ export async function createServer(options: ServerOptions): Promise<AlgaServer> 
       ...(options.tracing ? { tracing: options.tracing } : {}),
       ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
       ...(options.gatewayRateLimit === undefined ? {} : { rateLimit: options.gatewayRateLimit }),
+      ...(options.gatewayMaxBodyBytes === undefined ? {} : { maxBodyBytes: options.gatewayMaxBodyBytes }),
       ...(options.web?.allowedOrigins ? { allowedOrigins: options.web.allowedOrigins } : {}),
     });
   });

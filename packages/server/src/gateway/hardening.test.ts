@@ -6,6 +6,7 @@ import { startEchoRunner } from '../testing/fake-runner.ts';
 import { closeAll, install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
 import { installRateLimiter, rateLimitFromEnv } from './rate-limit.ts';
 import { responseHeadersForClient } from './headers.ts';
+import { gatewayMaxBodyFromEnv } from './index.ts';
 
 test('rate limit: a burst per install, then nothing until its window of burst/perSecond seconds ends', async (t) => {
   t.mock.timers.enable({ apis: ['Date'], now: 0 });
@@ -34,6 +35,13 @@ test('rate limit: a burst per install, then nothing until its window of burst/pe
     burst: 7,
   });
   assert.throws(() => rateLimitFromEnv({ ALGA_GATEWAY_RATE_LIMIT: 'lots' }), /ALGA_GATEWAY_RATE_LIMIT/);
+});
+
+test('ALGA_GATEWAY_MAX_BODY_BYTES: unset is the default, up to 10 MiB is taken, anything else stops the start', () => {
+  assert.equal(gatewayMaxBodyFromEnv({}), undefined);
+  assert.equal(gatewayMaxBodyFromEnv({ ALGA_GATEWAY_MAX_BODY_BYTES: String(10 * 1024 * 1024) }), 10 * 1024 * 1024);
+  for (const bad of ['0', '1023', String(10 * 1024 * 1024 + 1), '2048.5', 'lots'])
+    assert.throws(() => gatewayMaxBodyFromEnv({ ALGA_GATEWAY_MAX_BODY_BYTES: bad }), /1024 to 10485760/, bad);
 });
 
 test('response headers: allowlist plus x-ext-*, no CR/LF injection, nothing Node could not send', () => {

@@ -48,6 +48,21 @@ import type { RunnerClient } from './runner-client.ts';
 import type { SigningService } from '../signing/index.ts';
 
 export const MAX_GATEWAY_BODY_BYTES = 1024 * 1024;
+/** The most `ALGA_GATEWAY_MAX_BODY_BYTES` may allow: the reference host's 10 MiB, which fits a runner's execute body base64-encoded. */
+export const MAX_GATEWAY_BODY_SETTING = 10 * 1024 * 1024;
+
+/** `ALGA_GATEWAY_MAX_BODY_BYTES`; undefined when unset (1 MiB). */
+export function gatewayMaxBodyFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env['ALGA_GATEWAY_MAX_BODY_BYTES'];
+  if (raw === undefined || raw === '') return undefined;
+  const bytes = Number(raw);
+  if (!Number.isInteger(bytes) || bytes < 1024 || bytes > MAX_GATEWAY_BODY_SETTING) {
+    throw new Error(
+      `ALGA_GATEWAY_MAX_BODY_BYTES must be a whole number of bytes from 1024 to ${MAX_GATEWAY_BODY_SETTING} (10 MiB), got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return bytes;
+}
 
 /** The mount points: the API gateway and the iframe UI's proxy. */
 export const GATEWAY_PREFIX = '/api/ext';
