@@ -177,6 +177,18 @@ describe('extension pages in the product, in a real browser', () => {
     });
   });
 
+  test("the frame gets the reference host's query (path, tenant, extensionId) and knows the product page that holds it", async () => {
+    const frame = await demoFrame();
+    const seen = await frame.evaluate(() => ({
+      query: Object.fromEntries(new URLSearchParams(location.search)),
+      referrer: document.referrer,
+    }));
+    assert.equal(seen.query['path'], '/');
+    assert.match(seen.query['tenant'] ?? '', /^[0-9a-f-]{36}$/);
+    assert.ok(seen.query['extensionId']);
+    assert.equal(new URL(seen.referrer).pathname, new URL(page.url()).pathname);
+  });
+
   test('the CSP blocks an inline script and a request to another origin, as the browser reports', async () => {
     const frame = await demoFrame();
     const report = await frame.evaluate(async (target) => {

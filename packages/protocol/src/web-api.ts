@@ -25,6 +25,8 @@ export interface UiUser {
   role: UserRole;
   /** The tenant's name. */
   tenant: string;
+  /** The tenant's id: extension pages get it as `?tenant=`, as on the reference host. */
+  tenantId: string;
 }
 
 /** `GET/POST/DELETE /ui/api/session`: who is signed in (null when nobody), and the CSRF token for writes. */

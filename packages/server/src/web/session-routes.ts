@@ -8,7 +8,6 @@ import {
   deleteExpiredSessions,
   deleteSession,
   resolveSession,
-  tenantName,
   verifyCredentials,
   type SessionUser,
 } from '../auth/session.ts';
@@ -16,8 +15,8 @@ import { signInFailed, signInThrottled } from '../errors.ts';
 import { SignInThrottle } from './sign-in-throttle.ts';
 import { SESSION_COOKIE, cookieOptions, issueCsrfToken, type WebSecurityOptions } from './security.ts';
 
-async function userView(db: Db, user: SessionUser): Promise<UiUser> {
-  return { email: user.email, name: user.name, role: user.role, tenant: await tenantName(db, user.tenantId) };
+function userView(user: SessionUser): UiUser {
+  return { email: user.email, name: user.name, role: user.role, tenant: user.tenantName, tenantId: user.tenantId };
 }
 
 export function sessionRoutes(plain: FastifyInstance, db: Db, options: WebSecurityOptions): void {
@@ -28,7 +27,7 @@ export function sessionRoutes(plain: FastifyInstance, db: Db, options: WebSecuri
   // An office behind one address has many people: a larger budget than one account's.
   const addresses = new SignInThrottle({ maxFailures: limits.perAddress ?? 50, ...window });
   app.get('/ui/api/session', async (request, reply): Promise<SessionInfo> => ({
-    user: request.uiUser ? await userView(db, request.uiUser) : null,
+    user: request.uiUser ? userView(request.uiUser) : null,
     csrfToken: issueCsrfToken(request, reply, options),
   }));
 
@@ -58,7 +57,7 @@ export function sessionRoutes(plain: FastifyInstance, db: Db, options: WebSecuri
       reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions(request, options), expires: expiresAt });
       request.uiUser = (await resolveSession(db, token)) ?? null;
       request.log.info({ userId }, 'ui sign-in');
-      return { user: await userView(db, request.uiUser!), csrfToken: issueCsrfToken(request, reply, options) };
+      return { user: userView(request.uiUser!), csrfToken: issueCsrfToken(request, reply, options) };
     },
   );
 

@@ -167,7 +167,10 @@ export function ExtensionFrame({
   }, [extensionId, user, navigatePrefix]);
 
   const url = new URL(src, location.origin);
-  // The reference host's iframes read these two; ours read `ext` too.
+  // The reference host's pages read `path` (the page's own route, `/` here), `tenant` and
+  // `extensionId`; ours read `ext` too.
+  url.searchParams.set('path', '/');
+  url.searchParams.set('tenant', user.tenantId);
   url.searchParams.set('ext', extensionId);
   url.searchParams.set('extensionId', extensionId);
   url.searchParams.set('parentOrigin', location.origin);
@@ -179,7 +182,9 @@ export function ExtensionFrame({
       src={url.pathname + url.search}
       // Scripts only: no allow-same-origin (opaque origin), no forms, popups or top navigation.
       sandbox="allow-scripts"
-      referrerPolicy="no-referrer"
+      // The frame's own request is same-origin: the page learns which product page holds it
+      // (the reference's client-portal pages read document.referrer); nothing goes elsewhere.
+      referrerPolicy="same-origin"
       style={{ height }}
     />
   );
