@@ -414,7 +414,8 @@ export function httpImpl(options: HttpProviderOptions = {}): ProviderImpl<'http'
           {
             status: response.status,
             headers: response.headers,
-            body: response.body.byteLength > 0 ? response.body : undefined,
+            // Always some, empty when the response had none, as the reference host answers.
+            body: response.body,
           },
           state.sentSecrets,
         );
