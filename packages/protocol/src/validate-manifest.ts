@@ -165,7 +165,7 @@ function validateReferenceManifest(value: unknown): ManifestValidation {
     if (!REFERENCE_ENDPOINT_PATH.test(path)) {
       errors.push({
         path: `api.endpoints[${index}].path`,
-        message: `api.endpoints[${index}].path ${PATTERN_HINTS['path']}.`,
+        message: `api.endpoints[${index}].path must be a path such as "/api/items/:id", without spaces, control characters, "?" or "#".`,
       });
       return;
     }

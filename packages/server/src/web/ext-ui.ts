@@ -38,15 +38,15 @@ export function extensionUiUrl(extensionId: string, filesDigest: string | null, 
   return `${EXT_UI_PREFIX}/${encodeURIComponent(extensionId)}/${filesDigest.slice('sha256:'.length)}/${entry}`;
 }
 
+/** A Host header the policy may name: a DNS name or IPv4 address, or a bracketed IPv6 one, with a port. */
+const HOST_HEADER = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
 /**
  * Only the page's own files and its own proxy path: path-restricted sources
  * keep one extension's page from loading another's scripts from this origin.
  * Scheme-less sources take the page's scheme, so the header is right behind
  * a TLS-terminating proxy too.
  */
-/** A Host header the policy may name: a DNS name or IPv4 address, or a bracketed IPv6 one, with a port. */
-const HOST_HEADER = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
-
 export function extensionUiCsp(host: string, extensionId: string, digest: string): string {
   const own = `${host}${EXT_UI_PREFIX}/${encodeURIComponent(extensionId)}/${digest}/`;
   const proxy = `${host}${UI_PROXY_PREFIX}/${encodeURIComponent(extensionId)}/`;
