@@ -64,7 +64,14 @@ export function parseManifest(value: unknown): ParsedManifest {
   // The schema's pattern admits numbers too large to order; versions are sorted with `semver`.
   const concrete = result.ok ? resolveWildcardVersion(result.manifest.version, []) : '';
   if (result.ok && !semver.valid(concrete)) {
-    errors.push({ path: 'version', message: 'version has a number too large; keep each part below 2^53.' });
+    // semver refuses a version over 256 characters as well as a part past 2^53: say which.
+    errors.push({
+      path: 'version',
+      message:
+        concrete.length > 256
+          ? `version is ${concrete.length} characters long; keep it to 256.`
+          : 'version has a number too large; keep each part below 2^53.',
+    });
   }
   if (!result.ok || errors.length > 0) {
     throw manifestInvalid(

@@ -177,6 +177,10 @@ for (const engine of testEngines()) {
         response.json().error.details.map((d: { path: string }) => d.path),
         ['version'],
       );
+      assert.match(response.json().error.message, /number too large/);
+      const long = await publishFresh(sampleManifest({ name: 'long-ext', version: `1.0.0-${'a'.repeat(300)}` }));
+      assert.equal(long.statusCode, 422);
+      assert.match(long.json().error.message, /306 characters long; keep it to 256/);
     });
 
     test('the request id is echoed, and generated when absent', async () => {
