@@ -128,7 +128,6 @@ export const REFERENCE_BUNDLE_COMPONENTS = ['dist/main.wasm', 'artifacts/compone
 const REFERENCE_TOP_LEVEL = new Set(['dist', 'artifacts', 'precompiled', 'ui', 'wit']);
 const REFERENCE_ROOT_FILES = new Set([BUNDLE_MANIFEST, 'SIGNATURE', 'sbom.spdx.json']);
 
-/** Whether a path (below the bundle's folder) belongs to the reference layout. */
 /** A segment of a reference bundle's path: any name without control characters, not hidden, not padded. */
 export const REFERENCE_SEGMENT_RE = /^[^.\s\p{Cc}](?:[^\p{Cc}]*[^\s\p{Cc}])?$/u;
 
@@ -140,6 +139,7 @@ export function isHiddenBundlePath(rawPath: string): boolean {
     .some((part) => part.startsWith('.') && part !== '..' && part !== '.');
 }
 
+/** Whether a path (below the bundle's folder) belongs to the reference layout. */
 export function isReferenceBundlePath(path: string): boolean {
   const [top, ...rest] = path.split('/');
   return rest.length === 0 ? REFERENCE_ROOT_FILES.has(top!) : REFERENCE_TOP_LEVEL.has(top!);

@@ -56,6 +56,9 @@ async function main(): Promise<void> {
   const operatorCredential = await operatorCredentialFromEnv(env);
   delete env['ALGA_OPERATOR_KEY'];
 
+  const gatewayRateLimit = rateLimitFromEnv(env);
+  const gatewayMaxBodyBytes = gatewayMaxBodyFromEnv(env);
+  const uploadRateLimit = uploadRateLimitFromEnv(env);
   const server = await createServer({
     db,
     ...(operatorCredential ? { operatorCredential } : {}),
@@ -70,9 +73,9 @@ async function main(): Promise<void> {
     serviceSigner: await loadSigner(serviceSigningKeyFile),
     tracing,
     serviceVerifier: await verifierFromSigningKeyFile(serviceSigningKeyFile),
-    ...(rateLimitFromEnv(env) === undefined ? {} : { gatewayRateLimit: rateLimitFromEnv(env)! }),
-    ...(gatewayMaxBodyFromEnv(env) === undefined ? {} : { gatewayMaxBodyBytes: gatewayMaxBodyFromEnv(env)! }),
-    ...(uploadRateLimitFromEnv(env) === undefined ? {} : { uploadRateLimit: uploadRateLimitFromEnv(env)! }),
+    ...(gatewayRateLimit === undefined ? {} : { gatewayRateLimit }),
+    ...(gatewayMaxBodyBytes === undefined ? {} : { gatewayMaxBodyBytes }),
+    ...(uploadRateLimit === undefined ? {} : { uploadRateLimit }),
     ...(env['ALGA_HEADERS_TIMEOUT_MS'] ? { headersTimeoutMs: Number(env['ALGA_HEADERS_TIMEOUT_MS']) } : {}),
     ...(env['ALGA_REQUEST_TIMEOUT_MS'] ? { requestTimeoutMs: Number(env['ALGA_REQUEST_TIMEOUT_MS']) } : {}),
     ...(env['ALGA_EXECUTION_TIMEOUT_MS'] ? { executionTimeoutMs: Number(env['ALGA_EXECUTION_TIMEOUT_MS']) } : {}),
