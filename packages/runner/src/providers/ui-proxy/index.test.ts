@@ -40,6 +40,13 @@ describe('ui-proxy provider', () => {
         // Path routes' status table: /ext-backend/<extension>/status/<code> answers <code>.
         else if (/^\/ext-backend\/ext-1\/status\/\d{3}$/.test(req.url!))
           res.writeHead(Number(req.url!.slice(-3))).end('s');
+        // Redirects: /ext-backend/ext-1/redirect/<code>?to=<location> answers <code> with that Location.
+        else if (/^\/ext-backend\/ext-1\/redirect\/\d{3}\?to=/.test(req.url!)) {
+          const url = new URL(req.url!, 'http://x');
+          res.writeHead(Number(url.pathname.slice(-3)), { location: url.searchParams.get('to')! }).end('moved');
+        } else if (req.url === '/ext-backend/ext-1/loop') res.writeHead(307, { location: 'loop' }).end();
+        else if (req.url === '/ext-backend/ext-1/landed')
+          res.end(`landed:${req.method}:${Buffer.concat(chunks).toString()}`);
         else res.writeHead(404).end();
       });
     });
@@ -196,6 +203,49 @@ describe('ui-proxy provider', () => {
       assert.equal(Buffer.from(ok as Uint8Array).toString(), 's');
     });
 
+    it("follows redirects that stay below the route's base, as the reference client does: 301/302/303 turn a POST into a GET, 307/308 keep it", async () => {
+      const impl = pathProvider();
+      const secret_envelope = await envelopeFor(keyring, { api_key: 'key-for-upstream' });
+      const payload = new TextEncoder().encode('{"a":1}');
+      const expected: Array<[number, string]> = [
+        [301, 'landed:GET:'],
+        [302, 'landed:GET:'],
+        [303, 'landed:GET:'],
+        [307, 'landed:POST:{"a":1}'],
+        [308, 'landed:POST:{"a":1}'],
+      ];
+      for (const [status, answer] of expected) {
+        seen.length = 0;
+        const t = testScope({ providers: ['cap:ui.proxy'], secret_envelope });
+        const result = await impl.functions.callRoute(t.scope, `redirect/${status}?to=../landed`, payload);
+        assert.equal(Buffer.from(result as Uint8Array).toString(), answer, String(status));
+        assert.equal(seen.length, 2);
+        assert.equal(seen[1]!.headers['x-api-key'], 'key-for-upstream', 'the key goes to the hop below the same base');
+      }
+    });
+
+    it("does not follow a redirect off the route's base (another origin, another extension, an encoded climb) or past 10 hops: internal", async () => {
+      const impl = pathProvider();
+      const secret_envelope = await envelopeFor(keyring, { api_key: 'key-for-upstream' });
+      const port = new URL(origin).port;
+      for (const location of [
+        `http://localhost:${port}/ext-backend/ext-1/landed`,
+        '/ext-backend/ext-2/landed',
+        '/ext-backend/ext-1/..%2F..%2Fplatform/api/v1/x',
+        '/platform/api/v1/x',
+      ]) {
+        seen.length = 0;
+        const t = testScope({ providers: ['cap:ui.proxy'], secret_envelope });
+        const route = `redirect/302?to=${encodeURIComponent(location)}`;
+        assert.deepEqual(await impl.functions.callRoute(t.scope, route, undefined), new WitErr('internal'), location);
+        assert.equal(seen.length, 1, `${location}: only the first request was made`);
+      }
+      seen.length = 0;
+      const t = testScope({ providers: ['cap:ui.proxy'] });
+      assert.deepEqual(await impl.functions.callRoute(t.scope, 'loop', undefined), new WitErr('internal'));
+      assert.equal(seen.length, 11, 'the first request and 10 redirects followed');
+    });
+
     it('sends no x-api-key when the api_key secret is egress-bound (it goes only to its egress hosts, through http)', async () => {
       seen.length = 0;
       const t = testScope({
@@ -221,7 +271,16 @@ describe('ui-proxy provider', () => {
     it('never leaves its base: dot segments (also encoded) and an empty route are bad-request, without a request', async () => {
       seen.length = 0;
       const bases = { apiBase: new URL('http://api.internal/base'), extensionBase: new URL('http://ext.internal/') };
-      for (const route of ['', '   ', '/api/../admin', 'a/%2e%2e/b', 'x/%2E/y', 'a\\..\\b', '%zz']) {
+      for (const route of [
+        '',
+        '   ',
+        '/api/../admin',
+        'a/%2e%2e/b',
+        'x/%2E/y',
+        'a\\..\\b',
+        '%zz',
+        'a/..%2F..%2Fadmin',
+      ]) {
         assert.equal(pathRouteUrl(route, 'ext-1', bases), 'bad-request', JSON.stringify(route));
       }
       assert.equal(

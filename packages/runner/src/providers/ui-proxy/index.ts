@@ -17,7 +17,11 @@
  *   `denied`, 404 → `route-not-found`, other 4xx → `bad-request`, the rest →
  *   `internal`. A path cannot leave its base: it is rebuilt from its segments
  *   and `.`/`..` (also percent-encoded) is `bad-request`. Without the base a
- *   path needs, it is `route-not-found`. Redirects are not followed.
+ *   path needs, it is `route-not-found`. Redirects are followed as the
+ *   reference's client follows them (up to 10; 301/302 turn a POST into a
+ *   GET, 303 always, 307/308 keep it) while they stay below the route's own
+ *   base; one that leaves it is not followed and answers `internal`, so the
+ *   `x-api-key` never reaches another origin or another extension's path.
  */
 import { Type } from 'typebox';
 import { request } from 'undici';
@@ -64,6 +68,54 @@ export function parseUiProxyBase(value: string | undefined): URL | undefined {
   return url;
 }
 
+/** Where a path route may go, redirects included: its base's origin, below `prefix` (ends in `/`). */
+interface PathRoot {
+  origin: string;
+  prefix: string;
+}
+
+/**
+ * Whether a path's segments, percent-decoded, stay where they are: a `.` or
+ * `..` (also one behind an encoded `/`, which an upstream that decodes its
+ * path would act on) could climb out of the base, and a backslash is a
+ * separator in http(s) URLs.
+ */
+function segmentsStay(segments: readonly string[]): boolean {
+  for (const segment of segments) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return false;
+    }
+    if (decoded.includes('\\') || decoded.split('/').some((part) => part === '.' || part === '..')) return false;
+  }
+  return true;
+}
+
+function resolvePathRoute(
+  route: string,
+  extensionId: string,
+  bases: Pick<UiProxyOptions, 'apiBase' | 'extensionBase'>,
+): { url: URL; root: PathRoot } | 'bad-request' | undefined {
+  const trimmed = route.trim();
+  if (trimmed === '') return 'bad-request';
+  const queryAt = trimmed.indexOf('?');
+  const pathPart = queryAt === -1 ? trimmed : trimmed.slice(0, queryAt);
+  const segments = pathPart.split('/').filter((segment) => segment !== '');
+  if (!segmentsStay(segments)) return 'bad-request';
+  const toApi = pathPart.startsWith('/api/') || pathPart.startsWith('api/');
+  const base = toApi ? bases.apiBase : bases.extensionBase;
+  if (!base) return undefined;
+  const url = new URL(base);
+  const baseSegments = url.pathname.split('/').filter((segment) => segment !== '');
+  const rootSegments = toApi ? baseSegments : [...baseSegments, encodeURIComponent(extensionId)];
+  url.pathname = `/${[...rootSegments, ...segments].join('/')}`;
+  url.search = queryAt === -1 ? '' : trimmed.slice(queryAt + 1);
+  const prefix = rootSegments.length === 0 ? '/' : `/${rootSegments.join('/')}/`;
+  return { url, root: { origin: url.origin, prefix } };
+}
+
 /**
  * The URL of a path route, or `bad-request`, or undefined when the base it
  * needs is not configured. Built from the route's segments below the base's
@@ -74,30 +126,25 @@ export function pathRouteUrl(
   extensionId: string,
   bases: Pick<UiProxyOptions, 'apiBase' | 'extensionBase'>,
 ): URL | 'bad-request' | undefined {
-  const trimmed = route.trim();
-  if (trimmed === '') return 'bad-request';
-  const queryAt = trimmed.indexOf('?');
-  const pathPart = queryAt === -1 ? trimmed : trimmed.slice(0, queryAt);
-  const segments = pathPart.split('/').filter((segment) => segment !== '');
-  for (const segment of segments) {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(segment);
-    } catch {
-      return 'bad-request';
-    }
-    // A backslash is a separator in http(s) URLs; a dot segment would climb out of the base.
-    if (decoded === '.' || decoded === '..' || decoded.includes('\\')) return 'bad-request';
+  const resolved = resolvePathRoute(route, extensionId, bases);
+  return typeof resolved === 'object' ? resolved.url : resolved;
+}
+
+/** As many hops as reqwest, the reference host's client, follows by default. */
+const MAX_REDIRECTS = 10;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Where a redirect from `from` goes, when that stays below the route's root; undefined otherwise. */
+function redirectWithin(location: unknown, from: URL, root: PathRoot): URL | undefined {
+  if (typeof location !== 'string') return undefined;
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    return undefined;
   }
-  const toApi = pathPart.startsWith('/api/') || pathPart.startsWith('api/');
-  const base = toApi ? bases.apiBase : bases.extensionBase;
-  if (!base) return undefined;
-  const url = new URL(base);
-  const baseSegments = url.pathname.split('/').filter((segment) => segment !== '');
-  const below = toApi ? segments : [encodeURIComponent(extensionId), ...segments];
-  url.pathname = `/${[...baseSegments, ...below].join('/')}`;
-  url.search = queryAt === -1 ? '' : trimmed.slice(queryAt + 1);
-  return url;
+  if (next.origin !== root.origin || !`${next.pathname}/`.startsWith(root.prefix)) return undefined;
+  return segmentsStay(next.pathname.split('/')) ? next : undefined;
 }
 
 /** The reference host's status → variant table for path routes. */
@@ -172,7 +219,7 @@ export function uiProxyImpl(options: UiProxyOptions = { routes: new Map() }): Pr
 
   async function callPath(scope: ExecutionScope, route: string, payload: Uint8Array | undefined) {
     const { context, user } = scope.request;
-    const target = pathRouteUrl(route, context.extension_id, options);
+    const target = resolvePathRoute(route, context.extension_id, options);
     if (target === 'bad-request') return witErr('bad-request');
     if (!target) {
       scope.logger.warn({ provider: 'ui-proxy', route }, 'ui-proxy path route has no base configured');
@@ -195,18 +242,37 @@ export function uiProxyImpl(options: UiProxyOptions = { routes: new Map() }): Pr
       ...(user ? { 'x-user-id': user.user_id, ...(user.user_email ? { 'x-user-email': user.user_email } : {}) } : {}),
     };
     const signal = callSignal(scope, callBudget(scope, timeoutMs));
+    let url = target.url;
+    let method = payload ? 'POST' : 'GET';
+    let sent = payload ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) : undefined;
     try {
-      const response = await request(target, {
-        method: payload ? 'POST' : 'GET',
-        headers,
-        body: payload ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) : undefined,
-        signal,
-      });
-      const body = await readCapped(response, maxBytes);
-      const status = response.statusCode;
-      if (status >= 200 && status < 300) return new Uint8Array(body);
-      scope.logger.warn({ provider: 'ui-proxy', route, status }, 'ui-proxy path route answered with an error');
-      return witErr(pathRouteError(status));
+      for (let hops = 0; ; hops++) {
+        const response = await request(url, { method, headers, body: sent, signal });
+        const status = response.statusCode;
+        if (REDIRECT_STATUSES.has(status)) {
+          const next = hops < MAX_REDIRECTS ? redirectWithin(response.headers.location, url, target.root) : undefined;
+          await response.body.dump();
+          if (!next) {
+            scope.logger.warn(
+              { provider: 'ui-proxy', route, status, hops },
+              hops < MAX_REDIRECTS
+                ? "ui-proxy redirect leaves the route's base; not followed"
+                : 'ui-proxy route redirected too many times',
+            );
+            return witErr('internal');
+          }
+          if (status === 303 || (method === 'POST' && (status === 301 || status === 302))) {
+            method = 'GET';
+            sent = undefined;
+          }
+          url = next;
+          continue;
+        }
+        const body = await readCapped(response, maxBytes);
+        if (status >= 200 && status < 300) return new Uint8Array(body);
+        scope.logger.warn({ provider: 'ui-proxy', route, status }, 'ui-proxy path route answered with an error');
+        return witErr(pathRouteError(status));
+      }
     } catch (error) {
       const code = (error as { code?: string }).code;
       scope.logger.warn(
