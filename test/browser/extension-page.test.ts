@@ -313,6 +313,15 @@ describe('extension pages in the product, in a real browser', () => {
     assert.match(proxyCalls.at(-1)!, /^POST .*\/api\/ext-proxy\/ui-proxy-demo\/summary$/);
     await page.screenshot({ path: path.join(shots, 'client-portal-page.png') });
 
+    // A reload (a bookmark, a link in an email) of a portal page loads the app again, not the API's 404.
+    for (const portalPage of [page.url(), `${server.url}/client-portal`]) {
+      const reloaded = await page.goto(portalPage);
+      assert.equal(reloaded?.status(), 200, portalPage);
+      assert.match(reloaded.headers()['content-type'] ?? '', /^text\/html/, portalPage);
+    }
+    await nav.getByRole('link', { name: 'My summary' }).click();
+    assert.match((await (await demoFrame()).locator('.summary').textContent()) ?? '', /^Hello, Demo Client User/);
+
     // Staff pages are not shown, and the server refuses their APIs, not only the menu.
     for (const staffPage of ['/msp/settings/extensions', `/msp/settings/extensions/${installId}/settings`]) {
       await page.goto(`${server.url}${staffPage}`);

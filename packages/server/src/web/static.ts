@@ -16,8 +16,8 @@ export const DEFAULT_WEB_ROOT = existsSync(path.resolve(here, '../../web/index.h
   ? path.resolve(here, '../../web')
   : path.resolve(here, '../../../web/dist');
 
-/** Paths the React router owns. */
-export const SPA_ROUTES = ['/', '/signin', '/msp', '/msp/*', '/operator'];
+/** Paths the React router owns: each loads the app, so a reload or a bookmark of any of its pages works. */
+export const SPA_ROUTES = ['/', '/signin', '/msp', '/msp/*', '/client-portal', '/client-portal/*', '/operator'];
 
 const CSP = [
   "default-src 'self'",
