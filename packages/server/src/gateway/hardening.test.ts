@@ -4,7 +4,7 @@ import Fastify from 'fastify';
 import { testEngines } from '../testing/databases.ts';
 import { startEchoRunner } from '../testing/fake-runner.ts';
 import { closeAll, install, publish, sampleManifest, startTestServer, type TestContext } from '../testing/fixtures.ts';
-import { installRateLimiter, rateLimitFromEnv } from './rate-limit.ts';
+import { DEFAULT_GATEWAY_RATE_LIMIT, installRateLimiter, rateLimitFromEnv } from './rate-limit.ts';
 import { responseHeadersForClient } from './headers.ts';
 import { gatewayMaxBodyFromEnv } from './index.ts';
 
@@ -35,6 +35,25 @@ test('rate limit: a burst per install, then nothing until its window of burst/pe
     burst: 7,
   });
   assert.throws(() => rateLimitFromEnv({ ALGA_GATEWAY_RATE_LIMIT: 'lots' }), /ALGA_GATEWAY_RATE_LIMIT/);
+  assert.deepEqual(rateLimitFromEnv({ ALGA_GATEWAY_RATE_BURST: '7' }), {
+    perSecond: DEFAULT_GATEWAY_RATE_LIMIT.perSecond,
+    burst: 7,
+  });
+});
+
+test('rate limit: the default lets a load test of one install through (a thousand requests at once), not only a trickle', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 0 });
+  const app = Fastify();
+  const limit = await installRateLimiter(app, DEFAULT_GATEWAY_RATE_LIMIT);
+  app.get('/', async (request) => ({ wait: await limit(request, 'busy-install') }));
+  try {
+    const waits = await Promise.all(
+      Array.from({ length: 1000 }, async () => (await app.inject('/')).json<{ wait: number }>().wait),
+    );
+    assert.equal(waits.filter((wait) => wait > 0).length, 0);
+  } finally {
+    await app.close();
+  }
 });
 
 test('ALGA_GATEWAY_MAX_BODY_BYTES: unset is the default, up to 10 MiB is taken, anything else stops the start', () => {

@@ -43,7 +43,7 @@ import { identifyCaller } from './caller.ts';
 import { GUEST_RESPONSE_SECURITY_HEADERS, requestHeadersForGuest, responseHeadersForClient } from './headers.ts';
 import { matchEndpoint } from './match.ts';
 import { applyMethodOverride } from './method-override.ts';
-import { installRateLimiter, type RateLimitOptions } from './rate-limit.ts';
+import { DEFAULT_GATEWAY_RATE_LIMIT, installRateLimiter, type RateLimitOptions } from './rate-limit.ts';
 import type { RunnerClient } from './runner-client.ts';
 import type { SigningService } from '../signing/index.ts';
 
@@ -101,8 +101,6 @@ declare module 'fastify' {
     gatewaySpan: Span | undefined;
   }
 }
-
-export const DEFAULT_GATEWAY_RATE_LIMIT: RateLimitOptions = { perSecond: 50, burst: 100 };
 
 /**
  * The path below `/<prefix>/<extensionId>` and the raw query. The id segment

@@ -19,6 +19,15 @@ export interface RateLimitOptions {
   maxInstalls?: number;
 }
 
+/**
+ * The default stops a runaway client, not normal use: an extension used across a tenant,
+ * or a load test, goes past 50 requests a second (the old default answered 90% of a
+ * 16-connection load with 429), and one server with one runner serves ~1,000 here.
+ * Fairness between installs on busy runners is the runner's scheduling
+ * (docs/perf/043-fair-scheduling.md), not this limit.
+ */
+export const DEFAULT_GATEWAY_RATE_LIMIT: RateLimitOptions = { perSecond: 1000, burst: 2000 };
+
 /** Counts one request of the install; resolves 0 when allowed, else the seconds to wait (for Retry-After). */
 export type InstallRateLimiter = (request: FastifyRequest, installId: string) => Promise<number>;
 
@@ -52,7 +61,7 @@ export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitOptions | fal
   const rate = env['ALGA_GATEWAY_RATE_LIMIT'];
   const burst = env['ALGA_GATEWAY_RATE_BURST'];
   if (rate === undefined && burst === undefined) return undefined;
-  const perSecond = Number(rate ?? 50);
+  const perSecond = Number(rate ?? DEFAULT_GATEWAY_RATE_LIMIT.perSecond);
   if (!Number.isFinite(perSecond) || perSecond < 0) {
     throw new Error(`ALGA_GATEWAY_RATE_LIMIT must be a number ≥ 0, got ${JSON.stringify(rate)}.`);
   }
