@@ -20,11 +20,9 @@ export interface RateLimitOptions {
 }
 
 /**
- * The default stops a runaway client, not normal use: an extension used across a tenant,
- * or a load test, goes past 50 requests a second (the old default answered 90% of a
- * 16-connection load with 429), and one server with one runner serves ~1,000 here.
- * Fairness between installs on busy runners is the runner's scheduling
- * (docs/perf/043-fair-scheduling.md), not this limit.
+ * Stops a runaway client, not normal use: set near what one server serves, so an extension
+ * used across a tenant, or a load test, is not refused. Fairness between installs on busy
+ * runners is the runner's scheduling (docs/perf/043-fair-scheduling.md), not this limit.
  */
 export const DEFAULT_GATEWAY_RATE_LIMIT: RateLimitOptions = { perSecond: 1000, burst: 2000 };
 
