@@ -157,10 +157,18 @@ export async function runComponentTests(options: { dir: string; fixture: Fixture
       logLevel: 'info',
       logStream: {
         write(line: string) {
-          const entry = JSON.parse(line) as { source?: string; msg?: string; request_id?: string; level?: number };
+          const entry = JSON.parse(line) as {
+            source?: string;
+            msg?: string;
+            request_id?: string;
+            level?: number;
+            detail?: string;
+          };
           if (entry.source === 'guest')
             guestLines.push({ requestId: entry.request_id ?? '', message: entry.msg ?? '' });
-          else if ((entry.level ?? 0) >= 40) other.push(entry.msg ?? line);
+          // A trap's detail (the guest's message and stack, masked) is what tells the author why.
+          else if ((entry.level ?? 0) >= 40)
+            other.push(entry.detail ? `${entry.msg}: ${trapSummary(entry.detail)}` : (entry.msg ?? line));
         },
       },
       standIns: { storage: mock.host.storage, http: mock.host.http } as never,
@@ -295,4 +303,11 @@ function check(
     }
   }
   return { ok: problems.length === 0, problems };
+}
+
+/** A trap's message and the frame it happened in; the rest are numbered wasm functions, noise to an author. */
+export function trapSummary(detail: string): string {
+  const lines = detail.split('\n');
+  const shown = lines.slice(0, 2).map((line) => line.trim());
+  return lines.length > 2 ? `${shown.join(' ')} (and ${lines.length - 2} more frames)` : shown.join(' ');
 }
