@@ -48,3 +48,11 @@ export function progressReporter(): { step(message: string): void; done(): void 
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
 }
+
+/** A trap's message and the frame it happened in; the rest are numbered wasm functions, noise to an author. */
+export function trapSummary(detail: string): string {
+  const lines = detail.split('\n');
+  const shown = lines.slice(0, 2).map((line) => line.trim());
+  const more = lines.length - 2;
+  return more > 0 ? `${shown.join(' ')} (and ${more} more frame${more === 1 ? '' : 's'})` : shown.join(' ');
+}

@@ -9,7 +9,7 @@ import { startLocalPlatform, type LocalPlatform, type RunnerLogLine } from '../d
 import { startDevProxy } from '../dev/proxy.ts';
 import { watchTree, type TreeWatcher } from '../dev/watch.ts';
 import { loadManifest } from '../build/manifest.ts';
-import { formatMs, progressReporter } from '../output.ts';
+import { formatMs, progressReporter, trapSummary } from '../output.ts';
 
 const LEVELS: Record<number, string> = { 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
@@ -20,6 +20,9 @@ export function describeRunnerLine(line: RunnerLogLine): string | undefined {
     return `! outbound call to ${line.origin ?? line.add} refused: add "${line.add}" to "allowedHosts" in manifest.json`;
   }
   if (line.provider && line.level >= 40) return `! ${line.provider}: ${line.msg ?? ''}`;
+  // Why a request failed: a trap (its masked detail), its deadline or its memory limit.
+  if (line.level >= 40 && typeof line.detail === 'string') return `! ${line.msg ?? ''}: ${trapSummary(line.detail)}`;
+  if (line.level >= 40 && line.msg?.startsWith('extension exceeded')) return `! ${line.msg}`;
   return undefined;
 }
 

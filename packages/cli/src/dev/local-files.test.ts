@@ -65,3 +65,19 @@ test("the runner's egress refusal becomes the manifest line to add; guest lines 
   assert.equal(describeRunnerLine({ level: 30, source: 'guest', msg: 'hi' }), '[info] hi');
   assert.equal(describeRunnerLine({ level: 30, msg: 'request completed' }), undefined);
 });
+
+test("a failed request's cause is shown: the trap's message and frame, or the deadline", () => {
+  assert.equal(
+    describeRunnerLine({
+      level: 40,
+      msg: 'extension execution failed',
+      phase: 'call',
+      detail: 'RuntimeError: unreachable\n    at random_get (wasm-function[87])\n    at wasm-function[5095]',
+    }),
+    '! extension execution failed: RuntimeError: unreachable at random_get (wasm-function[87]) (and 1 more frame)',
+  );
+  assert.equal(
+    describeRunnerLine({ level: 40, msg: 'extension exceeded its deadline; worker recycled', timeout_ms: 200 }),
+    '! extension exceeded its deadline; worker recycled',
+  );
+});

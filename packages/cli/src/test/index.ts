@@ -27,6 +27,7 @@ import {
 } from '@alga-psa/protocol';
 import { loadManifest } from '../build/manifest.ts';
 import { CliError } from '../lib/errors.ts';
+import { trapSummary } from '../output.ts';
 
 export const FIXTURE_FILE = 'alga.test.json';
 
@@ -303,11 +304,4 @@ function check(
     }
   }
   return { ok: problems.length === 0, problems };
-}
-
-/** A trap's message and the frame it happened in; the rest are numbered wasm functions, noise to an author. */
-export function trapSummary(detail: string): string {
-  const lines = detail.split('\n');
-  const shown = lines.slice(0, 2).map((line) => line.trim());
-  return lines.length > 2 ? `${shown.join(' ')} (and ${lines.length - 2} more frames)` : shown.join(' ');
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { trapSummary } from './index.ts';
+import { trapSummary } from './output.ts';
 
 test("a trap is reported with its message and the frame it happened in, not the guest's whole wasm stack", () => {
   const detail = [
